@@ -1,0 +1,221 @@
+//! Identifiers: newtypes so a member id can never be passed where a token id
+//! is expected.
+//!
+//! Ids (`TokenId`, `MemberId`, `OrgId`) are KSUIDs: 27 base62 characters,
+//! time-sortable, public. Keys (`OrgKey`, `RoleKey`, `ProjectKey`) are chosen
+//! by people: lowercase letters, digits, `.`, `_` and `-`, starting with a
+//! letter or digit, at most 64 characters, so they are safe inside resource
+//! paths (`proj/web:env/prod`).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use svix_ksuid::{Ksuid, KsuidLike};
+use time::OffsetDateTime;
+
+use crate::Error;
+
+/// Length of a KSUID in base62.
+pub const KSUID_LEN: usize = 27;
+/// The largest KSUID (20 bytes of 0xff) in base62: any longer value overflows.
+const KSUID_MAX: &str = "aWgEPTl1tmebfsQzFP4bxwgy80V";
+/// KSUIDs count seconds from this Unix time.
+const KSUID_EPOCH: i64 = 1_400_000_000;
+
+/// Fills `buf` from the operating system's CSPRNG.
+///
+/// Without a working CSPRNG no token or session can be issued safely, and
+/// there is no fallback worth having: stopping is the only correct answer.
+#[allow(clippy::expect_used)]
+pub(crate) fn os_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
+}
+
+/// A fresh KSUID for `now`, with a payload from the OS CSPRNG.
+pub fn new_ksuid(now: OffsetDateTime) -> String {
+    let seconds = (now.unix_timestamp() - KSUID_EPOCH).clamp(0, i64::from(u32::MAX));
+    let mut payload = [0u8; 16];
+    os_random(&mut payload);
+    Ksuid::new_raw(seconds as u32, Some(&payload)).to_base62()
+}
+
+/// True when `s` is a well-formed KSUID: 27 base62 characters, in range.
+pub fn is_ksuid(s: &str) -> bool {
+    s.len() == KSUID_LEN
+        && s.bytes().all(|b| b.is_ascii_alphanumeric())
+        // Fixed width and an alphabet in ASCII order make this a numeric compare.
+        && s <= KSUID_MAX
+}
+
+macro_rules! ksuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new id, created at `now`.
+            pub fn generate(now: OffsetDateTime) -> Self {
+                Self(new_ksuid(now))
+            }
+
+            /// Validates an id that came from outside.
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                if is_ksuid(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(Error::invalid($what, "not a valid id (27 base62 characters)"))
+                }
+            }
+
+            /// Wraps an id read back from storage, which only holds valid ids.
+            pub fn from_trusted(s: String) -> Self {
+                Self(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+ksuid_id!(
+    /// A token's public id: the KSUID inside the token string.
+    TokenId,
+    "token id"
+);
+ksuid_id!(
+    /// A member of an organization.
+    MemberId,
+    "member id"
+);
+ksuid_id!(
+    /// An organization.
+    OrgId,
+    "org id"
+);
+
+/// Maximum length of a key.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// Checks the shape every key shares.
+pub fn validate_key(field: &'static str, s: &str) -> Result<(), Error> {
+    let mut bytes = s.bytes();
+    let first_ok = matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !first_ok {
+        return Err(Error::invalid(
+            field,
+            "must start with a lowercase letter or a digit",
+        ));
+    }
+    if s.len() > MAX_KEY_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_KEY_LEN} characters"),
+        ));
+    }
+    if !bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)) {
+        return Err(Error::invalid(
+            field,
+            "may contain only lowercase letters, digits, '.', '_' and '-'",
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! key {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                validate_key($what, s)?;
+                Ok(Self(s.to_owned()))
+            }
+
+            /// Wraps a key read back from storage, which only holds valid keys.
+            pub fn from_trusted(s: String) -> Self {
+                Self(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+key!(
+    /// An organization's key, chosen at set-up (`acme`).
+    OrgKey,
+    "org"
+);
+key!(
+    /// A custom role's key (`flag-editor`).
+    RoleKey,
+    "key"
+);
+key!(
+    /// A project's key (`web`); tokens may be restricted to projects.
+    ProjectKey,
+    "key"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn generated_ids_are_valid_and_sort_by_time() {
+        let a = TokenId::generate(datetime!(2025-01-01 0:00 UTC));
+        let b = TokenId::generate(datetime!(2026-01-01 0:00 UTC));
+        assert!(is_ksuid(a.as_str()) && is_ksuid(b.as_str()));
+        assert!(a < b);
+        assert_eq!(TokenId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn ksuid_validation_rejects_bad_shapes() {
+        assert!(!is_ksuid(""));
+        assert!(!is_ksuid("abc"));
+        assert!(
+            !is_ksuid("zzzzzzzzzzzzzzzzzzzzzzzzzzz"),
+            "overflows 20 bytes"
+        );
+        assert!(!is_ksuid("2GdXMflhJ0000000000000000_0"));
+        assert!(is_ksuid(KSUID_MAX));
+        assert!(is_ksuid("000000000000000000000000000"));
+    }
+
+    #[test]
+    fn keys() {
+        assert!(ProjectKey::parse("web").is_ok());
+        assert!(ProjectKey::parse("web-2.prod_x").is_ok());
+        assert!(ProjectKey::parse("").is_err());
+        assert!(ProjectKey::parse("Web").is_err());
+        assert!(ProjectKey::parse("-web").is_err());
+        assert!(ProjectKey::parse("a:b").is_err());
+        assert!(ProjectKey::parse("a/b").is_err());
+        assert!(ProjectKey::parse("a*").is_err());
+        assert!(ProjectKey::parse(&"a".repeat(65)).is_err());
+        assert!(ProjectKey::parse(&"a".repeat(64)).is_ok());
+    }
+}

@@ -1,0 +1,29 @@
+//! Tessera's domain core: what a token is, what it may do, and the rules of
+//! its lifecycle.
+//!
+//! This crate does no I/O and never reads the clock: every rule that depends
+//! on time takes `now` as a parameter, so expiry, grace windows and the
+//! once-an-hour rotation rule are tested exactly, without sleeping. The
+//! storage layer, the server and the CLI all depend on it; it depends on
+//! none of them.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod error;
+pub mod ids;
+pub mod lifecycle;
+pub mod model;
+pub mod permission;
+pub mod policy;
+pub mod role;
+pub mod token;
+
+pub use error::Error;
+pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, TokenId};
+pub use lifecycle::TokenPolicy;
+pub use permission::{Grantor, MemberPermissions, TokenScope};
+pub use policy::{CompiledPolicy, Effect, Policy, Statement};
+pub use role::BuiltinRole;
+pub use token::{ParsedToken, SecretHash, TokenFormat};

@@ -1,0 +1,135 @@
+//! The records Tessera keeps. Storage reads and writes these; the server
+//! turns them into API responses. None of them holds a token's value.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::{
+    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, TokenId,
+    TokenPolicy, TokenScope,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    pub id: OrgId,
+    pub key: OrgKey,
+    pub name: String,
+    pub token_policy: TokenPolicy,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct Member {
+    pub id: MemberId,
+    pub org_id: OrgId,
+    /// Lowercased.
+    pub email: String,
+    pub name: String,
+    pub role: BuiltinRole,
+    pub custom_roles: Vec<RoleKey>,
+    /// Argon2id PHC string; `None` until a password is set.
+    pub password_hash: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("custom_roles", &self.custom_roles)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomRole {
+    pub org_id: OrgId,
+    pub key: RoleKey,
+    pub name: String,
+    pub policy: Policy,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub org_id: OrgId,
+    pub key: ProjectKey,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The old secret of a token rotated with a grace period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreviousSecret {
+    pub hash: SecretHash,
+    pub valid_until: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub id: TokenId,
+    pub org_id: OrgId,
+    pub member_id: MemberId,
+    pub name: String,
+    pub snippet: String,
+    pub secret_hash: SecretHash,
+    pub scope: TokenScope,
+    /// Empty: not restricted to projects.
+    pub projects: Vec<ProjectKey>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub last_used_ip: Option<String>,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub previous_secret: Option<PreviousSecret>,
+}
+
+impl Token {
+    /// Does `presented` match this token's current secret, or its previous
+    /// one while the rotation grace period lasts? Both compares always run,
+    /// in constant time.
+    pub fn secret_matches(&self, presented: &SecretHash, now: OffsetDateTime) -> bool {
+        let current = self.secret_hash.matches(presented);
+        let previous = self
+            .previous_secret
+            .is_some_and(|p| p.hash.matches(presented) && now < p.valid_until);
+        current | previous
+    }
+}
+
+/// A login session. Its id is a random secret kept only as a hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id_hash: SecretHash,
+    pub member_id: MemberId,
+    pub org_id: OrgId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Who did something.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Actor {
+    pub member: Option<MemberId>,
+    pub token: Option<TokenId>,
+}
+
+/// One line of the audit log. Never holds a token's value: targets are ids,
+/// and details carry snippets at most.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub org_id: OrgId,
+    pub at: OffsetDateTime,
+    pub actor: Actor,
+    /// `type:verb`, as in policies (`token:create`, `session:create`).
+    pub action: String,
+    /// The resource acted on (`member/<id>:token/<id>`).
+    pub target: String,
+    pub ip: Option<String>,
+    pub details: Value,
+}

@@ -1,0 +1,414 @@
+//! What a member, and a token, may do; and who may grant what.
+//!
+//! A token's permission is computed at every use as
+//! `owner's current permissions ∧ token scope ∧ project restriction`, so a
+//! token never does more than its owner, shrinks the moment its owner is
+//! downgraded, and does nothing outside its projects.
+//!
+//! Grant rules bound what a caller may hand to a token it creates,
+//! re-scopes, clones or rotates: never more than the caller itself holds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::CompiledPolicy;
+use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey};
+
+/// A member's current permissions: its built-in role's statements plus
+/// those of every custom role it holds (deny anywhere wins).
+#[derive(Debug, Clone)]
+pub struct MemberPermissions {
+    pub member: MemberId,
+    pub role: BuiltinRole,
+    policy: CompiledPolicy,
+}
+
+impl MemberPermissions {
+    /// `custom_roles` are the compiled policies of the member's custom roles.
+    pub fn new<'a>(
+        member: MemberId,
+        role: BuiltinRole,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
+        let mut policy = role.compiled(&member);
+        for custom in custom_roles {
+            policy.extend(custom);
+        }
+        Self {
+            member,
+            role,
+            policy,
+        }
+    }
+
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        self.policy.allows(action, resource)
+    }
+}
+
+/// The scope a token was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum TokenScope {
+    /// No scope: the owner's own permissions.
+    Inherit,
+    /// A built-in role's permissions (still bounded by the owner's).
+    Role(BuiltinRole),
+    /// The union of one or more custom roles.
+    CustomRoles(Vec<RoleKey>),
+    /// An inline policy.
+    Policy(Policy),
+}
+
+/// A token's scope with its custom roles looked up and compiled.
+#[derive(Debug, Clone)]
+pub enum ResolvedScope {
+    Inherit,
+    Policy(CompiledPolicy),
+}
+
+impl ResolvedScope {
+    /// Resolves `scope` for a token owned by `owner`; `custom_roles` are the
+    /// compiled policies of the roles a `CustomRoles` scope names.
+    pub fn new<'a>(
+        scope: &TokenScope,
+        owner: &MemberId,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
+        match scope {
+            TokenScope::Inherit => Self::Inherit,
+            TokenScope::Role(role) => Self::Policy(role.compiled(owner)),
+            TokenScope::Policy(policy) => Self::Policy(CompiledPolicy::from_statements(&policy.0)),
+            TokenScope::CustomRoles(_) => {
+                let mut union = CompiledPolicy::default();
+                for custom in custom_roles {
+                    union.extend(custom);
+                }
+                Self::Policy(union)
+            }
+        }
+    }
+
+    fn allows(&self, action: &str, resource: &str) -> bool {
+        match self {
+            Self::Inherit => true,
+            Self::Policy(policy) => policy.allows(action, resource),
+        }
+    }
+}
+
+/// True when `resource` lies inside one of `projects` (an empty list means
+/// the token is not restricted to projects).
+pub fn within_projects(projects: &[ProjectKey], resource: &str) -> bool {
+    if projects.is_empty() {
+        return true;
+    }
+    let first = resource.split(':').next().unwrap_or("");
+    match first.strip_prefix("proj/") {
+        Some(key) => projects.iter().any(|p| p.as_str() == key),
+        None => false,
+    }
+}
+
+/// The whole answer for a token: owner ∧ scope ∧ projects.
+pub fn token_allows(
+    owner: &MemberPermissions,
+    scope: &ResolvedScope,
+    projects: &[ProjectKey],
+    action: &str,
+    resource: &str,
+) -> bool {
+    within_projects(projects, resource)
+        && scope.allows(action, resource)
+        && owner.allows(action, resource)
+}
+
+/// Who is granting a scope: a member, through a session or a token.
+#[derive(Debug, Clone, Copy)]
+pub struct Grantor<'a> {
+    /// The member's current built-in role.
+    pub role: BuiltinRole,
+    /// The scope of the token the call was made with; `None` for a session.
+    pub via_token: Option<&'a TokenScope>,
+}
+
+impl Grantor<'_> {
+    /// The highest built-in role this caller can act as.
+    pub fn effective_rank(&self) -> BuiltinRole {
+        match self.via_token {
+            Some(TokenScope::Role(r)) => (*r).min(self.role),
+            _ => self.role,
+        }
+    }
+
+    /// May this caller give a token `requested`? Readers grant only reader
+    /// tokens, writers reader or writer, admins and owners anything. A call
+    /// made with a custom-role or inline-policy token can only hand on that
+    /// same scope, because no wider one can be proven to fit inside it.
+    pub fn check_grant(&self, requested: &TokenScope) -> Result<(), Error> {
+        let rank = self.effective_rank();
+        if let Some(caller @ (TokenScope::CustomRoles(_) | TokenScope::Policy(_))) = self.via_token
+        {
+            if caller == requested {
+                return Ok(());
+            }
+            return Err(Error::ScopeExceedsCaller(
+                "a token scoped to custom roles or an inline policy can only grant that same scope"
+                    .into(),
+            ));
+        }
+        match requested {
+            TokenScope::Inherit if rank == self.role => Ok(()),
+            TokenScope::Inherit => Err(Error::ScopeExceedsCaller(format!(
+                "this call's token is limited to the {rank} role; request `\"role\": \"{rank}\"` instead of inheriting all of the member's permissions"
+            ))),
+            TokenScope::Role(role) if *role <= rank => Ok(()),
+            TokenScope::Role(role) => Err(Error::ScopeExceedsCaller(format!(
+                "a {rank} cannot grant a {role} token; ask for {} or lower",
+                rank
+            ))),
+            TokenScope::CustomRoles(_) | TokenScope::Policy(_) if rank >= BuiltinRole::Admin => {
+                Ok(())
+            }
+            TokenScope::CustomRoles(_) | TokenScope::Policy(_) => Err(Error::ScopeExceedsCaller(
+                format!("only admins and owners can grant custom roles or inline policies; a {rank} can grant built-in roles up to {rank}"),
+            )),
+        }
+    }
+}
+
+/// Rank rules for managing members: nobody acts on a member ranked above
+/// them or grants a role above their own, so only owners make or unmake
+/// owners.
+pub fn check_member_change(
+    actor_rank: BuiltinRole,
+    target_current: Option<BuiltinRole>,
+    new_role: Option<BuiltinRole>,
+) -> Result<(), Error> {
+    if let Some(current) = target_current {
+        if current > actor_rank {
+            return Err(Error::ScopeExceedsCaller(format!(
+                "a {actor_rank} cannot change or remove a member whose role is {current}"
+            )));
+        }
+    }
+    if let Some(role) = new_role {
+        if role > actor_rank {
+            return Err(Error::ScopeExceedsCaller(format!(
+                "a {actor_rank} cannot give the {role} role"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Statement;
+    use proptest::prelude::*;
+    use time::macros::datetime;
+
+    fn member() -> MemberId {
+        MemberId::generate(datetime!(2026-01-01 0:00 UTC))
+    }
+
+    fn owner(role: BuiltinRole, custom: &[CompiledPolicy]) -> MemberPermissions {
+        MemberPermissions::new(member(), role, custom)
+    }
+
+    #[test]
+    fn downgraded_owner_shrinks_a_writer_token() {
+        let me = member();
+        let scope = ResolvedScope::new(&TokenScope::Role(BuiltinRole::Writer), &me, []);
+        let as_writer = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
+        let as_reader = MemberPermissions::new(me.clone(), BuiltinRole::Reader, []);
+        let write = ("flag:update", "proj/web:flag/x");
+        assert!(token_allows(&as_writer, &scope, &[], write.0, write.1));
+        assert!(!token_allows(&as_reader, &scope, &[], write.0, write.1));
+    }
+
+    #[test]
+    fn custom_role_can_deny_token_actions() {
+        let deny_tokens = Policy(vec![Statement::deny(&["token:*"], &["*"])])
+            .compile()
+            .expect("valid");
+        let me = member();
+        let perms = MemberPermissions::new(me.clone(), BuiltinRole::Writer, [&deny_tokens]);
+        assert!(!perms.allows("token:create", &format!("member/{me}:token/x")));
+        assert!(perms.allows("flag:update", "proj/web:flag/x"));
+    }
+
+    #[test]
+    fn project_restriction() {
+        let web = ProjectKey::parse("web").expect("key");
+        let projects = vec![web];
+        assert!(within_projects(&projects, "proj/web"));
+        assert!(within_projects(&projects, "proj/web:env/prod:flag/x"));
+        assert!(!within_projects(&projects, "proj/api:env/prod"));
+        assert!(!within_projects(&projects, "proj/webx"));
+        assert!(!within_projects(&projects, "member/a:token/b"));
+        assert!(within_projects(&[], "member/a:token/b"));
+        let o = owner(BuiltinRole::Admin, &[]);
+        assert!(!token_allows(
+            &o,
+            &ResolvedScope::Inherit,
+            &projects,
+            "flag:read",
+            "proj/api"
+        ));
+        assert!(token_allows(
+            &o,
+            &ResolvedScope::Inherit,
+            &projects,
+            "flag:read",
+            "proj/web"
+        ));
+    }
+
+    #[test]
+    fn grant_bounds_follow_the_role_ladder() {
+        use BuiltinRole::*;
+        let session = |role| Grantor {
+            role,
+            via_token: None,
+        };
+        let custom = TokenScope::CustomRoles(vec![RoleKey::parse("x").expect("key")]);
+        assert!(session(Reader)
+            .check_grant(&TokenScope::Role(Reader))
+            .is_ok());
+        assert!(session(Reader).check_grant(&TokenScope::Inherit).is_ok());
+        assert!(session(Reader)
+            .check_grant(&TokenScope::Role(Writer))
+            .is_err());
+        assert!(session(Writer)
+            .check_grant(&TokenScope::Role(Writer))
+            .is_ok());
+        assert!(session(Writer)
+            .check_grant(&TokenScope::Role(Admin))
+            .is_err());
+        assert!(session(Writer).check_grant(&custom).is_err());
+        assert!(session(Admin).check_grant(&custom).is_ok());
+        assert!(session(Admin)
+            .check_grant(&TokenScope::Role(Owner))
+            .is_err());
+        assert!(session(Owner).check_grant(&TokenScope::Role(Owner)).is_ok());
+    }
+
+    #[test]
+    fn a_narrow_token_cannot_mint_a_wider_one() {
+        use BuiltinRole::*;
+        let reader_scope = TokenScope::Role(Reader);
+        let via_reader = Grantor {
+            role: Owner,
+            via_token: Some(&reader_scope),
+        };
+        assert_eq!(via_reader.effective_rank(), Reader);
+        assert!(via_reader.check_grant(&TokenScope::Role(Reader)).is_ok());
+        assert!(via_reader.check_grant(&TokenScope::Role(Admin)).is_err());
+        assert!(via_reader.check_grant(&TokenScope::Inherit).is_err());
+
+        let inline = TokenScope::Policy(Policy(vec![Statement::allow(&["*:read"], &["*"])]));
+        let via_inline = Grantor {
+            role: Owner,
+            via_token: Some(&inline),
+        };
+        assert!(via_inline.check_grant(&inline).is_ok());
+        assert!(via_inline.check_grant(&TokenScope::Role(Reader)).is_err());
+        assert!(via_inline.check_grant(&TokenScope::Inherit).is_err());
+    }
+
+    #[test]
+    fn member_rank_rules() {
+        use BuiltinRole::*;
+        assert!(check_member_change(Admin, Some(Writer), Some(Admin)).is_ok());
+        assert!(check_member_change(Admin, Some(Owner), None).is_err());
+        assert!(check_member_change(Admin, Some(Writer), Some(Owner)).is_err());
+        assert!(check_member_change(Owner, Some(Owner), Some(Reader)).is_ok());
+        assert!(check_member_change(Admin, None, Some(Admin)).is_ok());
+    }
+
+    fn arb_role() -> impl Strategy<Value = BuiltinRole> {
+        prop::sample::select(BuiltinRole::ALL.to_vec())
+    }
+
+    fn arb_policy() -> impl Strategy<Value = Policy> {
+        let action =
+            prop::sample::select(vec!["*", "token:*", "*:read", "flag:update", "member:*"]);
+        let resource = prop::sample::select(vec![
+            "*",
+            "proj/*",
+            "proj/*:*",
+            "proj/web:*",
+            "member/*:token/*",
+        ]);
+        prop::collection::vec(
+            (
+                any::<bool>(),
+                prop::collection::vec(action, 1..3),
+                prop::collection::vec(resource, 1..3),
+            ),
+            1..4,
+        )
+        .prop_map(|statements| {
+            Policy(
+                statements
+                    .into_iter()
+                    .map(|(allow, a, r)| {
+                        if allow {
+                            Statement::allow(&a, &r)
+                        } else {
+                            Statement::deny(&a, &r)
+                        }
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    proptest! {
+        /// For any owner role, custom role, token scope and project list, a
+        /// token never allows what its owner does not.
+        #[test]
+        fn a_token_never_exceeds_its_owner(
+            owner_role in arb_role(),
+            custom in proptest::option::of(arb_policy()),
+            scope_role in arb_role(),
+            inline in arb_policy(),
+            which in 0u8..3,
+            restricted in any::<bool>(),
+            action in prop::sample::select(vec!["token:read", "token:create", "flag:update", "member:delete", "project:read"]),
+            resource in prop::sample::select(vec!["proj/web", "proj/web:env/prod", "proj/api", "member/x:token/y", "role/r"]),
+        ) {
+            let me = member();
+            let custom_compiled = custom.map(|p| p.compile().unwrap());
+            let perms = MemberPermissions::new(me.clone(), owner_role, custom_compiled.iter());
+            let scope = match which {
+                0 => TokenScope::Inherit,
+                1 => TokenScope::Role(scope_role),
+                _ => TokenScope::Policy(inline),
+            };
+            let resolved = ResolvedScope::new(&scope, &me, []);
+            let projects = if restricted { vec![ProjectKey::parse("web").unwrap()] } else { vec![] };
+            if token_allows(&perms, &resolved, &projects, action, resource) {
+                prop_assert!(perms.allows(action, resource));
+            }
+        }
+
+        /// Whatever a role-scoped token grants is within its own rank.
+        #[test]
+        fn grants_never_exceed_the_caller(
+            member_role in arb_role(),
+            token_role in proptest::option::of(arb_role()),
+            requested in arb_role(),
+        ) {
+            let via = token_role.map(TokenScope::Role);
+            let grantor = Grantor { role: member_role, via_token: via.as_ref() };
+            if grantor.check_grant(&TokenScope::Role(requested)).is_ok() {
+                prop_assert!(requested <= member_role);
+                if let Some(t) = token_role {
+                    prop_assert!(requested <= t);
+                }
+            }
+        }
+    }
+}
