@@ -1,1 +1,180 @@
-//! placeholder
+//! Tessera's storage: the [`Store`] trait the server sees, and its
+//! implementations (SQLite today; PostgreSQL implements the same trait).
+//!
+//! Invariants every implementation keeps, and the conformance suite
+//! (`tests/conformance.rs`) checks:
+//! - Every mutating call is one transaction, and writes its audit event in
+//!   that same transaction: a change and its audit line exist together or
+//!   not at all.
+//! - Uniqueness (org key, member email per org, role key, project key) is
+//!   enforced by the database and reported as [`StoreError::Conflict`]
+//!   naming what clashed, never by string-matching error text.
+//! - A custom role held by a member or a token cannot be deleted
+//!   ([`StoreError::InUse`]); an org never loses its last owner
+//!   ([`StoreError::LastOwner`]).
+//! - Rotation is a compare-and-set on `rotated_at`: of two concurrent
+//!   rotations of one token exactly one wins ([`StoreError::RotationRace`]).
+//! - Deleting a member deletes its tokens and sessions.
+//! - Times are stored as whole Unix seconds.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod sqlite;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use tessera_core::model::{AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token};
+use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId, TokenScope};
+
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in storage, in terms the server can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule: the value names what clashed (`org_key`,
+    /// `member_email`, `role_key`, `project_key`, `token_id`).
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    /// The record is still referenced (a role held by members or tokens).
+    #[error("in use: {0}")]
+    InUse(String),
+    #[error("the organization must keep at least one owner")]
+    LastOwner,
+    /// Another rotation of the same token won the race.
+    #[error("the token was rotated concurrently")]
+    RotationRace,
+    /// A named custom role or member does not exist.
+    #[error("unknown reference: {0}")]
+    UnknownReference(String),
+    /// The database failed; the text is for logs, never for clients.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Changes a PATCH may make to a token. `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct TokenChanges {
+    pub name: Option<String>,
+    pub scope: Option<TokenScope>,
+    pub projects: Option<Vec<ProjectKey>>,
+    /// `Some(None)` removes the expiry.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+/// A rotation to apply atomically.
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    pub secret_hash: SecretHash,
+    pub snippet: String,
+    pub expires_at: OffsetDateTime,
+    pub rotated_at: OffsetDateTime,
+    /// The old secret, when the caller asked for a grace period.
+    pub previous_secret: Option<PreviousSecret>,
+    /// The rotation succeeds only if the token's `rotated_at` is empty or
+    /// not after this instant (one rotation per hour, cluster-wide).
+    pub last_rotation_before: OffsetDateTime,
+}
+
+/// One coalesced last-used observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastUsed {
+    pub token: TokenId,
+    pub at: OffsetDateTime,
+    pub ip: Option<String>,
+}
+
+/// Filters for reading the audit log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor: Option<MemberId>,
+    /// Exact action (`token:create`) or a prefix ending in `:` (`token:`).
+    pub action: Option<String>,
+    /// Events whose target starts with this.
+    pub target: Option<String>,
+    /// Only events older than this event id (the previous page's cursor).
+    pub before: Option<String>,
+    pub limit: u32,
+}
+
+/// Everything the server needs from a database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- organizations ---
+    async fn count_orgs(&self) -> Result<u64>;
+    /// Creates an org and its first owner together.
+    async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()>;
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>>;
+    async fn get_org_by_key(&self, key: &OrgKey) -> Result<Option<Org>>;
+    /// Saves the org's name and token policy.
+    async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()>;
+
+    // --- members ---
+    async fn create_member(&self, member: &Member, audit: &AuditEvent) -> Result<()>;
+    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>>;
+    /// Every membership for an email, across orgs (for logging in).
+    async fn members_by_email(&self, email: &str) -> Result<Vec<Member>>;
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
+    /// Replaces a member's built-in role and custom roles.
+    async fn update_member_roles(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        role: BuiltinRole,
+        custom_roles: &[RoleKey],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn set_password(&self, id: &MemberId, password_hash: &str, audit: &AuditEvent) -> Result<()>;
+    /// Removes a member with its tokens and sessions.
+    async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()>;
+
+    // --- custom roles ---
+    async fn create_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
+    async fn get_role(&self, org: &OrgId, key: &RoleKey) -> Result<Option<CustomRole>>;
+    async fn list_roles(&self, org: &OrgId) -> Result<Vec<CustomRole>>;
+    /// Saves name and policy (and `updated_at`).
+    async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
+    async fn delete_role(&self, org: &OrgId, key: &RoleKey, audit: &AuditEvent) -> Result<()>;
+
+    // --- projects ---
+    async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
+    async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
+    async fn delete_project(&self, org: &OrgId, key: &ProjectKey, audit: &AuditEvent) -> Result<()>;
+
+    // --- tokens ---
+    async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()>;
+    /// Looks a token up by id alone: verification starts here.
+    async fn get_token(&self, id: &TokenId) -> Result<Option<Token>>;
+    /// A member's tokens, newest first.
+    async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>>;
+    /// Applies `changes` and returns the token as saved.
+    async fn update_token(&self, id: &TokenId, changes: &TokenChanges, audit: &AuditEvent) -> Result<Token>;
+    async fn rotate_token(&self, id: &TokenId, rotation: &Rotation, audit: &AuditEvent) -> Result<Token>;
+    async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()>;
+    /// Saves coalesced last-used times; an older time never overwrites a
+    /// newer one. Unknown (deleted) tokens are skipped.
+    async fn record_last_used(&self, batch: &[LastUsed]) -> Result<()>;
+
+    // --- sessions ---
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<()>;
+    async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>>;
+    async fn delete_session(&self, id_hash: &SecretHash, audit: Option<&AuditEvent>) -> Result<()>;
+    /// Ends a member's sessions, except `keep`.
+    async fn delete_member_sessions(&self, member: &MemberId, keep: Option<&SecretHash>) -> Result<()>;
+    /// Removes sessions that expired before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+
+    // --- audit ---
+    /// Records an event that changes nothing else (a failed login, a verify).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+
+    // --- health ---
+    async fn ping(&self) -> Result<()>;
+}
