@@ -363,6 +363,17 @@ fn serialize_double_time<S: serde::Serializer>(
     time::serde::rfc3339::option::serialize(&value.flatten(), s)
 }
 
+/// `POST /tokens/{id}/clone`: the body is optional; without a name the
+/// clone is called "<name> (copy)". The clone keeps scope, projects and the
+/// expiry of the original.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CloneTokenRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// `POST|PATCH /tokens/{id}/rotate`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,1 +1,54 @@
-fn main() {}
+//! `tessera`: the service (`serve`, `init`) and the API from a terminal.
+//!
+//! Exit codes: 0 success, 1 an error (one line on stderr), 2 a usage error
+//! (from clap).
+
+mod remote;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "API tokens and personal access tokens, self-hosted")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service. On an empty database it creates an org and an owner
+    /// and prints how to log in, once.
+    Serve(serve::ServeArgs),
+    /// Set up an org and its owner without starting the service.
+    Init(serve::InitArgs),
+    #[command(flatten)]
+    Remote(remote::RemoteCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Init(args) => serve::init(args).await,
+            Command::Remote(cmd) => remote::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
