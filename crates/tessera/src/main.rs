@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 an error (one line on stderr), 2 a usage error
 //! (from clap).
 
+mod error;
 mod remote;
 mod serve;
 
@@ -46,8 +47,8 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
