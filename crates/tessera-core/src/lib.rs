@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod permission;
 pub mod policy;
+pub mod resource;
 pub mod role;
 pub mod token;
 
