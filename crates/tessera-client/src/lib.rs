@@ -1,1 +1,42 @@
-//! placeholder
+//! A Rust client for Tessera's REST API (`/api/v1`).
+//!
+//! Like Groundlight's SDK, it finds the token in `TESSERA_TOKEN` and the
+//! server in `TESSERA_URL` when none is passed, so the token stays out of
+//! code:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tessera_client::Error> {
+//! use tessera_client::{api::CreateTokenRequest, Client};
+//!
+//! let client = Client::from_env()?;
+//! let created = client
+//!     .create_token(&CreateTokenRequest { name: "ci".into(), ..Default::default() })
+//!     .await?;
+//! // `created.token` is the full token: shown only in this answer.
+//! # let _ = created;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every route has one method named after its verb and noun
+//! (`create_token`, `list_members`, `rotate_token`, ...); request and answer
+//! types are the server's own, re-exported as [`api`]. Errors keep the
+//! API's stable code ([`Error::Api`]), and no error or `Debug` output ever
+//! shows a token.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod client;
+mod endpoints;
+mod error;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, URL_ENV};
+pub use endpoints::AuditFilter;
+pub use error::Error;
+/// The API's wire types, shared with the server.
+pub use tessera_api as api;

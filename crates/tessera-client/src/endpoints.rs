@@ -1,0 +1,331 @@
+//! One typed method per API route, named after the route's verb and noun
+//! (`POST /tokens` is [`Client::create_token`]), the same names the CLI and
+//! the server's handlers use.
+//!
+//! Wherever a token id is expected, `"self"` stands for the token making
+//! the call.
+
+use reqwest::{Method, Url};
+use tessera_api::{
+    AuditPage, ChangePasswordRequest, CloneTokenRequest, CreateMemberRequest, CreateProjectRequest,
+    CreateRoleRequest, CreateTokenRequest, CreatedMemberResponse, CreatedTokenResponse, LeakReport,
+    LeakReportResponse, MeResponse, MemberList, MemberResponse, OrgResponse, ProjectList,
+    ProjectResponse, RoleList, RoleResponse, RotateTokenRequest, TokenList, TokenResponse,
+    UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateTokenRequest, VerifyRequest,
+    VerifyResponse,
+};
+
+use crate::client::{encode, Auth};
+use crate::{Client, Error};
+
+/// Filters for `GET /audit`; unset fields are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// A member or token id.
+    pub actor: Option<String>,
+    /// An action such as `token:create`.
+    pub action: Option<String>,
+    /// A target such as `member/<id>:token/<id>`.
+    pub target: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub before: Option<String>,
+    /// Page size; the server caps it.
+    pub limit: Option<u32>,
+}
+
+impl AuditFilter {
+    fn apply(&self, url: &mut Url) {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in [
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("target", &self.target),
+            ("before", &self.before),
+        ] {
+            if let Some(value) = value {
+                pairs.append_pair(name, value);
+            }
+        }
+        if let Some(limit) = self.limit {
+            pairs.append_pair("limit", &limit.to_string());
+        }
+        drop(pairs);
+        // An empty query would leave a dangling "?".
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+    }
+}
+
+impl Client {
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &[&str]) -> Result<T, Error> {
+        self.call(Method::GET, self.api_url(path)?, Auth::Required, None)
+            .await
+    }
+
+    async fn send_json<B, T>(&self, method: Method, path: &[&str], body: &B) -> Result<T, Error>
+    where
+        B: serde::Serialize + ?Sized,
+        T: serde::de::DeserializeOwned,
+    {
+        let url = self.api_url(path)?;
+        self.call(method, url, Auth::Required, Some(encode(body)?))
+            .await
+    }
+
+    async fn delete(&self, path: &[&str]) -> Result<(), Error> {
+        self.call_empty(Method::DELETE, self.api_url(path)?, Auth::Required, None)
+            .await
+    }
+
+    // ------------------------------------------------------------ me
+
+    /// `GET /me`: who the credential belongs to, and through which token.
+    pub async fn me(&self) -> Result<MeResponse, Error> {
+        self.get(&["me"]).await
+    }
+
+    /// `PUT /me/password`; only a login session may do this (a token gets
+    /// `403 session_required`).
+    pub async fn change_password(&self, request: &ChangePasswordRequest) -> Result<(), Error> {
+        let url = self.api_url(&["me", "password"])?;
+        self.call_empty(Method::PUT, url, Auth::Required, Some(encode(request)?))
+            .await
+    }
+
+    // ------------------------------------------------------------ tokens
+
+    /// `POST /tokens`: the answer holds the full token, this once.
+    pub async fn create_token(
+        &self,
+        request: &CreateTokenRequest,
+    ) -> Result<CreatedTokenResponse, Error> {
+        self.send_json(Method::POST, &["tokens"], request).await
+    }
+
+    /// `GET /tokens`: the caller's own tokens, newest first.
+    pub async fn list_tokens(&self) -> Result<TokenList, Error> {
+        self.get(&["tokens"]).await
+    }
+
+    /// `GET /tokens/{id}`.
+    pub async fn get_token(&self, id: &str) -> Result<TokenResponse, Error> {
+        self.get(&["tokens", id]).await
+    }
+
+    /// `PATCH /tokens/{id}`.
+    pub async fn update_token(
+        &self,
+        id: &str,
+        request: &UpdateTokenRequest,
+    ) -> Result<TokenResponse, Error> {
+        self.send_json(Method::PATCH, &["tokens", id], request)
+            .await
+    }
+
+    /// `POST /tokens/{id}/clone`: a new token with the same scope,
+    /// projects and expiry.
+    pub async fn clone_token(
+        &self,
+        id: &str,
+        request: &CloneTokenRequest,
+    ) -> Result<CreatedTokenResponse, Error> {
+        self.send_json(Method::POST, &["tokens", id, "clone"], request)
+            .await
+    }
+
+    /// `POST /tokens/{id}/rotate`: same id, new secret, new expiry; the old
+    /// string stops working (after the grace period, if one is asked for).
+    pub async fn rotate_token(
+        &self,
+        id: &str,
+        request: &RotateTokenRequest,
+    ) -> Result<CreatedTokenResponse, Error> {
+        self.send_json(Method::POST, &["tokens", id, "rotate"], request)
+            .await
+    }
+
+    /// `DELETE /tokens/{id}`: revokes at once; cannot be undone.
+    pub async fn delete_token(&self, id: &str) -> Result<(), Error> {
+        self.delete(&["tokens", id]).await
+    }
+
+    // ------------------------------------------------------------ members
+
+    /// `GET /members`.
+    pub async fn list_members(&self) -> Result<MemberList, Error> {
+        self.get(&["members"]).await
+    }
+
+    /// `POST /members`: a generated initial password, if any, is in the
+    /// answer this once.
+    pub async fn create_member(
+        &self,
+        request: &CreateMemberRequest,
+    ) -> Result<CreatedMemberResponse, Error> {
+        self.send_json(Method::POST, &["members"], request).await
+    }
+
+    /// `GET /members/{id}`.
+    pub async fn get_member(&self, id: &str) -> Result<MemberResponse, Error> {
+        self.get(&["members", id]).await
+    }
+
+    /// `PATCH /members/{id}`.
+    pub async fn update_member(
+        &self,
+        id: &str,
+        request: &UpdateMemberRequest,
+    ) -> Result<MemberResponse, Error> {
+        self.send_json(Method::PATCH, &["members", id], request)
+            .await
+    }
+
+    /// `DELETE /members/{id}`: the member's tokens stop working at once.
+    pub async fn delete_member(&self, id: &str) -> Result<(), Error> {
+        self.delete(&["members", id]).await
+    }
+
+    /// `GET /members/{id}/tokens`: an admin's view (metadata only).
+    pub async fn list_member_tokens(&self, id: &str) -> Result<TokenList, Error> {
+        self.get(&["members", id, "tokens"]).await
+    }
+
+    // ------------------------------------------------------------ roles
+
+    /// `GET /roles`: the org's custom roles.
+    pub async fn list_roles(&self) -> Result<RoleList, Error> {
+        self.get(&["roles"]).await
+    }
+
+    /// `POST /roles`.
+    pub async fn create_role(&self, request: &CreateRoleRequest) -> Result<RoleResponse, Error> {
+        self.send_json(Method::POST, &["roles"], request).await
+    }
+
+    /// `GET /roles/{key}`.
+    pub async fn get_role(&self, key: &str) -> Result<RoleResponse, Error> {
+        self.get(&["roles", key]).await
+    }
+
+    /// `PUT /roles/{key}`: replaces the name and the policy.
+    pub async fn update_role(
+        &self,
+        key: &str,
+        request: &UpdateRoleRequest,
+    ) -> Result<RoleResponse, Error> {
+        self.send_json(Method::PUT, &["roles", key], request).await
+    }
+
+    /// `DELETE /roles/{key}`.
+    pub async fn delete_role(&self, key: &str) -> Result<(), Error> {
+        self.delete(&["roles", key]).await
+    }
+
+    // ------------------------------------------------------------ projects
+
+    /// `GET /projects`.
+    pub async fn list_projects(&self) -> Result<ProjectList, Error> {
+        self.get(&["projects"]).await
+    }
+
+    /// `POST /projects`.
+    pub async fn create_project(
+        &self,
+        request: &CreateProjectRequest,
+    ) -> Result<ProjectResponse, Error> {
+        self.send_json(Method::POST, &["projects"], request).await
+    }
+
+    /// `DELETE /projects/{key}`.
+    pub async fn delete_project(&self, key: &str) -> Result<(), Error> {
+        self.delete(&["projects", key]).await
+    }
+
+    // ------------------------------------------------------------ org
+
+    /// `GET /org`: the org and its token policy.
+    pub async fn get_org(&self) -> Result<OrgResponse, Error> {
+        self.get(&["org"]).await
+    }
+
+    /// `PATCH /org`.
+    pub async fn update_org(&self, request: &UpdateOrgRequest) -> Result<OrgResponse, Error> {
+        self.send_json(Method::PATCH, &["org"], request).await
+    }
+
+    // ------------------------------------------------------------ audit
+
+    /// `GET /audit`: one page, newest first; pass `next_cursor` as
+    /// `before` for the next.
+    pub async fn list_audit(&self, filter: &AuditFilter) -> Result<AuditPage, Error> {
+        let mut url = self.api_url(&["audit"])?;
+        filter.apply(&mut url);
+        self.call(Method::GET, url, Auth::Required, None).await
+    }
+
+    // ------------------------------------------------------------ no credential
+
+    /// `POST /verify`: for services checking a presented token. Needs no
+    /// credential; the client's own is not sent.
+    pub async fn verify(&self, request: &VerifyRequest) -> Result<VerifyResponse, Error> {
+        let url = self.api_url(&["verify"])?;
+        self.call(Method::POST, url, Auth::None, Some(encode(request)?))
+            .await
+    }
+
+    /// `POST /leaks`: every live token among `tokens` is revoked. Needs no
+    /// credential, so a scanner can report what it found.
+    pub async fn report_leaks(&self, report: &LeakReport) -> Result<LeakReportResponse, Error> {
+        let url = self.api_url(&["leaks"])?;
+        self.call(Method::POST, url, Auth::None, Some(encode(report)?))
+            .await
+    }
+
+    /// `GET /healthz`: succeeds when the server process answers.
+    pub async fn health(&self) -> Result<(), Error> {
+        let url = self.root_url(&["healthz"])?;
+        self.call_empty(Method::GET, url, Auth::None, None).await
+    }
+
+    /// `GET /readyz`: succeeds when the server can serve requests (its
+    /// database is reachable).
+    pub async fn ready(&self) -> Result<(), Error> {
+        let url = self.root_url(&["readyz"])?;
+        self.call_empty(Method::GET, url, Auth::None, None).await
+    }
+
+    /// `GET /api/v1/openapi.json`: the API's OpenAPI document.
+    pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
+        let url = self.api_url(&["openapi.json"])?;
+        self.call(Method::GET, url, Auth::None, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_filter_builds_the_query() {
+        let client = Client::new("http://h.example", None).expect("client");
+        let mut url = client.api_url(&["audit"]).expect("url");
+        AuditFilter::default().apply(&mut url);
+        assert_eq!(url.as_str(), "http://h.example/api/v1/audit");
+
+        let filter = AuditFilter {
+            actor: Some("m1".into()),
+            action: Some("token:create".into()),
+            target: Some("member/m1:token/t 1".into()),
+            before: None,
+            limit: Some(20),
+        };
+        let mut url = client.api_url(&["audit"]).expect("url");
+        filter.apply(&mut url);
+        assert_eq!(
+            url.as_str(),
+            "http://h.example/api/v1/audit?actor=m1&action=token%3Acreate\
+             &target=member%2Fm1%3Atoken%2Ft+1&limit=20"
+        );
+    }
+}
