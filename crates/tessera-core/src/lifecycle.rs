@@ -63,6 +63,30 @@ impl TokenPolicy {
         }
         Ok(())
     }
+
+    /// Checks moving an existing token's expiry (a PATCH): the cap counts
+    /// from when the current secret was issued, so editing the date cannot
+    /// stretch one secret's life past the org's limit. `None` removes the
+    /// expiry, allowed only when the policy neither requires nor caps it.
+    pub fn check_expiry_change(
+        &self,
+        now: OffsetDateTime,
+        secret_issued_at: OffsetDateTime,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<(), Error> {
+        let Some(at) = expires_at else {
+            return self.check_expiry(now, None);
+        };
+        if at <= now {
+            return Err(Error::ExpiryInPast);
+        }
+        self.check_expiry(secret_issued_at.min(now), Some(at))
+            .or_else(|e| match e {
+                // Issued in the past, so "in the past" relative to issuance is fine.
+                Error::ExpiryInPast => Ok(()),
+                other => Err(other),
+            })
+    }
 }
 
 /// Validates a human-readable name: non-empty, at most 100 characters, no
@@ -209,6 +233,33 @@ mod tests {
         }
         .validate()
         .is_err());
+    }
+
+    #[test]
+    fn expiry_changes_count_from_issuance() {
+        let capped = TokenPolicy {
+            require_expiration: false,
+            max_lifetime_days: Some(30),
+        };
+        let issued = NOW - Duration::days(20);
+        assert!(capped
+            .check_expiry_change(NOW, issued, Some(NOW + Duration::days(10)))
+            .is_ok());
+        assert_eq!(
+            capped.check_expiry_change(NOW, issued, Some(NOW + Duration::days(11))),
+            Err(Error::LifetimeExceeded { max_days: 30 })
+        );
+        assert_eq!(
+            capped.check_expiry_change(NOW, issued, None),
+            Err(Error::ExpirationRequired)
+        );
+        assert_eq!(
+            capped.check_expiry_change(NOW, issued, Some(NOW)),
+            Err(Error::ExpiryInPast)
+        );
+        assert!(TokenPolicy::default()
+            .check_expiry_change(NOW, issued, None)
+            .is_ok());
     }
 
     #[test]

@@ -1,1 +1,210 @@
-//! placeholder
+//! Tessera's HTTP server: the REST API, authentication, the verification
+//! engine, last-used tracking, metrics and the OpenAPI document.
+//!
+//! [`start`] runs the service on a listener and returns a handle; the
+//! `tessera` binary and the integration tests both use it, so tests drive
+//! the real server over real HTTP.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod last_used;
+pub mod metrics;
+pub mod openapi;
+pub mod secrets;
+pub mod setup;
+pub mod state;
+pub mod verify;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use clock::Clock;
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the database: {0}")]
+    Database(String),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Opens the configured store (running migrations) and builds the state.
+pub async fn open(config: Config) -> Result<AppState, ServerError> {
+    let store = tessera_store::connect(&config.database_url)
+        .await
+        .map_err(|e| ServerError::Database(e.to_string()))?;
+    Ok(AppState::new(store, config))
+}
+
+/// The whole application: API, health, metrics, and the error handling
+/// that turns every failure into a JSON error.
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_seconds);
+    Router::new()
+        .nest("/api/v1", api::router())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(timeout, request_timeout))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            ApiError::Unavailable.into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let pending = i64::try_from(state.last_used.pending_count()).unwrap_or(i64::MAX);
+    state.metrics.last_used_pending.set(pending);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/openapi.json:")
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response =
+        ApiError::BadRequest("method not allowed for this endpoint".into()).into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable.into_response(),
+    }
+}
+
+/// A running server.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    flusher: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, flushes last-used.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        let _ = self.flusher.await;
+    }
+
+    /// Waits until the server stops on its own (after `stop_signal` fires).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        let _ = self.flusher.await;
+    }
+}
+
+/// Serves `state` on `listener` until `stop_signal` completes (or
+/// [`RunningServer::shutdown`] is called).
+pub fn start(
+    state: AppState,
+    listener: TcpListener,
+    stop_signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningServer, ServerError> {
+    let addr = listener.local_addr().map_err(|e| ServerError::Listen {
+        addr: "listener".into(),
+        reason: e.to_string(),
+    })?;
+    let (shutdown, mut stopped) = watch::channel(false);
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stopped_for_serve = stopped.clone();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = stop_signal => { let _ = trigger.send(true); }
+            _ = stopped_for_serve.wait_for(|s| *s) => {}
+        }
+    });
+    let mut serve_stop = shutdown.subscribe();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = serve_stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server stopped with an error");
+        }
+    });
+    let flush_state = state.clone();
+    let flusher = tokio::spawn(async move {
+        let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => flush_last_used(&flush_state).await,
+                // Only `true` is ever sent, so any change means stop.
+                _ = stopped.changed() => break,
+            }
+        }
+        flush_last_used(&flush_state).await;
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown,
+        task,
+        flusher,
+    })
+}
+
+async fn flush_last_used(state: &AppState) {
+    match state.last_used.flush(state.store.as_ref()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(tokens = n, "flushed last-used times"),
+        Err(e) => tracing::warn!(error = %e, "could not flush last-used times; will retry"),
+    }
+}

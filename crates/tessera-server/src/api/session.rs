@@ -1,0 +1,208 @@
+//! Logging in and out, and "who am I".
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::json;
+use tessera_api::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
+use tessera_core::lifecycle::{normalize_email, validate_password};
+use tessera_core::model::{Actor, Session};
+use tessera_core::{resource, OrgKey};
+use time::Duration;
+
+use super::admin::org_response;
+use super::members::member_response;
+use super::tokens::token_response;
+use super::ApiJson;
+use crate::auth::{Caller, SESSION_COOKIE};
+use crate::error::{ApiError, ApiResult};
+use crate::secrets;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", post(login).delete(logout))
+        .route("/me", get(me))
+        .route("/me/password", put(change_password))
+}
+
+/// Log in with email and password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, body = tessera_api::ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let email = normalize_email(&body.email)?;
+    let mut candidates = state.store.members_by_email(&email).await?;
+    if let Some(org_key) = &body.org {
+        let key = OrgKey::parse(org_key)?;
+        let org = state.store.get_org_by_key(&key).await?;
+        candidates.retain(|m| org.as_ref().is_some_and(|o| o.id == m.org_id));
+    }
+    if candidates.len() > 1 {
+        return Err(ApiError::BadRequest(
+            "this email belongs to several organizations; add \"org\": \"<org key>\" to choose one"
+                .into(),
+        ));
+    }
+    let member = candidates.pop();
+    let stored_hash = member.as_ref().and_then(|m| m.password_hash.clone());
+    let ok = secrets::verify_password(body.password, stored_hash).await?;
+    let Some(member) = member.filter(|_| ok) else {
+        if let Some(m) = state.store.members_by_email(&email).await?.first() {
+            let event = state.audit(
+                &m.org_id,
+                Actor {
+                    member: Some(m.id.clone()),
+                    token: None,
+                },
+                ip.0.clone(),
+                "session:login_failed",
+                resource::member(&m.id),
+                json!({}),
+            );
+            state.store.append_audit(&event).await?;
+        }
+        return Err(ApiError::InvalidCredentials);
+    };
+    let org = state
+        .store
+        .get_org(&member.org_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("member without org".into()))?;
+    let (secret, id_hash) = secrets::new_session_secret();
+    let now = state.now();
+    let ttl = Duration::hours(i64::try_from(state.config.session_ttl_hours).unwrap_or(12));
+    let session = Session {
+        id_hash,
+        member_id: member.id.clone(),
+        org_id: org.id.clone(),
+        created_at: now,
+        expires_at: now + ttl,
+    };
+    let event = state.audit(
+        &org.id,
+        Actor {
+            member: Some(member.id.clone()),
+            token: None,
+        },
+        ip.0,
+        "session:create",
+        resource::member(&member.id),
+        json!({}),
+    );
+    state.store.create_session(&session, &event).await?;
+    let body = SessionResponse {
+        member: member_response(&member),
+        org: org_response(&org),
+        csrf_token: secrets::csrf_token(&secret),
+        expires_at: session.expires_at,
+    };
+    let cookie = session_cookie(&state, &secret, ttl.whole_seconds());
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("tessera_session=; Path=/; Max-Age=0"))
+}
+
+/// Log out: ends this session (session only).
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    responses((status = 204), (status = 403, body = tessera_api::ErrorBody)))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let id_hash = caller.require_session()?;
+    let event = state.audit(
+        &caller.org.id,
+        caller.actor(),
+        caller.ip.clone(),
+        "session:delete",
+        resource::member(&caller.member.id),
+        json!({}),
+    );
+    state.store.delete_session(&id_hash, Some(&event)).await?;
+    let cookie = session_cookie(&state, "", 0);
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Who am I, and through which token.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session",
+    responses((status = 200, body = MeResponse), (status = 401, body = tessera_api::ErrorBody)))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Json<MeResponse> {
+    Json(me_response_parts(&state, &caller))
+}
+
+pub fn me_response_parts(state: &AppState, caller: &Caller) -> MeResponse {
+    MeResponse {
+        member: member_response(&caller.member),
+        org: org_response(&caller.org),
+        authenticated_by: if caller.token().is_some() {
+            "token"
+        } else {
+            "session"
+        }
+        .into(),
+        token: caller.token().map(|t| token_response(state, t)),
+    }
+}
+
+/// Change your password (session only); ends your other sessions.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "session", request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 403, body = tessera_api::ErrorBody), (status = 422, body = tessera_api::ErrorBody)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    let keep = caller.require_session()?;
+    let ok = secrets::verify_password(body.current_password, caller.member.password_hash.clone())
+        .await?;
+    if !ok {
+        return Err(ApiError::NotAllowed("the current password is wrong".into()));
+    }
+    validate_password(&body.new_password)?;
+    let hash = secrets::hash_password(body.new_password).await?;
+    let event = state.audit(
+        &caller.org.id,
+        caller.actor(),
+        caller.ip.clone(),
+        "member:change_password",
+        resource::member(&caller.member.id),
+        json!({}),
+    );
+    state
+        .store
+        .set_password(&caller.member.id, &hash, &event)
+        .await?;
+    state
+        .store
+        .delete_member_sessions(&caller.member.id, Some(&keep))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The client's address, for handlers that run without a [`Caller`].
+pub struct ClientIp(pub Option<String>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> ApiResult<Self> {
+        Ok(Self(crate::auth::client_ip(parts, state)))
+    }
+}

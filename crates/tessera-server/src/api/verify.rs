@@ -1,0 +1,211 @@
+//! For services: `POST /verify`, `GET /auth` (reverse-proxy forward-auth)
+//! and `POST /leaks`. None needs a credential of its own: holding the
+//! token is the proof.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tessera_api::{LeakReport, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse};
+use tessera_core::model::Actor;
+use tessera_core::policy::check_resource_shape;
+use tessera_core::resource;
+
+use super::session::ClientIp;
+use super::{ApiJson, ApiQuery};
+use crate::auth::presented_token;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::verify::{verify_token, Verified};
+
+/// Most tokens one leak report may carry.
+const MAX_LEAK_TOKENS: usize = 1000;
+/// Longest action or resource a service may ask about.
+const MAX_CHECK_LEN: usize = 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/verify", post(verify))
+        .route("/auth", get(forward_auth))
+        .route("/leaks", post(report_leaks))
+}
+
+/// Checks an action/resource pair a service asks about.
+fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()> {
+    match (action, resource) {
+        (None, None) => Ok(()),
+        (Some(action), Some(resource)) => {
+            if action.is_empty() || action.len() > MAX_CHECK_LEN || !action.contains(':') {
+                return Err(ApiError::BadRequest(
+                    "action must look like `type:verb`".into(),
+                ));
+            }
+            if resource.len() > MAX_CHECK_LEN || check_resource_shape(resource, false).is_err() {
+                return Err(ApiError::BadRequest(
+                    "resource must be `:`-separated `type/name` segments, like `proj/web:env/prod`"
+                        .into(),
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(ApiError::BadRequest(
+            "give both `action` and `resource`, or neither".into(),
+        )),
+    }
+}
+
+fn verified_token(v: &Verified) -> VerifiedToken {
+    VerifiedToken {
+        id: v.token.id.to_string(),
+        name: v.token.name.clone(),
+        member: v.member.id.to_string(),
+        org: v.org.key.to_string(),
+        projects: v.token.projects.iter().map(|p| p.to_string()).collect(),
+        expires_at: v.token.expires_at,
+    }
+}
+
+/// Is this token valid, and may it do ACTION on RESOURCE? Always 200 for a
+/// well-formed question; the answer is in the body.
+#[utoipa::path(post, path = "/api/v1/verify", tag = "verify", request_body = VerifyRequest,
+    responses((status = 200, body = VerifyResponse), (status = 400, body = tessera_api::ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<VerifyRequest>,
+) -> ApiResult<Json<VerifyResponse>> {
+    check_question(body.action.as_deref(), body.resource.as_deref())?;
+    let now = state.now();
+    let verified = match verify_token(&state, &body.token, now).await? {
+        Ok(v) => v,
+        Err(rejection) => {
+            return Ok(Json(VerifyResponse {
+                valid: false,
+                code: rejection.code().into(),
+                allowed: body.action.as_ref().map(|_| false),
+                token: None,
+            }))
+        }
+    };
+    state.last_used.record(&verified.token.id, now, ip.0);
+    let allowed = match (&body.action, &body.resource) {
+        (Some(a), Some(r)) => Some(verified.allows(a, r)),
+        _ => None,
+    };
+    Ok(Json(VerifyResponse {
+        valid: true,
+        code: "valid".into(),
+        allowed,
+        token: Some(verified_token(&verified)),
+    }))
+}
+
+/// Forward-auth for reverse proxies: 200 with identity headers, 401, or
+/// 403. The question comes from `X-Tessera-Action`/`X-Tessera-Resource`
+/// headers or `action`/`resource` query parameters.
+#[utoipa::path(get, path = "/api/v1/auth", tag = "verify",
+    params(("action" = Option<String>, Query, description = "or header X-Tessera-Action"),
+           ("resource" = Option<String>, Query, description = "or header X-Tessera-Resource")),
+    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id"),
+        (status = 401, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
+pub async fn forward_auth(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let header_or_query = |header: &str, param: &str| -> ApiResult<Option<String>> {
+        match headers.get(header) {
+            Some(v) => v
+                .to_str()
+                .map(|s| Some(s.to_owned()))
+                .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text"))),
+            None => Ok(query.get(param).cloned()),
+        }
+    };
+    let action = header_or_query("x-tessera-action", "action")?;
+    let resource = header_or_query("x-tessera-resource", "resource")?;
+    check_question(action.as_deref(), resource.as_deref())?;
+    let presented = presented_token(&headers)?.ok_or_else(|| {
+        ApiError::Unauthenticated("missing credential: send Authorization: Bearer <token>".into())
+    })?;
+    let now = state.now();
+    let verified = verify_token(&state, &presented, now)
+        .await?
+        .map_err(|r| r.into_api_error())?;
+    state.last_used.record(&verified.token.id, now, ip.0);
+    if let (Some(a), Some(r)) = (&action, &resource) {
+        if !verified.allows(a, r) {
+            return Err(ApiError::forbidden(a, r));
+        }
+    }
+    let mut response = StatusCode::OK.into_response();
+    let out = response.headers_mut();
+    for (name, value) in [
+        ("x-tessera-member", verified.member.id.to_string()),
+        ("x-tessera-org", verified.org.key.to_string()),
+        ("x-tessera-token-id", verified.token.id.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            out.insert(HeaderName::from_static(name), v);
+        }
+    }
+    Ok(response)
+}
+
+/// Report tokens found where they should not be; each live one is revoked
+/// at once and the revocation audited.
+#[utoipa::path(post, path = "/api/v1/leaks", tag = "verify", request_body = LeakReport,
+    responses((status = 200, body = LeakReportResponse), (status = 400, body = tessera_api::ErrorBody)))]
+pub async fn report_leaks(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LeakReport>,
+) -> ApiResult<Json<LeakReportResponse>> {
+    if body.tokens.len() > MAX_LEAK_TOKENS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_LEAK_TOKENS} tokens per report"
+        )));
+    }
+    if body.url.as_ref().is_some_and(|u| u.len() > 2048) {
+        return Err(ApiError::BadRequest(
+            "url is too long (at most 2048 bytes)".into(),
+        ));
+    }
+    let now = state.now();
+    let (mut revoked, mut ignored) = (0u32, 0u32);
+    for presented in &body.tokens {
+        let Ok(parsed) = state.format.parse(presented) else {
+            ignored += 1;
+            continue;
+        };
+        let hash = parsed.secret_hash();
+        // Expired tokens are revoked too: a leaked string should not come
+        // back to life through a rotation's grace period or a clone.
+        let token = match state.store.get_token(&parsed.id()).await? {
+            Some(t) if t.secret_matches(&hash, now) => t,
+            _ => {
+                ignored += 1;
+                continue;
+            }
+        };
+        let event = state.audit(
+            &token.org_id,
+            Actor::default(),
+            ip.0.clone(),
+            "token:delete",
+            resource::token(&token.member_id, &token.id),
+            json!({ "reason": "leak_report", "url": body.url, "name": token.name, "snippet": token.snippet }),
+        );
+        match state.store.delete_token(&token.id, &event).await {
+            Ok(()) => revoked += 1,
+            Err(tessera_store::StoreError::NotFound) => ignored += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Json(LeakReportResponse { revoked, ignored }))
+}

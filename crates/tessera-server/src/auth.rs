@@ -1,0 +1,330 @@
+//! Who is calling: the [`Caller`] extractor.
+//!
+//! A request authenticates with `Authorization: Bearer <token>` or
+//! `Authorization: ApiKey <token>`, or with the login-session cookie. When
+//! an `Authorization` header is present it alone counts (a bad token is a
+//! 401 even if a cookie is also sent). Cookie-authenticated requests that
+//! change state must be JSON or carry the session's CSRF token, which a
+//! cross-site form can do neither of.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method};
+use tessera_core::model::{Actor, Member, Org, Token};
+use tessera_core::permission::ResolvedScope;
+use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::verify::{verify_token, RolePolicies};
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How the caller authenticated.
+pub enum Via {
+    Session {
+        id_hash: SecretHash,
+    },
+    Token {
+        token: Box<Token>,
+        scope: ResolvedScope,
+    },
+}
+
+/// An authenticated member of an org. Handlers that take a `Caller` cannot
+/// run without a valid credential.
+pub struct Caller {
+    pub member: Member,
+    pub org: Org,
+    pub permissions: MemberPermissions,
+    pub via: Via,
+    pub ip: Option<String>,
+}
+
+impl Caller {
+    /// The full permission check for this call: for a token, owner ∧ scope ∧
+    /// projects; for a session, the member's own permissions.
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        match &self.via {
+            Via::Session { .. } => self.permissions.allows(action, resource),
+            Via::Token { token, scope } => tessera_core::permission::token_allows(
+                &self.permissions,
+                scope,
+                &token.projects,
+                action,
+                resource,
+            ),
+        }
+    }
+
+    /// 403 naming the action unless allowed.
+    pub fn require(&self, action: &str, resource: &str) -> ApiResult<()> {
+        if self.allows(action, resource) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(action, resource))
+        }
+    }
+
+    pub fn token(&self) -> Option<&Token> {
+        match &self.via {
+            Via::Token { token, .. } => Some(token),
+            Via::Session { .. } => None,
+        }
+    }
+
+    /// The session's id hash; 403 `session_required` for a token.
+    pub fn require_session(&self) -> ApiResult<SecretHash> {
+        match &self.via {
+            Via::Session { id_hash } => Ok(*id_hash),
+            Via::Token { .. } => Err(ApiError::SessionRequired),
+        }
+    }
+
+    pub fn grantor(&self) -> Grantor<'_> {
+        Grantor {
+            role: self.member.role,
+            via_token: self.token().map(|t| &t.scope),
+        }
+    }
+
+    /// The token scope this call acts under, if any.
+    pub fn token_scope(&self) -> Option<&TokenScope> {
+        self.token().map(|t| &t.scope)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            member: Some(self.member.id.clone()),
+            token: self.token().map(|t| t.id.clone()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let ip = client_ip(parts, state);
+        if let Some(presented) = presented_token(&parts.headers)? {
+            return from_token(state, &presented, ip).await;
+        }
+        if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
+            let caller = from_session(state, &secret, ip).await?;
+            check_csrf(&parts.method, &parts.headers, &secret)?;
+            return Ok(caller);
+        }
+        Err(ApiError::Unauthenticated(
+            "missing credential: send Authorization: Bearer <token> (or ApiKey <token>), or log in"
+                .into(),
+        ))
+    }
+}
+
+/// The token in the `Authorization` header, if there is one.
+pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::Unauthenticated(
+            "malformed Authorization header: use `Bearer <token>` or `ApiKey <token>`".into(),
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?;
+    let (scheme, credential) = text.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("apikey") {
+        return Err(bad());
+    }
+    let credential = credential.trim();
+    if credential.is_empty() {
+        return Err(bad());
+    }
+    Ok(Some(credential.to_owned()))
+}
+
+async fn from_token(state: &AppState, presented: &str, ip: Option<String>) -> ApiResult<Caller> {
+    let now = state.now();
+    let verified = verify_token(state, presented, now)
+        .await?
+        .map_err(|r| r.into_api_error())?;
+    state.last_used.record(&verified.token.id, now, ip.clone());
+    Ok(Caller {
+        member: verified.member,
+        org: verified.org,
+        permissions: verified.permissions,
+        via: Via::Token {
+            token: Box::new(verified.token),
+            scope: verified.scope,
+        },
+        ip,
+    })
+}
+
+async fn from_session(state: &AppState, secret: &str, ip: Option<String>) -> ApiResult<Caller> {
+    let expired =
+        || ApiError::Unauthenticated("the login session has expired or ended; log in again".into());
+    let id_hash = SecretHash::of(secret);
+    let session = state
+        .store
+        .get_session(&id_hash)
+        .await?
+        .ok_or_else(expired)?;
+    if session.expires_at <= state.now() {
+        return Err(expired());
+    }
+    let member = state
+        .store
+        .get_member(&session.org_id, &session.member_id)
+        .await?
+        .ok_or_else(expired)?;
+    let org = state
+        .store
+        .get_org(&session.org_id)
+        .await?
+        .ok_or_else(expired)?;
+    let permissions = RolePolicies::load(state, &org)
+        .await?
+        .member_permissions(&member);
+    Ok(Caller {
+        member,
+        org,
+        permissions,
+        via: Via::Session { id_hash },
+        ip,
+    })
+}
+
+fn check_csrf(method: &Method, headers: &HeaderMap, session_secret: &str) -> ApiResult<()> {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if is_json {
+        return Ok(());
+    }
+    let expected = crate::secrets::csrf_token(session_secret);
+    let sent = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), expected.as_bytes()).into() {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfFailed)
+    }
+}
+
+/// A cookie's value from the `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The client's address: the peer, or — when the peer is a trusted proxy —
+/// the nearest untrusted address in `X-Forwarded-For`.
+pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let trusted = &state.config.trusted_proxies;
+    if !trusted.contains(&peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    let client = forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .copied()
+        .unwrap_or(peer);
+    Some(client.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn both_schemes_and_garbage() {
+        let t = |v: &str| presented_token(&headers(&[("authorization", v)]));
+        assert_eq!(t("Bearer abc").ok().flatten().as_deref(), Some("abc"));
+        assert_eq!(t("ApiKey abc").ok().flatten().as_deref(), Some("abc"));
+        assert_eq!(t("bearer   abc ").ok().flatten().as_deref(), Some("abc"));
+        assert!(t("Basic abc").is_err());
+        assert!(t("Bearer").is_err());
+        assert!(t("Bearer ").is_err());
+        assert!(t("abc").is_err());
+        assert_eq!(presented_token(&HeaderMap::new()).ok().flatten(), None);
+    }
+
+    #[test]
+    fn cookies() {
+        let h = headers(&[("cookie", "a=1; tessera_session=xyz; b=2")]);
+        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("xyz"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert_eq!(
+            cookie(&headers(&[("cookie", "tessera_session=")]), SESSION_COOKIE),
+            None
+        );
+    }
+
+    #[test]
+    fn csrf_rules() {
+        let secret = "s3cret";
+        let token = crate::secrets::csrf_token(secret);
+        assert!(check_csrf(&Method::GET, &HeaderMap::new(), secret).is_ok());
+        assert!(check_csrf(&Method::POST, &HeaderMap::new(), secret).is_err());
+        assert!(check_csrf(
+            &Method::POST,
+            &headers(&[("content-type", "application/json")]),
+            secret
+        )
+        .is_ok());
+        assert!(check_csrf(
+            &Method::POST,
+            &headers(&[("content-type", "application/x-www-form-urlencoded")]),
+            secret
+        )
+        .is_err());
+        assert!(check_csrf(&Method::DELETE, &headers(&[(CSRF_HEADER, &token)]), secret).is_ok());
+        assert!(check_csrf(&Method::DELETE, &headers(&[(CSRF_HEADER, "nope")]), secret).is_err());
+    }
+}

@@ -1,0 +1,349 @@
+//! Configuration: one typed struct, read in layers — built-in defaults, then
+//! an optional TOML file, then `TESSERA_*` environment variables, then
+//! command-line flags (applied by the binary). Later layers win.
+//!
+//! | file key / env var | default | meaning |
+//! | --- | --- | --- |
+//! | `database_url` / `TESSERA_DATABASE_URL` | `sqlite://tessera.db` | where data lives |
+//! | `listen` / `TESSERA_LISTEN` | `127.0.0.1:8080` | address to serve on |
+//! | `token_prefix` / `TESSERA_TOKEN_PREFIX` | `tsr` | prefix of every token |
+//! | `last_used_flush_seconds` / `TESSERA_LAST_USED_FLUSH_SECONDS` | `5` | how far "last used" may lag in storage |
+//! | `session_ttl_hours` / `TESSERA_SESSION_TTL_HOURS` | `12` | login session lifetime |
+//! | `cookie_secure` / `TESSERA_COOKIE_SECURE` | `false` | mark the session cookie `Secure` (set behind TLS) |
+//! | `max_body_bytes` / `TESSERA_MAX_BODY_BYTES` | `65536` | largest accepted request body |
+//! | `request_timeout_seconds` / `TESSERA_REQUEST_TIMEOUT_SECONDS` | `30` | longest a request may take |
+//! | `trusted_proxies` / `TESSERA_TRUSTED_PROXIES` | none | proxy IPs whose `X-Forwarded-For` is believed |
+//! | `bootstrap_org` / `TESSERA_BOOTSTRAP_ORG` | `default` | org created on an empty database |
+//! | `bootstrap_email` / `TESSERA_BOOTSTRAP_EMAIL` | `admin@example.com` | its owner's email |
+//! | `log` / `TESSERA_LOG` | `info` | log filter (`tessera=debug,info`) |
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Deserialize;
+use tessera_core::TokenFormat;
+
+/// Environment variables that belong to the client side, not the server.
+const CLIENT_ENV: &[&str] = &[
+    "TESSERA_TOKEN",
+    "TESSERA_URL",
+    "TESSERA_CONFIG_DIR",
+    "TESSERA_CONFIG",
+];
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub token_prefix: String,
+    pub last_used_flush_seconds: u64,
+    pub session_ttl_hours: u64,
+    pub cookie_secure: bool,
+    pub max_body_bytes: usize,
+    pub request_timeout_seconds: u64,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub bootstrap_org: String,
+    pub bootstrap_email: String,
+    pub log: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("token_prefix", &self.token_prefix)
+            .field("last_used_flush_seconds", &self.last_used_flush_seconds)
+            .field("session_ttl_hours", &self.session_ttl_hours)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout_seconds", &self.request_timeout_seconds)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("bootstrap_org", &self.bootstrap_org)
+            .field("bootstrap_email", &self.bootstrap_email)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL (`postgres://user:secret@host`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://tessera.db".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token_prefix: "tsr".into(),
+            last_used_flush_seconds: 5,
+            session_ttl_hours: 12,
+            cookie_secure: false,
+            max_body_bytes: 64 * 1024,
+            request_timeout_seconds: 30,
+            trusted_proxies: Vec::new(),
+            bootstrap_org: "default".into(),
+            bootstrap_email: "admin@example.com".into(),
+            log: "info".into(),
+        }
+    }
+}
+
+/// A configuration problem, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{name}: {reason}")]
+    Value { name: String, reason: String },
+}
+
+/// The file layer: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    listen: Option<String>,
+    token_prefix: Option<String>,
+    last_used_flush_seconds: Option<u64>,
+    session_ttl_hours: Option<u64>,
+    cookie_secure: Option<bool>,
+    max_body_bytes: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    bootstrap_org: Option<String>,
+    bootstrap_email: Option<String>,
+    log: Option<String>,
+}
+
+fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| ConfigError::Value {
+            name: name.to_owned(),
+            reason: format!("{value:?} is not valid: {e}"),
+        })
+}
+
+fn parse_proxies(name: &str, values: &[String]) -> Result<Vec<IpAddr>, ConfigError> {
+    values
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(name, s))
+        .collect()
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then the `TESSERA_*` variables in
+    /// `env`. Returns warnings for variables that look like Tessera's but
+    /// are not known (a misspelling would otherwise be silently ignored).
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut config = Self::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            config.apply_file(parsed)?;
+        }
+        let warnings = config.apply_env(env)?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    fn apply_file(&mut self, f: FileConfig) -> Result<(), ConfigError> {
+        let set = |target: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *target = v;
+            }
+        };
+        set(&mut self.database_url, f.database_url);
+        set(&mut self.token_prefix, f.token_prefix);
+        set(&mut self.bootstrap_org, f.bootstrap_org);
+        set(&mut self.bootstrap_email, f.bootstrap_email);
+        set(&mut self.log, f.log);
+        if let Some(v) = f.listen {
+            self.listen = parse("listen", &v)?;
+        }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = parse_proxies("trusted_proxies", &v)?;
+        }
+        self.last_used_flush_seconds = f
+            .last_used_flush_seconds
+            .unwrap_or(self.last_used_flush_seconds);
+        self.session_ttl_hours = f.session_ttl_hours.unwrap_or(self.session_ttl_hours);
+        self.cookie_secure = f.cookie_secure.unwrap_or(self.cookie_secure);
+        self.max_body_bytes = f.max_body_bytes.unwrap_or(self.max_body_bytes);
+        self.request_timeout_seconds = f
+            .request_timeout_seconds
+            .unwrap_or(self.request_timeout_seconds);
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        for (name, value) in env.iter().filter(|(k, _)| k.starts_with("TESSERA_")) {
+            match name.as_str() {
+                "TESSERA_DATABASE_URL" => self.database_url = value.clone(),
+                "TESSERA_LISTEN" => self.listen = parse(name, value)?,
+                "TESSERA_TOKEN_PREFIX" => self.token_prefix = value.clone(),
+                "TESSERA_LAST_USED_FLUSH_SECONDS" => self.last_used_flush_seconds = parse(name, value)?,
+                "TESSERA_SESSION_TTL_HOURS" => self.session_ttl_hours = parse(name, value)?,
+                "TESSERA_COOKIE_SECURE" => self.cookie_secure = parse(name, value)?,
+                "TESSERA_MAX_BODY_BYTES" => self.max_body_bytes = parse(name, value)?,
+                "TESSERA_REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds = parse(name, value)?,
+                "TESSERA_TRUSTED_PROXIES" => {
+                    let list: Vec<String> = value.split(',').map(str::to_owned).collect();
+                    self.trusted_proxies = parse_proxies(name, &list)?;
+                }
+                "TESSERA_BOOTSTRAP_ORG" => self.bootstrap_org = value.clone(),
+                "TESSERA_BOOTSTRAP_EMAIL" => self.bootstrap_email = value.clone(),
+                "TESSERA_LOG" => self.log = value.clone(),
+                known if CLIENT_ENV.contains(&known) => {}
+                unknown => warnings.push(format!(
+                    "ignoring unknown environment variable {unknown} (misspelt? see docs/configuration.md)"
+                )),
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Checks values that parse but make no sense, with how to fix them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |name: &str, reason: &str| {
+            Err(ConfigError::Value {
+                name: name.to_owned(),
+                reason: reason.to_owned(),
+            })
+        };
+        if let Err(e) = TokenFormat::new(&self.token_prefix) {
+            return bad("token_prefix", &e.to_string());
+        }
+        if !(1..=3600).contains(&self.last_used_flush_seconds) {
+            return bad("last_used_flush_seconds", "must be between 1 and 3600");
+        }
+        if !(1..=24 * 90).contains(&self.session_ttl_hours) {
+            return bad("session_ttl_hours", "must be between 1 and 2160");
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return bad("max_body_bytes", "must be between 1024 and 16777216");
+        }
+        if !(1..=600).contains(&self.request_timeout_seconds) {
+            return bad("request_timeout_seconds", "must be between 1 and 600");
+        }
+        if tessera_core::OrgKey::parse(&self.bootstrap_org).is_err() {
+            return bad(
+                "bootstrap_org",
+                "must be a key: lowercase letters, digits, '.', '_', '-'",
+            );
+        }
+        if tessera_core::lifecycle::normalize_email(&self.bootstrap_email).is_err() {
+            return bad("bootstrap_email", "must be an email address");
+        }
+        Ok(())
+    }
+
+    pub fn token_format(&self) -> TokenFormat {
+        // validate() has checked the prefix; fall back to the default rather
+        // than panic if a caller skipped it.
+        TokenFormat::new(&self.token_prefix).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let (c, warnings) = Config::load(None, &env(&[])).expect("defaults load");
+        assert_eq!(c.database_url, "sqlite://tessera.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.token_prefix, "tsr");
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_file_and_warns_on_typos() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\ntoken_prefix = \"acme\"\n",
+        )
+        .expect("write");
+        let (c, warnings) = Config::load(
+            Some(&path),
+            &env(&[
+                ("TESSERA_LISTEN", "127.0.0.1:9100"),
+                ("TESSERA_LISTNE", "x"),
+                ("TESSERA_TOKEN", "t"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.token_prefix, "acme");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("TESSERA_LISTNE"));
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Config::load(None, &env(&[("TESSERA_LISTEN", "nowhere")])).expect_err("bad");
+        assert!(err.to_string().contains("TESSERA_LISTEN"), "{err}");
+        let err =
+            Config::load(None, &env(&[("TESSERA_TOKEN_PREFIX", "Bad_Prefix")])).expect_err("bad");
+        assert!(err.to_string().contains("token_prefix"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "lsten = 1\n").expect("write");
+        let err = Config::load(Some(&path), &env(&[])).expect_err("unknown key");
+        assert!(err.to_string().contains("lsten"), "{err}");
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://tessera.db"), "sqlite://tessera.db");
+        let c = Config {
+            database_url: "postgres://u:secret@h/db".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+}

@@ -1,0 +1,108 @@
+//! Setting up an org and its owner: `tessera init`, and `tessera serve` on
+//! an empty database.
+
+use serde_json::json;
+use tessera_core::lifecycle::{normalize_email, validate_password};
+use tessera_core::model::{Actor, Member, Org, Token};
+use tessera_core::{resource, BuiltinRole, MemberId, OrgId, OrgKey, TokenPolicy, TokenScope};
+
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+
+/// What set-up created. The password is here only when it was generated.
+pub struct Created {
+    pub org: Org,
+    pub owner: Member,
+    pub generated_password: Option<String>,
+}
+
+/// Creates an org and its owner. Without `password`, one is generated.
+pub async fn create_org(
+    state: &AppState,
+    org_key: &str,
+    email: &str,
+    password: Option<String>,
+) -> Result<Created, ApiError> {
+    let now = state.now();
+    let key = OrgKey::parse(org_key)?;
+    let email = normalize_email(email)?;
+    let (password, generated) = match password {
+        Some(p) => {
+            validate_password(&p)?;
+            (p, false)
+        }
+        None => (secrets::random_password(20), true),
+    };
+    let org = Org {
+        id: OrgId::generate(now),
+        name: key.to_string(),
+        key,
+        token_policy: TokenPolicy::default(),
+        created_at: now,
+    };
+    let owner = Member {
+        id: MemberId::generate(now),
+        org_id: org.id.clone(),
+        name: email.split('@').next().unwrap_or_default().to_owned(),
+        email,
+        role: BuiltinRole::Owner,
+        custom_roles: Vec::new(),
+        password_hash: Some(secrets::hash_password(password.clone()).await?),
+        created_at: now,
+    };
+    let event = state.audit(
+        &org.id,
+        Actor::default(),
+        None,
+        "org:create",
+        resource::org(&org.key),
+        json!({ "owner": owner.email }),
+    );
+    state.store.create_org(&org, &owner, &event).await?;
+    Ok(Created {
+        org,
+        owner,
+        generated_password: generated.then_some(password),
+    })
+}
+
+/// Creates a token for `owner` with the owner's permissions, for scripts
+/// (`tessera init --print-token`). Returns the token string.
+pub async fn create_owner_token(
+    state: &AppState,
+    created: &Created,
+    name: &str,
+) -> Result<String, ApiError> {
+    let now = state.now();
+    let minted = state.format.generate(now);
+    let token = Token {
+        id: minted.id.clone(),
+        org_id: created.org.id.clone(),
+        member_id: created.owner.id.clone(),
+        name: name.to_owned(),
+        snippet: minted.snippet.clone(),
+        secret_hash: minted.secret_hash,
+        scope: TokenScope::Inherit,
+        projects: Vec::new(),
+        created_at: now,
+        expires_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+        rotated_at: None,
+        previous_secret: None,
+    };
+    let event = state.audit(
+        &created.org.id,
+        Actor {
+            member: Some(created.owner.id.clone()),
+            token: None,
+        },
+        None,
+        "token:create",
+        resource::token(&created.owner.id, &token.id),
+        json!({ "name": token.name, "snippet": token.snippet, "via": "init" }),
+    );
+    state.store.create_token(&token, &event).await?;
+    Ok(minted.token)
+}

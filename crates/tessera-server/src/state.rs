@@ -1,0 +1,104 @@
+//! The one state struct every handler shares.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tessera_core::model::{Actor, AuditEvent};
+use tessera_core::{OrgId, TokenFormat};
+use tessera_store::Store;
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::last_used::LastUsedTracker;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub format: Arc<TokenFormat>,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub last_used: LastUsedTracker,
+    pub metrics: Metrics,
+    audit_ids: Arc<AuditIds>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        Self {
+            store,
+            format: Arc::new(config.token_format()),
+            config: Arc::new(config),
+            clock: Clock::default(),
+            last_used: LastUsedTracker::default(),
+            metrics: Metrics::default(),
+            audit_ids: Arc::new(AuditIds::default()),
+        }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// A new audit event at the current time.
+    pub fn audit(
+        &self,
+        org: &OrgId,
+        actor: Actor,
+        ip: Option<String>,
+        action: &str,
+        target: String,
+        details: Value,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: self.audit_ids.next(),
+            org_id: org.clone(),
+            at: self.now(),
+            actor,
+            action: action.to_owned(),
+            target,
+            ip,
+            details,
+        }
+    }
+}
+
+/// Audit ids sort by time: 16 hex digits of microseconds since the epoch,
+/// strictly increasing within a process, then 8 random hex digits so that
+/// nodes sharing a database never collide.
+#[derive(Debug, Default)]
+pub struct AuditIds {
+    last_micros: AtomicU64,
+}
+
+impl AuditIds {
+    pub fn next(&self) -> String {
+        let now =
+            u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
+        let mut previous = self.last_micros.load(Ordering::Relaxed);
+        let micros = loop {
+            let candidate = now.max(previous + 1);
+            match self.last_micros.compare_exchange_weak(
+                previous,
+                candidate,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break candidate,
+                Err(actual) => previous = actual,
+            }
+        };
+        let mut random = [0u8; 4];
+        crate::secrets::fill_random(&mut random);
+        format!("{micros:016x}{:08x}", u32::from_be_bytes(random))
+    }
+
+    /// Is `s` shaped like an id this generator makes?
+    pub fn is_valid(s: &str) -> bool {
+        s.len() == 24
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    }
+}

@@ -1,0 +1,205 @@
+//! `tessera serve` and `tessera init`: the commands that run against the
+//! database directly rather than through the API.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tessera_server::{setup, AppState, Config};
+use tokio::net::TcpListener;
+
+use crate::error::CliError;
+
+/// Flags shared by `serve` and `init`; each overrides its file and
+/// environment setting.
+#[derive(Debug, Args)]
+pub struct ConfigFlags {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://FILE` (default `sqlite://tessera.db`).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Prefix of every token this deployment issues (default `tsr`).
+    #[arg(long)]
+    token_prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    flags: ConfigFlags,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    flags: ConfigFlags,
+    /// The new org's key: lowercase letters, digits, '.', '_', '-'.
+    #[arg(long)]
+    org: String,
+    /// The owner's email.
+    #[arg(long)]
+    email: String,
+    /// Read the owner's password from standard input (otherwise one is
+    /// generated and printed on stderr).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Print a token with the owner's permissions on stdout, for scripts.
+    #[arg(long)]
+    print_token: bool,
+}
+
+fn load_config(
+    flags: &ConfigFlags,
+    listen: Option<&str>,
+) -> Result<(Config, Vec<String>), CliError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    let (mut config, warnings) =
+        Config::load(flags.config.as_deref(), &env).map_err(|e| CliError::Setup(e.to_string()))?;
+    if let Some(url) = &flags.database_url {
+        config.database_url = url.clone();
+    }
+    if let Some(prefix) = &flags.token_prefix {
+        config.token_prefix = prefix.clone();
+    }
+    if let Some(listen) = listen {
+        config.listen = listen
+            .parse()
+            .map_err(|e| CliError::Input(format!("--listen {listen:?}: {e}")))?;
+    }
+    config
+        .validate()
+        .map_err(|e| CliError::Setup(e.to_string()))?;
+    Ok((config, warnings))
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let (config, warnings) = load_config(&args.flags, args.listen.as_deref())?;
+    init_logging(&config.log);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let listen = config.listen;
+    let state = tessera_server::open(config)
+        .await
+        .map_err(|e| CliError::Setup(e.to_string()))?;
+    bootstrap(&state, listen).await?;
+    let listener = TcpListener::bind(listen).await.map_err(|e| {
+        CliError::Setup(format!(
+            "cannot listen on {listen}: {e} (use --listen or TESSERA_LISTEN)"
+        ))
+    })?;
+    let server = tessera_server::start(state, listener, shutdown_signal())
+        .map_err(|e| CliError::Setup(e.to_string()))?;
+    tracing::info!(addr = %server.addr, "tessera is listening on http://{}", server.addr);
+    server.wait().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// On an empty database: create the default org and its owner, and say how
+/// to log in. Shown once, because the next start finds the org.
+async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(), CliError> {
+    let orgs = state
+        .store
+        .count_orgs()
+        .await
+        .map_err(|e| CliError::Setup(e.to_string()))?;
+    if orgs > 0 {
+        return Ok(());
+    }
+    let org = state.config.bootstrap_org.clone();
+    let email = state.config.bootstrap_email.clone();
+    let created = setup::create_org(state, &org, &email, None)
+        .await
+        .map_err(|e| CliError::Setup(format!("cannot create the first org: {e}")))?;
+    let password = created.generated_password.unwrap_or_default();
+    println!(
+        "\nTessera created the organization \"{org}\" and its owner. This is shown once.\n\n  \
+         email:    {email}\n  password: {password}\n\n\
+         Log in from the CLI (it saves a token for later commands):\n\n  \
+         echo '{password}' | tessera login --url http://{listen} --email {email} --password-stdin\n\n\
+         Then: tessera token create --name \"my first token\"\n\
+         Change the password with PUT /api/v1/me/password.\n"
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests and flushing last-used times");
+}
+
+pub async fn init(args: InitArgs) -> Result<ExitCode, CliError> {
+    let (config, _) = load_config(&args.flags, None)?;
+    init_logging("warn");
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(4096)
+            .read_to_string(&mut text)
+            .map_err(|e| CliError::io("cannot read the password from stdin", e))?;
+        let line = text.lines().next().unwrap_or("").to_owned();
+        if line.is_empty() {
+            return Err(CliError::Input(
+                "--password-stdin: standard input was empty".into(),
+            ));
+        }
+        Some(line)
+    } else {
+        None
+    };
+    let state = tessera_server::open(config)
+        .await
+        .map_err(|e| CliError::Setup(e.to_string()))?;
+    let created = setup::create_org(&state, &args.org, &args.email, password)
+        .await
+        .map_err(|e| CliError::Setup(format!("cannot create org {:?}: {e}", args.org)))?;
+    if let Some(password) = &created.generated_password {
+        eprintln!("Generated password for {}: {password}", created.owner.email);
+    }
+    if args.print_token {
+        let token = setup::create_owner_token(&state, &created, "created by tessera init")
+            .await
+            .map_err(|e| CliError::Setup(format!("cannot create the owner token: {e}")))?;
+        println!("{token}");
+    } else {
+        eprintln!(
+            "Created org {} with owner {}.",
+            created.org.key, created.owner.email
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
