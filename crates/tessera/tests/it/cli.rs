@@ -1,0 +1,188 @@
+//! The real `tessera` binary: init, serve's first start, and API commands.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A `tessera` command with a clean environment: no stray TESSERA_* from
+/// the developer's shell, and a private config dir.
+fn tessera(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("TESSERA_DATABASE_URL", format!("sqlite://{}", dir.join("cli.db").display()))
+        .env("TESSERA_CONFIG_DIR", dir.join("config"))
+        .env("HOME", dir)
+        .current_dir(dir);
+    cmd
+}
+
+fn run(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("wait")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn init_prints_a_working_owner_token_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = tessera(dir.path());
+    cmd.args(["init", "--org", "acme", "--email", "ops@acme.test", "--password-stdin", "--print-token"]);
+    let out = run(cmd, "a-long-password\n");
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    let format = tessera_core::TokenFormat::default();
+    assert!(format.parse(&token).is_ok(), "stdout is not a token: {token:?}");
+    assert!(!text(&out.stderr).contains(&token), "the token went to stderr too");
+
+    // Again with the same org: a clear error, exit 1.
+    let mut cmd = tessera(dir.path());
+    cmd.args(["init", "--org", "acme", "--email", "ops@acme.test"]);
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: ") && err.contains("already exists"), "{err}");
+
+    // Bad flags: usage errors, exit 2; empty password on stdin: exit 1.
+    let mut cmd = tessera(dir.path());
+    cmd.args(["init", "--org", "Bad Key", "--email", "x@y.z"]);
+    assert_eq!(run(cmd, "").status.code(), Some(1));
+    let mut cmd = tessera(dir.path());
+    cmd.args(["init", "--org", "other", "--email", "x@y.z", "--password-stdin"]);
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let mut cmd = tessera(dir.path());
+    cmd.args(["init", "--nonsense"]);
+    assert_eq!(run(cmd, "").status.code(), Some(2));
+}
+
+/// Kills the child on drop so a failing test leaves no server behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn wait_healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("server at {url} did not start");
+}
+
+/// Starts `tessera serve`; returns the server and its first stdout lines
+/// (up to the CLI hint, if a bootstrap message is printed).
+fn serve(dir: &std::path::Path, port: u16) -> (Server, String) {
+    let mut cmd = tessera(dir);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let url = format!("http://127.0.0.1:{port}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let server = Server(child);
+    wait_healthy(&url);
+    std::thread::sleep(Duration::from_millis(200));
+    let printed: Vec<String> = rx.try_iter().collect();
+    (server, printed.join("\n"))
+}
+
+#[test]
+fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let (server, printed) = serve(dir.path(), port);
+    assert!(printed.contains("admin@example.com"), "no login hint printed: {printed}");
+    let password = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(|p| p.trim().to_owned())
+        .expect("password line");
+    drop(server);
+
+    // Second start: nothing printed, same database.
+    let (server, printed) = serve(dir.path(), port);
+    assert!(!printed.contains("password"), "bootstrap printed twice: {printed}");
+
+    // Log in from the CLI, then create and list a token.
+    let url = format!("http://127.0.0.1:{port}");
+    let mut cmd = tessera(dir.path());
+    cmd.args(["login", "--url", &url, "--email", "admin@example.com", "--password-stdin"]);
+    let out = run(cmd, &format!("{password}\n"));
+    assert!(out.status.success(), "login failed: {}", text(&out.stderr));
+
+    let mut cmd = tessera(dir.path());
+    cmd.args(["token", "create", "--name", "from the cli", "--expires-in", "30d"]);
+    let out = run(cmd, "");
+    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(tessera_core::TokenFormat::default().parse(&token).is_ok(), "{token:?}");
+
+    let mut cmd = tessera(dir.path());
+    cmd.args(["token", "list", "--json"]).env("TESSERA_TOKEN", &token).env("TESSERA_URL", &url);
+    let out = run(cmd, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let text_out = listed.to_string();
+    assert!(text_out.contains("from the cli"), "{text_out}");
+    assert!(!text_out.contains(&token[31..]), "the list shows a secret");
+
+    let mut cmd = tessera(dir.path());
+    cmd.args(["verify", "-"]).env("TESSERA_URL", &url);
+    let out = run(cmd, &format!("{token}\n"));
+    assert!(out.status.success(), "verify: {}", text(&out.stderr));
+    let mut cmd = tessera(dir.path());
+    cmd.args(["verify", "-"]).env("TESSERA_URL", &url);
+    let out = run(cmd, "tsr_not_a_token\n");
+    assert_eq!(out.status.code(), Some(1));
+    drop(server);
+}
+
+#[test]
+fn a_missing_token_is_a_one_line_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = tessera(dir.path());
+    cmd.args(["token", "list"]).env("TESSERA_URL", "http://127.0.0.1:9");
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("TESSERA_TOKEN"), "{err}");
+
+    // An unreachable server is a clear error too.
+    let mut cmd = tessera(dir.path());
+    cmd.args(["token", "list"]).env("TESSERA_URL", "http://127.0.0.1:9").env("TESSERA_TOKEN", "tsr_x");
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: "), "{}", text(&out.stderr));
+}

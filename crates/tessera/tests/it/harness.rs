@@ -1,0 +1,186 @@
+//! Starts a server in-process on a free port, with an org "acme" whose
+//! owner has a token, and offers small HTTP helpers.
+
+use std::future::pending;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tessera_server::{setup, Clock, Config, RunningServer};
+use tokio::net::TcpListener;
+
+pub const OWNER_EMAIL: &str = "owner@acme.test";
+pub const OWNER_PASSWORD: &str = "owner-password-1";
+
+pub struct TestServer {
+    pub base: String,
+    pub owner_token: String,
+    pub owner_id: String,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    server: Option<RunningServer>,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
+        assert!(
+            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "error without a message: {}",
+            self.text
+        );
+        self
+    }
+}
+
+pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        database_url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
+        last_used_flush_seconds: 1,
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let state = tessera_server::open(config).await.expect("open store");
+    let created = setup::create_org(&state, "acme", OWNER_EMAIL, Some(OWNER_PASSWORD.into()))
+        .await
+        .expect("create org");
+    let owner_token = setup::create_owner_token(&state, &created, "owner token")
+        .await
+        .expect("owner token");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let clock = state.clock.clone();
+    let server = tessera_server::start(state, listener, pending()).expect("start");
+    TestServer {
+        base: format!("http://{}", server.addr),
+        owner_token,
+        owner_id: created.owner.id.to_string(),
+        clock,
+        http: reqwest::Client::new(),
+        dir,
+        server: Some(server),
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends `body` (if any) as JSON with `Authorization: Bearer <token>`.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        send(request).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a token for the caller; returns (id, token string, body).
+    pub async fn create_token(&self, caller: &str, body: Value) -> (String, String, Value) {
+        let reply = self.post("/api/v1/tokens", caller, body).await.expect(201);
+        let id = reply.body["id"].as_str().expect("id").to_owned();
+        let token = reply.body["token"].as_str().expect("token").to_owned();
+        (id, token, reply.body)
+    }
+
+    /// Adds a member with `role` and gives back (member id, a token of theirs).
+    pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
+        let password = "member-password-1";
+        let reply = self
+            .post("/api/v1/members", &self.owner_token, json!({ "email": email, "role": role, "password": password }))
+            .await
+            .expect(201);
+        let id = reply.body["id"].as_str().expect("member id").to_owned();
+        let cookie = self.login(email, password).await;
+        let reply = self
+            .call_with_cookie(Method::POST, "/api/v1/tokens", &cookie, Some(json!({ "name": "their token" })))
+            .await
+            .expect(201);
+        (id, reply.body["token"].as_str().expect("token").to_owned())
+    }
+
+    /// Logs in and returns the `Cookie` header value.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let reply = self
+            .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": email, "password": password })))
+            .await
+            .expect(200);
+        let set_cookie = reply
+            .headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("set-cookie");
+        set_cookie.split(';').next().expect("cookie pair").to_owned()
+    }
+
+    pub async fn call_with_cookie(&self, method: Method, path: &str, cookie: &str, body: Option<Value>) -> Reply {
+        let mut request = self.http.request(method, self.url(path)).header("cookie", cookie);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        send(request).await
+    }
+
+    /// Stops the server gracefully (flushing last-used times).
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+}
+
+pub async fn send(request: reqwest::RequestBuilder) -> Reply {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, headers, body, text }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on a temporary SQLite file, driven
+//! over real HTTP (and the real binary, for the CLI). One test binary, so
+//! the workspace links it once.
+
+mod admin;
+mod bad_input;
+mod cli;
+mod harness;
+mod seeds;
+mod services;
+mod sessions;
