@@ -26,8 +26,12 @@ mod sqlite;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use tessera_core::model::{AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token};
-use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId, TokenScope};
+use tessera_core::model::{
+    AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token,
+};
+use tessera_core::{
+    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId, TokenScope,
+};
 
 pub use sqlite::SqliteStore;
 
@@ -57,6 +61,22 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Opens the store a database URL names, creating and migrating it as
+/// needed: `sqlite://path/to/tessera.db`, `sqlite:tessera.db` or
+/// `sqlite::memory:`. Any other scheme is a `Database` error that names
+/// the scheme (never the rest of the URL, which may hold a password).
+pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        Some("sqlite") => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
+        Some(scheme) => Err(StoreError::Database(format!(
+            "unsupported database URL scheme `{scheme}:`; this build supports `sqlite:`"
+        ))),
+        None => Err(StoreError::Database(
+            "a database URL starts with its scheme, as in `sqlite://tessera.db`".to_owned(),
+        )),
+    }
+}
 
 /// Changes a PATCH may make to a token. `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
@@ -130,7 +150,12 @@ pub trait Store: Send + Sync + 'static {
         custom_roles: &[RoleKey],
         audit: &AuditEvent,
     ) -> Result<()>;
-    async fn set_password(&self, id: &MemberId, password_hash: &str, audit: &AuditEvent) -> Result<()>;
+    async fn set_password(
+        &self,
+        id: &MemberId,
+        password_hash: &str,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// Removes a member with its tokens and sessions.
     async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()>;
 
@@ -145,7 +170,8 @@ pub trait Store: Send + Sync + 'static {
     // --- projects ---
     async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
     async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
-    async fn delete_project(&self, org: &OrgId, key: &ProjectKey, audit: &AuditEvent) -> Result<()>;
+    async fn delete_project(&self, org: &OrgId, key: &ProjectKey, audit: &AuditEvent)
+        -> Result<()>;
 
     // --- tokens ---
     async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()>;
@@ -154,8 +180,18 @@ pub trait Store: Send + Sync + 'static {
     /// A member's tokens, newest first.
     async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>>;
     /// Applies `changes` and returns the token as saved.
-    async fn update_token(&self, id: &TokenId, changes: &TokenChanges, audit: &AuditEvent) -> Result<Token>;
-    async fn rotate_token(&self, id: &TokenId, rotation: &Rotation, audit: &AuditEvent) -> Result<Token>;
+    async fn update_token(
+        &self,
+        id: &TokenId,
+        changes: &TokenChanges,
+        audit: &AuditEvent,
+    ) -> Result<Token>;
+    async fn rotate_token(
+        &self,
+        id: &TokenId,
+        rotation: &Rotation,
+        audit: &AuditEvent,
+    ) -> Result<Token>;
     async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()>;
     /// Saves coalesced last-used times; an older time never overwrites a
     /// newer one. Unknown (deleted) tokens are skipped.
@@ -166,7 +202,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>>;
     async fn delete_session(&self, id_hash: &SecretHash, audit: Option<&AuditEvent>) -> Result<()>;
     /// Ends a member's sessions, except `keep`.
-    async fn delete_member_sessions(&self, member: &MemberId, keep: Option<&SecretHash>) -> Result<()>;
+    async fn delete_member_sessions(
+        &self,
+        member: &MemberId,
+        keep: Option<&SecretHash>,
+    ) -> Result<()>;
     /// Removes sessions that expired before `now`; returns how many.
     async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
 

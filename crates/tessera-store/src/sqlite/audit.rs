@@ -1,0 +1,80 @@
+//! The audit log: written inside other calls' transactions, read newest
+//! first with filters and a cursor.
+//!
+//! Prefix filters compare `substr(column, 1, length(?))` with the input, so
+//! `%` and `_` in what a client typed are plain characters, never wildcards.
+
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+
+use tessera_core::model::AuditEvent;
+use tessera_core::OrgId;
+
+use super::rows::{self, AUDIT_COLUMNS};
+use super::{db, secs};
+use crate::{AuditQuery, Result};
+
+/// Most events one page may hold.
+pub(super) const MAX_PAGE: u32 = 500;
+
+pub(super) async fn insert(conn: &mut SqliteConnection, event: &AuditEvent) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&event.id)
+    .bind(event.org_id.as_str())
+    .bind(secs(event.at))
+    .bind(event.actor.member.as_ref().map(|m| m.as_str()))
+    .bind(event.actor.token.as_ref().map(|t| t.as_str()))
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(event.ip.as_deref())
+    .bind(event.details.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    org: &OrgId,
+    query: &AuditQuery,
+) -> Result<Vec<AuditEvent>> {
+    let mut sql =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE org_id = "));
+    sql.push_bind(org.as_str());
+    if let Some(actor) = &query.actor {
+        sql.push(" AND actor_member = ").push_bind(actor.as_str());
+    }
+    match query.action.as_deref() {
+        Some(prefix) if prefix.ends_with(':') => {
+            sql.push(" AND substr(action, 1, length(")
+                .push_bind(prefix)
+                .push(")) = ")
+                .push_bind(prefix);
+        }
+        Some(action) => {
+            sql.push(" AND action = ").push_bind(action);
+        }
+        None => {}
+    }
+    if let Some(prefix) = query.target.as_deref() {
+        sql.push(" AND substr(target, 1, length(")
+            .push_bind(prefix)
+            .push(")) = ")
+            .push_bind(prefix);
+    }
+    if let Some(before) = query.before.as_deref() {
+        sql.push(" AND id < ").push_bind(before);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(query.limit.clamp(1, MAX_PAGE)));
+    sql.build()
+        .fetch_all(pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(rows::audit)
+        .collect()
+}

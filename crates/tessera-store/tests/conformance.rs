@@ -1,0 +1,158 @@
+//! The conformance suite: what every storage backend must do, written once
+//! as `async fn case(store: &dyn Store)` and run against each backend.
+//!
+//! Each case gets a fresh, empty database. To run the suite on another
+//! backend, write an `open_*` function that returns a [`Backend`] on a
+//! fresh database and add one line: `conformance_tests!(postgres,
+//! crate::open_postgres);`. A case written but not listed in the macro is
+//! dead code, which clippy (`-D warnings`) refuses.
+
+#[path = "conformance/audit.rs"]
+mod audit;
+#[path = "conformance/fixtures.rs"]
+mod fixtures;
+#[path = "conformance/orgs.rs"]
+mod orgs;
+#[path = "conformance/roles.rs"]
+mod roles;
+#[path = "conformance/sessions.rs"]
+mod sessions;
+#[path = "conformance/tokens.rs"]
+mod tokens;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use tessera_store::Store;
+
+/// A store on a fresh database, and whatever keeps that database alive
+/// (a temporary directory, a throw-away schema).
+pub struct Backend {
+    store: Arc<dyn Store>,
+    _guard: Box<dyn Any + Send + Sync>,
+}
+
+impl Backend {
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+}
+
+/// SQLite on a new file in a new temporary directory, opened through the
+/// same URL form an operator uses.
+pub async fn open_sqlite() -> Backend {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+    let store = tessera_store::connect(&url).await.expect("open SQLite");
+    Backend {
+        store,
+        _guard: Box::new(dir),
+    }
+}
+
+/// One `#[tokio::test]` per case, in a module named after the backend.
+macro_rules! conformance_tests {
+    ($backend:ident, $open:path) => {
+        mod $backend {
+            conformance_tests!(@cases $open;
+                orgs::org_is_created_with_its_owner,
+                orgs::duplicate_org_key_conflicts,
+                orgs::update_org_saves_name_and_policy,
+                orgs::member_email_is_unique_per_org,
+                orgs::members_are_listed_by_email,
+                orgs::member_roles_are_replaced_with_custom_roles,
+                orgs::the_last_owner_stays,
+                orgs::set_password_saves_the_hash,
+                orgs::deleting_a_member_removes_its_tokens_and_sessions,
+                roles::roles_are_created_read_updated_and_deleted,
+                roles::a_held_role_cannot_be_deleted,
+                roles::projects_are_created_listed_and_deleted,
+                tokens::tokens_round_trip_every_scope_kind,
+                tokens::create_token_reports_conflicts_and_unknown_references,
+                tokens::tokens_are_listed_newest_first,
+                tokens::update_token_changes_only_what_is_given,
+                tokens::deleted_tokens_are_gone,
+                tokens::rotation_is_a_compare_and_set,
+                tokens::of_two_concurrent_rotations_one_wins,
+                tokens::last_used_only_moves_forward,
+                sessions::sessions_are_created_read_and_deleted,
+                sessions::member_sessions_end_together_except_one,
+                sessions::expired_sessions_are_purged,
+                audit::audit_events_round_trip,
+                audit::a_failed_audit_write_undoes_the_change,
+                audit::list_audit_filters,
+                audit::list_audit_pages_with_a_cursor,
+                audit::list_audit_returns_at_most_500,
+                audit::ping_answers,
+            );
+        }
+    };
+    (@cases $open:path; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let backend = $open().await;
+                crate::$module::$case(backend.store()).await;
+            }
+        )*
+    };
+}
+
+conformance_tests!(sqlite, crate::open_sqlite);
+
+/// What only the SQLite backend has: its URL forms and its file.
+mod sqlite_only {
+    use tessera_store::{SqliteStore, Store, StoreError};
+
+    use crate::fixtures::{token_record, Fx, T0};
+
+    #[tokio::test]
+    async fn an_in_memory_database_keeps_its_data_between_calls() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let fx = Fx::new(&store);
+        let (org, owner) = fx.org("acme").await;
+        for _ in 0..3 {
+            assert!(store
+                .get_member(&org.id, &owner.id)
+                .await
+                .unwrap()
+                .is_some());
+        }
+        assert_eq!(store.count_orgs().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn reopening_a_file_keeps_its_data_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let (org, owner) = Fx::new(&store).org("acme").await;
+        store.pool().close().await;
+
+        let store = tessera_store::connect(&url).await.unwrap();
+        assert_eq!(store.get_org(&org.id).await.unwrap(), Some(org.clone()));
+        assert_eq!(
+            store.get_member(&org.id, &owner.id).await.unwrap(),
+            Some(owner.clone())
+        );
+        let mut event = Fx::new(&*store).event(&org.id, "token:create", "t");
+        event.id = "evt-after-reopen".into();
+        let token = token_record(&owner, "t", T0);
+        store.create_token(&token, &event).await.unwrap();
+        assert_eq!(
+            store.list_tokens(&org.id, &owner.id).await.unwrap(),
+            vec![token]
+        );
+    }
+
+    #[tokio::test]
+    async fn other_schemes_are_refused_without_echoing_the_url() {
+        for url in ["postgres://tessera:hunter2@db/tessera", "tessera.db"] {
+            match tessera_store::connect(url).await {
+                Err(StoreError::Database(why)) => assert!(!why.contains("hunter2"), "{why}"),
+                Err(other) => panic!("{other:?}"),
+                Ok(_) => panic!("{url} opened"),
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Records and helpers the cases share. Every time is fixed, so results
+//! are exact; ids are fresh KSUIDs, so two cases never share a row.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::json;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
+use tessera_core::{
+    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
+    TokenId, TokenPolicy, TokenScope,
+};
+use tessera_store::{AuditQuery, Store};
+
+/// The instant every case starts from.
+pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
+
+pub fn hours(n: i64) -> Duration {
+    Duration::hours(n)
+}
+
+pub fn role_key(s: &str) -> RoleKey {
+    RoleKey::parse(s).unwrap()
+}
+
+pub fn project_key(s: &str) -> ProjectKey {
+    ProjectKey::parse(s).unwrap()
+}
+
+pub fn hash(s: &str) -> SecretHash {
+    SecretHash::of(s)
+}
+
+pub fn policy() -> Policy {
+    Policy(vec![
+        Statement::allow(&["flag:*"], &["proj/web:*"]),
+        Statement::deny(&["flag:delete"], &["proj/web:env/prod:*"]),
+    ])
+}
+
+/// A store under test, with a counter for audit event ids.
+pub struct Fx<'a> {
+    pub store: &'a dyn Store,
+    seq: AtomicU32,
+}
+
+impl<'a> Fx<'a> {
+    pub fn new(store: &'a dyn Store) -> Self {
+        Self {
+            store,
+            seq: AtomicU32::new(0),
+        }
+    }
+
+    /// A fresh audit event; ids sort in the order events are made.
+    pub fn event(&self, org: &OrgId, action: &str, target: &str) -> AuditEvent {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        AuditEvent {
+            id: format!("evt-{n:06}"),
+            org_id: org.clone(),
+            at: T0 + Duration::seconds(i64::from(n)),
+            actor: Actor::default(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            ip: None,
+            details: json!({ "n": n }),
+        }
+    }
+
+    /// The org's audit actions, oldest first.
+    pub async fn actions(&self, org: &OrgId) -> Vec<String> {
+        let query = AuditQuery {
+            limit: 500,
+            ..AuditQuery::default()
+        };
+        let mut events = self.store.list_audit(org, &query).await.unwrap();
+        events.reverse();
+        events.into_iter().map(|e| e.action).collect()
+    }
+
+    pub fn org_record(key: &str) -> (Org, Member) {
+        let org = Org {
+            id: OrgId::generate(T0),
+            key: OrgKey::parse(key).unwrap(),
+            name: format!("Org {key}"),
+            token_policy: TokenPolicy::default(),
+            created_at: T0,
+        };
+        let owner = member_record(&org.id, &format!("owner@{key}.example"), BuiltinRole::Owner);
+        (org, owner)
+    }
+
+    /// Creates an org with its owner (one `org:create` event).
+    pub async fn org(&self, key: &str) -> (Org, Member) {
+        let (org, owner) = Self::org_record(key);
+        let event = self.event(&org.id, "org:create", &format!("org/{key}"));
+        self.store.create_org(&org, &owner, &event).await.unwrap();
+        (org, owner)
+    }
+
+    /// Creates a member (one `member:create` event).
+    pub async fn member(&self, org: &OrgId, email: &str, role: BuiltinRole) -> Member {
+        let member = member_record(org, email, role);
+        self.store
+            .create_member(&member, &self.event(org, "member:create", "member"))
+            .await
+            .unwrap();
+        member
+    }
+
+    /// Creates a custom role (one `role:create` event).
+    pub async fn role(&self, org: &OrgId, key: &str) -> CustomRole {
+        let role = role_record(org, key);
+        self.store
+            .create_role(
+                &role,
+                &self.event(org, "role:create", &format!("role/{key}")),
+            )
+            .await
+            .unwrap();
+        role
+    }
+
+    /// Creates a project (one `project:create` event).
+    pub async fn project(&self, org: &OrgId, key: &str) -> Project {
+        let project = Project {
+            org_id: org.clone(),
+            key: project_key(key),
+            name: format!("Project {key}"),
+            created_at: T0,
+        };
+        self.store
+            .create_project(&project, &self.event(org, "project:create", "proj"))
+            .await
+            .unwrap();
+        project
+    }
+
+    /// Creates `token` (one `token:create` event).
+    pub async fn save_token(&self, token: &Token) {
+        self.store
+            .create_token(token, &self.event(&token.org_id, "token:create", "token"))
+            .await
+            .unwrap();
+    }
+
+    /// Creates an inherit-scoped token made at `created_at`.
+    pub async fn token(&self, owner: &Member, name: &str, created_at: OffsetDateTime) -> Token {
+        let token = token_record(owner, name, created_at);
+        self.save_token(&token).await;
+        token
+    }
+
+    /// Creates a session of `member` (one `session:create` event).
+    pub async fn session(
+        &self,
+        member: &Member,
+        secret: &str,
+        expires_at: OffsetDateTime,
+    ) -> Session {
+        let session = Session {
+            id_hash: hash(secret),
+            member_id: member.id.clone(),
+            org_id: member.org_id.clone(),
+            created_at: T0,
+            expires_at,
+        };
+        self.store
+            .create_session(
+                &session,
+                &self.event(&member.org_id, "session:create", "session"),
+            )
+            .await
+            .unwrap();
+        session
+    }
+}
+
+pub fn member_record(org: &OrgId, email: &str, role: BuiltinRole) -> Member {
+    Member {
+        id: MemberId::generate(T0),
+        org_id: org.clone(),
+        email: email.to_owned(),
+        name: format!("Member {email}"),
+        role,
+        custom_roles: Vec::new(),
+        password_hash: None,
+        created_at: T0,
+    }
+}
+
+pub fn role_record(org: &OrgId, key: &str) -> CustomRole {
+    CustomRole {
+        org_id: org.clone(),
+        key: role_key(key),
+        name: format!("Role {key}"),
+        policy: policy(),
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+pub fn token_record(owner: &Member, name: &str, created_at: OffsetDateTime) -> Token {
+    Token {
+        id: TokenId::generate(created_at),
+        org_id: owner.org_id.clone(),
+        member_id: owner.id.clone(),
+        name: name.to_owned(),
+        snippet: format!("tsr_...{}", &name[..name.len().min(4)]),
+        secret_hash: hash(name),
+        scope: TokenScope::Inherit,
+        projects: Vec::new(),
+        created_at,
+        expires_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+        rotated_at: None,
+        previous_secret: None,
+    }
+}

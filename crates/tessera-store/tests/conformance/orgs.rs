@@ -1,0 +1,450 @@
+//! Organizations and members: uniqueness, custom roles, the last owner,
+//! and what deleting a member takes with it.
+
+use tessera_core::model::Org;
+use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, TokenPolicy, TokenScope};
+use tessera_store::{Store, StoreError};
+
+use crate::fixtures::*;
+
+pub async fn org_is_created_with_its_owner(store: &dyn Store) {
+    let fx = Fx::new(store);
+    assert_eq!(store.count_orgs().await.unwrap(), 0);
+    let (mut org, mut owner) = Fx::org_record("acme");
+    org.token_policy = TokenPolicy {
+        require_expiration: true,
+        max_lifetime_days: Some(30),
+    };
+    owner.password_hash = Some("$argon2id$v=19$stub".into());
+    let event = fx.event(&org.id, "org:create", "org/acme");
+    store.create_org(&org, &owner, &event).await.unwrap();
+
+    assert_eq!(store.count_orgs().await.unwrap(), 1);
+    assert_eq!(store.get_org(&org.id).await.unwrap(), Some(org.clone()));
+    assert_eq!(
+        store.get_org_by_key(&org.key).await.unwrap(),
+        Some(org.clone())
+    );
+    assert_eq!(
+        store.get_member(&org.id, &owner.id).await.unwrap(),
+        Some(owner.clone())
+    );
+    assert_eq!(store.list_members(&org.id).await.unwrap(), vec![owner]);
+    assert_eq!(store.get_org(&OrgId::generate(T0)).await.unwrap(), None);
+    let other_key = OrgKey::parse("globex").unwrap();
+    assert_eq!(store.get_org_by_key(&other_key).await.unwrap(), None);
+    assert_eq!(fx.actions(&org.id).await, ["org:create"]);
+}
+
+pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (acme, _) = fx.org("acme").await;
+    let (again, again_owner) = Fx::org_record("acme");
+    let event = fx.event(&again.id, "org:create", "org/acme");
+    let err = store
+        .create_org(&again, &again_owner, &event)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("org_key")), "{err:?}");
+
+    assert_eq!(store.count_orgs().await.unwrap(), 1);
+    assert_eq!(store.get_org(&again.id).await.unwrap(), None);
+    assert!(store
+        .get_member(&again.id, &again_owner.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(fx.actions(&again.id).await.is_empty());
+    assert_eq!(fx.actions(&acme.id).await, ["org:create"]);
+}
+
+pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, _) = fx.org("acme").await;
+    let changed = Org {
+        name: "Acme Corporation".into(),
+        token_policy: TokenPolicy {
+            require_expiration: false,
+            max_lifetime_days: Some(90),
+        },
+        ..org.clone()
+    };
+    store
+        .update_org(&changed, &fx.event(&org.id, "org:update", "org"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_org(&org.id).await.unwrap(), Some(changed));
+
+    let (ghost, _) = Fx::org_record("ghost");
+    let err = store
+        .update_org(&ghost, &fx.event(&ghost.id, "org:update", "org"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(fx.actions(&ghost.id).await.is_empty());
+    assert_eq!(fx.actions(&org.id).await, ["org:create", "org:update"]);
+}
+
+pub async fn member_email_is_unique_per_org(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (acme, acme_owner) = fx.org("acme").await;
+    let (globex, _) = fx.org("globex").await;
+    let ada = fx
+        .member(&acme.id, "ada@example.com", BuiltinRole::Writer)
+        .await;
+
+    let twin = member_record(&acme.id, "ada@example.com", BuiltinRole::Reader);
+    let err = store
+        .create_member(&twin, &fx.event(&acme.id, "member:create", "member"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("member_email")),
+        "{err:?}"
+    );
+    assert_eq!(store.get_member(&acme.id, &twin.id).await.unwrap(), None);
+
+    let ada_at_globex = fx
+        .member(&globex.id, "ada@example.com", BuiltinRole::Admin)
+        .await;
+    let mut found = store.members_by_email("ada@example.com").await.unwrap();
+    found.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    let mut expected = vec![ada.clone(), ada_at_globex];
+    expected.sort_by(|a, b| a.org_id.cmp(&b.org_id));
+    assert_eq!(found, expected);
+    assert_eq!(
+        store.members_by_email(&acme_owner.email).await.unwrap(),
+        vec![acme_owner]
+    );
+    assert!(store
+        .members_by_email("nobody@example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    // A member of one org is not found through another.
+    assert_eq!(store.get_member(&globex.id, &ada.id).await.unwrap(), None);
+
+    let (ghost, _) = Fx::org_record("ghost");
+    let orphan = member_record(&ghost.id, "orphan@example.com", BuiltinRole::Reader);
+    let err = store
+        .create_member(&orphan, &fx.event(&ghost.id, "member:create", "member"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert!(fx.actions(&ghost.id).await.is_empty());
+    assert_eq!(fx.actions(&acme.id).await, ["org:create", "member:create"]);
+}
+
+pub async fn members_are_listed_by_email(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, _) = fx.org("acme").await;
+    for email in ["carol@x.example", "alice@x.example", "bob@x.example"] {
+        fx.member(&org.id, email, BuiltinRole::Reader).await;
+    }
+    let emails: Vec<String> = store
+        .list_members(&org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.email)
+        .collect();
+    assert_eq!(
+        emails,
+        [
+            "alice@x.example",
+            "bob@x.example",
+            "carol@x.example",
+            "owner@acme.example"
+        ]
+    );
+}
+
+pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, _) = fx.org("acme").await;
+    let (globex, _) = fx.org("globex").await;
+    fx.role(&org.id, "alpha").await;
+    fx.role(&org.id, "beta").await;
+    fx.role(&globex.id, "gamma").await;
+    let mut ada = member_record(&org.id, "ada@example.com", BuiltinRole::Reader);
+    ada.custom_roles = vec![role_key("beta")];
+    store
+        .create_member(&ada, &fx.event(&org.id, "member:create", "member"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_member(&org.id, &ada.id).await.unwrap(),
+        Some(ada.clone())
+    );
+
+    let both = [role_key("beta"), role_key("alpha")];
+    store
+        .update_member_roles(
+            &org.id,
+            &ada.id,
+            BuiltinRole::Writer,
+            &both,
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
+    assert_eq!(saved.role, BuiltinRole::Writer);
+    assert_eq!(saved.custom_roles, both, "kept in the order given");
+
+    let one = [role_key("alpha")];
+    store
+        .update_member_roles(
+            &org.id,
+            &ada.id,
+            BuiltinRole::Writer,
+            &one,
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
+    assert_eq!(saved.custom_roles, one);
+
+    // An unknown role, or another org's, changes nothing at all.
+    for bad in ["nope", "gamma"] {
+        let roles = [role_key("beta"), role_key(bad)];
+        let err = store
+            .update_member_roles(
+                &org.id,
+                &ada.id,
+                BuiltinRole::Admin,
+                &roles,
+                &fx.event(&org.id, "member:update", "m"),
+            )
+            .await
+            .unwrap_err();
+        match err {
+            StoreError::UnknownReference(what) => assert_eq!(what, format!("custom role {bad}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        store.get_member(&org.id, &ada.id).await.unwrap(),
+        Some(saved)
+    );
+
+    let err = store
+        .update_member_roles(
+            &org.id,
+            &MemberId::generate(T0),
+            BuiltinRole::Reader,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    // A member is only reachable through its own org.
+    let err = store
+        .update_member_roles(
+            &globex.id,
+            &ada.id,
+            BuiltinRole::Reader,
+            &[],
+            &fx.event(&globex.id, "member:update", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+    let mut carol = member_record(&org.id, "carol@example.com", BuiltinRole::Reader);
+    carol.custom_roles = vec![role_key("nope")];
+    let err = store
+        .create_member(&carol, &fx.event(&org.id, "member:create", "member"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_eq!(store.get_member(&org.id, &carol.id).await.unwrap(), None);
+
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "role:create",
+            "role:create",
+            "member:create",
+            "member:update",
+            "member:update"
+        ]
+    );
+    assert_eq!(fx.actions(&globex.id).await, ["org:create", "role:create"]);
+}
+
+pub async fn the_last_owner_stays(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, first) = fx.org("acme").await;
+    let reader = fx
+        .member(&org.id, "reader@example.com", BuiltinRole::Reader)
+        .await;
+
+    let err = store
+        .update_member_roles(
+            &org.id,
+            &first.id,
+            BuiltinRole::Admin,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    let err = store
+        .delete_member(&org.id, &first.id, &fx.event(&org.id, "member:delete", "m"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    assert_eq!(
+        store.get_member(&org.id, &first.id).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // Changing and removing others is fine while an owner remains.
+    store
+        .update_member_roles(
+            &org.id,
+            &reader.id,
+            BuiltinRole::Owner,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    store
+        .update_member_roles(
+            &org.id,
+            &first.id,
+            BuiltinRole::Admin,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .delete_member(
+            &org.id,
+            &reader.id,
+            &fx.event(&org.id, "member:delete", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    store
+        .delete_member(&org.id, &first.id, &fx.event(&org.id, "member:delete", "m"))
+        .await
+        .unwrap();
+    let left: Vec<_> = store.list_members(&org.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].id.clone(), left[0].role),
+        (reader.id, BuiltinRole::Owner)
+    );
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "member:create",
+            "member:update",
+            "member:update",
+            "member:delete"
+        ]
+    );
+}
+
+pub async fn set_password_saves_the_hash(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    store
+        .set_password(
+            &owner.id,
+            "$argon2id$new",
+            &fx.event(&org.id, "member:password", "m"),
+        )
+        .await
+        .unwrap();
+    let saved = store.get_member(&org.id, &owner.id).await.unwrap().unwrap();
+    assert_eq!(saved.password_hash.as_deref(), Some("$argon2id$new"));
+    let err = store
+        .set_password(
+            &MemberId::generate(T0),
+            "x",
+            &fx.event(&org.id, "member:password", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(fx.actions(&org.id).await, ["org:create", "member:password"]);
+}
+
+pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    fx.role(&org.id, "ops").await;
+    let ada = fx
+        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
+        .await;
+    let plain = fx.token(&ada, "plain", T0).await;
+    let mut scoped = token_record(&ada, "scoped", T0 + hours(1));
+    scoped.scope = TokenScope::CustomRoles(vec![role_key("ops")]);
+    fx.save_token(&scoped).await;
+    let session = fx.session(&ada, "ada-session", T0 + hours(8)).await;
+    let kept_token = fx.token(&owner, "owner's", T0).await;
+    let kept_session = fx.session(&owner, "owner-session", T0 + hours(8)).await;
+
+    store
+        .delete_member(&org.id, &ada.id, &fx.event(&org.id, "member:delete", "m"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_member(&org.id, &ada.id).await.unwrap(), None);
+    assert_eq!(store.get_token(&plain.id).await.unwrap(), None);
+    assert_eq!(store.get_token(&scoped.id).await.unwrap(), None);
+    assert!(store
+        .list_tokens(&org.id, &ada.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.get_session(&session.id_hash).await.unwrap(), None);
+    assert_eq!(
+        store.get_token(&kept_token.id).await.unwrap(),
+        Some(kept_token)
+    );
+    assert_eq!(
+        store.get_session(&kept_session.id_hash).await.unwrap(),
+        Some(kept_session)
+    );
+    // The deleted token no longer holds the role.
+    store
+        .delete_role(
+            &org.id,
+            &role_key("ops"),
+            &fx.event(&org.id, "role:delete", "r"),
+        )
+        .await
+        .unwrap();
+
+    let err = store
+        .delete_member(&org.id, &ada.id, &fx.event(&org.id, "member:delete", "m"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "role:create",
+            "member:create",
+            "token:create",
+            "token:create",
+            "session:create",
+            "token:create",
+            "session:create",
+            "member:delete",
+            "role:delete"
+        ]
+    );
+}

@@ -1,0 +1,242 @@
+//! Custom roles and projects.
+
+use tessera_core::model::CustomRole;
+use tessera_core::{BuiltinRole, Policy, Statement, TokenScope};
+use tessera_store::{Store, StoreError, TokenChanges};
+
+use crate::fixtures::*;
+
+pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, _) = fx.org("acme").await;
+    let (globex, _) = fx.org("globex").await;
+    let beta = fx.role(&org.id, "beta").await;
+    let alpha = fx.role(&org.id, "alpha").await;
+    assert_eq!(
+        store.get_role(&org.id, &beta.key).await.unwrap(),
+        Some(beta.clone())
+    );
+    assert_eq!(
+        store.list_roles(&org.id).await.unwrap(),
+        vec![alpha.clone(), beta.clone()]
+    );
+
+    let twin = CustomRole {
+        name: "Another beta".into(),
+        ..beta.clone()
+    };
+    let err = store
+        .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("role_key")), "{err:?}");
+    // The same key in another org is another role.
+    let globex_beta = fx.role(&globex.id, "beta").await;
+    assert_eq!(
+        store.list_roles(&globex.id).await.unwrap(),
+        vec![globex_beta]
+    );
+
+    let updated = CustomRole {
+        name: "Beta testers".into(),
+        policy: Policy(vec![Statement::allow(&["*:read"], &["*"])]),
+        updated_at: T0 + hours(2),
+        ..beta.clone()
+    };
+    store
+        .update_role(&updated, &fx.event(&org.id, "role:update", "role/beta"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_role(&org.id, &beta.key).await.unwrap(),
+        Some(updated)
+    );
+
+    let ghost = role_record(&org.id, "ghost");
+    let err = store
+        .update_role(&ghost, &fx.event(&org.id, "role:update", "role/ghost"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+    store
+        .delete_role(
+            &org.id,
+            &beta.key,
+            &fx.event(&org.id, "role:delete", "role/beta"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_role(&org.id, &beta.key).await.unwrap(), None);
+    assert_eq!(store.list_roles(&org.id).await.unwrap(), vec![alpha]);
+    let err = store
+        .delete_role(
+            &org.id,
+            &beta.key,
+            &fx.event(&org.id, "role:delete", "role/beta"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(store
+        .get_role(&globex.id, &beta.key)
+        .await
+        .unwrap()
+        .is_some());
+
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "role:create",
+            "role:create",
+            "role:update",
+            "role:delete"
+        ]
+    );
+}
+
+pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let ops = fx.role(&org.id, "ops").await;
+    let ada = fx
+        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
+        .await;
+    store
+        .update_member_roles(
+            &org.id,
+            &ada.id,
+            BuiltinRole::Writer,
+            std::slice::from_ref(&ops.key),
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    let delete = |n: &str| fx.event(&org.id, "role:delete", n);
+
+    let err = store
+        .delete_role(&org.id, &ops.key, &delete("held by ada"))
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::InUse(why) => assert_eq!(why, "role ops is held by 1 member and 0 tokens"),
+        other => panic!("{other:?}"),
+    }
+
+    // Released by the member, then held by a token.
+    store
+        .update_member_roles(
+            &org.id,
+            &ada.id,
+            BuiltinRole::Writer,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap();
+    let token = fx.token(&owner, "deploy", T0).await;
+    let scoped = TokenChanges {
+        scope: Some(TokenScope::CustomRoles(vec![ops.key.clone()])),
+        ..TokenChanges::default()
+    };
+    store
+        .update_token(&token.id, &scoped, &fx.event(&org.id, "token:update", "t"))
+        .await
+        .unwrap();
+    let err = store
+        .delete_role(&org.id, &ops.key, &delete("held by token"))
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::InUse(why) => assert_eq!(why, "role ops is held by 0 members and 1 token"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.get_role(&org.id, &ops.key).await.unwrap().is_some());
+
+    let unscoped = TokenChanges {
+        scope: Some(TokenScope::Role(BuiltinRole::Reader)),
+        ..TokenChanges::default()
+    };
+    store
+        .update_token(
+            &token.id,
+            &unscoped,
+            &fx.event(&org.id, "token:update", "t"),
+        )
+        .await
+        .unwrap();
+    store
+        .delete_role(&org.id, &ops.key, &delete("released"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_role(&org.id, &ops.key).await.unwrap(), None);
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "role:create",
+            "member:create",
+            "member:update",
+            "member:update",
+            "token:create",
+            "token:update",
+            "token:update",
+            "role:delete"
+        ]
+    );
+}
+
+pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, _) = fx.org("acme").await;
+    let (globex, _) = fx.org("globex").await;
+    let web = fx.project(&org.id, "web").await;
+    let api = fx.project(&org.id, "api").await;
+    assert_eq!(
+        store.list_projects(&org.id).await.unwrap(),
+        vec![api.clone(), web.clone()]
+    );
+
+    let err = store
+        .create_project(&web, &fx.event(&org.id, "project:create", "proj/web"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("project_key")),
+        "{err:?}"
+    );
+    let globex_web = fx.project(&globex.id, "web").await;
+
+    store
+        .delete_project(
+            &org.id,
+            &web.key,
+            &fx.event(&org.id, "project:delete", "proj/web"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_projects(&org.id).await.unwrap(), vec![api]);
+    assert_eq!(
+        store.list_projects(&globex.id).await.unwrap(),
+        vec![globex_web]
+    );
+    let err = store
+        .delete_project(
+            &org.id,
+            &web.key,
+            &fx.event(&org.id, "project:delete", "proj/web"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(
+        fx.actions(&org.id).await,
+        [
+            "org:create",
+            "project:create",
+            "project:create",
+            "project:delete"
+        ]
+    );
+}

@@ -1,0 +1,448 @@
+//! Tokens: every scope kind round-trips, updates touch only what they name,
+//! rotation is a compare-and-set, last-used times only move forward.
+
+use tessera_core::model::{PreviousSecret, Token};
+use tessera_core::{BuiltinRole, MemberId, TokenId, TokenScope};
+use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges};
+
+use crate::fixtures::*;
+
+pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    fx.role(&org.id, "alpha").await;
+    fx.role(&org.id, "beta").await;
+
+    let inherit = token_record(&owner, "inherit", T0);
+    let mut role = token_record(&owner, "role", T0);
+    role.scope = TokenScope::Role(BuiltinRole::Writer);
+    role.projects = vec![project_key("web"), project_key("api")];
+    role.expires_at = Some(T0 + hours(24 * 30));
+    let mut custom = token_record(&owner, "custom", T0);
+    custom.scope = TokenScope::CustomRoles(vec![role_key("beta"), role_key("alpha")]);
+    let mut inline = token_record(&owner, "inline", T0);
+    inline.scope = TokenScope::Policy(policy());
+    inline.last_used_at = Some(T0 + hours(1));
+    inline.last_used_ip = Some("192.0.2.7".into());
+    inline.rotated_at = Some(T0 + hours(2));
+    inline.expires_at = Some(T0 + hours(48));
+    inline.previous_secret = Some(PreviousSecret {
+        hash: hash("old secret"),
+        valid_until: T0 + hours(3),
+    });
+
+    for token in [&inherit, &role, &custom, &inline] {
+        fx.save_token(token).await;
+    }
+    for token in [inherit, role, custom, inline] {
+        assert_eq!(store.get_token(&token.id).await.unwrap(), Some(token));
+    }
+    assert_eq!(store.get_token(&TokenId::generate(T0)).await.unwrap(), None);
+    assert_eq!(fx.actions(&org.id).await.len(), 3 + 4);
+}
+
+pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let (globex, globex_owner) = fx.org("globex").await;
+    fx.role(&globex.id, "theirs").await;
+    let first = fx.token(&owner, "first", T0).await;
+    let create = |t: &Token| {
+        let (t, event) = (t.clone(), fx.event(&org.id, "token:create", "t"));
+        async move { store.create_token(&t, &event).await }
+    };
+
+    let twin = Token {
+        name: "twin".into(),
+        ..first.clone()
+    };
+    let err = create(&twin).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("token_id")), "{err:?}");
+    assert_eq!(store.get_token(&first.id).await.unwrap(), Some(first));
+
+    for missing in ["nope", "theirs"] {
+        let mut scoped = token_record(&owner, "scoped", T0);
+        scoped.scope = TokenScope::CustomRoles(vec![role_key(missing)]);
+        match create(&scoped).await.unwrap_err() {
+            StoreError::UnknownReference(what) => {
+                assert_eq!(what, format!("custom role {missing}"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(store.get_token(&scoped.id).await.unwrap(), None);
+    }
+
+    let mut orphan = token_record(&owner, "orphan", T0);
+    orphan.member_id = MemberId::generate(T0);
+    let err = create(&orphan).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    // A member of another org cannot own a token of this one.
+    let mut stray = token_record(&globex_owner, "stray", T0);
+    stray.org_id = org.id.clone();
+    let err = create(&stray).await.unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_eq!(store.get_token(&stray.id).await.unwrap(), None);
+
+    assert_eq!(fx.actions(&org.id).await, ["org:create", "token:create"]);
+}
+
+pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let (globex, _) = fx.org("globex").await;
+    let ada = fx
+        .member(&org.id, "ada@example.com", BuiltinRole::Reader)
+        .await;
+    let oldest = fx.token(&owner, "oldest", T0).await;
+    let newest = fx.token(&owner, "newest", T0 + hours(3)).await;
+    let middle = fx.token(&owner, "middle", T0 + hours(1)).await;
+    let tie_a = fx.token(&owner, "tie-a", T0 + hours(2)).await;
+    let tie_b = fx.token(&owner, "tie-b", T0 + hours(2)).await;
+    fx.token(&ada, "not the owner's", T0 + hours(4)).await;
+
+    let (tie_hi, tie_lo) = if tie_a.id > tie_b.id {
+        (tie_a, tie_b)
+    } else {
+        (tie_b, tie_a)
+    };
+    let ids: Vec<TokenId> = store
+        .list_tokens(&org.id, &owner.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, [newest.id, tie_hi.id, tie_lo.id, middle.id, oldest.id]);
+    assert!(store
+        .list_tokens(&globex.id, &owner.id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    fx.role(&org.id, "alpha").await;
+    fx.role(&org.id, "beta").await;
+    let mut expected = token_record(&owner, "deploy", T0);
+    expected.scope = TokenScope::Role(BuiltinRole::Reader);
+    expected.projects = vec![project_key("web")];
+    expected.expires_at = Some(T0 + hours(24));
+    fx.save_token(&expected).await;
+    let id = expected.id.clone();
+    let update = |changes: TokenChanges| {
+        let (id, event) = (&id, fx.event(&org.id, "token:update", "t"));
+        async move { store.update_token(id, &changes, &event).await }
+    };
+
+    let saved = update(TokenChanges {
+        name: Some("deploy (prod)".into()),
+        ..TokenChanges::default()
+    })
+    .await
+    .unwrap();
+    expected.name = "deploy (prod)".into();
+    assert_eq!(saved, expected);
+
+    let saved = update(TokenChanges {
+        projects: Some(vec![project_key("api"), project_key("web")]),
+        ..TokenChanges::default()
+    })
+    .await
+    .unwrap();
+    expected.projects = vec![project_key("api"), project_key("web")];
+    assert_eq!(saved, expected);
+
+    let saved = update(TokenChanges {
+        expires_at: Some(Some(T0 + hours(48))),
+        ..TokenChanges::default()
+    })
+    .await
+    .unwrap();
+    expected.expires_at = Some(T0 + hours(48));
+    assert_eq!(saved, expected);
+
+    let saved = update(TokenChanges {
+        expires_at: Some(None),
+        ..TokenChanges::default()
+    })
+    .await
+    .unwrap();
+    expected.expires_at = None;
+    assert_eq!(saved, expected);
+
+    for scope in [
+        TokenScope::CustomRoles(vec![role_key("beta"), role_key("alpha")]),
+        TokenScope::Policy(policy()),
+        TokenScope::Inherit,
+        TokenScope::CustomRoles(vec![role_key("alpha")]),
+        TokenScope::Role(BuiltinRole::Admin),
+    ] {
+        let saved = update(TokenChanges {
+            scope: Some(scope.clone()),
+            ..TokenChanges::default()
+        })
+        .await
+        .unwrap();
+        expected.scope = scope;
+        assert_eq!(saved, expected);
+        assert_eq!(
+            store.get_token(&expected.id).await.unwrap(),
+            Some(expected.clone())
+        );
+    }
+
+    // All at once, or not at all.
+    let err = update(TokenChanges {
+        name: Some("renamed".into()),
+        scope: Some(TokenScope::CustomRoles(vec![
+            role_key("alpha"),
+            role_key("nope"),
+        ])),
+        ..TokenChanges::default()
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_eq!(
+        store.get_token(&expected.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    let err = store
+        .update_token(
+            &TokenId::generate(T0),
+            &TokenChanges::default(),
+            &fx.event(&org.id, "token:update", "t"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let actions = fx.actions(&org.id).await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "token:update").count(),
+        4 + 5
+    );
+}
+
+pub async fn deleted_tokens_are_gone(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let doomed = fx.token(&owner, "doomed", T0).await;
+    let kept = fx.token(&owner, "kept", T0).await;
+    store
+        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
+        .await
+        .unwrap();
+    assert_eq!(store.get_token(&doomed.id).await.unwrap(), None);
+    assert_eq!(
+        store.list_tokens(&org.id, &owner.id).await.unwrap(),
+        vec![kept]
+    );
+    let err = store
+        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(
+        fx.actions(&org.id).await,
+        ["org:create", "token:create", "token:create", "token:delete"]
+    );
+}
+
+fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
+    Rotation {
+        secret_hash: hash(secret),
+        snippet: format!("tsr_...{secret}"),
+        expires_at: at + hours(24 * 30),
+        rotated_at: at,
+        previous_secret: grace.then(|| PreviousSecret {
+            hash: hash("first"),
+            valid_until: at + hours(1),
+        }),
+        last_rotation_before: at - hours(1),
+    }
+}
+
+pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let mut token = token_record(&owner, "first", T0);
+    token.expires_at = Some(T0 + hours(24));
+    token.scope = TokenScope::Role(BuiltinRole::Writer);
+    fx.save_token(&token).await;
+    let rotate = |r: Rotation| {
+        let event = fx.event(&org.id, "token:rotate", "t");
+        let id = token.id.clone();
+        async move { store.rotate_token(&id, &r, &event).await }
+    };
+
+    let t1 = T0 + hours(5);
+    let first = rotation("second", t1, true);
+    let saved = rotate(first.clone()).await.unwrap();
+    let expected = Token {
+        secret_hash: first.secret_hash,
+        snippet: first.snippet.clone(),
+        expires_at: Some(first.expires_at),
+        rotated_at: Some(t1),
+        previous_secret: first.previous_secret,
+        ..token.clone()
+    };
+    assert_eq!(saved, expected);
+    assert_eq!(
+        store.get_token(&token.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // Half an hour later: the bound is before the last rotation.
+    let err = rotate(rotation(
+        "too-soon",
+        t1 + time::Duration::minutes(30),
+        false,
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, StoreError::RotationRace), "{err:?}");
+    assert_eq!(
+        store.get_token(&token.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // Exactly an hour later the bound equals it, which is allowed; with no
+    // grace period the previous secret is cleared.
+    let third = rotation("third", t1 + hours(1), false);
+    let saved = rotate(third.clone()).await.unwrap();
+    assert_eq!(saved.secret_hash, hash("third"));
+    assert_eq!(saved.rotated_at, Some(t1 + hours(1)));
+    assert_eq!(saved.expires_at, Some(third.expires_at));
+    assert_eq!(saved.previous_secret, None);
+    assert_eq!((saved.name.as_str(), &saved.scope), ("first", &token.scope));
+
+    let err = store
+        .rotate_token(
+            &TokenId::generate(T0),
+            &rotation("x", t1 + hours(9), false),
+            &fx.event(&org.id, "token:rotate", "t"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_eq!(
+        fx.actions(&org.id).await,
+        ["org:create", "token:create", "token:rotate", "token:rotate"]
+    );
+}
+
+pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let mut token = token_record(&owner, "raced", T0);
+    token.expires_at = Some(T0 + hours(24));
+    fx.save_token(&token).await;
+    let at = T0 + hours(2);
+    let (a, b) = (rotation("a", at, false), rotation("b", at, false));
+    let (ev_a, ev_b) = (
+        fx.event(&org.id, "token:rotate", "a"),
+        fx.event(&org.id, "token:rotate", "b"),
+    );
+    let (ra, rb) = tokio::join!(
+        store.rotate_token(&token.id, &a, &ev_a),
+        store.rotate_token(&token.id, &b, &ev_b)
+    );
+    let winner = match (ra, rb) {
+        (Ok(t), Err(StoreError::RotationRace)) => {
+            assert_eq!(t.secret_hash, hash("a"));
+            "a"
+        }
+        (Err(StoreError::RotationRace), Ok(t)) => {
+            assert_eq!(t.secret_hash, hash("b"));
+            "b"
+        }
+        other => panic!("expected exactly one winner: {other:?}"),
+    };
+    let saved = store.get_token(&token.id).await.unwrap().unwrap();
+    assert_eq!(saved.secret_hash, hash(winner));
+    let events = store
+        .list_audit(
+            &org.id,
+            &tessera_store::AuditQuery {
+                action: Some("token:rotate".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].target, winner);
+}
+
+pub async fn last_used_only_moves_forward(store: &dyn Store) {
+    let fx = Fx::new(store);
+    let (org, owner) = fx.org("acme").await;
+    let a = fx.token(&owner, "a", T0).await;
+    let b = fx.token(&owner, "b", T0).await;
+    let used = |t: &Token, at, ip: &str| LastUsed {
+        token: t.id.clone(),
+        at,
+        ip: Some(ip.to_owned()),
+    };
+    let seen = |t: Token| (t.last_used_at, t.last_used_ip);
+    let get = |id: TokenId| async move { store.get_token(&id).await.unwrap().unwrap() };
+
+    store.record_last_used(&[]).await.unwrap();
+    store
+        .record_last_used(&[
+            used(&a, T0 + hours(2), "192.0.2.1"),
+            used(&b, T0 + hours(1), "192.0.2.2"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        seen(get(a.id.clone()).await),
+        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
+    );
+    assert_eq!(
+        seen(get(b.id.clone()).await),
+        (Some(T0 + hours(1)), Some("192.0.2.2".into()))
+    );
+
+    // Older news changes nothing; a deleted or unknown token is skipped.
+    let gone = LastUsed {
+        token: TokenId::generate(T0),
+        at: T0 + hours(9),
+        ip: None,
+    };
+    store
+        .record_last_used(&[
+            used(&a, T0 + hours(1), "198.51.100.1"),
+            gone,
+            used(&b, T0 + hours(3), "198.51.100.2"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        seen(get(a.id.clone()).await),
+        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
+    );
+    assert_eq!(
+        seen(get(b.id.clone()).await),
+        (Some(T0 + hours(3)), Some("198.51.100.2".into()))
+    );
+
+    // The IP may be unknown.
+    store
+        .record_last_used(&[LastUsed {
+            token: a.id.clone(),
+            at: T0 + hours(4),
+            ip: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(seen(get(a.id.clone()).await), (Some(T0 + hours(4)), None));
+    assert_eq!(
+        fx.actions(&org.id).await,
+        ["org:create", "token:create", "token:create"]
+    );
+}
