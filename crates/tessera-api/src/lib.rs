@@ -587,6 +587,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused() {
         assert!(serde_json::from_str::<CreateTokenRequest>(r#"{"name":"a","nmae":"b"}"#).is_err());
-        assert!(serde_json::from_str::<RotateTokenRequest>(r#"{"expiresAt":"2030-01-01T00:00:00Z"}"#).is_ok());
+        assert!(serde_json::from_str::<RotateTokenRequest>(
+            r#"{"expiresAt":"2030-01-01T00:00:00Z"}"#
+        )
+        .is_ok());
     }
 }

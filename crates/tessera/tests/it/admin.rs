@@ -9,20 +9,35 @@ use crate::harness::start;
 async fn member_management_and_rank_rules() {
     let s = start().await;
     let created = s
-        .post("/api/v1/members", &s.owner_token, json!({ "email": "Admin@Acme.test", "name": "Ada", "role": "admin" }))
+        .post(
+            "/api/v1/members",
+            &s.owner_token,
+            json!({ "email": "Admin@Acme.test", "name": "Ada", "role": "admin" }),
+        )
         .await
         .expect(201);
     assert_eq!(created.body["email"], "admin@acme.test");
-    let initial = created.body["initial_password"].as_str().expect("generated password").to_owned();
+    let initial = created.body["initial_password"]
+        .as_str()
+        .expect("generated password")
+        .to_owned();
     assert!(initial.len() >= 16);
     let admin_id = created.body["id"].as_str().expect("id").to_owned();
     let admin_cookie = s.login("admin@acme.test", &initial).await;
-    s.post("/api/v1/members", &s.owner_token, json!({ "email": "admin@acme.test", "role": "reader" }))
-        .await
-        .expect_error(409, "already_exists");
-    s.post("/api/v1/members", &s.owner_token, json!({ "email": "not-an-email", "role": "reader" }))
-        .await
-        .expect_error(422, "validation_failed");
+    s.post(
+        "/api/v1/members",
+        &s.owner_token,
+        json!({ "email": "admin@acme.test", "role": "reader" }),
+    )
+    .await
+    .expect_error(409, "already_exists");
+    s.post(
+        "/api/v1/members",
+        &s.owner_token,
+        json!({ "email": "not-an-email", "role": "reader" }),
+    )
+    .await
+    .expect_error(422, "validation_failed");
 
     // An admin cannot make owners, nor change or remove the owner.
     let as_admin = |method: Method, path: String, body: serde_json::Value| {
@@ -30,84 +45,194 @@ async fn member_management_and_rank_rules() {
         let cookie = admin_cookie.clone();
         async move { s.call_with_cookie(method, &path, &cookie, Some(body)).await }
     };
-    as_admin(Method::POST, "/api/v1/members".into(), json!({ "email": "o2@acme.test", "role": "owner" }))
-        .await
-        .expect_error(403, "forbidden");
-    as_admin(Method::PATCH, format!("/api/v1/members/{}", s.owner_id), json!({ "role": "reader" }))
-        .await
-        .expect_error(403, "forbidden");
-    as_admin(Method::DELETE, format!("/api/v1/members/{}", s.owner_id), json!({}))
-        .await
-        .expect_error(403, "forbidden");
-    let writer = as_admin(Method::POST, "/api/v1/members".into(), json!({ "email": "w@acme.test", "role": "writer", "password": "writer-password" }))
-        .await
-        .expect(201);
+    as_admin(
+        Method::POST,
+        "/api/v1/members".into(),
+        json!({ "email": "o2@acme.test", "role": "owner" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    as_admin(
+        Method::PATCH,
+        format!("/api/v1/members/{}", s.owner_id),
+        json!({ "role": "reader" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    as_admin(
+        Method::DELETE,
+        format!("/api/v1/members/{}", s.owner_id),
+        json!({}),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    let writer = as_admin(
+        Method::POST,
+        "/api/v1/members".into(),
+        json!({ "email": "w@acme.test", "role": "writer", "password": "writer-password" }),
+    )
+    .await
+    .expect(201);
     assert!(writer.body.get("initial_password").is_none());
 
     // A writer cannot manage members at all.
     let (_, writer_token) = {
         let cookie = s.login("w@acme.test", "writer-password").await;
-        let t = s.call_with_cookie(Method::POST, "/api/v1/tokens", &cookie, Some(json!({ "name": "w" }))).await.expect(201);
+        let t = s
+            .call_with_cookie(
+                Method::POST,
+                "/api/v1/tokens",
+                &cookie,
+                Some(json!({ "name": "w" })),
+            )
+            .await
+            .expect(201);
         ((), t.body["token"].as_str().expect("token").to_owned())
     };
-    s.post("/api/v1/members", &writer_token, json!({ "email": "x@acme.test", "role": "reader" }))
-        .await
-        .expect_error(403, "forbidden");
+    s.post(
+        "/api/v1/members",
+        &writer_token,
+        json!({ "email": "x@acme.test", "role": "reader" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
     s.get("/api/v1/members", &writer_token).await.expect(200);
 
     // The last owner stays.
-    s.patch(&format!("/api/v1/members/{}", s.owner_id), &s.owner_token, json!({ "role": "admin" }))
+    s.patch(
+        &format!("/api/v1/members/{}", s.owner_id),
+        &s.owner_token,
+        json!({ "role": "admin" }),
+    )
+    .await
+    .expect_error(409, "last_owner");
+    s.delete(&format!("/api/v1/members/{}", s.owner_id), &s.owner_token)
         .await
         .expect_error(409, "last_owner");
-    s.delete(&format!("/api/v1/members/{}", s.owner_id), &s.owner_token).await.expect_error(409, "last_owner");
     let listed = s.get("/api/v1/members", &s.owner_token).await.expect(200);
     assert_eq!(listed.body["items"].as_array().expect("items").len(), 3);
-    s.get(&format!("/api/v1/members/{admin_id}"), &s.owner_token).await.expect(200);
+    s.get(&format!("/api/v1/members/{admin_id}"), &s.owner_token)
+        .await
+        .expect(200);
 }
 
 #[tokio::test]
 async fn roles_and_projects_crud() {
     let s = start().await;
     let policy = json!([{ "effect": "allow", "actions": ["flag:*"], "resources": ["proj/*:*"] }]);
-    let role = s.post("/api/v1/roles", &s.owner_token, json!({ "key": "flags", "policy": policy })).await.expect(201);
+    let role = s
+        .post(
+            "/api/v1/roles",
+            &s.owner_token,
+            json!({ "key": "flags", "policy": policy }),
+        )
+        .await
+        .expect(201);
     assert_eq!(role.body["name"], "flags");
     assert_eq!(role.body["policy"], policy);
-    s.post("/api/v1/roles", &s.owner_token, json!({ "key": "flags", "policy": policy })).await.expect_error(409, "already_exists");
-    s.post("/api/v1/roles", &s.owner_token, json!({ "key": "Bad Key", "policy": policy })).await.expect_error(422, "validation_failed");
-    s.post("/api/v1/roles", &s.owner_token, json!({ "key": "empty", "policy": [] })).await.expect_error(422, "invalid_policy");
+    s.post(
+        "/api/v1/roles",
+        &s.owner_token,
+        json!({ "key": "flags", "policy": policy }),
+    )
+    .await
+    .expect_error(409, "already_exists");
+    s.post(
+        "/api/v1/roles",
+        &s.owner_token,
+        json!({ "key": "Bad Key", "policy": policy }),
+    )
+    .await
+    .expect_error(422, "validation_failed");
+    s.post(
+        "/api/v1/roles",
+        &s.owner_token,
+        json!({ "key": "empty", "policy": [] }),
+    )
+    .await
+    .expect_error(422, "invalid_policy");
     let roles = s.get("/api/v1/roles", &s.owner_token).await.expect(200);
     assert_eq!(roles.body["items"].as_array().expect("items").len(), 1);
     let updated = s
-        .call(Method::PUT, "/api/v1/roles/flags", Some(&s.owner_token), Some(json!({ "name": "Flag editors", "policy": policy })))
+        .call(
+            Method::PUT,
+            "/api/v1/roles/flags",
+            Some(&s.owner_token),
+            Some(json!({ "name": "Flag editors", "policy": policy })),
+        )
         .await
         .expect(200);
     assert_eq!(updated.body["name"], "Flag editors");
-    s.delete("/api/v1/roles/flags", &s.owner_token).await.expect(204);
-    s.get("/api/v1/roles/flags", &s.owner_token).await.expect_error(404, "not_found");
+    s.delete("/api/v1/roles/flags", &s.owner_token)
+        .await
+        .expect(204);
+    s.get("/api/v1/roles/flags", &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
 
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" })).await.expect(201);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" })).await.expect_error(409, "already_exists");
-    s.get("/api/v1/projects/web", &s.owner_token).await.expect(200);
-    s.delete("/api/v1/projects/web", &s.owner_token).await.expect(204);
-    s.delete("/api/v1/projects/web", &s.owner_token).await.expect_error(404, "not_found");
+    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
+        .await
+        .expect(201);
+    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
+        .await
+        .expect_error(409, "already_exists");
+    s.get("/api/v1/projects/web", &s.owner_token)
+        .await
+        .expect(200);
+    s.delete("/api/v1/projects/web", &s.owner_token)
+        .await
+        .expect(204);
+    s.delete("/api/v1/projects/web", &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
 }
 
 #[tokio::test]
 async fn audit_log_records_every_change_newest_first() {
     let s = start().await;
-    let (id, token, _) = s.create_token(&s.owner_token, json!({ "name": "audited" })).await;
-    s.patch(&format!("/api/v1/tokens/{id}"), &s.owner_token, json!({ "name": "renamed" })).await.expect(200);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" })).await.expect(201);
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect(204);
+    let (id, token, _) = s
+        .create_token(&s.owner_token, json!({ "name": "audited" }))
+        .await;
+    s.patch(
+        &format!("/api/v1/tokens/{id}"),
+        &s.owner_token,
+        json!({ "name": "renamed" }),
+    )
+    .await
+    .expect(200);
+    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
+        .await
+        .expect(201);
+    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect(204);
     let _ = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": crate::harness::OWNER_EMAIL, "password": "wrong-password" })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": crate::harness::OWNER_EMAIL, "password": "wrong-password" })),
+        )
         .await;
 
     let page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
-    let actions: Vec<&str> = page.body["items"].as_array().expect("items").iter().map(|e| e["action"].as_str().expect("action")).collect();
+    let actions: Vec<&str> = page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
     assert_eq!(
         actions,
-        ["session:login_failed", "token:delete", "project:create", "token:update", "token:create", "token:create", "org:create"],
+        [
+            "session:login_failed",
+            "token:delete",
+            "project:create",
+            "token:update",
+            "token:create",
+            "token:create",
+            "org:create"
+        ],
         "{}",
         page.text
     );
@@ -116,16 +241,43 @@ async fn audit_log_records_every_change_newest_first() {
     assert_eq!(event["actor"]["token"], &s.owner_token[4..31]);
     assert_eq!(event["ip"], "127.0.0.1");
     assert!(event["at"].is_string());
-    assert!(!page.text.contains(&token[4..]), "a token value is in the audit log");
+    assert!(
+        !page.text.contains(&token[4..]),
+        "a token value is in the audit log"
+    );
 
     // Pagination and filters.
-    let first = s.get("/api/v1/audit?limit=2", &s.owner_token).await.expect(200);
+    let first = s
+        .get("/api/v1/audit?limit=2", &s.owner_token)
+        .await
+        .expect(200);
     assert_eq!(first.body["items"].as_array().expect("items").len(), 2);
-    let cursor = first.body["next_cursor"].as_str().expect("cursor").to_owned();
-    let second = s.get(&format!("/api/v1/audit?limit=2&before={cursor}"), &s.owner_token).await.expect(200);
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let second = s
+        .get(
+            &format!("/api/v1/audit?limit=2&before={cursor}"),
+            &s.owner_token,
+        )
+        .await
+        .expect(200);
     assert_eq!(second.body["items"][0]["action"], "project:create");
-    let tokens_only = s.get("/api/v1/audit?action=token:", &s.owner_token).await.expect(200);
-    assert_eq!(tokens_only.body["items"].as_array().expect("items").len(), 4);
-    let by_target = s.get(&format!("/api/v1/audit?target=member/{}:token/{id}", s.owner_id), &s.owner_token).await.expect(200);
+    let tokens_only = s
+        .get("/api/v1/audit?action=token:", &s.owner_token)
+        .await
+        .expect(200);
+    assert_eq!(
+        tokens_only.body["items"].as_array().expect("items").len(),
+        4
+    );
+    let by_target = s
+        .get(
+            &format!("/api/v1/audit?target=member/{}:token/{id}", s.owner_id),
+            &s.owner_token,
+        )
+        .await
+        .expect(200);
     assert_eq!(by_target.body["items"].as_array().expect("items").len(), 3);
 }

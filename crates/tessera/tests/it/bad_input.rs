@@ -22,43 +22,92 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
             .await
         }
     };
-    raw("{not json", "application/json").await.expect_error(400, "bad_request");
-    raw("", "application/json").await.expect_error(400, "bad_request");
-    raw("[]", "application/json").await.expect_error(400, "bad_request");
-    let r = raw(r#"{"name": "x", "nmae": "y"}"#, "application/json").await.expect_error(400, "bad_request");
-    assert!(r.text.contains("nmae"), "the message names the unknown field: {}", r.text);
-    let r = raw(r#"{"name": 42}"#, "application/json").await.expect_error(400, "bad_request");
+    raw("{not json", "application/json")
+        .await
+        .expect_error(400, "bad_request");
+    raw("", "application/json")
+        .await
+        .expect_error(400, "bad_request");
+    raw("[]", "application/json")
+        .await
+        .expect_error(400, "bad_request");
+    let r = raw(r#"{"name": "x", "nmae": "y"}"#, "application/json")
+        .await
+        .expect_error(400, "bad_request");
+    assert!(
+        r.text.contains("nmae"),
+        "the message names the unknown field: {}",
+        r.text
+    );
+    let r = raw(r#"{"name": 42}"#, "application/json")
+        .await
+        .expect_error(400, "bad_request");
     assert!(r.text.contains("name"), "{}", r.text);
-    raw(r#"{"name": "x", "role": "superuser"}"#, "application/json").await.expect_error(400, "bad_request");
-    raw(r#"{"name": "x", "expires_at": "tomorrow"}"#, "application/json").await.expect_error(400, "bad_request");
-    raw(r#"{"name": "x"}"#, "text/plain").await.expect_error(415, "unsupported_media_type");
-    raw(r#"{"name": "x", "role": "reader", "policy": []}"#, "application/json").await.expect_error(400, "bad_request");
+    raw(r#"{"name": "x", "role": "superuser"}"#, "application/json")
+        .await
+        .expect_error(400, "bad_request");
+    raw(
+        r#"{"name": "x", "expires_at": "tomorrow"}"#,
+        "application/json",
+    )
+    .await
+    .expect_error(400, "bad_request");
+    raw(r#"{"name": "x"}"#, "text/plain")
+        .await
+        .expect_error(415, "unsupported_media_type");
+    raw(
+        r#"{"name": "x", "role": "reader", "policy": []}"#,
+        "application/json",
+    )
+    .await
+    .expect_error(400, "bad_request");
 
     // Nothing was created by any of those.
     let list = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
-    assert_eq!(list.body["items"].as_array().expect("items").len(), 1, "only the owner's own token: {}", list.text);
+    assert_eq!(
+        list.body["items"].as_array().expect("items").len(),
+        1,
+        "only the owner's own token: {}",
+        list.text
+    );
 }
 
 #[tokio::test]
 async fn rule_violations_are_422s() {
     let s = start().await;
     let post = |body| s.post("/api/v1/tokens", &s.owner_token, body);
-    post(json!({ "name": "" })).await.expect_error(422, "validation_failed");
-    post(json!({ "name": "   " })).await.expect_error(422, "validation_failed");
-    post(json!({ "name": "x".repeat(101) })).await.expect_error(422, "validation_failed");
+    post(json!({ "name": "" }))
+        .await
+        .expect_error(422, "validation_failed");
+    post(json!({ "name": "   " }))
+        .await
+        .expect_error(422, "validation_failed");
+    post(json!({ "name": "x".repeat(101) }))
+        .await
+        .expect_error(422, "validation_failed");
     post(json!({ "name": "x".repeat(100) })).await.expect(201);
-    post(json!({ "name": "a\u{0}b" })).await.expect_error(422, "validation_failed");
-    post(json!({ "name": "x", "expires_at": "2001-01-01T00:00:00Z" })).await.expect_error(422, "validation_failed");
+    post(json!({ "name": "a\u{0}b" }))
+        .await
+        .expect_error(422, "validation_failed");
+    post(json!({ "name": "x", "expires_at": "2001-01-01T00:00:00Z" }))
+        .await
+        .expect_error(422, "validation_failed");
     let r = post(json!({ "name": "x", "policy": [{ "effect": "allow", "actions": ["create"], "resources": ["*"] }] }))
         .await
         .expect_error(422, "invalid_policy");
     assert!(r.text.contains("statement 0"), "{}", r.text);
-    post(json!({ "name": "x", "policy": [] })).await.expect_error(422, "invalid_policy");
+    post(json!({ "name": "x", "policy": [] }))
+        .await
+        .expect_error(422, "invalid_policy");
     post(json!({ "name": "x", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["*"], "extra": 1 }] }))
         .await
         .expect_error(400, "bad_request");
-    post(json!({ "name": "x", "projects": ["Not A Key"] })).await.expect_error(422, "validation_failed");
-    post(json!({ "name": "x", "custom_roles": [] })).await.expect_error(422, "validation_failed");
+    post(json!({ "name": "x", "projects": ["Not A Key"] }))
+        .await
+        .expect_error(422, "validation_failed");
+    post(json!({ "name": "x", "custom_roles": [] }))
+        .await
+        .expect_error(422, "validation_failed");
 }
 
 #[tokio::test]
@@ -78,30 +127,54 @@ async fn garbage_credentials_are_401s() {
     let s = start().await;
     let with_header = |value: &'static str| {
         let s = &s;
-        async move { send(s.http.get(s.url("/api/v1/me")).header("authorization", value)).await }
+        async move {
+            send(
+                s.http
+                    .get(s.url("/api/v1/me"))
+                    .header("authorization", value),
+            )
+            .await
+        }
     };
-    for value in ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer tsr_short", "Bearer not-a-token", "ApiKey 🦀"] {
+    for value in [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer tsr_short",
+        "Bearer not-a-token",
+        "ApiKey 🦀",
+    ] {
         let r = with_header(value).await;
         assert_eq!(r.status, 401, "{value:?}: {}", r.text);
         assert!(r.headers.get("www-authenticate").is_some(), "{value:?}");
-        assert!(matches!(r.code(), "invalid_token" | "unauthenticated"), "{value:?}: {}", r.text);
+        assert!(
+            matches!(r.code(), "invalid_token" | "unauthenticated"),
+            "{value:?}: {}",
+            r.text
+        );
     }
     // A well-formed token with a wrong checksum, and one that was never issued.
     let mut typo = s.owner_token.clone();
     let last = typo.pop().expect("char");
     typo.push(if last == 'a' { 'b' } else { 'a' });
-    s.get("/api/v1/me", &typo).await.expect_error(401, "invalid_token");
+    s.get("/api/v1/me", &typo)
+        .await
+        .expect_error(401, "invalid_token");
     let format = tessera_core::TokenFormat::default();
     let never_issued = format.generate(time::OffsetDateTime::now_utc()).token;
-    s.get("/api/v1/me", &never_issued).await.expect_error(401, "invalid_token");
+    s.get("/api/v1/me", &never_issued)
+        .await
+        .expect_error(401, "invalid_token");
     // No credential at all.
-    s.call(Method::GET, "/api/v1/tokens", None, None).await.expect_error(401, "unauthenticated");
+    s.call(Method::GET, "/api/v1/tokens", None, None)
+        .await
+        .expect_error(401, "unauthenticated");
     // Non-UTF-8 header bytes.
-    let r = send(
-        s.http
-            .get(s.url("/api/v1/me"))
-            .header("authorization", reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("bytes")),
-    )
+    let r = send(s.http.get(s.url("/api/v1/me")).header(
+        "authorization",
+        reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("bytes"),
+    ))
     .await;
     assert_eq!(r.status, 401);
 }
@@ -110,32 +183,77 @@ async fn garbage_credentials_are_401s() {
 async fn unknown_ids_and_paths() {
     let s = start().await;
     let unknown = tessera_core::TokenId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/tokens/{unknown}"), &s.owner_token).await.expect_error(404, "not_found");
-    s.get("/api/v1/tokens/not-an-id", &s.owner_token).await.expect_error(400, "bad_request");
-    s.get("/api/v1/tokens/self", &s.owner_token).await.expect(200);
-    s.get("/api/v1/members/nope", &s.owner_token).await.expect_error(400, "bad_request");
+    s.get(&format!("/api/v1/tokens/{unknown}"), &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    s.get("/api/v1/tokens/not-an-id", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
+    s.get("/api/v1/tokens/self", &s.owner_token)
+        .await
+        .expect(200);
+    s.get("/api/v1/members/nope", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
     let member = tessera_core::MemberId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/members/{member}"), &s.owner_token).await.expect_error(404, "not_found");
-    s.get("/api/v1/roles/missing", &s.owner_token).await.expect_error(404, "not_found");
-    s.delete("/api/v1/projects/missing", &s.owner_token).await.expect_error(404, "not_found");
-    s.get("/api/v1/nowhere", &s.owner_token).await.expect_error(404, "not_found");
-    let r = s.call(Method::PUT, "/api/v1/tokens", Some(&s.owner_token), Some(json!({}))).await;
+    s.get(&format!("/api/v1/members/{member}"), &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    s.get("/api/v1/roles/missing", &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    s.delete("/api/v1/projects/missing", &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    s.get("/api/v1/nowhere", &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    let r = s
+        .call(
+            Method::PUT,
+            "/api/v1/tokens",
+            Some(&s.owner_token),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "bad_request");
-    s.get("/api/v1/audit?limit=0", &s.owner_token).await.expect_error(400, "bad_request");
-    s.get("/api/v1/audit?limit=abc", &s.owner_token).await.expect_error(400, "bad_request");
-    s.get("/api/v1/audit?before=zzz", &s.owner_token).await.expect_error(400, "bad_request");
-    s.get("/api/v1/audit?color=red", &s.owner_token).await.expect_error(400, "bad_request");
+    s.get("/api/v1/audit?limit=0", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
+    s.get("/api/v1/audit?limit=abc", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
+    s.get("/api/v1/audit?before=zzz", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
+    s.get("/api/v1/audit?color=red", &s.owner_token)
+        .await
+        .expect_error(400, "bad_request");
 }
 
 #[tokio::test]
 async fn tokens_never_come_back_in_errors() {
     let s = start().await;
-    let (_, token, _) = s.create_token(&s.owner_token, json!({ "name": "secret" })).await;
-    let r = s.post("/api/v1/tokens", &s.owner_token, json!({ "name": "x", "projects": token })).await;
+    let (_, token, _) = s
+        .create_token(&s.owner_token, json!({ "name": "secret" }))
+        .await;
+    let r = s
+        .post(
+            "/api/v1/tokens",
+            &s.owner_token,
+            json!({ "name": "x", "projects": token }),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    assert!(!r.text.contains(&token[4..]), "the token came back in an error: {}", r.text);
-    let r = s.post("/api/v1/verify", "", json!({ "token": 5, "action": token })).await;
+    assert!(
+        !r.text.contains(&token[4..]),
+        "the token came back in an error: {}",
+        r.text
+    );
+    let r = s
+        .post("/api/v1/verify", "", json!({ "token": 5, "action": token }))
+        .await;
     assert_eq!(r.status, 400);
     assert!(!r.text.contains(&token[4..]), "{}", r.text);
 }
@@ -144,12 +262,28 @@ async fn tokens_never_come_back_in_errors() {
 async fn verify_questions_must_be_well_formed() {
     let s = start().await;
     let t = s.owner_token.clone();
-    s.post("/api/v1/verify", "", json!({ "token": t, "action": "flag:read" })).await.expect_error(400, "bad_request");
-    s.post("/api/v1/verify", "", json!({ "token": t, "action": "flag:read", "resource": "proj" }))
+    s.post(
+        "/api/v1/verify",
+        "",
+        json!({ "token": t, "action": "flag:read" }),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    s.post(
+        "/api/v1/verify",
+        "",
+        json!({ "token": t, "action": "flag:read", "resource": "proj" }),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    s.post(
+        "/api/v1/verify",
+        "",
+        json!({ "token": t, "action": "read", "resource": "proj/x" }),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    s.post("/api/v1/leaks", "", json!({ "tokens": vec!["x"; 1001] }))
         .await
         .expect_error(400, "bad_request");
-    s.post("/api/v1/verify", "", json!({ "token": t, "action": "read", "resource": "proj/x" }))
-        .await
-        .expect_error(400, "bad_request");
-    s.post("/api/v1/leaks", "", json!({ "tokens": vec!["x"; 1001] })).await.expect_error(400, "bad_request");
 }

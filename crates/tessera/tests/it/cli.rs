@@ -15,15 +15,23 @@ fn tessera(dir: &std::path::Path) -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("TESSERA_DATABASE_URL", format!("sqlite://{}", dir.join("cli.db").display()))
-        .env("TESSERA_CONFIG_DIR", dir.join("config"))
-        .env("HOME", dir)
-        .current_dir(dir);
+    cmd.env(
+        "TESSERA_DATABASE_URL",
+        format!("sqlite://{}", dir.join("cli.db").display()),
+    )
+    .env("TESSERA_CONFIG_DIR", dir.join("config"))
+    .env("HOME", dir)
+    .current_dir(dir);
     cmd
 }
 
 fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     if let Some(mut input) = child.stdin.take() {
         input.write_all(stdin.as_bytes()).expect("stdin");
     }
@@ -38,13 +46,27 @@ fn text(bytes: &[u8]) -> String {
 fn init_prints_a_working_owner_token_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = tessera(dir.path());
-    cmd.args(["init", "--org", "acme", "--email", "ops@acme.test", "--password-stdin", "--print-token"]);
+    cmd.args([
+        "init",
+        "--org",
+        "acme",
+        "--email",
+        "ops@acme.test",
+        "--password-stdin",
+        "--print-token",
+    ]);
     let out = run(cmd, "a-long-password\n");
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
     let format = tessera_core::TokenFormat::default();
-    assert!(format.parse(&token).is_ok(), "stdout is not a token: {token:?}");
-    assert!(!text(&out.stderr).contains(&token), "the token went to stderr too");
+    assert!(
+        format.parse(&token).is_ok(),
+        "stdout is not a token: {token:?}"
+    );
+    assert!(
+        !text(&out.stderr).contains(&token),
+        "the token went to stderr too"
+    );
 
     // Again with the same org: a clear error, exit 1.
     let mut cmd = tessera(dir.path());
@@ -52,14 +74,24 @@ fn init_prints_a_working_owner_token_once() {
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.starts_with("error: ") && err.contains("already exists"), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("already exists"),
+        "{err}"
+    );
 
     // Bad flags: usage errors, exit 2; empty password on stdin: exit 1.
     let mut cmd = tessera(dir.path());
     cmd.args(["init", "--org", "Bad Key", "--email", "x@y.z"]);
     assert_eq!(run(cmd, "").status.code(), Some(1));
     let mut cmd = tessera(dir.path());
-    cmd.args(["init", "--org", "other", "--email", "x@y.z", "--password-stdin"]);
+    cmd.args([
+        "init",
+        "--org",
+        "other",
+        "--email",
+        "x@y.z",
+        "--password-stdin",
+    ]);
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let mut cmd = tessera(dir.path());
@@ -78,7 +110,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn wait_healthy(url: &str) {
@@ -122,7 +158,10 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let (server, printed) = serve(dir.path(), port);
-    assert!(printed.contains("admin@example.com"), "no login hint printed: {printed}");
+    assert!(
+        printed.contains("admin@example.com"),
+        "no login hint printed: {printed}"
+    );
     let password = printed
         .lines()
         .find_map(|l| l.trim().strip_prefix("password:"))
@@ -132,24 +171,46 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
 
     // Second start: nothing printed, same database.
     let (server, printed) = serve(dir.path(), port);
-    assert!(!printed.contains("password"), "bootstrap printed twice: {printed}");
+    assert!(
+        !printed.contains("password"),
+        "bootstrap printed twice: {printed}"
+    );
 
     // Log in from the CLI, then create and list a token.
     let url = format!("http://127.0.0.1:{port}");
     let mut cmd = tessera(dir.path());
-    cmd.args(["login", "--url", &url, "--email", "admin@example.com", "--password-stdin"]);
+    cmd.args([
+        "login",
+        "--url",
+        &url,
+        "--email",
+        "admin@example.com",
+        "--password-stdin",
+    ]);
     let out = run(cmd, &format!("{password}\n"));
     assert!(out.status.success(), "login failed: {}", text(&out.stderr));
 
     let mut cmd = tessera(dir.path());
-    cmd.args(["token", "create", "--name", "from the cli", "--expires-in", "30d"]);
+    cmd.args([
+        "token",
+        "create",
+        "--name",
+        "from the cli",
+        "--expires-in",
+        "30d",
+    ]);
     let out = run(cmd, "");
     assert!(out.status.success(), "create failed: {}", text(&out.stderr));
     let token = text(&out.stdout).trim().to_owned();
-    assert!(tessera_core::TokenFormat::default().parse(&token).is_ok(), "{token:?}");
+    assert!(
+        tessera_core::TokenFormat::default().parse(&token).is_ok(),
+        "{token:?}"
+    );
 
     let mut cmd = tessera(dir.path());
-    cmd.args(["token", "list", "--json"]).env("TESSERA_TOKEN", &token).env("TESSERA_URL", &url);
+    cmd.args(["token", "list", "--json"])
+        .env("TESSERA_TOKEN", &token)
+        .env("TESSERA_URL", &url);
     let out = run(cmd, "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -172,7 +233,8 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
 fn a_missing_token_is_a_one_line_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = tessera(dir.path());
-    cmd.args(["token", "list"]).env("TESSERA_URL", "http://127.0.0.1:9");
+    cmd.args(["token", "list"])
+        .env("TESSERA_URL", "http://127.0.0.1:9");
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
@@ -181,8 +243,14 @@ fn a_missing_token_is_a_one_line_error() {
 
     // An unreachable server is a clear error too.
     let mut cmd = tessera(dir.path());
-    cmd.args(["token", "list"]).env("TESSERA_URL", "http://127.0.0.1:9").env("TESSERA_TOKEN", "tsr_x");
+    cmd.args(["token", "list"])
+        .env("TESSERA_URL", "http://127.0.0.1:9")
+        .env("TESSERA_TOKEN", "tsr_x");
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error: "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: "),
+        "{}",
+        text(&out.stderr)
+    );
 }

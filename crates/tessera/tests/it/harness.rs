@@ -39,16 +39,28 @@ impl Reply {
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
         assert!(
-            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
             "error without a message: {}",
             self.text
         );
@@ -95,7 +107,13 @@ impl TestServer {
     }
 
     /// Sends `body` (if any) as JSON with `Authorization: Bearer <token>`.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -115,7 +133,8 @@ impl TestServer {
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PATCH, path, Some(token), Some(body)).await
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> Reply {
@@ -134,13 +153,22 @@ impl TestServer {
     pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
         let password = "member-password-1";
         let reply = self
-            .post("/api/v1/members", &self.owner_token, json!({ "email": email, "role": role, "password": password }))
+            .post(
+                "/api/v1/members",
+                &self.owner_token,
+                json!({ "email": email, "role": role, "password": password }),
+            )
             .await
             .expect(201);
         let id = reply.body["id"].as_str().expect("member id").to_owned();
         let cookie = self.login(email, password).await;
         let reply = self
-            .call_with_cookie(Method::POST, "/api/v1/tokens", &cookie, Some(json!({ "name": "their token" })))
+            .call_with_cookie(
+                Method::POST,
+                "/api/v1/tokens",
+                &cookie,
+                Some(json!({ "name": "their token" })),
+            )
             .await
             .expect(201);
         (id, reply.body["token"].as_str().expect("token").to_owned())
@@ -149,7 +177,12 @@ impl TestServer {
     /// Logs in and returns the `Cookie` header value.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let reply = self
-            .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": email, "password": password })))
+            .call(
+                Method::POST,
+                "/api/v1/session",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
             .await
             .expect(200);
         let set_cookie = reply
@@ -157,11 +190,24 @@ impl TestServer {
             .get("set-cookie")
             .and_then(|v| v.to_str().ok())
             .expect("set-cookie");
-        set_cookie.split(';').next().expect("cookie pair").to_owned()
+        set_cookie
+            .split(';')
+            .next()
+            .expect("cookie pair")
+            .to_owned()
     }
 
-    pub async fn call_with_cookie(&self, method: Method, path: &str, cookie: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, self.url(path)).header("cookie", cookie);
+    pub async fn call_with_cookie(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .header("cookie", cookie);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -182,5 +228,10 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, headers, body, text }
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
 }

@@ -8,7 +8,9 @@ use time::{Duration, OffsetDateTime};
 use crate::harness::{start, Reply};
 
 fn in_days(days: i64) -> String {
-    (OffsetDateTime::now_utc() + Duration::days(days)).format(&Rfc3339).expect("format")
+    (OffsetDateTime::now_utc() + Duration::days(days))
+        .format(&Rfc3339)
+        .expect("format")
 }
 
 /// Groundlight: create → shown once → snippet and last used in the list →
@@ -16,15 +18,23 @@ fn in_days(days: i64) -> String {
 #[tokio::test]
 async fn groundlight_create_list_revoke() {
     let s = start().await;
-    let (id, token, created) = s.create_token(&s.owner_token, json!({ "name": "CI deploy" })).await;
+    let (id, token, created) = s
+        .create_token(&s.owner_token, json!({ "name": "CI deploy" }))
+        .await;
     assert!(token.starts_with("tsr_"), "{token}");
     assert_eq!(token.len(), 4 + 27 + 32 + 6);
     assert_eq!(&token[4..31], id, "the KSUID inside the token is its id");
     let snippet = created["snippet"].as_str().expect("snippet").to_owned();
-    assert!(snippet.starts_with("tsr_") && snippet.len() < 16, "{snippet}");
+    assert!(
+        snippet.starts_with("tsr_") && snippet.len() < 16,
+        "{snippet}"
+    );
 
     // Shown once: no read returns the value again.
-    let shown = s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect(200);
+    let shown = s
+        .get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect(200);
     assert!(shown.body.get("token").is_none());
     assert!(!shown.text.contains(&token[31..]));
     let listed = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
@@ -42,11 +52,20 @@ async fn groundlight_create_list_revoke() {
     assert_eq!(item["last_used_ip"], "127.0.0.1");
 
     // Revoke: the next request is a 401, and it cannot be restored.
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect(204);
-    let denied = s.get("/api/v1/me", &token).await.expect_error(401, "invalid_token");
+    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect(204);
+    let denied = s
+        .get("/api/v1/me", &token)
+        .await
+        .expect_error(401, "invalid_token");
     assert!(denied.headers.get("www-authenticate").is_some());
-    s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect_error(404, "not_found");
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect_error(404, "not_found");
+    s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
+    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect_error(404, "not_found");
 }
 
 pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
@@ -62,17 +81,24 @@ pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
 #[tokio::test]
 async fn last_used_is_flushed_on_shutdown() {
     let mut s = start().await;
-    let (id, token, _) = s.create_token(&s.owner_token, json!({ "name": "flushed" })).await;
+    let (id, token, _) = s
+        .create_token(&s.owner_token, json!({ "name": "flushed" }))
+        .await;
     s.get("/api/v1/me", &token).await.expect(200);
     let db = s.dir.path().join("tessera.db");
     s.stop().await;
-    let store = tessera_store::connect(&format!("sqlite://{}", db.display())).await.expect("reopen");
+    let store = tessera_store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("reopen");
     let stored = store
         .get_token(&tessera_core::TokenId::parse(&id).expect("id"))
         .await
         .expect("read")
         .expect("token exists");
-    assert!(stored.last_used_at.is_some(), "last used was not flushed on shutdown");
+    assert!(
+        stored.last_used_at.is_some(),
+        "last used was not flushed on shutdown"
+    );
     assert_eq!(stored.last_used_ip.as_deref(), Some("127.0.0.1"));
 }
 
@@ -85,19 +111,42 @@ async fn launchdarkly_roles_and_bounds() {
     let (writer_id, writer_token) = s.member_with_token("writer@acme.test", "writer").await;
 
     // A reader can only create reader tokens; a writer reader or writer.
-    s.post("/api/v1/tokens", &reader_token, json!({ "name": "r", "role": "writer" }))
-        .await
-        .expect_error(403, "forbidden");
-    s.post("/api/v1/tokens", &reader_token, json!({ "name": "r", "role": "reader" })).await.expect(201);
-    s.post("/api/v1/tokens", &writer_token, json!({ "name": "w", "role": "admin" }))
-        .await
-        .expect_error(403, "forbidden");
-    s.post("/api/v1/tokens", &writer_token, json!({ "name": "w", "policy": [
-        { "effect": "allow", "actions": ["*"], "resources": ["*"] }
-    ] }))
+    s.post(
+        "/api/v1/tokens",
+        &reader_token,
+        json!({ "name": "r", "role": "writer" }),
+    )
     .await
     .expect_error(403, "forbidden");
-    let (w_id, w_token, _) = s.create_token(&writer_token, json!({ "name": "writer token", "role": "writer" })).await;
+    s.post(
+        "/api/v1/tokens",
+        &reader_token,
+        json!({ "name": "r", "role": "reader" }),
+    )
+    .await
+    .expect(201);
+    s.post(
+        "/api/v1/tokens",
+        &writer_token,
+        json!({ "name": "w", "role": "admin" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.post(
+        "/api/v1/tokens",
+        &writer_token,
+        json!({ "name": "w", "policy": [
+        { "effect": "allow", "actions": ["*"], "resources": ["*"] }
+    ] }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    let (w_id, w_token, _) = s
+        .create_token(
+            &writer_token,
+            json!({ "name": "writer token", "role": "writer" }),
+        )
+        .await;
 
     // A writer token writes under proj/*; after a downgrade to reader it can't.
     let may_write = |token: String| {
@@ -111,13 +160,35 @@ async fn launchdarkly_roles_and_bounds() {
         }
     };
     assert!(may_write(w_token.clone()).await);
-    s.patch(&format!("/api/v1/members/{writer_id}"), &s.owner_token, json!({ "role": "reader" })).await.expect(200);
-    assert!(!may_write(w_token.clone()).await, "the writer token must shrink with its owner");
-    s.patch(&format!("/api/v1/members/{writer_id}"), &s.owner_token, json!({ "role": "writer" })).await.expect(200);
+    s.patch(
+        &format!("/api/v1/members/{writer_id}"),
+        &s.owner_token,
+        json!({ "role": "reader" }),
+    )
+    .await
+    .expect(200);
+    assert!(
+        !may_write(w_token.clone()).await,
+        "the writer token must shrink with its owner"
+    );
+    s.patch(
+        &format!("/api/v1/members/{writer_id}"),
+        &s.owner_token,
+        json!({ "role": "writer" }),
+    )
+    .await
+    .expect(200);
     assert!(may_write(w_token.clone()).await);
 
     // Clone: new id, new secret, same scope.
-    let clone = s.post(&format!("/api/v1/tokens/{w_id}/clone"), &writer_token, json!({})).await.expect(201);
+    let clone = s
+        .post(
+            &format!("/api/v1/tokens/{w_id}/clone"),
+            &writer_token,
+            json!({}),
+        )
+        .await
+        .expect(201);
     assert_ne!(clone.body["id"], w_id.as_str());
     assert_eq!(clone.body["role"], "writer");
     assert_eq!(clone.body["name"], "writer token (copy)");
@@ -125,33 +196,71 @@ async fn launchdarkly_roles_and_bounds() {
     assert!(may_write(clone_token.clone()).await);
 
     // Re-scope to reader: the same string loses write at once.
-    let rescoped = s.patch(&format!("/api/v1/tokens/{w_id}"), &writer_token, json!({ "role": "reader" })).await.expect(200);
+    let rescoped = s
+        .patch(
+            &format!("/api/v1/tokens/{w_id}"),
+            &writer_token,
+            json!({ "role": "reader" }),
+        )
+        .await
+        .expect(200);
     assert_eq!(rescoped.body["role"], "reader");
     assert!(!may_write(w_token.clone()).await);
     // ...and a writer cannot re-scope it above writer.
-    s.patch(&format!("/api/v1/tokens/{w_id}"), &writer_token, json!({ "role": "owner" }))
+    s.patch(
+        &format!("/api/v1/tokens/{w_id}"),
+        &writer_token,
+        json!({ "role": "owner" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+
+    // Others' tokens are private: a reader cannot list or read the writer's.
+    s.get(
+        &format!("/api/v1/members/{writer_id}/tokens"),
+        &reader_token,
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.get(&format!("/api/v1/tokens/{w_id}"), &reader_token)
         .await
         .expect_error(403, "forbidden");
 
-    // Others' tokens are private: a reader cannot list or read the writer's.
-    s.get(&format!("/api/v1/members/{writer_id}/tokens"), &reader_token).await.expect_error(403, "forbidden");
-    s.get(&format!("/api/v1/tokens/{w_id}"), &reader_token).await.expect_error(403, "forbidden");
-
     // An admin lists them (metadata only) and deletes one; never updates or rotates.
-    let listed = s.get(&format!("/api/v1/members/{writer_id}/tokens"), &s.owner_token).await.expect(200);
+    let listed = s
+        .get(
+            &format!("/api/v1/members/{writer_id}/tokens"),
+            &s.owner_token,
+        )
+        .await
+        .expect(200);
     assert!(listed.body["items"].as_array().expect("items").len() >= 3);
     assert!(!listed.text.contains(&w_token[31..]));
     assert!(listed.body["items"][0].get("token").is_none());
-    s.patch(&format!("/api/v1/tokens/{w_id}"), &s.owner_token, json!({ "name": "hijack" }))
+    s.patch(
+        &format!("/api/v1/tokens/{w_id}"),
+        &s.owner_token,
+        json!({ "name": "hijack" }),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.delete(&format!("/api/v1/tokens/{w_id}"), &s.owner_token)
         .await
-        .expect_error(403, "forbidden");
-    s.delete(&format!("/api/v1/tokens/{w_id}"), &s.owner_token).await.expect(204);
-    s.get("/api/v1/me", &w_token).await.expect_error(401, "invalid_token");
+        .expect(204);
+    s.get("/api/v1/me", &w_token)
+        .await
+        .expect_error(401, "invalid_token");
 
     // Removing a member invalidates all their tokens.
-    s.delete(&format!("/api/v1/members/{writer_id}"), &s.owner_token).await.expect(204);
-    s.get("/api/v1/me", &writer_token).await.expect_error(401, "invalid_token");
-    s.get("/api/v1/me", &clone_token).await.expect_error(401, "invalid_token");
+    s.delete(&format!("/api/v1/members/{writer_id}"), &s.owner_token)
+        .await
+        .expect(204);
+    s.get("/api/v1/me", &writer_token)
+        .await
+        .expect_error(401, "invalid_token");
+    s.get("/api/v1/me", &clone_token)
+        .await
+        .expect_error(401, "invalid_token");
     let _ = reader_id;
 }
 
@@ -159,39 +268,69 @@ async fn launchdarkly_roles_and_bounds() {
 #[tokio::test]
 async fn custom_role_restricts_token_creation() {
     let s = start().await;
-    s.post("/api/v1/roles", &s.owner_token, json!({ "key": "no-tokens", "policy": [
+    s.post(
+        "/api/v1/roles",
+        &s.owner_token,
+        json!({ "key": "no-tokens", "policy": [
         { "effect": "deny", "actions": ["token:*"], "resources": ["*"] }
-    ] }))
+    ] }),
+    )
     .await
     .expect(201);
     let (member_id, member_token) = s.member_with_token("dev@acme.test", "writer").await;
-    s.patch(&format!("/api/v1/members/{member_id}"), &s.owner_token, json!({ "custom_roles": ["no-tokens"] }))
+    s.patch(
+        &format!("/api/v1/members/{member_id}"),
+        &s.owner_token,
+        json!({ "custom_roles": ["no-tokens"] }),
+    )
+    .await
+    .expect(200);
+    let denied = s
+        .post("/api/v1/tokens", &member_token, json!({ "name": "x" }))
         .await
-        .expect(200);
-    let denied = s.post("/api/v1/tokens", &member_token, json!({ "name": "x" })).await.expect_error(403, "forbidden");
-    assert!(denied.text.contains("token:create"), "the 403 names the action: {}", denied.text);
+        .expect_error(403, "forbidden");
+    assert!(
+        denied.text.contains("token:create"),
+        "the 403 names the action: {}",
+        denied.text
+    );
     // The role cannot be deleted while held.
-    s.delete("/api/v1/roles/no-tokens", &s.owner_token).await.expect_error(409, "in_use");
+    s.delete("/api/v1/roles/no-tokens", &s.owner_token)
+        .await
+        .expect_error(409, "in_use");
 }
 
 /// LaunchDarkly: tokens scoped to a custom role or an inline policy.
 #[tokio::test]
 async fn custom_role_and_inline_scopes() {
     let s = start().await;
-    s.post("/api/v1/roles", &s.owner_token, json!({ "key": "flag-reader", "name": "Flag reader", "policy": [
+    s.post(
+        "/api/v1/roles",
+        &s.owner_token,
+        json!({ "key": "flag-reader", "name": "Flag reader", "policy": [
         { "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }
-    ] }))
+    ] }),
+    )
     .await
     .expect(201);
-    let (_, custom, body) = s.create_token(&s.owner_token, json!({ "name": "c", "custom_roles": ["flag-reader"] })).await;
+    let (_, custom, body) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "c", "custom_roles": ["flag-reader"] }),
+        )
+        .await;
     assert_eq!(body["custom_roles"], json!(["flag-reader"]));
     let ask = |token: String, action: &'static str, resource: &'static str| {
         let s = &s;
         async move {
-            s.post("/api/v1/verify", "", json!({ "token": token, "action": action, "resource": resource }))
-                .await
-                .expect(200)
-                .body["allowed"]
+            s.post(
+                "/api/v1/verify",
+                "",
+                json!({ "token": token, "action": action, "resource": resource }),
+            )
+            .await
+            .expect(200)
+            .body["allowed"]
                 .as_bool()
                 .expect("allowed")
         }
@@ -199,37 +338,72 @@ async fn custom_role_and_inline_scopes() {
     assert!(ask(custom.clone(), "flag:read", "proj/web:flag/x").await);
     assert!(!ask(custom.clone(), "flag:update", "proj/web:flag/x").await);
     // Editing the role changes the token at once.
-    s.call(Method::PUT, "/api/v1/roles/flag-reader", Some(&s.owner_token), Some(json!({ "policy": [
+    s.call(
+        Method::PUT,
+        "/api/v1/roles/flag-reader",
+        Some(&s.owner_token),
+        Some(json!({ "policy": [
         { "effect": "allow", "actions": ["flag:*"], "resources": ["proj/*:*"] }
-    ] })))
+    ] })),
+    )
     .await
     .expect(200);
     assert!(ask(custom.clone(), "flag:update", "proj/web:flag/x").await);
 
     let (_, inline, body) = s
-        .create_token(&s.owner_token, json!({ "name": "i", "policy": [
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "i", "policy": [
             { "effect": "allow", "actions": ["*"], "resources": ["proj/*:*"] },
             { "effect": "deny", "actions": ["flag:delete"], "resources": ["proj/*:env/prod:*"] }
-        ] }))
+        ] }),
+        )
         .await;
     assert_eq!(body["policy"][1]["effect"], "deny");
     assert!(ask(inline.clone(), "flag:delete", "proj/web:env/dev:flag/x").await);
-    assert!(!ask(inline.clone(), "flag:delete", "proj/web:env/prod:flag/x").await, "deny wins");
-    assert!(!ask(inline.clone(), "member:read", "member/x").await, "nothing matched means deny");
+    assert!(
+        !ask(inline.clone(), "flag:delete", "proj/web:env/prod:flag/x").await,
+        "deny wins"
+    );
+    assert!(
+        !ask(inline.clone(), "member:read", "member/x").await,
+        "nothing matched means deny"
+    );
 
     // Unknown custom roles are a 422.
-    s.post("/api/v1/tokens", &s.owner_token, json!({ "name": "x", "custom_roles": ["nope"] }))
-        .await
-        .expect_error(422, "unknown_reference");
+    s.post(
+        "/api/v1/tokens",
+        &s.owner_token,
+        json!({ "name": "x", "custom_roles": ["nope"] }),
+    )
+    .await
+    .expect_error(422, "unknown_reference");
 }
 
 /// GraphorLM: a token restricted to a project, used as a Bearer token.
 #[tokio::test]
 async fn graphorlm_project_scoped_token() {
     let s = start().await;
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "rag", "name": "RAG pipeline" })).await.expect(201);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "other" })).await.expect(201);
-    let (id, token, body) = s.create_token(&s.owner_token, json!({ "name": "Claude Integration", "projects": ["rag"] })).await;
+    s.post(
+        "/api/v1/projects",
+        &s.owner_token,
+        json!({ "key": "rag", "name": "RAG pipeline" }),
+    )
+    .await
+    .expect(201);
+    s.post(
+        "/api/v1/projects",
+        &s.owner_token,
+        json!({ "key": "other" }),
+    )
+    .await
+    .expect(201);
+    let (id, token, body) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "Claude Integration", "projects": ["rag"] }),
+        )
+        .await;
     assert_eq!(body["projects"], json!(["rag"]));
 
     // Bearer works against forward-auth inside the project, not outside.
@@ -255,18 +429,29 @@ async fn graphorlm_project_scoped_token() {
     s.get("/api/v1/projects", &token).await.expect(200);
     let mine = s.get("/api/v1/tokens", &token).await.expect(200);
     assert_eq!(mine.body["items"], json!([]));
-    s.post("/api/v1/tokens", &token, json!({ "name": "escape" })).await.expect_error(403, "forbidden");
-    // Unknown projects are refused at creation.
-    s.post("/api/v1/tokens", &s.owner_token, json!({ "name": "x", "projects": ["nope"] }))
+    s.post("/api/v1/tokens", &token, json!({ "name": "escape" }))
         .await
-        .expect_error(422, "unknown_project");
+        .expect_error(403, "forbidden");
+    // Unknown projects are refused at creation.
+    s.post(
+        "/api/v1/tokens",
+        &s.owner_token,
+        json!({ "name": "x", "projects": ["nope"] }),
+    )
+    .await
+    .expect_error(422, "unknown_project");
 }
 
 /// Lightdash: the ApiKey scheme, expiry, and the rotation rules.
 #[tokio::test]
 async fn lightdash_apikey_expiry_and_rotation() {
     let s = start().await;
-    let (id, token, _) = s.create_token(&s.owner_token, json!({ "name": "pat", "expires_at": in_days(30) })).await;
+    let (id, token, _) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "pat", "expires_at": in_days(30) }),
+        )
+        .await;
     let apikey = s
         .http
         .get(s.url("/api/v1/me"))
@@ -277,66 +462,118 @@ async fn lightdash_apikey_expiry_and_rotation() {
     assert_eq!(apikey.status(), 200);
 
     // A token without an expiration cannot be rotated.
-    let (forever_id, _, _) = s.create_token(&s.owner_token, json!({ "name": "forever" })).await;
-    s.post(&format!("/api/v1/tokens/{forever_id}/rotate"), &s.owner_token, json!({ "expires_at": in_days(10) }))
-        .await
-        .expect_error(422, "not_rotatable");
+    let (forever_id, _, _) = s
+        .create_token(&s.owner_token, json!({ "name": "forever" }))
+        .await;
+    s.post(
+        &format!("/api/v1/tokens/{forever_id}/rotate"),
+        &s.owner_token,
+        json!({ "expires_at": in_days(10) }),
+    )
+    .await
+    .expect_error(422, "not_rotatable");
     // The new expiry is required and must be in the future.
-    s.post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({}))
-        .await
-        .expect_error(400, "bad_request");
-    s.post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expires_at": in_days(-1) }))
-        .await
-        .expect_error(422, "validation_failed");
+    s.post(
+        &format!("/api/v1/tokens/{id}/rotate"),
+        &s.owner_token,
+        json!({}),
+    )
+    .await
+    .expect_error(400, "bad_request");
+    s.post(
+        &format!("/api/v1/tokens/{id}/rotate"),
+        &s.owner_token,
+        json!({ "expires_at": in_days(-1) }),
+    )
+    .await
+    .expect_error(422, "validation_failed");
 
     // Rotate (PATCH, Lightdash's camelCase): same id and name, new string, old dead at once.
     let rotated = s
-        .patch(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expiresAt": in_days(60) }))
+        .patch(
+            &format!("/api/v1/tokens/{id}/rotate"),
+            &s.owner_token,
+            json!({ "expiresAt": in_days(60) }),
+        )
         .await
         .expect(200);
     let new_token = rotated.body["token"].as_str().expect("token").to_owned();
     assert_eq!(rotated.body["id"], id.as_str());
     assert_eq!(rotated.body["name"], "pat");
     assert_ne!(new_token, token);
-    s.get("/api/v1/me", &token).await.expect_error(401, "invalid_token");
+    s.get("/api/v1/me", &token)
+        .await
+        .expect_error(401, "invalid_token");
     s.get("/api/v1/me", &new_token).await.expect(200);
 
     // Once per hour: 429 with Retry-After, then fine an hour later.
     let again = s
-        .post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expires_at": in_days(60) }))
+        .post(
+            &format!("/api/v1/tokens/{id}/rotate"),
+            &s.owner_token,
+            json!({ "expires_at": in_days(60) }),
+        )
         .await
         .expect_error(429, "rate_limited");
-    let retry: u64 = again.headers["retry-after"].to_str().expect("text").parse().expect("seconds");
+    let retry: u64 = again.headers["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
     assert!((3500..=3600).contains(&retry), "Retry-After {retry}");
     s.clock.advance(Duration::hours(1));
 
     // A token may rotate itself via `self`, with a grace period for the old string.
     let self_rotated = s
-        .post("/api/v1/tokens/self/rotate", &new_token, json!({ "expires_at": in_days(60), "grace_period_seconds": 600 }))
+        .post(
+            "/api/v1/tokens/self/rotate",
+            &new_token,
+            json!({ "expires_at": in_days(60), "grace_period_seconds": 600 }),
+        )
         .await
         .expect(200);
-    let newest = self_rotated.body["token"].as_str().expect("token").to_owned();
+    let newest = self_rotated.body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     s.get("/api/v1/me", &new_token).await.expect(200);
     s.get("/api/v1/me", &newest).await.expect(200);
     s.clock.advance(Duration::seconds(601));
-    s.get("/api/v1/me", &new_token).await.expect_error(401, "invalid_token");
+    s.get("/api/v1/me", &new_token)
+        .await
+        .expect_error(401, "invalid_token");
     s.get("/api/v1/me", &newest).await.expect(200);
 
     // Expiry: past expires_at the token is 401 token_expired.
     s.clock.advance(Duration::days(61));
-    let expired = s.get("/api/v1/me", &newest).await.expect_error(401, "token_expired");
+    let expired = s
+        .get("/api/v1/me", &newest)
+        .await
+        .expect_error(401, "token_expired");
     assert!(expired.headers.get("www-authenticate").is_some());
 
     // An expired token can still be rotated back to life; grace is capped at 24 h.
-    let later = (OffsetDateTime::now_utc() + Duration::days(90)).format(&Rfc3339).expect("format");
-    s.post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expires_at": later, "grace_period_seconds": 86401 }))
-        .await
-        .expect_error(422, "validation_failed");
+    let later = (OffsetDateTime::now_utc() + Duration::days(90))
+        .format(&Rfc3339)
+        .expect("format");
+    s.post(
+        &format!("/api/v1/tokens/{id}/rotate"),
+        &s.owner_token,
+        json!({ "expires_at": later, "grace_period_seconds": 86401 }),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     let revived = s
-        .post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expires_at": later }))
+        .post(
+            &format!("/api/v1/tokens/{id}/rotate"),
+            &s.owner_token,
+            json!({ "expires_at": later }),
+        )
         .await
         .expect(200);
-    s.get("/api/v1/me", revived.body["token"].as_str().expect("token")).await.expect(200);
+    s.get("/api/v1/me", revived.body["token"].as_str().expect("token"))
+        .await
+        .expect(200);
 }
 
 /// The org's token policy: required expiration and a maximum lifetime,
@@ -344,26 +581,54 @@ async fn lightdash_apikey_expiry_and_rotation() {
 #[tokio::test]
 async fn org_token_policy() {
     let s = start().await;
-    s.patch("/api/v1/org", &s.owner_token, json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }))
+    s.patch(
+        "/api/v1/org",
+        &s.owner_token,
+        json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
+    )
+    .await
+    .expect(200);
+    let r = s
+        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "x" }))
         .await
-        .expect(200);
-    let r = s.post("/api/v1/tokens", &s.owner_token, json!({ "name": "x" })).await.expect_error(422, "expiration_required");
+        .expect_error(422, "expiration_required");
     assert!(r.text.contains("require_expiration"));
     let r = s
-        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "x", "expires_at": in_days(31) }))
+        .post(
+            "/api/v1/tokens",
+            &s.owner_token,
+            json!({ "name": "x", "expires_at": in_days(31) }),
+        )
         .await
         .expect_error(422, "lifetime_exceeded");
     assert!(r.text.contains("max_lifetime_days"));
-    let (id, _, _) = s.create_token(&s.owner_token, json!({ "name": "x", "expires_at": in_days(29) })).await;
-    s.patch(&format!("/api/v1/tokens/{id}"), &s.owner_token, json!({ "expires_at": null }))
-        .await
-        .expect_error(422, "expiration_required");
-    s.post(&format!("/api/v1/tokens/{id}/rotate"), &s.owner_token, json!({ "expires_at": in_days(45) }))
-        .await
-        .expect_error(422, "lifetime_exceeded");
+    let (id, _, _) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "x", "expires_at": in_days(29) }),
+        )
+        .await;
+    s.patch(
+        &format!("/api/v1/tokens/{id}"),
+        &s.owner_token,
+        json!({ "expires_at": null }),
+    )
+    .await
+    .expect_error(422, "expiration_required");
+    s.post(
+        &format!("/api/v1/tokens/{id}/rotate"),
+        &s.owner_token,
+        json!({ "expires_at": in_days(45) }),
+    )
+    .await
+    .expect_error(422, "lifetime_exceeded");
     let org = s.get("/api/v1/org", &s.owner_token).await.expect(200);
     assert_eq!(org.body["token_policy"]["max_lifetime_days"], 30);
-    s.patch("/api/v1/org", &s.owner_token, json!({ "token_policy": { "max_lifetime_days": 0 } }))
-        .await
-        .expect_error(422, "validation_failed");
+    s.patch(
+        "/api/v1/org",
+        &s.owner_token,
+        json!({ "token_policy": { "max_lifetime_days": 0 } }),
+    )
+    .await
+    .expect_error(422, "validation_failed");
 }

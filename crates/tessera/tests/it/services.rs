@@ -8,8 +8,13 @@ use crate::harness::{send, start};
 #[tokio::test]
 async fn verify_answers_validity_and_permission() {
     let s = start().await;
-    let (id, token, _) = s.create_token(&s.owner_token, json!({ "name": "svc", "role": "reader" })).await;
-    let r = s.post("/api/v1/verify", "", json!({ "token": token })).await.expect(200);
+    let (id, token, _) = s
+        .create_token(&s.owner_token, json!({ "name": "svc", "role": "reader" }))
+        .await;
+    let r = s
+        .post("/api/v1/verify", "", json!({ "token": token }))
+        .await
+        .expect(200);
     assert_eq!(r.body["valid"], true);
     assert_eq!(r.body["code"], "valid");
     assert!(r.body.get("allowed").is_none());
@@ -20,40 +25,64 @@ async fn verify_answers_validity_and_permission() {
     assert!(r.body["token"]["projects"].is_array());
 
     let r = s
-        .post("/api/v1/verify", "", json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }))
+        .post(
+            "/api/v1/verify",
+            "",
+            json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["allowed"], true);
     let r = s
-        .post("/api/v1/verify", "", json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }))
+        .post(
+            "/api/v1/verify",
+            "",
+            json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }),
+        )
         .await
         .expect(200);
     assert_eq!(r.body["allowed"], false);
     assert_eq!(r.body["valid"], true);
 
     for (bad, code) in [("garbage", "malformed_token"), ("", "malformed_token")] {
-        let r = s.post("/api/v1/verify", "", json!({ "token": bad })).await.expect(200);
+        let r = s
+            .post("/api/v1/verify", "", json!({ "token": bad }))
+            .await
+            .expect(200);
         assert_eq!(r.body["valid"], false);
         assert_eq!(r.body["code"], code);
         assert!(r.body.get("token").is_none());
     }
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token).await.expect(204);
-    let r = s.post("/api/v1/verify", "", json!({ "token": token })).await.expect(200);
+    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .await
+        .expect(204);
+    let r = s
+        .post("/api/v1/verify", "", json!({ "token": token }))
+        .await
+        .expect(200);
     assert_eq!(r.body["code"], "invalid_token");
 }
 
 #[tokio::test]
 async fn forward_auth_for_reverse_proxies() {
     let s = start().await;
-    let (id, token, _) = s.create_token(&s.owner_token, json!({ "name": "proxy", "role": "reader" })).await;
-    let ok = send(s.http.get(s.url("/api/v1/auth")).bearer_auth(&token)).await.expect(200);
+    let (id, token, _) = s
+        .create_token(&s.owner_token, json!({ "name": "proxy", "role": "reader" }))
+        .await;
+    let ok = send(s.http.get(s.url("/api/v1/auth")).bearer_auth(&token))
+        .await
+        .expect(200);
     assert_eq!(ok.headers["x-tessera-token-id"], id.as_str());
     assert_eq!(ok.headers["x-tessera-org"], "acme");
     assert_eq!(ok.headers["x-tessera-member"], s.owner_id.as_str());
     // Query parameters work as well as headers.
-    send(s.http.get(s.url("/api/v1/auth?action=flag:read&resource=proj/web")).bearer_auth(&token))
-        .await
-        .expect(200);
+    send(
+        s.http
+            .get(s.url("/api/v1/auth?action=flag:read&resource=proj/web"))
+            .bearer_auth(&token),
+    )
+    .await
+    .expect(200);
     let denied = send(
         s.http
             .get(s.url("/api/v1/auth"))
@@ -64,30 +93,47 @@ async fn forward_auth_for_reverse_proxies() {
     .await
     .expect_error(403, "forbidden");
     assert!(denied.text.contains("flag:update"));
-    let anonymous = send(s.http.get(s.url("/api/v1/auth"))).await.expect_error(401, "unauthenticated");
+    let anonymous = send(s.http.get(s.url("/api/v1/auth")))
+        .await
+        .expect_error(401, "unauthenticated");
     assert!(anonymous.headers.get("www-authenticate").is_some());
-    send(s.http.get(s.url("/api/v1/auth")).bearer_auth("tsr_nope")).await.expect_error(401, "invalid_token");
+    send(s.http.get(s.url("/api/v1/auth")).bearer_auth("tsr_nope"))
+        .await
+        .expect_error(401, "invalid_token");
 }
 
 #[tokio::test]
 async fn leak_reports_revoke_and_audit() {
     let s = start().await;
-    let (id, leaked, _) = s.create_token(&s.owner_token, json!({ "name": "leaked" })).await;
+    let (id, leaked, _) = s
+        .create_token(&s.owner_token, json!({ "name": "leaked" }))
+        .await;
     let r = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked, "tsr_random", "hello"], "url": "https://example.com/paste/1" }))
         .await
         .expect(200);
     assert_eq!(r.body["revoked"], 1);
     assert_eq!(r.body["ignored"], 2);
-    s.get("/api/v1/me", &leaked).await.expect_error(401, "invalid_token");
-    let again = s.post("/api/v1/leaks", "", json!({ "tokens": [leaked] })).await.expect(200);
+    s.get("/api/v1/me", &leaked)
+        .await
+        .expect_error(401, "invalid_token");
+    let again = s
+        .post("/api/v1/leaks", "", json!({ "tokens": [leaked] }))
+        .await
+        .expect(200);
     assert_eq!(again.body["revoked"], 0);
-    let audit = s.get("/api/v1/audit?action=token:delete", &s.owner_token).await.expect(200);
+    let audit = s
+        .get("/api/v1/audit?action=token:delete", &s.owner_token)
+        .await
+        .expect(200);
     let event = &audit.body["items"][0];
     assert_eq!(event["details"]["reason"], "leak_report");
     assert_eq!(event["details"]["url"], "https://example.com/paste/1");
     assert!(event["target"].as_str().expect("target").ends_with(&id));
-    assert!(!audit.text.contains(&leaked[4..]), "the audit log holds a token");
+    assert!(
+        !audit.text.contains(&leaked[4..]),
+        "the audit log holds a token"
+    );
 }
 
 #[tokio::test]
@@ -95,22 +141,50 @@ async fn health_metrics_and_openapi() {
     let s = start().await;
     send(s.http.get(s.url("/healthz"))).await.expect(200);
     send(s.http.get(s.url("/readyz"))).await.expect(200);
-    s.post("/api/v1/verify", "", json!({ "token": "garbage" })).await.expect(200);
+    s.post("/api/v1/verify", "", json!({ "token": "garbage" }))
+        .await
+        .expect(200);
     s.get("/api/v1/me", &s.owner_token).await.expect(200);
     let metrics = send(s.http.get(s.url("/metrics"))).await.expect(200);
-    assert!(metrics.text.contains("tessera_verifications_total{outcome=\"malformed_token\"} 1"), "{}", metrics.text);
-    assert!(metrics.text.contains("tessera_verifications_total{outcome=\"valid\"}"));
-    assert!(metrics.text.contains("tessera_verification_duration_seconds_bucket"));
+    assert!(
+        metrics
+            .text
+            .contains("tessera_verifications_total{outcome=\"malformed_token\"} 1"),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics
+        .text
+        .contains("tessera_verifications_total{outcome=\"valid\"}"));
+    assert!(metrics
+        .text
+        .contains("tessera_verification_duration_seconds_bucket"));
     assert!(!metrics.text.contains(&s.owner_token[4..]));
 
-    let doc = send(s.http.get(s.url("/api/v1/openapi.json"))).await.expect(200);
+    let doc = send(s.http.get(s.url("/api/v1/openapi.json")))
+        .await
+        .expect(200);
     let paths = doc.body["paths"].as_object().expect("paths");
     for path in [
-        "/api/v1/session", "/api/v1/me", "/api/v1/me/password", "/api/v1/members", "/api/v1/members/{id}",
-        "/api/v1/members/{id}/tokens", "/api/v1/roles", "/api/v1/roles/{key}", "/api/v1/projects",
-        "/api/v1/projects/{key}", "/api/v1/org", "/api/v1/tokens", "/api/v1/tokens/{id}",
-        "/api/v1/tokens/{id}/clone", "/api/v1/tokens/{id}/rotate", "/api/v1/verify", "/api/v1/auth",
-        "/api/v1/leaks", "/api/v1/audit",
+        "/api/v1/session",
+        "/api/v1/me",
+        "/api/v1/me/password",
+        "/api/v1/members",
+        "/api/v1/members/{id}",
+        "/api/v1/members/{id}/tokens",
+        "/api/v1/roles",
+        "/api/v1/roles/{key}",
+        "/api/v1/projects",
+        "/api/v1/projects/{key}",
+        "/api/v1/org",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/tokens/{id}/clone",
+        "/api/v1/tokens/{id}/rotate",
+        "/api/v1/verify",
+        "/api/v1/auth",
+        "/api/v1/leaks",
+        "/api/v1/audit",
     ] {
         assert!(paths.contains_key(path), "OpenAPI lacks {path}");
     }

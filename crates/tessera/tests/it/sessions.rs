@@ -10,27 +10,48 @@ async fn login_cookie_and_session_only_endpoints() {
     let s = start().await;
     // Wrong password and unknown email look the same.
     let wrong = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": OWNER_EMAIL, "password": "nope-nope" })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": OWNER_EMAIL, "password": "nope-nope" })),
+        )
         .await
         .expect_error(401, "invalid_credentials");
     let unknown = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": "who@acme.test", "password": "nope-nope" })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": "who@acme.test", "password": "nope-nope" })),
+        )
         .await
         .expect_error(401, "invalid_credentials");
     assert_eq!(wrong.text, unknown.text);
 
     let login = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": "OWNER@acme.test", "password": OWNER_PASSWORD })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": "OWNER@acme.test", "password": OWNER_PASSWORD })),
+        )
         .await
         .expect(200);
-    let set_cookie = login.headers["set-cookie"].to_str().expect("text").to_owned();
+    let set_cookie = login.headers["set-cookie"]
+        .to_str()
+        .expect("text")
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert_eq!(login.body["member"]["role"], "owner");
     let csrf = login.body["csrf_token"].as_str().expect("csrf").to_owned();
     let cookie = set_cookie.split(';').next().expect("pair").to_owned();
 
-    let me = s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None).await.expect(200);
+    let me = s
+        .call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
+        .await
+        .expect(200);
     assert_eq!(me.body["authenticated_by"], "session");
     assert!(me.body["token"].is_null());
 
@@ -45,8 +66,15 @@ async fn login_cookie_and_session_only_endpoints() {
     .await;
     assert_eq!(form.status, 403, "{}", form.text);
     assert_eq!(form.code(), "csrf_failed");
-    let (id, _, _) = s.create_token(&s.owner_token, json!({ "name": "to delete" })).await;
-    let no_csrf = send(s.http.delete(s.url(&format!("/api/v1/tokens/{id}"))).header("cookie", &cookie)).await;
+    let (id, _, _) = s
+        .create_token(&s.owner_token, json!({ "name": "to delete" }))
+        .await;
+    let no_csrf = send(
+        s.http
+            .delete(s.url(&format!("/api/v1/tokens/{id}")))
+            .header("cookie", &cookie),
+    )
+    .await;
     assert_eq!(no_csrf.status, 403);
     let with_csrf = send(
         s.http
@@ -58,39 +86,78 @@ async fn login_cookie_and_session_only_endpoints() {
     assert_eq!(with_csrf.status, 204, "{}", with_csrf.text);
 
     // Session-only endpoints refuse tokens.
-    s.call(Method::PUT, "/api/v1/me/password", Some(&s.owner_token), Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "another-password" })))
-        .await
-        .expect_error(403, "session_required");
-    s.call(Method::DELETE, "/api/v1/session", Some(&s.owner_token), None).await.expect_error(403, "session_required");
+    s.call(
+        Method::PUT,
+        "/api/v1/me/password",
+        Some(&s.owner_token),
+        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "another-password" })),
+    )
+    .await
+    .expect_error(403, "session_required");
+    s.call(
+        Method::DELETE,
+        "/api/v1/session",
+        Some(&s.owner_token),
+        None,
+    )
+    .await
+    .expect_error(403, "session_required");
 
     // Change the password through the session: wrong current, weak new, then fine.
-    s.call_with_cookie(Method::PUT, "/api/v1/me/password", &cookie, Some(json!({ "current_password": "wrong-one", "new_password": "another-password" })))
-        .await
-        .expect_error(403, "forbidden");
-    s.call_with_cookie(Method::PUT, "/api/v1/me/password", &cookie, Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "short" })))
-        .await
-        .expect_error(422, "validation_failed");
+    s.call_with_cookie(
+        Method::PUT,
+        "/api/v1/me/password",
+        &cookie,
+        Some(json!({ "current_password": "wrong-one", "new_password": "another-password" })),
+    )
+    .await
+    .expect_error(403, "forbidden");
+    s.call_with_cookie(
+        Method::PUT,
+        "/api/v1/me/password",
+        &cookie,
+        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "short" })),
+    )
+    .await
+    .expect_error(422, "validation_failed");
     let other_session = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
-    s.call_with_cookie(Method::PUT, "/api/v1/me/password", &cookie, Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "another-password" })))
-        .await
-        .expect(204);
+    s.call_with_cookie(
+        Method::PUT,
+        "/api/v1/me/password",
+        &cookie,
+        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "another-password" })),
+    )
+    .await
+    .expect(204);
     // Other sessions end; this one stays.
-    s.call_with_cookie(Method::GET, "/api/v1/me", &other_session, None).await.expect_error(401, "unauthenticated");
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None).await.expect(200);
+    s.call_with_cookie(Method::GET, "/api/v1/me", &other_session, None)
+        .await
+        .expect_error(401, "unauthenticated");
+    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
+        .await
+        .expect(200);
     s.login(OWNER_EMAIL, "another-password").await;
 
     // Log out: the cookie stops working.
-    s.call_with_cookie(Method::DELETE, "/api/v1/session", &cookie, Some(json!({}))).await.expect(204);
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None).await.expect_error(401, "unauthenticated");
+    s.call_with_cookie(Method::DELETE, "/api/v1/session", &cookie, Some(json!({})))
+        .await
+        .expect(204);
+    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn sessions_expire() {
     let s = start().await;
     let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None).await.expect(200);
+    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
+        .await
+        .expect(200);
     s.clock.advance(time::Duration::hours(13));
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None).await.expect_error(401, "unauthenticated");
+    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -106,21 +173,45 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
         .await
         .expect("second org");
     let ambiguous = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD })),
+        )
         .await
         .expect_error(400, "bad_request");
     assert!(ambiguous.text.contains("org"));
     let beta = s
-        .call(Method::POST, "/api/v1/session", None, Some(json!({ "email": OWNER_EMAIL, "password": "beta-password-1", "org": "beta" })))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": OWNER_EMAIL, "password": "beta-password-1", "org": "beta" })),
+        )
         .await
         .expect(200);
     assert_eq!(beta.body["org"]["key"], "beta");
     // Each org's members and tokens stay apart.
-    let cookie = beta.headers["set-cookie"].to_str().expect("text").split(';').next().expect("pair").to_owned();
-    let members = s.call_with_cookie(Method::GET, "/api/v1/members", &cookie, None).await.expect(200);
+    let cookie = beta.headers["set-cookie"]
+        .to_str()
+        .expect("text")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let members = s
+        .call_with_cookie(Method::GET, "/api/v1/members", &cookie, None)
+        .await
+        .expect(200);
     assert_eq!(members.body["items"].as_array().expect("items").len(), 1);
     let acme_token_id = &s.owner_token[4..31];
-    s.call_with_cookie(Method::GET, &format!("/api/v1/tokens/{acme_token_id}"), &cookie, None)
-        .await
-        .expect_error(404, "not_found");
+    s.call_with_cookie(
+        Method::GET,
+        &format!("/api/v1/tokens/{acme_token_id}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect_error(404, "not_found");
 }
