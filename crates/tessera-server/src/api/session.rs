@@ -37,7 +37,8 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let email = normalize_email(&body.email)?;
-    let mut candidates = state.store.members_by_email(&email).await?;
+    let memberships = state.store.members_by_email(&email).await?;
+    let mut candidates = memberships.clone();
     if let Some(org_key) = &body.org {
         let key = OrgKey::parse(org_key)?;
         let org = state.store.get_org_by_key(&key).await?;
@@ -51,9 +52,11 @@ pub async fn login(
     }
     let member = candidates.pop();
     let stored_hash = member.as_ref().and_then(|m| m.password_hash.clone());
+    // Always one argon2 verification, so unknown emails take as long as known ones.
     let ok = secrets::verify_password(body.password, stored_hash).await?;
     let Some(member) = member.filter(|_| ok) else {
-        if let Some(m) = state.store.members_by_email(&email).await?.first() {
+        // Failed attempts on a real account are audited in its org.
+        if let Some(m) = memberships.first() {
             let event = state.audit(
                 &m.org_id,
                 Actor {
