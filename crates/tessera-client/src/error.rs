@@ -16,7 +16,7 @@ pub enum Error {
     /// The server answered with an error status. `code` is the API's stable
     /// code (`forbidden`, `token_expired`, ...) or `http_<status>` when the
     /// body was not Tessera's error shape (a proxy's error page, say).
-    #[error("{code}: {message}{}", retry_hint(*.retry_after))]
+    #[error("{code}: {message}{}", retry_hint(message, *.retry_after))]
     Api {
         status: u16,
         code: String,
@@ -45,10 +45,13 @@ pub enum Error {
     Decode(String),
 }
 
-fn retry_hint(retry_after: Option<u64>) -> String {
+/// Names the wait unless the server's message already does.
+fn retry_hint(message: &str, retry_after: Option<u64>) -> String {
     match retry_after {
-        Some(secs) => format!(" (retry after {secs} seconds)"),
-        None => String::new(),
+        Some(secs) if !message.contains(&secs.to_string()) => {
+            format!(" (retry after {secs} seconds)")
+        }
+        _ => String::new(),
     }
 }
 
@@ -141,6 +144,10 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(err.to_string().ends_with("(retry after 1800 seconds)"));
+
+        let body = br#"{"error":{"code":"rate_limited","message":"retry in 1800 seconds"}}"#;
+        let err = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+        assert_eq!(err.to_string(), "rate_limited: retry in 1800 seconds");
     }
 
     #[test]

@@ -1,0 +1,353 @@
+//! The API from a terminal: every command here is one or two calls through
+//! [`tessera_client::Client`].
+//!
+//! Invariants:
+//! - a token value is printed only where the user asked for a new one
+//!   (`token create|clone|rotate`), alone on stdout so `$(...)` captures
+//!   it, and never by `--help` (`hide_env_values`) or in an error;
+//! - the credential comes from `--token`, then `TESSERA_TOKEN`, then the
+//!   file `tessera login` saved; a saved token is only ever sent to the
+//!   server it was saved for;
+//! - tables for people, `--json` for scripts (the API's JSON, pretty);
+//!   notes meant for people go to stderr so stdout stays parseable.
+
+mod admin;
+mod credentials;
+mod input;
+mod members;
+mod output;
+mod session;
+mod tokens;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tessera_client::Client;
+
+use crate::error::CliError;
+
+/// Commands that talk to a running Tessera server.
+#[derive(Debug, Subcommand)]
+pub enum RemoteCommand {
+    /// Create, list, update, clone, rotate and delete your API tokens.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Manage the org's members and their roles (admins).
+    #[command(subcommand)]
+    Member(members::MemberCommand),
+    /// Manage custom roles: named policies for members and tokens (admins).
+    #[command(subcommand)]
+    Role(admin::RoleCommand),
+    /// Manage projects, which tokens can be restricted to.
+    #[command(subcommand)]
+    Project(admin::ProjectCommand),
+    /// Show or change the org and its token policy.
+    #[command(subcommand)]
+    Org(admin::OrgCommand),
+    /// Read the audit log, newest first.
+    Audit(admin::AuditArgs),
+    /// Check a token, as a service would: valid? allowed to do ACTION?
+    #[command(long_about = verify::LONG_ABOUT)]
+    Verify(verify::VerifyArgs),
+    /// Show who the credential belongs to.
+    Me(members::MeArgs),
+    /// Log in with email and password, and save a CLI token for later
+    /// commands.
+    #[command(long_about = session::LONG_ABOUT)]
+    Login(session::LoginArgs),
+    /// Revoke the token `tessera login` saved, and forget it.
+    Logout(session::LogoutArgs),
+}
+
+/// Where the server is and which credential to use; on every remote
+/// command.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// The Tessera server [default: the one `tessera login` saved, else
+    /// http://127.0.0.1:8080]
+    #[arg(long, env = "TESSERA_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// The API token to authenticate with [default: the one `tessera
+    /// login` saved]. Prefer TESSERA_TOKEN: a flag ends up in shell history.
+    #[arg(
+        long,
+        env = "TESSERA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Connection {
+    /// A client for the resolved server and credential (see
+    /// [`credentials::resolve`]). Having no credential is not an error
+    /// here: the client reports it, naming the ways to give one, only if
+    /// the command needs one.
+    pub fn client(&self) -> Result<Client, CliError> {
+        let resolved = self.resolve()?;
+        Ok(Client::new(resolved.url, resolved.token)?)
+    }
+
+    /// The server and credential this command will use, and where the
+    /// credential came from.
+    pub fn resolve(&self) -> Result<credentials::Resolved, CliError> {
+        let saved = match &self.token {
+            Some(_) => None,
+            None => credentials::load()?,
+        };
+        Ok(credentials::resolve(
+            self.url.clone(),
+            self.token.clone(),
+            saved,
+        ))
+    }
+}
+
+/// `--url` and `--json` alone, for commands that send no credential
+/// (`verify`).
+#[derive(Debug, Clone, Args)]
+pub struct PublicConnection {
+    /// The Tessera server [default: the one `tessera login` saved, else
+    /// http://127.0.0.1:8080]
+    #[arg(long, env = "TESSERA_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl PublicConnection {
+    pub fn client(&self) -> Result<Client, CliError> {
+        Connection {
+            url: self.url.clone(),
+            token: None,
+            json: self.json,
+        }
+        .client()
+    }
+}
+
+pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        RemoteCommand::Token(cmd) => tokens::run(cmd).await,
+        RemoteCommand::Member(cmd) => members::run(cmd).await,
+        RemoteCommand::Role(cmd) => admin::run_role(cmd).await,
+        RemoteCommand::Project(cmd) => admin::run_project(cmd).await,
+        RemoteCommand::Org(cmd) => admin::run_org(cmd).await,
+        RemoteCommand::Audit(args) => admin::audit(args).await,
+        RemoteCommand::Verify(args) => verify::run(args).await,
+        RemoteCommand::Me(args) => members::me(args).await,
+        RemoteCommand::Login(args) => session::login(args).await,
+        RemoteCommand::Logout(args) => session::logout(args).await,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct TestCli {
+        #[command(subcommand)]
+        c: RemoteCommand,
+    }
+
+    pub(crate) fn parse(args: &[&str]) -> Result<RemoteCommand, clap::Error> {
+        TestCli::try_parse_from(std::iter::once("tessera").chain(args.iter().copied()))
+            .map(|cli| cli.c)
+    }
+
+    #[test]
+    fn parses_token_create_with_scope_projects_and_expiry() {
+        let cmd = parse(&[
+            "token",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "writer",
+            "--project",
+            "web",
+            "--project",
+            "api",
+            "--expires-in",
+            "30d",
+            "--json",
+            "--url",
+            "http://h:1",
+        ])
+        .expect("parses");
+        let RemoteCommand::Token(tokens::TokenCommand::Create(args)) = cmd else {
+            panic!("wrong command: {cmd:?}");
+        };
+        assert_eq!(args.name, "ci");
+        assert_eq!(args.projects, ["web", "api"]);
+        assert!(args.conn.json);
+        assert_eq!(args.conn.url.as_deref(), Some("http://h:1"));
+    }
+
+    #[test]
+    fn scope_flags_exclude_each_other() {
+        let err = parse(&[
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--role",
+            "reader",
+            "--custom-role",
+            "a",
+        ])
+        .expect_err("conflict");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let err = parse(&[
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--expires-at",
+            "2030-01-01T00:00:00Z",
+            "--expires-in",
+            "1d",
+        ])
+        .expect_err("conflict");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(parse(&[
+            "token",
+            "create",
+            "--name",
+            "x",
+            "--custom-role",
+            "a",
+            "--custom-role",
+            "b"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["token", "create", "--name", "x", "--expires-in", "30x"][..],
+            &["token", "create", "--name", "x", "--expires-at", "tomorrow"],
+            &["token", "create", "--name", "x", "--role", "superuser"],
+            &[
+                "token",
+                "rotate",
+                "self",
+                "--expires-in",
+                "1d",
+                "--grace",
+                "90000",
+            ],
+        ] {
+            let err = parse(args).expect_err("refused");
+            assert!(
+                matches!(
+                    err.kind(),
+                    clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
+                ),
+                "{args:?}: {:?}",
+                err.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn rotate_requires_an_expiry() {
+        let err = parse(&["token", "rotate", "self"]).expect_err("needs expiry");
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(parse(&[
+            "token",
+            "rotate",
+            "self",
+            "--expires-in",
+            "90d",
+            "--grace",
+            "300"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn parses_the_other_commands() {
+        for args in [
+            &["token", "list"][..],
+            &["token", "show", "self", "--json"],
+            &[
+                "token",
+                "update",
+                "t1",
+                "--inherit",
+                "--no-projects",
+                "--no-expiry",
+            ],
+            &["token", "clone", "t1", "--name", "copy"],
+            &["token", "delete", "t1", "--yes"],
+            &["member", "create", "--email", "a@b.c", "--role", "writer"],
+            &["member", "update", "m1", "--no-custom-roles"],
+            &["member", "tokens", "m1"],
+            &["role", "create", "--key", "ops", "--policy-file", "-"],
+            &["project", "create", "--key", "web"],
+            &[
+                "org",
+                "update",
+                "--require-expiration",
+                "true",
+                "--no-max-lifetime",
+            ],
+            &["audit", "--action", "token:create", "--limit", "10"],
+            &[
+                "verify",
+                "-",
+                "--action",
+                "flag:update",
+                "--resource",
+                "proj/web",
+            ],
+            &["me"],
+            &["login", "--email", "a@b.c", "--password-stdin"],
+            &["logout"],
+        ] {
+            assert!(parse(args).is_ok(), "{args:?}: {:?}", parse(args).err());
+        }
+        assert!(parse(&["verify", "-", "--action", "flag:update"]).is_err());
+        assert!(parse(&["token", "update", "t1", "--role", "reader", "--inherit"]).is_err());
+        assert!(parse(&[
+            "org",
+            "update",
+            "--max-lifetime-days",
+            "30",
+            "--no-max-lifetime"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn help_never_shows_the_token_value() {
+        // clap reads TESSERA_TOKEN from the environment while rendering
+        // help; hide_env_values keeps it out of the text.
+        let err = parse(&["token", "list", "--help"]).expect_err("help");
+        let help = err.to_string();
+        assert!(help.contains("TESSERA_TOKEN"), "{help}");
+        if let Ok(value) = std::env::var("TESSERA_TOKEN") {
+            assert!(value.is_empty() || !help.contains(&value));
+        }
+        let token_arg = TestCli::command_for_test()
+            .find_subcommand("token")
+            .and_then(|t| t.find_subcommand("list"))
+            .and_then(|l| l.get_arguments().find(|a| a.get_id() == "token").cloned());
+        assert!(token_arg.is_some_and(|a| a.is_hide_env_values_set()));
+    }
+
+    impl TestCli {
+        fn command_for_test() -> clap::Command {
+            <Self as clap::CommandFactory>::command()
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The org's configuration from a terminal: custom roles, projects, the
+//! org's token policy, and the audit log.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tessera_api::{
+    AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, RoleList,
+    RoleResponse, TokenPolicyPatch, UpdateOrgRequest, UpdateRoleRequest,
+};
+use tessera_client::AuditFilter;
+
+use super::input;
+use super::output::{self, emit, print, Table};
+use super::Connection;
+use crate::error::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// List the org's custom roles.
+    List(ListArgs),
+    /// Show a role and its policy.
+    Show(KeyArgs),
+    /// Create a custom role from a policy file.
+    #[command(long_about = "Create a custom role from a policy file.\n\n\
+        The file is a JSON list of statements, e.g.\n  \
+        [{\"effect\": \"allow\", \"actions\": [\"flag:*\"], \"resources\": [\"proj/web:*\"]},\n   \
+        {\"effect\": \"deny\", \"actions\": [\"token:create\"], \"resources\": [\"*\"]}]\n\n\
+        Example:\n  \
+        tessera role create --key web-dev --name \"Web developers\" --policy-file web-dev.json")]
+    Create(RoleCreateArgs),
+    /// Replace a role's policy (and name).
+    Update(RoleUpdateArgs),
+    /// Delete a custom role.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// List the org's projects.
+    List(ListArgs),
+    /// Create a project.
+    Create(ProjectCreateArgs),
+    /// Delete a project.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Show the org and its token policy.
+    Show(ListArgs),
+    /// Change the org's name or token policy.
+    #[command(long_about = "Change the org's name or token policy.\n\n\
+        Example: every token must expire, within 90 days:\n  \
+        tessera org update --require-expiration true --max-lifetime-days 90")]
+    Update(OrgUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The role's key.
+    pub key: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleCreateArgs {
+    /// A short, stable key (used in --custom-role).
+    #[arg(long)]
+    pub key: String,
+    /// A display name [default: the key].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The policy: a JSON list of statements, from a file or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub policy_file: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct RoleUpdateArgs {
+    /// The role's key.
+    pub key: String,
+    /// A new display name [default: keep the current one].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The new policy, from a file or `-` for stdin (`role show --json`
+    /// output is accepted too).
+    #[arg(long, value_name = "FILE|-")]
+    pub policy_file: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectCreateArgs {
+    /// A short, stable key (used in --project and in `proj/<key>`
+    /// resources).
+    #[arg(long)]
+    pub key: String,
+    /// A display name [default: the key].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The key.
+    pub key: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgUpdateArgs {
+    /// A new display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Whether every token must have an expiry.
+    #[arg(long, value_name = "true|false")]
+    pub require_expiration: Option<bool>,
+    /// Longest a token may live, from creation or rotation.
+    #[arg(long, value_name = "DAYS", conflicts_with = "no_max_lifetime")]
+    pub max_lifetime_days: Option<u32>,
+    /// Remove the lifetime cap.
+    #[arg(long)]
+    pub no_max_lifetime: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events by this member or token id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this action, e.g. token:create.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events on this target, e.g. member/<id>:token/<id>.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// How many events (the server caps it).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Older than this cursor (printed after each page).
+    #[arg(long, value_name = "CURSOR")]
+    pub before: Option<String>,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+pub async fn run_role(cmd: RoleCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        RoleCommand::List(args) => {
+            let roles = args.conn.client()?.list_roles().await?;
+            emit(args.conn.json, &roles, role_table)?;
+        }
+        RoleCommand::Show(args) => {
+            let role = args.conn.client()?.get_role(&args.key).await?;
+            emit(args.conn.json, &role, role_details)?;
+        }
+        RoleCommand::Create(args) => {
+            let request = CreateRoleRequest {
+                key: args.key,
+                name: args.name,
+                policy: input::read_policy_file(&args.policy_file)?,
+            };
+            let role = args.conn.client()?.create_role(&request).await?;
+            emit(args.conn.json, &role, role_details)?;
+        }
+        RoleCommand::Update(args) => {
+            let policy = input::read_policy_file(&args.policy_file)?;
+            let client = args.conn.client()?;
+            // PUT replaces the name too; keep it unless a new one is given.
+            let name = match args.name {
+                Some(name) => name,
+                None => client.get_role(&args.key).await?.name,
+            };
+            let request = UpdateRoleRequest {
+                name: Some(name),
+                policy,
+            };
+            let role = client.update_role(&args.key, &request).await?;
+            emit(args.conn.json, &role, role_details)?;
+        }
+        RoleCommand::Delete(args) => {
+            delete(&args, "role").await?;
+            args.conn.client()?.delete_role(&args.key).await?;
+            deleted(&args, "role")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run_project(cmd: ProjectCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        ProjectCommand::List(args) => {
+            let projects = args.conn.client()?.list_projects().await?;
+            emit(args.conn.json, &projects, project_table)?;
+        }
+        ProjectCommand::Create(args) => {
+            let request = CreateProjectRequest {
+                key: args.key,
+                name: args.name,
+            };
+            let project = args.conn.client()?.create_project(&request).await?;
+            emit(args.conn.json, &project, |p| {
+                output::pairs(&[
+                    ("key", p.key.clone()),
+                    ("name", p.name.clone()),
+                    ("created", output::time(p.created_at)),
+                ])
+            })?;
+        }
+        ProjectCommand::Delete(args) => {
+            delete(&args, "project").await?;
+            args.conn.client()?.delete_project(&args.key).await?;
+            deleted(&args, "project")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks before deleting `what` (a role or a project), unless `--yes`.
+async fn delete(args: &DeleteArgs, what: &str) -> Result<(), CliError> {
+    input::check_can_confirm(args.yes)?;
+    let question = format!("Delete {what} {}?", output::clean(&args.key));
+    if input::confirm(args.yes, &question)? {
+        Ok(())
+    } else {
+        Err(CliError::Input("cancelled: nothing was deleted".into()))
+    }
+}
+
+fn deleted(args: &DeleteArgs, what: &str) -> Result<(), CliError> {
+    if args.conn.json {
+        return Ok(());
+    }
+    print(&format!("Deleted {what} {}.\n", output::clean(&args.key)))
+}
+
+pub async fn run_org(cmd: OrgCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        OrgCommand::Show(args) => {
+            let org = args.conn.client()?.get_org().await?;
+            emit(args.conn.json, &org, org_details)?;
+        }
+        OrgCommand::Update(args) => {
+            let request = org_update_request(&args)?;
+            let org = args.conn.client()?.update_org(&request).await?;
+            emit(args.conn.json, &org, org_details)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn org_update_request(args: &OrgUpdateArgs) -> Result<UpdateOrgRequest, CliError> {
+    let max_lifetime_days = if args.no_max_lifetime {
+        Some(None)
+    } else {
+        args.max_lifetime_days.map(Some)
+    };
+    let token_policy = (args.require_expiration.is_some() || max_lifetime_days.is_some())
+        .then_some(TokenPolicyPatch {
+            require_expiration: args.require_expiration,
+            max_lifetime_days,
+        });
+    if args.name.is_none() && token_policy.is_none() {
+        return Err(CliError::Input(
+            "nothing to update: give --name, --require-expiration, --max-lifetime-days or \
+             --no-max-lifetime"
+                .into(),
+        ));
+    }
+    Ok(UpdateOrgRequest {
+        name: args.name.clone(),
+        token_policy,
+    })
+}
+
+pub async fn audit(args: AuditArgs) -> Result<ExitCode, CliError> {
+    let filter = AuditFilter {
+        actor: args.actor,
+        action: args.action,
+        target: args.target,
+        before: args.before,
+        limit: args.limit,
+    };
+    let page = args.conn.client()?.list_audit(&filter).await?;
+    emit(args.conn.json, &page, audit_table)?;
+    if let (false, Some(cursor)) = (args.conn.json, &page.next_cursor) {
+        eprintln!("More: tessera audit --before {cursor}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn audit_table(page: &AuditPage) -> String {
+    let mut table = Table::new(&["AT", "ACTOR", "ACTION", "TARGET", "IP"]);
+    for e in &page.items {
+        let actor = match (&e.actor.member, &e.actor.token) {
+            (Some(m), Some(t)) => format!("{m} (token {t})"),
+            (Some(m), None) => m.clone(),
+            (None, Some(t)) => format!("token {t}"),
+            (None, None) => "-".into(),
+        };
+        table.row(vec![
+            output::time(e.at),
+            actor,
+            e.action.clone(),
+            e.target.clone(),
+            e.ip.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table.render()
+}
+
+fn role_table(roles: &RoleList) -> String {
+    let mut table = Table::new(&["KEY", "NAME", "STATEMENTS", "UPDATED"]);
+    for r in &roles.items {
+        table.row(vec![
+            r.key.clone(),
+            r.name.clone(),
+            r.policy.0.len().to_string(),
+            output::time(r.updated_at),
+        ]);
+    }
+    table.render()
+}
+
+fn role_details(r: &RoleResponse) -> String {
+    let policy = serde_json::to_string_pretty(&r.policy).unwrap_or_default();
+    let mut text = output::pairs(&[
+        ("key", r.key.clone()),
+        ("name", r.name.clone()),
+        ("created", output::time(r.created_at)),
+        ("updated", output::time(r.updated_at)),
+    ]);
+    text.push_str("policy:\n");
+    // The policy is shown as the JSON `--policy-file` takes, cleaned line
+    // by line.
+    for line in policy.lines() {
+        text.push_str(&format!("  {}\n", output::clean(line)));
+    }
+    text
+}
+
+fn project_table(projects: &ProjectList) -> String {
+    let mut table = Table::new(&["KEY", "NAME", "CREATED"]);
+    for p in &projects.items {
+        table.row(vec![
+            p.key.clone(),
+            p.name.clone(),
+            output::time(p.created_at),
+        ]);
+    }
+    table.render()
+}
+
+fn org_details(org: &OrgResponse) -> String {
+    let policy = &org.token_policy;
+    output::pairs(&[
+        ("key", org.key.clone()),
+        ("name", org.name.clone()),
+        ("id", org.id.clone()),
+        ("require expiration", policy.require_expiration.to_string()),
+        (
+            "max lifetime",
+            policy
+                .max_lifetime_days
+                .map(|d| format!("{d} days"))
+                .unwrap_or_else(|| "none".into()),
+        ),
+        ("created", output::time(org.created_at)),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::tests::parse;
+    use crate::remote::RemoteCommand;
+
+    fn org_update(args: &[&str]) -> Result<UpdateOrgRequest, CliError> {
+        match parse(&[&["org", "update"], args].concat()) {
+            Ok(RemoteCommand::Org(OrgCommand::Update(a))) => org_update_request(&a),
+            other => panic!("not an org update: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn org_update_sends_only_the_policy_fields_given() {
+        let json = |r: UpdateOrgRequest| serde_json::to_value(r).expect("json");
+        assert_eq!(
+            json(org_update(&["--require-expiration", "true"]).expect("ok")),
+            serde_json::json!({"token_policy": {"require_expiration": true}})
+        );
+        assert_eq!(
+            json(org_update(&["--no-max-lifetime"]).expect("ok")),
+            serde_json::json!({"token_policy": {"max_lifetime_days": null}})
+        );
+        assert_eq!(
+            json(org_update(&["--max-lifetime-days", "90", "--name", "Acme"]).expect("ok")),
+            serde_json::json!({"name": "Acme", "token_policy": {"max_lifetime_days": 90}})
+        );
+        assert!(org_update(&[]).is_err());
+    }
+}

@@ -1,0 +1,252 @@
+//! `tessera member ...` (the org's people and their roles) and `tessera
+//! me`.
+//!
+//! A generated initial password is shown once, like a new token; a
+//! password the admin chooses is read from stdin, never from an argument.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tessera_api::{CreateMemberRequest, MeResponse, MemberResponse, UpdateMemberRequest};
+
+use super::input;
+use super::output::{self, emit, print, Table};
+use super::tokens::RoleArg;
+use super::Connection;
+use crate::error::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// List the org's members.
+    List(ListArgs),
+    /// Show one member.
+    Show(IdArgs),
+    /// Add a member. Without --password-stdin a password is generated and
+    /// shown once.
+    #[command(long_about = "Add a member.\n\n\
+        Without --password-stdin a password is generated and shown once.\n\n\
+        Examples:\n  \
+        tessera member create --email ana@example.com --role writer\n  \
+        printf '%s' \"$PW\" | tessera member create --email bo@example.com --role reader --password-stdin")]
+    Create(CreateArgs),
+    /// Change a member's built-in role or custom roles.
+    Update(UpdateArgs),
+    /// Remove a member; their tokens stop working at once.
+    Delete(DeleteArgs),
+    /// List a member's tokens (admins; metadata only, never values).
+    Tokens(IdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The member's id.
+    pub id: String,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub email: String,
+    /// Display name [default: from the email].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The member's built-in role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// A custom role to add to the built-in one (repeatable).
+    #[arg(long = "custom-role", value_name = "KEY")]
+    pub custom_roles: Vec<String>,
+    /// Read the initial password from the first line of stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The member's id.
+    pub id: String,
+    /// A new built-in role.
+    #[arg(long, value_enum)]
+    pub role: Option<RoleArg>,
+    /// Replace the member's custom roles (repeatable).
+    #[arg(
+        long = "custom-role",
+        value_name = "KEY",
+        conflicts_with = "no_custom_roles"
+    )]
+    pub custom_roles: Vec<String>,
+    /// Remove all the member's custom roles.
+    #[arg(long)]
+    pub no_custom_roles: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The member's id.
+    pub id: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct MeArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+pub async fn run(cmd: MemberCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        MemberCommand::List(args) => {
+            let list = args.conn.client()?.list_members().await?;
+            emit(args.conn.json, &list, |l| member_table(&l.items))
+        }
+        MemberCommand::Show(args) => {
+            let member = args.conn.client()?.get_member(&args.id).await?;
+            emit(args.conn.json, &member, details)
+        }
+        MemberCommand::Create(args) => create(args).await,
+        MemberCommand::Update(args) => update(args).await,
+        MemberCommand::Delete(args) => delete(args).await,
+        MemberCommand::Tokens(args) => {
+            let tokens = args.conn.client()?.list_member_tokens(&args.id).await?;
+            emit(args.conn.json, &tokens, |l| output::token_table(&l.items))
+        }
+    }?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn create(args: CreateArgs) -> Result<(), CliError> {
+    let password = if args.password_stdin {
+        Some(input::read_secret_line("password")?)
+    } else {
+        None
+    };
+    let request = CreateMemberRequest {
+        email: args.email,
+        name: args.name,
+        role: args.role.into(),
+        custom_roles: (!args.custom_roles.is_empty()).then_some(args.custom_roles),
+        password,
+    };
+    let created = args.conn.client()?.create_member(&request).await?;
+    emit(args.conn.json, &created, |c| {
+        let mut rows = detail_rows(&c.member);
+        if let Some(password) = &c.initial_password {
+            eprintln!("The initial password is shown only now; ask them to change it.");
+            rows.push(("initial password", password.clone()));
+        }
+        output::pairs(&rows)
+    })
+}
+
+async fn update(args: UpdateArgs) -> Result<(), CliError> {
+    let request = UpdateMemberRequest {
+        role: args.role.map(Into::into),
+        custom_roles: if args.no_custom_roles {
+            Some(Vec::new())
+        } else {
+            (!args.custom_roles.is_empty()).then_some(args.custom_roles)
+        },
+    };
+    if request.role.is_none() && request.custom_roles.is_none() {
+        return Err(CliError::Input(
+            "nothing to update: give --role, --custom-role or --no-custom-roles".into(),
+        ));
+    }
+    let member = args
+        .conn
+        .client()?
+        .update_member(&args.id, &request)
+        .await?;
+    emit(args.conn.json, &member, details)
+}
+
+async fn delete(args: DeleteArgs) -> Result<(), CliError> {
+    input::check_can_confirm(args.yes)?;
+    let client = args.conn.client()?;
+    if !args.yes {
+        let member = client.get_member(&args.id).await?;
+        let question = format!(
+            "Remove member {} ({})? Their tokens stop working at once.",
+            output::clean(&member.email),
+            member.id
+        );
+        if !input::confirm(false, &question)? {
+            return Err(CliError::Input("cancelled: nothing was removed".into()));
+        }
+    }
+    client.delete_member(&args.id).await?;
+    if !args.conn.json {
+        print(&format!("Removed member {}.\n", output::clean(&args.id)))?;
+    }
+    Ok(())
+}
+
+pub async fn me(args: MeArgs) -> Result<ExitCode, CliError> {
+    let me = args.conn.client()?.me().await?;
+    emit(args.conn.json, &me, me_details)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn me_details(me: &MeResponse) -> String {
+    let m = &me.member;
+    let mut rows = vec![
+        ("member", format!("{} <{}>", m.name, m.email)),
+        ("id", m.id.clone()),
+        ("role", m.role.to_string()),
+        ("custom roles", output::list_or_dash(&m.custom_roles)),
+        ("org", format!("{} ({})", me.org.name, me.org.key)),
+        ("authenticated by", me.authenticated_by.clone()),
+    ];
+    if let Some(t) = &me.token {
+        rows.push(("token", format!("{} ({})", t.name, t.id)));
+        rows.push(("token scope", output::scope(t)));
+        rows.push(("token expires", output::time_or_never(t.expires_at)));
+    }
+    output::pairs(&rows)
+}
+
+fn member_table(members: &[MemberResponse]) -> String {
+    let mut table = Table::new(&["ID", "EMAIL", "NAME", "ROLE", "CUSTOM ROLES", "CREATED"]);
+    for m in members {
+        table.row(vec![
+            m.id.clone(),
+            m.email.clone(),
+            m.name.clone(),
+            m.role.to_string(),
+            output::list_or_dash(&m.custom_roles),
+            output::time(m.created_at),
+        ]);
+    }
+    table.render()
+}
+
+fn details(m: &MemberResponse) -> String {
+    output::pairs(&detail_rows(m))
+}
+
+fn detail_rows(m: &MemberResponse) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", m.id.clone()),
+        ("email", m.email.clone()),
+        ("name", m.name.clone()),
+        ("role", m.role.to_string()),
+        ("custom roles", output::list_or_dash(&m.custom_roles)),
+        ("created", output::time(m.created_at)),
+    ]
+}
