@@ -23,6 +23,9 @@
 //! types are the server's own, re-exported as [`api`]. Errors keep the
 //! API's stable code ([`Error::Api`]), and no error or `Debug` output ever
 //! shows a token.
+//!
+//! With the `tower` feature (on by default), `TesseraLayer` protects an
+//! axum or other tower service with Tessera tokens.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -31,6 +34,8 @@
 mod client;
 mod endpoints;
 mod error;
+#[cfg(feature = "tower")]
+mod layer;
 
 #[cfg(test)]
 mod tests;
@@ -38,5 +43,7 @@ mod tests;
 pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, URL_ENV};
 pub use endpoints::AuditFilter;
 pub use error::Error;
+#[cfg(feature = "tower")]
+pub use layer::{TesseraLayer, TesseraService};
 /// The API's wire types, shared with the server.
 pub use tessera_api as api;

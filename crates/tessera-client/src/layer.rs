@@ -1,0 +1,372 @@
+//! A tower [`Layer`] that protects a service (axum, hyper, tonic...) with
+//! Tessera tokens: the request's `Authorization: Bearer <token>` or
+//! `Authorization: ApiKey <token>` is checked with `POST /verify`, and
+//! optionally whether the token may do an action on a resource.
+//!
+//! ```no_run
+//! # fn demo() -> Result<(), tessera_client::Error> {
+//! use tessera_client::{Client, TesseraLayer};
+//!
+//! let layer = TesseraLayer::new(Client::from_env()?).require("flag:read", "proj/web");
+//! // axum: Router::new().route(...).layer(layer)
+//! # let _ = layer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Invariants:
+//! - a request reaches the inner service only if Tessera said the token is
+//!   valid (and allowed, when a permission is required); the verified
+//!   identity is in the request's extensions as [`VerifiedToken`];
+//! - otherwise the answer is Tessera's own error shape: 401 (with
+//!   `WWW-Authenticate`) for a missing or invalid token, 403 when not
+//!   allowed, 503 when Tessera cannot be asked. It never fails open;
+//! - every request is verified anew, so a revocation takes effect on the
+//!   next request. Tessera answers verification from memory; the cost is
+//!   one local round trip.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode};
+use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest};
+use tower::{Layer, Service};
+
+use crate::Client;
+
+type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
+
+/// Wraps services in [`TesseraService`].
+#[derive(Clone)]
+pub struct TesseraLayer {
+    client: Arc<Client>,
+    requirement: Option<Arc<Requirement>>,
+}
+
+impl std::fmt::Debug for TesseraLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TesseraLayer")
+            .field("client", &self.client)
+            .field("requirement", &self.requirement.is_some())
+            .finish()
+    }
+}
+
+impl TesseraLayer {
+    /// Authenticates only: any valid token of the deployment passes. The
+    /// client needs no credential of its own.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client: Arc::new(client),
+            requirement: None,
+        }
+    }
+
+    /// Also requires the token to be allowed `action` on `resource`.
+    pub fn require(self, action: impl Into<String>, resource: impl Into<String>) -> Self {
+        let pair = (action.into(), resource.into());
+        self.require_with(move |_| Some(pair.clone()))
+    }
+
+    /// Derives the required action and resource from the request (its
+    /// method, path, headers); `None` means authentication alone.
+    pub fn require_with(
+        mut self,
+        requirement: impl Fn(&Parts) -> Option<(String, String)> + Send + Sync + 'static,
+    ) -> Self {
+        self.requirement = Some(Arc::new(requirement));
+        self
+    }
+}
+
+impl<S> Layer<S> for TesseraLayer {
+    type Service = TesseraService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TesseraService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`TesseraLayer`] produces.
+#[derive(Clone, Debug)]
+pub struct TesseraService<S> {
+    inner: S,
+    layer: TesseraLayer,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TesseraService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: From<String>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The instance that was polled ready is the one to call; leave a
+        // fresh clone behind for the next request.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            match check(&layer, &parts).await {
+                Ok(token) => {
+                    if let Some(token) = token {
+                        parts.extensions.insert(token);
+                    }
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Err(rejection) => Ok(rejection.into_response()),
+            }
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Rejection {
+    status: StatusCode,
+    code: String,
+    message: String,
+}
+
+impl Rejection {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn into_response<B: From<String>>(self) -> Response<B> {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut response = Response::new(B::from(text));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            );
+        }
+        response
+    }
+}
+
+/// Asks Tessera about the request's token.
+async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedToken>, Rejection> {
+    let Some(token) = presented_token(parts) else {
+        return Err(Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_credential",
+            "send a token as `Authorization: Bearer <token>`",
+        ));
+    };
+    let (action, resource) = match layer.requirement.as_ref().and_then(|r| r(parts)) {
+        Some((action, resource)) => (Some(action), Some(resource)),
+        None => (None, None),
+    };
+    let request = VerifyRequest {
+        token,
+        action: action.clone(),
+        resource: resource.clone(),
+    };
+    let answer = layer.client.verify(&request).await.map_err(|_| {
+        Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "verification_unavailable",
+            "the token could not be verified; try again later",
+        )
+    })?;
+    if !answer.valid {
+        return Err(Rejection::new(
+            StatusCode::UNAUTHORIZED,
+            &answer.code,
+            "the token is missing, invalid, expired or revoked",
+        ));
+    }
+    if answer.allowed == Some(false) {
+        let (action, resource) = (action.unwrap_or_default(), resource.unwrap_or_default());
+        return Err(Rejection::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("not permitted: {action} on {resource}"),
+        ));
+    }
+    Ok(answer.token)
+}
+
+/// The token in `Authorization: Bearer ...` or `Authorization: ApiKey ...`
+/// (the scheme is case-insensitive).
+fn presented_token(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let known = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("apikey");
+    let token = token.trim();
+    (known && !token.is_empty()).then(|| token.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use tower::{service_fn, ServiceExt};
+
+    /// A stand-in for Tessera's `/verify` that answers `answer` to every
+    /// request and reports the bodies it got.
+    fn fake_tessera(answer: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        (url, rx)
+    }
+
+    async fn call(layer: TesseraLayer, authorization: Option<&str>) -> Response<String> {
+        let inner = service_fn(|req: Request<String>| async move {
+            let who = req
+                .extensions()
+                .get::<VerifiedToken>()
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            Ok::<_, Infallible>(Response::new(format!("hello {who}")))
+        });
+        let mut request = Request::new(String::new());
+        if let Some(value) = authorization {
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+        }
+        let Ok(response) = layer.layer(inner).oneshot(request).await;
+        response
+    }
+
+    const VALID: &str = r#"{"valid":true,"code":"valid","allowed":true,"token":{"id":"t1","name":"ci","member":"m1","org":"acme","projects":[],"expires_at":null}}"#;
+
+    #[tokio::test]
+    async fn a_valid_token_passes_with_its_identity() {
+        let (url, seen) = fake_tessera(VALID);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .require("flag:read", "proj/web");
+        let response = call(layer, Some("ApiKey tsr_presented")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.body(), "hello ci");
+        let sent: serde_json::Value =
+            serde_json::from_str(&seen.recv().expect("verify call")).expect("json");
+        assert_eq!(
+            sent,
+            serde_json::json!({"token": "tsr_presented", "action": "flag:read", "resource": "proj/web"})
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_invalid_and_forbidden_are_refused() {
+        let (url, _seen) = fake_tessera(r#"{"valid":false,"code":"token_expired"}"#);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"));
+        let response = call(layer.clone(), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key(WWW_AUTHENTICATE));
+        assert!(response.body().contains("missing_credential"));
+        let response = call(layer, Some("Bearer tsr_old")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.body().contains("token_expired"));
+
+        let (url, _seen) = fake_tessera(
+            r#"{"valid":true,"code":"valid","allowed":false,"token":{"id":"t1","name":"ci","member":"m1","org":"acme","projects":[],"expires_at":null}}"#,
+        );
+        let layer =
+            TesseraLayer::new(Client::new(url, None).expect("client")).require_with(|parts| {
+                Some(("flag:update".into(), format!("proj{}", parts.uri.path())))
+            });
+        let response = call(layer, Some("Bearer tsr_x")).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(
+            response.body().contains("flag:update on proj/"),
+            "{}",
+            response.body()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_tessera_fails_closed() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let client = Client::new(format!("http://127.0.0.1:{port}"), None).expect("client");
+        let response = call(TesseraLayer::new(client), Some("Bearer tsr_x")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.body().contains("verification_unavailable"));
+    }
+
+    #[test]
+    fn reads_both_authorization_schemes() {
+        let parts = |value: &str| {
+            let mut request = Request::new(());
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+            request.into_parts().0
+        };
+        assert_eq!(
+            presented_token(&parts("Bearer tsr_a")).as_deref(),
+            Some("tsr_a")
+        );
+        assert_eq!(
+            presented_token(&parts("apikey  tsr_b ")).as_deref(),
+            Some("tsr_b")
+        );
+        assert_eq!(presented_token(&parts("Basic abc")), None);
+        assert_eq!(presented_token(&parts("Bearer ")), None);
+    }
+}
