@@ -122,6 +122,21 @@ pub fn token_allows(
         && owner.allows(action, resource)
 }
 
+/// What a token may do to *itself* (read its own metadata, rotate itself):
+/// owner ∧ scope, but not the project restriction. A token restricted to
+/// projects can do nothing outside them, except keep itself alive — a CI
+/// token scoped to one project must still be able to rotate itself.
+pub fn token_allows_on_itself(
+    owner: &MemberPermissions,
+    scope: &ResolvedScope,
+    action: &str,
+    own_resource: &str,
+) -> bool {
+    matches!(action, "token:read" | "token:rotate")
+        && scope.allows(action, own_resource)
+        && owner.allows(action, own_resource)
+}
+
 /// Who is granting a scope: a member, through a session or a token.
 #[derive(Debug, Clone, Copy)]
 pub struct Grantor<'a> {
@@ -163,17 +178,28 @@ impl Grantor<'_> {
             ))),
             TokenScope::Role(role) if *role <= rank => Ok(()),
             TokenScope::Role(role) => Err(Error::ScopeExceedsCaller(format!(
-                "a {rank} cannot grant a {role} token; ask for {} or lower",
-                rank
+                "{} cannot grant {} token; ask for {rank} or lower",
+                with_article(rank),
+                with_article(*role)
             ))),
             TokenScope::CustomRoles(_) | TokenScope::Policy(_) if rank >= BuiltinRole::Admin => {
                 Ok(())
             }
             TokenScope::CustomRoles(_) | TokenScope::Policy(_) => Err(Error::ScopeExceedsCaller(
-                format!("only admins and owners can grant custom roles or inline policies; a {rank} can grant built-in roles up to {rank}"),
+                format!("only admins and owners can grant custom roles or inline policies; {} can grant built-in roles up to {rank}", with_article(rank)),
             )),
         }
     }
+}
+
+/// "a reader", "an admin".
+fn with_article(role: BuiltinRole) -> String {
+    let article = if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {role}")
 }
 
 /// Rank rules for managing members: nobody acts on a member ranked above
@@ -187,14 +213,16 @@ pub fn check_member_change(
     if let Some(current) = target_current {
         if current > actor_rank {
             return Err(Error::ScopeExceedsCaller(format!(
-                "a {actor_rank} cannot change or remove a member whose role is {current}"
+                "{} cannot change or remove a member whose role is {current}",
+                with_article(actor_rank)
             )));
         }
     }
     if let Some(role) = new_role {
         if role > actor_rank {
             return Err(Error::ScopeExceedsCaller(format!(
-                "a {actor_rank} cannot give the {role} role"
+                "{} cannot give the {role} role",
+                with_article(actor_rank)
             )));
         }
     }
@@ -315,6 +343,42 @@ mod tests {
         assert!(via_inline.check_grant(&inline).is_ok());
         assert!(via_inline.check_grant(&TokenScope::Role(Reader)).is_err());
         assert!(via_inline.check_grant(&TokenScope::Inherit).is_err());
+    }
+
+    #[test]
+    fn a_project_token_may_rotate_itself_but_nothing_else_outside() {
+        let me = member();
+        let perms = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
+        let own = format!("member/{me}:token/abc");
+        let scope = ResolvedScope::new(&TokenScope::Inherit, &me, []);
+        let web = vec![ProjectKey::parse("web").expect("key")];
+        assert!(!token_allows(&perms, &scope, &web, "token:rotate", &own));
+        assert!(token_allows_on_itself(&perms, &scope, "token:rotate", &own));
+        assert!(token_allows_on_itself(&perms, &scope, "token:read", &own));
+        assert!(!token_allows_on_itself(
+            &perms,
+            &scope,
+            "token:delete",
+            &own
+        ));
+        let reader_scope = ResolvedScope::new(
+            &TokenScope::Policy(Policy(vec![Statement::allow(&["*:read"], &["*"])])),
+            &me,
+            [],
+        );
+        assert!(
+            !token_allows_on_itself(&perms, &reader_scope, "token:rotate", &own),
+            "the scope still applies"
+        );
+        assert_eq!(
+            Grantor {
+                role: BuiltinRole::Writer,
+                via_token: None
+            }
+            .check_grant(&TokenScope::Role(BuiltinRole::Admin))
+            .map_err(|e| e.to_string()),
+            Err("a writer cannot grant an admin token; ask for writer or lower".into())
+        );
     }
 
     #[test]

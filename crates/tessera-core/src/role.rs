@@ -1,8 +1,8 @@
 //! Built-in member roles and the policies that define them.
 //!
 //! Ranked `reader < writer < admin < owner`:
-//! - **reader** reads everything except other members' tokens, and manages
-//!   its own tokens;
+//! - **reader** reads everything except other members' tokens and the audit
+//!   log (which records those tokens), and manages its own tokens;
 //! - **writer** also changes everything under `proj/*`;
 //! - **admin** may do everything; what it may not do is owner-only: give
 //!   the owner role, or change or remove an owner (see
@@ -47,7 +47,8 @@ impl BuiltinRole {
             actions: Some(vec!["*:read".into()]),
             not_actions: None,
             resources: None,
-            not_resources: Some(vec!["member/*:token/*".into()]),
+            // Others' tokens are private, and the audit log shows them.
+            not_resources: Some(vec!["member/*:token/*".into(), "audit/*".into()]),
         };
         match self {
             Self::Reader => vec![
@@ -106,6 +107,9 @@ mod tests {
         assert!(!reader.allows("token:read", theirs));
         assert!(!reader.allows("flag:update", "proj/web:env/prod:flag/x"));
         assert!(!reader.allows("member:create", "member/x"));
+        assert!(!reader.allows("audit:read", "audit/log"));
+        assert!(!writer.allows("audit:read", "audit/log"));
+        assert!(admin.allows("audit:read", "audit/log"));
 
         assert!(writer.allows("flag:update", "proj/web:env/prod:flag/x"));
         assert!(writer.allows("project:create", "proj/web"));

@@ -60,6 +60,24 @@ impl Caller {
         }
     }
 
+    /// Like [`Caller::allows`], but for a token acting on itself (`self`):
+    /// reading and rotating itself are not bound by its project
+    /// restriction (see `token_allows_on_itself`).
+    pub fn allows_on(&self, action: &str, resource: &str, target: &tessera_core::TokenId) -> bool {
+        match &self.via {
+            Via::Token { token, scope } if &token.id == target => {
+                self.allows(action, resource)
+                    || tessera_core::permission::token_allows_on_itself(
+                        &self.permissions,
+                        scope,
+                        action,
+                        resource,
+                    )
+            }
+            _ => self.allows(action, resource),
+        }
+    }
+
     /// 403 naming the action unless allowed.
     pub fn require(&self, action: &str, resource: &str) -> ApiResult<()> {
         if self.allows(action, resource) {

@@ -106,7 +106,10 @@ pub async fn get_token(
     Path(id): Path<String>,
 ) -> ApiResult<Json<TokenResponse>> {
     let token = load(&state, &caller, &id).await?;
-    caller.require("token:read", &resource::token(&token.member_id, &token.id))?;
+    let target = resource::token(&token.member_id, &token.id);
+    if !caller.allows_on("token:read", &target, &token.id) {
+        return Err(ApiError::forbidden("token:read", &target));
+    }
     Ok(Json(token_response(&state, &token)))
 }
 
@@ -283,8 +286,11 @@ pub async fn rotate_token(
         }),
         last_rotation_before: now - tessera_core::lifecycle::ROTATION_INTERVAL,
     };
-    let details =
-        json!({ "grace_period_seconds": grace.whole_seconds(), "old_snippet": token.snippet });
+    let details = json!({
+        "grace_period_seconds": grace.whole_seconds(),
+        "old_snippet": token.snippet,
+        "snippet": minted.snippet,
+    });
     let event = token_event(&state, &caller, "token:rotate", &token, details);
     let rotated = match state.store.rotate_token(&token.id, &rotation, &event).await {
         Err(StoreError::RotationRace) => return Err(rotation_race(&state, &token.id, now).await),
@@ -326,7 +332,10 @@ pub async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Toke
             )
         })?
     } else {
-        TokenId::parse(id).map_err(|_| ApiError::BadRequest(format!("{id:?} is not a token id")))?
+        // The id is not echoed: people paste whole tokens here by mistake.
+        TokenId::parse(id).map_err(|_| {
+            ApiError::BadRequest("not a token id: expected 27 base62 characters, or `self`".into())
+        })?
     };
     match state.store.get_token(&id).await? {
         Some(token) if token.org_id == caller.org.id => Ok(token),
@@ -345,7 +354,9 @@ async fn load_own(state: &AppState, caller: &Caller, id: &str, action: &str) -> 
             action.trim_start_matches("token:")
         )));
     }
-    caller.require(action, &target)?;
+    if !caller.allows_on(action, &target, &token.id) {
+        return Err(ApiError::forbidden(action, &target));
+    }
     Ok(token)
 }
 
@@ -430,7 +441,7 @@ async fn projects_from(
         {
             return Err(ApiError::unprocessable(
                 "unknown_project",
-                format!("project {missing:?} does not exist"),
+                format!("project \"{missing}\" does not exist"),
             ));
         }
     }
@@ -472,8 +483,8 @@ fn token_event(
     mut details: serde_json::Value,
 ) -> tessera_core::model::AuditEvent {
     if let Some(map) = details.as_object_mut() {
-        map.insert("name".into(), json!(token.name));
-        map.insert("snippet".into(), json!(token.snippet));
+        map.entry("name").or_insert_with(|| json!(token.name));
+        map.entry("snippet").or_insert_with(|| json!(token.snippet));
     }
     state.audit(
         &caller.org.id,

@@ -97,6 +97,10 @@ async fn member_management_and_rank_rules() {
     .await
     .expect_error(403, "forbidden");
     s.get("/api/v1/members", &writer_token).await.expect(200);
+    // The audit log records everyone's tokens: admins only.
+    s.get("/api/v1/audit", &writer_token)
+        .await
+        .expect_error(403, "forbidden");
 
     // The last owner stays.
     s.patch(

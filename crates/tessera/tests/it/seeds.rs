@@ -432,6 +432,27 @@ async fn graphorlm_project_scoped_token() {
     s.post("/api/v1/tokens", &token, json!({ "name": "escape" }))
         .await
         .expect_error(403, "forbidden");
+    // ...except keep itself alive: it may read and rotate itself.
+    s.get("/api/v1/tokens/self", &token).await.expect(200);
+    s.delete("/api/v1/tokens/self", &token)
+        .await
+        .expect_error(403, "forbidden");
+    let (ci_id, ci_token, _) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "ci", "projects": ["rag"], "expires_at": in_days(7) }),
+        )
+        .await;
+    let rotated = s
+        .post(
+            "/api/v1/tokens/self/rotate",
+            &ci_token,
+            json!({ "expires_at": in_days(14) }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rotated.body["id"], ci_id.as_str());
+    assert_eq!(rotated.body["projects"], json!(["rag"]));
     // Unknown projects are refused at creation.
     s.post(
         "/api/v1/tokens",
