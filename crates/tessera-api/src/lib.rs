@@ -55,7 +55,7 @@ pub struct ErrorDetail {
 // ---------------------------------------------------------------- session
 
 /// `POST /session`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LoginRequest {
@@ -92,7 +92,7 @@ pub struct MeResponse {
 }
 
 /// `PUT /me/password` (session only).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ChangePasswordRequest {
@@ -100,10 +100,28 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+/// Request types that carry a password print it as `<redacted>`.
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* } redact { $($secret:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &"<redacted>"))*
+                    .finish()
+            }
+        }
+    };
+}
+
+redacted_debug!(LoginRequest { email, org } redact { password });
+redacted_debug!(ChangePasswordRequest {} redact { current_password, new_password });
+redacted_debug!(CreateMemberRequest { email, name, role, custom_roles } redact { password });
+
 // ---------------------------------------------------------------- members
 
 /// `POST /members`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateMemberRequest {
@@ -562,7 +580,7 @@ pub struct AuditEventResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct AuditPage {
     pub items: Vec<AuditEventResponse>,
-    /// Pass as `before` to get the next (older) page; absent on the last.
+    /// Pass as `before` to get the next (older) page; `null` on the last.
     pub next_cursor: Option<String>,
 }
 
@@ -582,6 +600,31 @@ mod tests {
         assert_eq!(p.expires_at, Some(None));
         let p: UpdateTokenRequest = serde_json::from_str(r#"{}"#).expect("json");
         assert_eq!(p.expires_at, None);
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug_output() {
+        let login = LoginRequest {
+            email: "a@b.c".into(),
+            password: "hunter2hunter2".into(),
+            org: None,
+        };
+        let member: CreateMemberRequest = serde_json::from_str(
+            r#"{"email":"a@b.c","role":"reader","password":"hunter2hunter2"}"#,
+        )
+        .expect("json");
+        let change = ChangePasswordRequest {
+            current_password: "hunter2hunter2".into(),
+            new_password: "hunter3hunter3".into(),
+        };
+        for shown in [
+            format!("{login:?}"),
+            format!("{member:?}"),
+            format!("{change:?}"),
+        ] {
+            assert!(!shown.contains("hunter"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
     }
 
     #[test]

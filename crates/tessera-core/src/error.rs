@@ -31,6 +31,11 @@ pub enum Error {
     )]
     ExpirationRequired,
 
+    /// The org caps token lifetimes, so a token without an expiry would
+    /// break the cap.
+    #[error("the organization's token policy caps token lifetimes at {max_days} days, so an expiration date is required (rule: max_lifetime_days)")]
+    ExpirationRequiredByCap { max_days: u32 },
+
     /// The requested lifetime is longer than the org allows.
     #[error("the organization's token policy allows tokens to live at most {max_days} days (rule: max_lifetime_days)")]
     LifetimeExceeded { max_days: u32 },

@@ -47,10 +47,10 @@ impl TokenPolicy {
     ) -> Result<(), Error> {
         let Some(expires_at) = expires_at else {
             // A cap implies an expiration: an unbounded token would break it.
-            return if self.require_expiration || self.max_lifetime_days.is_some() {
-                Err(Error::ExpirationRequired)
-            } else {
-                Ok(())
+            return match (self.require_expiration, self.max_lifetime_days) {
+                (true, _) => Err(Error::ExpirationRequired),
+                (false, Some(max_days)) => Err(Error::ExpirationRequiredByCap { max_days }),
+                (false, None) => Ok(()),
             };
         };
         if expires_at <= now {
@@ -224,7 +224,7 @@ mod tests {
         };
         assert_eq!(
             capped_only.check_expiry(NOW, None),
-            Err(Error::ExpirationRequired)
+            Err(Error::ExpirationRequiredByCap { max_days: 7 })
         );
         assert!(strict.to_owned().validate().is_ok());
         assert!(TokenPolicy {
@@ -251,7 +251,7 @@ mod tests {
         );
         assert_eq!(
             capped.check_expiry_change(NOW, issued, None),
-            Err(Error::ExpirationRequired)
+            Err(Error::ExpirationRequiredByCap { max_days: 30 })
         );
         assert_eq!(
             capped.check_expiry_change(NOW, issued, Some(NOW)),

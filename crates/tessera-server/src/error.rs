@@ -185,7 +185,9 @@ impl From<tessera_core::Error> for ApiError {
             E::InvalidPolicy(_) => Self::unprocessable("invalid_policy", message),
             E::Forbidden { action, resource } => Self::Forbidden { action, resource },
             E::ScopeExceedsCaller(_) => Self::NotAllowed(message),
-            E::ExpirationRequired => Self::unprocessable("expiration_required", message),
+            E::ExpirationRequired | E::ExpirationRequiredByCap { .. } => {
+                Self::unprocessable("expiration_required", message)
+            }
             E::LifetimeExceeded { .. } => Self::unprocessable("lifetime_exceeded", message),
             E::NotRotatable => Self::unprocessable("not_rotatable", message),
             E::RotationTooSoon { retry_after_secs } => Self::TooManyRequests {

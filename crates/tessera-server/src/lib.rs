@@ -105,7 +105,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint; see /api/v1/openapi.json:")
+    ApiError::NotFound("endpoint (the API is described at /api/v1/openapi.json)".into())
 }
 
 async fn method_not_allowed() -> Response {
@@ -182,10 +182,12 @@ pub fn start(
     let flusher = tokio::spawn(async move {
         let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);
         let mut ticker = tokio::time::interval(every);
+        let mut purge = tokio::time::interval(SESSION_PURGE_INTERVAL);
         ticker.tick().await;
         loop {
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
+                _ = purge.tick() => purge_sessions(&flush_state).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
             }
@@ -199,6 +201,18 @@ pub fn start(
         task,
         flusher,
     })
+}
+
+/// How often expired login sessions are deleted (they are refused as soon
+/// as they expire; this only reclaims their rows).
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+async fn purge_sessions(state: &AppState) {
+    match state.store.purge_expired_sessions(state.now()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+        Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+    }
 }
 
 async fn flush_last_used(state: &AppState) {

@@ -82,7 +82,7 @@ macro_rules! conformance_tests {
                 audit::a_failed_audit_write_undoes_the_change,
                 audit::list_audit_filters,
                 audit::list_audit_pages_with_a_cursor,
-                audit::list_audit_returns_at_most_500,
+                audit::list_audit_returns_at_most_1000,
                 audit::ping_answers,
             );
         }

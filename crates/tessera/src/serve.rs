@@ -98,12 +98,14 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let state = tessera_server::open(config)
         .await
         .map_err(|e| CliError::Setup(e.to_string()))?;
-    bootstrap(&state, listen).await?;
     let listener = TcpListener::bind(listen).await.map_err(|e| {
         CliError::Setup(format!(
             "cannot listen on {listen}: {e} (use --listen or TESSERA_LISTEN)"
         ))
     })?;
+    // Bound first: the one-time login message must not print for a
+    // server that then fails to start.
+    bootstrap(&state, listen).await?;
     let server = tessera_server::start(state, listener, shutdown_signal())
         .map_err(|e| CliError::Setup(e.to_string()))?;
     tracing::info!(addr = %server.addr, "tessera is listening on http://{}", server.addr);

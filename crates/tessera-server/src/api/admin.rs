@@ -262,8 +262,9 @@ pub async fn get_project(
     Ok(Json(project_response(project)))
 }
 
-/// Delete a project. Tokens restricted to it can no longer do anything
-/// there (or anywhere, if it was their only project).
+/// Delete a project. Tokens restricted to it keep the key in their
+/// restriction: they can do nothing in the project while it is gone, and
+/// regain it if a project with the same key is created again.
 #[utoipa::path(delete, path = "/api/v1/projects/{key}", tag = "projects",
     responses((status = 204), (status = 404, body = tessera_api::ErrorBody)))]
 pub async fn delete_project(
@@ -404,12 +405,16 @@ pub async fn list_audit(
         action: params.action,
         target: params.target,
         before: params.before,
-        limit,
+        limit: limit + 1,
     };
-    let events = state.store.list_audit(&caller.org.id, &query).await?;
-    let next_cursor = (events.len() == limit as usize)
-        .then(|| events.last().map(|e| e.id.clone()))
-        .flatten();
+    // One row more than asked tells whether another page exists.
+    let mut events = state.store.list_audit(&caller.org.id, &query).await?;
+    let next_cursor = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(|e| e.id.clone())
+    } else {
+        None
+    };
     let items = events.into_iter().map(audit_response).collect();
     Ok(Json(AuditPage { items, next_cursor }))
 }

@@ -244,8 +244,9 @@ fn check_role_grant(
 }
 
 async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Member> {
-    let id = MemberId::parse(id)
-        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a member id")))?;
+    let id = MemberId::parse(id).map_err(|_| {
+        ApiError::BadRequest("not a member id: expected 27 base62 characters".into())
+    })?;
     state
         .store
         .get_member(&caller.org.id, &id)

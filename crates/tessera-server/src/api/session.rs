@@ -68,7 +68,14 @@ pub async fn login(
                 resource::member(&m.id),
                 json!({}),
             );
-            state.store.append_audit(&event).await?;
+            // Written in the background, so a known email answers as fast
+            // as an unknown one.
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.append_audit(&event).await {
+                    tracing::warn!(error = %e, "could not audit a failed login");
+                }
+            });
         }
         return Err(ApiError::InvalidCredentials);
     };

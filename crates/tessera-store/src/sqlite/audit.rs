@@ -15,7 +15,9 @@ use super::{db, secs};
 use crate::{AuditQuery, Result};
 
 /// Most events one page may hold.
-pub(super) const MAX_PAGE: u32 = 500;
+/// Callers page at most 500 rows and ask for one more to learn whether a
+/// next page exists.
+pub(super) const MAX_PAGE: u32 = 1000;
 
 pub(super) async fn insert(conn: &mut SqliteConnection, event: &AuditEvent) -> Result<()> {
     sqlx::query(&format!(

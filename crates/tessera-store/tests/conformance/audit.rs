@@ -201,9 +201,9 @@ pub async fn list_audit_pages_with_a_cursor(store: &dyn Store) {
     );
 }
 
-pub async fn list_audit_returns_at_most_500(store: &dyn Store) {
+pub async fn list_audit_returns_at_most_1000(store: &dyn Store) {
     let org = OrgId::generate(T0);
-    for n in 0..501 {
+    for n in 0..1001 {
         store
             .append_audit(&event(&org, &format!("e{n:04}"), None, "token:verify", "t"))
             .await
@@ -214,8 +214,8 @@ pub async fn list_audit_returns_at_most_500(store: &dyn Store) {
         ..AuditQuery::default()
     };
     let found = store.list_audit(&org, &query).await.unwrap();
-    assert_eq!(found.len(), 500);
-    assert_eq!(found[0].id, "e0500");
+    assert_eq!(found.len(), 1000);
+    assert_eq!(found[0].id, "e1000");
 }
 
 pub async fn ping_answers(store: &dyn Store) {
