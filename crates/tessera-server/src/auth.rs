@@ -18,7 +18,7 @@ use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::verify::{verify_token, RolePolicies};
+use crate::verify::{rejection_error, verify_token};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -168,15 +168,18 @@ async fn from_token(state: &AppState, presented: &str, ip: Option<String>) -> Ap
     let now = state.now();
     let verified = verify_token(state, presented, now)
         .await?
-        .map_err(|r| r.into_api_error())?;
-    state.last_used.record(&verified.token.id, now, ip.clone());
+        .map_err(rejection_error)?;
+    state
+        .engine
+        .record_use(&verified.token().id, now, ip.clone());
+    // API calls are not the hot path: owned copies keep handlers simple.
     Ok(Caller {
-        member: verified.member,
-        org: verified.org,
-        permissions: verified.permissions,
+        member: verified.member().clone(),
+        org: verified.org().clone(),
+        permissions: verified.permissions().clone(),
         via: Via::Token {
-            token: Box::new(verified.token),
-            scope: verified.scope,
+            token: Box::new(verified.token().clone()),
+            scope: verified.scope().clone(),
         },
         ip,
     })
@@ -195,22 +198,19 @@ async fn from_session(state: &AppState, secret: &str, ip: Option<String>) -> Api
         return Err(expired());
     }
     let member = state
-        .store
-        .get_member(&session.org_id, &session.member_id)
+        .engine
+        .member(&session.org_id, &session.member_id)
         .await?
         .ok_or_else(expired)?;
     let org = state
-        .store
-        .get_org(&session.org_id)
+        .engine
+        .org(&session.org_id)
         .await?
         .ok_or_else(expired)?;
-    let permissions = RolePolicies::load(state, &org)
-        .await?
-        .member_permissions(&member);
     Ok(Caller {
-        member,
-        org,
-        permissions,
+        member: member.member.clone(),
+        org: (*org).clone(),
+        permissions: member.permissions.clone(),
         via: Via::Session { id_hash },
         ip,
     })

@@ -14,7 +14,6 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod last_used;
 pub mod metrics;
 pub mod openapi;
 pub mod secrets;
@@ -92,7 +91,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let pending = i64::try_from(state.last_used.pending_count()).unwrap_or(i64::MAX);
+    let pending = i64::try_from(state.engine.last_used().pending_count()).unwrap_or(i64::MAX);
     state.metrics.last_used_pending.set(pending);
     (
         [(
@@ -216,7 +215,7 @@ async fn purge_sessions(state: &AppState) {
 }
 
 async fn flush_last_used(state: &AppState) {
-    match state.last_used.flush(state.store.as_ref()).await {
+    match state.engine.last_used().flush(state.store.as_ref()).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(tokens = n, "flushed last-used times"),
         Err(e) => tracing::warn!(error = %e, "could not flush last-used times; will retry"),

@@ -6,33 +6,40 @@ use std::sync::Arc;
 use serde_json::Value;
 use tessera_core::model::{Actor, AuditEvent};
 use tessera_core::{OrgId, TokenFormat};
+use tessera_engine::Engine;
 use tessera_store::Store;
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::last_used::LastUsedTracker;
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
+    /// Verification, its cache, and last-used tracking.
+    pub engine: Engine,
+    /// The engine's write-through store: changes made here invalidate the
+    /// verification cache.
     pub store: Arc<dyn Store>,
     pub format: Arc<TokenFormat>,
     pub config: Arc<Config>,
     pub clock: Clock,
-    pub last_used: LastUsedTracker,
     pub metrics: Metrics,
     audit_ids: Arc<AuditIds>,
 }
 
 impl AppState {
+    /// Builds the state over a raw store; all access goes through the
+    /// engine's invalidating wrapper.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let format = config.token_format();
+        let engine = Engine::new(store, format.clone());
         Self {
-            store,
-            format: Arc::new(config.token_format()),
+            store: Arc::clone(engine.store()),
+            engine,
+            format: Arc::new(format),
             config: Arc::new(config),
             clock: Clock::default(),
-            last_used: LastUsedTracker::default(),
             metrics: Metrics::default(),
             audit_ids: Arc::new(AuditIds::default()),
         }

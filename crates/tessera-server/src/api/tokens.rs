@@ -506,7 +506,7 @@ fn created(state: &AppState, token: &Token, minted: NewToken) -> CreatedTokenRes
 /// A token's metadata, with any not-yet-flushed use overlaid.
 pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
     let (mut last_used_at, mut last_used_ip) = (token.last_used_at, token.last_used_ip.clone());
-    if let Some(pending) = state.last_used.pending(&token.id) {
+    if let Some(pending) = state.engine.last_used().pending(&token.id) {
         if last_used_at.is_none_or(|stored| pending.at >= stored) {
             last_used_at = Some(pending.at);
             last_used_ip = pending.ip;

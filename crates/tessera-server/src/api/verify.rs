@@ -20,7 +20,8 @@ use super::{ApiJson, ApiQuery};
 use crate::auth::presented_token;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::verify::{verify_token, Verified};
+use crate::verify::{rejection_error, verify_token};
+use tessera_engine::Verified;
 
 /// Most tokens one leak report may carry.
 const MAX_LEAK_TOKENS: usize = 1000;
@@ -60,12 +61,12 @@ fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()>
 
 fn verified_token(v: &Verified) -> VerifiedToken {
     VerifiedToken {
-        id: v.token.id.to_string(),
-        name: v.token.name.clone(),
-        member: v.member.id.to_string(),
-        org: v.org.key.to_string(),
-        projects: v.token.projects.iter().map(|p| p.to_string()).collect(),
-        expires_at: v.token.expires_at,
+        id: v.token().id.to_string(),
+        name: v.token().name.clone(),
+        member: v.member().id.to_string(),
+        org: v.org().key.to_string(),
+        projects: v.token().projects.iter().map(|p| p.to_string()).collect(),
+        expires_at: v.token().expires_at,
     }
 }
 
@@ -91,7 +92,7 @@ pub async fn verify(
             }))
         }
     };
-    state.last_used.record(&verified.token.id, now, ip.0);
+    state.engine.record_use(&verified.token().id, now, ip.0);
     let allowed = match (&body.action, &body.resource) {
         (Some(a), Some(r)) => Some(verified.allows(a, r)),
         _ => None,
@@ -136,8 +137,8 @@ pub async fn forward_auth(
     let now = state.now();
     let verified = verify_token(&state, &presented, now)
         .await?
-        .map_err(|r| r.into_api_error())?;
-    state.last_used.record(&verified.token.id, now, ip.0);
+        .map_err(rejection_error)?;
+    state.engine.record_use(&verified.token().id, now, ip.0);
     if let (Some(a), Some(r)) = (&action, &resource) {
         if !verified.allows(a, r) {
             return Err(ApiError::forbidden(a, r));
@@ -146,9 +147,9 @@ pub async fn forward_auth(
     let mut response = StatusCode::OK.into_response();
     let out = response.headers_mut();
     for (name, value) in [
-        ("x-tessera-member", verified.member.id.to_string()),
-        ("x-tessera-org", verified.org.key.to_string()),
-        ("x-tessera-token-id", verified.token.id.to_string()),
+        ("x-tessera-member", verified.member().id.to_string()),
+        ("x-tessera-org", verified.org().key.to_string()),
+        ("x-tessera-token-id", verified.token().id.to_string()),
     ] {
         if let Ok(v) = HeaderValue::from_str(&value) {
             out.insert(HeaderName::from_static(name), v);

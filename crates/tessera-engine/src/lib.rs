@@ -1,0 +1,435 @@
+//! Tessera's verification engine: from a presented string to "who is
+//! this, and may they do ACTION on RESOURCE?", at memory speed.
+//!
+//! The order of checks puts the cheapest first: format and checksum (no
+//! storage, no allocation), the token by id from a lock-free cache, the
+//! SHA-256 of the secret compared in constant time (current secret, or the
+//! previous one during a rotation's grace period), expiry, the owner's
+//! current membership and compiled permissions, the org. A cache hit
+//! touches no storage and takes no lock shared with writers.
+//!
+//! Misses load from storage once (concurrent misses for one id share the
+//! load; total concurrent loads are bounded). Well-formed ids that storage
+//! does not know are remembered for a short time, so repeating a random
+//! token cannot reach the database.
+//!
+//! Writes must go through [`Engine::store`], which invalidates the cache
+//! after each change; the HTTP server does, and so does any Rust service
+//! that embeds the engine:
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn tessera_store::Store>) -> Result<(), tessera_store::StoreError> {
+//! use tessera_engine::Engine;
+//! let engine = Engine::new(store, tessera_core::TokenFormat::default());
+//! let now = time::OffsetDateTime::now_utc();
+//! match engine.verify("tsr_...", now).await? {
+//!     Ok(verified) if verified.allows("flag:read", "proj/web:flag/checkout") => { /* serve */ }
+//!     Ok(_) => { /* 403 */ }
+//!     Err(rejection) => { /* 401, rejection.code() */ }
+//! }
+//! # Ok(()) }
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod cache;
+mod last_used;
+mod store;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tessera_core::lifecycle::check_not_expired;
+use tessera_core::model::{Member, Org, Token};
+use tessera_core::permission::{token_allows, token_allows_on_itself, ResolvedScope};
+use tessera_core::policy::CompiledPolicy;
+use tessera_core::{MemberId, MemberPermissions, OrgId, TokenFormat, TokenId, TokenScope};
+use tessera_store::{Store, StoreError};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::{OnceCell, Semaphore};
+
+pub use cache::{CachedMember, CachedToken, OrgRoles};
+pub use last_used::LastUsedTracker;
+pub use store::InvalidatingStore;
+
+use cache::Cache;
+
+/// Why a presented token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Wrong prefix, length, alphabet or checksum: never reached storage.
+    Malformed,
+    /// Unknown, revoked, wrong secret, or its owner is no longer a member.
+    Invalid,
+    Expired,
+}
+
+impl Rejection {
+    /// The stable code services see (`POST /verify`'s `code`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_token",
+            Self::Invalid => "invalid_token",
+            Self::Expired => "token_expired",
+        }
+    }
+}
+
+/// A token that is valid now, with everything needed to decide what it
+/// may do. Cheap to clone (three `Arc`s).
+#[derive(Clone)]
+pub struct Verified {
+    token: Arc<CachedToken>,
+    member: Arc<CachedMember>,
+    org: Arc<Org>,
+}
+
+impl Verified {
+    pub fn token(&self) -> &Token {
+        &self.token.token
+    }
+
+    pub fn scope(&self) -> &ResolvedScope {
+        &self.token.scope
+    }
+
+    pub fn member(&self) -> &Member {
+        &self.member.member
+    }
+
+    pub fn permissions(&self) -> &MemberPermissions {
+        &self.member.permissions
+    }
+
+    pub fn org(&self) -> &Org {
+        &self.org
+    }
+
+    /// owner's current permissions ∧ token scope ∧ project restriction.
+    pub fn allows(&self, action: &str, resource: &str) -> bool {
+        token_allows(
+            &self.member.permissions,
+            &self.token.scope,
+            &self.token.token.projects,
+            action,
+            resource,
+        )
+    }
+
+    /// What the token may do to itself (read, rotate), whatever its projects.
+    pub fn allows_on_itself(&self, action: &str, own_resource: &str) -> bool {
+        token_allows_on_itself(
+            &self.member.permissions,
+            &self.token.scope,
+            action,
+            own_resource,
+        )
+    }
+}
+
+/// Tuning; the defaults suit most deployments.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How long an id storage did not know is answered from memory.
+    pub unknown_ttl: Duration,
+    /// Most remembered unknown ids; past it the set starts over.
+    pub max_unknown: usize,
+    /// Most storage loads in flight at once.
+    pub max_concurrent_loads: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            unknown_ttl: Duration::seconds(30),
+            max_unknown: 100_000,
+            max_concurrent_loads: 32,
+        }
+    }
+}
+
+/// Storage reads the engine made, by kind: what the cache saved shows here.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub token_loads: AtomicU64,
+    pub member_loads: AtomicU64,
+    pub org_loads: AtomicU64,
+    pub role_loads: AtomicU64,
+}
+
+impl Stats {
+    /// All storage reads so far.
+    pub fn storage_reads(&self) -> u64 {
+        self.token_loads.load(Ordering::Relaxed)
+            + self.member_loads.load(Ordering::Relaxed)
+            + self.org_loads.load(Ordering::Relaxed)
+            + self.role_loads.load(Ordering::Relaxed)
+    }
+}
+
+type TokenLoad = Arc<OnceCell<Option<Arc<CachedToken>>>>;
+
+struct Inner {
+    raw: Arc<dyn Store>,
+    store: Arc<dyn Store>,
+    format: TokenFormat,
+    config: EngineConfig,
+    cache: Arc<Cache>,
+    loading: papaya::HashMap<String, TokenLoad>,
+    loads: Semaphore,
+    last_used: LastUsedTracker,
+    stats: Stats,
+}
+
+/// The verification engine. Clone it freely: clones share one cache.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, format: TokenFormat) -> Self {
+        Self::with_config(store, format, EngineConfig::default())
+    }
+
+    pub fn with_config(store: Arc<dyn Store>, format: TokenFormat, config: EngineConfig) -> Self {
+        let cache = Arc::new(Cache::default());
+        let writes: Arc<dyn Store> = Arc::new(InvalidatingStore::new(
+            Arc::clone(&store),
+            Arc::clone(&cache),
+        ));
+        Self {
+            inner: Arc::new(Inner {
+                raw: store,
+                store: writes,
+                format,
+                loads: Semaphore::new(config.max_concurrent_loads.max(1)),
+                config,
+                cache,
+                loading: papaya::HashMap::new(),
+                last_used: LastUsedTracker::default(),
+                stats: Stats::default(),
+            }),
+        }
+    }
+
+    /// The store to use for everything else: writes through it keep the
+    /// cache correct.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn format(&self) -> &TokenFormat {
+        &self.inner.format
+    }
+
+    pub fn last_used(&self) -> &LastUsedTracker {
+        &self.inner.last_used
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// Forgets everything cached, for when changes may have been missed.
+    pub fn invalidate_all(&self) {
+        self.inner.cache.invalidate_all();
+    }
+
+    /// Verifies `presented` at `now`.
+    pub async fn verify(
+        &self,
+        presented: &str,
+        now: OffsetDateTime,
+    ) -> Result<Result<Verified, Rejection>, StoreError> {
+        let Ok(parsed) = self.inner.format.parse(presented) else {
+            return Ok(Err(Rejection::Malformed));
+        };
+        // Hashed before the lookup so unknown ids and wrong secrets cost the same.
+        let presented_hash = parsed.secret_hash();
+        let Some(entry) = self.token(parsed.id_str(), now).await? else {
+            return Ok(Err(Rejection::Invalid));
+        };
+        if !entry.token.secret_matches(&presented_hash, now) {
+            return Ok(Err(Rejection::Invalid));
+        }
+        if check_not_expired(now, entry.token.expires_at).is_err() {
+            return Ok(Err(Rejection::Expired));
+        }
+        let Some(member) = self
+            .member(&entry.token.org_id, &entry.token.member_id)
+            .await?
+        else {
+            return Ok(Err(Rejection::Invalid));
+        };
+        let Some(org) = self.org(&entry.token.org_id).await? else {
+            return Ok(Err(Rejection::Invalid));
+        };
+        Ok(Ok(Verified {
+            token: entry,
+            member,
+            org,
+        }))
+    }
+
+    /// Records a use of a token, for "last used" (no I/O).
+    pub fn record_use(&self, token: &TokenId, at: OffsetDateTime, ip: Option<String>) {
+        self.inner.last_used.record(token, at, ip);
+    }
+
+    async fn token(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Arc<CachedToken>>, StoreError> {
+        let inner = &self.inner;
+        if let Some(hit) = inner.cache.tokens.pin().get(id) {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        if inner
+            .cache
+            .unknown
+            .pin()
+            .get(id)
+            .is_some_and(|until| *until > now.unix_timestamp())
+        {
+            return Ok(None);
+        }
+        // One load per id, however many requests miss on it at once.
+        let cell: TokenLoad = Arc::clone(
+            inner
+                .loading
+                .pin()
+                .get_or_insert_with(id.to_owned(), || Arc::new(OnceCell::new())),
+        );
+        let result = cell
+            .get_or_try_init(|| self.load_token(id, now))
+            .await
+            .cloned();
+        inner
+            .loading
+            .pin()
+            .remove_if(id, |_, c| Arc::ptr_eq(c, &cell))
+            .ok();
+        result
+    }
+
+    async fn load_token(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Arc<CachedToken>>, StoreError> {
+        let inner = &self.inner;
+        let _permit = inner
+            .loads
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let epoch = inner.cache.epoch();
+        inner.stats.token_loads.fetch_add(1, Ordering::Relaxed);
+        let Some(token) = inner
+            .raw
+            .get_token(&TokenId::from_trusted(id.to_owned()))
+            .await?
+        else {
+            self.remember_unknown(id, now, epoch);
+            return Ok(None);
+        };
+        let scope = match &token.scope {
+            TokenScope::CustomRoles(_) => self.roles(&token.org_id).await?.resolve_scope(&token),
+            _ => OrgRoles::default().resolve_scope(&token),
+        };
+        let entry = Arc::new(CachedToken { token, scope });
+        inner
+            .cache
+            .insert_loaded(&inner.cache.tokens, id, &entry, epoch);
+        Ok(Some(entry))
+    }
+
+    fn remember_unknown(&self, id: &str, now: OffsetDateTime, epoch: u64) {
+        let cache = &self.inner.cache;
+        let unknown = cache.unknown.pin();
+        if unknown.len() >= self.inner.config.max_unknown {
+            unknown.clear();
+        }
+        unknown.insert(
+            id.to_owned(),
+            (now + self.inner.config.unknown_ttl).unix_timestamp(),
+        );
+        if cache.epoch() != epoch {
+            unknown.remove(id);
+        }
+    }
+
+    /// A member with compiled permissions; `None` when not (or no longer) a
+    /// member of `org`.
+    pub async fn member(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+    ) -> Result<Option<Arc<CachedMember>>, StoreError> {
+        let inner = &self.inner;
+        if let Some(hit) = inner.cache.members.pin().get(id.as_str()) {
+            if &hit.member.org_id == org {
+                return Ok(Some(Arc::clone(hit)));
+            }
+            return Ok(None);
+        }
+        let epoch = inner.cache.epoch();
+        inner.stats.member_loads.fetch_add(1, Ordering::Relaxed);
+        let Some(member) = inner.raw.get_member(org, id).await? else {
+            return Ok(None);
+        };
+        let permissions = if member.custom_roles.is_empty() {
+            OrgRoles::default().member_permissions(&member)
+        } else {
+            self.roles(org).await?.member_permissions(&member)
+        };
+        let entry = Arc::new(CachedMember {
+            member,
+            permissions,
+        });
+        inner
+            .cache
+            .insert_loaded(&inner.cache.members, id.as_str(), &entry, epoch);
+        Ok(Some(entry))
+    }
+
+    pub async fn org(&self, id: &OrgId) -> Result<Option<Arc<Org>>, StoreError> {
+        let inner = &self.inner;
+        if let Some(hit) = inner.cache.orgs.pin().get(id.as_str()) {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        let epoch = inner.cache.epoch();
+        inner.stats.org_loads.fetch_add(1, Ordering::Relaxed);
+        let Some(org) = inner.raw.get_org(id).await? else {
+            return Ok(None);
+        };
+        let entry = Arc::new(org);
+        inner
+            .cache
+            .insert_loaded(&inner.cache.orgs, id.as_str(), &entry, epoch);
+        Ok(Some(entry))
+    }
+
+    async fn roles(&self, org: &OrgId) -> Result<Arc<OrgRoles>, StoreError> {
+        let inner = &self.inner;
+        if let Some(hit) = inner.cache.roles.pin().get(org.as_str()) {
+            return Ok(Arc::clone(hit));
+        }
+        let epoch = inner.cache.epoch();
+        inner.stats.role_loads.fetch_add(1, Ordering::Relaxed);
+        let roles = inner.raw.list_roles(org).await?;
+        let compiled = roles
+            .into_iter()
+            .map(|r| (r.key, CompiledPolicy::from_statements(&r.policy.0)))
+            .collect();
+        let entry = Arc::new(OrgRoles::new(compiled));
+        inner
+            .cache
+            .insert_loaded(&inner.cache.roles, org.as_str(), &entry, epoch);
+        Ok(entry)
+    }
+}

@@ -1,0 +1,386 @@
+//! The engine against a real SQLite store: cache hits touch no storage,
+//! floods of bad tokens cost nothing, and no change made through the
+//! engine's store is ever answered from a stale cache.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::json;
+use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Token};
+use tessera_core::token::NewToken;
+use tessera_core::{
+    BuiltinRole, MemberId, OrgId, OrgKey, Policy, RoleKey, TokenFormat, TokenPolicy, TokenScope,
+};
+use tessera_engine::{Engine, Rejection};
+use tessera_store::{Rotation, SqliteStore, Store, TokenChanges};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
+
+struct World {
+    engine: Engine,
+    org: Org,
+    owner: Member,
+    _dir: tempfile::TempDir,
+    seq: std::sync::atomic::AtomicU64,
+}
+
+impl World {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("e.db").display());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let engine = Engine::new(store, TokenFormat::default());
+        let org = Org {
+            id: OrgId::generate(NOW),
+            key: OrgKey::parse("acme").expect("key"),
+            name: "Acme".into(),
+            token_policy: TokenPolicy::default(),
+            created_at: NOW,
+        };
+        let owner = member(&org, "owner@acme.test", BuiltinRole::Owner);
+        let w = World {
+            engine,
+            org,
+            owner,
+            _dir: dir,
+            seq: 0.into(),
+        };
+        w.engine
+            .store()
+            .create_org(&w.org, &w.owner, &w.event())
+            .await
+            .expect("org");
+        w
+    }
+
+    fn event(&self) -> AuditEvent {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        AuditEvent {
+            id: format!("{n:024x}"),
+            org_id: self.org.id.clone(),
+            at: NOW,
+            actor: Actor::default(),
+            action: "test:change".into(),
+            target: "test/x".into(),
+            ip: None,
+            details: json!({}),
+        }
+    }
+
+    async fn token(
+        &self,
+        owner: &Member,
+        scope: TokenScope,
+        expires_at: Option<OffsetDateTime>,
+    ) -> (NewToken, Token) {
+        let minted = self.engine.format().generate(NOW);
+        let token = Token {
+            id: minted.id.clone(),
+            org_id: self.org.id.clone(),
+            member_id: owner.id.clone(),
+            name: "t".into(),
+            snippet: minted.snippet.clone(),
+            secret_hash: minted.secret_hash,
+            scope,
+            projects: vec![],
+            created_at: NOW,
+            expires_at,
+            last_used_at: None,
+            last_used_ip: None,
+            rotated_at: None,
+            previous_secret: None,
+        };
+        self.engine
+            .store()
+            .create_token(&token, &self.event())
+            .await
+            .expect("token");
+        (minted, token)
+    }
+
+    async fn verify(&self, token: &str) -> Result<tessera_engine::Verified, Rejection> {
+        self.engine.verify(token, NOW).await.expect("storage")
+    }
+
+    fn reads(&self) -> u64 {
+        self.engine.stats().storage_reads()
+    }
+}
+
+fn member(org: &Org, email: &str, role: BuiltinRole) -> Member {
+    Member {
+        id: MemberId::generate(NOW),
+        org_id: org.id.clone(),
+        email: email.into(),
+        name: email.into(),
+        role,
+        custom_roles: vec![],
+        password_hash: None,
+        created_at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn a_cache_hit_touches_no_storage() {
+    let w = World::new().await;
+    let (minted, _) = w.token(&w.owner, TokenScope::Inherit, None).await;
+    assert!(w.verify(&minted.token).await.is_ok());
+    let after_first = w.reads();
+    assert!(after_first > 0);
+    for _ in 0..1000 {
+        let v = w.verify(&minted.token).await.expect("valid");
+        assert!(v.allows("flag:update", "proj/web:flag/x"));
+    }
+    assert_eq!(w.reads(), after_first, "hits must not read storage");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_tokens_costs_no_storage() {
+    let w = World::new().await;
+    let (minted, _) = w.token(&w.owner, TokenScope::Inherit, None).await;
+    // Every single-character typo of a real token, and random strings.
+    for i in 4..minted.token.len() {
+        let mut typo = minted.token.clone().into_bytes();
+        typo[i] = if typo[i] == b'x' { b'y' } else { b'x' };
+        let typo = String::from_utf8(typo).expect("ascii");
+        assert_eq!(w.verify(&typo).await.err(), Some(Rejection::Malformed));
+    }
+    for i in 0..10_000 {
+        assert_eq!(
+            w.verify(&format!("tsr_{i:065}")).await.err(),
+            Some(Rejection::Malformed)
+        );
+    }
+    assert_eq!(w.reads(), 0, "bad-checksum tokens must never reach storage");
+}
+
+#[tokio::test]
+async fn unknown_well_formed_ids_are_remembered() {
+    let w = World::new().await;
+    let never_issued = w.engine.format().generate(NOW).token;
+    for _ in 0..1000 {
+        assert_eq!(
+            w.verify(&never_issued).await.err(),
+            Some(Rejection::Invalid)
+        );
+    }
+    assert_eq!(w.engine.stats().token_loads.load(Ordering::Relaxed), 1);
+    // After the memory fades, storage is asked once more.
+    let later = NOW + Duration::seconds(31);
+    assert!(w
+        .engine
+        .verify(&never_issued, later)
+        .await
+        .expect("storage")
+        .is_err());
+    assert_eq!(w.engine.stats().token_loads.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn concurrent_misses_load_once() {
+    let w = Arc::new(World::new().await);
+    let (minted, _) = w.token(&w.owner, TokenScope::Inherit, None).await;
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let w = Arc::clone(&w);
+            let token = minted.token.clone();
+            tokio::spawn(
+                async move { w.engine.verify(&token, NOW).await.expect("storage").is_ok() },
+            )
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.expect("task"));
+    }
+    assert_eq!(w.engine.stats().token_loads.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn every_change_is_seen_at_once() {
+    let w = World::new().await;
+    let writer = member(&w.org, "w@acme.test", BuiltinRole::Writer);
+    w.engine
+        .store()
+        .create_member(&writer, &w.event())
+        .await
+        .expect("member");
+    let (minted, token) = w
+        .token(
+            &writer,
+            TokenScope::Role(BuiltinRole::Writer),
+            Some(NOW + Duration::days(1)),
+        )
+        .await;
+    let write = ("flag:update", "proj/web:flag/x");
+    assert!(w
+        .verify(&minted.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+
+    // Downgrade the owner: the cached token shrinks.
+    let store = w.engine.store();
+    store
+        .update_member_roles(&w.org.id, &writer.id, BuiltinRole::Reader, &[], &w.event())
+        .await
+        .expect("demote");
+    assert!(!w
+        .verify(&minted.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+    store
+        .update_member_roles(&w.org.id, &writer.id, BuiltinRole::Writer, &[], &w.event())
+        .await
+        .expect("promote");
+    assert!(w
+        .verify(&minted.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+
+    // Re-scope the token.
+    let changes = TokenChanges {
+        scope: Some(TokenScope::Role(BuiltinRole::Reader)),
+        ..TokenChanges::default()
+    };
+    store
+        .update_token(&token.id, &changes, &w.event())
+        .await
+        .expect("rescope");
+    assert!(!w
+        .verify(&minted.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+
+    // A custom role's edit reaches a token scoped to it.
+    let role = CustomRole {
+        org_id: w.org.id.clone(),
+        key: RoleKey::parse("flags").expect("key"),
+        name: "flags".into(),
+        policy: Policy(vec![tessera_core::Statement::allow(
+            &["flag:read"],
+            &["proj/*:*"],
+        )]),
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    store.create_role(&role, &w.event()).await.expect("role");
+    let (custom, _) = w
+        .token(
+            &writer,
+            TokenScope::CustomRoles(vec![role.key.clone()]),
+            None,
+        )
+        .await;
+    assert!(!w
+        .verify(&custom.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+    let wider = CustomRole {
+        policy: Policy(vec![tessera_core::Statement::allow(
+            &["flag:*"],
+            &["proj/*:*"],
+        )]),
+        ..role.clone()
+    };
+    store
+        .update_role(&wider, &w.event())
+        .await
+        .expect("edit role");
+    assert!(w
+        .verify(&custom.token)
+        .await
+        .expect("valid")
+        .allows(write.0, write.1));
+
+    // Rotate: the old string dies at once, the new one works.
+    let fresh = w.engine.format().generate_for(token.id.clone());
+    let rotation = Rotation {
+        secret_hash: fresh.secret_hash,
+        snippet: fresh.snippet.clone(),
+        expires_at: NOW + Duration::days(2),
+        rotated_at: NOW,
+        previous_secret: None,
+        last_rotation_before: NOW - Duration::HOUR,
+    };
+    store
+        .rotate_token(&token.id, &rotation, &w.event())
+        .await
+        .expect("rotate");
+    assert_eq!(
+        w.verify(&minted.token).await.err(),
+        Some(Rejection::Invalid)
+    );
+    assert!(w.verify(&fresh.token).await.is_ok());
+
+    // Expiry needs no change at all: time passes.
+    let later = NOW + Duration::days(3);
+    assert_eq!(
+        w.engine
+            .verify(&fresh.token, later)
+            .await
+            .expect("storage")
+            .err(),
+        Some(Rejection::Expired)
+    );
+
+    // Delete, and removal of the owner.
+    store
+        .delete_token(&token.id, &w.event())
+        .await
+        .expect("delete");
+    assert_eq!(w.verify(&fresh.token).await.err(), Some(Rejection::Invalid));
+    assert!(w.verify(&custom.token).await.is_ok());
+    store
+        .delete_member(&w.org.id, &writer.id, &w.event())
+        .await
+        .expect("remove member");
+    assert_eq!(
+        w.verify(&custom.token).await.err(),
+        Some(Rejection::Invalid)
+    );
+}
+
+/// Verifications race a delete; none that starts after the delete returned
+/// may answer "valid".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_win_against_concurrent_verification() {
+    let w = Arc::new(World::new().await);
+    for _round in 0..20 {
+        let (minted, token) = w.token(&w.owner, TokenScope::Inherit, None).await;
+        let deleted = Arc::new(AtomicBool::new(false));
+        let verifiers: Vec<_> = (0..4)
+            .map(|_| {
+                let (w, token, deleted) =
+                    (Arc::clone(&w), minted.token.clone(), Arc::clone(&deleted));
+                tokio::spawn(async move {
+                    for _ in 0..200 {
+                        let started_after_delete = deleted.load(Ordering::SeqCst);
+                        let valid = w.engine.verify(&token, NOW).await.expect("storage").is_ok();
+                        assert!(!(started_after_delete && valid), "a deleted token verified");
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        w.engine
+            .store()
+            .delete_token(&token.id, &w.event())
+            .await
+            .expect("delete");
+        deleted.store(true, Ordering::SeqCst);
+        for v in verifiers {
+            v.await.expect("no stale answer");
+        }
+        assert_eq!(
+            w.verify(&minted.token).await.err(),
+            Some(Rejection::Invalid)
+        );
+    }
+}
