@@ -21,7 +21,7 @@ use crate::{Client, Error};
 /// Filters for `GET /audit`; unset fields are not sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
-    /// A member or token id.
+    /// A member id: only events by this member.
     pub actor: Option<String>,
     /// An action such as `token:create`.
     pub action: Option<String>,

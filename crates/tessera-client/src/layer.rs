@@ -154,6 +154,11 @@ impl Rejection {
     }
 
     fn into_response<B: From<String>>(self) -> Response<B> {
+        let challenge = if self.code == "unauthenticated" {
+            "Bearer realm=\"tessera\""
+        } else {
+            "Bearer realm=\"tessera\", error=\"invalid_token\""
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code,
@@ -166,10 +171,7 @@ impl Rejection {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"tessera\""),
-            );
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }
@@ -180,8 +182,8 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
     let Some(token) = presented_token(parts) else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
-            "missing_credential",
-            "send a token as `Authorization: Bearer <token>`",
+            "unauthenticated",
+            "missing credential: send `Authorization: Bearer <token>`",
         ));
     };
     let (action, resource) = match layer.requirement.as_ref().and_then(|r| r(parts)) {
@@ -196,14 +198,19 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
     let answer = layer.client.verify(&request).await.map_err(|_| {
         Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "verification_unavailable",
+            "unavailable",
             "the token could not be verified; try again later",
         )
     })?;
     if !answer.valid {
+        // The same codes as Tessera's own API: a malformed token is simply invalid.
+        let code = match answer.code.as_str() {
+            "token_expired" => "token_expired",
+            _ => "invalid_token",
+        };
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
-            &answer.code,
+            code,
             "the token is missing, invalid, expired or revoked",
         ));
     }
@@ -315,7 +322,7 @@ mod tests {
         let response = call(layer.clone(), None).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.headers().contains_key(WWW_AUTHENTICATE));
-        assert!(response.body().contains("missing_credential"));
+        assert!(response.body().contains("unauthenticated"));
         let response = call(layer, Some("Bearer tsr_old")).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(response.body().contains("token_expired"));
@@ -346,7 +353,7 @@ mod tests {
         let client = Client::new(format!("http://127.0.0.1:{port}"), None).expect("client");
         let response = call(TesseraLayer::new(client), Some("Bearer tsr_x")).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(response.body().contains("verification_unavailable"));
+        assert!(response.body().contains("\"unavailable\""));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Verification as the server uses it: the engine's answer, counted in the
 //! metrics, mapped to API errors. `tessera-engine` does the work; the API's
 //! own authentication, `POST /verify` and `GET /auth` all come through
-//! here, so they cannot disagree.
+//! here, so they cannot disagree on whether a token is valid.
 
 use std::time::Instant;
 

@@ -61,7 +61,7 @@ pub async fn list_tokens(
 pub fn readable_list(state: &AppState, caller: &Caller, tokens: Vec<Token>) -> TokenList {
     let items = tokens
         .iter()
-        .filter(|t| caller.allows("token:read", &resource::token(&t.member_id, &t.id)))
+        .filter(|t| caller.allows_on("token:read", &resource::token(&t.member_id, &t.id), &t.id))
         .map(|t| token_response(state, t))
         .collect();
     TokenList { items }

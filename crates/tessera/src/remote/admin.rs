@@ -144,7 +144,7 @@ pub struct OrgUpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Only events by this member or token id.
+    /// Only events by this member id.
     #[arg(long)]
     pub actor: Option<String>,
     /// Only this action, e.g. token:create.

@@ -32,6 +32,7 @@ pub const LONG_ABOUT: &str = "Log in with email and password, and save a CLI tok
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
+    /// Your email address in the org.
     #[arg(long)]
     pub email: String,
     /// The org's key, if the email belongs to several orgs.
