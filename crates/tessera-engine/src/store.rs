@@ -200,4 +200,8 @@ impl Store for InvalidatingStore {
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }
+
+    async fn subscribe(&self) -> Result<Option<tessera_store::ChangeFeed>> {
+        self.inner.subscribe().await
+    }
 }

@@ -123,6 +123,73 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// A change that other nodes sharing the database must apply to their
+/// verification caches. Backends that can be shared publish one for every
+/// committed change (PostgreSQL: `NOTIFY` inside the same transaction, so
+/// it is delivered exactly when the change becomes visible).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A token was created, updated, rotated or deleted.
+    Token(TokenId),
+    /// A member's roles or password changed, or (`removed`) the member left.
+    Member { id: MemberId, removed: bool },
+    /// The org's settings (name, token policy) changed.
+    Org(OrgId),
+    /// A custom role of this org was created, edited or deleted.
+    Roles(OrgId),
+}
+
+impl Change {
+    /// The notification channel changes travel on.
+    pub const CHANNEL: &'static str = "tessera_changes";
+
+    /// The wire form: `token:<id>`, `member:<id>`, `member_removed:<id>`,
+    /// `org:<id>`, `roles:<org id>`.
+    pub fn to_payload(&self) -> String {
+        match self {
+            Self::Token(id) => format!("token:{id}"),
+            Self::Member { id, removed: false } => format!("member:{id}"),
+            Self::Member { id, removed: true } => format!("member_removed:{id}"),
+            Self::Org(id) => format!("org:{id}"),
+            Self::Roles(id) => format!("roles:{id}"),
+        }
+    }
+
+    /// Parses the wire form; `None` for anything else.
+    pub fn from_payload(payload: &str) -> Option<Self> {
+        let (kind, id) = payload.split_once(':')?;
+        Some(match kind {
+            "token" => Self::Token(TokenId::parse(id).ok()?),
+            "member" => Self::Member {
+                id: MemberId::parse(id).ok()?,
+                removed: false,
+            },
+            "member_removed" => Self::Member {
+                id: MemberId::parse(id).ok()?,
+                removed: true,
+            },
+            "org" => Self::Org(OrgId::parse(id).ok()?),
+            "roles" => Self::Roles(OrgId::parse(id).ok()?),
+            _ => return None,
+        })
+    }
+}
+
+/// What a change feed delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedEvent {
+    Change(Change),
+    /// The feed lost its connection: changes may be missed from here on,
+    /// so nothing cached may be trusted until [`FeedEvent::Resumed`].
+    Lost,
+    /// The feed is listening again; changes made while it was away were
+    /// not delivered, so everything cached must be dropped now.
+    Resumed,
+}
+
+/// The receiving end of a change feed.
+pub type ChangeFeed = tokio::sync::mpsc::Receiver<FeedEvent>;
+
 /// Everything the server needs from a database.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -217,4 +284,49 @@ pub trait Store: Send + Sync + 'static {
 
     // --- health ---
     async fn ping(&self) -> Result<()>;
+
+    // --- scale-out ---
+    /// Changes committed by any node sharing this database (this one
+    /// included), for keeping verification caches correct. `None` for a
+    /// backend only one node can use (SQLite).
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn change_payloads_round_trip() {
+        let now = datetime!(2026-11-23 12:00 UTC);
+        let changes = [
+            Change::Token(TokenId::generate(now)),
+            Change::Member {
+                id: MemberId::generate(now),
+                removed: false,
+            },
+            Change::Member {
+                id: MemberId::generate(now),
+                removed: true,
+            },
+            Change::Org(OrgId::generate(now)),
+            Change::Roles(OrgId::generate(now)),
+        ];
+        for change in changes {
+            assert_eq!(Change::from_payload(&change.to_payload()), Some(change));
+        }
+        for bad in [
+            "",
+            "token",
+            "token:",
+            "token:short",
+            "what:2GdXMflhJ0000000000000000",
+            "org:a:b",
+        ] {
+            assert_eq!(Change::from_payload(bad), None, "{bad}");
+        }
+    }
 }
