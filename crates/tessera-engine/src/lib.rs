@@ -38,7 +38,7 @@ mod cache;
 mod last_used;
 mod store;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_core::lifecycle::check_not_expired;
@@ -46,7 +46,7 @@ use tessera_core::model::{Member, Org, Token};
 use tessera_core::permission::{token_allows, token_allows_on_itself, ResolvedScope};
 use tessera_core::policy::CompiledPolicy;
 use tessera_core::{MemberId, MemberPermissions, OrgId, TokenFormat, TokenId, TokenScope};
-use tessera_store::{Store, StoreError};
+use tessera_store::{Change, FeedEvent, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -138,6 +138,10 @@ pub struct EngineConfig {
     pub max_unknown: usize,
     /// Most storage loads in flight at once.
     pub max_concurrent_loads: usize,
+    /// While the change feed is down *and* storage cannot be read, cached
+    /// answers are still given for this long after the feed was lost;
+    /// afterwards verification fails (503) until storage is back.
+    pub outage_grace: Duration,
 }
 
 impl Default for EngineConfig {
@@ -146,6 +150,7 @@ impl Default for EngineConfig {
             unknown_ttl: Duration::seconds(30),
             max_unknown: 100_000,
             max_concurrent_loads: 32,
+            outage_grace: Duration::seconds(30),
         }
     }
 }
@@ -181,6 +186,11 @@ struct Inner {
     loads: Semaphore,
     last_used: LastUsedTracker,
     stats: Stats,
+    /// False between a lost change feed and its resumption: the cache may
+    /// have missed changes, so answers come from storage.
+    trusted: AtomicBool,
+    /// When the feed was lost (Unix seconds).
+    lost_at: AtomicI64,
 }
 
 /// The verification engine. Clone it freely: clones share one cache.
@@ -211,6 +221,8 @@ impl Engine {
                 loading: papaya::HashMap::new(),
                 last_used: LastUsedTracker::default(),
                 stats: Stats::default(),
+                trusted: AtomicBool::new(true),
+                lost_at: AtomicI64::new(0),
             }),
         }
     }
@@ -236,6 +248,77 @@ impl Engine {
     /// Forgets everything cached, for when changes may have been missed.
     pub fn invalidate_all(&self) {
         self.inner.cache.invalidate_all();
+    }
+
+    /// Is the cache following every change (true unless a shared
+    /// backend's change feed is down)?
+    pub fn is_following(&self) -> bool {
+        self.inner.trusted.load(Ordering::SeqCst)
+    }
+
+    /// Subscribes to the store's change feed (shared backends have one)
+    /// and applies changes made by other nodes to this cache for as long
+    /// as the engine lives. Returns whether there is a feed to follow.
+    pub async fn follow_changes(&self) -> Result<bool, StoreError> {
+        let Some(mut feed) = self.inner.raw.subscribe().await? else {
+            return Ok(false);
+        };
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(event) = feed.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Engine { inner }.apply(&event);
+            }
+        });
+        Ok(true)
+    }
+
+    /// Applies one change-feed event.
+    pub fn apply(&self, event: &FeedEvent) {
+        let cache = &self.inner.cache;
+        match event {
+            FeedEvent::Change(Change::Token(id)) => cache.invalidate_token(id.as_str()),
+            FeedEvent::Change(Change::Member { id, removed }) => {
+                cache.invalidate_member(id.as_str(), *removed)
+            }
+            FeedEvent::Change(Change::Org(id)) => cache.invalidate_org(id.as_str()),
+            FeedEvent::Change(Change::Roles(org)) => cache.invalidate_roles(org.as_str()),
+            FeedEvent::Lost => {
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                self.inner.lost_at.store(now, Ordering::SeqCst);
+                self.inner.trusted.store(false, Ordering::SeqCst);
+            }
+            FeedEvent::Resumed => {
+                // Whatever changed while deaf is unknown: start over.
+                cache.invalidate_all();
+                self.inner.trusted.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// May a cached answer be given without asking storage?
+    fn trusting(&self) -> bool {
+        self.inner.trusted.load(Ordering::SeqCst)
+    }
+
+    /// Storage failed while the feed is down: may a cached answer stand in?
+    /// (Wall-clock time: the outage is a real-time event.)
+    fn within_outage_grace(&self) -> bool {
+        let lost_at = self.inner.lost_at.load(Ordering::SeqCst);
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        !self.trusting() && now - lost_at <= self.inner.config.outage_grace.whole_seconds()
+    }
+
+    /// Falls back to `cached` when storage failed during a feed outage.
+    fn or_cached<T>(
+        &self,
+        loaded: Result<T, StoreError>,
+        cached: Option<T>,
+    ) -> Result<T, StoreError> {
+        match (loaded, cached) {
+            (Err(_), Some(cached)) if self.within_outage_grace() => Ok(cached),
+            (result, _) => result,
+        }
     }
 
     /// Verifies `presented` at `now`.
@@ -285,17 +368,20 @@ impl Engine {
         now: OffsetDateTime,
     ) -> Result<Option<Arc<CachedToken>>, StoreError> {
         let inner = &self.inner;
-        if let Some(hit) = inner.cache.tokens.pin().get(id) {
-            return Ok(Some(Arc::clone(hit)));
-        }
-        if inner
-            .cache
-            .unknown
-            .pin()
-            .get(id)
-            .is_some_and(|until| *until > now.unix_timestamp())
-        {
-            return Ok(None);
+        let cached = inner.cache.tokens.pin().get(id).cloned();
+        if self.trusting() {
+            if cached.is_some() {
+                return Ok(cached);
+            }
+            let known_unknown = inner
+                .cache
+                .unknown
+                .pin()
+                .get(id)
+                .is_some_and(|until| *until > now.unix_timestamp());
+            if known_unknown {
+                return Ok(None);
+            }
         }
         // One load per id, however many requests miss on it at once.
         let cell: TokenLoad = Arc::clone(
@@ -304,7 +390,7 @@ impl Engine {
                 .pin()
                 .get_or_insert_with(id.to_owned(), || Arc::new(OnceCell::new())),
         );
-        let result = cell
+        let loaded = cell
             .get_or_try_init(|| self.load_token(id, now))
             .await
             .cloned();
@@ -313,7 +399,7 @@ impl Engine {
             .pin()
             .remove_if(id, |_, c| Arc::ptr_eq(c, &cell))
             .ok();
-        result
+        self.or_cached(loaded, cached.map(Some))
     }
 
     async fn load_token(
@@ -370,13 +456,21 @@ impl Engine {
         org: &OrgId,
         id: &MemberId,
     ) -> Result<Option<Arc<CachedMember>>, StoreError> {
-        let inner = &self.inner;
-        if let Some(hit) = inner.cache.members.pin().get(id.as_str()) {
-            if &hit.member.org_id == org {
-                return Ok(Some(Arc::clone(hit)));
-            }
-            return Ok(None);
+        let cached = self.inner.cache.members.pin().get(id.as_str()).cloned();
+        let cached = cached.filter(|m| &m.member.org_id == org);
+        if self.trusting() && cached.is_some() {
+            return Ok(cached);
         }
+        let loaded = self.load_member(org, id).await;
+        self.or_cached(loaded, cached.map(Some))
+    }
+
+    async fn load_member(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+    ) -> Result<Option<Arc<CachedMember>>, StoreError> {
+        let inner = &self.inner;
         let epoch = inner.cache.epoch();
         inner.stats.member_loads.fetch_add(1, Ordering::Relaxed);
         let Some(member) = inner.raw.get_member(org, id).await? else {
@@ -399,25 +493,30 @@ impl Engine {
 
     pub async fn org(&self, id: &OrgId) -> Result<Option<Arc<Org>>, StoreError> {
         let inner = &self.inner;
-        if let Some(hit) = inner.cache.orgs.pin().get(id.as_str()) {
-            return Ok(Some(Arc::clone(hit)));
+        let cached = inner.cache.orgs.pin().get(id.as_str()).cloned();
+        if self.trusting() && cached.is_some() {
+            return Ok(cached);
         }
         let epoch = inner.cache.epoch();
         inner.stats.org_loads.fetch_add(1, Ordering::Relaxed);
-        let Some(org) = inner.raw.get_org(id).await? else {
-            return Ok(None);
-        };
-        let entry = Arc::new(org);
-        inner
-            .cache
-            .insert_loaded(&inner.cache.orgs, id.as_str(), &entry, epoch);
-        Ok(Some(entry))
+        let loaded = inner.raw.get_org(id).await.map(|org| {
+            org.map(|org| {
+                let entry = Arc::new(org);
+                inner
+                    .cache
+                    .insert_loaded(&inner.cache.orgs, id.as_str(), &entry, epoch);
+                entry
+            })
+        });
+        self.or_cached(loaded, cached.map(Some))
     }
 
     async fn roles(&self, org: &OrgId) -> Result<Arc<OrgRoles>, StoreError> {
         let inner = &self.inner;
-        if let Some(hit) = inner.cache.roles.pin().get(org.as_str()) {
-            return Ok(Arc::clone(hit));
+        if self.trusting() {
+            if let Some(hit) = inner.cache.roles.pin().get(org.as_str()) {
+                return Ok(Arc::clone(hit));
+            }
         }
         let epoch = inner.cache.epoch();
         inner.stats.role_loads.fetch_add(1, Ordering::Relaxed);

@@ -12,7 +12,7 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, RoleKey, TokenFormat, TokenPolicy, TokenScope,
 };
 use tessera_engine::{Engine, Rejection};
-use tessera_store::{Rotation, SqliteStore, Store, TokenChanges};
+use tessera_store::{Change, FeedEvent, Rotation, SqliteStore, Store, TokenChanges};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -383,4 +383,63 @@ async fn deletes_win_against_concurrent_verification() {
             Some(Rejection::Invalid)
         );
     }
+}
+
+/// A change feed's events: changes invalidate, a lost feed stops the cache
+/// from answering alone, a resumed one starts it over.
+#[tokio::test]
+async fn the_change_feed_drives_the_cache() {
+    let a = World::new().await;
+    // A second engine on the same database: another node, without a feed.
+    let b = Engine::new(
+        Arc::new(
+            SqliteStore::connect(&format!(
+                "sqlite://{}",
+                a._dir.path().join("e.db").display()
+            ))
+            .await
+            .expect("store"),
+        ),
+        TokenFormat::default(),
+    );
+    let (minted, token) = a.token(&a.owner, TokenScope::Inherit, None).await;
+    assert!(b.verify(&minted.token, NOW).await.expect("storage").is_ok());
+    a.engine
+        .store()
+        .delete_token(&token.id, &a.event())
+        .await
+        .expect("delete");
+    // Without the notification, node B still has it cached...
+    assert!(b.verify(&minted.token, NOW).await.expect("storage").is_ok());
+    // ...and the notification is what makes it see the delete.
+    b.apply(&FeedEvent::Change(Change::Token(token.id.clone())));
+    assert_eq!(
+        b.verify(&minted.token, NOW).await.expect("storage").err(),
+        Some(Rejection::Invalid)
+    );
+
+    // A lost feed: every answer comes from storage until it resumes.
+    let (live, _) = a.token(&a.owner, TokenScope::Inherit, None).await;
+    assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
+    let before = b.stats().storage_reads();
+    assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
+    assert_eq!(b.stats().storage_reads(), before, "a cache hit");
+    b.apply(&FeedEvent::Lost);
+    assert!(!b.is_following());
+    assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
+    assert!(
+        b.stats().storage_reads() > before,
+        "a lost feed must not answer from the cache"
+    );
+    b.apply(&FeedEvent::Resumed);
+    assert!(b.is_following());
+    let resumed = b.stats().storage_reads();
+    assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
+    assert!(
+        b.stats().storage_reads() > resumed,
+        "resuming drops the cache"
+    );
+    let warm = b.stats().storage_reads();
+    assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
+    assert_eq!(b.stats().storage_reads(), warm);
 }

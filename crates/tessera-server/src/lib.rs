@@ -56,7 +56,15 @@ pub async fn open(config: Config) -> Result<AppState, ServerError> {
     let store = tessera_store::connect(&config.database_url)
         .await
         .map_err(|e| ServerError::Database(e.to_string()))?;
-    Ok(AppState::new(store, config))
+    let state = AppState::new(store, config);
+    // Shared databases tell every node about every change; follow them so
+    // this node's cache never answers for a token revoked elsewhere.
+    state
+        .engine
+        .follow_changes()
+        .await
+        .map_err(|e| ServerError::Database(e.to_string()))?;
+    Ok(state)
 }
 
 /// The whole application: API, health, metrics, and the error handling
@@ -82,7 +90,13 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(serde_json::json!({
+            "status": "ready",
+            // False while a shared database's change feed is reconnecting:
+            // verification then reads storage instead of the cache.
+            "cache_following_changes": state.engine.is_following(),
+        }))
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             ApiError::Unavailable.into_response()
