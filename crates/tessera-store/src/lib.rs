@@ -1,5 +1,6 @@
 //! Tessera's storage: the [`Store`] trait the server sees, and its
-//! implementations (SQLite today; PostgreSQL implements the same trait).
+//! implementations: SQLite (the default, one node) and PostgreSQL (shared
+//! by several nodes).
 //!
 //! Invariants every implementation keeps, and the conformance suite
 //! (`tests/conformance.rs`) checks:
@@ -21,6 +22,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -33,6 +35,7 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId, TokenScope,
 };
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage, in terms the server can answer with.
@@ -64,13 +67,19 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Opens the store a database URL names, creating and migrating it as
 /// needed: `sqlite://path/to/tessera.db`, `sqlite:tessera.db` or
-/// `sqlite::memory:`. Any other scheme is a `Database` error that names
-/// the scheme (never the rest of the URL, which may hold a password).
+/// `sqlite::memory:`; `postgres://user:password@host/db` (or
+/// `postgresql://`) with the default [`PgOptions`]. Any other scheme is a
+/// `Database` error that names the scheme (never the rest of the URL,
+/// which may hold a password).
 pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
     match url.split_once(':').map(|(scheme, _)| scheme) {
         Some("sqlite") => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
+        Some("postgres" | "postgresql") => Ok(std::sync::Arc::new(
+            PgStore::connect(url, PgOptions::default()).await?,
+        )),
         Some(scheme) => Err(StoreError::Database(format!(
-            "unsupported database URL scheme `{scheme}:`; this build supports `sqlite:`"
+            "unsupported database URL scheme `{scheme}:`; \
+             this build supports `sqlite:` and `postgres:`"
         ))),
         None => Err(StoreError::Database(
             "a database URL starts with its scheme, as in `sqlite://tessera.db`".to_owned(),

@@ -1,0 +1,616 @@
+//! What only the PostgreSQL backend has: throw-away schemas for the suite,
+//! the change feed, races between two nodes (two stores, two pools) on one
+//! database, and several nodes migrating at once.
+//!
+//! Every test database is a schema of its own on the server
+//! `TESSERA_TEST_POSTGRES_URL` names; connections choose it with
+//! `options=-c search_path=...` and carry its name as `application_name`,
+//! so a test can find (and kill) its own connections. Notifications are
+//! per database, not per schema, so a feed also carries other tests'
+//! changes: tests look for their own ids and ignore the rest.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sqlx::{Connection, Executor, PgConnection};
+use tessera_core::model::{CustomRole, Org, Token};
+use tessera_core::{BuiltinRole, Policy, Statement, TokenId, TokenPolicy};
+use tessera_store::{
+    Change, ChangeFeed, FeedEvent, LastUsed, PgOptions, PgStore, Rotation, Store, StoreError,
+    TokenChanges,
+};
+
+use crate::fixtures::*;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema made for one test, dropped when this is dropped.
+pub struct Schema {
+    server: String,
+    name: String,
+}
+
+impl Schema {
+    pub async fn create() -> Schema {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let server =
+            std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "tessera_test_{}_{}_{nanos}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = admin(&server).await;
+        conn.execute(format!("CREATE SCHEMA {name}").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("creating schema {name}: {e}"));
+        conn.close().await.ok();
+        Schema { server, name }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL of a store in this schema.
+    pub fn url(&self) -> String {
+        let separator = if self.server.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{name}&application_name={name}",
+            self.server,
+            name = self.name
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // Drop cannot await, and the test's runtime may not be blocked on:
+        // a thread with a runtime of its own drops the schema.
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.execute(format!("DROP SCHEMA IF EXISTS {name} CASCADE").as_str())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.close().await.map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(why)) = dropped {
+            eprintln!("could not drop test schema {}: {why}", self.name);
+        }
+    }
+}
+
+/// A connection to the test server, or a failure that says what to do.
+async fn admin(server: &str) -> PgConnection {
+    let connect = PgConnection::connect(server);
+    let host = server.rsplit('@').next().unwrap_or(server);
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => panic!(
+            "the PostgreSQL tests need a server and cannot reach {host}: {e}. Start \
+             PostgreSQL or set TESSERA_TEST_POSTGRES_URL (default {DEFAULT_URL}); these \
+             tests fail instead of skipping, because CI runs them."
+        ),
+        Err(_) => panic!("the PostgreSQL server at {host} did not answer within 10 s"),
+    }
+}
+
+/// A node: a store with a pool of its own on `schema`.
+async fn node(schema: &Schema) -> PgStore {
+    PgStore::connect(&schema.url(), PgOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("opening PostgreSQL in schema {}: {e}", schema.name()))
+}
+
+async fn subscribe(store: &PgStore) -> ChangeFeed {
+    store
+        .subscribe()
+        .await
+        .unwrap()
+        .expect("PostgreSQL has a change feed")
+}
+
+/// Reads `feed` until `wanted` arrives within `within`; returns what came
+/// before it.
+async fn until(feed: &mut ChangeFeed, wanted: &FeedEvent, within: Duration) -> Vec<FeedEvent> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut before = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, feed.recv()).await {
+            Ok(Some(event)) if &event == wanted => return before,
+            Ok(Some(event)) => before.push(event),
+            Ok(None) => panic!("the feed ended while waiting for {wanted:?}"),
+            Err(_) => panic!("{wanted:?} did not arrive within {within:?}; got {before:?}"),
+        }
+    }
+}
+
+const SOON: Duration = Duration::from_secs(1);
+
+fn token_change(token: &Token) -> FeedEvent {
+    FeedEvent::Change(Change::Token(token.id.clone()))
+}
+
+fn rotation(secret: &str, at: time::OffsetDateTime) -> Rotation {
+    Rotation {
+        secret_hash: hash(secret),
+        snippet: format!("tsr_...{secret}"),
+        expires_at: at + hours(24 * 30),
+        rotated_at: at,
+        previous_secret: None,
+        last_rotation_before: at - hours(1),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cached_change_reaches_the_other_node() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let mut feed = subscribe(&b).await;
+    let fx = Fx::new(&a);
+    let (org, owner) = fx.org("acme").await;
+    let ada = fx
+        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
+        .await;
+    let event = |action: &str| fx.event(&org.id, action, "x");
+    let member = |removed| {
+        FeedEvent::Change(Change::Member {
+            id: ada.id.clone(),
+            removed,
+        })
+    };
+    let roles = FeedEvent::Change(Change::Roles(org.id.clone()));
+
+    let mut token = token_record(&owner, "deploy", T0);
+    token.expires_at = Some(T0 + hours(24));
+    fx.save_token(&token).await;
+    until(&mut feed, &token_change(&token), SOON).await;
+    let rename = TokenChanges {
+        name: Some("deploy (prod)".into()),
+        ..TokenChanges::default()
+    };
+    a.update_token(&token.id, &rename, &event("token:update"))
+        .await
+        .unwrap();
+    until(&mut feed, &token_change(&token), SOON).await;
+    a.rotate_token(
+        &token.id,
+        &rotation("next", T0 + hours(2)),
+        &event("token:rotate"),
+    )
+    .await
+    .unwrap();
+    until(&mut feed, &token_change(&token), SOON).await;
+
+    let role = fx.role(&org.id, "ops").await;
+    until(&mut feed, &roles, SOON).await;
+    let edited = CustomRole {
+        policy: Policy(vec![Statement::allow(&["*:read"], &["*"])]),
+        ..role.clone()
+    };
+    a.update_role(&edited, &event("role:update")).await.unwrap();
+    until(&mut feed, &roles, SOON).await;
+    a.update_member_roles(
+        &org.id,
+        &ada.id,
+        BuiltinRole::Reader,
+        std::slice::from_ref(&role.key),
+        &event("member:update"),
+    )
+    .await
+    .unwrap();
+    until(&mut feed, &member(false), SOON).await;
+    a.set_password(&ada.id, "$argon2id$x", &event("member:password"))
+        .await
+        .unwrap();
+    until(&mut feed, &member(false), SOON).await;
+    let strict = Org {
+        token_policy: TokenPolicy {
+            require_expiration: true,
+            max_lifetime_days: Some(7),
+        },
+        ..org.clone()
+    };
+    a.update_org(&strict, &event("org:update")).await.unwrap();
+    until(
+        &mut feed,
+        &FeedEvent::Change(Change::Org(org.id.clone())),
+        SOON,
+    )
+    .await;
+
+    a.delete_token(&token.id, &event("token:delete"))
+        .await
+        .unwrap();
+    until(&mut feed, &token_change(&token), SOON).await;
+    a.delete_member(&org.id, &ada.id, &event("member:delete"))
+        .await
+        .unwrap();
+    until(&mut feed, &member(true), SOON).await;
+    a.delete_role(&org.id, &role.key, &event("role:delete"))
+        .await
+        .unwrap();
+    until(&mut feed, &roles, SOON).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_fails_announces_nothing() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let mut feed = subscribe(&b).await;
+    let fx = Fx::new(&a);
+    let (org, owner) = fx.org("acme").await;
+
+    // Nothing to change.
+    let (ghost, _) = Fx::org_record("ghost");
+    let err = a
+        .update_org(&ghost, &fx.event(&ghost.id, "org:update", "org"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    // Rolled back after the notification was queued: the audit id is taken.
+    let mut reused = fx.event(&org.id, "org:update", "org");
+    reused.id = "evt-000001".into();
+    let err = a.update_org(&org, &reused).await.unwrap_err();
+    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    // Rolled back by a rule, after the member row changed.
+    let err = a
+        .update_member_roles(
+            &org.id,
+            &owner.id,
+            BuiltinRole::Admin,
+            &[],
+            &fx.event(&org.id, "member:update", "m"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+
+    // Notifications arrive in commit order, so anything the failures had
+    // sent would come before this one.
+    fx.role(&org.id, "marker").await;
+    let before = until(
+        &mut feed,
+        &FeedEvent::Change(Change::Roles(org.id.clone())),
+        SOON,
+    )
+    .await;
+    for unwanted in [
+        Change::Org(ghost.id),
+        Change::Org(org.id),
+        Change::Member {
+            id: owner.id,
+            removed: false,
+        },
+    ] {
+        assert!(
+            !before.contains(&FeedEvent::Change(unwanted.clone())),
+            "{unwanted:?} was announced: {before:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_says_when_it_lost_its_connection_and_when_it_is_back() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let mut feed = subscribe(&b).await;
+    let fx = Fx::new(&a);
+    let (_, owner) = fx.org("acme").await;
+
+    let killed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(schema.name())
+    .fetch_one(a.pool())
+    .await
+    .unwrap();
+    assert_eq!(killed, 1, "the listener's connection");
+    let before = until(&mut feed, &FeedEvent::Lost, Duration::from_secs(2)).await;
+    assert!(!before.contains(&FeedEvent::Resumed), "{before:?}");
+    let between = until(&mut feed, &FeedEvent::Resumed, Duration::from_secs(5)).await;
+    assert!(!between.contains(&FeedEvent::Lost), "Lost is sent once");
+
+    let token = fx.token(&owner, "after", T0).await;
+    until(&mut feed, &token_change(&token), SOON).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_feed_closes_its_connection() {
+    let schema = Schema::create().await;
+    let a = node(&schema).await;
+    let name = format!("{}_feed", schema.name());
+    let url = format!("{}&application_name={name}", schema.url());
+    let b = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+    let feed = subscribe(&b).await;
+    b.pool().close().await;
+    let connections = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&name)
+        .fetch_one(a.pool())
+        .await
+        .unwrap()
+    };
+    assert_eq!(connections().await, 1, "the listener's own connection");
+    drop(feed);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while connections().await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener's connection outlived its feed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let fx = Fx::new(&a);
+    for round in 0..12 {
+        let (org, first) = fx.org(&format!("org-{round}")).await;
+        let second = fx
+            .member(&org.id, "second@example.com", BuiltinRole::Owner)
+            .await;
+        let (ev_a, ev_b) = (
+            fx.event(&org.id, "member:update", "a"),
+            fx.event(&org.id, "member:update", "b"),
+        );
+        let demote_first =
+            a.update_member_roles(&org.id, &first.id, BuiltinRole::Admin, &[], &ev_a);
+        let results = if round % 2 == 0 {
+            let demote_second =
+                b.update_member_roles(&org.id, &second.id, BuiltinRole::Writer, &[], &ev_b);
+            tokio::join!(demote_first, demote_second)
+        } else {
+            tokio::join!(demote_first, b.delete_member(&org.id, &second.id, &ev_b))
+        };
+        match results {
+            (Ok(()), Err(StoreError::LastOwner)) | (Err(StoreError::LastOwner), Ok(())) => {}
+            other => panic!("round {round}: expected exactly one success: {other:?}"),
+        }
+        let owners = a
+            .list_members(&org.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == BuiltinRole::Owner)
+            .count();
+        assert_eq!(owners, 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_gone() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let fx = Fx::new(&a);
+    let (org, _) = fx.org("acme").await;
+    let ada = fx
+        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
+        .await;
+    for round in 0..12 {
+        let role = fx.role(&org.id, &format!("ops-{round}")).await;
+        let (ev_a, ev_b) = (
+            fx.event(&org.id, "role:delete", "a"),
+            fx.event(&org.id, "member:update", "b"),
+        );
+        let granted = std::slice::from_ref(&role.key);
+        match tokio::join!(
+            a.delete_role(&org.id, &role.key, &ev_a),
+            b.update_member_roles(&org.id, &ada.id, BuiltinRole::Writer, granted, &ev_b)
+        ) {
+            (Err(StoreError::InUse(why)), Ok(())) => {
+                assert_eq!(
+                    why,
+                    format!("role {} is held by 1 member and 0 tokens", role.key)
+                );
+                assert!(a.get_role(&org.id, &role.key).await.unwrap().is_some());
+            }
+            (Ok(()), Err(StoreError::UnknownReference(what))) => {
+                assert_eq!(what, format!("custom role {}", role.key));
+            }
+            other => panic!("round {round}: expected held or gone: {other:?}"),
+        }
+        // Release it for the next round.
+        b.update_member_roles(
+            &org.id,
+            &ada.id,
+            BuiltinRole::Writer,
+            &[],
+            &fx.event(&org.id, "member:update", "reset"),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_nodes_rotating_one_token_one_wins() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let fx = Fx::new(&a);
+    let (org, owner) = fx.org("acme").await;
+    for round in 0..12 {
+        let mut token = token_record(&owner, &format!("raced-{round}"), T0);
+        token.expires_at = Some(T0 + hours(24));
+        fx.save_token(&token).await;
+        let at = T0 + hours(2);
+        let (ev_a, ev_b) = (
+            fx.event(&org.id, "token:rotate", "a"),
+            fx.event(&org.id, "token:rotate", "b"),
+        );
+        let (ra, rb) = (rotation("a", at), rotation("b", at));
+        let winner = match tokio::join!(
+            a.rotate_token(&token.id, &ra, &ev_a),
+            b.rotate_token(&token.id, &rb, &ev_b)
+        ) {
+            (Ok(_), Err(StoreError::RotationRace)) => "a",
+            (Err(StoreError::RotationRace), Ok(_)) => "b",
+            other => panic!("round {round}: expected exactly one winner: {other:?}"),
+        };
+        let saved = b.get_token(&token.id).await.unwrap().unwrap();
+        assert_eq!(saved.secret_hash, hash(winner), "round {round}");
+    }
+}
+
+fn seen<'a>(
+    tokens: impl Iterator<Item = &'a Token>,
+    at: time::OffsetDateTime,
+    ip: &str,
+) -> Vec<LastUsed> {
+    tokens
+        .map(|t| LastUsed {
+            token: t.id.clone(),
+            at,
+            ip: Some(ip.to_owned()),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let fx = Fx::new(&a);
+    let (org, owner) = fx.org("acme").await;
+    for round in 0..12 {
+        let mut token = token_record(&owner, &format!("both-{round}"), T0);
+        token.expires_at = Some(T0 + hours(24));
+        fx.save_token(&token).await;
+        let rename = TokenChanges {
+            name: Some("renamed".into()),
+            ..TokenChanges::default()
+        };
+        let rotated = rotation("rotated", T0 + hours(2));
+        let (ev_a, ev_b) = (
+            fx.event(&org.id, "token:update", "a"),
+            fx.event(&org.id, "token:rotate", "b"),
+        );
+        let (ra, rb) = tokio::join!(
+            a.update_token(&token.id, &rename, &ev_a),
+            b.rotate_token(&token.id, &rotated, &ev_b)
+        );
+        ra.unwrap();
+        rb.unwrap();
+        let saved = a.get_token(&token.id).await.unwrap().unwrap();
+        assert_eq!(saved.name, "renamed", "round {round}");
+        assert_eq!(saved.secret_hash, rotated.secret_hash, "round {round}");
+        assert_eq!(saved.expires_at, Some(rotated.expires_at), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_used_flushes_from_two_nodes_neither_deadlock_nor_go_back() {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    let fx = Fx::new(&a);
+    let (_, owner) = fx.org("acme").await;
+    let mut tokens = Vec::new();
+    for n in 0..40 {
+        tokens.push(fx.token(&owner, &format!("t{n:02}"), T0).await);
+    }
+    for round in 0..10 {
+        let older = T0 + hours(2 * round);
+        let newer = older + hours(1);
+        // Opposite orders, and the older flush may commit last.
+        let mut from_a = seen(tokens.iter(), newer, "192.0.2.1");
+        from_a.push(LastUsed {
+            token: TokenId::generate(T0),
+            at: newer,
+            ip: None,
+        });
+        let from_b = seen(tokens.iter().rev(), older, "192.0.2.2");
+        let (ra, rb) = tokio::join!(a.record_last_used(&from_a), b.record_last_used(&from_b));
+        ra.unwrap();
+        rb.unwrap();
+        for token in &tokens {
+            let saved = a.get_token(&token.id).await.unwrap().unwrap();
+            assert_eq!(saved.last_used_at, Some(newer), "round {round}");
+            assert_eq!(saved.last_used_ip.as_deref(), Some("192.0.2.1"));
+        }
+    }
+    // Within one batch the latest observation of a token wins.
+    let t = &tokens[0];
+    let late = T0 + hours(100);
+    let used = |at, ip: &str| LastUsed {
+        token: t.id.clone(),
+        at,
+        ip: Some(ip.to_owned()),
+    };
+    a.record_last_used(&[used(late, "late"), used(late - hours(1), "early")])
+        .await
+        .unwrap();
+    let saved = a.get_token(&t.id).await.unwrap().unwrap();
+    assert_eq!(
+        (saved.last_used_at, saved.last_used_ip.as_deref()),
+        (Some(late), Some("late"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_migrate_once() {
+    let schema = Schema::create().await;
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = schema.url();
+            tokio::spawn(async move { PgStore::connect(&url, PgOptions::default()).await })
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for start in starts {
+        nodes.push(start.await.unwrap().unwrap());
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(nodes[0].pool())
+        .await
+        .unwrap();
+    let bundled = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(usize::try_from(applied).unwrap(), bundled);
+    for node in &nodes {
+        assert_eq!(node.count_orgs().await.unwrap(), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_urls_are_dispatched_and_never_echoed() {
+    let schema = Schema::create().await;
+    let url = schema.url();
+    let spelled_out = url.replacen("postgres://", "postgresql://", 1);
+    let store = tessera_store::connect(&spelled_out).await.unwrap();
+    store.ping().await.unwrap();
+
+    let quick = PgOptions {
+        acquire_timeout: Duration::from_millis(300),
+        ..PgOptions::default()
+    };
+    for url in [
+        "postgres://tessera:hunter2@127.0.0.1:1/tessera",
+        "postgres://tessera:hunter2@[::1/tessera",
+    ] {
+        match PgStore::connect(url, quick.clone()).await {
+            Err(StoreError::Database(why)) => assert!(!why.contains("hunter2"), "{why}"),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("{url} opened"),
+        }
+    }
+}
