@@ -16,6 +16,9 @@
 //! | `bootstrap_org` / `TESSERA_BOOTSTRAP_ORG` | `default` | org created on an empty database |
 //! | `bootstrap_email` / `TESSERA_BOOTSTRAP_EMAIL` | `admin@example.com` | its owner's email |
 //! | `log` / `TESSERA_LOG` | `info` | log filter (`tessera=debug,info`) |
+//! | `database_max_connections` / `TESSERA_DATABASE_MAX_CONNECTIONS` | `10` | PostgreSQL pool size per node |
+//! | `database_acquire_timeout_seconds` / `TESSERA_DATABASE_ACQUIRE_TIMEOUT_SECONDS` | `5` | longest wait for a PostgreSQL connection (bounds a request during an outage) |
+//! | `outage_grace_seconds` / `TESSERA_OUTAGE_GRACE_SECONDS` | `30` | how long cached verifications keep answering while PostgreSQL is unreachable |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,6 +51,9 @@ pub struct Config {
     pub bootstrap_org: String,
     pub bootstrap_email: String,
     pub log: String,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout_seconds: u64,
+    pub outage_grace_seconds: u64,
 }
 
 impl fmt::Debug for Config {
@@ -65,6 +71,12 @@ impl fmt::Debug for Config {
             .field("bootstrap_org", &self.bootstrap_org)
             .field("bootstrap_email", &self.bootstrap_email)
             .field("log", &self.log)
+            .field("database_max_connections", &self.database_max_connections)
+            .field(
+                "database_acquire_timeout_seconds",
+                &self.database_acquire_timeout_seconds,
+            )
+            .field("outage_grace_seconds", &self.outage_grace_seconds)
             .finish()
     }
 }
@@ -98,6 +110,9 @@ impl Default for Config {
             bootstrap_org: "default".into(),
             bootstrap_email: "admin@example.com".into(),
             log: "info".into(),
+            database_max_connections: 10,
+            database_acquire_timeout_seconds: 5,
+            outage_grace_seconds: 30,
         }
     }
 }
@@ -127,6 +142,9 @@ struct FileConfig {
     bootstrap_org: Option<String>,
     bootstrap_email: Option<String>,
     log: Option<String>,
+    database_max_connections: Option<u32>,
+    database_acquire_timeout_seconds: Option<u64>,
+    outage_grace_seconds: Option<u64>,
 }
 
 fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
@@ -202,6 +220,13 @@ impl Config {
         self.request_timeout_seconds = f
             .request_timeout_seconds
             .unwrap_or(self.request_timeout_seconds);
+        self.database_max_connections = f
+            .database_max_connections
+            .unwrap_or(self.database_max_connections);
+        self.database_acquire_timeout_seconds = f
+            .database_acquire_timeout_seconds
+            .unwrap_or(self.database_acquire_timeout_seconds);
+        self.outage_grace_seconds = f.outage_grace_seconds.unwrap_or(self.outage_grace_seconds);
         Ok(())
     }
 
@@ -224,6 +249,11 @@ impl Config {
                 "TESSERA_BOOTSTRAP_ORG" => self.bootstrap_org = value.clone(),
                 "TESSERA_BOOTSTRAP_EMAIL" => self.bootstrap_email = value.clone(),
                 "TESSERA_LOG" => self.log = value.clone(),
+                "TESSERA_DATABASE_MAX_CONNECTIONS" => self.database_max_connections = parse(name, value)?,
+                "TESSERA_DATABASE_ACQUIRE_TIMEOUT_SECONDS" => {
+                    self.database_acquire_timeout_seconds = parse(name, value)?
+                }
+                "TESSERA_OUTAGE_GRACE_SECONDS" => self.outage_grace_seconds = parse(name, value)?,
                 known if CLIENT_ENV.contains(&known) => {}
                 unknown => warnings.push(format!(
                     "ignoring unknown environment variable {unknown} (misspelt? see docs/configuration.md)"
@@ -255,6 +285,18 @@ impl Config {
         }
         if !(1..=600).contains(&self.request_timeout_seconds) {
             return bad("request_timeout_seconds", "must be between 1 and 600");
+        }
+        if !(1..=1000).contains(&self.database_max_connections) {
+            return bad("database_max_connections", "must be between 1 and 1000");
+        }
+        if !(1..=300).contains(&self.database_acquire_timeout_seconds) {
+            return bad(
+                "database_acquire_timeout_seconds",
+                "must be between 1 and 300",
+            );
+        }
+        if self.outage_grace_seconds > 3600 {
+            return bad("outage_grace_seconds", "must be at most 3600");
         }
         if tessera_core::OrgKey::parse(&self.bootstrap_org).is_err() {
             return bad(

@@ -23,6 +23,7 @@ pub mod verify;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -31,6 +32,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use tessera_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -53,7 +55,7 @@ pub enum ServerError {
 
 /// Opens the configured store (running migrations) and builds the state.
 pub async fn open(config: Config) -> Result<AppState, ServerError> {
-    let store = tessera_store::connect(&config.database_url)
+    let store = connect_store(&config)
         .await
         .map_err(|e| ServerError::Database(e.to_string()))?;
     let state = AppState::new(store, config);
@@ -65,6 +67,23 @@ pub async fn open(config: Config) -> Result<AppState, ServerError> {
         .await
         .map_err(|e| ServerError::Database(e.to_string()))?;
     Ok(state)
+}
+
+/// Opens the database the URL names, with the pool settings for a shared
+/// PostgreSQL.
+async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store::StoreError> {
+    let url = &config.database_url;
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let options = tessera_store::PgOptions {
+            max_connections: config.database_max_connections,
+            acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
+            ..tessera_store::PgOptions::default()
+        };
+        return Ok(Arc::new(
+            tessera_store::PgStore::connect(url, options).await?,
+        ));
+    }
+    tessera_store::connect(url).await
 }
 
 /// The whole application: API, health, metrics, and the error handling

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tessera_core::model::{Actor, AuditEvent};
 use tessera_core::{OrgId, TokenFormat};
-use tessera_engine::Engine;
+use tessera_engine::{Engine, EngineConfig};
 use tessera_store::Store;
 use time::OffsetDateTime;
 
@@ -33,7 +33,13 @@ impl AppState {
     /// engine's invalidating wrapper.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
         let format = config.token_format();
-        let engine = Engine::new(store, format.clone());
+        let engine_config = EngineConfig {
+            outage_grace: time::Duration::seconds(
+                i64::try_from(config.outage_grace_seconds).unwrap_or(i64::MAX),
+            ),
+            ..EngineConfig::default()
+        };
+        let engine = Engine::with_config(store, format.clone(), engine_config);
         Self {
             store: Arc::clone(engine.store()),
             engine,

@@ -219,7 +219,16 @@ async fn audit_log_records_every_change_newest_first() {
         )
         .await;
 
-    let page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+    // Failed logins are audited in the background (so they answer as fast
+    // as unknown emails): give that write a moment.
+    let mut page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+    for _ in 0..100 {
+        if page.body["items"][0]["action"] == "session:login_failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+    }
     let actions: Vec<&str> = page.body["items"]
         .as_array()
         .expect("items")

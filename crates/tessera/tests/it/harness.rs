@@ -14,11 +14,14 @@ pub const OWNER_PASSWORD: &str = "owner-password-1";
 
 pub struct TestServer {
     pub base: String,
+    /// The database this server uses (SQLite file or PostgreSQL schema).
+    pub database_url: String,
     pub owner_token: String,
     pub owner_id: String,
     pub clock: Clock,
     pub http: reqwest::Client,
-    pub dir: TempDir,
+    /// Holds the SQLite file (if any) until the server is dropped.
+    _dir: TempDir,
     server: Option<RunningServer>,
 }
 
@@ -75,11 +78,12 @@ pub async fn start() -> TestServer {
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
-        database_url: format!("sqlite://{}", dir.path().join("tessera.db").display()),
+        database_url: database_url(dir.path()).await,
         last_used_flush_seconds: 1,
         ..Config::default()
     };
     tweak(&mut config);
+    let database_url = config.database_url.clone();
     let state = tessera_server::open(config).await.expect("open store");
     let created = setup::create_org(&state, "acme", OWNER_EMAIL, Some(OWNER_PASSWORD.into()))
         .await
@@ -92,13 +96,72 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let server = tessera_server::start(state, listener, pending()).expect("start");
     TestServer {
         base: format!("http://{}", server.addr),
+        database_url,
         owner_token,
         owner_id: created.owner.id.to_string(),
         clock,
         http: reqwest::Client::new(),
-        dir,
+        _dir: dir,
         server: Some(server),
     }
+}
+
+/// Another node on an existing database: no org is created.
+pub async fn start_node(database_url: &str) -> (String, RunningServer) {
+    let config = Config {
+        database_url: database_url.to_owned(),
+        last_used_flush_seconds: 1,
+        ..Config::default()
+    };
+    let state = tessera_server::open(config).await.expect("open store");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server = tessera_server::start(state, listener, pending()).expect("start");
+    (format!("http://{}", server.addr), server)
+}
+
+/// Starts the first node on `database_url`, with org "acme" and an owner.
+pub async fn start_on(database_url: &str) -> TestServer {
+    let url = database_url.to_owned();
+    start_with(move |c| c.database_url = url).await
+}
+
+/// The backend under test: SQLite by default; with
+/// `TESSERA_TEST_BACKEND=postgres`, a fresh schema on the PostgreSQL
+/// server at `TESSERA_TEST_POSTGRES_URL` (default: local `test` database).
+pub async fn database_url(dir: &std::path::Path) -> String {
+    if std::env::var("TESSERA_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}", dir.join("tessera.db").display());
+    }
+    postgres_schema().await
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Creates an empty schema and returns a URL whose connections use it.
+pub async fn postgres_schema() -> String {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {admin}: {e}"));
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("random");
+    let schema = format!(
+        "it_{}",
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .expect("create schema");
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    format!("{admin}{separator}options=-c%20search_path%3D{schema}")
 }
 
 impl TestServer {

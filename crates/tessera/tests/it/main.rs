@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod cli;
 mod harness;
+mod scale_out;
 mod seeds;
 mod services;
 mod sessions;

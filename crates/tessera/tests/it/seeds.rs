@@ -85,9 +85,8 @@ async fn last_used_is_flushed_on_shutdown() {
         .create_token(&s.owner_token, json!({ "name": "flushed" }))
         .await;
     s.get("/api/v1/me", &token).await.expect(200);
-    let db = s.dir.path().join("tessera.db");
     s.stop().await;
-    let store = tessera_store::connect(&format!("sqlite://{}", db.display()))
+    let store = tessera_store::connect(&s.database_url)
         .await
         .expect("reopen");
     let stored = store

@@ -165,7 +165,7 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
     let s = start().await;
     // A second org with the same owner email, set up the way `tessera init` does.
     let config = tessera_server::Config {
-        database_url: format!("sqlite://{}", s.dir.path().join("tessera.db").display()),
+        database_url: s.database_url.clone(),
         ..tessera_server::Config::default()
     };
     let state = tessera_server::open(config).await.expect("open");

@@ -1,0 +1,219 @@
+//! Several nodes on one PostgreSQL database: what one node changes, the
+//! others see at once. These always run on PostgreSQL (SQLite cannot be
+//! shared between nodes).
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::harness::{postgres_schema, send, start_node, start_on, TestServer};
+
+/// How long a change may take to reach another node before the test
+/// calls it lost. The target (p99 ≤ 100 ms) is measured by the benchmark;
+/// this bound only catches a change that never arrives.
+const PROPAGATION_BOUND: Duration = Duration::from_secs(3);
+
+async fn verify_on(
+    s: &TestServer,
+    base: &str,
+    token: &str,
+    question: Option<(&str, &str)>,
+) -> serde_json::Value {
+    let mut body = json!({ "token": token });
+    if let Some((action, resource)) = question {
+        body["action"] = json!(action);
+        body["resource"] = json!(resource);
+    }
+    send(s.http.post(format!("{base}/api/v1/verify")).json(&body))
+        .await
+        .expect(200)
+        .body
+}
+
+/// Polls node `base` until `done` holds; returns how long it took.
+async fn until(
+    s: &TestServer,
+    base: &str,
+    token: &str,
+    question: Option<(&str, &str)>,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let answer = verify_on(s, base, token, question).await;
+        if done(&answer) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < PROPAGATION_BOUND,
+            "the change never reached the other node: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn changes_on_one_node_reach_the_other() {
+    let url = postgres_schema().await;
+    let a = start_on(&url).await;
+    let (b, _b_server) = start_node(&url).await;
+    let write = Some(("flag:update", "proj/web:flag/x"));
+
+    // Revocation.
+    let (id, token, _) = a
+        .create_token(&a.owner_token, json!({ "name": "shared" }))
+        .await;
+    assert_eq!(
+        verify_on(&a, &b, &token, None).await["valid"],
+        true,
+        "node B caches it"
+    );
+    a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+        .await
+        .expect(204);
+    until(&a, &b, &token, None, |v| v["valid"] == false).await;
+
+    // A member's downgrade shrinks their token on the other node.
+    let (member_id, member_token) = a.member_with_token("dev@acme.test", "writer").await;
+    assert_eq!(
+        verify_on(&a, &b, &member_token, write).await["allowed"],
+        true
+    );
+    a.patch(
+        &format!("/api/v1/members/{member_id}"),
+        &a.owner_token,
+        json!({ "role": "reader" }),
+    )
+    .await
+    .expect(200);
+    until(&a, &b, &member_token, write, |v| v["allowed"] == false).await;
+
+    // A custom role's edit.
+    let policy = |actions: &str| json!([{ "effect": "allow", "actions": [actions], "resources": ["proj/*:*"] }]);
+    a.post(
+        "/api/v1/roles",
+        &a.owner_token,
+        json!({ "key": "flags", "policy": policy("flag:read") }),
+    )
+    .await
+    .expect(201);
+    let (_, scoped, _) = a
+        .create_token(
+            &a.owner_token,
+            json!({ "name": "c", "custom_roles": ["flags"] }),
+        )
+        .await;
+    assert_eq!(verify_on(&a, &b, &scoped, write).await["allowed"], false);
+    a.call(
+        reqwest::Method::PUT,
+        "/api/v1/roles/flags",
+        Some(&a.owner_token),
+        Some(json!({ "policy": policy("flag:*") })),
+    )
+    .await
+    .expect(200);
+    until(&a, &b, &scoped, write, |v| v["allowed"] == true).await;
+
+    // Rotation: the old string stops working on B too.
+    let expires = |days: i64| {
+        (OffsetDateTime::now_utc() + time::Duration::days(days))
+            .format(&Rfc3339)
+            .expect("format")
+    };
+    let (rid, old, _) = a
+        .create_token(
+            &a.owner_token,
+            json!({ "name": "r", "expires_at": expires(5) }),
+        )
+        .await;
+    assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
+    a.post(
+        &format!("/api/v1/tokens/{rid}/rotate"),
+        &a.owner_token,
+        json!({ "expires_at": expires(10) }),
+    )
+    .await
+    .expect(200);
+    until(&a, &b, &old, None, |v| v["valid"] == false).await;
+
+    // Removing a member kills their tokens everywhere.
+    a.delete(&format!("/api/v1/members/{member_id}"), &a.owner_token)
+        .await
+        .expect(204);
+    until(&a, &b, &member_token, None, |v| v["valid"] == false).await;
+}
+
+/// Two nodes rotating one token at the same moment: exactly one wins.
+#[tokio::test]
+async fn concurrent_rotation_across_nodes_has_one_winner() {
+    let url = postgres_schema().await;
+    let a = start_on(&url).await;
+    let (b, _b_server) = start_node(&url).await;
+    let expires = (OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&Rfc3339)
+        .expect("format");
+    for _ in 0..5 {
+        let (id, _, _) = a
+            .create_token(
+                &a.owner_token,
+                json!({ "name": "raced", "expires_at": expires }),
+            )
+            .await;
+        let body = json!({ "expires_at": expires });
+        let on_a = send(
+            a.http
+                .post(a.url(&format!("/api/v1/tokens/{id}/rotate")))
+                .bearer_auth(&a.owner_token)
+                .json(&body),
+        );
+        let on_b = send(
+            a.http
+                .post(format!("{b}/api/v1/tokens/{id}/rotate"))
+                .bearer_auth(&a.owner_token)
+                .json(&body),
+        );
+        let (ra, rb) = tokio::join!(on_a, on_b);
+        let mut statuses = [ra.status.as_u16(), rb.status.as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 429], "a: {} b: {}", ra.text, rb.text);
+    }
+}
+
+/// Measures revoke-to-401 across two nodes over many trials and prints
+/// p50/p99 (for docs/benchmarks.md). Not a pass/fail timing test; run with
+/// `cargo test --release -p tessera --test it propagation -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, run by hand"]
+async fn propagation_latency() {
+    let url = postgres_schema().await;
+    let a = start_on(&url).await;
+    let (b, _b_server) = start_node(&url).await;
+    let trials = 200;
+    let mut samples = Vec::with_capacity(trials);
+    for _ in 0..trials {
+        let (id, token, _) = a.create_token(&a.owner_token, json!({ "name": "m" })).await;
+        assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
+        // Time from the delete's acknowledgement to node B refusing the token.
+        a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+            .await
+            .expect(204);
+        let started = Instant::now();
+        loop {
+            if verify_on(&a, &b, &token, None).await["valid"] == false {
+                break;
+            }
+            assert!(started.elapsed() < PROPAGATION_BOUND, "never propagated");
+        }
+        samples.push(started.elapsed());
+    }
+    samples.sort_unstable();
+    let pick = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "propagation over {trials} trials: p50 {:?}, p99 {:?}, max {:?}",
+        pick(0.50),
+        pick(0.99),
+        samples[samples.len() - 1]
+    );
+}
