@@ -142,6 +142,9 @@ pub struct EngineConfig {
     /// answers are still given for this long after the feed was lost;
     /// afterwards verification fails (503) until storage is back.
     pub outage_grace: Duration,
+    /// During such an outage, how long a verification waits for storage
+    /// before answering from the cache.
+    pub outage_load_timeout: std::time::Duration,
 }
 
 impl Default for EngineConfig {
@@ -151,6 +154,7 @@ impl Default for EngineConfig {
             max_unknown: 100_000,
             max_concurrent_loads: 32,
             outage_grace: Duration::seconds(30),
+            outage_load_timeout: std::time::Duration::from_millis(250),
         }
     }
 }
@@ -309,15 +313,22 @@ impl Engine {
         !self.trusting() && now - lost_at <= self.inner.config.outage_grace.whole_seconds()
     }
 
-    /// Falls back to `cached` when storage failed during a feed outage.
-    fn or_cached<T>(
+    /// Loads from storage; while the feed is down and a cached answer
+    /// exists, waits at most `outage_load_timeout` for storage and falls
+    /// back to the cached answer if storage fails or is too slow (within
+    /// the outage grace), so an unreachable database does not make every
+    /// verification wait for the pool's acquire timeout.
+    async fn load_or_cached<T>(
         &self,
-        loaded: Result<T, StoreError>,
+        load: impl std::future::Future<Output = Result<T, StoreError>>,
         cached: Option<T>,
     ) -> Result<T, StoreError> {
-        match (loaded, cached) {
-            (Err(_), Some(cached)) if self.within_outage_grace() => Ok(cached),
-            (result, _) => result,
+        let Some(cached) = cached.filter(|_| self.within_outage_grace()) else {
+            return load.await;
+        };
+        match tokio::time::timeout(self.inner.config.outage_load_timeout, load).await {
+            Ok(Ok(loaded)) => Ok(loaded),
+            Ok(Err(_)) | Err(_) => Ok(cached),
         }
     }
 
@@ -390,16 +401,19 @@ impl Engine {
                 .pin()
                 .get_or_insert_with(id.to_owned(), || Arc::new(OnceCell::new())),
         );
-        let loaded = cell
-            .get_or_try_init(|| self.load_token(id, now))
-            .await
-            .cloned();
-        inner
-            .loading
-            .pin()
-            .remove_if(id, |_, c| Arc::ptr_eq(c, &cell))
-            .ok();
-        self.or_cached(loaded, cached.map(Some))
+        let load = async {
+            let loaded = cell
+                .get_or_try_init(|| self.load_token(id, now))
+                .await
+                .cloned();
+            inner
+                .loading
+                .pin()
+                .remove_if(id, |_, c| Arc::ptr_eq(c, &cell))
+                .ok();
+            loaded
+        };
+        self.load_or_cached(load, cached.map(Some)).await
     }
 
     async fn load_token(
@@ -461,8 +475,8 @@ impl Engine {
         if self.trusting() && cached.is_some() {
             return Ok(cached);
         }
-        let loaded = self.load_member(org, id).await;
-        self.or_cached(loaded, cached.map(Some))
+        self.load_or_cached(self.load_member(org, id), cached.map(Some))
+            .await
     }
 
     async fn load_member(
@@ -497,18 +511,20 @@ impl Engine {
         if self.trusting() && cached.is_some() {
             return Ok(cached);
         }
-        let epoch = inner.cache.epoch();
-        inner.stats.org_loads.fetch_add(1, Ordering::Relaxed);
-        let loaded = inner.raw.get_org(id).await.map(|org| {
-            org.map(|org| {
-                let entry = Arc::new(org);
-                inner
-                    .cache
-                    .insert_loaded(&inner.cache.orgs, id.as_str(), &entry, epoch);
-                entry
+        let load = async {
+            let epoch = inner.cache.epoch();
+            inner.stats.org_loads.fetch_add(1, Ordering::Relaxed);
+            inner.raw.get_org(id).await.map(|org| {
+                org.map(|org| {
+                    let entry = Arc::new(org);
+                    inner
+                        .cache
+                        .insert_loaded(&inner.cache.orgs, id.as_str(), &entry, epoch);
+                    entry
+                })
             })
-        });
-        self.or_cached(loaded, cached.map(Some))
+        };
+        self.load_or_cached(load, cached.map(Some)).await
     }
 
     async fn roles(&self, org: &OrgId) -> Result<Arc<OrgRoles>, StoreError> {

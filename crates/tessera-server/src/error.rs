@@ -169,6 +169,10 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownReference(what) => {
                 Self::unprocessable("unknown_reference", format!("{what} does not exist"))
             }
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::Unavailable
+            }
             StoreError::Database(detail) => Self::Internal(detail),
         }
     }

@@ -58,9 +58,38 @@ pub enum StoreError {
     /// A named custom role or member does not exist.
     #[error("unknown reference: {0}")]
     UnknownReference(String),
+    /// The database cannot be reached right now (connection refused or
+    /// lost, pool exhausted, server shutting down): worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the text is for logs, never for clients.
     #[error("database error: {0}")]
     Database(String),
+}
+
+impl StoreError {
+    /// Classifies a driver error: reaching the database at all, or a
+    /// failure inside it.
+    pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
+        let unreachable = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            // PostgreSQL: connection exceptions (08…), shutting down or
+            // starting up (57P01–57P03).
+            sqlx::Error::Database(e) => e.code().is_some_and(|c| {
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        };
+        if unreachable {
+            Self::Unavailable(err.to_string())
+        } else {
+            Self::Database(err.to_string())
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -307,6 +336,27 @@ pub trait Store: Send + Sync + 'static {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn unreachable_databases_are_unavailable_not_broken() {
+        assert!(matches!(
+            StoreError::from_sqlx(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from_sqlx(sqlx::Error::PoolClosed),
+            StoreError::Unavailable(_)
+        ));
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(matches!(
+            StoreError::from_sqlx(sqlx::Error::Io(refused)),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from_sqlx(sqlx::Error::RowNotFound),
+            StoreError::Database(_)
+        ));
+    }
 
     #[test]
     fn change_payloads_round_trip() {

@@ -162,7 +162,7 @@ pub(super) async fn commit_with(
 
 /// Any database failure, for logs.
 pub(super) fn db(err: sqlx::Error) -> StoreError {
-    StoreError::Database(err.to_string())
+    StoreError::from_sqlx(err)
 }
 
 fn violation(err: &sqlx::Error) -> Option<ErrorKind> {

@@ -120,7 +120,7 @@ pub(super) async fn commit_with(mut tx: Tx, event: &AuditEvent) -> Result<()> {
 
 /// Any database failure, for logs.
 pub(super) fn db(err: sqlx::Error) -> StoreError {
-    StoreError::Database(err.to_string())
+    StoreError::from_sqlx(err)
 }
 
 fn violation(err: &sqlx::Error) -> Option<ErrorKind> {
