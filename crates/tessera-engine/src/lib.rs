@@ -310,7 +310,7 @@ impl Engine {
     fn within_outage_grace(&self) -> bool {
         let lost_at = self.inner.lost_at.load(Ordering::SeqCst);
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        !self.trusting() && now - lost_at <= self.inner.config.outage_grace.whole_seconds()
+        !self.trusting() && now - lost_at < self.inner.config.outage_grace.whole_seconds()
     }
 
     /// Loads from storage; while the feed is down and a cached answer

@@ -19,7 +19,8 @@ pub struct ConfigFlags {
     /// TOML configuration file (see docs/configuration.md).
     #[arg(long, env = "TESSERA_CONFIG")]
     config: Option<PathBuf>,
-    /// Database URL: `sqlite://FILE` (default `sqlite://tessera.db`).
+    /// Database URL: `sqlite://FILE` (default `sqlite://tessera.db`) or
+    /// `postgres://USER@HOST/DB` for several nodes.
     #[arg(long)]
     database_url: Option<String>,
     /// Prefix of every token this deployment issues (default `tsr`).
