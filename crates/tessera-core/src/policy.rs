@@ -33,6 +33,12 @@ pub const MAX_PATTERNS: usize = 100;
 /// Longest pattern, in bytes.
 pub const MAX_PATTERN_LEN: usize = 256;
 
+/// Stands, as a resource name, for "the member whose permissions are being
+/// evaluated". The built-in roles use it so that one compiled copy of each
+/// serves every member (and every token) instead of one copy per member.
+/// Validation refuses control characters, so users cannot write it.
+pub(crate) const SUBJECT: &str = "\u{1}self";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
@@ -181,21 +187,47 @@ pub fn check_resource_shape(r: &str, pattern: bool) -> Result<(), &'static str> 
     Ok(())
 }
 
-/// A `*`-glob split at its stars, matched without allocating.
+/// A `*`-glob, matched without allocating. The common shapes (no star,
+/// `*` alone, one star) get their own variants: a policy check runs these
+/// on every verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Glob {
-    parts: Vec<String>,
+enum Glob {
+    /// `*`: anything.
+    Any,
+    /// No star: exactly this text.
+    Exact(String),
+    /// One star: this prefix, then anything, then this suffix.
+    Around(String, String),
+    /// Two or more stars: the text split at them.
+    Parts(Vec<String>),
 }
 
 impl Glob {
     fn new(pattern: &str) -> Self {
-        Self {
-            parts: pattern.split('*').map(str::to_owned).collect(),
+        let parts: Vec<&str> = pattern.split('*').collect();
+        match parts.as_slice() {
+            [exact] => Self::Exact((*exact).to_owned()),
+            ["", ""] => Self::Any,
+            [prefix, suffix] => Self::Around((*prefix).to_owned(), (*suffix).to_owned()),
+            _ => Self::Parts(parts.into_iter().map(str::to_owned).collect()),
         }
     }
 
     fn matches(&self, text: &str) -> bool {
-        let (first, rest) = match self.parts.split_first() {
+        match self {
+            Self::Any => true,
+            Self::Exact(exact) => text == exact,
+            Self::Around(prefix, suffix) => {
+                text.len() >= prefix.len() + suffix.len()
+                    && text.starts_with(prefix.as_str())
+                    && text.ends_with(suffix.as_str())
+            }
+            Self::Parts(parts) => Self::matches_parts(parts, text),
+        }
+    }
+
+    fn matches_parts(parts: &[String], text: &str) -> bool {
+        let (first, rest) = match parts.split_first() {
             Some(split) => split,
             None => return text.is_empty(),
         };
@@ -215,11 +247,73 @@ impl Glob {
     }
 }
 
+/// Most resource segments split once per check; deeper resources (rare)
+/// are matched by splitting as they go.
+const INLINE_SEGMENTS: usize = 12;
+
+/// One `type/name` segment of a resource; `name` is `None` when the
+/// segment has no `/` (then no `type/name` pattern matches it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Segment<'a> {
+    ty: &'a str,
+    name: Option<&'a str>,
+}
+
+impl<'a> Segment<'a> {
+    fn of(text: &'a str) -> Self {
+        match text.as_bytes().iter().position(|&b| b == b'/') {
+            Some(at) => Self {
+                ty: &text[..at],
+                name: Some(&text[at + 1..]),
+            },
+            None => Self {
+                ty: text,
+                name: None,
+            },
+        }
+    }
+}
+
+/// A resource split into its segments once, so that each pattern of a
+/// policy does not split it again.
+struct Resource<'a> {
+    raw: &'a str,
+    segments: [Segment<'a>; INLINE_SEGMENTS],
+    /// How many segments; `None` when there are more than fit inline.
+    len: Option<usize>,
+}
+
+impl<'a> Resource<'a> {
+    fn parse(raw: &'a str) -> Self {
+        let mut segments = [Segment::default(); INLINE_SEGMENTS];
+        let mut len = 0;
+        for part in raw.split(':') {
+            if len == INLINE_SEGMENTS {
+                return Self {
+                    raw,
+                    segments,
+                    len: None,
+                };
+            }
+            segments[len] = Segment::of(part);
+            len += 1;
+        }
+        Self {
+            raw,
+            segments,
+            len: Some(len),
+        }
+    }
+}
+
 /// One segment of a resource pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SegmentPattern {
     /// `type/name`, each side a glob.
     TypeName(Glob, Glob),
+    /// `type/<the subject>`: the type a glob, the name exactly the id of
+    /// the member being evaluated (see [`SUBJECT`]).
+    TypeSubject(Glob),
     /// A final `*`: one or more further segments.
     Rest,
 }
@@ -238,6 +332,7 @@ impl ResourcePattern {
         let segments = pattern
             .split(':')
             .map(|s| match s.split_once('/') {
+                Some((ty, SUBJECT)) => SegmentPattern::TypeSubject(Glob::new(ty)),
                 Some((ty, name)) => SegmentPattern::TypeName(Glob::new(ty), Glob::new(name)),
                 None => SegmentPattern::Rest,
             })
@@ -245,23 +340,49 @@ impl ResourcePattern {
         Self::Path(segments)
     }
 
-    fn matches(&self, resource: &str) -> bool {
+    fn matches(&self, resource: &Resource<'_>, subject: &str) -> bool {
         let segments = match self {
             Self::Any => return true,
             Self::Path(segments) => segments,
         };
-        let mut parts = resource.split(':');
+        let Some(len) = resource.len else {
+            return Self::matches_by_splitting(segments, resource.raw, subject);
+        };
+        let mut parts = resource.segments[..len].iter().copied();
+        Self::matches_segments(segments, &mut parts, subject)
+    }
+
+    fn matches_by_splitting(segments: &[SegmentPattern], resource: &str, subject: &str) -> bool {
+        let mut parts = resource.split(':').map(Segment::of);
+        Self::matches_segments(segments, &mut parts, subject)
+    }
+
+    fn matches_segments<'a>(
+        segments: &[SegmentPattern],
+        parts: &mut impl Iterator<Item = Segment<'a>>,
+        subject: &str,
+    ) -> bool {
         for segment in segments {
-            match segment {
+            let part = match segment {
                 SegmentPattern::Rest => return parts.next().is_some(),
-                SegmentPattern::TypeName(ty, name) => {
-                    let Some((r_ty, r_name)) = parts.next().and_then(|p| p.split_once('/')) else {
-                        return false;
-                    };
-                    if !ty.matches(r_ty) || !name.matches(r_name) {
-                        return false;
-                    }
+                _ => parts.next(),
+            };
+            let Some(Segment {
+                ty: r_ty,
+                name: Some(r_name),
+            }) = part
+            else {
+                return false;
+            };
+            let matched = match segment {
+                SegmentPattern::TypeName(ty, name) => ty.matches(r_ty) && name.matches(r_name),
+                SegmentPattern::TypeSubject(ty) => {
+                    !subject.is_empty() && r_name == subject && ty.matches(r_ty)
                 }
+                SegmentPattern::Rest => true,
+            };
+            if !matched {
+                return false;
             }
         }
         parts.next().is_none()
@@ -282,15 +403,15 @@ struct CompiledStatement {
 }
 
 impl CompiledStatement {
-    fn applies(&self, action: &str, resource: &str) -> bool {
+    fn applies(&self, subject: &str, action: &str, resource: &Resource<'_>) -> bool {
         let action_ok = match &self.actions {
             Matcher::AnyOf(globs) => globs.iter().any(|g| g.matches(action)),
             Matcher::NoneOf(globs) => !globs.iter().any(|g| g.matches(action)),
         };
         action_ok
             && match &self.resources {
-                Matcher::AnyOf(p) => p.iter().any(|p| p.matches(resource)),
-                Matcher::NoneOf(p) => !p.iter().any(|p| p.matches(resource)),
+                Matcher::AnyOf(p) => p.iter().any(|p| p.matches(resource, subject)),
+                Matcher::NoneOf(p) => !p.iter().any(|p| p.matches(resource, subject)),
             }
     }
 }
@@ -344,10 +465,23 @@ impl CompiledPolicy {
         self.statements.extend(other.statements.iter().cloned());
     }
 
+    /// True when the policy has no statement (it allows nothing).
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
+        self.decide_as("", action, resource)
+    }
+
+    /// Decides for the member `subject`: patterns that name "the member
+    /// being evaluated" (the built-in roles' own-token rules) match that
+    /// member's id.
+    pub fn decide_as(&self, subject: &str, action: &str, resource: &str) -> Decision {
+        let resource = Resource::parse(resource);
         let mut allowed = false;
         for statement in &self.statements {
-            if statement.applies(action, resource) {
+            if statement.applies(subject, action, &resource) {
                 match statement.effect {
                     Effect::Deny => return Decision::Deny,
                     Effect::Allow => allowed = true,
@@ -363,6 +497,22 @@ impl CompiledPolicy {
 
     pub fn allows(&self, action: &str, resource: &str) -> bool {
         self.decide(action, resource) == Decision::Allow
+    }
+
+    pub fn allows_as(&self, subject: &str, action: &str, resource: &str) -> bool {
+        self.decide_as(subject, action, resource) == Decision::Allow
+    }
+}
+
+impl Decision {
+    /// The decision of two policies taken together: a deny in either wins,
+    /// else an allow in either allows.
+    pub fn union(self, other: Decision) -> Decision {
+        match (self, other) {
+            (Decision::Deny, _) | (_, Decision::Deny) => Decision::Deny,
+            (Decision::Allow, _) | (_, Decision::Allow) => Decision::Allow,
+            _ => Decision::NoMatch,
+        }
     }
 }
 
@@ -395,7 +545,7 @@ mod tests {
 
     #[test]
     fn resource_patterns_glob_within_names_only() {
-        let m = |p: &str, r: &str| ResourcePattern::new(p).matches(r);
+        let m = |p: &str, r: &str| ResourcePattern::new(p).matches(&Resource::parse(r), "");
         assert!(m("proj/*", "proj/web"));
         assert!(!m("proj/*", "proj/web:env/prod"));
         assert!(m("proj/*:env/*", "proj/web:env/prod"));
@@ -410,6 +560,20 @@ mod tests {
         assert!(!m("proj/web", "proj/web:env/prod"));
         assert!(!m("proj/web:env/prod", "proj/web"));
         assert!(m("member/*:token/*", "member/abc:token/def"));
+    }
+
+    #[test]
+    fn the_subject_placeholder_matches_only_the_evaluated_member() {
+        let own = format!("member/{SUBJECT}:token/*");
+        let p = CompiledPolicy::from_statements(&[Statement::allow(&["token:*"], &[&own])]);
+        assert!(p.allows_as("alice", "token:read", "member/alice:token/t1"));
+        assert!(!p.allows_as("bob", "token:read", "member/alice:token/t1"));
+        assert!(!p.allows_as("alice", "token:read", "member/alice"));
+        // Without a subject it matches nobody, not an empty name.
+        assert!(!p.allows("token:read", "member/:token/t1"));
+        // Users cannot write the placeholder themselves.
+        let typed = Policy(vec![Statement::allow(&["token:*"], &[&own])]);
+        assert!(typed.validate().is_err());
     }
 
     #[test]
@@ -568,7 +732,30 @@ mod tests {
         #[test]
         fn matching_never_panics(pattern in "[a-z*/:]{0,20}", text in "[a-z/:]{0,20}") {
             let _ = Glob::new(&pattern).matches(&text);
-            let _ = ResourcePattern::new(&pattern).matches(&text);
+            let _ = ResourcePattern::new(&pattern).matches(&Resource::parse(&text), "me");
+        }
+
+        /// The shape-specific globs agree with the general matcher.
+        #[test]
+        fn glob_shapes_agree_with_the_general_matcher(pattern in "[ab:*]{0,6}", text in "[ab:]{0,6}") {
+            let parts: Vec<String> = pattern.split('*').map(str::to_owned).collect();
+            prop_assert_eq!(Glob::new(&pattern).matches(&text), Glob::matches_parts(&parts, &text));
+        }
+
+        /// Splitting once (inline segments) and splitting as it goes (deep
+        /// resources) agree.
+        #[test]
+        fn inline_and_split_matching_agree(
+            pattern in "(\\*|[ab*]{0,3}/[ab*]{0,3})(:(\\*|[ab*]{0,3}/[ab*]{0,3})){0,14}",
+            text in "[ab]{0,2}/?[ab]{0,2}(:[ab]{0,2}/?[ab]{0,2}){0,15}",
+        ) {
+            let p = ResourcePattern::new(&pattern);
+            if let ResourcePattern::Path(segments) = &p {
+                prop_assert_eq!(
+                    p.matches(&Resource::parse(&text), "a"),
+                    ResourcePattern::matches_by_splitting(segments, &text, "a")
+                );
+            }
         }
     }
 }

@@ -11,10 +11,11 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{CompiledPolicy, Effect, Statement};
+use crate::policy::{CompiledPolicy, Decision, Effect, Statement, SUBJECT};
 use crate::{Error, MemberId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -41,6 +42,10 @@ impl BuiltinRole {
     /// The role's statements for `member` (readers and writers manage only
     /// their own tokens, so the policy names the member).
     pub fn statements(self, member: &MemberId) -> Vec<Statement> {
+        self.statements_naming(member.as_str())
+    }
+
+    fn statements_naming(self, member: &str) -> Vec<Statement> {
         let own_tokens = format!("member/{member}:token/*");
         let read_all_but_others_tokens = Statement {
             effect: Effect::Allow,
@@ -64,8 +69,24 @@ impl BuiltinRole {
         }
     }
 
-    pub fn compiled(self, member: &MemberId) -> CompiledPolicy {
-        CompiledPolicy::from_statements(&self.statements(member))
+    /// The role's policy, compiled once for every member: its own-token
+    /// rule names "the member being evaluated", so evaluate it with
+    /// [`BuiltinRole::decide`] (or `decide_as` and the member's id).
+    pub fn policy(self) -> &'static CompiledPolicy {
+        static COMPILED: LazyLock<[CompiledPolicy; 4]> = LazyLock::new(|| {
+            BuiltinRole::ALL
+                .map(|role| CompiledPolicy::from_statements(&role.statements_naming(SUBJECT)))
+        });
+        &COMPILED[self as usize]
+    }
+
+    /// What this role lets `member` do.
+    pub fn decide(self, member: &MemberId, action: &str, resource: &str) -> Decision {
+        self.policy().decide_as(member.as_str(), action, resource)
+    }
+
+    pub fn allows(self, member: &MemberId, action: &str, resource: &str) -> bool {
+        self.decide(member, action, resource) == Decision::Allow
     }
 }
 
@@ -96,9 +117,15 @@ mod tests {
         let me = MemberId::generate(datetime!(2026-01-01 0:00 UTC));
         let mine = format!("member/{me}:token/abc");
         let theirs = "member/someoneelse0000000000000:token/abc";
-        let reader = BuiltinRole::Reader.compiled(&me);
-        let writer = BuiltinRole::Writer.compiled(&me);
-        let admin = BuiltinRole::Admin.compiled(&me);
+        struct As<'a>(BuiltinRole, &'a MemberId);
+        impl As<'_> {
+            fn allows(&self, action: &str, resource: &str) -> bool {
+                self.0.allows(self.1, action, resource)
+            }
+        }
+        let reader = As(BuiltinRole::Reader, &me);
+        let writer = As(BuiltinRole::Writer, &me);
+        let admin = As(BuiltinRole::Admin, &me);
 
         assert!(reader.allows("project:read", "proj/web"));
         assert!(reader.allows("flag:read", "proj/web:env/prod:flag/x"));
@@ -118,6 +145,32 @@ mod tests {
 
         assert!(admin.allows("token:delete", theirs));
         assert!(admin.allows("member:delete", "member/x"));
+    }
+
+    proptest::proptest! {
+        /// Each role allows at least what every lower role allows, so a
+        /// role-scoped token of an owner with no custom roles may be
+        /// evaluated as the lower of the two roles alone.
+        #[test]
+        fn roles_are_nested(
+            action in proptest::sample::select(vec![
+                "token:read", "token:create", "token:delete", "flag:update", "project:read",
+                "member:create", "audit:read", "role:update", "org:update",
+            ]),
+            resource in proptest::sample::select(vec![
+                "own", "member/other:token/t", "proj/web", "proj/web:env/prod:flag/x",
+                "member/other", "audit/log", "role/x", "org/o",
+            ]),
+        ) {
+            let me = MemberId::generate(datetime!(2026-01-01 0:00 UTC));
+            let resource = if resource == "own" { format!("member/{me}:token/t") } else { resource.to_owned() };
+            for pair in BuiltinRole::ALL.windows(2) {
+                if pair[0].allows(&me, action, &resource) {
+                    proptest::prop_assert!(pair[1].allows(&me, action, &resource),
+                        "{} allows {} on {} but {} does not", pair[0], action, resource, pair[1]);
+                }
+            }
+        }
     }
 
     #[test]
