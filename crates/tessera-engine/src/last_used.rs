@@ -5,46 +5,53 @@
 //! more on shutdown, so storage lags by at most the flush interval. Reads
 //! overlay the pending value, so an owner sees the latest use at once.
 
+use std::net::IpAddr;
+
 use tessera_core::TokenId;
 use tessera_store::{LastUsed, Store};
 use time::OffsetDateTime;
 
+/// A use not yet written: the address stays an `IpAddr` (no allocation)
+/// until the flush turns it into text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Use {
+    at: OffsetDateTime,
+    ip: Option<IpAddr>,
+}
+
 #[derive(Default)]
 pub struct LastUsedTracker {
-    pending: papaya::HashMap<TokenId, LastUsed>,
+    pending: papaya::HashMap<TokenId, Use>,
 }
 
 impl LastUsedTracker {
-    pub fn record(&self, token: &TokenId, at: OffsetDateTime, ip: Option<String>) {
+    pub fn record(&self, token: &TokenId, at: OffsetDateTime, ip: Option<IpAddr>) {
+        let fresh = Use { at, ip };
         let pending = self.pending.pin();
         // Most uses are a repeat within the same second from the same
         // address: nothing to change, so no allocation.
         if let Some(existing) = pending.get(token) {
-            if existing.at > at || (existing.at == at && existing.ip == ip) {
+            if existing.at > at || *existing == fresh {
                 return;
             }
         }
-        let fresh = LastUsed {
-            token: token.clone(),
-            at,
-            ip,
-        };
         pending.update_or_insert_with(
             token.clone(),
             |existing| {
                 if existing.at > fresh.at {
-                    existing.clone()
+                    *existing
                 } else {
-                    fresh.clone()
+                    fresh
                 }
             },
-            || fresh.clone(),
+            || fresh,
         );
     }
 
     /// The not-yet-flushed use of `token`, if any.
     pub fn pending(&self, token: &TokenId) -> Option<LastUsed> {
-        self.pending.pin().get(token).cloned()
+        let used = *self.pending.pin().get(token)?;
+        Some(last_used(token.clone(), used))
     }
 
     pub fn pending_count(&self) -> usize {
@@ -57,8 +64,11 @@ impl LastUsedTracker {
         let batch: Vec<LastUsed> = {
             let pending = self.pending.pin();
             let keys: Vec<TokenId> = pending.keys().cloned().collect();
-            keys.iter()
-                .filter_map(|k| pending.remove(k).cloned())
+            keys.into_iter()
+                .filter_map(|k| {
+                    let used = *pending.remove(&k)?;
+                    Some(last_used(k, used))
+                })
                 .collect()
         };
         if batch.is_empty() {
@@ -67,11 +77,20 @@ impl LastUsedTracker {
         let count = batch.len();
         if let Err(err) = store.record_last_used(&batch).await {
             for used in batch {
-                self.record(&used.token, used.at, used.ip);
+                let ip = used.ip.and_then(|ip| ip.parse().ok());
+                self.record(&used.token, used.at, ip);
             }
             return Err(err);
         }
         Ok(count)
+    }
+}
+
+fn last_used(token: TokenId, used: Use) -> LastUsed {
+    LastUsed {
+        token,
+        at: used.at,
+        ip: used.ip.map(|ip| ip.to_string()),
     }
 }
 
@@ -87,12 +106,12 @@ mod tests {
         t.record(
             &id,
             datetime!(2026-01-01 0:00:05 UTC),
-            Some("10.0.0.1".into()),
+            Some([10, 0, 0, 1].into()),
         );
         t.record(
             &id,
             datetime!(2026-01-01 0:00:03 UTC),
-            Some("10.0.0.2".into()),
+            Some([10, 0, 0, 2].into()),
         );
         let p = t.pending(&id).expect("pending");
         assert_eq!(p.at, datetime!(2026-01-01 0:00:05 UTC));

@@ -145,6 +145,10 @@ pub struct EngineConfig {
     /// During such an outage, how long a verification waits for storage
     /// before answering from the cache.
     pub outage_load_timeout: std::time::Duration,
+    /// Longest a cache miss waits for storage before failing with
+    /// `Unavailable`. Only misses pay for this timer, so verification
+    /// needs no per-request timeout around it.
+    pub load_timeout: std::time::Duration,
 }
 
 impl Default for EngineConfig {
@@ -155,6 +159,7 @@ impl Default for EngineConfig {
             max_concurrent_loads: 32,
             outage_grace: Duration::seconds(30),
             outage_load_timeout: std::time::Duration::from_millis(250),
+            load_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -324,7 +329,13 @@ impl Engine {
         cached: Option<T>,
     ) -> Result<T, StoreError> {
         let Some(cached) = cached.filter(|_| self.within_outage_grace()) else {
-            return load.await;
+            return tokio::time::timeout(self.inner.config.load_timeout, load)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(
+                        "storage did not answer in time".into(),
+                    ))
+                });
         };
         match tokio::time::timeout(self.inner.config.outage_load_timeout, load).await {
             Ok(Ok(loaded)) => Ok(loaded),
@@ -369,7 +380,7 @@ impl Engine {
     }
 
     /// Records a use of a token, for "last used" (no I/O).
-    pub fn record_use(&self, token: &TokenId, at: OffsetDateTime, ip: Option<String>) {
+    pub fn record_use(&self, token: &TokenId, at: OffsetDateTime, ip: Option<std::net::IpAddr>) {
         self.inner.last_used.record(token, at, ip);
     }
 

@@ -126,9 +126,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
-        let ip = client_ip(parts, state);
+        let addr = client_addr(parts, state);
+        let ip = addr.map(|a| a.to_string());
         if let Some(presented) = presented_token(&parts.headers)? {
-            return from_token(state, &presented, ip).await;
+            return from_token(state, &presented, addr, ip).await;
         }
         if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
             let caller = from_session(state, &secret, ip).await?;
@@ -164,14 +165,17 @@ pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(credential.to_owned()))
 }
 
-async fn from_token(state: &AppState, presented: &str, ip: Option<String>) -> ApiResult<Caller> {
+async fn from_token(
+    state: &AppState,
+    presented: &str,
+    addr: Option<IpAddr>,
+    ip: Option<String>,
+) -> ApiResult<Caller> {
     let now = state.now();
     let verified = verify_token(state, presented, now)
         .await?
         .map_err(rejection_error)?;
-    state
-        .engine
-        .record_use(&verified.token().id, now, ip.clone());
+    state.engine.record_use(&verified.token().id, now, addr);
     // API calls are not the hot path: owned copies keep handlers simple.
     Ok(Caller {
         member: verified.member().clone(),
@@ -259,13 +263,18 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The client's address: the peer, or — when the peer is a trusted proxy —
 /// the nearest untrusted address in `X-Forwarded-For`.
 pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
+    client_addr(parts, state).map(|addr| addr.to_string())
+}
+
+/// [`client_ip`] as an address (no allocation, for the verification path).
+pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())?;
     let trusted = &state.config.trusted_proxies;
     if !trusted.contains(&peer) {
-        return Some(peer.to_string());
+        return Some(peer);
     }
     let forwarded = parts
         .headers
@@ -281,7 +290,7 @@ pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
         .find(|ip| !trusted.contains(ip))
         .copied()
         .unwrap_or(peer);
-    Some(client.to_string())
+    Some(client)
 }
 
 #[cfg(test)]

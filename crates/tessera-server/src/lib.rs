@@ -90,17 +90,33 @@ async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store:
 /// that turns every failure into a JSON error.
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    Router::new()
+    let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    // Everything but verification: under `/api/v1`, each request bounded
+    // by the request timeout.
+    let rest = Router::new()
         .nest("/api/v1", api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(timeout, request_timeout));
+    // Verification is the hot path, so it is routed by its full path (no
+    // nested router rewriting the URI) and without the per-request timer:
+    // a cache hit never waits, and a miss's storage read is bounded by the
+    // engine's load timeout (the same number of seconds).
+    let app = Router::new()
+        .merge(api::verify::hot_router())
+        .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(timeout, request_timeout))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(body_limit);
+    // A span per request costs even when filtered out, so the layer is
+    // there only when something would log it (request traces are `debug`).
+    let app = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
+        app.layer(tower_http::trace::TraceLayer::new_for_http())
+    } else {
+        app
+    };
+    app.with_state(state)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

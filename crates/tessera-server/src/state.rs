@@ -37,6 +37,9 @@ impl AppState {
             outage_grace: time::Duration::seconds(
                 i64::try_from(config.outage_grace_seconds).unwrap_or(i64::MAX),
             ),
+            // Verification routes run without the per-request timeout; a
+            // cache miss's storage read is bounded here instead.
+            load_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
             ..EngineConfig::default()
         };
         let engine = Engine::with_config(store, format.clone(), engine_config);

@@ -206,6 +206,21 @@ pub async fn change_password(
 /// The client's address, for handlers that run without a [`Caller`].
 pub struct ClientIp(pub Option<String>);
 
+/// The client's address, unformatted (the verification path records it
+/// without allocating).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(crate::auth::client_addr(parts, state)))
+    }
+}
+
 impl axum::extract::FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 

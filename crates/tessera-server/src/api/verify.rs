@@ -2,10 +2,8 @@
 //! and `POST /leaks`. None needs a credential of its own: holding the
 //! token is the proof.
 
-use std::collections::HashMap;
-
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,8 +13,8 @@ use tessera_core::model::Actor;
 use tessera_core::policy::check_resource_shape;
 use tessera_core::resource;
 
-use super::session::ClientIp;
-use super::{ApiJson, ApiQuery};
+use super::session::{ClientAddr, ClientIp};
+use super::ApiJson;
 use crate::auth::presented_token;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -29,10 +27,16 @@ const MAX_LEAK_TOKENS: usize = 1000;
 const MAX_CHECK_LEN: usize = 1024;
 
 pub fn router() -> Router<AppState> {
+    Router::new().route("/leaks", post(report_leaks))
+}
+
+/// `POST /api/v1/verify` and `GET /api/v1/auth`, by their full paths: the
+/// server routes them outside the nested `/api/v1` router (see
+/// `crate::router`).
+pub fn hot_router() -> Router<AppState> {
     Router::new()
-        .route("/verify", post(verify))
-        .route("/auth", get(forward_auth))
-        .route("/leaks", post(report_leaks))
+        .route("/api/v1/verify", post(verify))
+        .route("/api/v1/auth", get(forward_auth))
 }
 
 /// Checks an action/resource pair a service asks about.
@@ -76,7 +80,7 @@ fn verified_token(v: &Verified) -> VerifiedToken {
     responses((status = 200, body = VerifyResponse), (status = 400, body = tessera_api::ErrorBody)))]
 pub async fn verify(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddr,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<VerifyResponse>> {
     check_question(body.action.as_deref(), body.resource.as_deref())?;
@@ -115,23 +119,33 @@ pub async fn verify(
         (status = 401, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
 pub async fn forward_auth(
     State(state): State<AppState>,
-    ip: ClientIp,
-    headers: HeaderMap,
-    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+    ip: ClientAddr,
+    // The whole request, to read headers and query in place rather than
+    // copy them (this is the hot path of every proxied request).
+    request: Request,
 ) -> ApiResult<Response> {
-    let header_or_query = |header: &str, param: &str| -> ApiResult<Option<String>> {
+    let headers = request.headers();
+    let query = match request.uri().query() {
+        Some(_) => {
+            Query::<AuthQuery>::try_from_uri(request.uri())
+                .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))?
+                .0
+        }
+        None => AuthQuery::default(),
+    };
+    let header_or_query = |header: &str, param: Option<String>| -> ApiResult<Option<String>> {
         match headers.get(header) {
             Some(v) => v
                 .to_str()
                 .map(|s| Some(s.to_owned()))
                 .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text"))),
-            None => Ok(query.get(param).cloned()),
+            None => Ok(param),
         }
     };
-    let action = header_or_query("x-tessera-action", "action")?;
-    let resource = header_or_query("x-tessera-resource", "resource")?;
+    let action = header_or_query("x-tessera-action", query.action)?;
+    let resource = header_or_query("x-tessera-resource", query.resource)?;
     check_question(action.as_deref(), resource.as_deref())?;
-    let presented = presented_token(&headers)?.ok_or_else(|| {
+    let presented = presented_token(headers)?.ok_or_else(|| {
         ApiError::Unauthenticated("missing credential: send Authorization: Bearer <token>".into())
     })?;
     let now = state.now();
@@ -147,15 +161,23 @@ pub async fn forward_auth(
     let mut response = StatusCode::OK.into_response();
     let out = response.headers_mut();
     for (name, value) in [
-        ("x-tessera-member", verified.member().id.to_string()),
-        ("x-tessera-org", verified.org().key.to_string()),
-        ("x-tessera-token-id", verified.token().id.to_string()),
+        ("x-tessera-member", verified.member().id.as_str()),
+        ("x-tessera-org", verified.org().key.as_str()),
+        ("x-tessera-token-id", verified.token().id.as_str()),
     ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Ok(v) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), v);
         }
     }
     Ok(response)
+}
+
+/// `GET /auth`'s query parameters (other parameters are ignored: proxies
+/// may add their own).
+#[derive(Debug, Default, serde::Deserialize)]
+struct AuthQuery {
+    action: Option<String>,
+    resource: Option<String>,
 }
 
 /// Report tokens found where they should not be; each live one is revoked
