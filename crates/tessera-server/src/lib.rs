@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod setup;
 pub mod state;
 pub mod verify;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
     Router::new()
         .nest("/api/v1", api::router())
+        .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
