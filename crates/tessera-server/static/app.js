@@ -37,6 +37,21 @@ function syncExpiry(form) {
   date.hidden = !(checked && checked.value === "custom");
 }
 
+// A page holding a secret forgets it when left: even if the browser keeps
+// the page in its back/forward cache, going back shows no value.
+function forgetSecrets() {
+  for (const el of document.querySelectorAll("[data-secret]")) {
+    if ("value" in el && el.tagName === "INPUT") el.value = "";
+    else el.textContent = "(hidden: a value is shown only once)";
+  }
+  for (const el of document.querySelectorAll("[data-copy]")) el.disabled = true;
+}
+
+window.addEventListener("pagehide", forgetSecrets);
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) forgetSecrets();
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("[data-copy]")) {
     button.addEventListener("click", () => copyValue(button));
