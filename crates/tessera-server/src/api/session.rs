@@ -122,7 +122,7 @@ pub async fn start_session(
         csrf_token: secrets::csrf_token(&secret),
         expires_at: session.expires_at,
     };
-    let cookie = session_cookie(&state, &secret, ttl.whole_seconds());
+    let cookie = session_cookie(state, &secret, ttl.whole_seconds());
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 

@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 use crate::harness::{start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
+/// A form's fields.
+type Fields<'a> = &'a [(&'a str, &'a str)];
+
 /// A client that shows redirects instead of following them.
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -324,7 +327,8 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
 async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
     let server = start().await;
     let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
-    let cases: [(&[(&str, &str)], &str, &str); 4] = [
+    // (form fields, id of the error element, text it must contain)
+    let cases: [(Fields, &str, &str); 4] = [
         (
             &[("name", "  "), ("expiry", "30")],
             "name-error",
