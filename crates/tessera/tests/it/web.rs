@@ -467,3 +467,129 @@ async fn static_assets_are_files_and_pages_have_no_inline_code() {
         );
     }
 }
+
+/// The id of the owner's token called `name`, and its metadata.
+async fn token_named(server: &TestServer, name: &str) -> Value {
+    let list = server.get("/api/v1/tokens", &server.owner_token).await;
+    list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no token {name}: {}", list.text))
+}
+
+#[tokio::test]
+async fn edit_clone_and_the_rotation_rules_through_the_page() {
+    let server = start().await;
+    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let created = browser
+        .post("/tokens", &[("name", "forever"), ("expiry", "none")])
+        .await;
+    assert_eq!(created.status, 201, "{}", created.html);
+    let id = token_named(&server, "forever").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // A token that never expires cannot be rotated: the spec's rule, as a
+    // message next to the expiry.
+    let rotate = browser
+        .post(
+            &format!("/tokens/{id}/rotate"),
+            &[("expiry", "30"), ("grace", "0")],
+        )
+        .await;
+    assert_eq!(rotate.status, 422, "{}", rotate.html);
+    let at = rotate.html.find("id=\"expires_at-error\"").expect("error");
+    assert!(rotate.html[at..].contains("cannot be rotated"));
+
+    // Rename and re-scope.
+    let saved = browser
+        .post(
+            &format!("/tokens/{id}"),
+            &[("name", "renamed"), ("scope", "role"), ("role", "reader")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let token = token_named(&server, "renamed").await;
+    assert_eq!(token["role"], "reader");
+
+    // Clone: an empty name is refused next to the field; a name works.
+    let bad = browser
+        .post(&format!("/tokens/{id}/clone"), &[("name", "")])
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.html.contains("id=\"clone-name-error\""), "{}", bad.html);
+    let clone = browser
+        .post(&format!("/tokens/{id}/clone"), &[("name", "the copy")])
+        .await;
+    assert_eq!(clone.status, 201, "{}", clone.html);
+    let value = shown_token(&clone.html);
+    let me = server.get("/api/v1/me", &value).await.expect(200);
+    assert_eq!(me.body["token"]["name"], "the copy");
+    assert_eq!(me.body["token"]["role"], "reader");
+}
+
+#[tokio::test]
+async fn admins_change_roles_within_the_rank_rules() {
+    let server = start().await;
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let added = owner
+        .post(
+            "/admin/members",
+            &[
+                ("email", "ann@acme.test"),
+                ("role", "admin"),
+                ("password", "ann-password-1"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.html);
+    assert!(added.html.contains("ann@acme.test was added"));
+    let duplicate = owner
+        .post(
+            "/admin/members",
+            &[("email", "ann@acme.test"), ("role", "reader")],
+        )
+        .await;
+    assert_eq!(duplicate.status, 409);
+    assert!(
+        duplicate.html.contains("id=\"email-error\""),
+        "{}",
+        duplicate.html
+    );
+
+    let members = server.get("/api/v1/members", &server.owner_token).await;
+    let ann = members.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["email"] == "ann@acme.test")
+        .expect("ann")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // An admin may not make anyone an owner; the page says so and nothing changes.
+    let admin = Browser::login(&server, "ann@acme.test", "ann-password-1").await;
+    let refused = admin
+        .post(&format!("/admin/members/{ann}"), &[("role", "owner")])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    let now = server
+        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
+        .await;
+    assert_eq!(now.body["role"], "admin");
+
+    // The owner may downgrade her.
+    let saved = owner
+        .post(&format!("/admin/members/{ann}"), &[("role", "reader")])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let now = server
+        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
+        .await;
+    assert_eq!(now.body["role"], "reader");
+}
