@@ -24,6 +24,7 @@ pub const SESSION_COOKIE: &str = "tessera_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// How the caller authenticated.
+#[derive(Clone)]
 pub enum Via {
     Session {
         id_hash: SecretHash,
@@ -36,6 +37,7 @@ pub enum Via {
 
 /// An authenticated member of an org. Handlers that take a `Caller` cannot
 /// run without a valid credential.
+#[derive(Clone)]
 pub struct Caller {
     pub member: Member,
     pub org: Org,
@@ -189,7 +191,9 @@ async fn from_token(
     })
 }
 
-async fn from_session(state: &AppState, secret: &str, ip: Option<String>) -> ApiResult<Caller> {
+/// The caller behind a session cookie's secret (the web pages use this
+/// directly: their forms carry the CSRF token in a field, not a header).
+pub async fn from_session(state: &AppState, secret: &str, ip: Option<String>) -> ApiResult<Caller> {
     let expired =
         || ApiError::Unauthenticated("the login session has expired or ended; log in again".into());
     let id_hash = SecretHash::of(secret);

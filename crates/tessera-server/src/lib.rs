@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod setup;
 pub mod state;
 pub mod verify;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
     // by the request timeout.
     let rest = Router::new()
         .nest("/api/v1", api::router())
+        .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

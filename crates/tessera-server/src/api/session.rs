@@ -36,6 +36,16 @@ pub async fn login(
     ip: ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    start_session(&state, ip, body).await
+}
+
+/// The credential check and session creation behind `POST /session`, also
+/// used by the web login page: a JSON [`SessionResponse`] with the cookie.
+pub async fn start_session(
+    state: &AppState,
+    ip: ClientIp,
+    body: LoginRequest,
+) -> ApiResult<Response> {
     let email = normalize_email(&body.email)?;
     let memberships = state.store.members_by_email(&email).await?;
     let mut candidates = memberships.clone();
@@ -112,7 +122,7 @@ pub async fn login(
         csrf_token: secrets::csrf_token(&secret),
         expires_at: session.expires_at,
     };
-    let cookie = session_cookie(&state, &secret, ttl.whole_seconds());
+    let cookie = session_cookie(state, &secret, ttl.whole_seconds());
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 

@@ -10,3 +10,4 @@ mod scale_out;
 mod seeds;
 mod services;
 mod sessions;
+mod web;

@@ -1,0 +1,370 @@
+//! Custom roles and projects: the org's catalogue of scopes.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
+
+use super::confirm;
+use super::{failed, notice, query_of};
+use crate::api::admin as api_admin;
+use crate::api::{redact, ApiJson};
+use crate::state::AppState;
+use crate::web::forms::{FormData, Problems, WebForm};
+use crate::web::render::{page, when, Layout};
+use crate::web::session::WebUser;
+
+/// A role as the list prints it.
+struct RoleRow {
+    key: String,
+    name: String,
+    statements: usize,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_roles.html")]
+struct RolesPage {
+    layout: Layout,
+    roles: Vec<RoleRow>,
+    notice: Option<&'static str>,
+    key: String,
+    name: String,
+    policy: String,
+    problems: Problems,
+}
+
+pub(super) async fn roles_page(
+    state: &AppState,
+    user: &WebUser,
+    form: &FormData,
+    problems: Problems,
+    notice: Option<&'static str>,
+) -> Response {
+    let roles = match api_admin::list_roles(State(state.clone()), user.caller.clone()).await {
+        Ok(Json(list)) => list
+            .items
+            .into_iter()
+            .map(|r| RoleRow {
+                statements: r.policy.0.len(),
+                updated: when(r.updated_at),
+                key: r.key,
+                name: r.name,
+            })
+            .collect(),
+        Err(e) => return failed(&e),
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    page(
+        status,
+        &RolesPage {
+            layout: user.layout("Custom roles", "roles"),
+            roles,
+            notice,
+            key: form.get("key").to_owned(),
+            name: form.get("name").to_owned(),
+            policy: form.get("policy").to_owned(),
+            problems,
+        },
+    )
+}
+
+/// The policy textarea, parsed; a message next to it when it is not JSON.
+fn policy_field(form: &FormData) -> Result<Policy, Problems> {
+    let text = form.get("policy").trim();
+    if text.is_empty() {
+        return Err(Problems::field(
+            "policy",
+            "Enter a policy: a JSON list of statements.",
+        ));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        Problems::field(
+            "policy",
+            format!("This is not a valid policy: {}.", redact(&e.to_string())),
+        )
+    })
+}
+
+pub(super) async fn roles(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let notice = notice(&query_of(raw));
+    roles_page(
+        &state,
+        &user,
+        &FormData::default(),
+        Problems::default(),
+        notice,
+    )
+    .await
+}
+
+pub(super) async fn create_role(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm,
+) -> Response {
+    let policy = match policy_field(&form) {
+        Ok(p) => p,
+        Err(p) => return roles_page(&state, &user, &form, p, None).await,
+    };
+    let request = CreateRoleRequest {
+        key: form.get("key").trim().to_owned(),
+        name: form.opt("name"),
+        policy,
+    };
+    let call = api_admin::create_role(State(state.clone()), user.caller.clone(), ApiJson(request));
+    match call.await {
+        Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["key", "name", "policy"]);
+            roles_page(&state, &user, &form, p, None).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_role.html")]
+struct RolePage {
+    layout: Layout,
+    key: String,
+    name: String,
+    policy: String,
+    notice: Option<&'static str>,
+    problems: Problems,
+}
+
+pub(super) async fn role_page(
+    state: &AppState,
+    user: &WebUser,
+    key: &str,
+    sent: Option<(&FormData, Problems)>,
+    notice: Option<&'static str>,
+) -> Response {
+    let role = match api_admin::get_role(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(key.to_owned()),
+    )
+    .await
+    {
+        Ok(Json(r)) => r,
+        Err(e) => return failed(&e),
+    };
+    let (name, policy, problems) = match sent {
+        Some((form, p)) => (
+            form.get("name").to_owned(),
+            form.get("policy").to_owned(),
+            p,
+        ),
+        None => (
+            role.name.clone(),
+            serde_json::to_string_pretty(&role.policy).unwrap_or_default(),
+            Problems::default(),
+        ),
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    page(
+        status,
+        &RolePage {
+            layout: user.layout(format!("Role {}", role.key), "roles"),
+            key: role.key,
+            name,
+            policy,
+            notice,
+            problems,
+        },
+    )
+}
+
+pub(super) async fn role(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(key): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    role_page(&state, &user, &key, None, notice(&query_of(raw))).await
+}
+
+pub(super) async fn update_role(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(key): Path<String>,
+    WebForm(form): WebForm,
+) -> Response {
+    let policy = match policy_field(&form) {
+        Ok(p) => p,
+        Err(p) => return role_page(&state, &user, &key, Some((&form, p)), None).await,
+    };
+    let request = UpdateRoleRequest {
+        name: form.opt("name"),
+        policy,
+    };
+    let call = api_admin::update_role(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(key.clone()),
+        ApiJson(request),
+    );
+    match call.await {
+        Ok(_) => Redirect::to(&format!("/admin/roles/{key}?done=saved")).into_response(),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["name", "policy"]);
+            role_page(&state, &user, &key, Some((&form, p)), None).await
+        }
+    }
+}
+
+pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) -> Response {
+    confirm(
+        &user,
+        "roles",
+        format!("Delete the role “{key}”?"),
+        "A role that a member or a token still holds cannot be deleted: remove it from them first."
+            .into(),
+        format!("/admin/roles/{key}/delete"),
+        format!("Delete role {key}"),
+        format!("/admin/roles/{key}"),
+    )
+}
+
+pub(super) async fn delete_role(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(key): Path<String>,
+    WebForm(_): WebForm,
+) -> Response {
+    match api_admin::delete_role(State(state), user.caller, Path(key)).await {
+        Ok(_) => Redirect::to("/admin/roles?done=deleted").into_response(),
+        Err(e) => failed(&e),
+    }
+}
+
+// ---------------------------------------------------------------- projects
+
+struct ProjectRow {
+    key: String,
+    name: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_projects.html")]
+struct ProjectsPage {
+    layout: Layout,
+    projects: Vec<ProjectRow>,
+    notice: Option<&'static str>,
+    key: String,
+    name: String,
+    problems: Problems,
+}
+
+pub(super) async fn projects_page(
+    state: &AppState,
+    user: &WebUser,
+    form: &FormData,
+    problems: Problems,
+    notice: Option<&'static str>,
+) -> Response {
+    let projects = match api_admin::list_projects(State(state.clone()), user.caller.clone()).await {
+        Ok(Json(list)) => list
+            .items
+            .into_iter()
+            .map(|p| ProjectRow {
+                created: when(p.created_at),
+                key: p.key,
+                name: p.name,
+            })
+            .collect(),
+        Err(e) => return failed(&e),
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    page(
+        status,
+        &ProjectsPage {
+            layout: user.layout("Projects", "projects"),
+            projects,
+            notice,
+            key: form.get("key").to_owned(),
+            name: form.get("name").to_owned(),
+            problems,
+        },
+    )
+}
+
+pub(super) async fn projects(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let notice = notice(&query_of(raw));
+    projects_page(
+        &state,
+        &user,
+        &FormData::default(),
+        Problems::default(),
+        notice,
+    )
+    .await
+}
+
+pub(super) async fn create_project(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm,
+) -> Response {
+    let request = CreateProjectRequest {
+        key: form.get("key").trim().to_owned(),
+        name: form.opt("name"),
+    };
+    let call =
+        api_admin::create_project(State(state.clone()), user.caller.clone(), ApiJson(request));
+    match call.await {
+        Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["key", "name"]);
+            projects_page(&state, &user, &form, p, None).await
+        }
+    }
+}
+
+pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String>) -> Response {
+    confirm(
+        &user,
+        "projects",
+        format!("Delete the project “{key}”?"),
+        "Tokens restricted to this project can do nothing in it while it is gone.".into(),
+        format!("/admin/projects/{key}/delete"),
+        format!("Delete project {key}"),
+        "/admin/projects".into(),
+    )
+}
+
+pub(super) async fn delete_project(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(key): Path<String>,
+    WebForm(_): WebForm,
+) -> Response {
+    match api_admin::delete_project(State(state), user.caller, Path(key)).await {
+        Ok(_) => Redirect::to("/admin/projects?done=deleted").into_response(),
+        Err(e) => failed(&e),
+    }
+}

@@ -1,0 +1,269 @@
+//! Members: add, change roles, see their tokens (metadata only), remove.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
+use tessera_core::BuiltinRole;
+
+use super::{failed, notice, query_of};
+use super::{member_role_choices, role_choices};
+use crate::api::members as api_members;
+use crate::api::ApiJson;
+use crate::state::AppState;
+use crate::web::forms::{friendly, FormData, Problems, WebForm};
+use crate::web::render::{page, Layout, TokenView};
+use crate::web::scope::Choice;
+use crate::web::session::WebUser;
+use crate::web::tokens::ConfirmPage;
+
+#[derive(Template)]
+#[template(path = "admin_members.html")]
+struct MembersPage {
+    layout: Layout,
+    members: Vec<MemberResponse>,
+    notice: Option<&'static str>,
+    added: Option<(String, Option<String>)>,
+    email: String,
+    name: String,
+    roles: Vec<Choice>,
+    custom_roles: Vec<Choice>,
+    problems: Problems,
+}
+
+pub(super) async fn members_page(
+    state: &AppState,
+    user: &WebUser,
+    form: &FormData,
+    problems: Problems,
+    added: Option<(String, Option<String>)>,
+    notice: Option<&'static str>,
+) -> Response {
+    let list = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
+        Ok(Json(list)) => list.items,
+        Err(e) => return failed(&e),
+    };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    let role = match form.get("role") {
+        "" => "reader",
+        r => r,
+    };
+    page(
+        status,
+        &MembersPage {
+            layout: user.layout("Members", "members"),
+            members: list,
+            notice,
+            added,
+            email: form.get("email").to_owned(),
+            name: form.get("name").to_owned(),
+            roles: member_role_choices(user, role),
+            custom_roles: role_choices(state, user, &form.all("custom_roles")).await,
+            problems,
+        },
+    )
+}
+
+pub(super) async fn members(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let notice = notice(&query_of(raw));
+    members_page(
+        &state,
+        &user,
+        &FormData::default(),
+        Problems::default(),
+        None,
+        notice,
+    )
+    .await
+}
+
+const MEMBER_FIELDS: &[&str] = &["email", "name", "role", "custom_roles", "password"];
+
+/// `POST /admin/members`: shows a generated password once, on this page.
+pub(super) async fn add_member(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm,
+) -> Response {
+    let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
+        let p = Problems::field("role", "Choose a role.");
+        return members_page(&state, &user, &form, p, None, None).await;
+    };
+    let custom_roles = form.all("custom_roles");
+    let request = CreateMemberRequest {
+        email: form.get("email").to_owned(),
+        name: form.opt("name"),
+        role,
+        custom_roles: (!custom_roles.is_empty()).then_some(custom_roles),
+        password: form.opt("password"),
+    };
+    let call =
+        api_members::create_member(State(state.clone()), user.caller.clone(), ApiJson(request));
+    match call.await {
+        Ok((_, Json(created))) => {
+            let added = Some((created.member.email, created.initial_password));
+            let empty = FormData::default();
+            members_page(&state, &user, &empty, Problems::default(), added, None).await
+        }
+        Err(e) => {
+            let p = Problems::from_api(&e, MEMBER_FIELDS);
+            members_page(&state, &user, &form, p, None, None).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_member.html")]
+struct MemberPage {
+    layout: Layout,
+    member: MemberResponse,
+    notice: Option<&'static str>,
+    roles: Vec<Choice>,
+    custom_roles: Vec<Choice>,
+    tokens: Vec<TokenView>,
+    tokens_error: Option<String>,
+    problems: Problems,
+}
+
+pub(super) async fn member_page(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+    sent: Option<(&FormData, Problems)>,
+    notice: Option<&'static str>,
+) -> Response {
+    let path = || Path(id.to_owned());
+    let member =
+        match api_members::get_member(State(state.clone()), user.caller.clone(), path()).await {
+            Ok(Json(m)) => m,
+            Err(e) => return failed(&e),
+        };
+    let (role, picked, problems) = match sent {
+        Some((form, p)) => (form.get("role").to_owned(), form.all("custom_roles"), p),
+        None => (
+            member.role.to_string(),
+            member.custom_roles.clone(),
+            Problems::default(),
+        ),
+    };
+    let now = state.now();
+    let (tokens, tokens_error) =
+        match api_members::list_member_tokens(State(state.clone()), user.caller.clone(), path())
+            .await
+        {
+            Ok(Json(list)) => (
+                list.items.iter().map(|t| TokenView::new(t, now)).collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(friendly(&e))),
+        };
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    page(
+        status,
+        &MemberPage {
+            layout: user.layout(format!("Member {}", member.email), "members"),
+            roles: member_role_choices(user, &role),
+            custom_roles: role_choices(state, user, &picked).await,
+            member,
+            notice,
+            tokens,
+            tokens_error,
+            problems,
+        },
+    )
+}
+
+pub(super) async fn member(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    member_page(&state, &user, &id, None, notice(&query_of(raw))).await
+}
+
+/// `POST /admin/members/{id}`: change the built-in and custom roles.
+pub(super) async fn update_member(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(form): WebForm,
+) -> Response {
+    let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
+        let p = Problems::field("role", "Choose a role.");
+        return member_page(&state, &user, &id, Some((&form, p)), None).await;
+    };
+    let request = UpdateMemberRequest {
+        role: Some(role),
+        custom_roles: Some(form.all("custom_roles")),
+    };
+    let call = api_members::update_member(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(id.clone()),
+        ApiJson(request),
+    );
+    match call.await {
+        Ok(_) => Redirect::to(&format!("/admin/members/{id}?done=saved")).into_response(),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["role", "custom_roles"]);
+            member_page(&state, &user, &id, Some((&form, p)), None).await
+        }
+    }
+}
+
+pub(super) async fn confirm_remove(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+) -> Response {
+    let member =
+        match api_members::get_member(State(state), user.caller.clone(), Path(id.clone())).await {
+            Ok(Json(m)) => m,
+            Err(e) => return failed(&e),
+        };
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            layout: user.layout("Remove member", "members"),
+            heading: format!("Remove {} ({})?", member.name, member.email),
+            message: format!(
+                "{} will no longer be able to log in to {}.",
+                member.email, user.caller.org.name
+            ),
+            warning: "Every token they created stops working at once: services and scripts using \
+                      them will get 401. This cannot be undone."
+                .into(),
+            action: format!("/admin/members/{id}/remove"),
+            button: format!("Remove {}", member.email),
+            cancel: format!("/admin/members/{id}"),
+            back: String::new(),
+        },
+    )
+}
+
+pub(super) async fn remove_member(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(_): WebForm,
+) -> Response {
+    match api_members::delete_member(State(state), user.caller, Path(id)).await {
+        Ok(_) => Redirect::to("/admin/members?done=removed").into_response(),
+        Err(e) => failed(&e),
+    }
+}

@@ -1,0 +1,143 @@
+//! The admin pages: members (and their tokens, metadata only), custom
+//! roles, projects, the org's token policy, and the audit log.
+//!
+//! Like the token pages, each one calls the `/api/v1` handler for what it
+//! shows or changes; a member without the permission gets the API's 403 as
+//! a message, never a second set of rules.
+
+mod catalog;
+mod members;
+mod org;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tessera_core::permission::check_member_change;
+use tessera_core::BuiltinRole;
+
+use super::forms::{friendly, FormData};
+use super::render::{error_page, page};
+use super::scope::Choice;
+use super::session::WebUser;
+use super::tokens::ConfirmPage;
+use crate::api::admin as api_admin;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/members") }))
+        .route(
+            "/admin/members",
+            get(members::members).post(members::add_member),
+        )
+        .route(
+            "/admin/members/{id}",
+            get(members::member).post(members::update_member),
+        )
+        .route(
+            "/admin/members/{id}/remove",
+            get(members::confirm_remove).post(members::remove_member),
+        )
+        .route(
+            "/admin/roles",
+            get(catalog::roles).post(catalog::create_role),
+        )
+        .route(
+            "/admin/roles/{key}",
+            get(catalog::role).post(catalog::update_role),
+        )
+        .route(
+            "/admin/roles/{key}/delete",
+            get(catalog::confirm_delete_role).post(catalog::delete_role),
+        )
+        .route(
+            "/admin/projects",
+            get(catalog::projects).post(catalog::create_project),
+        )
+        .route(
+            "/admin/projects/{key}/delete",
+            get(catalog::confirm_delete_project).post(catalog::delete_project),
+        )
+        .route("/admin/policy", get(org::policy).post(org::update_policy))
+        .route("/admin/audit", get(org::audit))
+}
+pub(super) fn failed(err: &ApiError) -> Response {
+    error_page(err.status_and_code().0, &friendly(err))
+}
+
+pub(super) fn query_of(raw: Option<String>) -> FormData {
+    FormData::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default()
+}
+
+/// Messages a redirect may ask for by name.
+pub(super) fn notice(query: &FormData) -> Option<&'static str> {
+    match query.get("done") {
+        "removed" => Some("The member was removed. Their tokens and sessions stopped working."),
+        "saved" => Some("Your changes were saved."),
+        "deleted" => Some("Deleted."),
+        "created" => Some("Created."),
+        _ => None,
+    }
+}
+
+/// Custom roles as checkboxes, ticked where `picked` has them.
+pub(super) async fn role_choices(
+    state: &AppState,
+    user: &WebUser,
+    picked: &[String],
+) -> Vec<Choice> {
+    match api_admin::list_roles(State(state.clone()), user.caller.clone()).await {
+        Ok(Json(list)) => list
+            .items
+            .into_iter()
+            .map(|r| Choice {
+                checked: picked.contains(&r.key),
+                label: format!("{} ({})", r.name, r.key),
+                value: r.key,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Built-in roles this admin may hand out, `current` selected.
+pub(super) fn member_role_choices(user: &WebUser, current: &str) -> Vec<Choice> {
+    let rank = user.caller.grantor().effective_rank();
+    BuiltinRole::ALL
+        .into_iter()
+        .filter(|r| check_member_change(rank, None, Some(*r)).is_ok())
+        .map(|r| Choice {
+            value: r.to_string(),
+            label: r.to_string(),
+            checked: current == r.as_str(),
+        })
+        .collect()
+}
+
+/// A confirmation page for deleting something by name.
+pub(super) fn confirm(
+    user: &WebUser,
+    section: &'static str,
+    heading: String,
+    warning: String,
+    action: String,
+    button: String,
+    cancel: String,
+) -> Response {
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            layout: user.layout("Confirm", section),
+            heading,
+            message: "This cannot be undone.".into(),
+            warning,
+            action,
+            button,
+            cancel,
+            back: String::new(),
+        },
+    )
+}

@@ -1,0 +1,222 @@
+//! The org's token policy and its audit log.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use tessera_api::{AuditEventResponse, TokenPolicyPatch, UpdateOrgRequest};
+
+use super::{failed, notice, query_of};
+use crate::api::admin as api_admin;
+use crate::api::admin::AuditParams;
+use crate::api::members as api_members;
+use crate::api::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use crate::web::forms::{friendly, Problems, WebForm};
+use crate::web::render::{page, when, Layout};
+use crate::web::scope::Choice;
+use crate::web::session::WebUser;
+
+#[derive(Template)]
+#[template(path = "admin_policy.html")]
+struct PolicyPage {
+    layout: Layout,
+    require_expiration: bool,
+    max_days: String,
+    notice: Option<&'static str>,
+    problems: Problems,
+}
+
+pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> Response {
+    let current = user.caller.org.token_policy;
+    page(
+        StatusCode::OK,
+        &PolicyPage {
+            layout: user.layout("Token policy", "policy"),
+            require_expiration: current.require_expiration,
+            max_days: current
+                .max_lifetime_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            notice: notice(&query_of(raw)),
+            problems: Problems::default(),
+        },
+    )
+}
+
+pub(super) async fn update_policy(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm,
+) -> Response {
+    let show = |problems: Problems| {
+        page(
+            problems.status(),
+            &PolicyPage {
+                layout: user.layout("Token policy", "policy"),
+                require_expiration: form.get("require_expiration") == "on",
+                max_days: form.get("max_lifetime_days").to_owned(),
+                notice: None,
+                problems,
+            },
+        )
+    };
+    let max = match form.opt("max_lifetime_days") {
+        None => None,
+        Some(text) => match text.parse::<u32>() {
+            Ok(days) => Some(days),
+            Err(_) => {
+                return show(Problems::field(
+                    "max_lifetime_days",
+                    "Enter a whole number of days, or leave it empty for no cap.",
+                ))
+            }
+        },
+    };
+    let request = UpdateOrgRequest {
+        name: None,
+        token_policy: Some(TokenPolicyPatch {
+            require_expiration: Some(form.get("require_expiration") == "on"),
+            max_lifetime_days: Some(max),
+        }),
+    };
+    let call = api_admin::update_org(State(state.clone()), user.caller.clone(), ApiJson(request));
+    match call.await {
+        Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
+        Err(e) => show(Problems::from_api(&e, &["max_lifetime_days"])),
+    }
+}
+// ---------------------------------------------------------------- audit
+
+struct AuditRow {
+    at: String,
+    actor: String,
+    via_token: Option<String>,
+    action: String,
+    target: String,
+    ip: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPageView {
+    layout: Layout,
+    actors: Vec<Choice>,
+    action: String,
+    target: String,
+    rows: Vec<AuditRow>,
+    next: Option<String>,
+    problem: Option<String>,
+}
+
+/// `GET /admin/audit?actor=&action=&target=&before=`: the API's own query
+/// parameters, so its parser checks them.
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let query = query_of(raw);
+    let kept: Vec<(&str, String)> = ["actor", "action", "target", "before"]
+        .into_iter()
+        .filter_map(|k| query.opt(k).map(|v| (k, v)))
+        .collect();
+    let members = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
+        Ok(Json(list)) => list.items,
+        Err(e) => return failed(&e),
+    };
+    let name_of = |id: &str| {
+        members
+            .iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| id.to_owned(), |m| m.email.clone())
+    };
+    let params = serde_urlencoded::to_string(&kept)
+        .ok()
+        .and_then(|q| serde_urlencoded::from_str::<AuditParams>(&q).ok());
+    let (rows, next, problem) = match params {
+        None => (
+            Vec::new(),
+            None,
+            Some("Those filters cannot be read.".to_owned()),
+        ),
+        Some(params) => {
+            match api_admin::list_audit(State(state.clone()), user.caller.clone(), ApiQuery(params))
+                .await
+            {
+                Ok(Json(page)) => (
+                    page.items
+                        .into_iter()
+                        .map(|e| audit_row(e, &name_of))
+                        .collect(),
+                    page.next_cursor.map(|c| next_link(&kept, &c)),
+                    None,
+                ),
+                Err(e) => (Vec::new(), None, Some(friendly(&e))),
+            }
+        }
+    };
+    let actor = query.get("actor");
+    let mut actors = vec![Choice {
+        value: String::new(),
+        label: "Anyone".into(),
+        checked: actor.is_empty(),
+    }];
+    actors.extend(members.iter().map(|m| Choice {
+        checked: m.id == actor,
+        value: m.id.clone(),
+        label: m.email.clone(),
+    }));
+    let status = if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    page(
+        status,
+        &AuditPageView {
+            layout: user.layout("Audit log", "audit"),
+            actors,
+            action: query.get("action").to_owned(),
+            target: query.get("target").to_owned(),
+            rows,
+            next,
+            problem,
+        },
+    )
+}
+
+fn audit_row(e: AuditEventResponse, name_of: &impl Fn(&str) -> String) -> AuditRow {
+    AuditRow {
+        at: when(e.at),
+        actor: e
+            .actor
+            .member
+            .as_deref()
+            .map_or_else(|| "—".into(), name_of),
+        via_token: e.actor.token,
+        action: e.action,
+        target: e.target,
+        ip: e.ip.unwrap_or_else(|| "—".into()),
+        details: match &e.details {
+            serde_json::Value::Object(m) if m.is_empty() => String::new(),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// The same filters, one page older.
+fn next_link(kept: &[(&str, String)], cursor: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = kept
+        .iter()
+        .filter(|(k, _)| *k != "before")
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    pairs.push(("before", cursor));
+    format!(
+        "/admin/audit?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
+}

@@ -1,0 +1,31 @@
+//! The page's CSS and JavaScript, compiled into the binary and served as
+//! files (the Content-Security-Policy allows no inline code or styles).
+
+use axum::http::header;
+use axum::response::IntoResponse;
+
+const CSS: &str = include_str!("../../static/app.css");
+const JS: &str = include_str!("../../static/app.js");
+
+/// Assets change only with the binary; an hour of caching is plenty.
+const CACHE: &str = "public, max-age=3600";
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, CACHE),
+        ],
+        CSS,
+    )
+}
+
+pub async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, CACHE),
+        ],
+        JS,
+    )
+}

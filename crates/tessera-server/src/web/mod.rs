@@ -1,0 +1,52 @@
+//! The web page: server-rendered HTML for members (their tokens) and admins
+//! (members, roles, projects, the token policy, the audit log), served at
+//! `/` beside the API.
+//!
+//! Invariants every page keeps:
+//! - Pages authenticate with the login-session cookie only
+//!   ([`session::WebUser`]); without one they redirect to `/login`.
+//! - Every form that changes something carries the session's CSRF token in
+//!   a hidden field, checked before the form is read ([`forms::WebForm`]).
+//! - Every action calls the same API handler as `/api/v1` (so the same
+//!   permission checks and domain rules apply); a rejected request saves
+//!   nothing and its message is shown next to the field it is about.
+//! - A token value appears only in the response to the POST that created,
+//!   cloned or rotated it, never in a URL, a redirect or storage; every page
+//!   is sent with `Cache-Control: no-store`, so neither reload nor the back
+//!   button brings it back.
+//! - No inline scripts or styles and no external requests: CSS and JS are
+//!   files under `/static/`, compiled into the binary.
+
+mod admin;
+mod assets;
+mod forms;
+mod render;
+mod scope;
+mod session;
+mod tokens;
+
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every page route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/tokens") }))
+        .route("/static/app.css", get(assets::css))
+        .route("/static/app.js", get(assets::js))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/new", get(tokens::new_form))
+        .route("/tokens/{id}", get(tokens::show).post(tokens::update))
+        .route("/tokens/{id}/rotate", post(tokens::rotate))
+        .route("/tokens/{id}/clone", post(tokens::clone))
+        .route(
+            "/tokens/{id}/delete",
+            get(tokens::confirm_delete).post(tokens::delete),
+        )
+        .merge(admin::router())
+}

@@ -1,0 +1,176 @@
+//! Turning templates into responses, the layout every page shares, and the
+//! small view models (times, scopes) the templates print.
+
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tessera_api::TokenResponse;
+use tessera_core::BuiltinRole;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::auth::Caller;
+
+/// What the header and navigation need: who is logged in, and the CSRF
+/// token for the log-out button.
+pub struct Layout {
+    pub title: String,
+    pub section: &'static str,
+    pub user: Option<NavUser>,
+}
+
+pub struct NavUser {
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub org: String,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+impl Layout {
+    pub fn new(
+        title: impl Into<String>,
+        section: &'static str,
+        caller: &Caller,
+        csrf: &str,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            section,
+            user: Some(NavUser {
+                name: caller.member.name.clone(),
+                email: caller.member.email.clone(),
+                role: caller.member.role.to_string(),
+                org: caller.org.name.clone(),
+                is_admin: caller.member.role >= BuiltinRole::Admin,
+                csrf: csrf.to_owned(),
+            }),
+        }
+    }
+
+    pub fn anonymous(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            section: "",
+            user: None,
+        }
+    }
+
+    /// The session's CSRF token, for the page's forms.
+    pub fn csrf(&self) -> &str {
+        self.user.as_ref().map_or("", |u| u.csrf.as_str())
+    }
+
+    /// Is `section` the current one (for `aria-current`)?
+    pub fn is(&self, section: &str) -> bool {
+        self.section == section
+    }
+}
+
+/// Renders a page. Every page is `no-store`: pages hold account data, and
+/// the one that shows a new token must never come back from a cache.
+pub fn page<T: Template>(status: StatusCode, template: &T) -> Response {
+    match template.render() {
+        Ok(html) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    message: &'a str,
+}
+
+/// A page that says what went wrong, with a way back.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    page(
+        status,
+        &ErrorPage {
+            layout: Layout::anonymous(title),
+            message,
+        },
+    )
+}
+
+/// An RFC 3339 instant as people read it, in UTC.
+pub fn when(t: OffsetDateTime) -> String {
+    t.format(format_description!(
+        "[year]-[month]-[day] [hour]:[minute] UTC"
+    ))
+    .unwrap_or_default()
+}
+
+pub fn when_opt(t: Option<OffsetDateTime>, none: &str) -> String {
+    t.map_or_else(|| none.to_owned(), when)
+}
+
+/// One token as the tables and detail page print it.
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub snippet: String,
+    pub scope: String,
+    pub projects: String,
+    pub created: String,
+    pub expires: String,
+    pub expired: bool,
+    pub has_expiry: bool,
+    pub last_used: String,
+    pub last_ip: String,
+    pub rotated: String,
+}
+
+impl TokenView {
+    pub fn new(t: &TokenResponse, now: OffsetDateTime) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            snippet: t.snippet.clone(),
+            scope: scope_text(t),
+            projects: if t.projects.is_empty() {
+                "All projects".into()
+            } else {
+                t.projects.join(", ")
+            },
+            created: when(t.created_at),
+            expires: when_opt(t.expires_at, "Never"),
+            expired: t.expires_at.is_some_and(|e| e <= now),
+            has_expiry: t.expires_at.is_some(),
+            last_used: when_opt(t.last_used_at, "Never used"),
+            last_ip: t.last_used_ip.clone().unwrap_or_else(|| "—".into()),
+            rotated: when_opt(t.rotated_at, "Never"),
+        }
+    }
+}
+
+fn scope_text(t: &TokenResponse) -> String {
+    if let Some(role) = t.role {
+        return format!("Role: {role}");
+    }
+    if let Some(roles) = &t.custom_roles {
+        return format!("Custom roles: {}", roles.join(", "));
+    }
+    if let Some(policy) = &t.policy {
+        let n = policy.0.len();
+        return format!(
+            "Inline policy ({n} statement{})",
+            if n == 1 { "" } else { "s" }
+        );
+    }
+    "Your permissions".into()
+}

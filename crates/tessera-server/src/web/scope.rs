@@ -1,0 +1,237 @@
+//! The scope and expiry parts of the token forms: the choices offered
+//! (only what the member may grant, only what the org's policy allows) and
+//! reading the choice back into the API's request fields.
+
+use axum::extract::State;
+use axum::Json;
+use tessera_core::{BuiltinRole, Policy, TokenScope};
+use time::macros::format_description;
+use time::Duration;
+
+use super::forms::{FormData, Problems};
+use crate::api::admin::{list_projects, list_roles};
+use crate::api::redact;
+use crate::auth::Caller;
+use crate::state::AppState;
+
+/// One option of a select, radio group or checkbox list.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// The scope fieldset: built-in role, custom roles, inline policy, or the
+/// member's own permissions; and the project restriction.
+pub struct ScopeFields {
+    pub kind: String,
+    pub roles: Vec<Choice>,
+    pub can_custom: bool,
+    pub custom_roles: Vec<Choice>,
+    pub policy: String,
+    pub projects: Vec<Choice>,
+    pub err_scope: Option<String>,
+    pub err_custom_roles: Option<String>,
+    pub err_policy: Option<String>,
+    pub err_projects: Option<String>,
+}
+
+impl ScopeFields {
+    pub async fn build(
+        state: &AppState,
+        caller: &Caller,
+        form: &FormData,
+        problems: &Problems,
+    ) -> Self {
+        let kind = match form.get("scope") {
+            "" => "inherit".to_owned(),
+            k => k.to_owned(),
+        };
+        let chosen_role = form.get("role");
+        let roles = BuiltinRole::ALL
+            .into_iter()
+            .filter(|r| caller.grantor().check_grant(&TokenScope::Role(*r)).is_ok())
+            .map(|r| Choice {
+                value: r.to_string(),
+                label: r.to_string(),
+                checked: chosen_role == r.as_str(),
+            })
+            .collect();
+        let can_custom = caller
+            .grantor()
+            .check_grant(&TokenScope::CustomRoles(Vec::new()))
+            .is_ok();
+        let picked_roles = form.all("custom_roles");
+        let custom_roles = if can_custom {
+            match list_roles(State(state.clone()), caller.clone()).await {
+                Ok(Json(list)) => list
+                    .items
+                    .into_iter()
+                    .map(|r| Choice {
+                        checked: picked_roles.contains(&r.key),
+                        label: format!("{} ({})", r.name, r.key),
+                        value: r.key,
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
+        } else {
+            Vec::new()
+        };
+        let picked_projects = form.all("projects");
+        let projects = match list_projects(State(state.clone()), caller.clone()).await {
+            Ok(Json(list)) => list
+                .items
+                .into_iter()
+                .map(|p| Choice {
+                    checked: picked_projects.contains(&p.key),
+                    label: format!("{} ({})", p.name, p.key),
+                    value: p.key,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let err = |f: &str| problems.get(f).map(str::to_owned);
+        Self {
+            kind,
+            roles,
+            can_custom,
+            custom_roles,
+            policy: form.get("policy").to_owned(),
+            projects,
+            err_scope: err("scope"),
+            err_custom_roles: err("custom_roles"),
+            err_policy: err("policy"),
+            err_projects: err("projects"),
+        }
+    }
+
+    pub fn is(&self, kind: &str) -> bool {
+        self.kind == kind
+    }
+}
+
+/// The scope a form asks for, as the API's three optional fields.
+pub struct Chosen {
+    pub role: Option<BuiltinRole>,
+    pub custom_roles: Option<Vec<String>>,
+    pub policy: Option<Policy>,
+}
+
+/// Reads the scope choice. Only the form's own shape is checked here
+/// (a role picked, JSON that parses); the rules are the API's.
+pub fn chosen(form: &FormData) -> Result<Chosen, Problems> {
+    let mut chosen = Chosen {
+        role: None,
+        custom_roles: None,
+        policy: None,
+    };
+    match form.get("scope") {
+        "" | "inherit" => {}
+        "role" => {
+            let role = form
+                .get("role")
+                .parse::<BuiltinRole>()
+                .map_err(|_| Problems::field("scope", "Choose a role."))?;
+            chosen.role = Some(role);
+        }
+        "custom" => {
+            let keys = form.all("custom_roles");
+            if keys.is_empty() {
+                return Err(Problems::field(
+                    "custom_roles",
+                    "Choose at least one custom role.",
+                ));
+            }
+            chosen.custom_roles = Some(keys);
+        }
+        "policy" => {
+            let text = form.get("policy").trim();
+            if text.is_empty() {
+                return Err(Problems::field(
+                    "policy",
+                    "Enter a policy: a JSON list of statements.",
+                ));
+            }
+            let policy = serde_json::from_str::<Policy>(text).map_err(|e| {
+                Problems::field(
+                    "policy",
+                    format!("This is not a valid policy: {}.", redact(&e.to_string())),
+                )
+            })?;
+            chosen.policy = Some(policy);
+        }
+        _ => return Err(Problems::field("scope", "Choose a scope.")),
+    }
+    Ok(chosen)
+}
+
+/// The expiry fieldset: presets within the org's cap, a custom date, and
+/// "no expiration" where the org allows it.
+pub struct ExpiryFields {
+    pub choices: Vec<Choice>,
+    pub date: String,
+    pub min_date: String,
+    pub note: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ExpiryFields {
+    pub fn build(
+        state: &AppState,
+        caller: &Caller,
+        form: &FormData,
+        problems: &Problems,
+        offer_none: bool,
+    ) -> Self {
+        let policy = caller.org.token_policy;
+        let now = state.now();
+        let current = match form.get("expiry") {
+            "" => "30",
+            other => other,
+        };
+        let day = format_description!("[year]-[month]-[day]");
+        let mut choices: Vec<Choice> = [7u32, 30, 90]
+            .into_iter()
+            .filter(|d| policy.max_lifetime_days.is_none_or(|max| *d <= max))
+            .map(|d| Choice {
+                value: d.to_string(),
+                label: format!(
+                    "{d} days (until {})",
+                    (now + Duration::days(i64::from(d)))
+                        .format(day)
+                        .unwrap_or_default()
+                ),
+                checked: current == d.to_string(),
+            })
+            .collect();
+        choices.push(Choice {
+            value: "custom".into(),
+            label: "On a date".into(),
+            checked: current == "custom",
+        });
+        if offer_none && !policy.require_expiration && policy.max_lifetime_days.is_none() {
+            choices.push(Choice {
+                value: "none".into(),
+                label: "Never".into(),
+                checked: current == "none",
+            });
+        }
+        let note = match (policy.require_expiration, policy.max_lifetime_days) {
+            (_, Some(max)) => Some(format!(
+                "Your organization's token policy allows tokens to live at most {max} days."
+            )),
+            (true, None) => {
+                Some("Your organization's token policy requires every token to expire.".into())
+            }
+            (false, None) => None,
+        };
+        Self {
+            choices,
+            date: form.get("expires_on").to_owned(),
+            min_date: now.format(day).unwrap_or_default(),
+            note,
+            error: problems.get("expires_at").map(str::to_owned),
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Logging in and out of the web page, and [`WebUser`]: the extractor that
+//! makes a page require a login.
+//!
+//! The login form calls the same credential check as `POST /api/v1/session`
+//! ([`crate::api::session::start_session`]) and passes its session cookie
+//! on. Before a session exists, the form's CSRF token is a random value
+//! also set as a short-lived cookie (double submit), so another site cannot
+//! log a visitor into an account of its choosing.
+
+use askama::Template;
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use subtle::ConstantTimeEq;
+use tessera_api::LoginRequest;
+
+use super::forms::{friendly, read_form, FormData, Problems, WebForm, CSRF_FIELD};
+use super::render::{error_page, page, Layout};
+use crate::api::session::{logout as api_logout, start_session, ClientIp};
+use crate::auth::{client_ip, cookie, from_session, Caller, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::secrets;
+use crate::state::AppState;
+
+const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
+
+/// A member logged in through the web page, and their session's CSRF
+/// token for the forms on the page.
+pub struct WebUser {
+    pub caller: Caller,
+    pub csrf: String,
+}
+
+impl WebUser {
+    pub fn layout(&self, title: impl Into<String>, section: &'static str) -> Layout {
+        Layout::new(title, section, &self.caller, &self.csrf)
+    }
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ip = client_ip(parts, state);
+        let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login(parts));
+        };
+        match from_session(state, &secret, ip).await {
+            Ok(caller) => Ok(Self {
+                caller,
+                csrf: secrets::csrf_token(&secret),
+            }),
+            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => {
+                Err(error_page(e.status_and_code().0, &friendly(&e)))
+            }
+            Err(_) => Err(to_login(parts)),
+        }
+    }
+}
+
+/// To the login page, coming back here afterwards (GET pages only: a form
+/// posted with an expired session cannot be replayed).
+fn to_login(parts: &Parts) -> Response {
+    let next = if parts.method == Method::GET {
+        parts
+            .uri
+            .path_and_query()
+            .map_or("/tokens", |pq| pq.as_str())
+    } else {
+        "/tokens"
+    };
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    Redirect::to(&format!("/login?{query}")).into_response()
+}
+
+/// Only same-site paths: `next` must not send people to another host.
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.starts_with("/login");
+    if ok {
+        next
+    } else {
+        "/tokens"
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    csrf: String,
+    email: String,
+    org: String,
+    show_org: bool,
+    next: String,
+    notice: Option<&'static str>,
+    problems: Problems,
+}
+
+fn login_form(status: StatusCode, mut form: LoginPage) -> Response {
+    let (secret, _) = secrets::new_session_secret();
+    form.csrf = secret;
+    let mut response = page(status, &form);
+    let cookie = format!(
+        "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600",
+        form.csrf
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// `GET /login`.
+pub async fn login_page(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = FormData::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let next = safe_next(query.get("next")).to_owned();
+    if let Some(secret) = cookie(&headers, SESSION_COOKIE) {
+        if from_session(&state, &secret, None).await.is_ok() {
+            return Redirect::to(&next).into_response();
+        }
+    }
+    let notice = (query.get("bye") == "1").then_some("You are logged out.");
+    login_form(
+        StatusCode::OK,
+        LoginPage {
+            layout: Layout::anonymous("Log in"),
+            csrf: String::new(),
+            email: String::new(),
+            org: String::new(),
+            show_org: false,
+            next,
+            notice,
+            problems: Problems::default(),
+        },
+    )
+}
+
+/// `POST /login`: the API's credential check, then its cookie.
+pub async fn login(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = client_ip(&parts, &state);
+    let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let form = match read_form(Request::from_parts(parts, body), &state).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let mut view = LoginPage {
+        layout: Layout::anonymous("Log in"),
+        csrf: String::new(),
+        email: form.get("email").trim().to_owned(),
+        org: form.get("org").trim().to_owned(),
+        show_org: form.opt("org").is_some(),
+        next: safe_next(form.get("next")).to_owned(),
+        notice: None,
+        problems: Problems::default(),
+    };
+    let sent = form.get(CSRF_FIELD);
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(sent.as_bytes())) {
+        view.problems.general =
+            Some("The login form expired. It has been reloaded: please log in again.".into());
+        return login_form(StatusCode::FORBIDDEN, view);
+    }
+    let body = LoginRequest {
+        email: view.email.clone(),
+        password: form.get("password").to_owned(),
+        org: form.opt("org"),
+    };
+    match start_session(&state, ClientIp(ip), body).await {
+        Ok(api_response) => {
+            let mut response = Redirect::to(&view.next).into_response();
+            for value in api_response.headers().get_all(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .append(header::SET_COOKIE, value.clone());
+            }
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("tessera_login_csrf=; Path=/login; Max-Age=0"),
+            );
+            response
+        }
+        Err(err) => {
+            if matches!(&err, ApiError::BadRequest(m) if m.contains("several organizations")) {
+                view.show_org = true;
+                view.problems = Problems::field(
+                    "org",
+                    "This email belongs to several organizations: enter the organization's key.",
+                );
+            } else {
+                view.problems = Problems::from_api(&err, &["email", "org"]);
+            }
+            let status = view.problems.status();
+            login_form(status, view)
+        }
+    }
+}
+
+/// `POST /logout`: ends the session through the API's logout.
+pub async fn logout(State(state): State<AppState>, user: WebUser, WebForm(_): WebForm) -> Response {
+    match api_logout(State(state), user.caller).await {
+        Ok(api_response) => {
+            let mut response = Redirect::to("/login?bye=1").into_response();
+            if let Some(value) = api_response.headers().get(header::SET_COOKIE) {
+                response
+                    .headers_mut()
+                    .insert(header::SET_COOKIE, value.clone());
+            }
+            response
+        }
+        Err(err) => error_page(err.status_and_code().0, &friendly(&err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next("/admin/members"), "/admin/members");
+        assert_eq!(safe_next("//evil.example"), "/tokens");
+        assert_eq!(safe_next("https://evil.example"), "/tokens");
+        assert_eq!(safe_next("/\\evil"), "/tokens");
+        assert_eq!(safe_next("/login?next=/x"), "/tokens");
+        assert_eq!(safe_next(""), "/tokens");
+    }
+}

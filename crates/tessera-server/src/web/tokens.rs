@@ -1,0 +1,523 @@
+//! My tokens: the list, the create form, the page of one token (edit,
+//! rotate, clone, delete), and the page that shows a new value once.
+//!
+//! Each action builds the API's request type from the form and calls the
+//! `/api/v1/tokens` handler itself, so the page obeys exactly the API's
+//! permission checks and lifecycle rules.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use tessera_api::{
+    CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
+    UpdateTokenRequest,
+};
+
+use super::forms::{expiry_from, friendly, FormData, Problems, WebForm};
+use super::render::{error_page, page, Layout, TokenView};
+use super::session::WebUser;
+use super::{scope, scope::ExpiryFields, scope::ScopeFields};
+use crate::api::tokens as api;
+use crate::api::{ApiJson, OptionalJson};
+use crate::state::AppState;
+
+/// Form fields an API error may be about.
+const TOKEN_FIELDS: &[&str] = &[
+    "name",
+    "scope",
+    "custom_roles",
+    "policy",
+    "projects",
+    "expires_at",
+];
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct ListPage {
+    layout: Layout,
+    tokens: Vec<TokenView>,
+    notice: Option<&'static str>,
+}
+
+/// Messages a redirect may ask for by name (never with user data in the URL).
+fn notice(query: &FormData) -> Option<&'static str> {
+    match query.get("done") {
+        "deleted" => Some("The token was deleted. Anything still using it is refused from now on."),
+        "saved" => Some("Your changes were saved."),
+        _ => None,
+    }
+}
+
+fn query_of(raw: Option<String>) -> FormData {
+    FormData::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default()
+}
+
+/// `GET /tokens`: my tokens, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    user: WebUser,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let now = state.now();
+    let layout = user.layout("My tokens", "tokens");
+    match api::list_tokens(State(state), user.caller).await {
+        Ok(Json(list)) => page(
+            StatusCode::OK,
+            &ListPage {
+                layout,
+                tokens: list.items.iter().map(|t| TokenView::new(t, now)).collect(),
+                notice: notice(&query_of(raw)),
+            },
+        ),
+        Err(e) => error_page(e.status_and_code().0, &friendly(&e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "token_new.html")]
+struct NewPage {
+    layout: Layout,
+    name: String,
+    scope: ScopeFields,
+    expiry: ExpiryFields,
+    problems: Problems,
+}
+
+async fn new_page(
+    state: &AppState,
+    user: &WebUser,
+    form: &FormData,
+    problems: Problems,
+) -> Response {
+    let scope = ScopeFields::build(state, &user.caller, form, &problems).await;
+    let expiry = ExpiryFields::build(state, &user.caller, form, &problems, true);
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    page(
+        status,
+        &NewPage {
+            layout: user.layout("Create a token", "tokens"),
+            name: form.get("name").to_owned(),
+            scope,
+            expiry,
+            problems,
+        },
+    )
+}
+
+/// `GET /tokens/new`.
+pub async fn new_form(State(state): State<AppState>, user: WebUser) -> Response {
+    new_page(&state, &user, &FormData::default(), Problems::default()).await
+}
+
+/// `POST /tokens`: create, and show the value this once.
+pub async fn create(
+    State(state): State<AppState>,
+    user: WebUser,
+    headers: HeaderMap,
+    WebForm(form): WebForm,
+) -> Response {
+    let request = match create_request(&state, &form) {
+        Ok(r) => r,
+        Err(problems) => return new_page(&state, &user, &form, problems).await,
+    };
+    match api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await {
+        Ok((_, Json(created))) => created_page(&state, &user, &headers, "created", created),
+        Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
+    }
+}
+
+fn create_request(state: &AppState, form: &FormData) -> Result<CreateTokenRequest, Problems> {
+    let chosen = scope::chosen(form)?;
+    Ok(CreateTokenRequest {
+        name: form.get("name").to_owned(),
+        role: chosen.role,
+        custom_roles: chosen.custom_roles,
+        policy: chosen.policy,
+        projects: Some(form.all("projects")),
+        expires_at: expiry_from(form, state.now())?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct CreatedPage {
+    layout: Layout,
+    verb: &'static str,
+    token: TokenView,
+    value: String,
+    origin: String,
+}
+
+/// The one page that holds a token value: the answer to the POST itself
+/// (never a redirect), `no-store` like every page.
+fn created_page(
+    state: &AppState,
+    user: &WebUser,
+    headers: &HeaderMap,
+    verb: &'static str,
+    created: CreatedTokenResponse,
+) -> Response {
+    let title = match verb {
+        "rotated" => "Token rotated",
+        "cloned" => "Token cloned",
+        _ => "Token created",
+    };
+    let page_status = if verb == "rotated" {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = page(
+        page_status,
+        &CreatedPage {
+            layout: user.layout(title, "tokens"),
+            verb,
+            token: TokenView::new(&created.metadata, state.now()),
+            value: created.token,
+            origin: origin(state, headers),
+        },
+    );
+    // Nothing may keep this page: not the browser cache, not a proxy.
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The address people reach this server at, for the usage examples.
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    let scheme = if state.config.cookie_secure {
+        "https"
+    } else {
+        "http"
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map_or_else(|| state.config.listen.to_string(), str::to_owned);
+    format!("{scheme}://{host}")
+}
+
+#[derive(Template)]
+#[template(path = "token_show.html")]
+struct ShowPage {
+    layout: Layout,
+    token: TokenView,
+    own: bool,
+    notice: Option<&'static str>,
+    name: String,
+    scope: ScopeFields,
+    problems: Problems,
+    expiry: ExpiryFields,
+    rotate_problems: Problems,
+    clone_name: String,
+    clone_problems: Problems,
+}
+
+/// Which of the page's forms was sent, with its input and problems.
+enum Sent<'a> {
+    Nothing,
+    Edit(&'a FormData, Problems),
+    Rotate(&'a FormData, Problems),
+    Clone(&'a FormData, Problems),
+}
+
+async fn show_page(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+    notice: Option<&'static str>,
+    sent: Sent<'_>,
+) -> Response {
+    let token = match api::get_token(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(id.to_owned()),
+    )
+    .await
+    {
+        Ok(Json(t)) => t,
+        Err(e) => return error_page(e.status_and_code().0, &friendly(&e)),
+    };
+    let empty = FormData::default();
+    let current = form_of(&token);
+    let (edit_form, problems, rotate_form, rotate_problems, clone_form, clone_problems) = match sent
+    {
+        Sent::Nothing => (
+            &current,
+            Problems::default(),
+            &empty,
+            Problems::default(),
+            &empty,
+            Problems::default(),
+        ),
+        Sent::Edit(f, p) => (
+            f,
+            p,
+            &empty,
+            Problems::default(),
+            &empty,
+            Problems::default(),
+        ),
+        Sent::Rotate(f, p) => (
+            &current,
+            Problems::default(),
+            f,
+            p,
+            &empty,
+            Problems::default(),
+        ),
+        Sent::Clone(f, p) => (
+            &current,
+            Problems::default(),
+            &empty,
+            Problems::default(),
+            f,
+            p,
+        ),
+    };
+    let status = [&problems, &rotate_problems, &clone_problems]
+        .into_iter()
+        .find(|p| !p.is_empty())
+        .map_or(StatusCode::OK, |p| p.status());
+    let scope = ScopeFields::build(state, &user.caller, edit_form, &problems).await;
+    let expiry = ExpiryFields::build(state, &user.caller, rotate_form, &rotate_problems, false);
+    let clone_name = clone_form
+        .opt("name")
+        .unwrap_or_else(|| format!("{} (copy)", token.name));
+    page(
+        status,
+        &ShowPage {
+            layout: user.layout(format!("Token “{}”", token.name), "tokens"),
+            own: token.member_id == user.caller.member.id.as_str(),
+            token: TokenView::new(&token, state.now()),
+            notice,
+            name: edit_form.get("name").to_owned(),
+            scope,
+            problems,
+            expiry,
+            rotate_problems,
+            clone_name,
+            clone_problems,
+        },
+    )
+}
+
+/// The edit form's fields as the token is now.
+fn form_of(token: &TokenResponse) -> FormData {
+    let mut pairs = vec![("name".to_owned(), token.name.clone())];
+    let kind = if let Some(role) = token.role {
+        pairs.push(("role".into(), role.to_string()));
+        "role"
+    } else if let Some(roles) = &token.custom_roles {
+        pairs.extend(roles.iter().map(|r| ("custom_roles".into(), r.clone())));
+        "custom"
+    } else if let Some(policy) = &token.policy {
+        let text = serde_json::to_string_pretty(policy).unwrap_or_default();
+        pairs.push(("policy".into(), text));
+        "policy"
+    } else {
+        "inherit"
+    };
+    pairs.push(("scope".into(), kind.into()));
+    pairs.extend(
+        token
+            .projects
+            .iter()
+            .map(|p| ("projects".into(), p.clone())),
+    );
+    FormData::from_pairs(pairs)
+}
+
+/// `GET /tokens/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    show_page(&state, &user, &id, notice(&query_of(raw)), Sent::Nothing).await
+}
+
+/// `POST /tokens/{id}`: rename, re-scope, re-restrict.
+pub async fn update(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(form): WebForm,
+) -> Response {
+    let chosen = match scope::chosen(&form) {
+        Ok(c) => c,
+        Err(p) => return show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await,
+    };
+    let projects = form.all("projects");
+    let request = UpdateTokenRequest {
+        name: Some(form.get("name").to_owned()),
+        role: Some(chosen.role),
+        custom_roles: Some(chosen.custom_roles),
+        policy: Some(chosen.policy),
+        projects: Some((!projects.is_empty()).then_some(projects)),
+        expires_at: None,
+    };
+    let call = api::update_token(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(id.clone()),
+        ApiJson(request),
+    );
+    match call.await {
+        Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
+        Err(e) => {
+            let p = Problems::from_api(&e, TOKEN_FIELDS);
+            show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await
+        }
+    }
+}
+
+/// `POST /tokens/{id}/rotate`: a new value for the same token.
+pub async fn rotate(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WebForm(form): WebForm,
+) -> Response {
+    let expires_at = match expiry_from(&form, state.now()) {
+        Ok(Some(at)) => at,
+        Ok(None) => {
+            let p = Problems::field("expires_at", "A rotation needs a new expiry date.");
+            return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await;
+        }
+        Err(p) => return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await,
+    };
+    let grace = match form.get("grace").parse::<u32>() {
+        Ok(g) => g,
+        Err(_) => {
+            let p = Problems::field("grace_period_seconds", "Choose a grace period.");
+            return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await;
+        }
+    };
+    let request = RotateTokenRequest {
+        expires_at,
+        grace_period_seconds: Some(grace),
+    };
+    let call = api::rotate_token(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(id.clone()),
+        ApiJson(request),
+    );
+    match call.await {
+        Ok(Json(created)) => created_page(&state, &user, &headers, "rotated", created),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["expires_at", "grace_period_seconds"]);
+            show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
+        }
+    }
+}
+
+/// `POST /tokens/{id}/clone`: a new token with the same scope.
+pub async fn clone(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WebForm(form): WebForm,
+) -> Response {
+    let request = CloneTokenRequest {
+        name: Some(form.get("name").to_owned()),
+    };
+    let call = api::clone_token(
+        State(state.clone()),
+        user.caller.clone(),
+        Path(id.clone()),
+        OptionalJson(request),
+    );
+    match call.await {
+        Ok((_, Json(created))) => created_page(&state, &user, &headers, "cloned", created),
+        Err(e) => {
+            let p = Problems::from_api(&e, &["name", "expires_at"]);
+            show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub warning: String,
+    pub action: String,
+    pub button: String,
+    pub cancel: String,
+    pub back: String,
+}
+
+/// Where to go after deleting: my list, or the admin's page of a member.
+fn safe_back(back: &str) -> String {
+    let ok = back.starts_with("/admin/members/")
+        && back[15..].chars().all(|c| c.is_ascii_alphanumeric());
+    if ok {
+        back.to_owned()
+    } else {
+        "/tokens".into()
+    }
+}
+
+/// `GET /tokens/{id}/delete`: a confirmation that names the token.
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let back = safe_back(query_of(raw).get("back"));
+    let token = match api::get_token(State(state), user.caller.clone(), Path(id.clone())).await {
+        Ok(Json(t)) => t,
+        Err(e) => return error_page(e.status_and_code().0, &friendly(&e)),
+    };
+    page(
+        StatusCode::OK,
+        &ConfirmPage {
+            layout: user.layout("Delete token", "tokens"),
+            heading: format!("Delete the token “{}”?", token.name),
+            message: format!(
+                "The token {} (“{}”) will stop working at once, everywhere.",
+                token.snippet, token.name
+            ),
+            warning:
+                "Anything still using it gets 401 from now on. A deleted token cannot be restored."
+                    .into(),
+            action: format!("/tokens/{id}/delete"),
+            button: format!("Delete “{}”", token.name),
+            cancel: if back == "/tokens" {
+                format!("/tokens/{id}")
+            } else {
+                back.clone()
+            },
+            back,
+        },
+    )
+}
+
+/// `POST /tokens/{id}/delete`.
+pub async fn delete(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(form): WebForm,
+) -> Response {
+    let back = safe_back(form.get("back"));
+    match api::delete_token(State(state), user.caller, Path(id)).await {
+        Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
+        Err(e) => error_page(e.status_and_code().0, &friendly(&e)),
+    }
+}

@@ -1,0 +1,372 @@
+// Browser tests of Tessera's web page: the real `tessera` binary on a
+// temporary SQLite file and a free port, driven by playwright-core in
+// Debian's chromium. Writes screenshots of the main screens to
+// docs/screenshots/.
+//
+// Environment: TESSERA_BIN (default: $CARGO_TARGET_DIR or ../../target,
+// then debug/tessera), CHROMIUM (default /usr/bin/chromium).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const targetDir = process.env.CARGO_TARGET_DIR
+  ? path.resolve(root, process.env.CARGO_TARGET_DIR)
+  : path.join(root, "target");
+const BIN = process.env.TESSERA_BIN || path.join(targetDir, "debug", "tessera");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SHOTS = path.join(root, "docs", "screenshots");
+const EMAIL = "owner@acme.test";
+const PASSWORD = "owner-password-1";
+
+let work, server, serverLog = "", base, ownerToken, context, page;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url, ms = 20000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tessera did not become healthy; its log:\n${serverLog}`);
+}
+
+/** The API as a script would call it, with a token. */
+async function api(method, route, token, body) {
+  const response = await fetch(`${base}/api/v1${route}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function ownerTokenNames() {
+  const list = await api("GET", "/tokens", ownerToken);
+  assert.equal(list.status, 200);
+  return list.body.items.map((t) => t.name);
+}
+
+async function shot(name, options = {}) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, ...options });
+}
+
+/**
+ * A screenshot for the docs with `secret` replaced by a placeholder of the
+ * same length, so no real (if short-lived) value is committed.
+ */
+async function shotWithoutSecrets(name, secret) {
+  await page.evaluate((s) => {
+    const keep = s.startsWith("tsr_") ? 4 : 0;
+    const fake = (v) => v.replaceAll(s, s.slice(0, keep) + "EXAMPLE".padEnd(s.length - keep, "x"));
+    for (const el of document.querySelectorAll("[data-secret]")) {
+      if (el.tagName === "INPUT") {
+        el.value = fake(el.value);
+        el.setAttribute("value", el.value);
+      } else {
+        el.textContent = fake(el.textContent);
+      }
+    }
+  }, secret);
+  assert.ok(!(await page.content()).includes(secret));
+  await shot(name);
+}
+
+/** The error message rendered next to a field, by its id. */
+async function fieldError(id) {
+  const error = page.locator(`#${id}`);
+  await error.waitFor();
+  return (await error.textContent()).trim();
+}
+
+before(async () => {
+  work = mkdtempSync(path.join(tmpdir(), "tessera-browser-"));
+  mkdirSync(SHOTS, { recursive: true });
+  const db = `sqlite://${path.join(work, "tessera.db")}`;
+  const init = spawnSync(
+    BIN,
+    ["init", "--database-url", db, "--org", "acme", "--email", EMAIL, "--password-stdin", "--print-token"],
+    { input: `${PASSWORD}\n`, encoding: "utf8" },
+  );
+  assert.equal(init.status, 0, `tessera init failed: ${init.stderr}`);
+  ownerToken = init.stdout.trim().split("\n").pop();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(BIN, ["serve", "--database-url", db, "--listen", `127.0.0.1:${port}`], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TESSERA_LOG: "warn" },
+  });
+  server.stdout.on("data", (d) => { serverLog += d; });
+  server.stderr.on("data", (d) => { serverLog += d; });
+  await waitHealthy(base);
+  context = await chromium.launchPersistentContext(path.join(work, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 800 },
+  });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  // The page makes no request to anything but this server.
+  context.on("request", (request) => {
+    const url = new URL(request.url());
+    assert.equal(url.origin, base, `external request to ${request.url()}`);
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+});
+
+after(async () => {
+  await context?.close();
+  if (server) {
+    server.kill("SIGTERM");
+    await new Promise((r) => server.once("exit", r));
+  }
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test("the tokens page, end to end in chromium", async (t) => {
+  let value, tokenName = "CI deploy";
+
+  await t.test("log in", async () => {
+    await page.goto(`${base}/tokens`);
+    assert.match(new URL(page.url()).pathname, /^\/login$/);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "email", "focus starts in the email field");
+    await page.fill("#email", EMAIL);
+    await page.fill("#password", "wrong password");
+    await page.click("button[type=submit]");
+    assert.match(await page.locator("#login-error").textContent(), /Wrong email or password/);
+    await shot("login");
+    await page.fill("#password", PASSWORD);
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${base}/tokens`);
+    assert.equal(await page.locator("h1").textContent(), "My tokens");
+  });
+
+  await t.test("bad input: a message next to the field, nothing saved", async () => {
+    const before = await ownerTokenNames();
+    await page.goto(`${base}/tokens/new`);
+    await page.fill("#name", "");
+    await page.click("text=Create token");
+    assert.match(await fieldError("name-error"), /must not be empty/i);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "name", "focus moves to the field");
+
+    await page.fill("#name", "bad policy");
+    await page.check("#scope-policy");
+    await page.fill("#policy", '[{"effect": "allow", ');
+    await page.click("text=Create token");
+    assert.match(await fieldError("policy-error"), /not a valid policy/i);
+    await shot("create-token-error");
+
+    await page.check("#scope-inherit");
+    await page.fill("#name", "in the past");
+    await page.check("#exp-custom");
+    await page.fill("#expires_on", "2001-01-01");
+    await page.click("text=Create token");
+    assert.match(await fieldError("expires_at-error"), /future/i);
+    assert.deepEqual(await ownerTokenNames(), before, "nothing was saved");
+  });
+
+  await t.test("create a token and read it from the page, once", async () => {
+    await page.goto(`${base}/tokens`);
+    await page.click("text=Create new token");
+    await page.fill("#name", tokenName);
+    await page.check("#scope-role");
+    await page.selectOption("#role", "writer");
+    await page.check("#exp-30");
+    await shot("create-token");
+    await page.click("text=Create token");
+    await page.locator("h1", { hasText: "Token created" }).waitFor();
+    value = await page.inputValue("#token-value");
+    assert.match(value, /^tsr_[0-9A-Za-z]{65}$/);
+    assert.match(await page.textContent("body"), /will not be shown again/);
+    assert.match(await page.textContent("body"), new RegExp(`Authorization: Bearer ${value}`));
+    assert.match(await page.textContent("body"), new RegExp(`export TESSERA_TOKEN=${value}`));
+    await page.click("[data-copy]");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), value, "Copy puts it on the clipboard");
+    await page.locator("[data-copy-status]", { hasText: "Copied" }).waitFor();
+    await shotWithoutSecrets("token-created", value);
+  });
+
+  await t.test("the token works against the API", async () => {
+    const me = await api("GET", "/me", value);
+    assert.equal(me.status, 200);
+    assert.equal(me.body.token.name, tokenName);
+    assert.equal(me.body.token.role, "writer");
+  });
+
+  await t.test("listed by snippet; the value is nowhere after reload or back", async () => {
+    const me = await api("GET", "/me", value);
+    await page.click("text=I have copied it");
+    await page.waitForURL(`${base}/tokens`);
+    const row = page.locator("tr", { hasText: tokenName });
+    assert.equal(await row.locator(".snippet").textContent(), me.body.token.snippet);
+    assert.ok(!(await page.content()).includes(value));
+    await page.reload();
+    assert.ok(!(await page.content()).includes(value), "not after reload");
+    try { await page.goBack(); } catch { /* a no-store POST answer is not re-shown */ }
+    assert.ok(!(await page.content()).includes(value), "not after going back");
+    await page.goto(`${base}/tokens`);
+    assert.match(await row.textContent(), /Role: writer/);
+    await shot("tokens");
+  });
+
+  await t.test("rotate it: new value, old one refused, once an hour", async () => {
+    await page.goto(`${base}/tokens`);
+    await page.click(`a:text-is("${tokenName}")`);
+    await page.check("#exp-90");
+    await shot("token-detail");
+    await page.click("text=Rotate token");
+    await page.locator("h1", { hasText: "Token rotated" }).waitFor();
+    const rotated = await page.inputValue("#token-value");
+    assert.notEqual(rotated, value);
+    assert.equal((await api("GET", "/me", value)).status, 401, "the old value stops at once");
+    assert.equal((await api("GET", "/me", rotated)).status, 200);
+    value = rotated;
+    // The once-an-hour rule, as a message next to the expiry.
+    await page.goto(`${base}/tokens`);
+    await page.click(`a:text-is("${tokenName}")`);
+    await page.check("#exp-30");
+    await page.click("text=Rotate token");
+    assert.match(await fieldError("expires_at-error"), /at most once per hour/);
+  });
+
+  await t.test("delete it, after a confirmation that names it", async () => {
+    await page.goto(`${base}/tokens`);
+    await page.locator("tr", { hasText: tokenName }).locator("a.danger").click();
+    assert.match(await page.locator("h1").textContent(), new RegExp(`Delete the token “${tokenName}”`));
+    await shot("delete-confirm");
+    await page.click(`button:text-is("Delete “${tokenName}”")`);
+    await page.waitForURL(/\/tokens\?done=deleted$/);
+    assert.match(await page.textContent("[role=status]"), /deleted/);
+    assert.equal(await page.locator("tr", { hasText: tokenName }).count(), 0);
+    assert.equal((await api("GET", "/me", value)).status, 401, "a deleted token is refused");
+  });
+
+  await t.test("an admin adds a member, sees their tokens, then removes them", async () => {
+    await page.click("nav >> text=Members");
+    await page.fill("#email", "dana@acme.test");
+    await page.fill("#name", "Dana");
+    await page.selectOption("#role", "writer");
+    await page.click("text=Add member");
+    const password = await page.inputValue("#initial-password");
+    assert.ok(password.length >= 16, "a generated password is shown once");
+    await shotWithoutSecrets("members", password);
+
+    // Dana logs in with it (through the API) and makes a token.
+    const login = await fetch(`${base}/api/v1/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "dana@acme.test", password }),
+    });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get("set-cookie").split(";")[0];
+    const made = await fetch(`${base}/api/v1/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ name: "dana laptop", expires_at: new Date(Date.now() + 86400e3).toISOString() }),
+    });
+    assert.equal(made.status, 201);
+    const danaToken = (await made.json()).token;
+
+    await page.goto(`${base}/admin/members`);
+    await page.locator("tr", { hasText: "dana@acme.test" }).locator("text=Roles and tokens").click();
+    assert.match(await page.textContent("body"), /dana laptop/);
+    assert.ok(!(await page.content()).includes(danaToken), "an admin never sees values");
+    await shot("member");
+
+    await page.goto(`${base}/admin/members`);
+    await page.locator("tr", { hasText: "dana@acme.test" }).locator("a.danger").click();
+    assert.match(await page.textContent("[role=alert]"), /tokens? .*stops? working/i);
+    await page.click("button:text-is('Remove dana@acme.test')");
+    await page.waitForURL(/\/admin\/members\?done=removed$/);
+    assert.equal(await page.locator("tr", { hasText: "dana@acme.test" }).count(), 0);
+    assert.equal((await api("GET", "/me", danaToken)).status, 401, "their tokens stop working");
+  });
+
+  await t.test("roles, projects, policy and the audit log", async () => {
+    await page.click("nav >> text=Roles");
+    await page.fill("#key", "deployer");
+    await page.fill("#policy", "not json");
+    await page.click("text=Create role");
+    assert.match(await fieldError("policy-error"), /not a valid policy/i);
+    await page.fill("#policy", '[{"effect": "allow", "actions": ["deploy:*"], "resources": ["proj/*"]}]');
+    await page.click("text=Create role");
+    await page.waitForURL(/done=created/);
+    assert.match(await page.textContent("table"), /deployer/);
+
+    await page.click("nav >> text=Projects");
+    await page.fill("#key", "web");
+    await page.fill("#name", "Web shop");
+    await page.click("text=Create project");
+    await page.waitForURL(/done=created/);
+    assert.match(await page.textContent("table"), /Web shop/);
+
+    await page.click("nav >> text=Token policy");
+    await page.fill("#max_lifetime_days", "0");
+    await page.click("text=Save policy");
+    assert.match(await fieldError("max-error"), /between 1 and/);
+    await page.fill("#max_lifetime_days", "60");
+    await page.check("#require_expiration");
+    await page.click("text=Save policy");
+    await page.waitForURL(/done=saved/);
+    const org = await api("GET", "/org", ownerToken);
+    assert.deepEqual(org.body.token_policy, { require_expiration: true, max_lifetime_days: 60 });
+
+    // The create form now follows the policy: no 90-day preset, no "Never".
+    await page.goto(`${base}/tokens/new`);
+    assert.equal(await page.locator("#exp-90").count(), 0);
+    assert.equal(await page.locator("#exp-none").count(), 0);
+
+    await page.click("nav >> text=Audit log");
+    await page.fill("#action", "member:");
+    await page.click("text=Filter");
+    const actions = await page.locator("td[data-label=Action]").allTextContents();
+    assert.ok(actions.includes("member:delete") && actions.includes("member:create"), actions.join());
+    assert.ok(actions.every((a) => a.startsWith("member:")), actions.join());
+    await page.click("text=Clear");
+    await shot("audit");
+  });
+
+  await t.test("readable at phone width", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/tokens`);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(wide <= 390, `no sideways scrolling (page is ${wide}px wide)`);
+    await shot("tokens-phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await t.test("log out", async () => {
+    await page.click("text=Log out");
+    await page.waitForURL(/\/login\?bye=1$/);
+    assert.match(await page.textContent("[role=status]"), /logged out/);
+    await page.goto(`${base}/tokens`);
+    assert.match(new URL(page.url()).pathname, /^\/login$/);
+  });
+});
