@@ -5,6 +5,7 @@
 
 mod error;
 mod remote;
+mod scan;
 mod serve;
 
 use std::process::ExitCode;
@@ -31,6 +32,9 @@ enum Command {
     Init(serve::InitArgs),
     #[command(flatten)]
     Remote(remote::RemoteCommand),
+    /// Find Tessera tokens in files and git history; exit 1 if any.
+    #[command(long_about = scan::LONG_ABOUT)]
+    Scan(scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => serve::init(args).await,
             Command::Remote(cmd) => remote::run(cmd).await,
+            Command::Scan(args) => scan::run(args).await,
         }
     });
     match result {
