@@ -69,9 +69,10 @@ pub struct ScanArgs {
         long,
         env = "TESSERA_TOKEN_PREFIX",
         default_value = tessera_core::token::DEFAULT_PREFIX,
-        value_name = "PREFIX"
+        value_name = "PREFIX",
+        value_parser = parse_prefix
     )]
-    pub prefix: String,
+    pub prefix: TokenFormat,
     /// Send the tokens found to the server's /api/v1/leaks, which revokes
     /// each live one, and print how many were revoked. The server is URL,
     /// else --url / TESSERA_URL / the one `tessera login` saved.
@@ -85,6 +86,10 @@ pub struct ScanArgs {
     pub report: Option<String>,
     #[command(flatten)]
     pub conn: Connection,
+}
+
+fn parse_prefix(prefix: &str) -> Result<TokenFormat, String> {
+    TokenFormat::new(prefix).map_err(|e| e.to_string())
 }
 
 /// Where a token was found.
@@ -146,8 +151,7 @@ struct Tally {
 }
 
 pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
-    let format =
-        TokenFormat::new(&args.prefix).map_err(|e| CliError::Input(format!("--prefix: {e}")))?;
+    let format = &args.prefix;
     let mut tally = Tally::default();
     let mut findings = Vec::new();
     // Reading files is blocking work; scans are short-lived, so doing it
@@ -157,18 +161,18 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
         scan_git(
             &repo,
             git::Source::Staged,
-            &format,
+            format,
             &mut findings,
             &mut tally,
         );
     } else {
         for path in &args.paths {
-            scan_path(path, &format, &mut findings, &mut tally);
+            scan_path(path, format, &mut findings, &mut tally);
             if args.git {
                 scan_git(
                     path,
                     git::Source::History,
-                    &format,
+                    format,
                     &mut findings,
                     &mut tally,
                 );
@@ -180,11 +184,18 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
         eprintln!("error: none of the paths could be read");
         return Ok(ExitCode::from(2));
     }
-    let report = match &args.report {
-        Some(url) if !findings.is_empty() => Some(report(&args, url, &findings).await?),
-        _ => None,
+    let (report, report_error) = match &args.report {
+        Some(url) if !findings.is_empty() => match report(&args, url, &findings).await {
+            Ok(answer) => (Some(answer), None),
+            Err(e) => (None, Some(e)),
+        },
+        _ => (None, None),
     };
-    print(&args, &findings, &tally, report.as_ref())?;
+    // The findings are printed even when reporting them failed.
+    print(&args, &findings, &tally, report.as_ref());
+    if let Some(e) = report_error {
+        return Err(e);
+    }
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -198,9 +209,8 @@ fn print(
     findings: &[Finding],
     tally: &Tally,
     report: Option<&tessera_api::LeakReportResponse>,
-) -> Result<(), CliError> {
-    let format =
-        TokenFormat::new(&args.prefix).map_err(|e| CliError::Input(format!("--prefix: {e}")))?;
+) {
+    let format = &args.prefix;
     if args.conn.json {
         let items: Vec<_> = findings
             .iter()
@@ -211,7 +221,7 @@ fn print(
             out["report"] = json!({ "revoked": r.revoked, "ignored": r.ignored });
         }
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-        return Ok(());
+        return;
     }
     for f in findings {
         println!("{}: {}", f.location, format.snippet_of(&f.token));
@@ -238,7 +248,6 @@ fn print(
             r.revoked, r.ignored
         );
     }
-    Ok(())
 }
 
 /// Sends the distinct tokens found to `POST /leaks`, in batches.

@@ -34,6 +34,9 @@ pub enum Source {
 /// Runs git in `repo` and returns what it found, or why git could not be
 /// read.
 pub fn scan(repo: &Path, source: Source, format: &TokenFormat) -> Result<Vec<Finding>, String> {
+    if !repo.exists() {
+        return Err("no such file or directory".into());
+    }
     let dir = if repo.is_dir() {
         repo
     } else {

@@ -8,6 +8,7 @@ mod cli;
 mod forward_auth;
 mod harness;
 mod scale_out;
+mod scan;
 mod seeds;
 mod services;
 mod sessions;
