@@ -4,6 +4,7 @@
 //! (from clap).
 
 mod error;
+mod mcp;
 mod remote;
 mod scan;
 mod serve;
@@ -35,6 +36,9 @@ enum Command {
     /// Find Tessera tokens in files and git history; exit 1 if any.
     #[command(long_about = scan::LONG_ABOUT)]
     Scan(scan::ScanArgs),
+    /// An MCP server on stdio with token tools, for AI assistants.
+    #[command(long_about = mcp::LONG_ABOUT)]
+    Mcp(mcp::McpArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
             Command::Init(args) => serve::init(args).await,
             Command::Remote(cmd) => remote::run(cmd).await,
             Command::Scan(args) => scan::run(args).await,
+            Command::Mcp(args) => mcp::run(args).await,
         }
     });
     match result {
