@@ -20,7 +20,8 @@
 //!   identity is in the request's extensions as [`VerifiedToken`];
 //! - otherwise the answer is Tessera's own error shape: 401 (with
 //!   `WWW-Authenticate`) for a missing or invalid token, 403 when not
-//!   allowed, 503 when Tessera cannot be asked. It never fails open;
+//!   allowed, 400 when the action/resource derived from the request is
+//!   malformed, 503 when Tessera cannot be asked. It never fails open;
 //! - every request is verified anew, so a revocation takes effect on the
 //!   next request. Tessera answers verification from memory; the cost is
 //!   one local round trip.
@@ -195,12 +196,24 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         action: action.clone(),
         resource: resource.clone(),
     };
-    let answer = layer.client.verify(&request).await.map_err(|_| {
-        Rejection::new(
+    let answer = layer.client.verify(&request).await.map_err(|e| match e {
+        // The question derived from this request is malformed (say a path
+        // segment that is not a valid resource name): the caller's
+        // mistake, not an outage.
+        crate::Error::Api {
+            status: 400,
+            message,
+            ..
+        } => Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("this request cannot be checked: {message}"),
+        ),
+        _ => Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the token could not be verified; try again later",
-        )
+        ),
     })?;
     if !answer.valid {
         // The same codes as Tessera's own API: a malformed token is simply invalid.
