@@ -41,7 +41,7 @@ mod layer;
 mod tests;
 
 pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, URL_ENV};
-pub use endpoints::AuditFilter;
+pub use endpoints::{AuditFilter, ForwardAuthIdentity};
 pub use error::Error;
 #[cfg(feature = "tower")]
 pub use layer::{TesseraLayer, TesseraService};

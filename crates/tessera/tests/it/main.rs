@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod cli;
+mod client_api;
 mod forward_auth;
 mod harness;
 mod scale_out;
