@@ -22,14 +22,19 @@
 //!   `WWW-Authenticate`) for a missing or invalid token, 403 when not
 //!   allowed, 400 when the action/resource derived from the request is
 //!   malformed, 503 when Tessera cannot be asked. It never fails open;
-//! - every request is verified anew, so a revocation takes effect on the
-//!   next request. Tessera answers verification from memory; the cost is
-//!   one local round trip.
+//! - by default every request is verified anew, so a revocation takes
+//!   effect on the next request. Tessera answers verification from memory;
+//!   the cost is one local round trip. [`TesseraLayer::cache_for`] opts in
+//!   to remembering *positive* answers for a short time (a revocation then
+//!   takes up to that long to reach this service); refusals are never
+//!   cached, and an entry never outlives the token's own expiry.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
@@ -41,11 +46,52 @@ use crate::Client;
 
 type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
 
+/// Longest time [`TesseraLayer::cache_for`] accepts.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most answers the cache holds; beyond that, expired ones are dropped,
+/// and if that is not enough, all of them.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// What was asked: the presented token and the permission, if any.
+type CacheKey = (String, Option<(String, String)>);
+
+/// Positive answers, remembered for `ttl`.
+struct Cache {
+    ttl: Duration,
+    entries: Mutex<HashMap<CacheKey, (Instant, VerifiedToken)>>,
+}
+
+impl Cache {
+    fn get(&self, key: &CacheKey) -> Option<VerifiedToken> {
+        let entries = self.entries.lock().ok()?;
+        let (until, token) = entries.get(key)?;
+        let token_alive = token
+            .expires_at
+            .is_none_or(|at| at > time::OffsetDateTime::now_utc());
+        (Instant::now() < *until && token_alive).then(|| token.clone())
+    }
+
+    fn put(&self, key: CacheKey, token: VerifiedToken) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if entries.len() >= CACHE_CAPACITY {
+            entries.retain(|_, (until, _)| *until > now);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (now + self.ttl, token));
+    }
+}
+
 /// Wraps services in [`TesseraService`].
 #[derive(Clone)]
 pub struct TesseraLayer {
     client: Arc<Client>,
     requirement: Option<Arc<Requirement>>,
+    cache: Option<Arc<Cache>>,
 }
 
 impl std::fmt::Debug for TesseraLayer {
@@ -53,6 +99,7 @@ impl std::fmt::Debug for TesseraLayer {
         f.debug_struct("TesseraLayer")
             .field("client", &self.client)
             .field("requirement", &self.requirement.is_some())
+            .field("cache_ttl", &self.cache.as_ref().map(|c| c.ttl))
             .finish()
     }
 }
@@ -64,7 +111,23 @@ impl TesseraLayer {
         Self {
             client: Arc::new(client),
             requirement: None,
+            cache: None,
         }
+    }
+
+    /// Remembers each positive answer (valid, and allowed when a
+    /// permission is required) for `ttl`, at most [`MAX_CACHE_TTL`], to
+    /// save a round trip per request. The price: a revoked or re-scoped
+    /// token keeps working here for up to `ttl`. Refusals are not cached.
+    /// Layers cloned from this one after the call share the cache.
+    pub fn cache_for(mut self, ttl: Duration) -> Self {
+        self.cache = (!ttl.is_zero()).then(|| {
+            Arc::new(Cache {
+                ttl: ttl.min(MAX_CACHE_TTL),
+                entries: Mutex::new(HashMap::new()),
+            })
+        });
+        self
     }
 
     /// Also requires the token to be allowed `action` on `resource`.
@@ -191,6 +254,10 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         Some((action, resource)) => (Some(action), Some(resource)),
         None => (None, None),
     };
+    let key: CacheKey = (token.clone(), action.clone().zip(resource.clone()));
+    if let Some(hit) = layer.cache.as_ref().and_then(|c| c.get(&key)) {
+        return Ok(Some(hit));
+    }
     let request = VerifyRequest {
         token,
         action: action.clone(),
@@ -234,6 +301,9 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
             "forbidden",
             format!("not permitted: {action} on {resource}"),
         ));
+    }
+    if let (Some(cache), Some(token)) = (&layer.cache, &answer.token) {
+        cache.put(key, token.clone());
     }
     Ok(answer.token)
 }
@@ -367,6 +437,35 @@ mod tests {
         let response = call(TesseraLayer::new(client), Some("Bearer tsr_x")).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.body().contains("\"unavailable\""));
+    }
+
+    #[tokio::test]
+    async fn a_cache_remembers_positive_answers_only() {
+        let (url, seen) = fake_tessera(VALID);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .require("flag:read", "proj/web")
+            .cache_for(Duration::from_secs(30));
+        for _ in 0..3 {
+            let response = call(layer.clone(), Some("Bearer tsr_a")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        assert_eq!(
+            seen.try_iter().count(),
+            1,
+            "one round trip for three requests"
+        );
+        // Another token is another question.
+        call(layer.clone(), Some("Bearer tsr_b")).await;
+        assert_eq!(seen.try_iter().count(), 1);
+
+        let (url, seen) = fake_tessera(r#"{"valid":false,"code":"invalid_token"}"#);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .cache_for(Duration::from_secs(30));
+        for _ in 0..2 {
+            let response = call(layer.clone(), Some("Bearer tsr_a")).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(seen.try_iter().count(), 2, "refusals are asked again");
     }
 
     #[test]
