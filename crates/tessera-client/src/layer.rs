@@ -39,12 +39,29 @@ use std::time::{Duration, Instant};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
-use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest};
+use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest, VerifyResponse};
 use tower::{Layer, Service};
 
 use crate::Client;
 
 type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
+
+/// The future a [`Verifier`] returns.
+pub type VerifyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<VerifyResponse, crate::Error>> + Send + 'a>>;
+
+/// Answers the layer's `POST /verify` questions. A [`Client`] asks a
+/// Tessera server over HTTP; `tessera_server::embedded::EmbeddedVerifier`
+/// answers in process from the same verification engine the server uses.
+pub trait Verifier: Send + Sync + 'static {
+    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a>;
+}
+
+impl Verifier for Client {
+    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a> {
+        Box::pin(Client::verify(self, request))
+    }
+}
 
 /// Longest time [`TesseraLayer::cache_for`] accepts.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -89,7 +106,7 @@ impl Cache {
 /// Wraps services in [`TesseraService`].
 #[derive(Clone)]
 pub struct TesseraLayer {
-    client: Arc<Client>,
+    verifier: Arc<dyn Verifier>,
     requirement: Option<Arc<Requirement>>,
     cache: Option<Arc<Cache>>,
 }
@@ -97,7 +114,7 @@ pub struct TesseraLayer {
 impl std::fmt::Debug for TesseraLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TesseraLayer")
-            .field("client", &self.client)
+            .field("verifier", &"..")
             .field("requirement", &self.requirement.is_some())
             .field("cache_ttl", &self.cache.as_ref().map(|c| c.ttl))
             .finish()
@@ -108,8 +125,15 @@ impl TesseraLayer {
     /// Authenticates only: any valid token of the deployment passes. The
     /// client needs no credential of its own.
     pub fn new(client: Client) -> Self {
+        Self::with_verifier(client)
+    }
+
+    /// Verifies with `verifier` instead of a [`Client`]: for example
+    /// `tessera_server::embedded::EmbeddedVerifier`, which answers in
+    /// process when the service embeds Tessera's engine and store.
+    pub fn with_verifier(verifier: impl Verifier) -> Self {
         Self {
-            client: Arc::new(client),
+            verifier: Arc::new(verifier),
             requirement: None,
             cache: None,
         }
@@ -263,7 +287,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         action: action.clone(),
         resource: resource.clone(),
     };
-    let answer = layer.client.verify(&request).await.map_err(|e| match e {
+    let answer = layer.verifier.verify(&request).await.map_err(|e| match e {
         // The question derived from this request is malformed (say a path
         // segment that is not a valid resource name): the caller's
         // mistake, not an outage.

@@ -44,6 +44,6 @@ pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, 
 pub use endpoints::{AuditFilter, ForwardAuthIdentity};
 pub use error::Error;
 #[cfg(feature = "tower")]
-pub use layer::{TesseraLayer, TesseraService, MAX_CACHE_TTL};
+pub use layer::{TesseraLayer, TesseraService, Verifier, VerifyFuture, MAX_CACHE_TTL};
 /// The API's wire types, shared with the server.
 pub use tessera_api as api;
