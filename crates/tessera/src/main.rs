@@ -1,7 +1,7 @@
 //! `tessera`: the service (`serve`, `init`) and the API from a terminal.
 //!
 //! Exit codes: 0 success, 1 an error (one line on stderr), 2 a usage error
-//! (from clap).
+//! (from clap). `scan` also exits 1 when it finds a token (see scan.rs).
 
 mod error;
 mod mcp;
