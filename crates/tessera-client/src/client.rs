@@ -365,6 +365,29 @@ impl Client {
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body);
         }
+        self.execute(request).await
+    }
+
+    /// `GET url` presenting `token` instead of the client's own credential
+    /// (`GET /auth` checks the token a proxy was shown). Returns the
+    /// successful response.
+    pub(crate) async fn get_presenting(&self, url: Url, token: &str) -> Result<Response, Error> {
+        let request = self.http.get(url).header(AUTHORIZATION, bearer(token)?);
+        self.execute(request).await
+    }
+
+    /// `GET url` with no credential, answered with text (`/metrics`).
+    pub(crate) async fn get_text(&self, url: Url) -> Result<String, Error> {
+        let response = self.execute(self.http.get(url)).await?;
+        let path = response.url().path().to_owned();
+        response
+            .text()
+            .await
+            .map_err(|e| Error::Decode(format!("{path}: {}", e.without_url())))
+    }
+
+    /// Sends a request; a non-success status becomes [`Error::Api`].
+    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<Response, Error> {
         let response = request.send().await.map_err(|e| self.unreachable(e))?;
         let status = response.status();
         if status.is_success() {

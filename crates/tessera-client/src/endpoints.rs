@@ -18,6 +18,17 @@ use tessera_api::{
 use crate::client::{encode, Auth};
 use crate::{Client, Error};
 
+/// Who a token belongs to, from the headers of a `200` to `GET /auth`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardAuthIdentity {
+    /// `X-Tessera-Member`: the member id.
+    pub member: String,
+    /// `X-Tessera-Org`: the org key.
+    pub org: String,
+    /// `X-Tessera-Token-Id`.
+    pub token_id: String,
+}
+
 /// Filters for `GET /audit`; unset fields are not sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
@@ -280,6 +291,44 @@ impl Client {
         let url = self.api_url(&["leaks"])?;
         self.call(Method::POST, url, Auth::None, Some(encode(report)?))
             .await
+    }
+
+    /// `GET /auth`: forward-auth, as a reverse proxy asks it. Presents
+    /// `token` (not the client's own credential), optionally asking whether
+    /// it may do `action` on `resource`; a `200` gives the identity headers.
+    /// A refused token is [`Error::Api`] with status 401 (`unauthenticated`,
+    /// `invalid_token`, `token_expired`) or 403 (`forbidden`).
+    pub async fn forward_auth(
+        &self,
+        token: &str,
+        permission: Option<(&str, &str)>,
+    ) -> Result<ForwardAuthIdentity, Error> {
+        let mut url = self.api_url(&["auth"])?;
+        if let Some((action, resource)) = permission {
+            url.query_pairs_mut()
+                .append_pair("action", action)
+                .append_pair("resource", resource);
+        }
+        let response = self.get_presenting(url, token).await?;
+        let header = |name: &str| -> Result<String, Error> {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Decode(format!("/api/v1/auth: the answer has no {name}")))
+        };
+        Ok(ForwardAuthIdentity {
+            member: header("x-tessera-member")?,
+            org: header("x-tessera-org")?,
+            token_id: header("x-tessera-token-id")?,
+        })
+    }
+
+    /// `GET /metrics`: the Prometheus (OpenMetrics) text.
+    pub async fn metrics(&self) -> Result<String, Error> {
+        let url = self.root_url(&["metrics"])?;
+        self.get_text(url).await
     }
 
     /// `GET /healthz`: succeeds when the server process answers.

@@ -20,38 +20,103 @@
 //!   identity is in the request's extensions as [`VerifiedToken`];
 //! - otherwise the answer is Tessera's own error shape: 401 (with
 //!   `WWW-Authenticate`) for a missing or invalid token, 403 when not
-//!   allowed, 503 when Tessera cannot be asked. It never fails open;
-//! - every request is verified anew, so a revocation takes effect on the
-//!   next request. Tessera answers verification from memory; the cost is
-//!   one local round trip.
+//!   allowed, 400 when the action/resource derived from the request is
+//!   malformed, 503 when Tessera cannot be asked. It never fails open;
+//! - by default every request is verified anew, so a revocation takes
+//!   effect on the next request. Tessera answers verification from memory;
+//!   the cost is one local round trip. [`TesseraLayer::cache_for`] opts in
+//!   to remembering *positive* answers for a short time (a revocation then
+//!   takes up to that long to reach this service); refusals are never
+//!   cached, and an entry never outlives the token's own expiry.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
-use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest};
+use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest, VerifyResponse};
 use tower::{Layer, Service};
 
 use crate::Client;
 
 type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
 
+/// The future a [`Verifier`] returns.
+pub type VerifyFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<VerifyResponse, crate::Error>> + Send + 'a>>;
+
+/// Answers the layer's `POST /verify` questions. A [`Client`] asks a
+/// Tessera server over HTTP; `tessera_server::embedded::EmbeddedVerifier`
+/// answers in process from the same verification engine the server uses.
+pub trait Verifier: Send + Sync + 'static {
+    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a>;
+}
+
+impl Verifier for Client {
+    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a> {
+        Box::pin(Client::verify(self, request))
+    }
+}
+
+/// Longest time [`TesseraLayer::cache_for`] accepts.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most answers the cache holds; beyond that, expired ones are dropped,
+/// and if that is not enough, all of them.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// What was asked: the presented token and the permission, if any.
+type CacheKey = (String, Option<(String, String)>);
+
+/// Positive answers, remembered for `ttl`.
+struct Cache {
+    ttl: Duration,
+    entries: Mutex<HashMap<CacheKey, (Instant, VerifiedToken)>>,
+}
+
+impl Cache {
+    fn get(&self, key: &CacheKey) -> Option<VerifiedToken> {
+        let entries = self.entries.lock().ok()?;
+        let (until, token) = entries.get(key)?;
+        let token_alive = token
+            .expires_at
+            .is_none_or(|at| at > time::OffsetDateTime::now_utc());
+        (Instant::now() < *until && token_alive).then(|| token.clone())
+    }
+
+    fn put(&self, key: CacheKey, token: VerifiedToken) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if entries.len() >= CACHE_CAPACITY {
+            entries.retain(|_, (until, _)| *until > now);
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (now + self.ttl, token));
+    }
+}
+
 /// Wraps services in [`TesseraService`].
 #[derive(Clone)]
 pub struct TesseraLayer {
-    client: Arc<Client>,
+    verifier: Arc<dyn Verifier>,
     requirement: Option<Arc<Requirement>>,
+    cache: Option<Arc<Cache>>,
 }
 
 impl std::fmt::Debug for TesseraLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TesseraLayer")
-            .field("client", &self.client)
+            .field("verifier", &"..")
             .field("requirement", &self.requirement.is_some())
+            .field("cache_ttl", &self.cache.as_ref().map(|c| c.ttl))
             .finish()
     }
 }
@@ -60,10 +125,33 @@ impl TesseraLayer {
     /// Authenticates only: any valid token of the deployment passes. The
     /// client needs no credential of its own.
     pub fn new(client: Client) -> Self {
+        Self::with_verifier(client)
+    }
+
+    /// Verifies with `verifier` instead of a [`Client`]: for example
+    /// `tessera_server::embedded::EmbeddedVerifier`, which answers in
+    /// process when the service embeds Tessera's engine and store.
+    pub fn with_verifier(verifier: impl Verifier) -> Self {
         Self {
-            client: Arc::new(client),
+            verifier: Arc::new(verifier),
             requirement: None,
+            cache: None,
         }
+    }
+
+    /// Remembers each positive answer (valid, and allowed when a
+    /// permission is required) for `ttl`, at most [`MAX_CACHE_TTL`], to
+    /// save a round trip per request. The price: a revoked or re-scoped
+    /// token keeps working here for up to `ttl`. Refusals are not cached.
+    /// Layers cloned from this one after the call share the cache.
+    pub fn cache_for(mut self, ttl: Duration) -> Self {
+        self.cache = (!ttl.is_zero()).then(|| {
+            Arc::new(Cache {
+                ttl: ttl.min(MAX_CACHE_TTL),
+                entries: Mutex::new(HashMap::new()),
+            })
+        });
+        self
     }
 
     /// Also requires the token to be allowed `action` on `resource`.
@@ -190,17 +278,33 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         Some((action, resource)) => (Some(action), Some(resource)),
         None => (None, None),
     };
+    let key: CacheKey = (token.clone(), action.clone().zip(resource.clone()));
+    if let Some(hit) = layer.cache.as_ref().and_then(|c| c.get(&key)) {
+        return Ok(Some(hit));
+    }
     let request = VerifyRequest {
         token,
         action: action.clone(),
         resource: resource.clone(),
     };
-    let answer = layer.client.verify(&request).await.map_err(|_| {
-        Rejection::new(
+    let answer = layer.verifier.verify(&request).await.map_err(|e| match e {
+        // The question derived from this request is malformed (say a path
+        // segment that is not a valid resource name): the caller's
+        // mistake, not an outage.
+        crate::Error::Api {
+            status: 400,
+            message,
+            ..
+        } => Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("this request cannot be checked: {message}"),
+        ),
+        _ => Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the token could not be verified; try again later",
-        )
+        ),
     })?;
     if !answer.valid {
         // The same codes as Tessera's own API: a malformed token is simply invalid.
@@ -221,6 +325,9 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
             "forbidden",
             format!("not permitted: {action} on {resource}"),
         ));
+    }
+    if let (Some(cache), Some(token)) = (&layer.cache, &answer.token) {
+        cache.put(key, token.clone());
     }
     Ok(answer.token)
 }
@@ -354,6 +461,35 @@ mod tests {
         let response = call(TesseraLayer::new(client), Some("Bearer tsr_x")).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.body().contains("\"unavailable\""));
+    }
+
+    #[tokio::test]
+    async fn a_cache_remembers_positive_answers_only() {
+        let (url, seen) = fake_tessera(VALID);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .require("flag:read", "proj/web")
+            .cache_for(Duration::from_secs(30));
+        for _ in 0..3 {
+            let response = call(layer.clone(), Some("Bearer tsr_a")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        assert_eq!(
+            seen.try_iter().count(),
+            1,
+            "one round trip for three requests"
+        );
+        // Another token is another question.
+        call(layer.clone(), Some("Bearer tsr_b")).await;
+        assert_eq!(seen.try_iter().count(), 1);
+
+        let (url, seen) = fake_tessera(r#"{"valid":false,"code":"invalid_token"}"#);
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .cache_for(Duration::from_secs(30));
+        for _ in 0..2 {
+            let response = call(layer.clone(), Some("Bearer tsr_a")).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(seen.try_iter().count(), 2, "refusals are asked again");
     }
 
     #[test]

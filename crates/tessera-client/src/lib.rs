@@ -41,9 +41,9 @@ mod layer;
 mod tests;
 
 pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, URL_ENV};
-pub use endpoints::AuditFilter;
+pub use endpoints::{AuditFilter, ForwardAuthIdentity};
 pub use error::Error;
 #[cfg(feature = "tower")]
-pub use layer::{TesseraLayer, TesseraService};
+pub use layer::{TesseraLayer, TesseraService, Verifier, VerifyFuture, MAX_CACHE_TTL};
 /// The API's wire types, shared with the server.
 pub use tessera_api as api;

@@ -1,10 +1,12 @@
 //! `tessera`: the service (`serve`, `init`) and the API from a terminal.
 //!
 //! Exit codes: 0 success, 1 an error (one line on stderr), 2 a usage error
-//! (from clap).
+//! (from clap). `scan` also exits 1 when it finds a token (see scan.rs).
 
 mod error;
+mod mcp;
 mod remote;
+mod scan;
 mod serve;
 
 use std::process::ExitCode;
@@ -31,6 +33,12 @@ enum Command {
     Init(serve::InitArgs),
     #[command(flatten)]
     Remote(remote::RemoteCommand),
+    /// Find Tessera tokens in files and git history; exit 1 if any.
+    #[command(long_about = scan::LONG_ABOUT)]
+    Scan(scan::ScanArgs),
+    /// An MCP server on stdio with token tools, for AI assistants.
+    #[command(long_about = mcp::LONG_ABOUT)]
+    Mcp(mcp::McpArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +58,8 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => serve::init(args).await,
             Command::Remote(cmd) => remote::run(cmd).await,
+            Command::Scan(args) => scan::run(args).await,
+            Command::Mcp(args) => mcp::run(args).await,
         }
     });
     match result {

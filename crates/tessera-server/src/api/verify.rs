@@ -83,30 +83,41 @@ pub async fn verify(
     ip: ClientAddr,
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<VerifyResponse>> {
+    answer(&state, &body, ip.0).await.map(Json)
+}
+
+/// The answer to a verify question, as `POST /verify` gives it; also used
+/// in process by [`crate::embedded::EmbeddedVerifier`]. A use by a valid
+/// token is recorded (with `ip`, the client's address, when known).
+pub async fn answer(
+    state: &AppState,
+    body: &VerifyRequest,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<VerifyResponse> {
     check_question(body.action.as_deref(), body.resource.as_deref())?;
     let now = state.now();
-    let verified = match verify_token(&state, &body.token, now).await? {
+    let verified = match verify_token(state, &body.token, now).await? {
         Ok(v) => v,
         Err(rejection) => {
-            return Ok(Json(VerifyResponse {
+            return Ok(VerifyResponse {
                 valid: false,
                 code: rejection.code().into(),
                 allowed: body.action.as_ref().map(|_| false),
                 token: None,
-            }))
+            })
         }
     };
-    state.engine.record_use(&verified.token().id, now, ip.0);
+    state.engine.record_use(&verified.token().id, now, ip);
     let allowed = match (&body.action, &body.resource) {
         (Some(a), Some(r)) => Some(verified.allows(a, r)),
         _ => None,
     };
-    Ok(Json(VerifyResponse {
+    Ok(VerifyResponse {
         valid: true,
         code: "valid".into(),
         allowed,
         token: Some(verified_token(&verified)),
-    }))
+    })
 }
 
 /// Forward-auth for reverse proxies: 200 with identity headers, 401, or

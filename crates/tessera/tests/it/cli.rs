@@ -4,11 +4,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 /// A `tessera` command with a clean environment: no stray TESSERA_* from
 /// the developer's shell, and a private config dir.
-fn tessera(dir: &std::path::Path) -> Command {
+pub(crate) fn tessera(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("TESSERA_") {
@@ -25,7 +25,7 @@ fn tessera(dir: &std::path::Path) -> Command {
     cmd
 }
 
-fn run(mut cmd: Command, stdin: &str) -> Output {
+pub(crate) fn run(mut cmd: Command, stdin: &str) -> Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -38,7 +38,7 @@ fn run(mut cmd: Command, stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -100,7 +100,7 @@ fn init_prints_a_working_owner_token_once() {
 }
 
 /// Kills the child on drop so a failing test leaves no server behind.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -109,7 +109,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -117,7 +117,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_healthy(url: &str) {
+pub(crate) fn wait_healthy(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok() {
@@ -130,7 +130,7 @@ fn wait_healthy(url: &str) {
 
 /// Starts `tessera serve`; returns the server and its first stdout lines
 /// (up to the CLI hint, if a bootstrap message is printed).
-fn serve(dir: &std::path::Path, port: u16) -> (Server, String) {
+pub(crate) fn serve(dir: &std::path::Path, port: u16) -> (Server, String) {
     let mut cmd = tessera(dir);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())

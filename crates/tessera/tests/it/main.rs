@@ -5,8 +5,11 @@
 mod admin;
 mod bad_input;
 mod cli;
+mod client_api;
+mod forward_auth;
 mod harness;
 mod scale_out;
+mod scan;
 mod seeds;
 mod services;
 mod sessions;

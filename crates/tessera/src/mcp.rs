@@ -1,0 +1,364 @@
+//! `tessera mcp`: an MCP server on stdio (the official Rust SDK, `rmcp`)
+//! that lets an AI assistant list, create, rotate, revoke and check the
+//! caller's tokens.
+//!
+//! The credential is `TESSERA_TOKEN` (and the server `TESSERA_URL`) from
+//! the assistant's MCP configuration, as GraphorLM does it; every tool is
+//! one call through [`tessera_client::Client`], so the assistant can do
+//! exactly what that token may do.
+//!
+//! Invariants:
+//! - stdout carries only the MCP protocol; nothing else is printed there;
+//! - the server starts even when the configuration is unusable (no token,
+//!   a malformed token or URL), and every tool then answers with a tool
+//!   error saying what to fix, so the assistant can tell the user;
+//! - tool errors (as opposed to protocol errors) carry the API's code and a
+//!   hint; no error contains a token value. A token value appears only in
+//!   the answer of `create_token` and `rotate_token`, once.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler, ServiceExt};
+use serde::Deserialize;
+use serde_json::json;
+use tessera_api::{CreateTokenRequest, RotateTokenRequest, VerifyRequest};
+use tessera_client::{Client, Error};
+use tessera_core::TokenFormat;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::error::CliError;
+use crate::remote::Connection;
+
+pub const LONG_ABOUT: &str = "\
+An MCP server on stdio for AI assistants (Claude Desktop, Claude Code,
+Cursor, ...), with tools to list, create, rotate and revoke your tokens and
+to check a token.
+
+It authenticates with TESSERA_TOKEN and talks to TESSERA_URL, both from the
+assistant's MCP server configuration, e.g.:
+
+  {\"mcpServers\": {\"tessera\": {\"command\": \"tessera\", \"args\": [\"mcp\"],
+    \"env\": {\"TESSERA_URL\": \"https://tessera.example.com\",
+            \"TESSERA_TOKEN\": \"tsr_...\"}}}}";
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The Tessera server [default: the one `tessera login` saved, else
+    /// http://127.0.0.1:8080]
+    #[arg(long, env = "TESSERA_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// The API token the assistant acts with [default: the one `tessera
+    /// login` saved]. Prefer TESSERA_TOKEN in the assistant's
+    /// configuration.
+    #[arg(
+        long,
+        env = "TESSERA_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<String>,
+}
+
+/// Serves MCP on stdin/stdout until the client closes the connection.
+pub async fn run(args: McpArgs) -> Result<ExitCode, CliError> {
+    let tools = Tools::from_args(args);
+    let service = tools
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| CliError::Setup(format!("MCP handshake failed: {e}")))?;
+    service
+        .waiting()
+        .await
+        .map_err(|e| CliError::Setup(format!("MCP server stopped: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tools, and the client they call (or why there is none).
+#[derive(Clone)]
+pub struct Tools {
+    client: Result<Arc<Client>, String>,
+}
+
+impl Tools {
+    fn from_args(args: McpArgs) -> Self {
+        let conn = Connection {
+            url: args.url,
+            token: args.token,
+            json: false,
+        };
+        let client = match conn.resolve() {
+            Ok(resolved) => match resolved.token {
+                None => Err(
+                    "no token: set TESSERA_TOKEN (and TESSERA_URL) in the `env` of the tessera \
+                     MCP server in your assistant's configuration"
+                        .to_owned(),
+                ),
+                Some(token) => check_shape(&token)
+                    .and_then(|()| {
+                        Client::new(resolved.url, Some(token))
+                            .map_err(|e| format!("the MCP server's configuration is unusable: {e}"))
+                    })
+                    .map(Arc::new),
+            },
+            Err(e) => Err(format!("cannot read the saved login: {e}")),
+        };
+        Self { client }
+    }
+
+    fn client(&self) -> Result<&Client, String> {
+        self.client.as_deref().map_err(Clone::clone)
+    }
+}
+
+/// Checks that the configured token is a Tessera token at all (prefix,
+/// length, checksum), so a pasted-wrong value gets a precise message
+/// without a round trip.
+fn check_shape(token: &str) -> Result<(), String> {
+    let problem = match token.split_once('_') {
+        None => "it has no `<prefix>_` at the start".to_owned(),
+        Some((prefix, _)) => match TokenFormat::new(prefix) {
+            Err(_) => "its prefix is not a Tessera token prefix".to_owned(),
+            Ok(format) => match format.parse(token) {
+                Ok(_) => return Ok(()),
+                Err(e) => e.to_string(),
+            },
+        },
+    };
+    Err(format!(
+        "TESSERA_TOKEN in the MCP server's configuration is not a valid Tessera token: \
+         {problem}. Copy the whole token again (it is shown once, when created)."
+    ))
+}
+
+/// Turns a client error into a message for the assistant to relay.
+fn explain(error: Error) -> String {
+    match &error {
+        Error::MissingCredential => {
+            "no token: set TESSERA_TOKEN in the MCP server's configuration".to_owned()
+        }
+        Error::Unreachable { url, reason } => format!(
+            "cannot reach the Tessera server at {url} ({reason}). Check TESSERA_URL in the MCP \
+             server's configuration and that the server is running."
+        ),
+        Error::Api {
+            status: 401, code, ..
+        } => format!(
+            "Tessera refused the configured TESSERA_TOKEN ({code}): it is unknown, revoked or \
+             expired. Create a new token and put it in the MCP server's configuration."
+        ),
+        Error::Api {
+            status,
+            code,
+            message,
+            ..
+        } if *status >= 500 => format!(
+            "the Tessera server failed ({status} {code}: {message}); try again later or ask \
+             its operator"
+        ),
+        _ => error.to_string(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// An expiry from `expires_in_days` or `expires_at` (RFC 3339).
+fn expiry(in_days: Option<u32>, at: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
+    match (in_days, at) {
+        (Some(_), Some(_)) => Err("give expires_in_days or expires_at, not both".into()),
+        (Some(0), None) => Err("expires_in_days must be at least 1".into()),
+        (Some(days), None) => Ok(Some(
+            OffsetDateTime::now_utc() + Duration::days(i64::from(days)),
+        )),
+        (None, Some(at)) => OffsetDateTime::parse(at, &Rfc3339).map(Some).map_err(|_| {
+            format!("expires_at must be an RFC 3339 time like 2030-01-31T00:00:00Z, not {at:?}")
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct CreateParams {
+    /// A name that says where the token is used (1-100 characters).
+    pub name: String,
+    /// Limit the token to a built-in role: "reader", "writer", "admin" or
+    /// "owner" (never more than your own). Default: your own permissions.
+    pub role: Option<String>,
+    /// Restrict the token to these project keys.
+    pub projects: Option<Vec<String>>,
+    /// Expire after this many days.
+    pub expires_in_days: Option<u32>,
+    /// Or expire at this RFC 3339 time, e.g. 2030-01-31T00:00:00Z.
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct RotateParams {
+    /// The token's id (from list_tokens), or "self" for the configured token.
+    pub id: String,
+    /// The new expiry in days from now (rotation requires one).
+    pub expires_in_days: Option<u32>,
+    /// Or the new expiry as an RFC 3339 time.
+    pub expires_at: Option<String>,
+    /// Keep the old value working this many seconds more (at most 86400).
+    pub grace_period_seconds: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct IdParams {
+    /// The token's id (from list_tokens).
+    pub id: String,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct CheckParams {
+    /// The token to check.
+    pub token: String,
+    /// Optionally, an action to ask about, like "flag:update".
+    pub action: Option<String>,
+    /// The resource for the action, like "proj/web:env/prod".
+    pub resource: Option<String>,
+}
+
+#[tool_router]
+impl Tools {
+    #[tool(
+        description = "List your Tessera API tokens: id, name, snippet, scope, projects, created, expires and last used. Never the token values.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_tokens(&self) -> Result<String, String> {
+        let list = self.client()?.list_tokens().await.map_err(explain)?;
+        Ok(to_json(&list))
+    }
+
+    #[tool(
+        description = "Create a new Tessera API token for yourself. The answer holds the full token value this one time only: show it to the user and tell them to store it now (for example in a secret manager); it cannot be shown again.",
+        annotations(destructive_hint = false)
+    )]
+    async fn create_token(
+        &self,
+        Parameters(p): Parameters<CreateParams>,
+    ) -> Result<String, String> {
+        let role = p
+            .role
+            .map(|r| {
+                serde_json::from_value(json!(r.to_ascii_lowercase()))
+                    .map_err(|_| format!("role must be reader, writer, admin or owner, not {r:?}"))
+            })
+            .transpose()?;
+        let request = CreateTokenRequest {
+            name: p.name,
+            role,
+            projects: p.projects,
+            expires_at: expiry(p.expires_in_days, p.expires_at.as_deref())?,
+            ..Default::default()
+        };
+        let created = self
+            .client()?
+            .create_token(&request)
+            .await
+            .map_err(explain)?;
+        Ok(to_json(&created))
+    }
+
+    #[tool(
+        description = "Rotate a token: same id, name and scope, a new value and a new expiry; the old value stops working (after the optional grace period). The answer holds the new value this one time only. A token can be rotated at most once an hour.",
+        annotations(destructive_hint = true)
+    )]
+    async fn rotate_token(
+        &self,
+        Parameters(p): Parameters<RotateParams>,
+    ) -> Result<String, String> {
+        let Some(expires_at) = expiry(p.expires_in_days, p.expires_at.as_deref())? else {
+            return Err("rotation needs a new expiry: give expires_in_days or expires_at".into());
+        };
+        let request = RotateTokenRequest {
+            expires_at,
+            grace_period_seconds: p.grace_period_seconds,
+        };
+        let rotated = self
+            .client()?
+            .rotate_token(&p.id, &request)
+            .await
+            .map_err(explain)?;
+        Ok(to_json(&rotated))
+    }
+
+    #[tool(
+        description = "Revoke (delete) one of your tokens by id. It stops working at once, everywhere, and cannot be restored.",
+        annotations(destructive_hint = true)
+    )]
+    async fn revoke_token(&self, Parameters(p): Parameters<IdParams>) -> Result<String, String> {
+        self.client()?.delete_token(&p.id).await.map_err(explain)?;
+        Ok(to_json(&json!({ "revoked": p.id })))
+    }
+
+    #[tool(
+        description = "Check a token as a service would: is it valid (and not expired or revoked), whose is it, and optionally may it do an action on a resource.",
+        annotations(read_only_hint = true)
+    )]
+    async fn check_token(&self, Parameters(p): Parameters<CheckParams>) -> Result<String, String> {
+        let request = VerifyRequest {
+            token: p.token.trim().to_owned(),
+            action: p.action,
+            resource: p.resource,
+        };
+        let answer = self.client()?.verify(&request).await.map_err(explain)?;
+        Ok(to_json(&answer))
+    }
+
+    #[tool(
+        description = "Who the configured token belongs to: member, org, role, and the token itself.",
+        annotations(read_only_hint = true)
+    )]
+    async fn whoami(&self) -> Result<String, String> {
+        let me = self.client()?.me().await.map_err(explain)?;
+        Ok(to_json(&me))
+    }
+}
+
+#[tool_handler(
+    name = "tessera",
+    instructions = "Manage the user's Tessera API tokens. Token values are secrets: a new value is returned once by create_token or rotate_token; show it to the user once and never repeat it elsewhere."
+)]
+impl ServerHandler for Tools {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_errors_say_what_is_wrong_without_the_value() {
+        let good = TokenFormat::default()
+            .generate(OffsetDateTime::now_utc())
+            .token;
+        assert!(check_shape(&good).is_ok());
+        let truncated = &good[..good.len() - 1];
+        let err = check_shape(truncated).expect_err("truncated");
+        assert!(err.contains("length") && !err.contains(truncated), "{err}");
+        assert!(check_shape("hunter2")
+            .expect_err("no prefix")
+            .contains("prefix"));
+    }
+
+    #[test]
+    fn expiry_accepts_days_or_a_time() {
+        assert!(expiry(None, None).expect("none").is_none());
+        assert!(expiry(Some(30), None).expect("days").is_some());
+        assert!(expiry(None, Some("2031-01-01T00:00:00Z"))
+            .expect("at")
+            .is_some());
+        assert!(expiry(None, Some("tomorrow")).is_err());
+        assert!(expiry(Some(1), Some("2031-01-01T00:00:00Z")).is_err());
+        assert!(expiry(Some(0), None).is_err());
+    }
+}

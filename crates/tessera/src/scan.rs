@@ -1,0 +1,397 @@
+//! `tessera scan`: finds Tessera tokens in files and git history, by format
+//! and checksum, so random strings never match.
+//!
+//! Invariants:
+//! - a token value is never printed: only where it is and its snippet
+//!   (the prefix and last four characters, as `tessera token list` shows);
+//! - exit code 1 when any token is found, 0 when none, 2 on a usage error
+//!   or when nothing given could be read. Paths that cannot be read are
+//!   reported on stderr and skipped;
+//! - files are streamed in chunks (bounded memory, however large), and
+//!   binary files (a NUL byte in the first 8 KiB, git's rule) are skipped;
+//! - directories are walked recursively without following symbolic links
+//!   (no loops) and without entering `.git` (that is what `--git` is for).
+
+mod git;
+mod stream;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use serde_json::json;
+use tessera_api::LeakReport;
+use tessera_core::TokenFormat;
+
+use crate::error::CliError;
+use crate::remote::Connection;
+
+/// Bytes read at a time from a file.
+const CHUNK: usize = 64 * 1024;
+/// Bytes looked at for a NUL to call a file binary.
+const BINARY_SNIFF: usize = 8 * 1024;
+/// Most tokens `POST /leaks` takes in one report.
+const REPORT_BATCH: usize = 1000;
+
+pub const LONG_ABOUT: &str = "\
+Find Tessera tokens in files, directories (recursively) and git history.
+
+A token is recognised by its format and checksum, so random strings and
+mistyped tokens never match. Each one found is printed as `path:line:
+snippet`, never in full. Binary files are skipped; files of any size are
+read in chunks.
+
+Exit code: 0 when no token was found, 1 when any was, 2 on a usage error or
+when none of the paths could be read.
+
+As a git pre-commit hook (.git/hooks/pre-commit):
+    #!/bin/sh
+    exec tessera scan --staged";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files and directories to scan. With --staged, the repository
+    /// [default: .].
+    #[arg(value_name = "PATH", required_unless_present = "staged")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan the history of the git repository each PATH is in: every
+    /// commit on every branch, tag and stash, and commit messages.
+    #[arg(long)]
+    pub git: bool,
+    /// Scan only what is staged for the next commit (`git diff --cached`),
+    /// not the files: for a pre-commit hook.
+    #[arg(long, conflicts_with = "git")]
+    pub staged: bool,
+    /// The token prefix of the deployment whose tokens to look for.
+    #[arg(
+        long,
+        env = "TESSERA_TOKEN_PREFIX",
+        default_value = tessera_core::token::DEFAULT_PREFIX,
+        value_name = "PREFIX",
+        value_parser = parse_prefix
+    )]
+    pub prefix: TokenFormat,
+    /// Send the tokens found to the server's /api/v1/leaks, which revokes
+    /// each live one, and print how many were revoked. The server is URL,
+    /// else --url / TESSERA_URL / the one `tessera login` saved.
+    #[arg(
+        long,
+        value_name = "URL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub report: Option<String>,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+fn parse_prefix(prefix: &str) -> Result<TokenFormat, String> {
+    TokenFormat::new(prefix).map_err(|e| e.to_string())
+}
+
+/// Where a token was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File {
+        path: PathBuf,
+        line: u64,
+    },
+    /// An added line in a commit (`commit` is None for staged changes).
+    Diff {
+        commit: Option<String>,
+        path: String,
+        line: u64,
+    },
+    Message {
+        commit: String,
+        line: u64,
+    },
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |c: &str| c.chars().take(7).collect::<String>();
+        match self {
+            Self::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Self::Diff {
+                commit: Some(c),
+                path,
+                line,
+            } => write!(f, "{}:{path}:{line}", short(c)),
+            Self::Diff {
+                commit: None,
+                path,
+                line,
+            } => write!(f, "{path}:{line}"),
+            Self::Message { commit, line } => {
+                write!(f, "{} (commit message, line {line})", short(commit))
+            }
+        }
+    }
+}
+
+/// One token found, and where.
+#[derive(Clone)]
+pub struct Finding {
+    pub location: Location,
+    /// The full value: sent to the server by `--report`, never printed.
+    pub token: String,
+}
+
+/// What a scan read and skipped.
+#[derive(Debug, Default)]
+struct Tally {
+    files: u64,
+    binary: u64,
+    histories: u64,
+    unreadable: u64,
+}
+
+pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
+    let format = &args.prefix;
+    let mut tally = Tally::default();
+    let mut findings = Vec::new();
+    // Reading files is blocking work; scans are short-lived, so doing it
+    // on this thread before any network call is fine.
+    if args.staged {
+        let repo = args.paths.first().cloned().unwrap_or_else(|| ".".into());
+        scan_git(
+            &repo,
+            git::Source::Staged,
+            format,
+            &mut findings,
+            &mut tally,
+        );
+    } else {
+        for path in &args.paths {
+            scan_path(path, format, &mut findings, &mut tally);
+            if args.git {
+                scan_git(
+                    path,
+                    git::Source::History,
+                    format,
+                    &mut findings,
+                    &mut tally,
+                );
+            }
+        }
+    }
+    let read_anything = tally.files + tally.binary + tally.histories > 0;
+    if !read_anything && tally.unreadable > 0 {
+        eprintln!("error: none of the paths could be read");
+        return Ok(ExitCode::from(2));
+    }
+    let (report, report_error) = match &args.report {
+        Some(url) if !findings.is_empty() => match report(&args, url, &findings).await {
+            Ok(answer) => (Some(answer), None),
+            Err(e) => (None, Some(e)),
+        },
+        _ => (None, None),
+    };
+    // The findings are printed even when reporting them failed.
+    print(&args, &findings, &tally, report.as_ref());
+    if let Some(e) = report_error {
+        return Err(e);
+    }
+    Ok(if findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Prints findings on stdout and a summary for people on stderr.
+fn print(
+    args: &ScanArgs,
+    findings: &[Finding],
+    tally: &Tally,
+    report: Option<&tessera_api::LeakReportResponse>,
+) {
+    let format = &args.prefix;
+    if args.conn.json {
+        let items: Vec<_> = findings
+            .iter()
+            .map(|f| json!({ "location": f.location.to_string(), "snippet": format.snippet_of(&f.token) }))
+            .collect();
+        let mut out = json!({ "found": items });
+        if let Some(r) = report {
+            out["report"] = json!({ "revoked": r.revoked, "ignored": r.ignored });
+        }
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return;
+    }
+    for f in findings {
+        println!("{}: {}", f.location, format.snippet_of(&f.token));
+    }
+    let skipped = match tally.binary {
+        0 => String::new(),
+        n => format!(", skipped {n} binary"),
+    };
+    let history = match tally.histories {
+        0 => String::new(),
+        _ if args.staged => " and the staged changes".to_owned(),
+        n => format!(" and {n} git histor{}", if n == 1 { "y" } else { "ies" }),
+    };
+    eprintln!(
+        "{} token{} found (scanned {} file{}{history}{skipped})",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        tally.files,
+        if tally.files == 1 { "" } else { "s" },
+    );
+    if let Some(r) = report {
+        eprintln!(
+            "reported to Tessera: {} revoked, {} not live (already revoked, expired, or not this deployment's)",
+            r.revoked, r.ignored
+        );
+    }
+}
+
+/// Sends the distinct tokens found to `POST /leaks`, in batches.
+async fn report(
+    args: &ScanArgs,
+    url: &str,
+    findings: &[Finding],
+) -> Result<tessera_api::LeakReportResponse, CliError> {
+    let mut conn = args.conn.clone();
+    if !url.is_empty() {
+        conn.url = Some(url.to_owned());
+    }
+    let client = conn.client()?;
+    let mut tokens: Vec<String> = findings.iter().map(|f| f.token.clone()).collect();
+    tokens.sort();
+    tokens.dedup();
+    let source = findings
+        .first()
+        .map(|f| format!("tessera scan: {}", f.location));
+    let mut total = tessera_api::LeakReportResponse {
+        revoked: 0,
+        ignored: 0,
+    };
+    for batch in tokens.chunks(REPORT_BATCH) {
+        let answer = client
+            .report_leaks(&LeakReport {
+                tokens: batch.to_vec(),
+                url: source.clone(),
+            })
+            .await
+            .map_err(|e| CliError::Input(format!("could not report the tokens found: {e}")))?;
+        total.revoked += answer.revoked;
+        total.ignored += answer.ignored;
+    }
+    Ok(total)
+}
+
+/// A file, or a directory walked recursively.
+fn scan_path(path: &Path, format: &TokenFormat, out: &mut Vec<Finding>, tally: &mut Tally) {
+    // A path named on the command line is followed if it is a link.
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return unreadable(path, &e.to_string(), tally),
+    };
+    if meta.is_dir() {
+        walk(path, format, out, tally);
+    } else if meta.is_file() {
+        scan_file(path, format, out, tally);
+    } else {
+        eprintln!(
+            "warning: {}: not a regular file or directory, skipped",
+            path.display()
+        );
+    }
+}
+
+fn walk(dir: &Path, format: &TokenFormat, out: &mut Vec<Finding>, tally: &mut Tally) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => return unreadable(dir, &e.to_string(), tally),
+    };
+    let mut children: Vec<_> = entries.filter_map(Result::ok).collect();
+    children.sort_by_key(|e| e.file_name());
+    for entry in children {
+        let path = entry.path();
+        // file_type() does not follow links: links are skipped.
+        let Ok(kind) = entry.file_type() else {
+            unreadable(&path, "cannot read its type", tally);
+            continue;
+        };
+        if kind.is_dir() && entry.file_name() != ".git" {
+            walk(&path, format, out, tally);
+        } else if kind.is_file() {
+            scan_file(&path, format, out, tally);
+        }
+    }
+}
+
+fn scan_file(path: &Path, format: &TokenFormat, out: &mut Vec<Finding>, tally: &mut Tally) {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return unreadable(path, &e.to_string(), tally),
+    };
+    let mut scanner = stream::Scanner::new(format);
+    let mut buf = vec![0u8; CHUNK];
+    let mut first = true;
+    loop {
+        let n = match read_full(&mut file, &mut buf) {
+            Ok(n) => n,
+            Err(e) => return unreadable(path, &e.to_string(), tally),
+        };
+        if first {
+            first = false;
+            if buf[..n.min(BINARY_SNIFF)].contains(&0) {
+                tally.binary += 1;
+                return;
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        scanner.feed(&buf[..n]);
+    }
+    tally.files += 1;
+    out.extend(scanner.finish().into_iter().map(|hit| Finding {
+        location: Location::File {
+            path: path.to_owned(),
+            line: hit.line,
+        },
+        token: hit.token,
+    }));
+}
+
+/// Fills `buf` as far as the file allows (a short read is not the end).
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn scan_git(
+    path: &Path,
+    source: git::Source,
+    format: &TokenFormat,
+    out: &mut Vec<Finding>,
+    tally: &mut Tally,
+) {
+    match git::scan(path, source, format) {
+        Ok(found) => {
+            tally.histories += 1;
+            out.extend(found);
+        }
+        Err(reason) => unreadable(path, &format!("git: {reason}"), tally),
+    }
+}
+
+fn unreadable(path: &Path, reason: &str, tally: &mut Tally) {
+    eprintln!("warning: cannot read {}: {reason}", path.display());
+    tally.unreadable += 1;
+}
