@@ -14,8 +14,21 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
 
+/// Cloned for every request (axum hands each handler its own copy), so it
+/// is one `Arc`: a clone is one atomic increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every handler shares, reached through [`AppState`].
+pub struct Shared {
     /// Verification, its cache, and last-used tracking.
     pub engine: Engine,
     /// The engine's write-through store: changes made here invalidate the
@@ -43,7 +56,7 @@ impl AppState {
             ..EngineConfig::default()
         };
         let engine = Engine::with_config(store, format.clone(), engine_config);
-        Self {
+        Self(Arc::new(Shared {
             store: Arc::clone(engine.store()),
             engine,
             format: Arc::new(format),
@@ -51,9 +64,11 @@ impl AppState {
             clock: Clock::default(),
             metrics: Metrics::default(),
             audit_ids: Arc::new(AuditIds::default()),
-        }
+        }))
     }
+}
 
+impl Shared {
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
