@@ -221,24 +221,48 @@ pub(super) async fn delete_token(
 }
 
 pub(super) async fn record_last_used(pool: &SqlitePool, batch: &[LastUsed]) -> Result<()> {
-    if batch.is_empty() {
+    // One UPDATE per chunk of rows rather than one per token: a flush
+    // after a busy interval can hold hundreds of thousands of uses.
+    const ROWS_PER_STATEMENT: usize = 500;
+    let newest = newest_use_per_token(batch);
+    if newest.is_empty() {
         return Ok(());
     }
     let mut tx = begin(pool).await?;
-    for used in batch {
-        let at = secs(used.at);
-        // An unknown id matches no row: deleted tokens are skipped.
-        sqlx::query(
-            "UPDATE tokens SET last_used_at = ?, last_used_ip = ? \
-             WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
-        )
-        .bind(at)
-        .bind(used.ip.as_deref())
-        .bind(used.token.as_str())
-        .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    for chunk in newest.chunks(ROWS_PER_STATEMENT) {
+        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "UPDATE tokens SET last_used_at = v.column2, last_used_ip = v.column3 FROM (",
+        );
+        update.push_values(chunk, |mut row, used| {
+            row.push_bind(used.token.as_str())
+                .push_bind(secs(used.at))
+                .push_bind(used.ip.as_deref());
+        });
+        // An unknown id matches no row: deleted tokens are skipped. Only
+        // newer uses overwrite (another node may have flushed a later one).
+        update.push(
+            ") AS v WHERE tokens.id = v.column1 \
+             AND (tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column2)",
+        );
+        update.build().execute(&mut *tx).await.map_err(db)?;
     }
     tx.commit().await.map_err(db)
+}
+
+/// The latest use of each token in `batch` (an UPDATE ... FROM with two
+/// rows for one token would pick either).
+fn newest_use_per_token(batch: &[LastUsed]) -> Vec<&LastUsed> {
+    let mut newest: std::collections::HashMap<&str, &LastUsed> =
+        std::collections::HashMap::with_capacity(batch.len());
+    for used in batch {
+        newest
+            .entry(used.token.as_str())
+            .and_modify(|kept| {
+                if used.at >= kept.at {
+                    *kept = used;
+                }
+            })
+            .or_insert(used);
+    }
+    newest.into_values().collect()
 }

@@ -441,6 +441,29 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(seen(get(a.id.clone()).await), (Some(T0 + hours(4)), None));
+
+    // A large flush: thousands of uses (many of them of tokens storage no
+    // longer has), the same token more than once and out of order. The
+    // newest use of each known token lands.
+    let mut batch: Vec<LastUsed> = (0..2500)
+        .map(|i| LastUsed {
+            token: TokenId::generate(T0),
+            at: T0 + hours(5) + time::Duration::seconds(i),
+            ip: None,
+        })
+        .collect();
+    batch.insert(700, used(&a, T0 + hours(7), "203.0.113.7"));
+    batch.insert(10, used(&a, T0 + hours(6), "203.0.113.6"));
+    batch.push(used(&b, T0 + hours(5), "203.0.113.5"));
+    store.record_last_used(&batch).await.unwrap();
+    assert_eq!(
+        seen(get(a.id.clone()).await),
+        (Some(T0 + hours(7)), Some("203.0.113.7".into()))
+    );
+    assert_eq!(
+        seen(get(b.id.clone()).await),
+        (Some(T0 + hours(5)), Some("203.0.113.5".into()))
+    );
     assert_eq!(
         fx.actions(&org.id).await,
         ["org:create", "token:create", "token:create"]
