@@ -14,11 +14,14 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod headers;
+pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod secrets;
 pub mod setup;
 pub mod state;
+pub mod throttle;
 pub mod verify;
 
 use std::future::Future;
@@ -99,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(timeout, request_timeout))
+        .layer(middleware::from_fn(headers::security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -190,7 +194,12 @@ pub fn start(
         reason: e.to_string(),
     })?;
     let (shutdown, mut stopped) = watch::channel(false);
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
+    let limits = http::ConnLimits {
+        header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
+        max_header_bytes: state.config.max_header_bytes,
+        drain_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+    };
     let mut stopped_for_serve = stopped.clone();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
@@ -200,16 +209,9 @@ pub fn start(
         }
     });
     let mut serve_stop = shutdown.subscribe();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = serve_stop.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped with an error");
-        }
-    });
+    let task = tokio::spawn(http::serve(listener, app, limits, async move {
+        let _ = serve_stop.wait_for(|s| *s).await;
+    }));
     let flush_state = state.clone();
     let flusher = tokio::spawn(async move {
         let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);

@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod cli;
+mod hardening;
 mod harness;
 mod scale_out;
 mod seeds;
