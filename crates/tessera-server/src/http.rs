@@ -29,6 +29,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::Service;
 
+/// The tracing span of one request, for request logging. The path and query
+/// are logged with anything token-shaped redacted: people paste tokens into
+/// URLs (`/tokens/<token>` instead of its id), and logs outlive them.
+pub fn request_span<B>(request: &hyper::Request<B>) -> tracing::Span {
+    let uri = crate::api::redact(&request.uri().to_string());
+    tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
+}
+
 /// The per-connection limits, from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
