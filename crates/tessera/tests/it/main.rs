@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod cli;
+mod crash_safety;
 mod hardening;
 mod harness;
 mod process;
