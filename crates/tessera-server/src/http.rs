@@ -74,7 +74,7 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper::service::service_fn(move_app(app.clone(), peer));
+        let service = hyper::service::service_fn(with_peer(app.clone(), peer));
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
@@ -96,7 +96,7 @@ pub async fn serve(
 
 /// The per-request function for one connection: the router, with the
 /// peer's address attached as axum's `ConnectInfo`.
-fn move_app(
+fn with_peer(
     app: Router,
     peer: SocketAddr,
 ) -> impl Fn(hyper::Request<Incoming>) -> <Router as Service<hyper::Request<Incoming>>>::Future + Clone

@@ -66,7 +66,7 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
     login(&s, " OWNER@ACME.TEST ", OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
-    // Other accounts still log in, and existing tokens keep working.
+    // Tokens keep working while password login is blocked.
     s.get("/api/v1/me", &s.owner_token).await.expect(200);
     // When the window ends, the right password works again.
     s.clock.advance(time::Duration::seconds(601));
