@@ -340,3 +340,54 @@ async fn the_session_cookie_is_secure_only_behind_https() {
         .expect(200);
     assert!(set_cookie(&reply).contains("; Secure"));
 }
+
+#[tokio::test]
+async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
+    let s = start().await;
+    for round in 0..3 {
+        let email = format!("racer{round}@acme.test");
+        let (member_id, their_token) = s.member_with_token(&email, "writer").await;
+        // The member mints tokens as fast as possible while an owner removes them.
+        let mut minting = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let request = s
+                .http
+                .post(s.url("/api/v1/tokens"))
+                .bearer_auth(&their_token)
+                .json(&json!({ "name": format!("race-{i}") }));
+            minting.spawn(async move { crate::harness::send(request).await });
+        }
+        tokio::task::yield_now().await;
+        s.delete(&format!("/api/v1/members/{member_id}"), &s.owner_token)
+            .await
+            .expect(204);
+        let replies = minting.join_all().await;
+        let mut minted: Vec<String> = replies
+            .iter()
+            .filter(|r| r.status == 201)
+            .map(|r| r.body["token"].as_str().expect("token").to_owned())
+            .collect();
+        for r in replies.iter().filter(|r| r.status != 201) {
+            assert_eq!(r.status, 401, "a refused mint must be a 401: {}", r.text);
+        }
+        // Once the removal is acknowledged, nothing of theirs works —
+        // including tokens whose creation raced it and was acknowledged.
+        minted.push(their_token.clone());
+        for token in &minted {
+            let reply = s
+                .call(
+                    Method::POST,
+                    "/api/v1/verify",
+                    None,
+                    Some(json!({ "token": token })),
+                )
+                .await
+                .expect(200);
+            assert_eq!(reply.body["valid"], false, "a removed member's token works");
+            s.get("/api/v1/me", token).await.expect(401);
+        }
+        s.post("/api/v1/tokens", &their_token, json!({ "name": "after" }))
+            .await
+            .expect(401);
+    }
+}
