@@ -499,6 +499,64 @@ mod tests {
             );
         }
 
+        /// Re-scoping or downgrading never widens anything: with a lower
+        /// owner role, a lower token role, an added deny statement or an
+        /// added project restriction, a token allows a subset of what it did.
+        #[test]
+        fn rescoping_or_downgrading_never_widens(
+            owner_high in arb_role(),
+            owner_low in arb_role(),
+            scope_high in arb_role(),
+            scope_low in arb_role(),
+            inline in arb_policy(),
+            deny in arb_policy(),
+            custom in proptest::option::of(arb_policy()),
+            which in 0u8..3,
+            action in prop::sample::select(vec!["token:read", "token:create", "flag:update", "member:delete", "project:read", "role:update"]),
+            resource in prop::sample::select(vec!["proj/web", "proj/web:env/prod", "proj/api", "member/x:token/y", "role/r", "org/acme"]),
+        ) {
+            let (owner_high, owner_low) = (owner_high.max(owner_low), owner_high.min(owner_low));
+            let (scope_high, scope_low) = (scope_high.max(scope_low), scope_high.min(scope_low));
+            let me = member();
+            let custom: Vec<_> = custom.map(|p| p.compile().unwrap()).into_iter().collect();
+            let allows = |owner: BuiltinRole, scope: &TokenScope, projects: &[ProjectKey]| {
+                let perms = MemberPermissions::new(me.clone(), owner, custom.iter());
+                token_allows(&perms, &ResolvedScope::new(scope, &me, []), projects, action, resource)
+            };
+            // Every deny statement added to the inline policy.
+            let mut narrower = inline.clone();
+            narrower.0.extend(deny.0.into_iter().map(|mut st| { st.effect = crate::Effect::Deny; st }));
+            let scopes = [
+                (TokenScope::Role(scope_high), TokenScope::Role(scope_low)),
+                (TokenScope::Policy(inline.clone()), TokenScope::Policy(narrower)),
+                (TokenScope::Inherit, TokenScope::Role(scope_low)),
+            ];
+            let (wide, narrow) = &scopes[usize::from(which)];
+            let web = [ProjectKey::parse("web").unwrap()];
+            if allows(owner_low, wide, &[]) {
+                prop_assert!(allows(owner_high, wide, &[]), "downgrading the owner widened the token");
+            }
+            if allows(owner_high, narrow, &[]) {
+                prop_assert!(allows(owner_high, wide, &[]), "re-scoping widened the token");
+            }
+            if allows(owner_high, wide, &web) {
+                prop_assert!(allows(owner_high, wide, &[]), "a project restriction widened the token");
+            }
+        }
+
+        /// Deny always wins: adding a deny statement that covers an
+        /// (action, resource) makes every policy refuse it.
+        #[test]
+        fn deny_always_wins(
+            policy in arb_policy(),
+            action in prop::sample::select(vec!["token:read", "flag:update", "member:delete"]),
+            resource in prop::sample::select(vec!["proj/web", "proj/web:env/prod", "member/x:token/y"]),
+        ) {
+            let mut with_deny = policy;
+            with_deny.0.push(Statement::deny(&[action], &[resource]));
+            prop_assert!(!with_deny.compile().unwrap().allows(action, resource));
+        }
+
         /// Whatever a role-scoped token grants is within its own rank.
         #[test]
         fn grants_never_exceed_the_caller(

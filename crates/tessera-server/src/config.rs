@@ -19,6 +19,11 @@
 //! | `database_max_connections` / `TESSERA_DATABASE_MAX_CONNECTIONS` | `10` | PostgreSQL pool size per node |
 //! | `database_acquire_timeout_seconds` / `TESSERA_DATABASE_ACQUIRE_TIMEOUT_SECONDS` | `5` | longest wait for a PostgreSQL connection (bounds a request during an outage) |
 //! | `outage_grace_seconds` / `TESSERA_OUTAGE_GRACE_SECONDS` | `30` | how long cached verifications keep answering while PostgreSQL is unreachable |
+//! | `login_failures_per_account` / `TESSERA_LOGIN_FAILURES_PER_ACCOUNT` | `10` | failed logins per email per window before `429` (0: off) |
+//! | `login_failures_per_ip` / `TESSERA_LOGIN_FAILURES_PER_IP` | `50` | failed logins per client IP per window before `429` (0: off) |
+//! | `login_throttle_window_seconds` / `TESSERA_LOGIN_THROTTLE_WINDOW_SECONDS` | `900` | the throttling window |
+//! | `header_timeout_seconds` / `TESSERA_HEADER_TIMEOUT_SECONDS` | `20` | longest a client may take to send a request's headers (also the idle keep-alive limit) |
+//! | `max_header_bytes` / `TESSERA_MAX_HEADER_BYTES` | `16384` | largest accepted request head (request line + headers); larger is `431` |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,6 +59,11 @@ pub struct Config {
     pub database_max_connections: u32,
     pub database_acquire_timeout_seconds: u64,
     pub outage_grace_seconds: u64,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_throttle_window_seconds: u64,
+    pub header_timeout_seconds: u64,
+    pub max_header_bytes: usize,
 }
 
 impl fmt::Debug for Config {
@@ -77,6 +87,17 @@ impl fmt::Debug for Config {
                 &self.database_acquire_timeout_seconds,
             )
             .field("outage_grace_seconds", &self.outage_grace_seconds)
+            .field(
+                "login_failures_per_account",
+                &self.login_failures_per_account,
+            )
+            .field("login_failures_per_ip", &self.login_failures_per_ip)
+            .field(
+                "login_throttle_window_seconds",
+                &self.login_throttle_window_seconds,
+            )
+            .field("header_timeout_seconds", &self.header_timeout_seconds)
+            .field("max_header_bytes", &self.max_header_bytes)
             .finish()
     }
 }
@@ -113,6 +134,11 @@ impl Default for Config {
             database_max_connections: 10,
             database_acquire_timeout_seconds: 5,
             outage_grace_seconds: 30,
+            login_failures_per_account: 10,
+            login_failures_per_ip: 50,
+            login_throttle_window_seconds: 900,
+            header_timeout_seconds: 20,
+            max_header_bytes: 16 * 1024,
         }
     }
 }
@@ -145,6 +171,11 @@ struct FileConfig {
     database_max_connections: Option<u32>,
     database_acquire_timeout_seconds: Option<u64>,
     outage_grace_seconds: Option<u64>,
+    login_failures_per_account: Option<u32>,
+    login_failures_per_ip: Option<u32>,
+    login_throttle_window_seconds: Option<u64>,
+    header_timeout_seconds: Option<u64>,
+    max_header_bytes: Option<usize>,
 }
 
 fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
@@ -195,6 +226,7 @@ impl Config {
     }
 
     fn apply_file(&mut self, f: FileConfig) -> Result<(), ConfigError> {
+        self.apply_file_hardening(&f);
         let set = |target: &mut String, v: Option<String>| {
             if let Some(v) = v {
                 *target = v;
@@ -230,6 +262,23 @@ impl Config {
         Ok(())
     }
 
+    /// The abuse-resistance settings of the file layer.
+    fn apply_file_hardening(&mut self, f: &FileConfig) {
+        self.login_failures_per_account = f
+            .login_failures_per_account
+            .unwrap_or(self.login_failures_per_account);
+        self.login_failures_per_ip = f
+            .login_failures_per_ip
+            .unwrap_or(self.login_failures_per_ip);
+        self.login_throttle_window_seconds = f
+            .login_throttle_window_seconds
+            .unwrap_or(self.login_throttle_window_seconds);
+        self.header_timeout_seconds = f
+            .header_timeout_seconds
+            .unwrap_or(self.header_timeout_seconds);
+        self.max_header_bytes = f.max_header_bytes.unwrap_or(self.max_header_bytes);
+    }
+
     fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
         let mut warnings = Vec::new();
         for (name, value) in env.iter().filter(|(k, _)| k.starts_with("TESSERA_")) {
@@ -254,6 +303,15 @@ impl Config {
                     self.database_acquire_timeout_seconds = parse(name, value)?
                 }
                 "TESSERA_OUTAGE_GRACE_SECONDS" => self.outage_grace_seconds = parse(name, value)?,
+                "TESSERA_LOGIN_FAILURES_PER_ACCOUNT" => {
+                    self.login_failures_per_account = parse(name, value)?
+                }
+                "TESSERA_LOGIN_FAILURES_PER_IP" => self.login_failures_per_ip = parse(name, value)?,
+                "TESSERA_LOGIN_THROTTLE_WINDOW_SECONDS" => {
+                    self.login_throttle_window_seconds = parse(name, value)?
+                }
+                "TESSERA_HEADER_TIMEOUT_SECONDS" => self.header_timeout_seconds = parse(name, value)?,
+                "TESSERA_MAX_HEADER_BYTES" => self.max_header_bytes = parse(name, value)?,
                 known if CLIENT_ENV.contains(&known) => {}
                 unknown => warnings.push(format!(
                     "ignoring unknown environment variable {unknown} (misspelt? see docs/configuration.md)"
@@ -298,6 +356,18 @@ impl Config {
         if self.outage_grace_seconds > 3600 {
             return bad("outage_grace_seconds", "must be at most 3600");
         }
+        if !(1..=7 * 24 * 3600).contains(&self.login_throttle_window_seconds) {
+            return bad(
+                "login_throttle_window_seconds",
+                "must be between 1 and 604800 (a week)",
+            );
+        }
+        if !(1..=600).contains(&self.header_timeout_seconds) {
+            return bad("header_timeout_seconds", "must be between 1 and 600");
+        }
+        if !(8192..=1024 * 1024).contains(&self.max_header_bytes) {
+            return bad("max_header_bytes", "must be between 8192 and 1048576");
+        }
         if tessera_core::OrgKey::parse(&self.bootstrap_org).is_err() {
             return bad(
                 "bootstrap_org",
@@ -308,6 +378,17 @@ impl Config {
             return bad("bootstrap_email", "must be an email address");
         }
         Ok(())
+    }
+
+    /// The login throttle's limits.
+    pub fn login_limits(&self) -> crate::throttle::Limits {
+        crate::throttle::Limits {
+            per_account: self.login_failures_per_account,
+            per_ip: self.login_failures_per_ip,
+            window: time::Duration::seconds(
+                i64::try_from(self.login_throttle_window_seconds).unwrap_or(900),
+            ),
+        }
     }
 
     pub fn token_format(&self) -> TokenFormat {

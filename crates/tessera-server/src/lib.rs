@@ -15,11 +15,14 @@ pub mod clock;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod headers;
+pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod secrets;
 pub mod setup;
 pub mod state;
+pub mod throttle;
 pub mod verify;
 pub mod web;
 
@@ -96,7 +99,7 @@ pub fn router(state: AppState) -> Router {
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
     let rest = Router::new()
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", headers::never_stored(api::router()))
         .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -107,15 +110,16 @@ pub fn router(state: AppState) -> Router {
     // a cache hit never waits, and a miss's storage read is bounded by the
     // engine's load timeout (the same number of seconds).
     let app = Router::new()
-        .merge(api::verify::hot_router())
+        .merge(headers::never_stored(api::verify::hot_router()))
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(body_limit);
+    let app = headers::with_security_headers(app);
     // A span per request costs even when filtered out, so the layer is
     // there only when something would log it (request traces are `debug`).
     let app = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
-        app.layer(tower_http::trace::TraceLayer::new_for_http())
+        app.layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(http::request_span))
     } else {
         app
     };
@@ -209,7 +213,12 @@ pub fn start(
         reason: e.to_string(),
     })?;
     let (shutdown, mut stopped) = watch::channel(false);
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state.clone());
+    let limits = http::ConnLimits {
+        header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
+        max_header_bytes: state.config.max_header_bytes,
+        drain_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+    };
     let mut stopped_for_serve = stopped.clone();
     let trigger = shutdown.clone();
     tokio::spawn(async move {
@@ -219,16 +228,9 @@ pub fn start(
         }
     });
     let mut serve_stop = shutdown.subscribe();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = serve_stop.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped with an error");
-        }
-    });
+    let task = tokio::spawn(http::serve(listener, app, limits, async move {
+        let _ = serve_stop.wait_for(|s| *s).await;
+    }));
     let flush_state = state.clone();
     let flusher = tokio::spawn(async move {
         let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);

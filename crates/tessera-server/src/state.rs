@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::throttle::LoginThrottle;
 
 /// Cloned for every request (axum hands each handler its own copy), so it
 /// is one `Arc`: a clone is one atomic increment.
@@ -38,6 +39,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub metrics: Metrics,
+    /// Failed-login counts, shared by every login path.
+    pub login_throttle: Arc<LoginThrottle>,
     audit_ids: Arc<AuditIds>,
 }
 
@@ -46,6 +49,7 @@ impl AppState {
     /// engine's invalidating wrapper.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
         let format = config.token_format();
+        let login_limits = config.login_limits();
         let engine_config = EngineConfig {
             outage_grace: time::Duration::seconds(
                 i64::try_from(config.outage_grace_seconds).unwrap_or(i64::MAX),
@@ -63,6 +67,7 @@ impl AppState {
             config: Arc::new(config),
             clock: Clock::default(),
             metrics: Metrics::default(),
+            login_throttle: Arc::new(LoginThrottle::new(login_limits)),
             audit_ids: Arc::new(AuditIds::default()),
         }))
     }

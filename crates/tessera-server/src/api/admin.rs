@@ -350,6 +350,7 @@ pub async fn update_org(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only events by this member id.
     actor: Option<String>,
@@ -360,6 +361,7 @@ pub struct AuditParams {
     /// The previous page's `next_cursor`.
     before: Option<String>,
     /// 1 to 500; default 100.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tessera_api::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
 use tessera_core::lifecycle::{normalize_email, validate_password};
-use tessera_core::model::{Actor, Session};
+use tessera_core::model::{Actor, Member, Session};
 use tessera_core::{resource, OrgKey};
 use time::Duration;
 
@@ -18,6 +18,7 @@ use super::tokens::token_response;
 use super::ApiJson;
 use crate::auth::{Caller, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
+use crate::headers::Https;
 use crate::secrets;
 use crate::state::AppState;
 
@@ -30,65 +31,34 @@ pub fn router() -> Router<AppState> {
 
 /// Log in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
-    responses((status = 200, body = SessionResponse), (status = 401, body = tessera_api::ErrorBody)))]
+    responses((status = 200, body = SessionResponse), (status = 400, body = tessera_api::ErrorBody),
+        (status = 401, body = tessera_api::ErrorBody), (status = 429, body = tessera_api::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
+    https: Https,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    start_session(&state, ip, body).await
+    start_session(&state, ip, https, body).await
 }
 
-/// The credential check and session creation behind `POST /session`, also
-/// used by the web login page: a JSON [`SessionResponse`] with the cookie.
+/// The credential check (with its throttling) and session creation behind
+/// `POST /session`, also used by the web login page: a JSON
+/// [`SessionResponse`] with the cookie.
 pub async fn start_session(
     state: &AppState,
     ip: ClientIp,
+    https: Https,
     body: LoginRequest,
 ) -> ApiResult<Response> {
-    let email = normalize_email(&body.email)?;
-    let memberships = state.store.members_by_email(&email).await?;
-    let mut candidates = memberships.clone();
-    if let Some(org_key) = &body.org {
-        let key = OrgKey::parse(org_key)?;
-        let org = state.store.get_org_by_key(&key).await?;
-        candidates.retain(|m| org.as_ref().is_some_and(|o| o.id == m.org_id));
-    }
-    if candidates.len() > 1 {
-        return Err(ApiError::BadRequest(
-            "this email belongs to several organizations; add \"org\": \"<org key>\" to choose one"
-                .into(),
-        ));
-    }
-    let member = candidates.pop();
-    let stored_hash = member.as_ref().and_then(|m| m.password_hash.clone());
-    // Always one argon2 verification, so unknown emails take as long as known ones.
-    let ok = secrets::verify_password(body.password, stored_hash).await?;
-    let Some(member) = member.filter(|_| ok) else {
-        // Failed attempts on a real account are audited in its org.
-        if let Some(m) = memberships.first() {
-            let event = state.audit(
-                &m.org_id,
-                Actor {
-                    member: Some(m.id.clone()),
-                    token: None,
-                },
-                ip.0.clone(),
-                "session:login_failed",
-                resource::member(&m.id),
-                json!({}),
-            );
-            // Written in the background, so a known email answers as fast
-            // as an unknown one.
-            let store = state.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.append_audit(&event).await {
-                    tracing::warn!(error = %e, "could not audit a failed login");
-                }
-            });
-        }
-        return Err(ApiError::InvalidCredentials);
-    };
+    let member = check_credentials(
+        state,
+        ip.0.as_deref(),
+        &body.email,
+        body.password,
+        body.org.as_deref(),
+    )
+    .await?;
     let org = state
         .store
         .get_org(&member.org_id)
@@ -110,7 +80,7 @@ pub async fn start_session(
             member: Some(member.id.clone()),
             token: None,
         },
-        ip.0,
+        ip.0.clone(),
         "session:create",
         resource::member(&member.id),
         json!({}),
@@ -122,16 +92,93 @@ pub async fn start_session(
         csrf_token: secrets::csrf_token(&secret),
         expires_at: session.expires_at,
     };
-    let cookie = session_cookie(state, &secret, ttl.whole_seconds());
+    let cookie = session_cookie(https, &secret, ttl.whole_seconds());
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.cookie_secure {
-        "; Secure"
+/// The credential check behind every login form (this API and the web
+/// page): throttling, then one argon2 verification whatever the email, then
+/// an audit event for a failure on a real account. Every failure is the
+/// same `401 invalid_credentials`, whether or not the email exists; a
+/// throttled attempt is `429 rate_limited` with `Retry-After`, also
+/// whether or not it exists.
+pub async fn check_credentials(
+    state: &AppState,
+    ip: Option<&str>,
+    email: &str,
+    password: String,
+    org: Option<&str>,
+) -> ApiResult<Member> {
+    let email = normalize_email(email)?;
+    let org_key = org.map(OrgKey::parse).transpose()?;
+    if let Err(blocked) = state.login_throttle.attempt(&email, ip, state.now()) {
+        tracing::info!("login attempt refused by the throttle");
+        return Err(ApiError::TooManyRequests {
+            message: "too many failed logins; try again later".into(),
+            retry_after_secs: blocked.retry_after_secs,
+        });
+    }
+    let memberships = state.store.members_by_email(&email).await?;
+    let mut candidates = memberships.clone();
+    if let Some(key) = &org_key {
+        let org = state.store.get_org_by_key(key).await?;
+        candidates.retain(|m| org.as_ref().is_some_and(|o| o.id == m.org_id));
+    }
+    // One argon2 verification for an unknown email as for a known one, so
+    // both take as long. An email in several orgs (without `org`) costs one
+    // per org, and only a right password learns that an org must be chosen.
+    let hashes: Vec<Option<String>> = if candidates.is_empty() {
+        vec![None] // the dummy hash
     } else {
-        ""
+        candidates.iter().map(|m| m.password_hash.clone()).collect()
     };
+    let mut matched = None;
+    for (i, hash) in hashes.into_iter().enumerate() {
+        if secrets::verify_password(password.clone(), hash).await? && matched.is_none() {
+            matched = candidates.get(i).cloned();
+        }
+    }
+    let Some(member) = matched else {
+        audit_failed_login(state, memberships.first(), ip);
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.login_throttle.succeeded(&email, ip);
+    if candidates.len() > 1 {
+        return Err(ApiError::BadRequest(
+            "this email belongs to several organizations; add \"org\": \"<org key>\" to choose one"
+                .into(),
+        ));
+    }
+    Ok(member)
+}
+
+/// Audits a failed login on a real account, in its org. Written in the
+/// background, so a known email answers as fast as an unknown one.
+fn audit_failed_login(state: &AppState, member: Option<&Member>, ip: Option<&str>) {
+    let Some(m) = member else { return };
+    let event = state.audit(
+        &m.org_id,
+        Actor {
+            member: Some(m.id.clone()),
+            token: None,
+        },
+        ip.map(str::to_owned),
+        "session:login_failed",
+        resource::member(&m.id),
+        json!({}),
+    );
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.append_audit(&event).await {
+            tracing::warn!(error = %e, "could not audit a failed login");
+        }
+    });
+}
+
+/// The session cookie: never readable by scripts, not sent on cross-site
+/// subrequests, and `Secure` whenever the client came over HTTPS.
+pub fn session_cookie(https: Https, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if https.0 { "; Secure" } else { "" };
     let text = format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     );
@@ -142,7 +189,11 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 /// Log out: ends this session (session only).
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+pub async fn logout(
+    State(state): State<AppState>,
+    https: Https,
+    caller: Caller,
+) -> ApiResult<Response> {
     let id_hash = caller.require_session()?;
     let event = state.audit(
         &caller.org.id,
@@ -153,7 +204,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
         json!({}),
     );
     state.store.delete_session(&id_hash, Some(&event)).await?;
-    let cookie = session_cookie(&state, "", 0);
+    let cookie = session_cookie(https, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

@@ -92,7 +92,11 @@ pub async fn create_token(
         &caller, &minted, body.name, scope, projects, now, expires_at,
     );
     let event = token_event(&state, &caller, "token:create", &token, json!({}));
-    state.store.create_token(&token, &event).await?;
+    state
+        .store
+        .create_token(&token, &event)
+        .await
+        .map_err(owner_removed)?;
     Ok((StatusCode::CREATED, Json(created(&state, &token, minted))))
 }
 
@@ -239,7 +243,11 @@ pub async fn clone_token(
         &token,
         json!({ "source": source.id }),
     );
-    state.store.create_token(&token, &event).await?;
+    state
+        .store
+        .create_token(&token, &event)
+        .await
+        .map_err(owner_removed)?;
     Ok((StatusCode::CREATED, Json(created(&state, &token, minted))))
 }
 
@@ -536,5 +544,17 @@ pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
         last_used_at,
         last_used_ip,
         rotated_at: token.rotated_at,
+    }
+}
+
+/// A member removed while their create or clone request was in flight:
+/// the database refuses the token (its owner is gone), and the caller's
+/// credential is no longer valid, which is what they are told.
+fn owner_removed(err: tessera_store::StoreError) -> ApiError {
+    match err {
+        tessera_store::StoreError::UnknownReference(what) if what.starts_with("member") => {
+            ApiError::Unauthenticated("this member was removed from the organization".into())
+        }
+        other => other.into(),
     }
 }

@@ -210,6 +210,9 @@ pub async fn report_leaks(
             "url is too long (at most 2048 bytes)".into(),
         ));
     }
+    // Where a token was found often contains it (a paste's URL, a commit's
+    // diff link): the audit log keeps the place, not the token.
+    let url = body.url.as_deref().map(super::extract::redact);
     let now = state.now();
     let (mut revoked, mut ignored) = (0u32, 0u32);
     for presented in &body.tokens {
@@ -233,7 +236,7 @@ pub async fn report_leaks(
             ip.0.clone(),
             "token:delete",
             resource::token(&token.member_id, &token.id),
-            json!({ "reason": "leak_report", "url": body.url, "name": token.name, "snippet": token.snippet }),
+            json!({ "reason": "leak_report", "url": url, "name": token.name, "snippet": token.snippet }),
         );
         match state.store.delete_token(&token.id, &event).await {
             Ok(()) => revoked += 1,

@@ -20,6 +20,7 @@ use super::render::{error_page, page, Layout};
 use crate::api::session::{logout as api_logout, start_session, ClientIp};
 use crate::auth::{client_ip, cookie, from_session, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
+use crate::headers::{is_https, Https};
 use crate::secrets;
 use crate::state::AppState;
 
@@ -147,6 +148,7 @@ pub async fn login_page(
 pub async fn login(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let ip = client_ip(&parts, &state);
+    let https = Https(is_https(&parts, &state));
     let expected = cookie(&parts.headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let form = match read_form(Request::from_parts(parts, body), &state).await {
         Ok(form) => form,
@@ -173,7 +175,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         password: form.get("password").to_owned(),
         org: form.opt("org"),
     };
-    match start_session(&state, ClientIp(ip), body).await {
+    match start_session(&state, ClientIp(ip), https, body).await {
         Ok(api_response) => {
             let mut response = Redirect::to(&view.next).into_response();
             for value in api_response.headers().get_all(header::SET_COOKIE) {
@@ -204,8 +206,13 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
 }
 
 /// `POST /logout`: ends the session through the API's logout.
-pub async fn logout(State(state): State<AppState>, user: WebUser, WebForm(_): WebForm) -> Response {
-    match api_logout(State(state), user.caller).await {
+pub async fn logout(
+    State(state): State<AppState>,
+    user: WebUser,
+    https: Https,
+    WebForm(_): WebForm,
+) -> Response {
+    match api_logout(State(state), https, user.caller).await {
         Ok(api_response) => {
             let mut response = Redirect::to("/login?bye=1").into_response();
             if let Some(value) = api_response.headers().get(header::SET_COOKIE) {

@@ -1,0 +1,109 @@
+//! The connection loop: accepts TCP connections and serves HTTP/1.1 on them
+//! with limits that `axum::serve` cannot set.
+//!
+//! - **Header timeout** (`header_timeout_seconds`): a client must send a
+//!   request's whole head within this time, counted from when the server
+//!   starts waiting for it — trickling bytes does not extend it. This stops
+//!   slowloris clients from holding connections open, and closes idle
+//!   keep-alive connections after the same time.
+//! - **Header size** (`max_header_bytes`): a longer request head (request
+//!   line and headers) is answered `431 Request Header Fields Too Large` and
+//!   the connection is closed. At most 100 headers are accepted.
+//! - Bodies are limited by the router (`max_body_bytes`, `413`) and whole
+//!   requests by its timeout (`request_timeout_seconds`, `503`).
+//!
+//! Each connection runs on its own task, so one slow client never delays
+//! another. Shutdown stops accepting, lets in-flight requests finish (for
+//! at most the request timeout) and closes idle connections.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::Service;
+
+/// The tracing span of one request, for request logging. The path and query
+/// are logged with anything token-shaped redacted: people paste tokens into
+/// URLs (`/tokens/<token>` instead of its id), and logs outlive them.
+pub fn request_span<B>(request: &hyper::Request<B>) -> tracing::Span {
+    let uri = crate::api::redact(&request.uri().to_string());
+    tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
+}
+
+/// The per-connection limits, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: Duration,
+}
+
+/// Serves `app` on `listener` until `stop` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnLimits,
+    stop: impl Future<Output = ()>,
+) {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Usually out of file descriptors: wait rather than spin.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper::service::service_fn(with_peer(app.clone(), peer));
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Errors here are the client's doing (timeouts, resets, bad
+            // requests hyper already answered); nothing to report upward.
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: some connections were still open after the drain timeout");
+    }
+}
+
+/// The per-request function for one connection: the router, with the
+/// peer's address attached as axum's `ConnectInfo`.
+fn with_peer(
+    app: Router,
+    peer: SocketAddr,
+) -> impl Fn(hyper::Request<Incoming>) -> <Router as Service<hyper::Request<Incoming>>>::Future + Clone
+{
+    move |mut request: hyper::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let mut app = app.clone();
+        <Router as Service<hyper::Request<Incoming>>>::call(&mut app, request)
+    }
+}

@@ -1,0 +1,393 @@
+//! Abuse resistance and web security, over real HTTP and raw TCP: login
+//! throttling, failed logins that do not reveal accounts, slowloris and
+//! oversized headers, security headers and cookie flags.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::{start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+
+async fn login(s: &TestServer, email: &str, password: &str) -> crate::harness::Reply {
+    s.call(
+        Method::POST,
+        "/api/v1/session",
+        None,
+        Some(json!({ "email": email, "password": password })),
+    )
+    .await
+}
+
+fn retry_after(reply: &crate::harness::Reply) -> u64 {
+    reply.headers["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds")
+}
+
+#[tokio::test]
+async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
+    let s = start_with(|c| {
+        c.login_failures_per_account = 3;
+        c.login_failures_per_ip = 1000;
+        c.login_throttle_window_seconds = 600;
+    })
+    .await;
+    // Wrong password for a real account and any password for an unknown
+    // one: the same 401 body.
+    for _ in 0..3 {
+        let real = login(&s, OWNER_EMAIL, "wrong-password")
+            .await
+            .expect_error(401, "invalid_credentials");
+        let ghost = login(&s, "nobody@acme.test", "wrong-password")
+            .await
+            .expect_error(401, "invalid_credentials");
+        assert_eq!(real.text, ghost.text);
+        assert_eq!(
+            real.headers.get("www-authenticate"),
+            ghost.headers.get("www-authenticate")
+        );
+    }
+    // Both are now blocked, with the same answer — even the right password.
+    let real = login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+    let ghost = login(&s, "nobody@acme.test", "x-password")
+        .await
+        .expect_error(429, "rate_limited");
+    assert_eq!(real.text, ghost.text);
+    let wait = retry_after(&real);
+    assert!((1..=600).contains(&wait), "Retry-After {wait}");
+    // Email case and spacing do not give a fresh count.
+    login(&s, " OWNER@ACME.TEST ", OWNER_PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+    // Tokens keep working while password login is blocked.
+    s.get("/api/v1/me", &s.owner_token).await.expect(200);
+    // When the window ends, the right password works again.
+    s.clock.advance(time::Duration::seconds(601));
+    login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+}
+
+#[tokio::test]
+async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() {
+    let s = start_with(|c| {
+        c.login_failures_per_account = 100;
+        c.login_failures_per_ip = 4;
+    })
+    .await;
+    for i in 0..4 {
+        // A success in between gives back only its own charge.
+        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+        login(&s, &format!("guess{i}@acme.test"), "wrong-password")
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    let blocked = login(&s, "another@acme.test", "wrong-password")
+        .await
+        .expect_error(429, "rate_limited");
+    assert!(retry_after(&blocked) >= 1);
+    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_guesses_is_held_to_the_limit() {
+    let s = start_with(|c| c.login_failures_per_account = 5).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let request = s
+            .http
+            .post(s.url("/api/v1/session"))
+            .json(&json!({ "email": OWNER_EMAIL, "password": format!("guess-{i}") }));
+        tasks.spawn(async move { request.send().await.expect("sent").status().as_u16() });
+    }
+    let statuses = tasks.join_all().await;
+    let tried = statuses.iter().filter(|&&st| st == 401).count();
+    let throttled = statuses.iter().filter(|&&st| st == 429).count();
+    assert_eq!((tried, throttled), (5, 15), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn unknown_emails_cost_a_password_check_like_known_ones() {
+    // A coarse check that an unknown email is not answered early: without
+    // the dummy argon2 verification it would be ~50x faster. The bound is a
+    // ratio of medians of interleaved samples, so machine speed cancels out.
+    let s = start_with(|c| c.login_failures_per_account = 0).await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..9 {
+        let t = Instant::now();
+        login(&s, OWNER_EMAIL, "wrong-password").await.expect(401);
+        known.push(t.elapsed());
+        let t = Instant::now();
+        login(&s, &format!("ghost{i}@acme.test"), "wrong-password")
+            .await
+            .expect(401);
+        unknown.push(t.elapsed());
+    }
+    known.sort();
+    unknown.sort();
+    let (k, u) = (known[4].as_secs_f64(), unknown[4].as_secs_f64());
+    assert!(
+        u > k / 4.0 && u < k * 4.0,
+        "median known {k:.4}s vs unknown {u:.4}s"
+    );
+}
+
+/// Reads until the server closes the connection (or `limit` passes);
+/// returns what it sent.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+    let mut received = Vec::new();
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&received).into()),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_slowloris_client_is_cut_off_and_others_are_served() {
+    let s = start_with(|c| c.header_timeout_seconds = 2).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let started = Instant::now();
+    // Trickle a header line every 300 ms; the deadline does not move.
+    let trickle = async {
+        for i in 0..40 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if slow
+                .write_all(format!("X-Slow-{i}: a\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    };
+    let probe = async {
+        // Meanwhile, normal clients are answered at once.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let t = Instant::now();
+            s.call(Method::GET, "/healthz", None, None)
+                .await
+                .expect(200);
+            assert!(t.elapsed() < Duration::from_secs(2));
+        }
+    };
+    tokio::join!(trickle, probe);
+    let rest = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(rest.is_some(), "the slow connection was never closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+    // An idle connection that never sends anything is closed too.
+    let mut idle = TcpStream::connect(&addr).await.expect("connect");
+    assert!(read_until_closed(&mut idle, Duration::from_secs(6))
+        .await
+        .is_some());
+    s.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn huge_headers_are_431_and_others_are_served() {
+    let s = start_with(|c| c.max_header_bytes = 16 * 1024).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // One enormous header, and many ordinary ones.
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let many: String = (0..2000).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    for request in [big, many] {
+        let mut stream = TcpStream::connect(&addr).await.expect("connect");
+        // The server may close before reading it all; that is fine.
+        let _ = stream.write_all(request.as_bytes()).await;
+        let answer = read_until_closed(&mut stream, Duration::from_secs(5))
+            .await
+            .expect("connection closed");
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+            "unexpected answer: {answer:.200}"
+        );
+    }
+    // Headers within the limit are fine.
+    let reply = s
+        .http
+        .get(s.url("/healthz"))
+        .header("x-fine", "b".repeat(8 * 1024))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reply.status(), 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let s = start().await;
+    let created = s
+        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "h" }))
+        .await
+        .expect(201);
+    let replies = [
+        created,
+        s.call(Method::GET, "/healthz", None, None).await,
+        s.call(Method::GET, "/metrics", None, None).await,
+        s.call(Method::GET, "/api/v1/me", None, None)
+            .await
+            .expect(401),
+        s.call(Method::GET, "/nowhere", None, None)
+            .await
+            .expect(404),
+        s.call(Method::GET, "/api/v1/openapi.json", None, None)
+            .await,
+        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
+    ];
+    for reply in &replies {
+        let h = |name: &str| {
+            reply.headers.get(name).map_or_else(
+                || panic!("{name} missing ({})", reply.status),
+                |v| v.to_str().expect("text").to_owned(),
+            )
+        };
+        assert_eq!(
+            h("content-security-policy"),
+            "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        );
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("referrer-policy"), "no-referrer");
+        assert_eq!(h("x-frame-options"), "DENY");
+    }
+    // API answers — the create answer holds the token's only copy — are
+    // never stored by caches.
+    assert_eq!(replies[0].headers["cache-control"], "no-store");
+    assert_eq!(replies[6].headers["cache-control"], "no-store");
+}
+
+fn set_cookie(reply: &crate::harness::Reply) -> String {
+    reply.headers["set-cookie"]
+        .to_str()
+        .expect("text")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_only_behind_https() {
+    // Plain HTTP, no trusted proxy: X-Forwarded-Proto from a client is ignored.
+    let s = start().await;
+    let body = json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD });
+    let plain = crate::harness::send(
+        s.http
+            .post(s.url("/api/v1/session"))
+            .header("x-forwarded-proto", "https")
+            .json(&body),
+    )
+    .await
+    .expect(200);
+    let cookie = set_cookie(&plain);
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    // Behind a trusted TLS-terminating proxy, the cookie is Secure.
+    let proxied = start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    let reply = crate::harness::send(
+        proxied
+            .http
+            .post(proxied.url("/api/v1/session"))
+            .header("x-forwarded-proto", "https")
+            .json(&body),
+    )
+    .await
+    .expect(200);
+    let cookie = set_cookie(&reply);
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    // The same proxy forwarding plain HTTP: not Secure.
+    let reply = crate::harness::send(
+        proxied
+            .http
+            .post(proxied.url("/api/v1/session"))
+            .header("x-forwarded-proto", "http")
+            .json(&body),
+    )
+    .await
+    .expect(200);
+    assert!(!set_cookie(&reply).contains("Secure"));
+
+    // cookie_secure forces it.
+    let forced = start_with(|c| c.cookie_secure = true).await;
+    let reply = login(&forced, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect(200);
+    assert!(set_cookie(&reply).contains("; Secure"));
+}
+
+#[tokio::test]
+async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
+    let s = start().await;
+    for round in 0..3 {
+        let email = format!("racer{round}@acme.test");
+        let (member_id, their_token) = s.member_with_token(&email, "writer").await;
+        // The member mints tokens as fast as possible while an owner removes them.
+        let mut minting = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let request = s
+                .http
+                .post(s.url("/api/v1/tokens"))
+                .bearer_auth(&their_token)
+                .json(&json!({ "name": format!("race-{i}") }));
+            minting.spawn(async move { crate::harness::send(request).await });
+        }
+        tokio::task::yield_now().await;
+        s.delete(&format!("/api/v1/members/{member_id}"), &s.owner_token)
+            .await
+            .expect(204);
+        let replies = minting.join_all().await;
+        let mut minted: Vec<String> = replies
+            .iter()
+            .filter(|r| r.status == 201)
+            .map(|r| r.body["token"].as_str().expect("token").to_owned())
+            .collect();
+        for r in replies.iter().filter(|r| r.status != 201) {
+            assert_eq!(r.status, 401, "a refused mint must be a 401: {}", r.text);
+        }
+        // Once the removal is acknowledged, nothing of theirs works —
+        // including tokens whose creation raced it and was acknowledged.
+        minted.push(their_token.clone());
+        for token in &minted {
+            let reply = s
+                .call(
+                    Method::POST,
+                    "/api/v1/verify",
+                    None,
+                    Some(json!({ "token": token })),
+                )
+                .await
+                .expect(200);
+            assert_eq!(reply.body["valid"], false, "a removed member's token works");
+            s.get("/api/v1/me", token).await.expect(401);
+        }
+        s.post("/api/v1/tokens", &their_token, json!({ "name": "after" }))
+            .await
+            .expect(401);
+    }
+}
