@@ -107,10 +107,11 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(timeout, request_timeout));
     // Verification is the hot path, so it is routed by its full path (no
     // nested router rewriting the URI) and without the per-request timer:
-    // a cache hit never waits, and a miss's storage read is bounded by the
-    // engine's load timeout (the same number of seconds).
+    // a cache hit never waits and a miss's storage read is bounded by the
+    // engine's load timeout (the same number of seconds). `/verify` keeps
+    // the timeout for its body (see `hot_router`).
     let app = Router::new()
-        .merge(headers::never_stored(api::verify::hot_router()))
+        .merge(headers::never_stored(api::verify::hot_router(timeout)))
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -170,7 +171,11 @@ async fn method_not_allowed() -> Response {
     response
 }
 
-async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+pub(crate) async fn request_timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable.into_response(),

@@ -33,9 +33,18 @@ pub fn router() -> Router<AppState> {
 /// `POST /api/v1/verify` and `GET /api/v1/auth`, by their full paths: the
 /// server routes them outside the nested `/api/v1` router (see
 /// `crate::router`).
-pub fn hot_router() -> Router<AppState> {
+pub fn hot_router(body_timeout: std::time::Duration) -> Router<AppState> {
     Router::new()
-        .route("/api/v1/verify", post(verify))
+        // Its body must arrive in time (a client trickling it would
+        // otherwise hold the connection), so this one keeps the request
+        // timeout; `/auth` has no body to wait for.
+        .route(
+            "/api/v1/verify",
+            post(verify).layer(axum::middleware::from_fn_with_state(
+                body_timeout,
+                crate::request_timeout,
+            )),
+        )
         .route("/api/v1/auth", get(forward_auth))
 }
 

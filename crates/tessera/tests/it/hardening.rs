@@ -207,6 +207,56 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
         .expect(200);
 }
 
+/// `POST /verify` runs without the per-request timer (it is the hot path),
+/// so its body has a read deadline of its own.
+#[tokio::test]
+async fn a_trickled_verify_body_is_cut_off() {
+    let s = start_with(|c| c.request_timeout_seconds = 2).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(
+        b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"token\":",
+    )
+    .await
+    .expect("write");
+    let started = Instant::now();
+    let (mut reader, mut writer) = slow.into_split();
+    let trickle = async {
+        for _ in 0..30 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let answer = async {
+        let mut buf = [0u8; 1024];
+        let mut got = Vec::new();
+        while let Ok(Ok(n @ 1..)) =
+            tokio::time::timeout(Duration::from_secs(8), reader.read(&mut buf)).await
+        {
+            got.extend_from_slice(&buf[..n]);
+            if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let (_, answer) = tokio::join!(trickle, answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 4") || answer.starts_with("HTTP/1.1 5"),
+        "the trickled body got: {answer:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "answered only after {:?}",
+        started.elapsed()
+    );
+    s.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+}
+
 #[tokio::test]
 async fn huge_headers_are_431_and_others_are_served() {
     let s = start_with(|c| c.max_header_bytes = 16 * 1024).await;
