@@ -7,13 +7,16 @@
 //!
 //! The one subtle case is a miss that loads from storage while a change
 //! commits: the loader could insert the old record after the writer's
-//! invalidation. So invalidation bumps an epoch before removing, and a
-//! loader that sees the epoch moved while it was loading removes what it
-//! just inserted. Either the writer's removal comes after the insert, or
-//! the loader notices; a stale entry never survives.
+//! invalidation. So every invalidation first bumps an epoch, then waits for
+//! any insert in progress (a brief write lock that only loaders' inserts
+//! contend for, never a cache hit), then removes. A loader inserts under
+//! the read side of that lock, and only if the epoch is still the one it
+//! started loading in. Either its insert finished before the writer's
+//! removal (and is removed), or it sees the new epoch and does not insert;
+//! a stale entry is never visible once the invalidation has returned.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tessera_core::model::{Member, Org, Token};
 use tessera_core::permission::ResolvedScope;
@@ -74,6 +77,9 @@ type Map<V> = papaya::HashMap<String, V>;
 #[derive(Default)]
 pub(crate) struct Cache {
     epoch: AtomicU64,
+    /// Held (shared) by loaders while they insert, and briefly (exclusive)
+    /// by invalidations between bumping the epoch and removing.
+    inserting: RwLock<()>,
     pub tokens: Map<Arc<CachedToken>>,
     pub members: Map<Arc<CachedMember>>,
     pub orgs: Map<Arc<Org>>,
@@ -87,17 +93,26 @@ impl Cache {
         self.epoch.load(Ordering::SeqCst)
     }
 
+    /// Starts an invalidation: loads begun before it can no longer insert,
+    /// and inserts already under way have finished when this returns.
     fn bump(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        drop(
+            self.inserting
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
     }
 
     /// Inserts what a load read at `epoch`, unless something was
     /// invalidated meanwhile (see the module docs).
-    pub fn insert_loaded<V>(&self, map: &Map<Arc<V>>, key: &str, value: &Arc<V>, epoch: u64) {
-        let pinned = map.pin();
-        pinned.insert(key.to_owned(), Arc::clone(value));
-        if self.epoch() != epoch {
-            let _ = pinned.remove_if(key, |_, current| Arc::ptr_eq(current, value));
+    pub fn insert_loaded<V: Clone>(&self, map: &Map<V>, key: &str, value: &V, epoch: u64) {
+        let _inserting = self
+            .inserting
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.epoch() == epoch {
+            map.pin().insert(key.to_owned(), value.clone());
         }
     }
 
@@ -167,6 +182,42 @@ mod tests {
         // ...so what the loader read may be stale and must not stay.
         cache.insert_loaded(&cache.roles, "org", &entry(), epoch);
         assert!(cache.roles.pin().get("org").is_none());
+    }
+
+    #[test]
+    fn nothing_loaded_before_an_invalidation_is_visible_after_it() {
+        // Loaders keep inserting, each value tagged with the epoch its load
+        // started in, while invalidations run. Once an invalidation has
+        // returned, a visible value must come from a load that started
+        // after it began.
+        let cache = Arc::new(Cache::default());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let loaders: Vec<_> = (0..2)
+            .map(|_| {
+                let (cache, stop) = (Arc::clone(&cache), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let epoch = cache.epoch();
+                        std::hint::spin_loop();
+                        cache.insert_loaded(&cache.unknown, "id", &(epoch as i64), epoch);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..20_000 {
+            let before = cache.epoch() as i64;
+            cache.invalidate_token("id");
+            if let Some(loaded_at) = cache.unknown.pin().get("id") {
+                assert!(
+                    *loaded_at > before,
+                    "a load from before the invalidation survived it"
+                );
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        for loader in loaders {
+            loader.join().expect("loader");
+        }
     }
 
     #[test]

@@ -183,7 +183,14 @@ impl Stats {
     }
 }
 
-type TokenLoad = Arc<OnceCell<Option<Arc<CachedToken>>>>;
+/// A token load in flight, shared by the verifications that miss on one id
+/// at once. It remembers the cache epoch it started in: a verification that
+/// starts after an invalidation must not take the answer of a load that may
+/// have read storage before the change committed.
+struct TokenLoad {
+    epoch: u64,
+    result: OnceCell<Option<Arc<CachedToken>>>,
+}
 
 struct Inner {
     raw: Arc<dyn Store>,
@@ -191,7 +198,7 @@ struct Inner {
     format: TokenFormat,
     config: EngineConfig,
     cache: Arc<Cache>,
-    loading: papaya::HashMap<String, TokenLoad>,
+    loading: papaya::HashMap<String, Arc<TokenLoad>>,
     loads: Semaphore,
     last_used: LastUsedTracker,
     stats: Stats,
@@ -405,15 +412,10 @@ impl Engine {
                 return Ok(None);
             }
         }
-        // One load per id, however many requests miss on it at once.
-        let cell: TokenLoad = Arc::clone(
-            inner
-                .loading
-                .pin()
-                .get_or_insert_with(id.to_owned(), || Arc::new(OnceCell::new())),
-        );
+        let cell = self.join_or_start_load(id);
         let load = async {
             let loaded = cell
+                .result
                 .get_or_try_init(|| self.load_token(id, now))
                 .await
                 .cloned();
@@ -425,6 +427,27 @@ impl Engine {
             loaded
         };
         self.load_or_cached(load, cached.map(Some)).await
+    }
+
+    /// One load per id, however many requests miss on it at once; but only
+    /// loads started since the last invalidation are joined, so a load begun
+    /// before a delete committed cannot answer for a verification that began
+    /// after the delete returned.
+    fn join_or_start_load(&self, id: &str) -> Arc<TokenLoad> {
+        let epoch = self.inner.cache.epoch();
+        let fresh = Arc::new(TokenLoad {
+            epoch,
+            result: OnceCell::new(),
+        });
+        let loading = self.inner.loading.pin();
+        let joined = loading.compute(id.to_owned(), |pending| match pending {
+            Some((_, load)) if load.epoch == epoch => papaya::Operation::Abort(Arc::clone(load)),
+            _ => papaya::Operation::Insert(Arc::clone(&fresh)),
+        });
+        match joined {
+            papaya::Compute::Aborted(load) => load,
+            _ => fresh,
+        }
     }
 
     async fn load_token(
@@ -461,17 +484,11 @@ impl Engine {
 
     fn remember_unknown(&self, id: &str, now: OffsetDateTime, epoch: u64) {
         let cache = &self.inner.cache;
-        let unknown = cache.unknown.pin();
-        if unknown.len() >= self.inner.config.max_unknown {
-            unknown.clear();
+        if cache.unknown.len() >= self.inner.config.max_unknown {
+            cache.unknown.pin().clear();
         }
-        unknown.insert(
-            id.to_owned(),
-            (now + self.inner.config.unknown_ttl).unix_timestamp(),
-        );
-        if cache.epoch() != epoch {
-            unknown.remove(id);
-        }
+        let until = (now + self.inner.config.unknown_ttl).unix_timestamp();
+        cache.insert_loaded(&cache.unknown, id, &until, epoch);
     }
 
     /// A member with compiled permissions; `None` when not (or no longer) a
@@ -557,5 +574,34 @@ impl Engine {
             .cache
             .insert_loaded(&inner.cache.roles, org.as_str(), &entry, epoch);
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_store::SqliteStore;
+
+    #[tokio::test]
+    async fn a_load_begun_before_an_invalidation_is_not_joined_after_it() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let engine = Engine::new(Arc::new(store), TokenFormat::default());
+        let first = engine.join_or_start_load("id");
+        let joined = engine.join_or_start_load("id");
+        assert!(
+            Arc::ptr_eq(&first, &joined),
+            "concurrent misses share a load"
+        );
+
+        // A delete commits and invalidates while `first` is still loading:
+        // what it read may predate the delete.
+        engine.inner.cache.invalidate_token("id");
+        let after = engine.join_or_start_load("id");
+        assert!(
+            !Arc::ptr_eq(&first, &after),
+            "joined a load from before the change"
+        );
     }
 }
