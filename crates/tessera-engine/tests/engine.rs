@@ -178,6 +178,48 @@ async fn unknown_well_formed_ids_are_remembered() {
     assert_eq!(w.engine.stats().token_loads.load(Ordering::Relaxed), 2);
 }
 
+/// An unknown id and a known id with a wrong secret must cost the same, so
+/// timing cannot tell an attacker which ids exist: both hash the presented
+/// secret before the lookup, and both are answered from memory once seen.
+/// Timed interleaved, their medians stay close; hashing only for known ids,
+/// or asking storage about unknown ones each time, would break this.
+#[tokio::test(flavor = "current_thread")]
+async fn unknown_ids_and_wrong_secrets_take_the_same_time() {
+    let w = World::new().await;
+    let (minted, _) = w.token(&w.owner, TokenScope::Inherit, None).await;
+    let wrong_secret = w.engine.format().generate_for(minted.id.clone()).token;
+    let unknown = w.engine.format().generate(NOW).token;
+    for probe in [&wrong_secret, &unknown] {
+        assert_eq!(w.verify(probe).await.err(), Some(Rejection::Invalid));
+    }
+    let reads = w.reads();
+
+    let mut timings = [Vec::new(), Vec::new()];
+    for round in 0..20_000 {
+        // Alternate which goes first, so drift hits both alike.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for which in order {
+            let probe = [&wrong_secret, &unknown][which];
+            let started = std::time::Instant::now();
+            let answer = w.engine.verify(probe, NOW).await.expect("storage");
+            timings[which].push(started.elapsed());
+            assert_eq!(answer.err(), Some(Rejection::Invalid));
+        }
+    }
+    assert_eq!(w.reads(), reads, "repeated probes must not reach storage");
+    let [wrong_secret, unknown] = timings.map(|mut t| {
+        t.sort_unstable();
+        t[t.len() / 2].as_secs_f64()
+    });
+    let ratio = unknown / wrong_secret;
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "median unknown id {:.0} ns vs wrong secret {:.0} ns",
+        unknown * 1e9,
+        wrong_secret * 1e9
+    );
+}
+
 #[tokio::test]
 async fn concurrent_misses_load_once() {
     let w = Arc::new(World::new().await);
