@@ -22,7 +22,7 @@
 //! | `login_failures_per_account` / `TESSERA_LOGIN_FAILURES_PER_ACCOUNT` | `10` | failed logins per email per window before `429` (0: off) |
 //! | `login_failures_per_ip` / `TESSERA_LOGIN_FAILURES_PER_IP` | `50` | failed logins per client IP per window before `429` (0: off) |
 //! | `login_throttle_window_seconds` / `TESSERA_LOGIN_THROTTLE_WINDOW_SECONDS` | `900` | the throttling window |
-//! | `header_timeout_seconds` / `TESSERA_HEADER_TIMEOUT_SECONDS` | `20` | longest a client may take to send a request's headers (also the idle keep-alive limit) |
+//! | `header_timeout_seconds` / `TESSERA_HEADER_TIMEOUT_SECONDS` | `20` | longest a client may take to send a request's headers (also the idle keep-alive limit, and how long a client may read nothing of an answer) |
 //! | `max_header_bytes` / `TESSERA_MAX_HEADER_BYTES` | `16384` | largest accepted request head (request line + headers); larger is `431` |
 //! | `max_connections` / `TESSERA_MAX_CONNECTIONS` | `2048` | most client connections open at once; more wait in the kernel's backlog |
 //! | `leak_reports_per_ip` / `TESSERA_LEAK_REPORTS_PER_IP` | `30` | `POST /leaks` requests per client IP per window before `429` (0: off) |

@@ -15,6 +15,13 @@
 //!   backlog (backpressure) instead of being refused, and open ones are
 //!   never dropped to make room. Idle keep-alive connections give their
 //!   slot back after the header timeout, so they cannot hold it forever.
+//! - **Write stall** (also `header_timeout_seconds`): a client that stops
+//!   reading (it pipelines requests for a large answer such as the OpenAPI
+//!   document and never reads them) would otherwise leave the server
+//!   waiting to write forever — no read timeout runs meanwhile. When no
+//!   byte can be written for that long, the connection is closed. A slow
+//!   reader that makes progress is not affected: any written byte restarts
+//!   the clock.
 //!   Reaching the cap is logged (at most once a minute) and the number of
 //!   open connections is the `tessera_open_connections` metric.
 //! - Bodies are limited by the router (`max_body_bytes`, `413`) and whole
@@ -25,8 +32,11 @@
 //! at most the request timeout) and closes idle connections.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
@@ -36,8 +46,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use tower::Service;
 
 /// How often, at most, reaching the connection cap is logged: a server
@@ -138,6 +150,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = hyper::service::service_fn(with_peer(app.clone(), peer));
+        let stream = StallLimit::new(stream, limits.header_timeout);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         open.inc();
@@ -174,5 +187,97 @@ fn with_peer(
         request.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
         <Router as Service<hyper::Request<Incoming>>>::call(&mut app, request)
+    }
+}
+
+/// A client connection whose writes fail with `TimedOut` once the client
+/// has accepted no byte for `limit` (see the module docs). Reads pass
+/// through: hyper's header timeout bounds those.
+struct StallLimit {
+    stream: TcpStream,
+    limit: Duration,
+    /// Running while a write is blocked; cleared by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallLimit {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        Self {
+            stream,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After an inner write-side poll: progress clears the clock, a block
+    /// starts it (once) and fails when it runs out.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let clock = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match clock.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallLimit {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallLimit {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_flush(cx);
+        this.watch(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_shutdown(cx);
+        this.watch(cx, polled)
     }
 }

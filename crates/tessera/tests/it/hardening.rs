@@ -632,3 +632,42 @@ async fn a_report_with_too_many_tokens_is_refused_whole() {
         .expect(200);
     assert_eq!(reply.body["revoked"], 1);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
+    let s = start_with(|c| {
+        c.max_connections = 1;
+        c.header_timeout_seconds = 1;
+    })
+    .await;
+    let addr = s
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    // A client with a tiny receive window pipelines requests for a large
+    // public answer (the OpenAPI document) and never reads them: the server
+    // is left with answers it cannot write, and no read timeout running.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    stalled
+        .write_all(&b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200))
+        .await
+        .expect("write");
+    // It holds the only slot until the server gives up on it.
+    let other = reqwest::Client::new();
+    let answer = tokio::time::timeout(Duration::from_secs(10), other.get(s.url("/healthz")).send())
+        .await
+        .expect("served once the stalled connection was cut off")
+        .expect("sent");
+    assert_eq!(answer.status(), 200);
+    // The stalled connection was closed, before all its answers were sent.
+    let received = read_until_closed(&mut stalled, Duration::from_secs(10))
+        .await
+        .expect("the stalled connection was closed");
+    assert!(
+        received.matches("HTTP/1.1 200").count() < 200,
+        "every answer was sent"
+    );
+}
