@@ -15,6 +15,8 @@
 //!   backlog (backpressure) instead of being refused, and open ones are
 //!   never dropped to make room. Idle keep-alive connections give their
 //!   slot back after the header timeout, so they cannot hold it forever.
+//!   Reaching the cap is logged (at most once a minute) and the number of
+//!   open connections is the `tessera_open_connections` metric.
 //! - **Write stall** (also `header_timeout_seconds`): a client that stops
 //!   reading (it pipelines requests for a large answer such as the OpenAPI
 //!   document and never reads them) would otherwise leave the server
@@ -22,8 +24,6 @@
 //!   byte can be written for that long, the connection is closed. A slow
 //!   reader that makes progress is not affected: any written byte restarts
 //!   the clock.
-//!   Reaching the cap is logged (at most once a minute) and the number of
-//!   open connections is the `tessera_open_connections` metric.
 //! - Bodies are limited by the router (`max_body_bytes`, `413`) and whole
 //!   requests by its timeout (`request_timeout_seconds`, `503`).
 //!
