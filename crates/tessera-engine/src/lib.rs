@@ -604,4 +604,39 @@ mod tests {
             "joined a load from before the change"
         );
     }
+
+    /// A flood of distinct well-formed unknown ids cannot put more than
+    /// `max_concurrent_loads` reads on storage at once: further misses wait.
+    #[tokio::test]
+    async fn misses_beyond_the_load_bound_wait_for_a_slot() {
+        let store = SqliteStore::connect("sqlite::memory:")
+            .await
+            .expect("store");
+        let config = EngineConfig {
+            max_concurrent_loads: 2,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::with_config(Arc::new(store), TokenFormat::default(), config);
+        let now = OffsetDateTime::now_utc();
+        // Two loads in progress (their slots held here).
+        let first = engine.inner.loads.acquire().await.expect("slot");
+        let _second = engine.inner.loads.acquire().await.expect("slot");
+        let unknown = engine.format().generate(now).token;
+        let waiting = engine.verify(&unknown, now);
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), &mut waiting)
+                .await
+                .is_err(),
+            "a third load ran beside two in progress"
+        );
+        assert_eq!(engine.stats().token_loads.load(Ordering::Relaxed), 0);
+        drop(first);
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+            .await
+            .expect("loaded once a slot was free")
+            .expect("storage");
+        assert!(answer.is_err(), "an unknown id verified");
+        assert_eq!(engine.stats().token_loads.load(Ordering::Relaxed), 1);
+    }
 }

@@ -22,8 +22,11 @@
 //! | `login_failures_per_account` / `TESSERA_LOGIN_FAILURES_PER_ACCOUNT` | `10` | failed logins per email per window before `429` (0: off) |
 //! | `login_failures_per_ip` / `TESSERA_LOGIN_FAILURES_PER_IP` | `50` | failed logins per client IP per window before `429` (0: off) |
 //! | `login_throttle_window_seconds` / `TESSERA_LOGIN_THROTTLE_WINDOW_SECONDS` | `900` | the throttling window |
-//! | `header_timeout_seconds` / `TESSERA_HEADER_TIMEOUT_SECONDS` | `20` | longest a client may take to send a request's headers (also the idle keep-alive limit) |
+//! | `header_timeout_seconds` / `TESSERA_HEADER_TIMEOUT_SECONDS` | `20` | longest a client may take to send a request's headers (also the idle keep-alive limit, and how long a client may read nothing of an answer) |
 //! | `max_header_bytes` / `TESSERA_MAX_HEADER_BYTES` | `16384` | largest accepted request head (request line + headers); larger is `431` |
+//! | `max_connections` / `TESSERA_MAX_CONNECTIONS` | `2048` | most client connections open at once; more wait in the kernel's backlog |
+//! | `leak_reports_per_ip` / `TESSERA_LEAK_REPORTS_PER_IP` | `30` | `POST /leaks` requests per client IP per window before `429` (0: off) |
+//! | `leak_report_window_seconds` / `TESSERA_LEAK_REPORT_WINDOW_SECONDS` | `60` | the leak-report window |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,6 +67,9 @@ pub struct Config {
     pub login_throttle_window_seconds: u64,
     pub header_timeout_seconds: u64,
     pub max_header_bytes: usize,
+    pub max_connections: usize,
+    pub leak_reports_per_ip: u32,
+    pub leak_report_window_seconds: u64,
 }
 
 impl fmt::Debug for Config {
@@ -98,6 +104,12 @@ impl fmt::Debug for Config {
             )
             .field("header_timeout_seconds", &self.header_timeout_seconds)
             .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("leak_reports_per_ip", &self.leak_reports_per_ip)
+            .field(
+                "leak_report_window_seconds",
+                &self.leak_report_window_seconds,
+            )
             .finish()
     }
 }
@@ -139,6 +151,16 @@ impl Default for Config {
             login_throttle_window_seconds: 900,
             header_timeout_seconds: 20,
             max_header_bytes: 16 * 1024,
+            // Each open connection costs a file descriptor, a task and its
+            // buffers; a few thousand is far more than a proxy in front
+            // needs, and few enough to stay under common `ulimit -n`
+            // settings (see docs/configuration.md).
+            max_connections: 2048,
+            // Legitimate reporters (a scanner in CI, a secret-scanning
+            // service) send a report per find, not a stream; each report
+            // costs up to 1000 storage reads.
+            leak_reports_per_ip: 30,
+            leak_report_window_seconds: 60,
         }
     }
 }
@@ -176,6 +198,9 @@ struct FileConfig {
     login_throttle_window_seconds: Option<u64>,
     header_timeout_seconds: Option<u64>,
     max_header_bytes: Option<usize>,
+    max_connections: Option<usize>,
+    leak_reports_per_ip: Option<u32>,
+    leak_report_window_seconds: Option<u64>,
 }
 
 fn parse<T: FromStr>(name: &str, value: &str) -> Result<T, ConfigError>
@@ -277,6 +302,11 @@ impl Config {
             .header_timeout_seconds
             .unwrap_or(self.header_timeout_seconds);
         self.max_header_bytes = f.max_header_bytes.unwrap_or(self.max_header_bytes);
+        self.max_connections = f.max_connections.unwrap_or(self.max_connections);
+        self.leak_reports_per_ip = f.leak_reports_per_ip.unwrap_or(self.leak_reports_per_ip);
+        self.leak_report_window_seconds = f
+            .leak_report_window_seconds
+            .unwrap_or(self.leak_report_window_seconds);
     }
 
     fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
@@ -312,6 +342,11 @@ impl Config {
                 }
                 "TESSERA_HEADER_TIMEOUT_SECONDS" => self.header_timeout_seconds = parse(name, value)?,
                 "TESSERA_MAX_HEADER_BYTES" => self.max_header_bytes = parse(name, value)?,
+                "TESSERA_MAX_CONNECTIONS" => self.max_connections = parse(name, value)?,
+                "TESSERA_LEAK_REPORTS_PER_IP" => self.leak_reports_per_ip = parse(name, value)?,
+                "TESSERA_LEAK_REPORT_WINDOW_SECONDS" => {
+                    self.leak_report_window_seconds = parse(name, value)?
+                }
                 known if CLIENT_ENV.contains(&known) => {}
                 unknown => warnings.push(format!(
                     "ignoring unknown environment variable {unknown} (misspelt? see docs/configuration.md)"
@@ -368,6 +403,15 @@ impl Config {
         if !(8192..=1024 * 1024).contains(&self.max_header_bytes) {
             return bad("max_header_bytes", "must be between 8192 and 1048576");
         }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return bad("max_connections", "must be between 1 and 1000000");
+        }
+        if !(1..=24 * 3600).contains(&self.leak_report_window_seconds) {
+            return bad(
+                "leak_report_window_seconds",
+                "must be between 1 and 86400 (a day)",
+            );
+        }
         if tessera_core::OrgKey::parse(&self.bootstrap_org).is_err() {
             return bad(
                 "bootstrap_org",
@@ -389,6 +433,14 @@ impl Config {
                 i64::try_from(self.login_throttle_window_seconds).unwrap_or(900),
             ),
         }
+    }
+
+    /// The leak-report rate limit (reports per client IP per window).
+    pub fn leak_report_limit(&self) -> crate::throttle::RateLimit {
+        crate::throttle::RateLimit::new(
+            self.leak_reports_per_ip,
+            time::Duration::seconds(i64::try_from(self.leak_report_window_seconds).unwrap_or(60)),
+        )
     }
 
     pub fn token_format(&self) -> TokenFormat {
@@ -454,6 +506,52 @@ mod tests {
         std::fs::write(&path, "lsten = 1\n").expect("write");
         let err = Config::load(Some(&path), &env(&[])).expect_err("unknown key");
         assert!(err.to_string().contains("lsten"), "{err}");
+    }
+
+    #[test]
+    fn abuse_limits_come_from_file_and_env_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tessera.toml");
+        std::fs::write(
+            &path,
+            "max_connections = 10\nleak_reports_per_ip = 0\nleak_report_window_seconds = 30\n",
+        )
+        .expect("write");
+        let (c, _) = Config::load(Some(&path), &env(&[])).expect("loads");
+        assert_eq!(
+            (
+                c.max_connections,
+                c.leak_reports_per_ip,
+                c.leak_report_window_seconds
+            ),
+            (10, 0, 30)
+        );
+        let (c, warnings) = Config::load(
+            Some(&path),
+            &env(&[
+                ("TESSERA_MAX_CONNECTIONS", "5"),
+                ("TESSERA_LEAK_REPORTS_PER_IP", "7"),
+                ("TESSERA_LEAK_REPORT_WINDOW_SECONDS", "120"),
+            ]),
+        )
+        .expect("loads");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (
+                c.max_connections,
+                c.leak_reports_per_ip,
+                c.leak_report_window_seconds
+            ),
+            (5, 7, 120)
+        );
+        let err = Config::load(None, &env(&[("TESSERA_MAX_CONNECTIONS", "0")])).expect_err("0");
+        assert!(err.to_string().contains("max_connections"), "{err}");
+        let err = Config::load(None, &env(&[("TESSERA_LEAK_REPORT_WINDOW_SECONDS", "0")]))
+            .expect_err("0");
+        assert!(
+            err.to_string().contains("leak_report_window_seconds"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,6 +9,21 @@
 //! - **Header size** (`max_header_bytes`): a longer request head (request
 //!   line and headers) is answered `431 Request Header Fields Too Large` and
 //!   the connection is closed. At most 100 headers are accepted.
+//! - **Connection cap** (`max_connections`): at most this many client
+//!   connections are open at once. At the cap the loop stops accepting
+//!   until one closes, so new connections wait in the kernel's listen
+//!   backlog (backpressure) instead of being refused, and open ones are
+//!   never dropped to make room. Idle keep-alive connections give their
+//!   slot back after the header timeout, so they cannot hold it forever.
+//!   Reaching the cap is logged (at most once a minute) and the number of
+//!   open connections is the `tessera_open_connections` metric.
+//! - **Write stall** (also `header_timeout_seconds`): a client that stops
+//!   reading (it pipelines requests for a large answer such as the OpenAPI
+//!   document and never reads them) would otherwise leave the server
+//!   waiting to write forever — no read timeout runs meanwhile. When no
+//!   byte can be written for that long, the connection is closed. A slow
+//!   reader that makes progress is not affected: any written byte restarts
+//!   the clock.
 //! - Bodies are limited by the router (`max_body_bytes`, `413`) and whole
 //!   requests by its timeout (`request_timeout_seconds`, `503`).
 //!
@@ -17,8 +32,12 @@
 //! at most the request timeout) and closes idle connections.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -26,8 +45,16 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use tower::Service;
+
+/// How often, at most, reaching the connection cap is logged: a server
+/// held at the cap would otherwise log on every accept.
+const CAP_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The tracing span of one request, for request logging. The path and query
 /// are logged with anything token-shaped redacted: people paste tokens into
@@ -44,6 +71,42 @@ pub struct ConnLimits {
     pub max_header_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub drain_timeout: Duration,
+    /// Most client connections open at once.
+    pub max_connections: usize,
+}
+
+/// One open connection's slot: gives it back, and updates the gauge, when
+/// the connection's task ends however it ends.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    open: Gauge,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.dec();
+    }
+}
+
+/// Waits for a free connection slot, warning (rate-limited) when there is
+/// none.
+async fn free_slot(
+    slots: &Arc<Semaphore>,
+    max: usize,
+    last_warning: &mut Option<Instant>,
+) -> Option<OwnedSemaphorePermit> {
+    if let Ok(permit) = Arc::clone(slots).try_acquire_owned() {
+        return Some(permit);
+    }
+    if last_warning.is_none_or(|at| at.elapsed() >= CAP_WARNING_INTERVAL) {
+        *last_warning = Some(Instant::now());
+        tracing::warn!(
+            max_connections = max,
+            "at the connection limit: new connections wait until one closes (see max_connections)"
+        );
+    }
+    // The semaphore is never closed, so this only fails if it were.
+    Arc::clone(slots).acquire_owned().await.ok()
 }
 
 /// Serves `app` on `listener` until `stop` completes, then drains.
@@ -51,6 +114,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnLimits,
+    open: Gauge,
     stop: impl Future<Output = ()>,
 ) {
     let mut builder = http1::Builder::new();
@@ -59,8 +123,19 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_header_bytes);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut last_warning = None;
     tokio::pin!(stop);
     loop {
+        // A slot first, then accept: at the cap, connections queue in the
+        // kernel's backlog rather than being accepted and dropped.
+        let permit = tokio::select! {
+            permit = free_slot(&slots, limits.max_connections, &mut last_warning) => match permit {
+                Some(permit) => permit,
+                None => break,
+            },
+            () = &mut stop => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -75,9 +150,16 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = hyper::service::service_fn(with_peer(app.clone(), peer));
+        let stream = StallLimit::new(stream, limits.header_timeout);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
+        open.inc();
+        let slot = Slot {
+            _permit: permit,
+            open: open.clone(),
+        };
         tokio::spawn(async move {
+            let _slot = slot;
             // Errors here are the client's doing (timeouts, resets, bad
             // requests hyper already answered); nothing to report upward.
             if let Err(e) = conn.await {
@@ -105,5 +187,97 @@ fn with_peer(
         request.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
         <Router as Service<hyper::Request<Incoming>>>::call(&mut app, request)
+    }
+}
+
+/// A client connection whose writes fail with `TimedOut` once the client
+/// has accepted no byte for `limit` (see the module docs). Reads pass
+/// through: hyper's header timeout bounds those.
+struct StallLimit {
+    stream: TcpStream,
+    limit: Duration,
+    /// Running while a write is blocked; cleared by any progress.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl StallLimit {
+    fn new(stream: TcpStream, limit: Duration) -> Self {
+        Self {
+            stream,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// After an inner write-side poll: progress clears the clock, a block
+    /// starts it (once) and fails when it runs out.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled = None;
+            return polled;
+        }
+        let limit = self.limit;
+        let clock = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match clock.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl AsyncRead for StallLimit {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for StallLimit {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.watch(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.watch(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_flush(cx);
+        this.watch(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_shutdown(cx);
+        this.watch(cx, polled)
     }
 }

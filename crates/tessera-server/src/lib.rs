@@ -223,6 +223,7 @@ pub fn start(
         header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
         max_header_bytes: state.config.max_header_bytes,
         drain_timeout: Duration::from_secs(state.config.request_timeout_seconds),
+        max_connections: state.config.max_connections,
     };
     let mut stopped_for_serve = stopped.clone();
     let trigger = shutdown.clone();
@@ -233,9 +234,16 @@ pub fn start(
         }
     });
     let mut serve_stop = shutdown.subscribe();
-    let task = tokio::spawn(http::serve(listener, app, limits, async move {
-        let _ = serve_stop.wait_for(|s| *s).await;
-    }));
+    let open_connections = state.metrics.open_connections.clone();
+    let task = tokio::spawn(http::serve(
+        listener,
+        app,
+        limits,
+        open_connections,
+        async move {
+            let _ = serve_stop.wait_for(|s| *s).await;
+        },
+    ));
     let flush_state = state.clone();
     let flusher = tokio::spawn(async move {
         let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);

@@ -1,5 +1,6 @@
-//! Prometheus metrics at `/metrics`: verification counts by outcome and a
-//! latency histogram. Labels carry outcomes, never tokens.
+//! Prometheus metrics at `/metrics`: verification counts by outcome, a
+//! latency histogram, and gauges of pending last-used writes and open
+//! client connections. Labels carry outcomes, never tokens.
 
 use std::sync::Arc;
 
@@ -33,6 +34,9 @@ pub struct Metrics {
     by_outcome: Vec<Counter>,
     pub verification_seconds: Histogram,
     pub last_used_pending: Gauge,
+    /// Client connections open now (kept by the connection loop, which
+    /// holds at most `max_connections`).
+    pub open_connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -59,6 +63,12 @@ impl Default for Metrics {
             "Token uses recorded in memory and not yet flushed to storage",
             last_used_pending.clone(),
         );
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Client connections open now (at most max_connections)",
+            open_connections.clone(),
+        );
         let by_outcome = OUTCOMES
             .iter()
             .map(|o| {
@@ -75,6 +85,7 @@ impl Default for Metrics {
             by_outcome,
             verification_seconds,
             last_used_pending,
+            open_connections,
         }
     }
 }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RateLimit};
 
 /// Cloned for every request (axum hands each handler its own copy), so it
 /// is one `Arc`: a clone is one atomic increment.
@@ -41,6 +41,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Failed-login counts, shared by every login path.
     pub login_throttle: Arc<LoginThrottle>,
+    /// Leak reports per client IP (`POST /leaks`).
+    pub leak_reports: Arc<RateLimit>,
     audit_ids: Arc<AuditIds>,
 }
 
@@ -50,6 +52,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
         let format = config.token_format();
         let login_limits = config.login_limits();
+        let leak_reports = config.leak_report_limit();
         let engine_config = EngineConfig {
             outage_grace: time::Duration::seconds(
                 i64::try_from(config.outage_grace_seconds).unwrap_or(i64::MAX),
@@ -68,6 +71,7 @@ impl AppState {
             clock: Clock::default(),
             metrics: Metrics::default(),
             login_throttle: Arc::new(LoginThrottle::new(login_limits)),
+            leak_reports: Arc::new(leak_reports),
             audit_ids: Arc::new(AuditIds::default()),
         }))
     }

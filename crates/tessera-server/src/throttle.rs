@@ -1,5 +1,6 @@
-//! Login throttling: a brake on password guessing, per account and per
-//! client IP.
+//! Fixed-window throttles: login throttling (a brake on password guessing,
+//! per account and per client IP) and [`RateLimit`], a plain per-key limit
+//! (leak reports per client IP).
 //!
 //! Each key (a normalised email, or an IP address) has a fixed window
 //! (`login_throttle_window_seconds`). Failed logins count up within it; once
@@ -9,7 +10,10 @@
 //! A successful login clears its account's count but not its IP's (or one
 //! attacker-owned account would reset an IP's count between guesses).
 //!
-//! Invariants:
+//! [`RateLimit`] counts every request of a key, not only failures: `limit`
+//! requests per window, then `429` until the window ends.
+//!
+//! Invariants (of both):
 //! - Emails are counted whether or not a member has them, so a `429` says
 //!   nothing about whether an account exists.
 //! - State is in memory and per node: a restart forgets it, and `n` nodes
@@ -36,7 +40,8 @@ pub struct Limits {
     pub window: Duration,
 }
 
-/// Failures of one key in its current window.
+/// Failures of one key in its current window (for a [`RateLimit`]: its
+/// requests).
 #[derive(Debug, Clone, Copy)]
 struct Window {
     started: OffsetDateTime,
@@ -108,6 +113,40 @@ impl LoginThrottle {
                 w.failures = w.failures.saturating_sub(1);
             }
         }
+    }
+}
+
+/// At most `limit` requests per key per window (a limit of 0 turns it off),
+/// with the login throttle's table and its bounds.
+#[derive(Debug)]
+pub struct RateLimit {
+    limit: u32,
+    window: Duration,
+    keys: Mutex<Table>,
+}
+
+impl RateLimit {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One request for `key`: refused if the key has used up its window,
+    /// otherwise counted. Check and count happen under one lock, so
+    /// parallel requests cannot all slip past the limit.
+    pub fn hit(&self, key: &str, now: OffsetDateTime) -> Result<(), Blocked> {
+        if self.limit == 0 {
+            return Ok(());
+        }
+        let mut keys = lock(&self.keys);
+        if let Some(retry_after_secs) = blocked_for(&keys, key, self.limit, self.window, now) {
+            return Err(Blocked { retry_after_secs });
+        }
+        count(&mut keys, key, self.limit, self.window, now);
+        Ok(())
     }
 }
 
@@ -232,6 +271,55 @@ mod tests {
         assert!(t.attempt("a@x.test", None, t0()).is_ok());
         assert!(t.attempt("a@x.test", None, t0()).is_ok());
         assert!(t.attempt("a@x.test", None, t0()).is_err());
+    }
+
+    #[test]
+    fn a_rate_limit_refuses_the_request_after_its_limit_until_the_window_ends() {
+        let r = RateLimit::new(3, Duration::minutes(1));
+        for _ in 0..3 {
+            assert!(r.hit("1.1.1.1", t0()).is_ok());
+        }
+        assert_eq!(
+            r.hit("1.1.1.1", t0() + Duration::seconds(20)),
+            Err(Blocked {
+                retry_after_secs: 40
+            })
+        );
+        // A refused request does not extend the block.
+        assert_eq!(
+            r.hit("1.1.1.1", t0() + Duration::milliseconds(59_500)),
+            Err(Blocked {
+                retry_after_secs: 1
+            })
+        );
+        // Other keys are unaffected; the key is let in when the window ends,
+        // and gets a full fresh window.
+        assert!(r.hit("2.2.2.2", t0()).is_ok());
+        for _ in 0..3 {
+            assert!(r.hit("1.1.1.1", t0() + Duration::minutes(1)).is_ok());
+        }
+        assert!(r.hit("1.1.1.1", t0() + Duration::minutes(1)).is_err());
+    }
+
+    #[test]
+    fn a_rate_limit_of_zero_is_off_and_keeps_no_state() {
+        let r = RateLimit::new(0, Duration::minutes(1));
+        for _ in 0..100 {
+            assert!(r.hit("1.1.1.1", t0()).is_ok());
+        }
+        assert!(lock(&r.keys).is_empty());
+    }
+
+    #[test]
+    fn a_full_rate_limit_table_keeps_blocked_keys() {
+        let r = RateLimit::new(2, Duration::minutes(1));
+        assert!(r.hit("victim", t0()).is_ok());
+        assert!(r.hit("victim", t0()).is_ok());
+        for i in 0..MAX_KEYS + 10 {
+            let _ = r.hit(&format!("junk{i}"), t0());
+        }
+        assert!(lock(&r.keys).len() <= MAX_KEYS);
+        assert!(r.hit("victim", t0()).is_err());
     }
 
     #[test]

@@ -202,13 +202,28 @@ struct AuthQuery {
 
 /// Report tokens found where they should not be; each live one is revoked
 /// at once and the revocation audited.
+///
+/// Anyone may call it and each token in a report costs a storage read, so
+/// reports are limited per client IP (`leak_reports_per_ip` per
+/// `leak_report_window_seconds`; `429 rate_limited` with `Retry-After`).
+/// The limit is checked before any token in the report is looked up.
 #[utoipa::path(post, path = "/api/v1/leaks", tag = "verify", request_body = LeakReport,
-    responses((status = 200, body = LeakReportResponse), (status = 400, body = tessera_api::ErrorBody)))]
+    responses((status = 200, body = LeakReportResponse), (status = 400, body = tessera_api::ErrorBody),
+        (status = 429, body = tessera_api::ErrorBody)))]
 pub async fn report_leaks(
     State(state): State<AppState>,
     ip: ClientIp,
     ApiJson(body): ApiJson<LeakReport>,
 ) -> ApiResult<Json<LeakReportResponse>> {
+    if let Some(addr) = ip.0.as_deref() {
+        if let Err(blocked) = state.leak_reports.hit(addr, state.now()) {
+            tracing::info!("leak report refused by the rate limit");
+            return Err(ApiError::TooManyRequests {
+                message: "too many leak reports from this address; try again later".into(),
+                retry_after_secs: blocked.retry_after_secs,
+            });
+        }
+    }
     if body.tokens.len() > MAX_LEAK_TOKENS {
         return Err(ApiError::BadRequest(format!(
             "at most {MAX_LEAK_TOKENS} tokens per report"

@@ -441,3 +441,233 @@ async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
             .expect(401);
     }
 }
+
+/// Sends `GET path` on an open keep-alive connection and reads the whole
+/// answer (head and `Content-Length` body); the connection stays open.
+async fn get_on(stream: &mut TcpStream, path: &str) -> String {
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().expect("length"));
+            if got.len() >= end + 4 + length {
+                return String::from_utf8_lossy(&got).into_owned();
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("answered in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed mid-answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
+    let s = start_with(|c| c.max_connections = 2).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // Two keep-alive connections the server has accepted and answered.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut conn = TcpStream::connect(&addr).await.expect("connect");
+        assert!(get_on(&mut conn, "/healthz")
+            .await
+            .starts_with("HTTP/1.1 200"));
+        held.push(conn);
+    }
+    // A third client connects (the kernel's backlog takes it) but is not
+    // served while both slots are taken.
+    let third_client = reqwest::Client::new();
+    let mut third = tokio::spawn(third_client.get(s.url("/healthz")).send());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), &mut third)
+            .await
+            .is_err(),
+        "a third connection was served past max_connections = 2"
+    );
+    // The held connections were not dropped to make room.
+    assert!(get_on(&mut held[0], "/healthz")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    // One closes: the waiting request is served.
+    drop(held.pop());
+    let answer = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("served once a slot was free")
+        .expect("task")
+        .expect("sent");
+    assert_eq!(answer.status(), 200);
+    // The open connections are a metric: the one still held and the third.
+    let metrics = get_on(&mut held[0], "/metrics").await;
+    assert!(
+        metrics.contains("\ntessera_open_connections 2\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
+    let s = start_with(|c| {
+        c.max_connections = 1;
+        c.header_timeout_seconds = 1;
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // A keep-alive connection makes a request, then sits idle holding the
+    // only slot.
+    let mut idle = TcpStream::connect(&addr).await.expect("connect");
+    assert!(get_on(&mut idle, "/healthz")
+        .await
+        .starts_with("HTTP/1.1 200"));
+    let other = reqwest::Client::new();
+    let waiting = tokio::spawn(other.get(s.url("/healthz")).send());
+    // The server closes the idle connection (it does not wait for the
+    // client to), and the waiting client gets the slot.
+    assert!(
+        read_until_closed(&mut idle, Duration::from_secs(10))
+            .await
+            .is_some(),
+        "an idle keep-alive connection was kept open"
+    );
+    let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once the idle connection was closed")
+        .expect("task")
+        .expect("sent");
+    assert_eq!(answer.status(), 200);
+}
+
+async fn report_from(s: &TestServer, ip: &str, tokens: &[&str]) -> crate::harness::Reply {
+    crate::harness::send(
+        s.http
+            .post(s.url("/api/v1/leaks"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "tokens": tokens })),
+    )
+    .await
+}
+
+async fn is_valid(s: &TestServer, token: &str) -> bool {
+    let reply = s
+        .post("/api/v1/verify", "", json!({ "token": token }))
+        .await
+        .expect(200);
+    reply.body["valid"] == true
+}
+
+#[tokio::test]
+async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed() {
+    // Behind a trusted proxy, so each test client can have its own address.
+    let s = start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.leak_reports_per_ip = 3;
+        c.leak_report_window_seconds = 600;
+    })
+    .await;
+    let (_, victim, _) = s
+        .create_token(&s.owner_token, json!({ "name": "victim" }))
+        .await;
+    for _ in 0..3 {
+        report_from(&s, "203.0.113.1", &["tsr_not_a_token"])
+            .await
+            .expect(200);
+    }
+    // The fourth report in the window is refused, and what it carries is
+    // not looked at: the leaked token still works.
+    let refused = report_from(&s, "203.0.113.1", &[&victim])
+        .await
+        .expect_error(429, "rate_limited");
+    let wait = retry_after(&refused);
+    assert!((1..=600).contains(&wait), "Retry-After {wait}");
+    assert!(
+        is_valid(&s, &victim).await,
+        "a refused report revoked a token"
+    );
+    // Another address has its own count; its report is processed.
+    let other = report_from(&s, "203.0.113.2", &[&victim]).await.expect(200);
+    assert_eq!(other.body["revoked"], 1);
+    assert!(!is_valid(&s, &victim).await);
+    // When the window ends, the first address may report again.
+    s.clock.advance(time::Duration::seconds(601));
+    report_from(&s, "203.0.113.1", &["tsr_not_a_token"])
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn a_report_with_too_many_tokens_is_refused_whole() {
+    // A body limit large enough that the token cap, not the body size,
+    // is what refuses it.
+    let s = start_with(|c| c.max_body_bytes = 1024 * 1024).await;
+    let (_, victim, _) = s
+        .create_token(&s.owner_token, json!({ "name": "victim" }))
+        .await;
+    let mut tokens = vec!["tsr_not_a_token"; 1000];
+    tokens.push(&victim);
+    s.post("/api/v1/leaks", "", json!({ "tokens": tokens }))
+        .await
+        .expect_error(400, "bad_request");
+    assert!(
+        is_valid(&s, &victim).await,
+        "a refused report revoked a token"
+    );
+    // 1000 is accepted.
+    tokens.remove(0);
+    let reply = s
+        .post("/api/v1/leaks", "", json!({ "tokens": tokens }))
+        .await
+        .expect(200);
+    assert_eq!(reply.body["revoked"], 1);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
+    let s = start_with(|c| {
+        c.max_connections = 1;
+        c.header_timeout_seconds = 1;
+    })
+    .await;
+    let addr = s
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    // A client with a tiny receive window pipelines requests for a large
+    // public answer (the OpenAPI document) and never reads them: the server
+    // is left with answers it cannot write, and no read timeout running.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    stalled
+        .write_all(&b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200))
+        .await
+        .expect("write");
+    // It holds the only slot until the server gives up on it.
+    let other = reqwest::Client::new();
+    let answer = tokio::time::timeout(Duration::from_secs(10), other.get(s.url("/healthz")).send())
+        .await
+        .expect("served once the stalled connection was cut off")
+        .expect("sent");
+    assert_eq!(answer.status(), 200);
+    // The stalled connection was closed, before all its answers were sent.
+    let received = read_until_closed(&mut stalled, Duration::from_secs(10))
+        .await
+        .expect("the stalled connection was closed");
+    assert!(
+        received.matches("HTTP/1.1 200").count() < 200,
+        "every answer was sent"
+    );
+}
