@@ -34,6 +34,9 @@ const CHUNK: usize = 64 * 1024;
 const BINARY_SNIFF: usize = 8 * 1024;
 /// Most tokens `POST /leaks` takes in one report.
 const REPORT_BATCH: usize = 1000;
+/// Most bytes of tokens per report: half the server's default body limit
+/// (64 KiB), so a report of long tokens is never refused as too large.
+const REPORT_BATCH_BYTES: usize = 32 * 1024;
 
 pub const LONG_ABOUT: &str = "\
 Find Tessera tokens in files, directories (recursively) and git history.
@@ -271,7 +274,7 @@ async fn report(
         revoked: 0,
         ignored: 0,
     };
-    for batch in tokens.chunks(REPORT_BATCH) {
+    for batch in report_batches(&tokens) {
         let answer = client
             .report_leaks(&LeakReport {
                 tokens: batch.to_vec(),
@@ -283,6 +286,26 @@ async fn report(
         total.ignored += answer.ignored;
     }
     Ok(total)
+}
+
+/// Splits the tokens into reports the server accepts: at most
+/// [`REPORT_BATCH`] tokens and about [`REPORT_BATCH_BYTES`] of JSON each.
+fn report_batches(tokens: &[String]) -> Vec<&[String]> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, token) in tokens.iter().enumerate() {
+        // The token, its quotes and a comma.
+        let cost = token.len() + 3;
+        if i > start && (i - start == REPORT_BATCH || bytes + cost > REPORT_BATCH_BYTES) {
+            batches.push(&tokens[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += cost;
+    }
+    if start < tokens.len() {
+        batches.push(&tokens[start..]);
+    }
+    batches
 }
 
 /// A file, or a directory walked recursively.
@@ -394,4 +417,35 @@ fn scan_git(
 fn unreadable(path: &Path, reason: &str, tally: &mut Tally) {
     eprintln!("warning: cannot read {}: {reason}", path.display());
     tally.unreadable += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_stay_under_the_body_limit_and_the_token_cap() {
+        let format = TokenFormat::default();
+        let now = time::OffsetDateTime::now_utc();
+        let tokens: Vec<String> = (0..2500).map(|_| format.generate(now).token).collect();
+        let batches = report_batches(&tokens);
+        for batch in &batches {
+            let body = serde_json::to_vec(&LeakReport {
+                tokens: batch.to_vec(),
+                url: Some("tessera scan: src/config.rs:12".into()),
+            })
+            .expect("json");
+            assert!(body.len() < 64 * 1024, "a report of {} bytes", body.len());
+            assert!(!batch.is_empty() && batch.len() <= REPORT_BATCH);
+        }
+        // Nothing lost, nothing repeated, order kept.
+        assert_eq!(batches.concat(), tokens);
+        assert!(report_batches(&[]).is_empty());
+        let long = vec!["x".repeat(40_000), "y".repeat(40_000)];
+        assert_eq!(
+            report_batches(&long).len(),
+            2,
+            "one oversized token per report"
+        );
+    }
 }
