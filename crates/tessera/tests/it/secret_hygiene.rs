@@ -13,6 +13,8 @@ const OWNER_PASSWORD: &str = "Owner-Pass-Hygiene-1";
 const MEMBER_PASSWORD: &str = "Member-Pass-Hygiene-2";
 const NEW_PASSWORD: &str = "Owner-Pass-Hygiene-3";
 const WRONG_PASSWORD: &str = "Wrong-Guess-Hygiene-4";
+const WEB_PASSWORD: &str = "Web-Pass-Hygiene-5";
+const WEB_WRONG_PASSWORD: &str = "Web-Wrong-Hygiene-6";
 
 struct Api {
     http: Client,
@@ -261,7 +263,8 @@ async fn no_token_or_password_reaches_logs_audit_metrics_or_database() {
         http: Client::new(),
         base: server.base.clone(),
     };
-    let secrets = acceptance_flow(&api, &owner_token).await;
+    let mut secrets = acceptance_flow(&api, &owner_token).await;
+    secrets.extend(web_flow(&api, &owner_token).await);
 
     // The audit log, every page.
     let new_owner = init_token_after_password_change(&api).await;
@@ -328,6 +331,117 @@ async fn no_token_or_password_reaches_logs_audit_metrics_or_database() {
         "expected trace logging, got:\n{logs:.2000}"
     );
     assert_absent("the server's logs", logs.as_bytes(), &secrets);
+}
+
+/// The web page's flow: a form login (once wrongly), then a token
+/// created, rotated and cloned through the forms, each value read off the
+/// page that shows it once. Returns every secret it saw.
+async fn web_flow(api: &Api, owner_token: &str) -> Vec<String> {
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/members",
+            Auth::Bearer(owner_token),
+            Some(json!({"email": "web@acme.test", "role": "writer", "password": WEB_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut secrets = vec![WEB_PASSWORD.to_owned(), WEB_WRONG_PASSWORD.to_owned()];
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = |path: &str| format!("{}{path}", api.base);
+    let login_page = http.get(url("/login")).send().await.expect("login page");
+    let login_cookie = cookie_named(&login_page, "tessera_login_csrf").expect("login csrf");
+    let login_csrf = login_cookie.split_once('=').expect("pair").1.to_owned();
+    let login = |password: &'static str| {
+        http.post(url("/login"))
+            .header("cookie", &login_cookie)
+            .form(&[
+                ("email", "web@acme.test"),
+                ("password", password),
+                ("csrf_token", &login_csrf),
+            ])
+            .send()
+    };
+    assert_eq!(
+        login(WEB_WRONG_PASSWORD).await.expect("login").status(),
+        401
+    );
+    let logged_in = login(WEB_PASSWORD).await.expect("login");
+    assert_eq!(logged_in.status(), 303);
+    let session = cookie_named(&logged_in, "tessera_session").expect("session cookie");
+    secrets.push(session.split_once('=').expect("pair").1.to_owned());
+
+    let page = |path: &str| http.get(url(path)).header("cookie", &session).send();
+    let tokens_page = page("/tokens")
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = field_value(&tokens_page, "name=\"csrf_token\"");
+    secrets.push(csrf.clone());
+    let post = |path: String, fields: Vec<(&'static str, &'static str)>| {
+        let mut form: Vec<(&str, &str)> = fields;
+        form.push(("csrf_token", &csrf));
+        http.post(url(&path))
+            .header("cookie", &session)
+            .form(&form)
+            .send()
+    };
+    let shown = |html: &str| field_value(html, "id=\"token-value\"");
+
+    let created = post(
+        "/tokens".into(),
+        vec![("name", "web hygiene"), ("expiry", "30")],
+    )
+    .await
+    .expect("create");
+    assert_eq!(created.status(), 201);
+    secrets.push(shown(&created.text().await.expect("html")));
+    let (status, mine, _) = api
+        .call(Method::GET, "/tokens", Auth::Cookie(&session), None)
+        .await;
+    assert_eq!(status, 200, "{mine}");
+    let id = mine["items"][0]["id"].as_str().expect("id").to_owned();
+    let rotated = post(
+        format!("/tokens/{id}/rotate"),
+        vec![("expiry", "30"), ("grace", "0")],
+    )
+    .await
+    .expect("rotate");
+    assert_eq!(rotated.status(), 200, "a rotation creates nothing new");
+    secrets.push(shown(&rotated.text().await.expect("html")));
+    let cloned = post(format!("/tokens/{id}/clone"), vec![("name", "web copy")])
+        .await
+        .expect("clone");
+    assert_eq!(cloned.status(), 201);
+    secrets.push(shown(&cloned.text().await.expect("html")));
+    assert!(secrets.iter().all(|s| !s.is_empty()));
+    secrets
+}
+
+/// `name=value` of the response's Set-Cookie for `name`.
+fn cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The `value` attribute of the first input marked by `marker`.
+fn field_value(html: &str, marker: &str) -> String {
+    let at = html.find(marker).expect("field on the page");
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("value") + 7;
+    let end = rest[start..].find('"').expect("end of value");
+    rest[start..start + end].to_owned()
 }
 
 /// A fresh owner token, made through the new login (the old owner token
