@@ -209,6 +209,58 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
 
 /// `POST /verify` runs without the per-request timer (it is the hot path),
 /// so its body has a read deadline of its own.
+/// The header timeout bounds the wait for a request's head, not the
+/// request: a body that takes longer than it (but arrives within the
+/// request timeout) is answered, and the connection then serves more.
+#[tokio::test]
+async fn the_header_timeout_does_not_cut_a_request_in_progress() {
+    let s = start_with(|c| {
+        c.header_timeout_seconds = 1;
+        c.request_timeout_seconds = 30;
+    })
+    .await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let body = br#"{"token":"tsr_not-a-token"}"#;
+    let mut conn = TcpStream::connect(&addr).await.expect("connect");
+    conn.write_all(
+        format!(
+            "POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("head");
+    // The body, a byte every 100 ms: 2.7 s, well past the header timeout.
+    for byte in body {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        conn.write_all(&[*byte]).await.expect("still open");
+    }
+    let answer = read_answer_head(&mut conn).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    // Kept alive: a second request on the same connection is served.
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("second request");
+    let answer = read_answer_head(&mut conn).await;
+    assert!(answer.contains("HTTP/1.1 200"), "{answer:?}");
+}
+
+/// Reads until the end of an answer's head (or 5 s pass).
+async fn read_answer_head(conn: &mut TcpStream) -> String {
+    let mut buf = [0u8; 4096];
+    let mut got = Vec::new();
+    while let Ok(Ok(n @ 1..)) =
+        tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await
+    {
+        got.extend_from_slice(&buf[..n]);
+        if got.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 #[tokio::test]
 async fn a_trickled_verify_body_is_cut_off() {
     let s = start_with(|c| c.request_timeout_seconds = 2).await;
