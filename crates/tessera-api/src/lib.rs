@@ -13,6 +13,9 @@ pub use tessera_core::{BuiltinRole, Policy, TokenPolicy};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
+#[cfg(feature = "openapi")]
+pub mod schema;
+
 /// Deserializes a field that distinguishes "absent" (`None`) from "null"
 /// (`Some(None)`), for PATCH bodies.
 fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
@@ -59,10 +62,12 @@ pub struct ErrorDetail {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LoginRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Email))]
     pub email: String,
     pub password: String,
     /// The org's key; needed only when the email belongs to several orgs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Key>))]
     pub org: Option<String>,
 }
 
@@ -97,6 +102,7 @@ pub struct MeResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::NewPassword))]
     pub new_password: String,
 }
 
@@ -125,16 +131,21 @@ redacted_debug!(CreateMemberRequest { email, name, role, custom_roles } redact {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateMemberRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Email))]
     pub email: String,
+    /// Defaults to the part of the email before the `@`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "writer"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::BuiltinRole, example = "writer"))]
     pub role: BuiltinRole,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<schema::Key>>, max_items = 100))]
     pub custom_roles: Option<Vec<String>>,
     /// When absent, a random initial password is generated and returned
     /// once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::NewPassword>))]
     pub password: Option<String>,
 }
 
@@ -144,9 +155,11 @@ pub struct CreateMemberRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateMemberRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]
     pub role: Option<BuiltinRole>,
+    /// Replaces the member's custom roles; `[]` removes them all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<schema::Key>>, max_items = 100))]
     pub custom_roles: Option<Vec<String>>,
 }
 
@@ -156,7 +169,7 @@ pub struct MemberResponse {
     pub id: String,
     pub email: String,
     pub name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::BuiltinRole))]
     pub role: BuiltinRole,
     pub custom_roles: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -187,10 +200,13 @@ pub struct MemberList {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateRoleRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Key))]
     pub key: String,
+    /// Defaults to the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Policy))]
     pub policy: Policy,
 }
 
@@ -200,8 +216,9 @@ pub struct CreateRoleRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateRoleRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Policy))]
     pub policy: Policy,
 }
 
@@ -210,7 +227,7 @@ pub struct UpdateRoleRequest {
 pub struct RoleResponse {
     pub key: String,
     pub name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Policy))]
     pub policy: Policy,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -233,8 +250,11 @@ pub struct RoleList {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateProjectRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Key))]
     pub key: String,
+    /// Defaults to the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
 }
 
@@ -275,6 +295,7 @@ pub struct OrgResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateOrgRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_policy: Option<TokenPolicyPatch>,
@@ -293,7 +314,10 @@ pub struct TokenPolicyPatch {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 1, maximum = 3650)
+    )]
     pub max_lifetime_days: Option<Option<u32>>,
 }
 
@@ -305,16 +329,23 @@ pub struct TokenPolicyPatch {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CreateTokenRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = schema::Name))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]
     pub role: Option<BuiltinRole>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<schema::Key>>, min_items = 1, max_items = 100)
+    )]
     pub custom_roles: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Policy>))]
     pub policy: Option<Policy>,
+    /// Restricts the token to these projects; empty: not restricted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<schema::Key>>, max_items = 100))]
     pub projects: Option<Vec<String>>,
     #[serde(
         default,
@@ -335,34 +366,38 @@ pub struct CreateTokenRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]
     pub role: Option<Option<BuiltinRole>>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<schema::Key>>, min_items = 1, max_items = 100)
+    )]
     pub custom_roles: Option<Option<Vec<String>>>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Policy>))]
     pub policy: Option<Option<Policy>>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<schema::Key>>, max_items = 100))]
     pub projects: Option<Option<Vec<String>>>,
     #[serde(
         default,
@@ -389,6 +424,7 @@ fn serialize_double_time<S: serde::Serializer>(
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct CloneTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
 }
 
@@ -404,6 +440,7 @@ pub struct RotateTokenRequest {
     pub expires_at: OffsetDateTime,
     /// Keep the old string valid this many seconds more (at most 86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 86400))]
     pub grace_period_seconds: Option<u32>,
 }
 
@@ -419,10 +456,10 @@ pub struct TokenResponse {
     pub member_id: String,
     /// The scope: at most one of these three is set; none means the
     /// owner's permissions.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]
     pub role: Option<BuiltinRole>,
     pub custom_roles: Option<Vec<String>>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Policy>))]
     pub policy: Option<Policy>,
     /// Empty: not restricted to projects.
     pub projects: Vec<String>,
@@ -475,9 +512,19 @@ pub struct TokenList {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct VerifyRequest {
     pub token: String,
+    /// Give `action` and `resource` both, or neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<schema::CheckAction>, nullable = false)
+    )]
     pub action: Option<String>,
+    /// Give `action` and `resource` both, or neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<schema::CheckResource>, nullable = false)
+    )]
     pub resource: Option<String>,
 }
 
@@ -527,9 +574,12 @@ pub struct VerifiedToken {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct LeakReport {
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub tokens: Vec<String>,
-    /// Where they were found.
+    /// Where they were found; at most 2048 bytes (the document: 512
+    /// characters, as many as always fit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 512))]
     pub url: Option<String>,
 }
 

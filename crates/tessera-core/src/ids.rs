@@ -18,7 +18,7 @@ use crate::Error;
 /// Length of a KSUID in base62.
 pub const KSUID_LEN: usize = 27;
 /// The largest KSUID (20 bytes of 0xff) in base62: any longer value overflows.
-const KSUID_MAX: &str = "aWgEPTl1tmebfsQzFP4bxwgy80V";
+pub const KSUID_MAX: &str = "aWgEPTl1tmebfsQzFP4bxwgy80V";
 /// KSUIDs count seconds from this Unix time.
 const KSUID_EPOCH: i64 = 1_400_000_000;
 

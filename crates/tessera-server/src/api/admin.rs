@@ -354,11 +354,16 @@ pub async fn update_org(
 pub struct AuditParams {
     /// Only events by this member id.
     actor: Option<String>,
-    /// `token:create`, or a prefix ending in `:` (`token:`).
+    /// `token:create`, or a prefix ending in `:` (`token:`); at most 512
+    /// bytes (the document: 128 characters, as many as always fit).
+    #[param(max_length = 128)]
     action: Option<String>,
-    /// Only events whose target starts with this.
+    /// Only events whose target starts with this; at most 512 bytes (the
+    /// document: 128 characters).
+    #[param(max_length = 128)]
     target: Option<String>,
     /// The previous page's `next_cursor`.
+    #[param(pattern = r"^[0-9a-f]{24}$")]
     before: Option<String>,
     /// 1 to 500; default 100.
     #[param(minimum = 1, maximum = 500)]

@@ -49,7 +49,7 @@ pub fn hot_router(body_timeout: std::time::Duration) -> Router<AppState> {
 }
 
 /// Checks an action/resource pair a service asks about.
-fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()> {
+pub(crate) fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()> {
     match (action, resource) {
         (None, None) => Ok(()),
         (Some(action), Some(resource)) => {
