@@ -43,6 +43,8 @@ pub struct Shared {
     pub login_throttle: Arc<LoginThrottle>,
     /// Leak reports per client IP (`POST /leaks`).
     pub leak_reports: Arc<RateLimit>,
+    /// The web page's value-minting forms already sent (acted on once).
+    pub sent_forms: crate::web::once::SentForms,
     audit_ids: Arc<AuditIds>,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
             metrics: Metrics::default(),
             login_throttle: Arc::new(LoginThrottle::new(login_limits)),
             leak_reports: Arc::new(leak_reports),
+            sent_forms: crate::web::once::SentForms::default(),
             audit_ids: Arc::new(AuditIds::default()),
         }))
     }

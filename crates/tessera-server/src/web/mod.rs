@@ -14,12 +14,16 @@
 //!   cloned or rotated it, never in a URL, a redirect or storage; every page
 //!   is sent with `Cache-Control: no-store`, so neither reload nor the back
 //!   button brings it back.
+//! - A form that mints a value (create, clone, rotate) is acted on once:
+//!   reloading the page that shows the value changes nothing more
+//!   ([`once`]).
 //! - No inline scripts or styles and no external requests: CSS and JS are
 //!   files under `/static/`, compiled into the binary.
 
 mod admin;
 mod assets;
 mod forms;
+pub(crate) mod once;
 mod render;
 mod scope;
 mod session;

@@ -62,6 +62,12 @@ impl Layout {
         self.user.as_ref().map_or("", |u| u.csrf.as_str())
     }
 
+    /// A fresh id for a form that mints a token value, so that sending it
+    /// twice acts once (see [`super::once`]).
+    pub fn form_id(&self) -> String {
+        tessera_core::ids::new_ksuid(time::OffsetDateTime::now_utc())
+    }
+
     /// Is `section` the current one (for `aria-current`)?
     pub fn is(&self, section: &str) -> bool {
         self.section == section
@@ -93,6 +99,12 @@ pub fn page<T: Template>(status: StatusCode, template: &T) -> Response {
 struct ErrorPage<'a> {
     layout: Layout,
     message: &'a str,
+}
+
+/// A page for a logged-in member that says what went wrong, with a way
+/// back.
+pub fn member_error_page(layout: Layout, status: StatusCode, message: &str) -> Response {
+    page(status, &ErrorPage { layout, message })
 }
 
 /// A page that says what went wrong, with a way back.

@@ -37,6 +37,10 @@ impl WebUser {
     pub fn layout(&self, title: impl Into<String>, section: &'static str) -> Layout {
         Layout::new(title, section, &self.caller, &self.csrf)
     }
+
+    pub fn member_id(&self) -> &str {
+        self.caller.member.id.as_str()
+    }
 }
 
 impl FromRequestParts<AppState> for WebUser {

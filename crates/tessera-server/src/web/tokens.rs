@@ -16,7 +16,8 @@ use tessera_api::{
 };
 
 use super::forms::{expiry_from, friendly, FormData, Problems, WebForm};
-use super::render::{error_page, page, Layout, TokenView};
+use super::once::{Claim, FirstSent};
+use super::render::{error_page, member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
 use crate::api::tokens as api;
@@ -126,8 +127,15 @@ pub async fn create(
         Ok(r) => r,
         Err(problems) => return new_page(&state, &user, &form, problems).await,
     };
+    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
+        Claim::First(ticket) => ticket,
+        Claim::Again(first) => return sent_again(&user, "created", first),
+    };
     match api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await {
-        Ok((_, Json(created))) => created_page(&state, &user, &headers, "created", created),
+        Ok((_, Json(created))) => {
+            ticket.done(&created.metadata.id, &created.metadata.name);
+            created_page(&state, &user, &headers, "created", created)
+        }
         Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
     }
 }
@@ -188,6 +196,29 @@ fn created_page(
         .headers_mut()
         .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
     response
+}
+
+/// The answer to a value-minting form sent again (a reload of the page
+/// that showed the value, or a double click): nothing more is done, and
+/// the value, which is not kept, is not shown again.
+fn sent_again(user: &WebUser, verb: &str, first: FirstSent) -> Response {
+    let message = match first {
+        FirstSent::InProgress => {
+            "This form was already sent and is still being handled; nothing more was done. \
+             Open your tokens to see the result."
+                .to_owned()
+        }
+        FirstSent::Done { token_name, .. } => format!(
+            "This form was already sent: the token \u{201c}{token_name}\u{201d} was {verb} then, \
+             and nothing more was done now. Its value was shown only once, on that page, and \
+             is not kept. If you did not copy it, open the token and rotate it for a new value."
+        ),
+    };
+    member_error_page(
+        user.layout("Already sent", "tokens"),
+        StatusCode::CONFLICT,
+        &message,
+    )
 }
 
 /// The address people reach this server at, for the usage examples.
@@ -407,6 +438,10 @@ pub async fn rotate(
         expires_at,
         grace_period_seconds: Some(grace),
     };
+    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
+        Claim::First(ticket) => ticket,
+        Claim::Again(first) => return sent_again(&user, "rotated", first),
+    };
     let call = api::rotate_token(
         State(state.clone()),
         user.caller.clone(),
@@ -414,7 +449,10 @@ pub async fn rotate(
         ApiJson(request),
     );
     match call.await {
-        Ok(Json(created)) => created_page(&state, &user, &headers, "rotated", created),
+        Ok(Json(created)) => {
+            ticket.done(&created.metadata.id, &created.metadata.name);
+            created_page(&state, &user, &headers, "rotated", created)
+        }
         Err(e) => {
             let p = Problems::from_api(&e, &["expires_at", "grace_period_seconds"]);
             show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
@@ -433,6 +471,10 @@ pub async fn clone(
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
+    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
+        Claim::First(ticket) => ticket,
+        Claim::Again(first) => return sent_again(&user, "cloned", first),
+    };
     let call = api::clone_token(
         State(state.clone()),
         user.caller.clone(),
@@ -440,7 +482,10 @@ pub async fn clone(
         OptionalJson(request),
     );
     match call.await {
-        Ok((_, Json(created))) => created_page(&state, &user, &headers, "cloned", created),
+        Ok((_, Json(created))) => {
+            ticket.done(&created.metadata.id, &created.metadata.name);
+            created_page(&state, &user, &headers, "cloned", created)
+        }
         Err(e) => {
             let p = Problems::from_api(&e, &["name", "expires_at"]);
             show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await

@@ -298,3 +298,13 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
         text,
     }
 }
+
+/// The `value` attribute of the first HTML input marked by `marker` (a
+/// page's hidden or read-only field).
+pub fn field_value(html: &str, marker: &str) -> String {
+    let at = html.find(marker).expect("field on the page");
+    let rest = &html[at..];
+    let start = rest.find("value=\"").expect("value") + 7;
+    let end = rest[start..].find('"').expect("end of value");
+    rest[start..start + end].to_owned()
+}

@@ -6,6 +6,7 @@
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
+use crate::harness::field_value;
 use crate::process::{init, ServeProcess};
 
 const OWNER_EMAIL: &str = "owner@acme.test";
@@ -433,15 +434,6 @@ fn cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
         .filter_map(|v| v.split(';').next())
         .find(|pair| pair.starts_with(&format!("{name}=")))
         .map(str::to_owned)
-}
-
-/// The `value` attribute of the first input marked by `marker`.
-fn field_value(html: &str, marker: &str) -> String {
-    let at = html.find(marker).expect("field on the page");
-    let rest = &html[at..];
-    let start = rest.find("value=\"").expect("value") + 7;
-    let end = rest[start..].find('"').expect("end of value");
-    rest[start..start + end].to_owned()
 }
 
 /// A fresh owner token, made through the new login (the old owner token

@@ -8,7 +8,7 @@ use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-use crate::harness::{start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{field_value, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
 /// A form's fields.
 type Fields<'a> = &'a [(&'a str, &'a str)];
@@ -105,11 +105,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
 
 /// The value of the page's read-only token field.
 fn shown_token(html: &str) -> String {
-    let at = html.find("id=\"token-value\"").expect("token field");
-    let rest = &html[at..];
-    let start = rest.find("value=\"").expect("value") + 7;
-    let end = rest[start..].find('"').expect("end of value");
-    rest[start..start + end].to_owned()
+    field_value(html, "id=\"token-value\"")
 }
 
 async fn token_names(server: &TestServer) -> Vec<String> {
@@ -321,6 +317,88 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
     let detail = browser.get(&format!("/tokens/{id}")).await;
     assert_eq!(detail.status, 200);
     assert!(!detail.html.contains(secret_part));
+}
+
+/// Reloading the page that shows a new value sends its form again (the
+/// browser re-POSTs it): that must not create a second token or rotate
+/// again, and must not show the value again.
+#[tokio::test]
+async fn a_value_form_sent_twice_acts_once() {
+    let server = start().await;
+    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let form_page = browser.get("/tokens/new").await;
+    let form_id = field_value(&form_page.html, "name=\"form_id\"");
+
+    // A first try with a mistake is not "sent": corrected, the same form works.
+    let bad = browser
+        .post(
+            "/tokens",
+            &[("name", ""), ("expiry", "30"), ("form_id", &form_id)],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let fields = [
+        ("name", "once"),
+        ("expiry", "30"),
+        ("form_id", form_id.as_str()),
+    ];
+    let created = browser.post("/tokens", &fields).await;
+    assert_eq!(created.status, 201, "{}", created.html);
+    let value = shown_token(&created.html);
+    let again = browser.post("/tokens", &fields).await;
+    assert_eq!(again.status, 409, "{}", again.html);
+    assert!(again.html.contains("already sent"), "{}", again.html);
+    assert!(
+        !again.html.contains(&value),
+        "the value is never shown again"
+    );
+    let named_once = token_names(&server).await;
+    assert_eq!(named_once.iter().filter(|n| *n == "once").count(), 1);
+
+    // Rotation and clone: the same, and the value shown first keeps working.
+    let id = token_named(&server, "once").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let show = browser.get(&format!("/tokens/{id}")).await;
+    let rotate_id = field_value(
+        &show.html[show.html.find("/rotate\"").expect("rotate form")..],
+        "name=\"form_id\"",
+    );
+    let rotate = [
+        ("expiry", "30"),
+        ("grace", "0"),
+        ("form_id", rotate_id.as_str()),
+    ];
+    let rotated = browser.post(&format!("/tokens/{id}/rotate"), &rotate).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.html);
+    let new_value = shown_token(&rotated.html);
+    let again = browser.post(&format!("/tokens/{id}/rotate"), &rotate).await;
+    assert_eq!(again.status, 409, "{}", again.html);
+    server.get("/api/v1/me", &new_value).await.expect(200);
+    server.get("/api/v1/me", &value).await.expect(401);
+
+    let clone_id = field_value(
+        &show.html[show.html.find("/clone\"").expect("clone form")..],
+        "name=\"form_id\"",
+    );
+    let clone = [("name", "twin"), ("form_id", clone_id.as_str())];
+    assert_eq!(
+        browser
+            .post(&format!("/tokens/{id}/clone"), &clone)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        browser
+            .post(&format!("/tokens/{id}/clone"), &clone)
+            .await
+            .status,
+        409
+    );
+    let names = token_names(&server).await;
+    assert_eq!(names.iter().filter(|n| *n == "twin").count(), 1);
 }
 
 #[tokio::test]
