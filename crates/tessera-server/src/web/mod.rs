@@ -20,6 +20,7 @@
 //! - No inline scripts or styles and no external requests: CSS and JS are
 //!   files under `/static/`, compiled into the binary.
 
+mod account;
 mod admin;
 mod assets;
 mod forms;
@@ -43,6 +44,8 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.js", get(assets::js))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change_password))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/new", get(tokens::new_form))
         .route("/tokens/{id}", get(tokens::show).post(tokens::update))

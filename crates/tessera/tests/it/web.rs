@@ -319,6 +319,80 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
     assert!(!detail.html.contains(secret_part));
 }
 
+/// Members change their own password on the account page: the current
+/// one is checked, the two new ones must match, the new one must be long
+/// enough; on success only the new password logs in and other sessions end.
+#[tokio::test]
+async fn members_change_their_password_on_the_account_page() {
+    let server = start().await;
+    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let other = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let account = browser.get("/account").await;
+    assert_eq!(account.status, 200);
+    assert!(account.html.contains(OWNER_EMAIL), "{}", account.html);
+
+    let browser = &browser;
+    let try_change = |current: &'static str, new: &'static str, again: &'static str| async move {
+        let fields = [
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", again),
+        ];
+        browser.post("/account/password", &fields).await
+    };
+    let wrong = try_change("not-the-password", "brand-new-pass-1", "brand-new-pass-1").await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.html.contains("id=\"current_password-error\""),
+        "{}",
+        wrong.html
+    );
+    let differ = try_change(OWNER_PASSWORD, "brand-new-pass-1", "brand-new-pass-2").await;
+    assert!(
+        differ.html.contains("id=\"confirm_password-error\""),
+        "{}",
+        differ.html
+    );
+    let short = try_change(OWNER_PASSWORD, "short", "short").await;
+    assert_eq!(short.status, 422);
+    assert!(
+        short.html.contains("id=\"new_password-error\""),
+        "{}",
+        short.html
+    );
+    // None of these changed anything.
+    let still = client()
+        .post(server.url("/api/v1/session"))
+        .json(&json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(still.status(), 200);
+
+    let changed = try_change(OWNER_PASSWORD, "brand-new-pass-1", "brand-new-pass-1").await;
+    assert_eq!(changed.status, 303, "{}", changed.html);
+    assert_eq!(changed.headers[LOCATION], "/account?done=password");
+    assert!(browser
+        .get("/account?done=password")
+        .await
+        .html
+        .contains("Your password was changed"));
+    let login = |password: &'static str| {
+        client()
+            .post(server.url("/api/v1/session"))
+            .json(&json!({ "email": OWNER_EMAIL, "password": password }))
+            .send()
+    };
+    assert_eq!(login(OWNER_PASSWORD).await.expect("login").status(), 401);
+    assert_eq!(
+        login("brand-new-pass-1").await.expect("login").status(),
+        200
+    );
+    // The other session ended; this one goes on.
+    assert_eq!(other.get("/tokens").await.status, 303);
+    assert_eq!(browser.get("/tokens").await.status, 200);
+}
+
 /// Reloading the page that shows a new value sends its form again (the
 /// browser re-POSTs it): that must not create a second token or rotate
 /// again, and must not show the value again.

@@ -1,0 +1,81 @@
+//! The member's own account: who they are, and changing their password
+//! (through `PUT /api/v1/me/password`'s handler, which checks the current
+//! password and ends the member's other sessions).
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use tessera_api::ChangePasswordRequest;
+
+use super::forms::{FormData, Problems, WebForm};
+use super::render::{page, Layout};
+use super::session::WebUser;
+use crate::api::session as api;
+use crate::api::ApiJson;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    layout: Layout,
+    name: String,
+    email: String,
+    role: String,
+    notice: Option<&'static str>,
+    problems: Problems,
+}
+
+fn account_page(user: &WebUser, notice: Option<&'static str>, problems: Problems) -> Response {
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        problems.status()
+    };
+    let member = &user.caller.member;
+    page(
+        status,
+        &AccountPage {
+            layout: user.layout("Your account", "account"),
+            name: member.name.clone(),
+            email: member.email.clone(),
+            role: member.role.to_string(),
+            notice,
+            problems,
+        },
+    )
+}
+
+/// `GET /account`.
+pub async fn show(user: WebUser, RawQuery(query): RawQuery) -> Response {
+    let query = FormData::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
+    let notice = (query.get("done") == "password")
+        .then_some("Your password was changed. Your other sessions were logged out.");
+    account_page(&user, notice, Problems::default())
+}
+
+/// `POST /account/password`.
+pub async fn change_password(
+    State(state): State<AppState>,
+    user: WebUser,
+    WebForm(form): WebForm,
+) -> Response {
+    let new_password = form.get("new_password");
+    if new_password != form.get("confirm_password") {
+        let p = Problems::field("confirm_password", "The two new passwords differ.");
+        return account_page(&user, None, p);
+    }
+    let request = ChangePasswordRequest {
+        current_password: form.get("current_password").to_owned(),
+        new_password: new_password.to_owned(),
+    };
+    match api::change_password(State(state), user.caller.clone(), ApiJson(request)).await {
+        Ok(_) => Redirect::to("/account?done=password").into_response(),
+        Err(ApiError::NotAllowed(_)) => {
+            let p = Problems::field("current_password", "The current password is wrong.");
+            account_page(&user, None, p)
+        }
+        Err(e) => account_page(&user, None, Problems::from_api(&e, &["password"])),
+    }
+}
