@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_api::TokenResponse;
-use tessera_core::BuiltinRole;
+use tessera_core::resource;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
@@ -24,8 +24,32 @@ pub struct NavUser {
     pub email: String,
     pub role: String,
     pub org: String,
-    pub is_admin: bool,
+    pub admin: AdminNav,
     pub csrf: String,
+}
+
+/// Which admin pages to link: those whose main action the member's
+/// permissions allow, from a built-in role or from custom roles alike.
+/// (Only links: each page's actions are checked by the API handlers.)
+pub struct AdminNav {
+    pub members: bool,
+    pub roles: bool,
+    pub projects: bool,
+    pub policy: bool,
+    pub audit: bool,
+}
+
+impl AdminNav {
+    fn of(caller: &Caller) -> Self {
+        let any = |action: &str, resource: &str| caller.allows(action, resource);
+        Self {
+            members: any("member:update", "member/*") || any("member:create", "member/*"),
+            roles: any("role:update", "role/*") || any("role:create", "role/*"),
+            projects: any("project:create", "proj/*") || any("project:delete", "proj/*"),
+            policy: any("org:update", &resource::org(&caller.org.key)),
+            audit: any("audit:read", resource::AUDIT_LOG),
+        }
+    }
 }
 
 impl Layout {
@@ -43,7 +67,7 @@ impl Layout {
                 email: caller.member.email.clone(),
                 role: caller.member.role.to_string(),
                 org: caller.org.name.clone(),
-                is_admin: caller.member.role >= BuiltinRole::Admin,
+                admin: AdminNav::of(caller),
                 csrf: csrf.to_owned(),
             }),
         }

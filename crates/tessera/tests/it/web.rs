@@ -319,6 +319,74 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
     assert!(!detail.html.contains(secret_part));
 }
 
+/// The admin links follow permissions, whether they come from a built-in
+/// role or from custom roles.
+#[tokio::test]
+async fn the_admin_links_follow_the_members_permissions() {
+    let server = start().await;
+    server
+        .post(
+            "/api/v1/roles",
+            &server.owner_token,
+            json!({ "key": "people", "policy": [
+                { "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }
+            ] }),
+        )
+        .await
+        .expect(201);
+    for (email, role, custom) in [
+        ("reader@acme.test", "reader", json!([])),
+        ("writer@acme.test", "writer", json!([])),
+        ("hr@acme.test", "reader", json!(["people"])),
+    ] {
+        server
+            .post(
+                "/api/v1/members",
+                &server.owner_token,
+                json!({ "email": email, "role": role, "custom_roles": custom, "password": "member-password-1" }),
+            )
+            .await
+            .expect(201);
+    }
+    let links = |html: &str| {
+        ["members", "roles", "projects", "policy", "audit"]
+            .into_iter()
+            .filter(|page| html.contains(&format!("href=\"/admin/{page}\"")))
+            .collect::<Vec<_>>()
+    };
+    let nav_of = |email: &'static str, password: &'static str| {
+        let server = &server;
+        async move {
+            let browser = Browser::login(server, email, password).await;
+            links(&browser.get("/tokens").await.html)
+        }
+    };
+    assert_eq!(
+        nav_of(OWNER_EMAIL, OWNER_PASSWORD).await,
+        ["members", "roles", "projects", "policy", "audit"]
+    );
+    assert!(nav_of("reader@acme.test", "member-password-1")
+        .await
+        .is_empty());
+    assert_eq!(
+        nav_of("writer@acme.test", "member-password-1").await,
+        ["projects"]
+    );
+    assert_eq!(
+        nav_of("hr@acme.test", "member-password-1").await,
+        ["members"]
+    );
+    // And the linked page works for them.
+    let hr = Browser::login(&server, "hr@acme.test", "member-password-1").await;
+    let members = hr.get("/admin/members").await;
+    assert_eq!(members.status, 200);
+    assert!(
+        members.html.contains("writer@acme.test"),
+        "{}",
+        members.html
+    );
+}
+
 /// Members change their own password on the account page: the current
 /// one is checked, the two new ones must match, the new one must be long
 /// enough; on success only the new password logs in and other sessions end.
