@@ -3,15 +3,21 @@
 //!
 //! Every response — API, web pages, health, metrics, errors — carries a
 //! strict Content Security Policy (no inline scripts or styles, no framing,
-//! forms only to this origin), `nosniff`, no referrer, and `DENY` framing.
-//! API responses are never cached (`no-store`): some carry a token's only
-//! copy. A handler that sets one of these headers itself keeps its value.
+//! forms only to this origin), `nosniff`, no referrer, `DENY` framing, and
+//! `Cache-Control: no-store` (some answers carry a token's only copy). A
+//! handler that sets one of these headers itself keeps its value: the
+//! static assets say they may be cached.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use axum::extract::FromRequestParts;
+use axum::http::header::Entry;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderName, HeaderValue};
-use axum::Router;
-use tower_http::set_header::SetResponseHeaderLayer;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request};
+use axum::response::Response;
+use tower::Service;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,31 +26,85 @@ use crate::state::AppState;
 /// images only, and nothing inline.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-const ALWAYS: [(HeaderName, &str); 4] = [
-    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
-    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    (header::REFERRER_POLICY, "no-referrer"),
-    (header::X_FRAME_OPTIONS, "DENY"),
+const ALWAYS: [(HeaderName, HeaderValue); 5] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    ),
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
 ];
 
-/// Adds the security headers to every response of `app` (static values,
-/// set unless the handler chose its own: no per-request allocation).
-pub fn with_security_headers<S: Clone + Send + Sync + 'static>(app: Router<S>) -> Router<S> {
-    ALWAYS.into_iter().fold(app, |app, (name, value)| {
-        app.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ))
-    })
+/// Adds the security headers to every response of `app`.
+///
+/// This wraps the finished router once, from outside, rather than being
+/// layered onto each route with `Router::layer` (a route's layers are
+/// cloned into a new box on every request), and it is one step that makes
+/// room for all five headers at once. Five `tower_http` header layers cost
+/// about 2,000 instructions per header per request, mostly growing the
+/// header map; this costs a few hundred for all of them (docs/benchmarks.md).
+pub fn secured<S>(app: S) -> Secured<S> {
+    Secured { inner: app }
 }
 
-/// Marks every response of `api` `Cache-Control: no-store` (unless the
-/// handler set its own): API answers may hold a token's only copy.
-pub fn never_stored<S: Clone + Send + Sync + 'static>(api: Router<S>) -> Router<S> {
-    api.layer(SetResponseHeaderLayer::if_not_present(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    ))
+/// A service whose every response carries the security headers.
+#[derive(Clone, Debug)]
+pub struct Secured<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Secured<S>
+where
+    S: Service<Request<B>, Response = Response>,
+    S::Future: Unpin,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = SecuredFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        SecuredFuture(self.inner.call(request))
+    }
+}
+
+/// The answer of a [`Secured`] service.
+pub struct SecuredFuture<F>(F);
+
+impl<F, E> Future for SecuredFuture<F>
+where
+    F: Future<Output = Result<Response, E>> + Unpin,
+{
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut answer = Pin::new(&mut self.0).poll(cx);
+        if let Poll::Ready(Ok(response)) = &mut answer {
+            add_security_headers(response.headers_mut());
+        }
+        answer
+    }
+}
+
+/// Sets each header the handler did not set itself.
+fn add_security_headers(headers: &mut HeaderMap) {
+    headers.reserve(ALWAYS.len());
+    for (name, value) in ALWAYS {
+        if let Entry::Vacant(slot) = headers.entry(name) {
+            slot.insert(value);
+        }
+    }
 }
 
 /// Whether the client reached Tessera over HTTPS: always when

@@ -40,12 +40,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::gauge::Gauge;
+use std::convert::Infallible;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -110,13 +110,19 @@ async fn free_slot(
 }
 
 /// Serves `app` on `listener` until `stop` completes, then drains.
-pub async fn serve(
+pub async fn serve<S>(
     listener: TcpListener,
-    app: Router,
+    app: S,
     limits: ConnLimits,
     open: Gauge,
     stop: impl Future<Output = ()>,
-) {
+) where
+    S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -178,15 +184,14 @@ pub async fn serve(
 
 /// The per-request function for one connection: the router, with the
 /// peer's address attached as axum's `ConnectInfo`.
-fn with_peer(
-    app: Router,
-    peer: SocketAddr,
-) -> impl Fn(hyper::Request<Incoming>) -> <Router as Service<hyper::Request<Incoming>>>::Future + Clone
+fn with_peer<S>(app: S, peer: SocketAddr) -> impl Fn(hyper::Request<Incoming>) -> S::Future + Clone
+where
+    S: Service<hyper::Request<Incoming>> + Clone,
 {
     move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let mut app = app.clone();
-        <Router as Service<hyper::Request<Incoming>>>::call(&mut app, request)
+        app.call(request)
     }
 }
 

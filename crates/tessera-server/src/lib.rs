@@ -91,15 +91,16 @@ async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store:
     tessera_store::connect(url).await
 }
 
-/// The whole application: API, health, metrics, and the error handling
-/// that turns every failure into a JSON error.
+/// The whole application: API, web page, health, metrics, and the error
+/// handling that turns every failure into a JSON error. As served,
+/// [`headers::secured`] wraps it (see [`start`]).
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
     let rest = Router::new()
-        .nest("/api/v1", headers::never_stored(api::router()))
+        .nest("/api/v1", api::router())
         .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -111,12 +112,11 @@ pub fn router(state: AppState) -> Router {
     // engine's load timeout (the same number of seconds). `/verify` keeps
     // the timeout for its body (see `hot_router`).
     let app = Router::new()
-        .merge(headers::never_stored(api::verify::hot_router(timeout)))
+        .merge(api::verify::hot_router(timeout))
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(body_limit);
-    let app = headers::with_security_headers(app);
     // A span per request costs even when filtered out, so the layer is
     // there only when something would log it (request traces are `debug`).
     let app = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
@@ -218,7 +218,7 @@ pub fn start(
         reason: e.to_string(),
     })?;
     let (shutdown, mut stopped) = watch::channel(false);
-    let app = router(state.clone());
+    let app = headers::secured(router(state.clone()));
     let limits = http::ConnLimits {
         header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
         max_header_bytes: state.config.max_header_bytes,

@@ -367,10 +367,18 @@ async fn every_response_carries_security_headers() {
         assert_eq!(h("referrer-policy"), "no-referrer");
         assert_eq!(h("x-frame-options"), "DENY");
     }
-    // API answers — the create answer holds the token's only copy — are
-    // never stored by caches.
-    assert_eq!(replies[0].headers["cache-control"], "no-store");
-    assert_eq!(replies[6].headers["cache-control"], "no-store");
+    // Nothing is stored by caches — the create answer holds the token's
+    // only copy — except what says otherwise: the static assets.
+    for reply in &replies {
+        assert_eq!(
+            reply.headers["cache-control"], "no-store",
+            "{}",
+            reply.status
+        );
+    }
+    let css = reqwest::get(s.url("/static/app.css")).await.expect("css");
+    assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
+    assert_eq!(css.headers()["x-content-type-options"], "nosniff");
 }
 
 fn set_cookie(reply: &crate::harness::Reply) -> String {
