@@ -49,7 +49,8 @@ fn doc_blocks() -> Vec<String> {
     blocks
 }
 
-/// Kills nginx on drop.
+/// Kills nginx on drop. It runs as one process (`master_process off`):
+/// killing a master would leave its workers running, holding the port.
 struct Nginx(Child);
 
 impl Drop for Nginx {
@@ -78,7 +79,7 @@ fn start_nginx(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Nginx, u
     std::fs::create_dir_all(&temp).expect("temp dir");
     let d = dir.display();
     let conf = format!(
-        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
          events {{ worker_connections 64; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/temp/body;\n  \
          proxy_temp_path {d}/temp/proxy;\n  fastcgi_temp_path {d}/temp/fastcgi;\n  \
