@@ -238,11 +238,24 @@ pub async fn change_password(
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     let keep = caller.require_session()?;
+    // Guessing the current password from a stolen session is password
+    // guessing too: the same throttle as logins, for this account and IP.
+    let ip = caller.ip.as_deref();
+    if let Err(blocked) = state
+        .login_throttle
+        .attempt(&caller.member.email, ip, state.now())
+    {
+        return Err(ApiError::TooManyRequests {
+            message: "too many wrong passwords; try again later".into(),
+            retry_after_secs: blocked.retry_after_secs,
+        });
+    }
     let ok = secrets::verify_password(body.current_password, caller.member.password_hash.clone())
         .await?;
     if !ok {
         return Err(ApiError::NotAllowed("the current password is wrong".into()));
     }
+    state.login_throttle.succeeded(&caller.member.email, ip);
     validate_password(&body.new_password)?;
     let hash = secrets::hash_password(body.new_password).await?;
     let event = state.audit(

@@ -73,6 +73,39 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
     login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
 }
 
+/// Guessing the current password from a stolen session is throttled like
+/// logins: past the limit even the right password waits, and the throttle
+/// is the account's, shared with the login form.
+#[tokio::test]
+async fn password_changes_share_the_login_throttle() {
+    let s = start_with(|c| {
+        c.login_failures_per_account = 3;
+        c.login_failures_per_ip = 1000;
+    })
+    .await;
+    let session = login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+    let cookie = set_cookie(&session);
+    let change = |current: &'static str| {
+        s.call_with_cookie(
+            Method::PUT,
+            "/api/v1/me/password",
+            &cookie,
+            Some(json!({ "current_password": current, "new_password": "a-new-password-1" })),
+        )
+    };
+    for _ in 0..3 {
+        change("wrong-password").await.expect(403);
+    }
+    let blocked = change(OWNER_PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+    assert!(retry_after(&blocked) > 0);
+    // The account is blocked for logins too.
+    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+        .await
+        .expect_error(429, "rate_limited");
+}
+
 #[tokio::test]
 async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() {
     let s = start_with(|c| {
