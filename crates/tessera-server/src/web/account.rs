@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::ChangePasswordRequest;
 
-use super::forms::{FormData, Problems, WebForm};
+use super::forms::{query_of, Problems, WebForm};
 use super::render::{page, Layout};
 use super::session::WebUser;
 use crate::api::session as api;
@@ -49,8 +49,7 @@ fn account_page(user: &WebUser, notice: Option<&'static str>, problems: Problems
 
 /// `GET /account`.
 pub async fn show(user: WebUser, RawQuery(query): RawQuery) -> Response {
-    let query = FormData::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
-    let notice = (query.get("done") == "password")
+    let notice = (query_of(query).get("done") == "password")
         .then_some("Your password was changed. Your other sessions were logged out.");
     account_page(&user, notice, Problems::default())
 }

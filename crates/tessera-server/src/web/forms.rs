@@ -153,6 +153,17 @@ impl Problems {
     }
 }
 
+/// The page for an API error the member cannot correct in a form (not
+/// found, not allowed, ...): its status and its message for people.
+pub fn failed(err: &ApiError) -> Response {
+    error_page(err.status_and_code().0, &friendly(err))
+}
+
+/// A page's query string as fields (a bad one reads as empty).
+pub fn query_of(raw: Option<String>) -> FormData {
+    FormData::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default()
+}
+
 /// An error's message for people; internal failures stay generic.
 pub fn friendly(err: &ApiError) -> String {
     match err {

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 use tessera_api::LoginRequest;
 
-use super::forms::{friendly, read_form, FormData, Problems, WebForm, CSRF_FIELD};
-use super::render::{error_page, page, Layout};
+use super::forms::{failed, read_form, FormData, Problems, WebForm, CSRF_FIELD};
+use super::render::{page, Layout};
 use crate::api::session::{logout as api_logout, start_session, ClientIp};
 use crate::auth::{client_ip, cookie, from_session, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
@@ -56,9 +56,7 @@ impl FromRequestParts<AppState> for WebUser {
                 caller,
                 csrf: secrets::csrf_token(&secret),
             }),
-            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => {
-                Err(error_page(e.status_and_code().0, &friendly(&e)))
-            }
+            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(&e)),
             Err(_) => Err(to_login(parts)),
         }
     }
@@ -226,7 +224,7 @@ pub async fn logout(
             }
             response
         }
-        Err(err) => error_page(err.status_and_code().0, &friendly(&err)),
+        Err(err) => failed(&err),
     }
 }
 

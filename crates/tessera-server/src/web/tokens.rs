@@ -15,9 +15,9 @@ use tessera_api::{
     UpdateTokenRequest,
 };
 
-use super::forms::{expiry_from, friendly, FormData, Problems, WebForm};
+use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
 use super::once::{Claim, FirstSent};
-use super::render::{error_page, member_error_page, page, Layout, TokenView};
+use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
 use crate::api::tokens as api;
@@ -51,10 +51,6 @@ fn notice(query: &FormData) -> Option<&'static str> {
     }
 }
 
-fn query_of(raw: Option<String>) -> FormData {
-    FormData::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default()
-}
-
 /// `GET /tokens`: my tokens, newest first.
 pub async fn list(
     State(state): State<AppState>,
@@ -72,7 +68,7 @@ pub async fn list(
                 notice: notice(&query_of(raw)),
             },
         ),
-        Err(e) => error_page(e.status_and_code().0, &friendly(&e)),
+        Err(e) => failed(&e),
     }
 }
 
@@ -274,7 +270,7 @@ async fn show_page(
     .await
     {
         Ok(Json(t)) => t,
-        Err(e) => return error_page(e.status_and_code().0, &friendly(&e)),
+        Err(e) => return failed(&e),
     };
     let empty = FormData::default();
     let current = form_of(&token);
@@ -527,7 +523,7 @@ pub async fn confirm_delete(
     let back = safe_back(query_of(raw).get("back"));
     let token = match api::get_token(State(state), user.caller.clone(), Path(id.clone())).await {
         Ok(Json(t)) => t,
-        Err(e) => return error_page(e.status_and_code().0, &friendly(&e)),
+        Err(e) => return failed(&e),
     };
     page(
         StatusCode::OK,
@@ -563,6 +559,6 @@ pub async fn delete(
     let back = safe_back(form.get("back"));
     match api::delete_token(State(state), user.caller, Path(id)).await {
         Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
-        Err(e) => error_page(e.status_and_code().0, &friendly(&e)),
+        Err(e) => failed(&e),
     }
 }

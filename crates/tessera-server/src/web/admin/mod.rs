@@ -17,13 +17,13 @@ use axum::{Json, Router};
 use tessera_core::permission::check_member_change;
 use tessera_core::BuiltinRole;
 
-use super::forms::{friendly, FormData};
-use super::render::{error_page, page};
+use super::forms::FormData;
+pub(super) use super::forms::{failed, query_of};
+use super::render::page;
 use super::scope::Choice;
 use super::session::WebUser;
 use super::tokens::ConfirmPage;
 use crate::api::admin as api_admin;
-use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -63,13 +63,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/policy", get(org::policy).post(org::update_policy))
         .route("/admin/audit", get(org::audit))
-}
-pub(super) fn failed(err: &ApiError) -> Response {
-    error_page(err.status_and_code().0, &friendly(err))
-}
-
-pub(super) fn query_of(raw: Option<String>) -> FormData {
-    FormData::parse(raw.unwrap_or_default().as_bytes()).unwrap_or_default()
 }
 
 /// Messages a redirect may ask for by name.
