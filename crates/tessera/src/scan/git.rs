@@ -209,16 +209,7 @@ impl Parser<'_> {
     ) -> std::io::Result<()> {
         let mut scanner = Scanner::new(self.format);
         scanner.feed(first);
-        let mut done = complete;
-        let mut piece = Vec::new();
-        while !done {
-            piece.clear();
-            if reader.take(PIECE).read_until(b'\n', &mut piece)? == 0 {
-                break;
-            }
-            done = piece.ends_with(b"\n");
-            scanner.feed(&piece);
-        }
+        rest_of_line(complete, reader, |piece| scanner.feed(piece))?;
         for hit in scanner.finish() {
             self.findings.push(Finding {
                 location: location.clone(),
@@ -231,6 +222,16 @@ impl Parser<'_> {
 
 /// Reads and drops the rest of a line.
 fn skip_rest(complete: bool, reader: &mut impl BufRead) -> std::io::Result<()> {
+    rest_of_line(complete, reader, |_| {})
+}
+
+/// Reads the rest of a line (unless `complete`: it has ended) in pieces of
+/// at most [`PIECE`] bytes, so a huge line never sits in memory whole.
+fn rest_of_line(
+    complete: bool,
+    reader: &mut impl BufRead,
+    mut each: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
     let mut done = complete;
     let mut piece = Vec::new();
     while !done {
@@ -239,6 +240,7 @@ fn skip_rest(complete: bool, reader: &mut impl BufRead) -> std::io::Result<()> {
             break;
         }
         done = piece.ends_with(b"\n");
+        each(&piece);
     }
     Ok(())
 }
