@@ -22,6 +22,7 @@ use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
 use crate::api::tokens as api;
 use crate::api::{ApiJson, OptionalJson};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
@@ -123,15 +124,13 @@ pub async fn create(
         Ok(r) => r,
         Err(problems) => return new_page(&state, &user, &form, problems).await,
     };
-    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
-        Claim::First(ticket) => ticket,
-        Claim::Again(first) => return sent_again(&user, "created", first),
+    let call = async {
+        let (_, Json(created)) =
+            api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await?;
+        Ok(created)
     };
-    match api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await {
-        Ok((_, Json(created))) => {
-            ticket.done(&created.metadata.id, &created.metadata.name);
-            created_page(&state, &user, &headers, "created", created)
-        }
+    match mint_once(&state, &user, &headers, &form, "created", call).await {
+        Ok(page) => page,
         Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
     }
 }
@@ -192,6 +191,28 @@ fn created_page(
         .headers_mut()
         .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
     response
+}
+
+/// Acts on a form that mints a token value once (see [`super::once`]):
+/// a repeat is answered with what the first send did and `mint` is not
+/// run; otherwise the new value's page. An API error is handed back, so
+/// the caller can show its form again with the problem next to its field
+/// (and the form, unclaimed, can be sent again).
+async fn mint_once(
+    state: &AppState,
+    user: &WebUser,
+    headers: &HeaderMap,
+    form: &FormData,
+    verb: &'static str,
+    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ApiError>>,
+) -> Result<Response, ApiError> {
+    let ticket = match state.sent_forms.claim(user.member_id(), form, state.now()) {
+        Claim::First(ticket) => ticket,
+        Claim::Again(first) => return Ok(sent_again(user, verb, first)),
+    };
+    let created = mint.await?;
+    ticket.done(&created.metadata.id, &created.metadata.name);
+    Ok(created_page(state, user, headers, verb, created))
 }
 
 /// The answer to a value-minting form sent again (a reload of the page
@@ -434,21 +455,19 @@ pub async fn rotate(
         expires_at,
         grace_period_seconds: Some(grace),
     };
-    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
-        Claim::First(ticket) => ticket,
-        Claim::Again(first) => return sent_again(&user, "rotated", first),
+    let call = async {
+        let path = Path(id.clone());
+        let Json(created) = api::rotate_token(
+            State(state.clone()),
+            user.caller.clone(),
+            path,
+            ApiJson(request),
+        )
+        .await?;
+        Ok(created)
     };
-    let call = api::rotate_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        ApiJson(request),
-    );
-    match call.await {
-        Ok(Json(created)) => {
-            ticket.done(&created.metadata.id, &created.metadata.name);
-            created_page(&state, &user, &headers, "rotated", created)
-        }
+    match mint_once(&state, &user, &headers, &form, "rotated", call).await {
+        Ok(page) => page,
         Err(e) => {
             let p = Problems::from_api(&e, &["expires_at", "grace_period_seconds"]);
             show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
@@ -467,21 +486,19 @@ pub async fn clone(
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
-    let ticket = match state.sent_forms.claim(user.member_id(), &form, state.now()) {
-        Claim::First(ticket) => ticket,
-        Claim::Again(first) => return sent_again(&user, "cloned", first),
+    let call = async {
+        let path = Path(id.clone());
+        let (_, Json(created)) = api::clone_token(
+            State(state.clone()),
+            user.caller.clone(),
+            path,
+            OptionalJson(request),
+        )
+        .await?;
+        Ok(created)
     };
-    let call = api::clone_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        OptionalJson(request),
-    );
-    match call.await {
-        Ok((_, Json(created))) => {
-            ticket.done(&created.metadata.id, &created.metadata.name);
-            created_page(&state, &user, &headers, "cloned", created)
-        }
+    match mint_once(&state, &user, &headers, &form, "cloned", call).await {
+        Ok(page) => page,
         Err(e) => {
             let p = Problems::from_api(&e, &["name", "expires_at"]);
             show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await
