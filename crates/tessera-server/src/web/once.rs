@@ -14,13 +14,15 @@
 //! - A claim whose request fails is given back, so the member can correct
 //!   the form and send it again.
 //! - Claims are per member, in memory and per node, forgotten after
-//!   [`FORGET_AFTER`], and bounded ([`MAX_FORMS`]); when full, forms are
+//!   [`FORGET_AFTER`], and bounded ([`MAX_FORMS`] entries of a KSUID each:
+//!   an id of any other shape is not remembered); when full, forms are
 //!   acted on unguarded rather than refused.
 //! - Time is a parameter (`now`), never read here.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
+use tessera_core::ids::is_ksuid;
 use time::{Duration, OffsetDateTime};
 
 use super::forms::FormData;
@@ -85,7 +87,9 @@ impl SentForms {
             forms: self,
             key: None,
         });
-        let Some(form_id) = form.opt(FORM_ID_FIELD) else {
+        // Only ids the page could have made (a KSUID): a posted 60 KB "id"
+        // must not become 60 KB of memory.
+        let Some(form_id) = form.opt(FORM_ID_FIELD).filter(|id| is_ksuid(id)) else {
             return unguarded;
         };
         let key = format!("{member}\n{form_id}");
@@ -144,8 +148,13 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
+    /// A form carrying a KSUID-shaped id made from `id`, as pages make them.
     fn form(id: &str) -> FormData {
-        FormData::from_pairs(vec![(FORM_ID_FIELD.into(), id.into())])
+        let ksuid = format!(
+            "{:0>27}",
+            id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        );
+        FormData::from_pairs(vec![(FORM_ID_FIELD.into(), ksuid)])
     }
 
     fn first(claim: Claim<'_>) -> Ticket<'_> {
@@ -202,6 +211,11 @@ mod tests {
         let forms = SentForms::default();
         first(forms.claim("m1", &FormData::default(), NOW)).done("t", "t");
         first(forms.claim("m1", &FormData::default(), NOW)).done("t", "t");
+        // An id the page cannot have made is not remembered, however long.
+        let odd = FormData::from_pairs(vec![(FORM_ID_FIELD.into(), "x".repeat(60_000))]);
+        first(forms.claim("m1", &odd, NOW)).done("t", "t");
+        first(forms.claim("m1", &odd, NOW)).done("t", "t");
+        assert!(forms.table().is_empty());
         for i in 0..MAX_FORMS {
             first(forms.claim("m1", &form(&i.to_string()), NOW)).done("t", "t");
         }
