@@ -141,7 +141,7 @@ async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(),
          Log in from the CLI (it saves a token for later commands):\n\n  \
          echo '{password}' | tessera login --url http://{listen} --email {email} --password-stdin\n\n\
          Then: tessera token create --name \"my first token\"\n\
-         Change the password with PUT /api/v1/me/password.\n"
+         Change the password at http://{listen}/account (or PUT /api/v1/me/password).\n"
     );
     Ok(())
 }
