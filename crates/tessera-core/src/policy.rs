@@ -170,21 +170,31 @@ fn check_pattern(p: &str) -> Result<(), &'static str> {
 /// Checks that a resource (or, with `pattern`, a resource pattern) is a
 /// `:`-separated path of `type/name` segments.
 pub fn check_resource_shape(r: &str, pattern: bool) -> Result<(), &'static str> {
+    // Byte by byte and without collecting the segments: `POST /verify`
+    // checks the resource it is asked about on every call.
     if pattern && r == "*" {
         return Ok(());
     }
-    let segments: Vec<&str> = r.split(':').collect();
-    let last = segments.len() - 1;
-    for (i, segment) in segments.iter().enumerate() {
-        if pattern && i == last && i > 0 && *segment == "*" {
-            continue;
+    let mut rest = r.as_bytes();
+    let mut first = true;
+    loop {
+        let (segment, next) = match rest.iter().position(|&b| b == b':') {
+            Some(colon) => (&rest[..colon], Some(&rest[colon + 1..])),
+            None => (rest, None),
+        };
+        let wildcard_tail = pattern && next.is_none() && !first && segment == b"*";
+        if !wildcard_tail {
+            match segment.iter().position(|&b| b == b'/') {
+                Some(slash) if slash > 0 && slash + 1 < segment.len() => {}
+                _ => return Err("each `:`-separated segment must look like `type/name`"),
+            }
         }
-        match segment.split_once('/') {
-            Some((ty, name)) if !ty.is_empty() && !name.is_empty() => {}
-            _ => return Err("each `:`-separated segment must look like `type/name`"),
+        match next {
+            Some(next) => rest = next,
+            None => return Ok(()),
         }
+        first = false;
     }
-    Ok(())
 }
 
 /// A `*`-glob, matched without allocating. The common shapes (no star,
@@ -727,6 +737,21 @@ mod tests {
                 (pa.allows(action, resource) || pb.allows(action, resource))
                 && pa.decide(action, resource) != Decision::Deny
                 && pb.decide(action, resource) != Decision::Deny);
+        }
+
+        /// The byte-wise shape check agrees with the rule as written:
+        /// split at `:`, each segment `type/name` split at its first `/`,
+        /// both parts non-empty; a pattern may end in `:*` or be `*`.
+        #[test]
+        fn resource_shape_check_follows_the_rule(r in "[a/:*]{0,12}", pattern in any::<bool>()) {
+            let segments: Vec<&str> = r.split(':').collect();
+            let last = segments.len() - 1;
+            let by_the_rule = (pattern && r == "*")
+                || segments.iter().enumerate().all(|(i, segment)| {
+                    (pattern && i == last && i > 0 && *segment == "*")
+                        || segment.split_once('/').is_some_and(|(ty, name)| !ty.is_empty() && !name.is_empty())
+                });
+            prop_assert_eq!(check_resource_shape(&r, pattern).is_ok(), by_the_rule);
         }
 
         #[test]
