@@ -21,7 +21,9 @@ struct Use {
 
 #[derive(Default)]
 pub struct LastUsedTracker {
-    pending: papaya::HashMap<TokenId, Use>,
+    /// Keyed by tokens that verified, so only real ids go in: a fast
+    /// seeded hash is safe here (see `cache::Map`).
+    pending: papaya::HashMap<TokenId, Use, foldhash::fast::RandomState>,
 }
 
 impl LastUsedTracker {
