@@ -44,6 +44,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections to a database file: SQLite has one writer at a time, WAL
 /// lets the others read meanwhile.
 const FILE_POOL_SIZE: u32 = 4;
+/// How much of a database file SQLite reads through a memory map (address
+/// space only; the pages are the OS's shared, reclaimable page cache).
+/// Without it each page outside a connection's 2 MB cache is a `pread`:
+/// flushing "last used" for 150,000 random tokens of 1,000,000 spent 4.5 s
+/// in the kernel that way, 0.13 s with the map (docs/benchmarks.md).
+const MMAP_BYTES: &str = "1073741824";
 
 /// A [`Store`] on SQLite.
 #[derive(Debug, Clone)]
@@ -77,7 +83,8 @@ impl SqliteStore {
                 .connect_with(
                     options
                         .journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal),
+                        .synchronous(SqliteSynchronous::Normal)
+                        .pragma("mmap_size", MMAP_BYTES),
                 )
                 .await
         }
