@@ -276,25 +276,30 @@ pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())?;
+    Some(client_behind(peer, &parts.headers, state))
+}
+
+/// The client's address, given the connection's `peer`: the peer itself,
+/// or, when the peer is a trusted proxy, the nearest untrusted address it
+/// forwarded.
+pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
     let trusted = &state.config.trusted_proxies;
     if !trusted.contains(&peer) {
-        return Some(peer);
+        return peer;
     }
-    let forwarded = parts
-        .headers
+    let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .collect::<Vec<_>>();
-    let client = forwarded
+    forwarded
         .iter()
         .rev()
         .find(|ip| !trusted.contains(ip))
         .copied()
-        .unwrap_or(peer);
-    Some(client)
+        .unwrap_or(peer)
 }
 
 #[cfg(test)]

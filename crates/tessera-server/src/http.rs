@@ -39,7 +39,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -109,14 +108,16 @@ async fn free_slot(
     Arc::clone(slots).acquire_owned().await.ok()
 }
 
-/// Serves `app` on `listener` until `stop` completes, then drains.
-pub async fn serve<S>(
+/// Serves `listener` until `stop` completes, then drains. Each connection
+/// is served by `service_for(its peer's address)`.
+pub async fn serve<F, S>(
     listener: TcpListener,
-    app: S,
+    service_for: F,
     limits: ConnLimits,
     open: Gauge,
     stop: impl Future<Output = ()>,
 ) where
+    F: Fn(SocketAddr) -> S,
     S: Service<hyper::Request<Incoming>, Response = axum::response::Response, Error = Infallible>
         + Clone
         + Send
@@ -155,7 +156,11 @@ pub async fn serve<S>(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper::service::service_fn(with_peer(app.clone(), peer));
+        let service = service_for(peer);
+        let service = hyper::service::service_fn(move |request| {
+            let mut service = service.clone();
+            service.call(request)
+        });
         let stream = StallLimit::new(stream, limits.header_timeout);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
@@ -179,19 +184,6 @@ pub async fn serve<S>(
         .is_err()
     {
         tracing::warn!("shutdown: some connections were still open after the drain timeout");
-    }
-}
-
-/// The per-request function for one connection: the router, with the
-/// peer's address attached as axum's `ConnectInfo`.
-fn with_peer<S>(app: S, peer: SocketAddr) -> impl Fn(hyper::Request<Incoming>) -> S::Future + Clone
-where
-    S: Service<hyper::Request<Incoming>> + Clone,
-{
-    move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let mut app = app.clone();
-        app.call(request)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod config;
 pub mod embedded;
 pub mod error;
 pub mod headers;
+pub mod hot;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
@@ -218,7 +219,12 @@ pub fn start(
         reason: e.to_string(),
     })?;
     let (shutdown, mut stopped) = watch::channel(false);
-    let app = headers::secured(router(state.clone()));
+    let app = router(state.clone());
+    let app_state = state.clone();
+    // Per connection: the hot endpoints in front of the router (see
+    // `hot`), and the security headers around both.
+    let service_for =
+        move |peer| headers::secured(hot::Hot::new(app.clone(), app_state.clone(), peer));
     let limits = http::ConnLimits {
         header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
         max_header_bytes: state.config.max_header_bytes,
@@ -237,7 +243,7 @@ pub fn start(
     let open_connections = state.metrics.open_connections.clone();
     let task = tokio::spawn(http::serve(
         listener,
-        app,
+        service_for,
         limits,
         open_connections,
         async move {

@@ -6,7 +6,7 @@
 //! writes its audit event in the same transaction), answer.
 
 pub mod admin;
-mod extract;
+pub(crate) mod extract;
 pub mod members;
 pub mod session;
 pub mod tokens;

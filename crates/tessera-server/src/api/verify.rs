@@ -3,7 +3,7 @@
 //! token is the proof.
 
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -103,30 +103,106 @@ pub async fn answer(
     body: &VerifyRequest,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<VerifyResponse> {
+    decide(state, body, ip).await.map(|a| a.to_response())
+}
+
+/// [`answer`] before it is written out: the verified token itself, so that
+/// the hot path can write the JSON from it without copying its fields
+/// (see [`Answer`]'s `Serialize`).
+pub(crate) async fn decide(
+    state: &AppState,
+    body: &VerifyRequest,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<Answer> {
     check_question(body.action.as_deref(), body.resource.as_deref())?;
     let now = state.now();
-    let verified = match verify_token(state, &body.token, now).await? {
-        Ok(v) => v,
-        Err(rejection) => {
-            return Ok(VerifyResponse {
-                valid: false,
-                code: rejection.code().into(),
-                allowed: body.action.as_ref().map(|_| false),
-                token: None,
-            })
+    let verified = verify_token(state, &body.token, now).await?;
+    let allowed = match &verified {
+        Ok(verified) => {
+            state.engine.record_use(&verified.token().id, now, ip);
+            match (&body.action, &body.resource) {
+                (Some(a), Some(r)) => Some(verified.allows(a, r)),
+                _ => None,
+            }
         }
+        Err(_) => body.action.as_ref().map(|_| false),
     };
-    state.engine.record_use(&verified.token().id, now, ip);
-    let allowed = match (&body.action, &body.resource) {
-        (Some(a), Some(r)) => Some(verified.allows(a, r)),
-        _ => None,
-    };
-    Ok(VerifyResponse {
-        valid: true,
-        code: "valid".into(),
-        allowed,
-        token: Some(verified_token(&verified)),
-    })
+    Ok(Answer { verified, allowed })
+}
+
+/// A decided verify question.
+pub(crate) struct Answer {
+    verified: Result<Verified, tessera_engine::Rejection>,
+    allowed: Option<bool>,
+}
+
+impl Answer {
+    fn code(&self) -> &'static str {
+        match &self.verified {
+            Ok(_) => "valid",
+            Err(rejection) => rejection.code(),
+        }
+    }
+
+    pub(crate) fn to_response(&self) -> VerifyResponse {
+        VerifyResponse {
+            valid: self.verified.is_ok(),
+            code: self.code().into(),
+            allowed: self.allowed,
+            token: self.verified.as_ref().ok().map(verified_token),
+        }
+    }
+}
+
+/// Writes exactly the JSON of [`Answer::to_response`] (the test
+/// `the_hot_verify_answer_is_the_library_answer` holds them equal), but
+/// from borrowed fields: no copy of each string before writing it.
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let token = self.verified.as_ref().ok().map(TokenView);
+        let fields = 2 + usize::from(self.allowed.is_some()) + usize::from(token.is_some());
+        let mut out = serializer.serialize_struct("VerifyResponse", fields)?;
+        out.serialize_field("valid", &self.verified.is_ok())?;
+        out.serialize_field("code", self.code())?;
+        if let Some(allowed) = self.allowed {
+            out.serialize_field("allowed", &allowed)?;
+        }
+        if let Some(token) = &token {
+            out.serialize_field("token", token)?;
+        }
+        out.end()
+    }
+}
+
+/// [`VerifiedToken`]'s JSON, from the cached token.
+struct TokenView<'a>(&'a Verified);
+
+impl serde::Serialize for TokenView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Projects<'a>(&'a [tessera_core::ProjectKey]);
+        impl serde::Serialize for Projects<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_seq(self.0.iter().map(|p| p.as_str()))
+            }
+        }
+        struct Rfc3339(Option<time::OffsetDateTime>);
+        impl serde::Serialize for Rfc3339 {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                time::serde::rfc3339::option::serialize(&self.0, serializer)
+            }
+        }
+        let v = self.0;
+        let mut out = serializer.serialize_struct("VerifiedToken", 6)?;
+        out.serialize_field("id", v.token().id.as_str())?;
+        out.serialize_field("name", &v.token().name)?;
+        out.serialize_field("member", v.member().id.as_str())?;
+        out.serialize_field("org", v.org().key.as_str())?;
+        out.serialize_field("projects", &Projects(&v.token().projects))?;
+        out.serialize_field("expires_at", &Rfc3339(v.token().expires_at))?;
+        out.end()
+    }
 }
 
 /// Forward-auth for reverse proxies: 200 with identity headers, 401, or
@@ -144,10 +220,20 @@ pub async fn forward_auth(
     // copy them (this is the hot path of every proxied request).
     request: Request,
 ) -> ApiResult<Response> {
-    let headers = request.headers();
-    let query = match request.uri().query() {
+    auth_answer(&state, ip.0, request.headers(), request.uri()).await
+}
+
+/// `GET /auth`'s answer from the request's head: what [`forward_auth`]
+/// does, also called directly by [`crate::hot`].
+pub(crate) async fn auth_answer(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> ApiResult<Response> {
+    let query = match uri.query() {
         Some(_) => {
-            Query::<AuthQuery>::try_from_uri(request.uri())
+            Query::<AuthQuery>::try_from_uri(uri)
                 .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))?
                 .0
         }
@@ -169,10 +255,10 @@ pub async fn forward_auth(
         ApiError::Unauthenticated("missing credential: send Authorization: Bearer <token>".into())
     })?;
     let now = state.now();
-    let verified = verify_token(&state, &presented, now)
+    let verified = verify_token(state, &presented, now)
         .await?
         .map_err(rejection_error)?;
-    state.engine.record_use(&verified.token().id, now, ip.0);
+    state.engine.record_use(&verified.token().id, now, ip);
     if let (Some(a), Some(r)) = (&action, &resource) {
         if !verified.allows(a, r) {
             return Err(ApiError::forbidden(a, r));

@@ -287,3 +287,62 @@ async fn verify_questions_must_be_well_formed() {
         .await
         .expect_error(400, "bad_request");
 }
+
+/// `POST /verify` reads its body in front of the router (for speed), so it
+/// must answer bad bodies exactly as the routed endpoints do.
+#[tokio::test]
+async fn verify_reads_bodies_by_the_same_rules_as_every_endpoint() {
+    let s = start().await;
+    let raw = |path: &'static str, body: &'static str, content_type: &'static str| {
+        let s = &s;
+        async move {
+            send(
+                s.http
+                    .post(s.url(path))
+                    .bearer_auth(&s.owner_token)
+                    .header("content-type", content_type)
+                    .body(body),
+            )
+            .await
+        }
+    };
+    // Bodies that are not JSON at all: the same answer, word for word.
+    for (body, content_type, status) in [
+        ("{not json", "application/json", 400),
+        ("", "application/json", 400),
+        (r#"{"token": "x"}"#, "text/plain", 415),
+        (r#"{"token": "x"}"#, "application/json; charset", 415),
+    ] {
+        let verify = raw("/api/v1/verify", body, content_type).await;
+        let leaks = raw("/api/v1/leaks", body, content_type).await;
+        assert_eq!(verify.status.as_u16(), status, "{body}: {}", verify.text);
+        assert_eq!(
+            verify.body["error"], leaks.body["error"],
+            "/verify and the routed /leaks answer {body:?} ({content_type}) alike"
+        );
+    }
+    // JSON of the wrong shape: a message that says what is wrong, and
+    // names the field at fault.
+    for (body, says) in [
+        (r#"{"token": 42}"#, "token: invalid type"),
+        (r#"{"token": "x", "tokn": "y"}"#, "unknown field `tokn`"),
+        ("[]", "expected struct VerifyRequest"),
+        (
+            r#"{"token": "x"} trailing"#,
+            "malformed JSON: trailing characters",
+        ),
+    ] {
+        let r = raw("/api/v1/verify", body, "application/json")
+            .await
+            .expect_error(400, "bad_request");
+        assert!(r.text.contains(says), "{body}: {}", r.text);
+    }
+    // JSON with another `+json` type is JSON.
+    raw(
+        "/api/v1/verify",
+        r#"{"token": "x"}"#,
+        "application/vnd.api+json",
+    )
+    .await
+    .expect(200);
+}

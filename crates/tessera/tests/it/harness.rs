@@ -169,6 +169,11 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The running server's state, to call the library beside the HTTP API.
+    pub fn state(&self) -> &tessera_server::AppState {
+        &self.server.as_ref().expect("the server is running").state
+    }
+
     /// Sends `body` (if any) as JSON with `Authorization: Bearer <token>`.
     pub async fn call(
         &self,

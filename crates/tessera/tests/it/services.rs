@@ -191,3 +191,60 @@ async fn health_metrics_and_openapi() {
     assert!(doc.body["components"]["schemas"]["CreateTokenRequest"].is_object());
     let _ = Method::GET;
 }
+
+/// `POST /verify` writes its JSON straight from the cached token (the hot
+/// path); it must be exactly the library's `VerifyResponse`, field for
+/// field, for every kind of answer.
+#[tokio::test]
+async fn the_hot_verify_answer_is_the_library_answer() {
+    let s = start().await;
+    s.post(
+        "/api/v1/projects",
+        &s.owner_token,
+        json!({ "key": "web", "name": "Web" }),
+    )
+    .await
+    .expect(201);
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format");
+    let (_, scoped, _) = s
+        .create_token(
+            &s.owner_token,
+            json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }),
+        )
+        .await;
+    let (_, plain, _) = s
+        .create_token(&s.owner_token, json!({ "name": "plain" }))
+        .await;
+    let mut broken = plain.clone();
+    broken.pop();
+    broken.push(if plain.ends_with('A') { 'B' } else { 'A' });
+    let questions = [
+        json!({ "token": scoped }),
+        json!({ "token": scoped, "action": "flag:update", "resource": "proj/web:flag/x" }),
+        json!({ "token": scoped, "action": "flag:update", "resource": "proj/other:flag/x" }),
+        json!({ "token": plain }),
+        json!({ "token": plain, "action": "member:delete", "resource": "member/x" }),
+        json!({ "token": broken }),
+        json!({ "token": broken, "action": "flag:read", "resource": "proj/web" }),
+        json!({ "token": format!("{}x", &plain[..plain.len() - 1]) }),
+    ];
+    for question in questions {
+        let over_http = s
+            .post("/api/v1/verify", "", question.clone())
+            .await
+            .expect(200);
+        let request: tessera_api::VerifyRequest =
+            serde_json::from_value(question.clone()).expect("a verify request");
+        let library = tessera_server::api::verify::answer(s.state(), &request, None)
+            .await
+            .expect("an answer");
+        assert_eq!(
+            over_http.body,
+            serde_json::to_value(&library).expect("json"),
+            "for {}",
+            question["action"]
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! The two verification endpoints, answered in front of the router.
+//!
+//! `POST /api/v1/verify` and `GET /api/v1/auth` are what services and
+//! proxies call on every request they serve; everything else is called by
+//! people. Through the router, each of these requests also paid for the
+//! route lookup, a clone of the route's boxed service, a boxed handler
+//! future, the extension map that carries the client's address, and (for
+//! `/verify`) the request-timeout middleware with its timer: about a third
+//! of a verification's instructions (docs/benchmarks.md). So [`Hot`]
+//! matches these two by method and exact path and calls the same code the
+//! routed handlers call (`api::verify::decide`, `api::verify::auth_answer`,
+//! the same body and JSON rules as [`api::ApiJson`]); every other request,
+//! including other methods on these paths (405) and the OpenAPI document,
+//! goes to the router, which still routes both paths too.
+//!
+//! `/verify`'s body must still arrive within the request timeout; the timer
+//! starts only if it has not arrived already, which is the common case.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderValue, Method, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use axum::Router;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use tower::Service;
+
+use crate::api;
+use crate::api::extract::{body_error, is_json_content_type, parse_json};
+use crate::auth::client_behind;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const VERIFY: &str = "/api/v1/verify";
+const AUTH: &str = "/api/v1/auth";
+
+/// One connection's service: the hot endpoints directly, the rest through
+/// the router (with the peer's address as axum's `ConnectInfo`).
+#[derive(Clone)]
+pub struct Hot {
+    router: Router,
+    state: AppState,
+    peer: SocketAddr,
+    /// Off while request tracing is on, so that every request is traced.
+    enabled: bool,
+}
+
+impl Hot {
+    pub fn new(router: Router, state: AppState, peer: SocketAddr) -> Self {
+        let enabled = !tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG);
+        Self {
+            router,
+            state,
+            peer,
+            enabled,
+        }
+    }
+}
+
+impl Service<Request<Incoming>> for Hot {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = HotFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router is always ready, and so are the direct answers.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Incoming>) -> HotFuture {
+        if self.enabled {
+            match (request.method(), request.uri().path()) {
+                (&Method::POST, VERIFY) => {
+                    let answer = verify(self.state.clone(), self.peer, request);
+                    return HotFuture::Direct(Box::pin(answer));
+                }
+                (&Method::GET, AUTH) => {
+                    let answer = auth(self.state.clone(), self.peer, request);
+                    return HotFuture::Direct(Box::pin(answer));
+                }
+                _ => {}
+            }
+        }
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        HotFuture::Routed(self.router.call(request))
+    }
+}
+
+/// The answer of [`Hot`]: the router's, or a direct one.
+// The router's future is large, but it is made once per request and moved
+// into hyper once; boxing it would cost an allocation per request instead.
+#[allow(clippy::large_enum_variant)]
+pub enum HotFuture {
+    Routed(RouteFuture<Infallible>),
+    Direct(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl Future for HotFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Routed(routed) => Pin::new(routed).poll(cx),
+            Self::Direct(direct) => direct.as_mut().poll(cx).map(Ok),
+        }
+    }
+}
+
+async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = client_behind(peer.ip(), &parts.headers, &state);
+    let answered = async {
+        if !is_json_content_type(&parts.headers) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let timeout = Duration::from_secs(state.config.request_timeout_seconds);
+        let bytes = read_body(body, state.config.max_body_bytes, timeout).await?;
+        let question = parse_json(&bytes)?;
+        api::verify::decide(&state, &question, Some(ip)).await
+    }
+    .await;
+    match answered {
+        Ok(answer) => json_response(&answer),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn auth(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
+    let ip = client_behind(peer.ip(), request.headers(), &state);
+    api::verify::auth_answer(&state, Some(ip), request.headers(), request.uri())
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The whole body, at most `limit` bytes (else 413), arriving within
+/// `timeout` (else 503, as the request timeout answers elsewhere).
+async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> ApiResult<Bytes> {
+    let mut reading = std::pin::pin!(async move {
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => Err(ApiError::PayloadTooLarge),
+            Err(e) => Err(body_error(
+                axum::http::StatusCode::BAD_REQUEST,
+                &e.to_string(),
+            )),
+        }
+    });
+    // A small body has usually arrived with the head: then no timer.
+    if let Poll::Ready(read) = reading
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        return read;
+    }
+    tokio::time::timeout(timeout, reading)
+        .await
+        .unwrap_or(Err(ApiError::Unavailable))
+}
+
+/// A JSON answer, serialized straight into its body.
+fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    let mut buf = Vec::with_capacity(512);
+    match serde_json::to_writer(&mut buf, value) {
+        Ok(()) => {
+            let mut response = Response::new(axum::body::Body::from(buf));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(e) => ApiError::Internal(format!("could not serialize an answer: {e}")).into_response(),
+    }
+}
