@@ -258,7 +258,7 @@ fn a_missing_token_is_a_one_line_error() {
 
 /// A server that answers every request with `status` and Tessera's error
 /// body for `code`.
-fn failing_server(status: &'static str, code: &'static str) -> String {
+pub(crate) fn failing_server(status: &'static str, code: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {

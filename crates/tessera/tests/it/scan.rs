@@ -318,6 +318,23 @@ fn scan_report_revokes_live_tokens_on_the_server() {
         text(&out.stderr)
     );
 
+    // A failing server: says so, and the findings are still printed.
+    let failing = super::cli::failing_server("502 Bad Gateway", "unavailable");
+    let out = scan(dir.path(), &["--report", &failing, "leak.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("could not report the tokens found") && stderr.contains("server failed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        3,
+        "{}",
+        text(&out.stdout)
+    );
+    assert_never_printed(&out, &live);
+
     // An unreachable server: a clear error, still non-zero.
     let out = scan(dir.path(), &["--report=http://127.0.0.1:9", "leak.txt"]);
     assert_eq!(out.status.code(), Some(1));
