@@ -248,6 +248,11 @@ impl Client {
         self.send_json(Method::POST, &["projects"], request).await
     }
 
+    /// `GET /projects/{key}`.
+    pub async fn get_project(&self, key: &str) -> Result<ProjectResponse, Error> {
+        self.get(&["projects", key]).await
+    }
+
     /// `DELETE /projects/{key}`.
     pub async fn delete_project(&self, key: &str) -> Result<(), Error> {
         self.delete(&["projects", key]).await

@@ -16,7 +16,7 @@ pub enum Error {
     /// The server answered with an error status. `code` is the API's stable
     /// code (`forbidden`, `token_expired`, ...) or `http_<status>` when the
     /// body was not Tessera's error shape (a proxy's error page, say).
-    #[error("{code}: {message}{}", retry_hint(message, *.retry_after))]
+    #[error("{code}: {message}{}{}", retry_hint(message, *.retry_after), server_hint(*.status))]
     Api {
         status: u16,
         code: String,
@@ -52,6 +52,16 @@ fn retry_hint(message: &str, retry_after: Option<u64>) -> String {
             format!(" (retry after {secs} seconds)")
         }
         _ => String::new(),
+    }
+}
+
+/// A 5xx is not the caller's mistake: say so, and what to do, since the
+/// server's own message for it is deliberately generic.
+fn server_hint(status: u16) -> &'static str {
+    if status >= 500 {
+        " (the Tessera server failed, not your request; try again later or ask its operator)"
+    } else {
+        ""
     }
 }
 
@@ -148,6 +158,23 @@ mod tests {
         let body = br#"{"error":{"code":"rate_limited","message":"retry in 1800 seconds"}}"#;
         let err = Error::from_response(StatusCode::TOO_MANY_REQUESTS, &headers, body);
         assert_eq!(err.to_string(), "rate_limited: retry in 1800 seconds");
+    }
+
+    #[test]
+    fn a_server_error_says_it_is_the_servers() {
+        let body = br#"{"error":{"code":"internal","message":"internal error"}}"#;
+        let err = Error::from_response(StatusCode::INTERNAL_SERVER_ERROR, &HeaderMap::new(), body);
+        assert_eq!((err.status(), err.code()), (Some(500), Some("internal")));
+        let text = err.to_string();
+        assert!(text.starts_with("internal: internal error"), "{text}");
+        assert!(
+            text.contains("server failed") && text.contains("try again later"),
+            "{text}"
+        );
+        // A client's mistake gets no such hint.
+        let body = br#"{"error":{"code":"not_found","message":"no such token"}}"#;
+        let err = Error::from_response(StatusCode::NOT_FOUND, &HeaderMap::new(), body);
+        assert_eq!(err.to_string(), "not_found: no such token");
     }
 
     #[test]

@@ -353,6 +353,14 @@ mod tests {
     /// A stand-in for Tessera's `/verify` that answers `answer` to every
     /// request and reports the bodies it got.
     fn fake_tessera(answer: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+        fake_tessera_answering("200 OK", answer)
+    }
+
+    /// Like [`fake_tessera`], with another status line.
+    fn fake_tessera_answering(
+        status: &'static str,
+        answer: &'static str,
+    ) -> (String, std::sync::mpsc::Receiver<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -376,7 +384,7 @@ mod tests {
                 let mut stream = stream;
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-type: application/json\r\n\
+                    "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: application/json\r\n\
                      content-length: {}\r\n\r\n{answer}",
                     answer.len()
                 );
@@ -461,6 +469,30 @@ mod tests {
         let response = call(TesseraLayer::new(client), Some("Bearer tsr_x")).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.body().contains("\"unavailable\""));
+    }
+
+    #[tokio::test]
+    async fn a_failing_tessera_fails_closed_with_a_clear_answer() {
+        let (url, seen) = fake_tessera_answering(
+            "500 Internal Server Error",
+            r#"{"error":{"code":"internal","message":"internal error"}}"#,
+        );
+        let layer = TesseraLayer::new(Client::new(url, None).expect("client"))
+            .cache_for(Duration::from_secs(30));
+        for _ in 0..2 {
+            let response = call(layer.clone(), Some("Bearer tsr_x")).await;
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let body: serde_json::Value = serde_json::from_str(response.body()).expect("json");
+            assert_eq!(body["error"]["code"], "unavailable");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("could not be verified")),
+                "{body}"
+            );
+        }
+        // A failure is not cached: the next request asks again.
+        assert_eq!(seen.try_iter().count(), 2);
     }
 
     #[tokio::test]

@@ -77,8 +77,9 @@ pub struct ScanArgs {
     )]
     pub prefix: TokenFormat,
     /// Send the tokens found to the server's /api/v1/leaks, which revokes
-    /// each live one, and print how many were revoked. The server is URL,
-    /// else --url / TESSERA_URL / the one `tessera login` saved.
+    /// each live one, and print how many were revoked. The server is URL
+    /// (`--report=URL`, or `--report URL` when URL starts with http:// or
+    /// https://), else --url / TESSERA_URL / the one `tessera login` saved.
     #[arg(
         long,
         value_name = "URL",
@@ -153,7 +154,11 @@ struct Tally {
     unreadable: u64,
 }
 
-pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
+pub async fn run(mut args: ScanArgs) -> Result<ExitCode, CliError> {
+    if let Err(message) = report_url_from_paths(&mut args) {
+        eprintln!("error: {message}");
+        return Ok(ExitCode::from(2));
+    }
     let format = &args.prefix;
     let mut tally = Tally::default();
     let mut findings = Vec::new();
@@ -204,6 +209,38 @@ pub async fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--report` takes its URL after `=` (so `--report src` scans `src`), but
+/// `--report https://...` is what people type, and clap then hands the URL
+/// over as a path to scan. With `--report` given no value, one path that
+/// is an http(s) URL and not a file is taken as the server to report to.
+fn report_url_from_paths(args: &mut ScanArgs) -> Result<(), String> {
+    let looks_like_url = |p: &PathBuf| {
+        let s = p.to_string_lossy();
+        (s.starts_with("http://") || s.starts_with("https://")) && !p.exists()
+    };
+    if args.report.as_deref() != Some("") {
+        return Ok(());
+    }
+    let urls: Vec<usize> = (0..args.paths.len())
+        .filter(|&i| looks_like_url(&args.paths[i]))
+        .collect();
+    match urls[..] {
+        [] => Ok(()),
+        [i] => {
+            let url = args.paths.remove(i);
+            args.report = Some(url.to_string_lossy().into_owned());
+            if args.paths.is_empty() && !args.staged {
+                return Err(format!(
+                    "nothing to scan: give a PATH after --report {}",
+                    args.report.as_deref().unwrap_or_default()
+                ));
+            }
+            Ok(())
+        }
+        _ => Err("--report takes one server URL; several were given".into()),
+    }
 }
 
 /// Prints findings on stdout and a summary for people on stderr.
@@ -422,6 +459,65 @@ fn unreadable(path: &Path, reason: &str, tally: &mut Tally) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(args: &[&str]) -> ScanArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            scan: ScanArgs,
+        }
+        let argv = std::iter::once("scan").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv)
+            .expect("parses")
+            .scan
+    }
+
+    #[test]
+    fn report_takes_its_url_with_or_without_the_equals_sign() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let here = dir.path().to_str().expect("utf-8");
+        let cases: [(&[&str], Option<&str>, Vec<&str>); 5] = [
+            (
+                &["--report=https://t.example", here],
+                Some("https://t.example"),
+                vec![here],
+            ),
+            (
+                &["--report", "https://t.example", here],
+                Some("https://t.example"),
+                vec![here],
+            ),
+            (
+                &[here, "--report", "http://t.example:8080/"],
+                Some("http://t.example:8080/"),
+                vec![here],
+            ),
+            // No URL: the server comes from --url / TESSERA_URL.
+            (&["--report", here], Some(""), vec![here]),
+            // Without --report a URL stays a path (and is reported unreadable).
+            (
+                &["https://t.example", here],
+                None,
+                vec!["https://t.example", here],
+            ),
+        ];
+        for (argv, report, paths) in cases {
+            let mut args = parse(argv);
+            report_url_from_paths(&mut args).expect("usable");
+            assert_eq!(args.report.as_deref(), report, "{argv:?}");
+            let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+            assert_eq!(args.paths, paths, "{argv:?}");
+        }
+        let mut args = parse(&["--report", "https://t.example"]);
+        let err = report_url_from_paths(&mut args).expect_err("nothing to scan");
+        assert!(err.contains("give a PATH"), "{err}");
+        let mut args = parse(&["--report", "https://a.example", "https://b.example", here]);
+        assert!(report_url_from_paths(&mut args).is_err());
+        // --staged scans the repository in the current directory.
+        let mut args = parse(&["--staged", "--report", "https://t.example"]);
+        report_url_from_paths(&mut args).expect("usable");
+        assert!(args.paths.is_empty());
+    }
 
     #[test]
     fn reports_stay_under_the_body_limit_and_the_token_cap() {

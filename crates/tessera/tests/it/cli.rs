@@ -248,9 +248,73 @@ fn a_missing_token_is_a_one_line_error() {
         .env("TESSERA_TOKEN", "tsr_x");
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
     assert!(
-        text(&out.stderr).starts_with("error: "),
-        "{}",
-        text(&out.stderr)
+        err.starts_with("error: cannot reach the Tessera server at http://127.0.0.1:9"),
+        "{err}"
     );
+    assert!(!err.contains("tsr_x"), "{err}");
+}
+
+/// A server that answers every request with `status` and Tessera's error
+/// body for `code`.
+pub(crate) fn failing_server(status: &'static str, code: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let body = format!(r#"{{"error":{{"code":"{code}","message":"internal error"}}}}"#);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nconnection: close\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn malformed_tokens_and_failing_servers_are_one_line_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, url, _owner) = super::forward_auth::serve_with_owner(dir.path());
+    // Not a token at all, and a token with a broken checksum: the API's
+    // code, one line, the value never echoed.
+    let mut broken = tessera_core::TokenFormat::default()
+        .generate(time::OffsetDateTime::now_utc())
+        .token
+        .into_bytes();
+    let last = broken.len() - 1;
+    broken[last] = if broken[last] == b'A' { b'B' } else { b'A' };
+    let broken = String::from_utf8(broken).expect("ascii");
+    for bad in ["hunter2", broken.as_str()] {
+        let mut cmd = tessera(dir.path());
+        cmd.args(["token", "list", "--url", &url])
+            .env("TESSERA_TOKEN", bad);
+        let out = run(cmd, "");
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: invalid_token: "), "{err}");
+        assert!(!err.contains(bad), "{err}");
+    }
+
+    // A server error: the code, and that it is the server's fault.
+    let failing = failing_server("500 Internal Server Error", "internal");
+    let mut cmd = tessera(dir.path());
+    cmd.args(["token", "list", "--url", &failing])
+        .env("TESSERA_TOKEN", "tsr_x");
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: internal: internal error"), "{err}");
+    assert!(err.contains("the Tessera server failed"), "{err}");
 }

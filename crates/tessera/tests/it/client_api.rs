@@ -57,6 +57,7 @@ async fn every_client_method_works_against_the_server() {
         owner.list_projects().await.expect("projects").items.len(),
         1
     );
+    assert_eq!(owner.get_project("web").await.expect("project").key, "web");
     let policy = json!([{"effect": "allow", "actions": ["flag:read"], "resources": ["proj/web"]}]);
     owner
         .create_role(&req::<CreateRoleRequest>(
@@ -230,6 +231,7 @@ async fn every_client_method_works_against_the_server() {
     owner.delete_role("flags").await.expect("delete role");
     owner.delete_project("web").await.expect("delete project");
     api_error(owner.get_token(&id).await, 404, "not_found");
+    api_error(owner.get_project("web").await, 404, "not_found");
 
     // The owner's password still logs in (the harness's fixture).
     let mut again = Client::new(&server.base, None).expect("client");

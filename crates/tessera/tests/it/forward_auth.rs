@@ -246,7 +246,7 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_server, url, owner) = serve_with_owner(dir.path());
+    let (server, url, owner) = serve_with_owner(dir.path());
     let (token_id, writer) = create_token(dir.path(), &url, &owner, &["--name", "deploy"]);
     let (_, reader) = create_token(
         dir.path(),
@@ -345,6 +345,20 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
     assert!(run(cmd, "").status.success());
     let (status, _, _) = get(port, "/flags/checkout", &[("Authorization", &bearer)]);
     assert_eq!(status, 401);
+
+    // Tessera unreachable: nginx fails closed, with a message that says
+    // the token could not be checked (not that it is bad).
+    drop(server);
+    let (status, head, body) = get(port, "/flags/x", &[("Authorization", &reader_bearer)]);
+    assert_eq!(status, 503, "{head}");
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON error page");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("could not be checked")),
+        "{body}"
+    );
 
     // None of the refused requests reached the upstream.
     assert!(

@@ -154,6 +154,31 @@ fn scan_exit_codes_for_usage_and_unreadable_paths() {
     // An empty directory is fine.
     std::fs::create_dir(dir.path().join("empty")).expect("mkdir");
     assert_eq!(scan(dir.path(), &["empty"]).status.code(), Some(0));
+
+    // A fifo (named or inside a directory) would block a reader forever,
+    // and a dangling link cannot be opened: skipped with a warning, and
+    // the rest is scanned. (Reading a fifo would hang this test.)
+    let odd = dir.path().join("odd");
+    std::fs::create_dir(&odd).expect("mkdir");
+    let made = Command::new("mkfifo")
+        .arg(odd.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink(odd.join("gone"), odd.join("dangling")).expect("symlink");
+    let token = planted();
+    std::fs::write(odd.join("real.txt"), format!("x {token}\n")).expect("write");
+    let out = scan(
+        dir.path(),
+        &["odd", "odd/pipe", "odd/dangling", "odd/real.txt"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 2, "found once per naming: {stdout}");
+    assert!(stdout.contains(&format!("odd/real.txt:1: {}", snippet(&token))));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("odd/pipe: not a regular file"), "{stderr}");
+    assert!(stderr.contains("cannot read odd/dangling"), "{stderr}");
 }
 
 fn git(repo: &Path, args: &[&str]) {
@@ -250,7 +275,8 @@ fn scan_report_revokes_live_tokens_on_the_server() {
     )
     .expect("write");
 
-    let out = scan(dir.path(), &[&format!("--report={url}"), "leak.txt"]);
+    // `--report URL`, with a space, as the issue and most people write it.
+    let out = scan(dir.path(), &["--report", &url, "leak.txt"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("1 revoked, 1 not live"), "{stderr}");
@@ -291,6 +317,23 @@ fn scan_report_revokes_live_tokens_on_the_server() {
         "{}",
         text(&out.stderr)
     );
+
+    // A failing server: says so, and the findings are still printed.
+    let failing = super::cli::failing_server("502 Bad Gateway", "unavailable");
+    let out = scan(dir.path(), &["--report", &failing, "leak.txt"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("could not report the tokens found") && stderr.contains("server failed"),
+        "{stderr}"
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        3,
+        "{}",
+        text(&out.stdout)
+    );
+    assert_never_printed(&out, &live);
 
     // An unreachable server: a clear error, still non-zero.
     let out = scan(dir.path(), &["--report=http://127.0.0.1:9", "leak.txt"]);
