@@ -796,6 +796,23 @@ async fn admins_change_roles_within_the_rank_rules() {
         .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
         .await;
     assert_eq!(now.body["role"], "admin");
+    // Looking at the owner, she sees the owner's real role and why she
+    // cannot change it, not a form preset to a role the owner lacks.
+    let owner_page = admin
+        .get(&format!("/admin/members/{}", server.owner_id))
+        .await;
+    assert_eq!(owner_page.status, 200, "{}", owner_page.html);
+    assert!(
+        owner_page.html.contains("<dd>owner</dd>"),
+        "{}",
+        owner_page.html
+    );
+    assert!(owner_page
+        .html
+        .contains("cannot change or remove a member whose role is owner"));
+    assert!(!owner_page
+        .html
+        .contains(&format!("action=\"/admin/members/{}\"", server.owner_id)));
 
     // The owner may downgrade her.
     let saved = owner

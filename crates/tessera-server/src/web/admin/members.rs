@@ -6,12 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
+use tessera_core::permission::check_member_change;
 use tessera_core::BuiltinRole;
 
 use super::{failed, notice, query_of};
 use super::{member_role_choices, role_choices};
 use crate::api::members as api_members;
 use crate::api::ApiJson;
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::forms::{friendly, FormData, Problems, WebForm};
 use crate::web::render::{page, Layout, TokenView};
@@ -132,6 +134,10 @@ struct MemberPage {
     custom_roles: Vec<Choice>,
     tokens: Vec<TokenView>,
     tokens_error: Option<String>,
+    /// Why this admin cannot change or remove the member (an admin
+    /// looking at an owner), instead of a form that would show the wrong
+    /// role and be refused.
+    locked: Option<String>,
     problems: Problems,
 }
 
@@ -156,6 +162,10 @@ pub(super) async fn member_page(
             Problems::default(),
         ),
     };
+    let rank = user.caller.grantor().effective_rank();
+    let locked = check_member_change(rank, Some(member.role), None)
+        .err()
+        .map(|e| friendly(&ApiError::from(e)));
     let now = state.now();
     let (tokens, tokens_error) =
         match api_members::list_member_tokens(State(state.clone()), user.caller.clone(), path())
@@ -182,6 +192,7 @@ pub(super) async fn member_page(
             notice,
             tokens,
             tokens_error,
+            locked,
             problems,
         },
     )
