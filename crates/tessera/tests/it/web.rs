@@ -592,6 +592,27 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
         );
         assert!(reply.html.contains("aria-invalid=\"true\""));
     }
+    // Several mistakes at once: each is next to its own field.
+    let reply = browser
+        .post(
+            "/tokens",
+            &[
+                ("name", ""),
+                ("scope", "policy"),
+                ("policy", "[{"),
+                ("expiry", "custom"),
+                ("expires_on", "someday"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    for id in ["name-error", "policy-error", "expires_at-error"] {
+        assert!(
+            reply.html.contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            reply.html
+        );
+    }
     let names = token_names(&server).await;
     assert_eq!(names, vec!["owner token".to_owned()], "nothing was saved");
 }
