@@ -275,6 +275,9 @@ struct ShowPage {
     layout: Layout,
     token: TokenView,
     own: bool,
+    /// Where "back" and a deletion lead: my tokens, or (an admin looking
+    /// at someone else's token) that member's page.
+    back: String,
     notice: Option<&'static str>,
     name: String,
     scope: ScopeFields,
@@ -361,6 +364,11 @@ async fn show_page(
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
             own: token.member_id == user.caller.member.id.as_str(),
+            back: if token.member_id == user.caller.member.id.as_str() {
+                "/tokens".into()
+            } else {
+                format!("/admin/members/{}", token.member_id)
+            },
             token: TokenView::new(&token, state.now()),
             notice,
             name: edit_form.get("name").to_owned(),

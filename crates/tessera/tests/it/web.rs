@@ -1045,6 +1045,10 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     assert_eq!(detail.status, 200);
     assert!(!detail.html.contains("/rotate\""));
     assert!(!detail.html.contains("/clone\""));
+    assert!(
+        detail.html.contains(&delete_link),
+        "deleting leads back to their page"
+    );
     let rotate = owner
         .post(
             &format!("/tokens/{id}/rotate"),
