@@ -834,6 +834,11 @@ async fn admins_change_roles_within_the_rank_rules() {
     assert!(!owner_page
         .html
         .contains(&format!("action=\"/admin/members/{}\"", server.owner_id)));
+    let list = admin.get("/admin/members").await;
+    assert!(!list
+        .html
+        .contains(&format!("/admin/members/{}/remove", server.owner_id)));
+    assert!(list.html.contains(&format!("/admin/members/{ann}/remove")));
 
     // The owner may downgrade her.
     let saved = owner

@@ -21,11 +21,18 @@ use crate::web::scope::Choice;
 use crate::web::session::WebUser;
 use crate::web::tokens::ConfirmPage;
 
+/// A member in the list, and whether this viewer may change or remove
+/// them (an admin may not touch an owner: no link that can only be refused).
+struct MemberRow {
+    member: MemberResponse,
+    manageable: bool,
+}
+
 #[derive(Template)]
 #[template(path = "admin_members.html")]
 struct MembersPage {
     layout: Layout,
-    members: Vec<MemberResponse>,
+    members: Vec<MemberRow>,
     notice: Option<&'static str>,
     added: Option<(String, Option<String>)>,
     email: String,
@@ -43,8 +50,16 @@ pub(super) async fn members_page(
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
 ) -> Response {
+    let rank = user.caller.grantor().effective_rank();
     let list = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list.items,
+        Ok(Json(list)) => list
+            .items
+            .into_iter()
+            .map(|member| MemberRow {
+                manageable: check_member_change(rank, Some(member.role), None).is_ok(),
+                member,
+            })
+            .collect(),
         Err(e) => return failed(&e),
     };
     let status = if problems.is_empty() {
