@@ -28,6 +28,9 @@ const EMAIL = "owner@acme.test";
 const PASSWORD = "owner-password-1";
 
 let work, server, serverLog = "", base, ownerToken, context, page;
+// Every request a page made to anything but this server (checked last:
+// a failed assertion inside an event listener would not fail a step).
+const external = [];
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -135,8 +138,7 @@ before(async () => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   // The page makes no request to anything but this server.
   context.on("request", (request) => {
-    const url = new URL(request.url());
-    assert.equal(url.origin, base, `external request to ${request.url()}`);
+    if (new URL(request.url()).origin !== base) external.push(request.url());
   });
   page = context.pages()[0] ?? (await context.newPage());
 });
@@ -236,6 +238,42 @@ test("the tokens page, end to end in chromium", async (t) => {
     await shot("tokens");
   });
 
+  await t.test("rename it and change its scope; clone it", async () => {
+    await page.goto(`${base}/tokens`);
+    await page.click(`a:text-is("${tokenName}")`);
+    // The edit form starts from the token as it is.
+    assert.equal(await page.inputValue("#name"), tokenName);
+    assert.ok(await page.isChecked("#scope-role"));
+    tokenName = "CI deploy, read only";
+    await page.fill("#name", tokenName);
+    await page.selectOption("#role", "reader");
+    await page.click("text=Save changes");
+    await page.waitForURL(/\/tokens\/[0-9A-Za-z]{27}\?done=saved$/);
+    assert.match(await page.textContent("[role=status]"), /saved/);
+    assert.equal(await page.locator("h1").textContent(), tokenName);
+    const me = await api("GET", "/me", value);
+    assert.equal(me.status, 200, "renaming keeps the value");
+    assert.equal(me.body.token.name, tokenName);
+    assert.equal(me.body.token.role, "reader");
+
+    // Clone: a new token with the same scope, its value shown once.
+    await page.fill("#clone-name", "Nightly build");
+    await page.click("text=Clone token");
+    await page.locator("h1", { hasText: "Token cloned" }).waitFor();
+    const copy = await page.inputValue("#token-value");
+    assert.notEqual(copy, value);
+    assert.match(await page.textContent("body"), /will not be shown again/);
+    const cloned = await api("GET", "/me", copy);
+    assert.equal(cloned.status, 200);
+    assert.equal(cloned.body.token.name, "Nightly build");
+    assert.equal(cloned.body.token.role, "reader");
+    assert.notEqual(cloned.body.token.id, me.body.token.id);
+    await page.click("text=I have copied it");
+    await page.waitForURL(`${base}/tokens`);
+    assert.equal(await page.locator("tr", { hasText: "Nightly build" }).count(), 1);
+    assert.ok(!(await page.content()).includes(copy));
+  });
+
   await t.test("rotate it: new value, old one refused, once an hour", async () => {
     await page.goto(`${base}/tokens`);
     await page.click(`a:text-is("${tokenName}")`);
@@ -293,12 +331,30 @@ test("the tokens page, end to end in chromium", async (t) => {
     });
     assert.equal(made.status, 201);
     const danaToken = (await made.json()).token;
+    const other = await fetch(`${base}/api/v1/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ name: "dana ci", expires_at: new Date(Date.now() + 86400e3).toISOString() }),
+    });
+    assert.equal(other.status, 201);
+    const danaCi = (await other.json()).token;
 
     await page.goto(`${base}/admin/members`);
     await page.locator("tr", { hasText: "dana@acme.test" }).locator("text=Roles and tokens").click();
     assert.match(await page.textContent("body"), /dana laptop/);
     assert.ok(!(await page.content()).includes(danaToken), "an admin never sees values");
     await shot("member");
+
+    // The admin deletes one of them, after a confirmation that names it.
+    const memberPage = page.url();
+    await page.locator("tr", { hasText: "dana ci" }).locator("a.danger").click();
+    assert.match(await page.locator("h1").textContent(), /Delete the token “dana ci”/);
+    await page.click('button:text-is("Delete “dana ci”")');
+    await page.waitForURL(`${memberPage}?done=deleted`);
+    assert.equal(await page.locator("tr", { hasText: "dana ci" }).count(), 0);
+    assert.equal(await page.locator("tr", { hasText: "dana laptop" }).count(), 1);
+    assert.equal((await api("GET", "/me", danaCi)).status, 401, "the deleted token is refused");
+    assert.equal((await api("GET", "/me", danaToken)).status, 200, "the other one still works");
 
     await page.goto(`${base}/admin/members`);
     await page.locator("tr", { hasText: "dana@acme.test" }).locator("a.danger").click();
@@ -353,11 +409,120 @@ test("the tokens page, end to end in chromium", async (t) => {
     await shot("audit");
   });
 
+  await t.test("accessible: labels, linked errors, keyboard and visible focus", async () => {
+    // Every visible form control has a label, and every aria-describedby
+    // points at an element that exists, on every main screen (and on a
+    // form showing errors).
+    const unlabelled = () => page.evaluate(() => {
+      const problems = [];
+      for (const el of document.querySelectorAll("input, select, textarea")) {
+        if (el.type === "hidden") continue;
+        const named = el.labels?.length || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+        if (!named) problems.push(`no label: ${el.outerHTML.slice(0, 80)}`);
+      }
+      for (const el of document.querySelectorAll("[aria-describedby]")) {
+        for (const id of el.getAttribute("aria-describedby").split(/\s+/)) {
+          if (!document.getElementById(id)) problems.push(`missing #${id}`);
+        }
+      }
+      const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+      const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+      if (twice.length) problems.push(`duplicate ids: ${twice}`);
+      return problems;
+    });
+    const id = (await api("GET", "/tokens", ownerToken)).body.items[0].id;
+    for (const route of ["/tokens", "/tokens/new", `/tokens/${id}`, "/account", "/admin/members",
+      "/admin/roles", "/admin/projects", "/admin/policy", "/admin/audit"]) {
+      await page.goto(`${base}${route}`);
+      assert.deepEqual(await unlabelled(), [], route);
+    }
+    await page.goto(`${base}/tokens/new`);
+    await page.check("#scope-policy");
+    await page.fill("#policy", "[");
+    await page.check("#exp-custom");
+    await page.click("text=Create token");
+    await fieldError("policy-error");
+    assert.deepEqual(await unlabelled(), [], "the form with errors");
+    assert.equal(await page.getAttribute("#policy", "aria-describedby"), "policy-error");
+
+    // Keyboard only: the skip link comes first, focus is visible, and a
+    // token can be created without a mouse.
+    await page.goto(`${base}/tokens`);
+    await page.keyboard.press("Tab");
+    const first = await page.evaluate(() => {
+      const el = document.activeElement;
+      return { text: el.textContent, outline: getComputedStyle(el).outlineStyle };
+    });
+    assert.equal(first.text, "Skip to content");
+    assert.notEqual(first.outline, "none", "focus is visible");
+    let reached = false;
+    for (let i = 0; i < 40 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement.textContent === "Create new token");
+    }
+    assert.ok(reached, "Create new token is reachable with Tab");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(`${base}/tokens/new`);
+    assert.equal(await page.evaluate(() => document.activeElement.id), "name");
+    await page.keyboard.type("typed with the keyboard");
+    await page.keyboard.press("Enter");
+    await page.locator("h1", { hasText: "Token created" }).waitFor();
+  });
+
+  await t.test("works without JavaScript", async () => {
+    const plain = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    try {
+      const noJs = await plain.newContext({ javaScriptEnabled: false });
+      noJs.on("request", (request) => {
+        if (new URL(request.url()).origin !== base) external.push(request.url());
+      });
+      const p = await noJs.newPage();
+      await p.goto(`${base}/login`);
+      await p.fill("#email", EMAIL);
+      await p.fill("#password", PASSWORD);
+      await p.click("button[type=submit]");
+      await p.waitForURL(`${base}/tokens`);
+      await p.goto(`${base}/tokens/new`);
+      // Every part of the form is there to use (the script only hides
+      // the parts that do not apply).
+      assert.ok(await p.isVisible("#policy"));
+      assert.ok(await p.isVisible("#expires_on"));
+      await p.fill("#name", "no script");
+      await p.check("#scope-role");
+      await p.selectOption("#role", "reader");
+      await p.check("#exp-custom");
+      const soon = new Date(Date.now() + 10 * 86400e3).toISOString().slice(0, 10);
+      await p.fill("#expires_on", soon);
+      await p.click("text=Create token");
+      await p.locator("h1", { hasText: "Token created" }).waitFor();
+      const plainValue = await p.inputValue("#token-value");
+      const me = await api("GET", "/me", plainValue);
+      assert.equal(me.status, 200);
+      assert.equal(me.body.token.role, "reader");
+      assert.ok(me.body.token.expires_at.startsWith(soon), me.body.token.expires_at);
+      await p.goto(`${base}/tokens`);
+      assert.ok(!(await p.content()).includes(plainValue));
+      // Delete with its confirmation, still without a script.
+      await p.locator("tr", { hasText: "no script" }).locator("a.danger").click();
+      await p.click('button:text-is("Delete “no script”")');
+      await p.waitForURL(/\/tokens\?done=deleted$/);
+      assert.equal((await api("GET", "/me", plainValue)).status, 401);
+    } finally {
+      await plain.close();
+    }
+  });
+
   await t.test("readable at phone width", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.goto(`${base}/tokens`);
-    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(wide <= 390, `no sideways scrolling (page is ${wide}px wide)`);
+    for (const route of ["/tokens/new", "/admin/members", "/admin/audit", "/tokens"]) {
+      await page.goto(`${base}${route}`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(wide <= 390, `${route}: no sideways scrolling (page is ${wide}px wide)`);
+    }
     await shot("tokens-phone");
     await page.setViewportSize({ width: 1280, height: 800 });
   });
@@ -368,5 +533,9 @@ test("the tokens page, end to end in chromium", async (t) => {
     assert.match(await page.textContent("[role=status]"), /logged out/);
     await page.goto(`${base}/tokens`);
     assert.match(new URL(page.url()).pathname, /^\/login$/);
+  });
+
+  await t.test("no request went anywhere but this server", () => {
+    assert.deepEqual(external, []);
   });
 });

@@ -139,6 +139,20 @@ impl Problems {
         p
     }
 
+    /// Adds `other`'s messages, keeping any already here for the same
+    /// field, so a form can say everything wrong with it at once.
+    pub fn merge(&mut self, other: Problems) {
+        for (field, message) in other.fields {
+            self.fields.entry(field).or_insert(message);
+        }
+        if self.general.is_none() {
+            self.general = other.general;
+        }
+        if self.status.is_none() {
+            self.status = other.status;
+        }
+    }
+
     /// The message for `name`, if any (templates call this).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str)
@@ -277,6 +291,16 @@ mod tests {
         let err = ApiError::forbidden("token:create", "member/x:token/y");
         let p = Problems::from_api(&err, &["name"]);
         assert!(p.general.is_some());
+    }
+
+    #[test]
+    fn merged_problems_keep_every_field_and_the_first_message() {
+        let mut p = Problems::field("name", "first");
+        p.merge(Problems::field("name", "second"));
+        p.merge(Problems::field("policy", "bad"));
+        assert_eq!(p.get("name"), Some("first"));
+        assert_eq!(p.get("policy"), Some("bad"));
+        assert_eq!(p.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[test]

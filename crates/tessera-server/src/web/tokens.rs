@@ -14,6 +14,7 @@ use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
     UpdateTokenRequest,
 };
+use tessera_core::lifecycle::validate_name;
 
 use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
 use super::once::{Claim, FirstSent};
@@ -135,16 +136,32 @@ pub async fn create(
     }
 }
 
+/// The API's request from the form, or every problem the form's shape
+/// shows at once (the name by the domain's own rule, so that an empty name
+/// is not hidden behind a policy that does not parse).
 fn create_request(state: &AppState, form: &FormData) -> Result<CreateTokenRequest, Problems> {
-    let chosen = scope::chosen(form)?;
-    Ok(CreateTokenRequest {
-        name: form.get("name").to_owned(),
-        role: chosen.role,
-        custom_roles: chosen.custom_roles,
-        policy: chosen.policy,
-        projects: Some(form.all("projects")),
-        expires_at: expiry_from(form, state.now())?,
-    })
+    let name = validate_name("name", form.get("name"))
+        .map_err(|e| Problems::from_api(&ApiError::from(e), TOKEN_FIELDS));
+    match (name, scope::chosen(form), expiry_from(form, state.now())) {
+        (Ok(()), Ok(chosen), Ok(expires_at)) => Ok(CreateTokenRequest {
+            name: form.get("name").to_owned(),
+            role: chosen.role,
+            custom_roles: chosen.custom_roles,
+            policy: chosen.policy,
+            projects: Some(form.all("projects")),
+            expires_at,
+        }),
+        (name, chosen, expiry) => {
+            let mut problems = Problems::default();
+            for p in [name.err(), chosen.err(), expiry.err()]
+                .into_iter()
+                .flatten()
+            {
+                problems.merge(p);
+            }
+            Err(problems)
+        }
+    }
 }
 
 #[derive(Template)]
@@ -258,6 +275,9 @@ struct ShowPage {
     layout: Layout,
     token: TokenView,
     own: bool,
+    /// Where "back" and a deletion lead: my tokens, or (an admin looking
+    /// at someone else's token) that member's page.
+    back: String,
     notice: Option<&'static str>,
     name: String,
     scope: ScopeFields,
@@ -344,6 +364,11 @@ async fn show_page(
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
             own: token.member_id == user.caller.member.id.as_str(),
+            back: if token.member_id == user.caller.member.id.as_str() {
+                "/tokens".into()
+            } else {
+                format!("/admin/members/{}", token.member_id)
+            },
             token: TokenView::new(&token, state.now()),
             notice,
             name: edit_form.get("name").to_owned(),

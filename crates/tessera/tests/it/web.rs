@@ -592,6 +592,27 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
         );
         assert!(reply.html.contains("aria-invalid=\"true\""));
     }
+    // Several mistakes at once: each is next to its own field.
+    let reply = browser
+        .post(
+            "/tokens",
+            &[
+                ("name", ""),
+                ("scope", "policy"),
+                ("policy", "[{"),
+                ("expiry", "custom"),
+                ("expires_on", "someday"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    for id in ["name-error", "policy-error", "expires_at-error"] {
+        assert!(
+            reply.html.contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            reply.html
+        );
+    }
     let names = token_names(&server).await;
     assert_eq!(names, vec!["owner token".to_owned()], "nothing was saved");
 }
@@ -796,6 +817,28 @@ async fn admins_change_roles_within_the_rank_rules() {
         .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
         .await;
     assert_eq!(now.body["role"], "admin");
+    // Looking at the owner, she sees the owner's real role and why she
+    // cannot change it, not a form preset to a role the owner lacks.
+    let owner_page = admin
+        .get(&format!("/admin/members/{}", server.owner_id))
+        .await;
+    assert_eq!(owner_page.status, 200, "{}", owner_page.html);
+    assert!(
+        owner_page.html.contains("<dd>owner</dd>"),
+        "{}",
+        owner_page.html
+    );
+    assert!(owner_page
+        .html
+        .contains("cannot change or remove a member whose role is owner"));
+    assert!(!owner_page
+        .html
+        .contains(&format!("action=\"/admin/members/{}\"", server.owner_id)));
+    let list = admin.get("/admin/members").await;
+    assert!(!list
+        .html
+        .contains(&format!("/admin/members/{}/remove", server.owner_id)));
+    assert!(list.html.contains(&format!("/admin/members/{ann}/remove")));
 
     // The owner may downgrade her.
     let saved = owner
@@ -806,4 +849,577 @@ async fn admins_change_roles_within_the_rank_rules() {
         .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
         .await;
     assert_eq!(now.body["role"], "reader");
+}
+
+/// What the forms below may change, as the API reports it (last-used
+/// fields left out: the API calls that read this are uses too).
+async fn snapshot(server: &TestServer, member: &str) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("last_used_at");
+                map.remove("last_used_ip");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut all = json!({});
+    for path in [
+        "/api/v1/tokens".to_owned(),
+        format!("/api/v1/members/{member}/tokens"),
+        "/api/v1/members".into(),
+        "/api/v1/roles".into(),
+        "/api/v1/projects".into(),
+        "/api/v1/org".into(),
+    ] {
+        let reply = server.get(&path, &server.owner_token).await.expect(200);
+        all[path] = reply.body;
+    }
+    strip(&mut all);
+    all
+}
+
+/// Every kind of form on the page refuses a missing, wrong or other
+/// session's CSRF token and changes nothing; the same forms with the
+/// right token do what they say (so the refusals are about the token).
+#[tokio::test]
+async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
+    let server = start().await;
+    let (member, member_value) = server.member_with_token("dev@acme.test", "writer").await;
+    let member_token = server.get("/api/v1/me", &member_value).await.body["token"]["id"]
+        .as_str()
+        .expect("member token id")
+        .to_owned();
+    let in_30_days = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("date");
+    let (mine, mine_value, _) = server
+        .create_token(
+            &server.owner_token,
+            json!({ "name": "mine", "expires_at": in_30_days }),
+        )
+        .await;
+    server
+        .post(
+            "/api/v1/roles",
+            &server.owner_token,
+            json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] }),
+        )
+        .await
+        .expect(201);
+    server
+        .post(
+            "/api/v1/projects",
+            &server.owner_token,
+            json!({ "key": "web" }),
+        )
+        .await
+        .expect(201);
+
+    let policy = r#"[{"effect": "allow", "actions": ["flag:read"], "resources": ["proj/*"]}]"#;
+    let member_back = format!("/admin/members/{member}");
+    // In an order where each one can succeed in the second pass.
+    let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/tokens".into(),
+            vec![("name", "new one"), ("expiry", "30")],
+        ),
+        (
+            format!("/tokens/{mine}"),
+            vec![("name", "renamed"), ("scope", "role"), ("role", "reader")],
+        ),
+        (
+            format!("/tokens/{mine}/rotate"),
+            vec![("expiry", "7"), ("grace", "0")],
+        ),
+        (format!("/tokens/{mine}/clone"), vec![("name", "copy")]),
+        (
+            "/account/password".into(),
+            vec![
+                ("current_password", OWNER_PASSWORD),
+                ("new_password", "another-password-1"),
+                ("confirm_password", "another-password-1"),
+            ],
+        ),
+        (
+            "/admin/members".into(),
+            vec![("email", "new@acme.test"), ("role", "reader")],
+        ),
+        (
+            format!("/admin/members/{member}"),
+            vec![("role", "reader"), ("custom_roles", "ops")],
+        ),
+        (
+            "/admin/roles".into(),
+            vec![("key", "auditor"), ("policy", policy)],
+        ),
+        (
+            "/admin/roles/ops".into(),
+            vec![("name", "Operators"), ("policy", policy)],
+        ),
+        ("/admin/projects".into(), vec![("key", "api")]),
+        (
+            "/admin/policy".into(),
+            vec![("require_expiration", "on"), ("max_lifetime_days", "60")],
+        ),
+        (format!("/tokens/{mine}/delete"), vec![]),
+        (
+            format!("/tokens/{member_token}/delete"),
+            vec![("back", member_back.as_str())],
+        ),
+        ("/admin/roles/auditor/delete".into(), vec![]),
+        ("/admin/projects/api/delete".into(), vec![]),
+        (format!("/admin/members/{member}/remove"), vec![]),
+        ("/logout".into(), vec![]),
+    ];
+
+    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let other = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let before = snapshot(&server, &member).await;
+    for (path, fields) in &forms {
+        let bad_tokens = [None, Some(""), Some("forged"), Some(other.csrf.as_str())];
+        for bad in bad_tokens {
+            let mut sent = fields.clone();
+            if let Some(csrf) = bad {
+                sent.push(("csrf_token", csrf));
+            }
+            let reply = browser.post_raw(path, &sent).await;
+            assert_eq!(reply.status, 403, "{path} with {bad:?}: {}", reply.html);
+            assert!(reply.html.contains("nothing was changed"), "{path}");
+        }
+    }
+    assert_eq!(snapshot(&server, &member).await, before, "nothing changed");
+    server.get("/api/v1/me", &mine_value).await.expect(200);
+    server.get("/api/v1/me", &member_value).await.expect(200);
+    assert_eq!(browser.get("/tokens").await.status, 200, "still logged in");
+
+    // The same forms with the session's token: each does its work.
+    for (path, fields) in &forms {
+        let reply = browser.post(path, fields).await;
+        assert!(
+            [200, 201, 303].contains(&reply.status),
+            "{path}: {} {}",
+            reply.status,
+            reply.html
+        );
+    }
+    server.get("/api/v1/me", &mine_value).await.expect(401);
+    server.get("/api/v1/me", &member_value).await.expect(401);
+    let org = server.get("/api/v1/org", &server.owner_token).await;
+    assert_eq!(org.body["token_policy"]["max_lifetime_days"], 60);
+    assert_eq!(browser.get("/tokens").await.status, 303, "logged out");
+}
+
+/// The cells of one column (by its `data-label`) of a page's table.
+fn column(html: &str, label: &str) -> Vec<String> {
+    let marker = format!("data-label=\"{label}\"");
+    html.split(&marker)
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find('>')? + 1;
+            let end = rest.find("</t")?;
+            (start <= end).then(|| rest[start..end].to_owned())
+        })
+        .collect()
+}
+
+/// An admin sees a member's tokens (metadata only) and deletes one after
+/// a confirmation naming it; they cannot edit, rotate or clone it, and a
+/// member without the permission sees none of it.
+#[tokio::test]
+async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
+    let server = start().await;
+    let (member, value) = server.member_with_token("dev@acme.test", "writer").await;
+    let me = server.get("/api/v1/me", &value).await.expect(200);
+    let id = me.body["token"]["id"].as_str().expect("id").to_owned();
+    let snippet = me.body["token"]["snippet"].as_str().expect("snippet");
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+
+    let page = owner.get(&format!("/admin/members/{member}")).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("their token"));
+    assert!(page.html.contains(snippet));
+    assert!(!page.html.contains(&value[value.len() - 20..]), "no value");
+    let delete_link = format!("/tokens/{id}/delete?back=/admin/members/{member}");
+    assert!(page.html.contains(&delete_link), "{}", page.html);
+
+    // Their token's page: metadata, but no forms that change or mint it.
+    let detail = owner.get(&format!("/tokens/{id}")).await;
+    assert_eq!(detail.status, 200);
+    assert!(!detail.html.contains("/rotate\""));
+    assert!(!detail.html.contains("/clone\""));
+    assert!(
+        detail.html.contains(&delete_link),
+        "deleting leads back to their page"
+    );
+    let rotate = owner
+        .post(
+            &format!("/tokens/{id}/rotate"),
+            &[("expiry", "7"), ("grace", "0")],
+        )
+        .await;
+    assert_eq!(rotate.status, 403, "{}", rotate.html);
+    let rename = owner
+        .post(&format!("/tokens/{id}"), &[("name", "hijacked")])
+        .await;
+    assert_eq!(rename.status, 403, "{}", rename.html);
+    let clone = owner
+        .post(&format!("/tokens/{id}/clone"), &[("name", "mine now")])
+        .await;
+    assert_eq!(clone.status, 403, "{}", clone.html);
+    server.get("/api/v1/me", &value).await.expect(200);
+
+    // A fellow writer may not look.
+    server.member_with_token("peer@acme.test", "writer").await;
+    let peer = Browser::login(&server, "peer@acme.test", "member-password-1").await;
+    // (Members may read who is in the org, not each other's tokens.)
+    let theirs = peer.get(&format!("/admin/members/{member}")).await;
+    assert!(!theirs.html.contains(snippet), "{}", theirs.html);
+    assert!(!theirs.html.contains(&delete_link));
+    assert_eq!(peer.get(&format!("/tokens/{id}")).await.status, 403);
+    let refused = peer.post(&format!("/tokens/{id}/delete"), &[]).await;
+    assert_eq!(refused.status, 403);
+    server.get("/api/v1/me", &value).await.expect(200);
+
+    let confirm = owner.get(&delete_link).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.html.contains("Delete the token “their token”?"));
+    assert!(
+        confirm
+            .html
+            .contains(&format!("href=\"/admin/members/{member}\"")),
+        "cancel goes back"
+    );
+    let deleted = owner
+        .post(
+            &format!("/tokens/{id}/delete"),
+            &[("back", &format!("/admin/members/{member}"))],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.html);
+    assert_eq!(
+        deleted.headers[LOCATION],
+        format!("/admin/members/{member}?done=deleted").as_str()
+    );
+    server.get("/api/v1/me", &value).await.expect(401);
+    let after = owner
+        .get(&format!("/admin/members/{member}?done=deleted"))
+        .await;
+    assert!(!after.html.contains("their token"));
+    // The back address is only ever a member page of this site.
+    let (_, other) = server.member_with_token("third@acme.test", "reader").await;
+    let other_id = server.get("/api/v1/me", &other).await.body["token"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let elsewhere = owner
+        .post(
+            &format!("/tokens/{other_id}/delete"),
+            &[("back", "https://evil.example/")],
+        )
+        .await;
+    assert_eq!(elsewhere.headers[LOCATION], "/tokens?done=deleted");
+}
+
+/// Custom roles are created and edited with their policy checked; an
+/// admin gives members custom roles and takes them away.
+#[tokio::test]
+async fn custom_roles_are_edited_with_their_policy_checked() {
+    let server = start().await;
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let allow = r#"[{"effect": "allow", "actions": ["flag:read"], "resources": ["proj/*"]}]"#;
+    // (fields, id of the error element)
+    let bad: [(Fields, &str); 3] = [
+        (&[("key", "ops"), ("policy", "not json")], "policy-error"),
+        (
+            &[
+                ("key", "ops"),
+                ("policy", r#"[{"effect": "maybe", "actions": ["*"]}]"#),
+            ],
+            "policy-error",
+        ),
+        (&[("key", "Not A Key!"), ("policy", allow)], "key-error"),
+    ];
+    for (fields, error_id) in bad {
+        let reply = owner.post("/admin/roles", fields).await;
+        assert!(reply.status >= 400, "{fields:?}");
+        assert!(
+            reply.html.contains(&format!("id=\"{error_id}\"")),
+            "{fields:?}: {}",
+            reply.html
+        );
+    }
+    let roles = server.get("/api/v1/roles", &server.owner_token).await;
+    assert_eq!(roles.body["items"], json!([]), "nothing saved");
+
+    let created = owner
+        .post(
+            "/admin/roles",
+            &[("key", "ops"), ("name", "Ops"), ("policy", allow)],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.html);
+    let edit = owner.get("/admin/roles/ops").await;
+    assert!(edit.html.contains("flag:read"), "{}", edit.html);
+
+    // Editing: a broken policy is refused next to it and nothing changes.
+    let broken = owner
+        .post("/admin/roles/ops", &[("name", "Ops"), ("policy", "[{")])
+        .await;
+    assert_eq!(broken.status, 422, "{}", broken.html);
+    assert!(broken.html.contains("id=\"policy-error\""));
+    assert!(
+        broken.html.contains("[{"),
+        "the input is kept for correction"
+    );
+    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    assert_eq!(role.body["policy"][0]["actions"], json!(["flag:read"]));
+    let new_policy = r#"[{"effect": "allow", "actions": ["flag:*"], "resources": ["proj/web:*"]}]"#;
+    let saved = owner
+        .post(
+            "/admin/roles/ops",
+            &[("name", "Operators"), ("policy", new_policy)],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    assert_eq!(role.body["name"], "Operators");
+    assert_eq!(role.body["policy"][0]["actions"], json!(["flag:*"]));
+
+    // Members get it and lose it on their page.
+    let added = owner
+        .post(
+            "/admin/members",
+            &[
+                ("email", "ann@acme.test"),
+                ("role", "reader"),
+                ("custom_roles", "ops"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.html);
+    let members = server.get("/api/v1/members", &server.owner_token).await;
+    let ann = members.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|m| m["email"] == "ann@acme.test")
+        .cloned()
+        .expect("ann");
+    assert_eq!(ann["custom_roles"], json!(["ops"]));
+    let ann_id = ann["id"].as_str().expect("id");
+    let page = owner.get(&format!("/admin/members/{ann_id}")).await;
+    assert!(page
+        .html
+        .contains("id=\"cr-ops\" name=\"custom_roles\" value=\"ops\" checked"));
+    let unknown = owner
+        .post(
+            &format!("/admin/members/{ann_id}"),
+            &[("role", "reader"), ("custom_roles", "ghost")],
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.html);
+    assert!(
+        unknown.html.contains("id=\"custom_roles-error\""),
+        "{}",
+        unknown.html
+    );
+    let cleared = owner
+        .post(&format!("/admin/members/{ann_id}"), &[("role", "writer")])
+        .await;
+    assert_eq!(cleared.status, 303, "{}", cleared.html);
+    let now = server
+        .get(&format!("/api/v1/members/{ann_id}"), &server.owner_token)
+        .await;
+    assert_eq!(now.body["custom_roles"], json!([]));
+    assert_eq!(now.body["role"], "writer");
+}
+
+/// The create form's choices: custom roles and projects, and expiry
+/// presets and "Never" only as the org's policy allows (and the server
+/// refusing what the form did not offer).
+#[tokio::test]
+async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
+    let server = start().await;
+    server
+        .post(
+            "/api/v1/roles",
+            &server.owner_token,
+            json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] }),
+        )
+        .await
+        .expect(201);
+    server
+        .post(
+            "/api/v1/projects",
+            &server.owner_token,
+            json!({ "key": "web" }),
+        )
+        .await
+        .expect(201);
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let form = owner.get("/tokens/new").await;
+    for id in [
+        "scope-inherit",
+        "scope-role",
+        "scope-custom",
+        "scope-policy",
+        "cr-ops",
+        "pj-web",
+        "exp-7",
+        "exp-30",
+        "exp-90",
+        "exp-custom",
+        "exp-none",
+    ] {
+        assert!(form.html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let made = owner
+        .post(
+            "/tokens",
+            &[
+                ("name", "ops bot"),
+                ("scope", "custom"),
+                ("custom_roles", "ops"),
+                ("projects", "web"),
+                ("expiry", "7"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.html);
+    let token = token_named(&server, "ops bot").await;
+    assert_eq!(token["custom_roles"], json!(["ops"]));
+    assert_eq!(token["projects"], json!(["web"]));
+    assert!(token["expires_at"].is_string());
+
+    let cases: [(Fields, &str); 3] = [
+        (
+            &[("name", "x"), ("scope", "custom"), ("expiry", "7")],
+            "custom_roles-error",
+        ),
+        (
+            &[("name", "x"), ("projects", "ghost"), ("expiry", "7")],
+            "projects-error",
+        ),
+        (
+            &[
+                ("name", "x"),
+                ("expiry", "custom"),
+                ("expires_on", "someday"),
+            ],
+            "expires_at-error",
+        ),
+    ];
+    for (fields, error_id) in cases {
+        let reply = owner.post("/tokens", fields).await;
+        assert_eq!(reply.status, 422, "{fields:?}: {}", reply.html);
+        assert!(
+            reply.html.contains(&format!("id=\"{error_id}\"")),
+            "{fields:?}: {}",
+            reply.html
+        );
+    }
+
+    // The org requires an expiry of at most 30 days.
+    server
+        .patch(
+            "/api/v1/org",
+            &server.owner_token,
+            json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
+        )
+        .await
+        .expect(200);
+    let form = owner.get("/tokens/new").await;
+    assert!(form.html.contains("id=\"exp-30\""));
+    assert!(!form.html.contains("id=\"exp-90\""));
+    assert!(!form.html.contains("id=\"exp-none\""));
+    assert!(form.html.contains("at most 30 days"), "the rule is stated");
+    for expiry in ["none", "90"] {
+        let reply = owner
+            .post("/tokens", &[("name", "too long"), ("expiry", expiry)])
+            .await;
+        assert_eq!(reply.status, 422, "{expiry}: {}", reply.html);
+        assert!(reply.html.contains("id=\"expires_at-error\""), "{expiry}");
+    }
+    let names = token_names(&server).await;
+    assert_eq!(
+        names.len(),
+        2,
+        "only the owner token and ops bot: {names:?}"
+    );
+}
+
+/// The list is newest first.
+#[tokio::test]
+async fn my_tokens_are_listed_newest_first() {
+    let server = start().await;
+    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    for name in ["first", "second", "third"] {
+        server.clock.advance(time::Duration::seconds(2));
+        let made = browser
+            .post("/tokens", &[("name", name), ("expiry", "30")])
+            .await;
+        assert_eq!(made.status, 201);
+    }
+    let list = browser.get("/tokens").await;
+    let names: Vec<String> = column(&list.html, "Name")
+        .iter()
+        .map(|cell| {
+            let start = cell.find('>').map_or(0, |i| i + 1);
+            cell[start..].trim_end_matches("</a>").to_owned()
+        })
+        .collect();
+    assert_eq!(names[..3], ["third", "second", "first"], "{names:?}");
+}
+
+/// The audit log page filters by actor, action and target, with the API's
+/// own parameters; a filter it cannot read is a message, not a failure.
+#[tokio::test]
+async fn the_audit_log_filters_by_actor_action_and_target() {
+    let server = start().await;
+    let (ann, _) = server.member_with_token("ann@acme.test", "writer").await;
+    server
+        .post(
+            "/api/v1/projects",
+            &server.owner_token,
+            json!({ "key": "web" }),
+        )
+        .await
+        .expect(201);
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+
+    let by_ann = owner.get(&format!("/admin/audit?actor={ann}")).await;
+    assert_eq!(by_ann.status, 200, "{}", by_ann.html);
+    let actors = column(&by_ann.html, "Actor");
+    assert!(!actors.is_empty(), "{}", by_ann.html);
+    assert!(
+        actors.iter().all(|a| a.starts_with("ann@acme.test")),
+        "{actors:?}"
+    );
+    assert!(by_ann
+        .html
+        .contains(&format!("<option value=\"{ann}\" selected")));
+
+    let creates = owner.get("/admin/audit?action=token%3Acreate").await;
+    let actions = column(&creates.html, "Action");
+    assert!(actions.len() >= 2, "{actions:?}");
+    assert!(
+        actions.iter().all(|a| a == "<code>token:create</code>"),
+        "{actions:?}"
+    );
+
+    let projects = owner.get("/admin/audit?target=proj%2F").await;
+    let targets = column(&projects.html, "Target");
+    assert_eq!(targets, ["<code>proj/web</code>"], "{}", projects.html);
+
+    let unreadable = owner.get("/admin/audit?before=not-a-cursor").await;
+    assert_eq!(unreadable.status, 400, "{}", unreadable.html);
+    assert!(unreadable.html.contains("role=\"alert\""));
+    // A writer cannot read it.
+    let writer = Browser::login(&server, "ann@acme.test", "member-password-1").await;
+    let refused = writer.get("/admin/audit").await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    assert!(column(&refused.html, "Action").is_empty());
 }

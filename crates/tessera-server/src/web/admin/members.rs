@@ -6,12 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
+use tessera_core::permission::check_member_change;
 use tessera_core::BuiltinRole;
 
 use super::{failed, notice, query_of};
 use super::{member_role_choices, role_choices};
 use crate::api::members as api_members;
 use crate::api::ApiJson;
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::forms::{friendly, FormData, Problems, WebForm};
 use crate::web::render::{page, Layout, TokenView};
@@ -19,11 +21,18 @@ use crate::web::scope::Choice;
 use crate::web::session::WebUser;
 use crate::web::tokens::ConfirmPage;
 
+/// A member in the list, and whether this viewer may change or remove
+/// them (an admin may not touch an owner: no link that can only be refused).
+struct MemberRow {
+    member: MemberResponse,
+    manageable: bool,
+}
+
 #[derive(Template)]
 #[template(path = "admin_members.html")]
 struct MembersPage {
     layout: Layout,
-    members: Vec<MemberResponse>,
+    members: Vec<MemberRow>,
     notice: Option<&'static str>,
     added: Option<(String, Option<String>)>,
     email: String,
@@ -41,8 +50,16 @@ pub(super) async fn members_page(
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
 ) -> Response {
+    let rank = user.caller.grantor().effective_rank();
     let list = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list.items,
+        Ok(Json(list)) => list
+            .items
+            .into_iter()
+            .map(|member| MemberRow {
+                manageable: check_member_change(rank, Some(member.role), None).is_ok(),
+                member,
+            })
+            .collect(),
         Err(e) => return failed(&e),
     };
     let status = if problems.is_empty() {
@@ -132,6 +149,10 @@ struct MemberPage {
     custom_roles: Vec<Choice>,
     tokens: Vec<TokenView>,
     tokens_error: Option<String>,
+    /// Why this admin cannot change or remove the member (an admin
+    /// looking at an owner), instead of a form that would show the wrong
+    /// role and be refused.
+    locked: Option<String>,
     problems: Problems,
 }
 
@@ -156,6 +177,10 @@ pub(super) async fn member_page(
             Problems::default(),
         ),
     };
+    let rank = user.caller.grantor().effective_rank();
+    let locked = check_member_change(rank, Some(member.role), None)
+        .err()
+        .map(|e| friendly(&ApiError::from(e)));
     let now = state.now();
     let (tokens, tokens_error) =
         match api_members::list_member_tokens(State(state.clone()), user.caller.clone(), path())
@@ -182,6 +207,7 @@ pub(super) async fn member_page(
             notice,
             tokens,
             tokens_error,
+            locked,
             problems,
         },
     )

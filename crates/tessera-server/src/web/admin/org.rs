@@ -140,7 +140,10 @@ pub(super) async fn audit(
         None => (
             Vec::new(),
             None,
-            Some("Those filters cannot be read.".to_owned()),
+            Some((
+                StatusCode::BAD_REQUEST,
+                "Those filters cannot be read.".to_owned(),
+            )),
         ),
         Some(params) => {
             match api_admin::list_audit(State(state.clone()), user.caller.clone(), ApiQuery(params))
@@ -154,7 +157,11 @@ pub(super) async fn audit(
                     page.next_cursor.map(|c| next_link(&kept, &c)),
                     None,
                 ),
-                Err(e) => (Vec::new(), None, Some(friendly(&e))),
+                Err(e) => (
+                    Vec::new(),
+                    None,
+                    Some((e.status_and_code().0, friendly(&e))),
+                ),
             }
         }
     };
@@ -169,10 +176,10 @@ pub(super) async fn audit(
         value: m.id.clone(),
         label: m.email.clone(),
     }));
-    let status = if problem.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    // A refused read keeps the API's status (403 is not a bad filter).
+    let (status, problem) = match problem {
+        Some((status, message)) => (status, Some(message)),
+        None => (StatusCode::OK, None),
     };
     page(
         status,
