@@ -44,18 +44,14 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections to a database file: SQLite has one writer at a time, WAL
 /// lets the others read meanwhile.
 const FILE_POOL_SIZE: u32 = 4;
-/// Each connection's own page cache (64 MiB, filled only as pages are
-/// used), and with [`MMAP_BYTES`] how much of the database file is read
-/// through a memory map (address space only; the pages are the OS's
-/// shared, reclaimable page cache). Both are for the last-used flush, one transaction that updates
-/// up to every token: with SQLite's defaults (no map, 2 MB cache) its
-/// dirty pages spilled and every page read was a `pread` — 150,000 random
-/// tokens of 1,000,000 spent 4.5 s in the kernel that way, 0.13 s with the
-/// map — and 100,000 tokens took 10.4 µs each with the map alone, 6.2 µs
-/// with the larger cache (docs/benchmarks.md).
+/// Each connection's own page cache: 64 MiB, filled only as pages are
+/// used. For the last-used flush, one transaction that updates up to
+/// every token: with SQLite's 2 MB default its dirty pages spilled into
+/// the WAL and were read back one `pread` per token; 100,000 tokens took
+/// 10.4 µs each, 6.2 µs with this cache (docs/benchmarks.md). Reading the
+/// file through a memory map as well measured no better on top of it, and
+/// would count the whole file in the server's resident memory.
 const CACHE_KIB: &str = "-65536";
-/// The memory map's size: see [`CACHE_KIB`].
-const MMAP_BYTES: &str = "1073741824";
 
 /// A [`Store`] on SQLite.
 #[derive(Debug, Clone)]
@@ -90,7 +86,6 @@ impl SqliteStore {
                     options
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
-                        .pragma("mmap_size", MMAP_BYTES)
                         .pragma("cache_size", CACHE_KIB),
                 )
                 .await
