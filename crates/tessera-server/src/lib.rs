@@ -107,8 +107,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(timeout, request_timeout));
-    // Verification is the hot path, so it is routed by its full path (no
-    // nested router rewriting the URI) and without the per-request timer:
+    // Verification is the hot path. As served, `hot` answers it before
+    // this router is reached; these routes serve it while request tracing
+    // is on (so that it is traced) and answer other methods with 405.
+    // Here too it is routed by its full path (no nested router rewriting
+    // the URI) and without the per-request timer:
     // a cache hit never waits and a miss's storage read is bounded by the
     // engine's load timeout (the same number of seconds). `/verify` keeps
     // the timeout for its body (see `hot_router`).
