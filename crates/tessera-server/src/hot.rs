@@ -5,8 +5,9 @@
 //! people. Through the router, each of these requests also paid for the
 //! route lookup, a clone of the route's boxed service, a boxed handler
 //! future, the extension map that carries the client's address, and (for
-//! `/verify`) the request-timeout middleware with its timer: about a third
-//! of a verification's instructions (docs/benchmarks.md). So [`Hot`]
+//! `/verify`) the request-timeout middleware with its timer. Together with
+//! the lighter JSON parse these were a third of `/verify`'s instructions
+//! (54k to 36k per request, docs/benchmarks.md). So [`Hot`]
 //! matches these two by method and exact path and calls the same code the
 //! routed handlers call (`api::verify::decide`, `api::verify::auth_answer`,
 //! the same body and JSON rules as [`api::ApiJson`]); every other request,
