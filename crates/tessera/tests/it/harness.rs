@@ -71,6 +71,13 @@ impl Reply {
     }
 }
 
+/// `days` from now (negative: in the past), as the API writes times.
+pub fn in_days(days: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
 pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }

@@ -5,10 +5,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
-use crate::harness::{postgres_schema, send, start_node, start_on, TestServer};
+use crate::harness::{in_days, postgres_schema, send, start_node, start_on, TestServer};
 
 /// How long a change may take to reach another node before the test
 /// calls it lost. The target (p99 ≤ 100 ms) is measured by the benchmark;
@@ -117,22 +115,17 @@ async fn changes_on_one_node_reach_the_other() {
     until(&a, &b, &scoped, write, |v| v["allowed"] == true).await;
 
     // Rotation: the old string stops working on B too.
-    let expires = |days: i64| {
-        (OffsetDateTime::now_utc() + time::Duration::days(days))
-            .format(&Rfc3339)
-            .expect("format")
-    };
     let (rid, old, _) = a
         .create_token(
             &a.owner_token,
-            json!({ "name": "r", "expires_at": expires(5) }),
+            json!({ "name": "r", "expires_at": in_days(5) }),
         )
         .await;
     assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
     a.post(
         &format!("/api/v1/tokens/{rid}/rotate"),
         &a.owner_token,
-        json!({ "expires_at": expires(10) }),
+        json!({ "expires_at": in_days(10) }),
     )
     .await
     .expect(200);
@@ -151,9 +144,7 @@ async fn concurrent_rotation_across_nodes_has_one_winner() {
     let url = postgres_schema().await;
     let a = start_on(&url).await;
     let (b, _b_server) = start_node(&url).await;
-    let expires = (OffsetDateTime::now_utc() + time::Duration::days(30))
-        .format(&Rfc3339)
-        .expect("format");
+    let expires = in_days(30);
     for _ in 0..5 {
         let (id, _, _) = a
             .create_token(

@@ -2,16 +2,9 @@
 
 use reqwest::Method;
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-use crate::harness::{start, Reply};
-
-fn in_days(days: i64) -> String {
-    (OffsetDateTime::now_utc() + Duration::days(days))
-        .format(&Rfc3339)
-        .expect("format")
-}
+use crate::harness::{in_days, start, Reply};
 
 /// Groundlight: create → shown once → snippet and last used in the list →
 /// revoke → 401.
@@ -580,9 +573,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
     assert!(expired.headers.get("www-authenticate").is_some());
 
     // An expired token can still be rotated back to life; grace is capped at 24 h.
-    let later = (OffsetDateTime::now_utc() + Duration::days(90))
-        .format(&Rfc3339)
-        .expect("format");
+    let later = in_days(90);
     s.post(
         &format!("/api/v1/tokens/{id}/rotate"),
         &s.owner_token,

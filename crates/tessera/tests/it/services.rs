@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{send, start};
+use crate::harness::{in_days, send, start};
 
 #[tokio::test]
 async fn verify_answers_validity_and_permission() {
@@ -205,9 +205,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
     )
     .await
     .expect(201);
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::days(3))
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format");
+    let expires = in_days(3);
     let (_, scoped, _) = s
         .create_token(
             &s.owner_token,

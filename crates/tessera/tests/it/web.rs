@@ -8,7 +8,7 @@ use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-use crate::harness::{field_value, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{field_value, in_days, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
 /// A form's fields.
 type Fields<'a> = &'a [(&'a str, &'a str)];
@@ -881,26 +881,9 @@ async fn snapshot(server: &TestServer, member: &str) -> Value {
     all
 }
 
-/// Every kind of form on the page refuses a missing, wrong or other
-/// session's CSRF token and changes nothing; the same forms with the
-/// right token do what they say (so the refusals are about the token).
-#[tokio::test]
-async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
-    let server = start().await;
-    let (member, member_value) = server.member_with_token("dev@acme.test", "writer").await;
-    let member_token = server.get("/api/v1/me", &member_value).await.body["token"]["id"]
-        .as_str()
-        .expect("member token id")
-        .to_owned();
-    let in_30_days = (time::OffsetDateTime::now_utc() + time::Duration::days(30))
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("date");
-    let (mine, mine_value, _) = server
-        .create_token(
-            &server.owner_token,
-            json!({ "name": "mine", "expires_at": in_30_days }),
-        )
-        .await;
+/// A custom role `ops` (anything on projects) and a project `web`, for the
+/// forms that offer custom roles and projects.
+async fn add_ops_role_and_web_project(server: &TestServer) {
     server
         .post(
             "/api/v1/roles",
@@ -917,6 +900,27 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
         )
         .await
         .expect(201);
+}
+
+/// Every kind of form on the page refuses a missing, wrong or other
+/// session's CSRF token and changes nothing; the same forms with the
+/// right token do what they say (so the refusals are about the token).
+#[tokio::test]
+async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
+    let server = start().await;
+    let (member, member_value) = server.member_with_token("dev@acme.test", "writer").await;
+    let member_token = server.get("/api/v1/me", &member_value).await.body["token"]["id"]
+        .as_str()
+        .expect("member token id")
+        .to_owned();
+    let in_30_days = in_days(30);
+    let (mine, mine_value, _) = server
+        .create_token(
+            &server.owner_token,
+            json!({ "name": "mine", "expires_at": in_30_days }),
+        )
+        .await;
+    add_ops_role_and_web_project(&server).await;
 
     let policy = r#"[{"effect": "allow", "actions": ["flag:read"], "resources": ["proj/*"]}]"#;
     let member_back = format!("/admin/members/{member}");
@@ -1243,22 +1247,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
 #[tokio::test]
 async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
     let server = start().await;
-    server
-        .post(
-            "/api/v1/roles",
-            &server.owner_token,
-            json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] }),
-        )
-        .await
-        .expect(201);
-    server
-        .post(
-            "/api/v1/projects",
-            &server.owner_token,
-            json!({ "key": "web" }),
-        )
-        .await
-        .expect(201);
+    add_ops_role_and_web_project(&server).await;
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
     let form = owner.get("/tokens/new").await;
     for id in [
