@@ -17,6 +17,7 @@
 //! `/verify`'s body must still arrive within the request timeout; the timer
 //! starts only if it has not arrived already, which is the common case.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,28 +27,33 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
-use axum::http::{header, HeaderValue, Method, Request};
+use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use axum::Router;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
+use tessera_api::VerifyRequest;
 use tower::Service;
 
 use crate::api;
 use crate::api::extract::{body_error, is_json_content_type, parse_json};
+use crate::api::verify::{Answer, Question};
 use crate::auth::client_behind;
 use crate::error::{ApiError, ApiResult};
+use crate::headers::{self, Secured, SecuredFuture};
 use crate::state::AppState;
 
 const VERIFY: &str = "/api/v1/verify";
 const AUTH: &str = "/api/v1/auth";
 
 /// One connection's service: the hot endpoints directly, the rest through
-/// the router (with the peer's address as axum's `ConnectInfo`).
+/// the router (with the peer's address as axum's `ConnectInfo`). Every
+/// answer carries the security headers: the router's from
+/// [`headers::secured`], the direct ones from a prebuilt map.
 #[derive(Clone)]
 pub struct Hot {
-    router: Router,
+    router: Secured<Router>,
     state: AppState,
     peer: SocketAddr,
     /// Off while request tracing is on, so that every request is traced.
@@ -58,7 +64,7 @@ impl Hot {
     pub fn new(router: Router, state: AppState, peer: SocketAddr) -> Self {
         let enabled = !tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG);
         Self {
-            router,
+            router: headers::secured(router),
             state,
             peer,
             enabled,
@@ -100,7 +106,7 @@ impl Service<Request<Incoming>> for Hot {
 // into hyper once; boxing it would cost an allocation per request instead.
 #[allow(clippy::large_enum_variant)]
 pub enum HotFuture {
-    Routed(RouteFuture<Infallible>),
+    Routed(SecuredFuture<RouteFuture<Infallible>>),
     Direct(Pin<Box<dyn Future<Output = Response> + Send>>),
 }
 
@@ -124,21 +130,85 @@ async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -
         }
         let timeout = Duration::from_secs(state.config.request_timeout_seconds);
         let bytes = read_body(body, state.config.max_body_bytes, timeout).await?;
-        let question = parse_json(&bytes)?;
-        api::verify::decide(&state, &question, Some(ip)).await
+        match serde_json::from_slice::<BorrowedRequest>(&bytes) {
+            Ok(request) => api::verify::decide(&state, request.question(), Some(ip)).await,
+            // Parsed again by the routed endpoint's rules, for its message.
+            Err(_) => {
+                let request: VerifyRequest = parse_json(&bytes)?;
+                api::verify::decide(&state, Question::from(&request), Some(ip)).await
+            }
+        }
     }
     .await;
     match answered {
         Ok(answer) => json_response(&answer),
-        Err(e) => e.into_response(),
+        Err(e) => secured(e.into_response()),
+    }
+}
+
+/// `POST /verify`'s body with its strings borrowed from the body where
+/// JSON did not escape them: the same fields and rules as
+/// [`VerifyRequest`] (which parses any body this refuses), without an
+/// allocation per field.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BorrowedRequest<'a> {
+    #[serde(borrow)]
+    token: Text<'a>,
+    #[serde(default, borrow)]
+    action: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    resource: Option<Text<'a>>,
+}
+
+impl BorrowedRequest<'_> {
+    fn question(&self) -> Question<'_> {
+        Question {
+            token: &self.token.0,
+            action: self.action.as_ref().map(|t| &*t.0),
+            resource: self.resource.as_ref().map(|t| &*t.0),
+        }
+    }
+}
+
+/// A JSON string, borrowed unless it had escapes. (serde's own
+/// `Cow<str>` always copies inside an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // As `String` says it, so messages match `VerifyRequest`'s.
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor(std::marker::PhantomData))
     }
 }
 
 async fn auth(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
     let ip = client_behind(peer.ip(), request.headers(), &state);
+    // A successful answer starts from the security headers already.
     api::verify::auth_answer(&state, Some(ip), request.headers(), request.uri())
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(|e| secured(e.into_response()))
+}
+
+fn secured(mut response: Response) -> Response {
+    headers::add_security_headers(response.headers_mut());
+    response
 }
 
 /// The whole body, at most `limit` bytes (else 413), arriving within
@@ -166,18 +236,17 @@ async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> ApiResult
         .unwrap_or(Err(ApiError::Unavailable))
 }
 
-/// A JSON answer, serialized straight into its body.
-fn json_response<T: serde::Serialize>(value: &T) -> Response {
+/// The answer's JSON, written straight into its body.
+fn json_response(answer: &Answer) -> Response {
     let mut buf = Vec::with_capacity(512);
-    match serde_json::to_writer(&mut buf, value) {
+    match answer.write_json(&mut buf) {
         Ok(()) => {
             let mut response = Response::new(axum::body::Body::from(buf));
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            *response.headers_mut() = headers::secured_headers(true);
             response
         }
-        Err(e) => ApiError::Internal(format!("could not serialize an answer: {e}")).into_response(),
+        Err(e) => secured(
+            ApiError::Internal(format!("could not serialize an answer: {e}")).into_response(),
+        ),
     }
 }

@@ -225,9 +225,8 @@ pub fn start(
     let app = router(state.clone());
     let app_state = state.clone();
     // Per connection: the hot endpoints in front of the router (see
-    // `hot`), and the security headers around both.
-    let service_for =
-        move |peer| headers::secured(hot::Hot::new(app.clone(), app_state.clone(), peer));
+    // `hot`, which also adds the security headers to its own answers).
+    let service_for = move |peer| hot::Hot::new(app.clone(), app_state.clone(), peer);
     let limits = http::ConnLimits {
         header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
         max_header_bytes: state.config.max_header_bytes,

@@ -3,8 +3,8 @@
 //! token is the proof.
 
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -103,7 +103,28 @@ pub async fn answer(
     body: &VerifyRequest,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<VerifyResponse> {
-    decide(state, body, ip).await.map(|a| a.to_response())
+    decide(state, Question::from(body), ip)
+        .await
+        .map(|a| a.to_response())
+}
+
+/// A verify question, borrowed from a [`VerifyRequest`] or straight from
+/// the request's body (see `crate::hot`).
+#[derive(Clone, Copy)]
+pub(crate) struct Question<'a> {
+    pub token: &'a str,
+    pub action: Option<&'a str>,
+    pub resource: Option<&'a str>,
+}
+
+impl<'a> From<&'a VerifyRequest> for Question<'a> {
+    fn from(request: &'a VerifyRequest) -> Self {
+        Self {
+            token: &request.token,
+            action: request.action.as_deref(),
+            resource: request.resource.as_deref(),
+        }
+    }
 }
 
 /// [`answer`] before it is written out: the verified token itself, so that
@@ -111,21 +132,21 @@ pub async fn answer(
 /// (see [`Answer`]'s `Serialize`).
 pub(crate) async fn decide(
     state: &AppState,
-    body: &VerifyRequest,
+    question: Question<'_>,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<Answer> {
-    check_question(body.action.as_deref(), body.resource.as_deref())?;
+    check_question(question.action, question.resource)?;
     let now = state.now();
-    let verified = verify_token(state, &body.token, now).await?;
+    let verified = verify_token(state, question.token, now).await?;
     let allowed = match &verified {
         Ok(verified) => {
             state.engine.record_use(&verified.token().id, now, ip);
-            match (&body.action, &body.resource) {
+            match (question.action, question.resource) {
                 (Some(a), Some(r)) => Some(verified.allows(a, r)),
                 _ => None,
             }
         }
-        Err(_) => body.action.as_ref().map(|_| false),
+        Err(_) => question.action.map(|_| false),
     };
     Ok(Answer { verified, allowed })
 }
@@ -152,56 +173,79 @@ impl Answer {
             token: self.verified.as_ref().ok().map(verified_token),
         }
     }
-}
 
-/// Writes exactly the JSON of [`Answer::to_response`] (the test
-/// `the_hot_verify_answer_is_the_library_answer` holds them equal), but
-/// from borrowed fields: no copy of each string before writing it.
-impl serde::Serialize for Answer {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let token = self.verified.as_ref().ok().map(TokenView);
-        let fields = 2 + usize::from(self.allowed.is_some()) + usize::from(token.is_some());
-        let mut out = serializer.serialize_struct("VerifyResponse", fields)?;
-        out.serialize_field("valid", &self.verified.is_ok())?;
-        out.serialize_field("code", self.code())?;
+    /// Appends exactly the JSON of [`Answer::to_response`] to `out`,
+    /// written from the cached token's borrowed fields: no copy of each
+    /// string first, and no escaping pass over strings that need none (the
+    /// unit tests hold this to serde_json's bytes; the test
+    /// `the_hot_verify_answer_is_the_library_answer` to the library's
+    /// answer). Fails only for an expiry RFC 3339 cannot write (a year
+    /// beyond 9999), as serde would.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), time::error::Format> {
+        out.extend_from_slice(if self.verified.is_ok() {
+            b"{\"valid\":true,\"code\":"
+        } else {
+            b"{\"valid\":false,\"code\":"
+        });
+        write_json_str(out, self.code());
         if let Some(allowed) = self.allowed {
-            out.serialize_field("allowed", &allowed)?;
+            out.extend_from_slice(if allowed {
+                b",\"allowed\":true"
+            } else {
+                b",\"allowed\":false"
+            });
         }
-        if let Some(token) = &token {
-            out.serialize_field("token", token)?;
+        if let Ok(v) = &self.verified {
+            out.extend_from_slice(b",\"token\":{\"id\":");
+            write_json_str(out, v.token().id.as_str());
+            out.extend_from_slice(b",\"name\":");
+            write_json_str(out, &v.token().name);
+            out.extend_from_slice(b",\"member\":");
+            write_json_str(out, v.member().id.as_str());
+            out.extend_from_slice(b",\"org\":");
+            write_json_str(out, v.org().key.as_str());
+            out.extend_from_slice(b",\"projects\":[");
+            for (i, project) in v.token().projects.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(out, project.as_str());
+            }
+            out.extend_from_slice(b"],\"expires_at\":");
+            match v.token().expires_at {
+                Some(at) => {
+                    out.push(b'"');
+                    at.format_into(out, &time::format_description::well_known::Rfc3339)?;
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(b"null"),
+            }
+            out.push(b'}');
         }
-        out.end()
+        out.push(b'}');
+        Ok(())
     }
 }
 
-/// [`VerifiedToken`]'s JSON, from the cached token.
-struct TokenView<'a>(&'a Verified);
-
-impl serde::Serialize for TokenView<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        struct Projects<'a>(&'a [tessera_core::ProjectKey]);
-        impl serde::Serialize for Projects<'_> {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_seq(self.0.iter().map(|p| p.as_str()))
-            }
-        }
-        struct Rfc3339(Option<time::OffsetDateTime>);
-        impl serde::Serialize for Rfc3339 {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                time::serde::rfc3339::option::serialize(&self.0, serializer)
-            }
-        }
-        let v = self.0;
-        let mut out = serializer.serialize_struct("VerifiedToken", 6)?;
-        out.serialize_field("id", v.token().id.as_str())?;
-        out.serialize_field("name", &v.token().name)?;
-        out.serialize_field("member", v.member().id.as_str())?;
-        out.serialize_field("org", v.org().key.as_str())?;
-        out.serialize_field("projects", &Projects(&v.token().projects))?;
-        out.serialize_field("expires_at", &Rfc3339(v.token().expires_at))?;
-        out.end()
+/// A JSON string as serde_json writes it. Almost every string in an answer
+/// (ids, keys, codes, most names) has nothing to escape, and one pass that
+/// finds that out is several times cheaper than serde_json's escaping,
+/// which looks each byte up and copies the string in pieces.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly these bytes: `"`, `\` and controls. A
+    // fold with no early exit, so that the compiler can check many bytes
+    // at once (the strings are short: an early exit would save little).
+    let needs_escape = s.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
     }
 }
 
@@ -264,7 +308,10 @@ pub(crate) async fn auth_answer(
             return Err(ApiError::forbidden(a, r));
         }
     }
-    let mut response = StatusCode::OK.into_response();
+    // 200 with no body; the security headers are in place from the start
+    // (this is a hot path: see `crate::headers::secured_headers`).
+    let mut response = Response::new(axum::body::Body::empty());
+    *response.headers_mut() = crate::headers::secured_headers(false);
     let out = response.headers_mut();
     for (name, value) in [
         ("x-tessera-member", verified.member().id.as_str()),
@@ -355,4 +402,38 @@ pub async fn report_leaks(
         }
     }
     Ok(Json(LeakReportResponse { revoked, ignored }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_json_str;
+
+    fn written(s: &str) -> String {
+        let mut out = Vec::new();
+        write_json_str(&mut out, s);
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for s in [
+            "",
+            "3MWtzvtRPQkdDOlKOWvtce37PhL",
+            "a \"quoted\" name ✓",
+            "back\\slash",
+            "tab\there, newline\n, nul\u{0}, unit sep\u{1f}",
+            "space ~ and DEL \u{7f}",
+            "emoji 🦀 and é",
+            "</script>",
+        ] {
+            assert_eq!(written(s), serde_json::to_string(s).expect("json"), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(written(&s), serde_json::to_string(&s).expect("json"));
+        }
+    }
 }

@@ -385,10 +385,69 @@ async fn every_response_carries_security_headers() {
             .await,
         login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
     ];
-    for reply in &replies {
+    // The verification endpoints are answered in front of the router
+    // (`hot.rs`), with their own copy of the headers: every kind of answer.
+    let token = s.owner_token.clone();
+    let auth = |headers: Vec<(&'static str, String)>| {
+        let mut request = reqwest::Client::new().get(s.url("/api/v1/auth"));
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request
+    };
+    let verify_replies = [
+        s.post("/api/v1/verify", "", json!({ "token": token }))
+            .await
+            .expect(200),
+        s.post("/api/v1/verify", "", json!({ "token": 5 }))
+            .await
+            .expect(400),
+        s.post(
+            "/api/v1/verify",
+            "",
+            json!({ "token": "x", "action": "a:b" }),
+        )
+        .await
+        .expect(400),
+    ];
+    assert_eq!(
+        verify_replies[0].headers["content-type"],
+        "application/json"
+    );
+    let mut raw = vec![
+        auth(vec![("authorization", format!("Bearer {token}"))]),
+        auth(vec![]),
+        auth(vec![
+            ("authorization", format!("Bearer {token}")),
+            ("x-tessera-action", "a:b".into()),
+        ]),
+        reqwest::Client::new()
+            .post(s.url("/api/v1/verify"))
+            .header("content-type", "text/plain")
+            .body("{}"),
+    ];
+    let mut raw_headers = Vec::new();
+    for request in raw.drain(..) {
+        let reply = request.send().await.expect("sent");
+        raw_headers.push((reply.status().as_u16(), reply.headers().clone()));
+    }
+    assert_eq!(
+        raw_headers
+            .iter()
+            .map(|(status, _)| *status)
+            .collect::<Vec<_>>(),
+        [200, 401, 400, 415]
+    );
+    let replies: Vec<(u16, &reqwest::header::HeaderMap)> = replies
+        .iter()
+        .chain(&verify_replies)
+        .map(|r| (r.status.as_u16(), &r.headers))
+        .chain(raw_headers.iter().map(|(status, h)| (*status, h)))
+        .collect();
+    for (status, headers) in &replies {
         let h = |name: &str| {
-            reply.headers.get(name).map_or_else(
-                || panic!("{name} missing ({})", reply.status),
+            headers.get(name).map_or_else(
+                || panic!("{name} missing ({status})"),
                 |v| v.to_str().expect("text").to_owned(),
             )
         };
@@ -402,12 +461,8 @@ async fn every_response_carries_security_headers() {
     }
     // Nothing is stored by caches — the create answer holds the token's
     // only copy — except what says otherwise: the static assets.
-    for reply in &replies {
-        assert_eq!(
-            reply.headers["cache-control"], "no-store",
-            "{}",
-            reply.status
-        );
+    for (status, headers) in &replies {
+        assert_eq!(headers["cache-control"], "no-store", "{status}");
     }
     let css = reqwest::get(s.url("/static/app.css")).await.expect("css");
     assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
