@@ -16,6 +16,10 @@
 //!
 //! `/verify`'s body must still arrive within the request timeout; the timer
 //! starts only if it has not arrived already, which is the common case.
+//! Its strings are borrowed from the body rather than copied, and its
+//! answer is written by `Answer::write_json`. The direct answers start from
+//! a prebuilt map of the security headers; the router's get them from
+//! [`headers::secured`], which wraps it here.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
