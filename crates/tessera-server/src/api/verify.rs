@@ -129,7 +129,7 @@ impl<'a> From<&'a VerifyRequest> for Question<'a> {
 
 /// [`answer`] before it is written out: the verified token itself, so that
 /// the hot path can write the JSON from it without copying its fields
-/// (see [`Answer`]'s `Serialize`).
+/// (see [`Answer::write_json`]).
 pub(crate) async fn decide(
     state: &AppState,
     question: Question<'_>,
