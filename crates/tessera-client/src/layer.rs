@@ -27,7 +27,8 @@
 //!   the cost is one local round trip. [`TesseraLayer::cache_for`] opts in
 //!   to remembering *positive* answers for a short time (a revocation then
 //!   takes up to that long to reach this service); refusals are never
-//!   cached, and an entry never outlives the token's own expiry.
+//!   cached, and an entry never outlives the token's own expiry. The
+//!   cache is keyed by each token's SHA-256, so it holds no token itself.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,6 +36,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
@@ -69,8 +72,10 @@ pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
 /// and if that is not enough, all of them.
 const CACHE_CAPACITY: usize = 10_000;
 
-/// What was asked: the presented token and the permission, if any.
-type CacheKey = (String, Option<(String, String)>);
+/// What was asked: the presented token's SHA-256 and the permission, if
+/// any. The hash, not the token, so that the cache's memory (a core dump, a
+/// heap dump) does not hold every token used in the last minute.
+type CacheKey = ([u8; 32], Option<(String, String)>);
 
 /// Positive answers, remembered for `ttl`.
 struct Cache {
@@ -278,7 +283,10 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         Some((action, resource)) => (Some(action), Some(resource)),
         None => (None, None),
     };
-    let key: CacheKey = (token.clone(), action.clone().zip(resource.clone()));
+    let key: CacheKey = (
+        Sha256::digest(token.as_bytes()).into(),
+        action.clone().zip(resource.clone()),
+    );
     if let Some(hit) = layer.cache.as_ref().and_then(|c| c.get(&key)) {
         return Ok(Some(hit));
     }
