@@ -294,6 +294,7 @@ pub(crate) mod tests {
             &["member", "tokens", "m1"],
             &["role", "create", "--key", "ops", "--policy-file", "-"],
             &["project", "create", "--key", "web"],
+            &["project", "show", "web", "--json"],
             &[
                 "org",
                 "update",

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tessera_api::{
-    AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, RoleList,
-    RoleResponse, TokenPolicyPatch, UpdateOrgRequest, UpdateRoleRequest,
+    AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, ProjectResponse,
+    RoleList, RoleResponse, TokenPolicyPatch, UpdateOrgRequest, UpdateRoleRequest,
 };
 use tessera_client::AuditFilter;
 
@@ -39,6 +39,8 @@ pub enum RoleCommand {
 pub enum ProjectCommand {
     /// List the org's projects.
     List(ListArgs),
+    /// Show a project.
+    Show(KeyArgs),
     /// Create a project.
     Create(ProjectCreateArgs),
     /// Delete a project.
@@ -64,7 +66,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct KeyArgs {
-    /// The role's key.
+    /// The key.
     pub key: String,
     #[command(flatten)]
     pub conn: Connection,
@@ -218,13 +220,11 @@ pub async fn run_project(cmd: ProjectCommand) -> Result<ExitCode, CliError> {
                 name: args.name,
             };
             let project = args.conn.client()?.create_project(&request).await?;
-            emit(args.conn.json, &project, |p| {
-                output::pairs(&[
-                    ("key", p.key.clone()),
-                    ("name", p.name.clone()),
-                    ("created", output::time(p.created_at)),
-                ])
-            })?;
+            emit(args.conn.json, &project, project_details)?;
+        }
+        ProjectCommand::Show(args) => {
+            let project = args.conn.client()?.get_project(&args.key).await?;
+            emit(args.conn.json, &project, project_details)?;
         }
         ProjectCommand::Delete(args) => {
             delete(&args, "project").await?;
@@ -356,6 +356,14 @@ fn role_details(r: &RoleResponse) -> String {
         text.push_str(&format!("  {}\n", output::clean(line)));
     }
     text
+}
+
+fn project_details(p: &ProjectResponse) -> String {
+    output::pairs(&[
+        ("key", p.key.clone()),
+        ("name", p.name.clone()),
+        ("created", output::time(p.created_at)),
+    ])
 }
 
 fn project_table(projects: &ProjectList) -> String {

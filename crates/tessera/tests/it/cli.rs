@@ -218,6 +218,38 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
     assert!(text_out.contains("from the cli"), "{text_out}");
     assert!(!text_out.contains(&token[31..]), "the list shows a secret");
 
+    // Projects: create, show (text and JSON), and a missing one.
+    let project = |args: &[&str]| {
+        let mut cmd = tessera(dir.path());
+        cmd.arg("project")
+            .args(args)
+            .env("TESSERA_TOKEN", &token)
+            .env("TESSERA_URL", &url);
+        run(cmd, "")
+    };
+    let out = project(&["create", "--key", "web", "--name", "Web app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = project(&["show", "web"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("web") && shown.contains("Web app"),
+        "{shown}"
+    );
+    let out = project(&["show", "web", "--json"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (shown["key"].as_str(), shown["name"].as_str()),
+        (Some("web"), Some("Web app"))
+    );
+    let out = project(&["show", "nope"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not_found"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let mut cmd = tessera(dir.path());
     cmd.args(["verify", "-"]).env("TESSERA_URL", &url);
     let out = run(cmd, &format!("{token}\n"));
