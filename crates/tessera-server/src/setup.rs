@@ -67,6 +67,30 @@ pub async fn create_org(
     })
 }
 
+/// `tessera serve` on an empty database: creates the first org and its
+/// owner (with a generated password). `None` when the database already has
+/// an org, including when another node, starting on the same empty
+/// database at the same moment, created it between this one's check and
+/// its insert: that node's owner is the owner, and this node just serves.
+pub async fn create_first_org(
+    state: &AppState,
+    org_key: &str,
+    email: &str,
+) -> Result<Option<Created>, ApiError> {
+    if state.store.count_orgs().await? > 0 {
+        return Ok(None);
+    }
+    match create_org(state, org_key, email, None).await {
+        Ok(created) => Ok(Some(created)),
+        // Whatever the insert's error, an org that exists now means
+        // another node won; otherwise the error is this node's own.
+        Err(err) => match state.store.count_orgs().await {
+            Ok(orgs) if orgs > 0 => Ok(None),
+            _ => Err(err),
+        },
+    }
+}
+
 /// Creates a token for `owner` with the owner's permissions, for scripts
 /// (`tessera init --print-token`). Returns the token string.
 pub async fn create_owner_token(

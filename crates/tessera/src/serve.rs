@@ -119,21 +119,18 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 /// On an empty database: create the default org and its owner, and say how
-/// to log in. Shown once, because the next start finds the org.
+/// to log in. Shown once, because the next start finds the org; when
+/// several nodes start together on an empty database, by the one that
+/// created it.
 async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(), CliError> {
-    let orgs = state
-        .store
-        .count_orgs()
-        .await
-        .map_err(|e| CliError::Setup(e.to_string()))?;
-    if orgs > 0 {
-        return Ok(());
-    }
     let org = state.config.bootstrap_org.clone();
     let email = state.config.bootstrap_email.clone();
-    let created = setup::create_org(state, &org, &email, None)
+    let Some(created) = setup::create_first_org(state, &org, &email)
         .await
-        .map_err(|e| CliError::Setup(format!("cannot create the first org: {e}")))?;
+        .map_err(|e| CliError::Setup(format!("cannot create the first org: {e}")))?
+    else {
+        return Ok(());
+    };
     let password = created.generated_password.unwrap_or_default();
     println!(
         "\nTessera created the organization \"{org}\" and its owner. This is shown once.\n\n  \

@@ -52,6 +52,46 @@ async fn until(
     }
 }
 
+/// Several replicas deployed at once on an empty database all run the
+/// first start's set-up. Each checks for an org, then hashes a password
+/// (tens of milliseconds) before inserting, so all of them see none: one
+/// must create it and the others must start as plain nodes, not fail.
+#[tokio::test]
+async fn nodes_starting_together_on_an_empty_database_create_one_org() {
+    let url = postgres_schema().await;
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let config = tessera_server::Config {
+            database_url: url.clone(),
+            ..tessera_server::Config::default()
+        };
+        nodes.push(tessera_server::open(config).await.expect("open store"));
+    }
+    let mut starts = tokio::task::JoinSet::new();
+    for state in &nodes {
+        let state = state.clone();
+        starts.spawn(async move {
+            tessera_server::setup::create_first_org(&state, "acme", "a@example.com").await
+        });
+    }
+    let mut created = Vec::new();
+    while let Some(outcome) = starts.join_next().await {
+        match outcome.expect("no panic") {
+            Ok(Some(org)) => created.push(org),
+            Ok(None) => {}
+            Err(e) => panic!("a node failed its first start: {e}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one node creates the org");
+    assert!(created[0].generated_password.is_some());
+    assert_eq!(nodes[0].store.count_orgs().await.expect("count"), 1);
+    // A later start finds the org and creates nothing.
+    let again = tessera_server::setup::create_first_org(&nodes[1], "acme", "a@example.com")
+        .await
+        .expect("second start");
+    assert!(again.is_none());
+}
+
 #[tokio::test]
 async fn changes_on_one_node_reach_the_other() {
     let url = postgres_schema().await;
