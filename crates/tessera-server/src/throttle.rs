@@ -22,8 +22,13 @@
 //!   blocked are dropped first, so flooding it with junk keys cannot lift a
 //!   block that is in force.
 //! - Time is a parameter (`now`), never read here.
+//! - An IPv6 client is counted by its /64 ([`ip_key`]): one host or
+//!   subscriber usually holds a whole /64, and could otherwise take a new
+//!   address for every attempt.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use time::{Duration, OffsetDateTime};
@@ -31,6 +36,23 @@ use time::{Duration, OffsetDateTime};
 /// Most keys kept per table (accounts, IPs). A window is a few dozen bytes,
 /// so a full table is a few megabytes.
 pub const MAX_KEYS: usize = 100_000;
+
+/// The key a client address is counted under: an IPv4 address as it is
+/// (also when written as an IPv4-mapped IPv6 address); an IPv6 address by
+/// its /64, the smallest block one subscriber or host is usually given.
+/// Anything that is not an address is its own key.
+pub fn ip_key(ip: &str) -> Cow<'_, str> {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                Cow::Owned(format!("{a:x}:{b:x}:{c:x}:{d:x}::/64"))
+            }
+        },
+        Ok(IpAddr::V4(_)) | Err(_) => Cow::Borrowed(ip),
+    }
+}
 
 /// The limits, from the configuration. A limit of 0 turns that check off.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +109,8 @@ impl LoginThrottle {
             per_ip,
             window,
         } = self.limits;
+        let ip = ip.map(ip_key);
+        let ip = ip.as_deref();
         // Always accounts, then IPs: one lock order, no deadlock.
         let mut accounts = lock(&self.accounts);
         let mut ips = lock(&self.ips);
@@ -108,8 +132,8 @@ impl LoginThrottle {
     /// forgotten, and the IP gets back the one failure charged for it.
     pub fn succeeded(&self, email: &str, ip: Option<&str>) {
         lock(&self.accounts).remove(email);
-        if let Some(ip) = ip {
-            if let Some(w) = lock(&self.ips).get_mut(ip) {
+        if let Some(ip) = ip.map(ip_key) {
+            if let Some(w) = lock(&self.ips).get_mut(ip.as_ref()) {
                 w.failures = w.failures.saturating_sub(1);
             }
         }
@@ -334,5 +358,44 @@ mod tests {
         }
         assert!(lock(&t.accounts).len() <= MAX_KEYS);
         assert!(t.attempt("victim@x.test", None, t0()).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(ip_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(ip_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            ip_key("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(ip_key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(ip_key("not an address"), "not an address");
+
+        let throttle = LoginThrottle::new(Limits {
+            per_account: 0,
+            per_ip: 2,
+            window: Duration::minutes(15),
+        });
+        let now = t0();
+        assert!(throttle
+            .attempt("a@x", Some("2001:db8:1:2::1"), now)
+            .is_ok());
+        assert!(throttle
+            .attempt("b@x", Some("2001:db8:1:2::2"), now)
+            .is_ok());
+        // A third address of the same /64 is the same client.
+        assert!(throttle
+            .attempt("c@x", Some("2001:db8:1:2::3"), now)
+            .is_err());
+        // The neighbouring /64 is another.
+        assert!(throttle
+            .attempt("c@x", Some("2001:db8:1:3::3"), now)
+            .is_ok());
+        // A success from any address of the /64 gives its charge back.
+        throttle.succeeded("a@x", Some("2001:db8:1:2::99"));
+        assert!(throttle
+            .attempt("d@x", Some("2001:db8:1:2::4"), now)
+            .is_ok());
     }
 }

@@ -349,7 +349,8 @@ pub async fn report_leaks(
     ApiJson(body): ApiJson<LeakReport>,
 ) -> ApiResult<Json<LeakReportResponse>> {
     if let Some(addr) = ip.0.as_deref() {
-        if let Err(blocked) = state.leak_reports.hit(addr, state.now()) {
+        let key = crate::throttle::ip_key(addr);
+        if let Err(blocked) = state.leak_reports.hit(&key, state.now()) {
             tracing::info!("leak report refused by the rate limit");
             return Err(ApiError::TooManyRequests {
                 message: "too many leak reports from this address; try again later".into(),

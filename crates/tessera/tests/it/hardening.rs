@@ -705,6 +705,50 @@ async fn is_valid(s: &TestServer, token: &str) -> bool {
 }
 
 #[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
+    let s = start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.leak_reports_per_ip = 2;
+        c.login_failures_per_ip = 2;
+        c.login_failures_per_account = 0;
+    })
+    .await;
+    // Each request from another address of one /64.
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+        report_from(&s, ip, &["tsr_not_a_token"]).await.expect(200);
+    }
+    report_from(&s, "2001:db8:1:2:ffff::9", &["tsr_not_a_token"])
+        .await
+        .expect_error(429, "rate_limited");
+    report_from(&s, "2001:db8:1:3::1", &["tsr_not_a_token"])
+        .await
+        .expect(200);
+
+    let login_from = |ip: &'static str, email: String| {
+        crate::harness::send(
+            s.http
+                .post(s.url("/api/v1/session"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({ "email": email, "password": "wrong-password" })),
+        )
+    };
+    for (i, ip) in ["2001:db8:9:9::1", "2001:db8:9:9::2"]
+        .into_iter()
+        .enumerate()
+    {
+        login_from(ip, format!("guess{i}@acme.test"))
+            .await
+            .expect_error(401, "invalid_credentials");
+    }
+    login_from("2001:db8:9:9::3", "guess3@acme.test".into())
+        .await
+        .expect_error(429, "rate_limited");
+    login_from("2001:db8:9:a::1", "guess4@acme.test".into())
+        .await
+        .expect_error(401, "invalid_credentials");
+}
+
+#[tokio::test]
 async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed() {
     // Behind a trusted proxy, so each test client can have its own address.
     let s = start_with(|c| {
