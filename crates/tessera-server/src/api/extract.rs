@@ -154,7 +154,9 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
     )))
 }
 
-/// A JSON body that may be left out entirely (then `T::default()`).
+/// A JSON body that may be left out entirely (then `T::default()`). A body
+/// that is there is read by [`ApiJson`]'s rules: the same content types,
+/// the same messages.
 pub struct OptionalJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for OptionalJson<T>
@@ -165,15 +167,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
+        let is_json = is_json_content_type(req.headers());
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| body_error(e.status(), &e.body_text()))?;
@@ -183,9 +177,7 @@ where
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::BadRequest(redact(&format!("invalid request body: {e}"))))
+        parse_json(&bytes).map(Self)
     }
 }
 

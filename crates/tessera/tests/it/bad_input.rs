@@ -288,6 +288,54 @@ async fn verify_questions_must_be_well_formed() {
         .expect_error(400, "bad_request");
 }
 
+/// `POST /tokens/{id}/clone` may be sent without a body; one it is sent is
+/// read by the rules of every other endpoint.
+#[tokio::test]
+async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
+    let s = start().await;
+    let (id, _, _) = s
+        .create_token(&s.owner_token, json!({ "name": "original" }))
+        .await;
+    let clone = format!("/api/v1/tokens/{id}/clone");
+    let raw = |path: String, body: &'static str, content_type: &'static str| {
+        let s = &s;
+        async move {
+            let mut request = s.http.post(s.url(&path)).bearer_auth(&s.owner_token);
+            if !content_type.is_empty() {
+                request = request.header("content-type", content_type);
+            }
+            send(request.body(body)).await
+        }
+    };
+    for (body, content_type, status) in [
+        ("{not json", "application/json", 400),
+        (r#"{"name": "x"}"#, "text/plain", 415),
+        (r#"{"name": "x"}"#, "application/json; charset", 415),
+        (r#"{"name": 5}"#, "application/json", 400),
+    ] {
+        let cloned = raw(clone.clone(), body, content_type).await;
+        let leaks = raw("/api/v1/leaks".into(), body, content_type).await;
+        assert_eq!(cloned.status.as_u16(), status, "{body}: {}", cloned.text);
+        if status == 415 || body.starts_with("{not") {
+            assert_eq!(cloned.body["error"], leaks.body["error"], "{body:?}");
+        }
+    }
+    let wrong_type = raw(clone.clone(), r#"{"name": 5}"#, "application/json").await;
+    assert!(
+        wrong_type.text.contains("name: invalid type"),
+        "{}",
+        wrong_type.text
+    );
+    // No body, or only whitespace: a copy with the default name.
+    raw(clone.clone(), "", "").await.expect(201);
+    raw(clone.clone(), " \n", "text/plain").await.expect(201);
+    // Another `+json` type is JSON.
+    let named = raw(clone, r#"{"name": "the copy"}"#, "application/vnd.api+json")
+        .await
+        .expect(201);
+    assert_eq!(named.body["name"], "the copy");
+}
+
 /// `POST /verify` reads its body in front of the router (for speed), so it
 /// must answer bad bodies exactly as the routed endpoints do.
 #[tokio::test]
