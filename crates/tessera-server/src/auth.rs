@@ -147,6 +147,11 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The token in the `Authorization` header, if there is one.
 pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    presented_credential(headers).map(|c| c.map(str::to_owned))
+}
+
+/// [`presented_token`], borrowed from the request.
+pub fn presented_credential(headers: &HeaderMap) -> ApiResult<Option<&str>> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -164,7 +169,7 @@ pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
     if credential.is_empty() {
         return Err(bad());
     }
-    Ok(Some(credential.to_owned()))
+    Ok(Some(credential))
 }
 
 async fn from_token(

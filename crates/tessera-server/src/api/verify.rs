@@ -15,7 +15,7 @@ use tessera_core::resource;
 
 use super::session::{ClientAddr, ClientIp};
 use super::ApiJson;
-use crate::auth::presented_token;
+use crate::auth::presented_credential;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::verify::{rejection_error, verify_token};
@@ -283,27 +283,20 @@ pub(crate) async fn auth_answer(
         }
         None => AuthQuery::default(),
     };
-    let header_or_query = |header: &str, param: Option<String>| -> ApiResult<Option<String>> {
-        match headers.get(header) {
-            Some(v) => v
-                .to_str()
-                .map(|s| Some(s.to_owned()))
-                .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text"))),
-            None => Ok(param),
-        }
-    };
-    let action = header_or_query("x-tessera-action", query.action)?;
-    let resource = header_or_query("x-tessera-resource", query.resource)?;
-    check_question(action.as_deref(), resource.as_deref())?;
-    let presented = presented_token(headers)?.ok_or_else(|| {
+    // Borrowed from the request, not copied: this runs for every request
+    // a proxy forwards.
+    let action = header_or_query(headers, "x-tessera-action", query.action.as_deref())?;
+    let resource = header_or_query(headers, "x-tessera-resource", query.resource.as_deref())?;
+    check_question(action, resource)?;
+    let presented = presented_credential(headers)?.ok_or_else(|| {
         ApiError::Unauthenticated("missing credential: send Authorization: Bearer <token>".into())
     })?;
     let now = state.now();
-    let verified = verify_token(state, &presented, now)
+    let verified = verify_token(state, presented, now)
         .await?
         .map_err(rejection_error)?;
     state.engine.record_use(&verified.token().id, now, ip);
-    if let (Some(a), Some(r)) = (&action, &resource) {
+    if let (Some(a), Some(r)) = (action, resource) {
         if !verified.allows(a, r) {
             return Err(ApiError::forbidden(a, r));
         }
@@ -323,6 +316,21 @@ pub(crate) async fn auth_answer(
         }
     }
     Ok(response)
+}
+
+/// `/auth`'s question: the header if sent, else the query parameter.
+fn header_or_query<'a>(
+    headers: &'a HeaderMap,
+    header: &str,
+    param: Option<&'a str>,
+) -> ApiResult<Option<&'a str>> {
+    match headers.get(header) {
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text"))),
+        None => Ok(param),
+    }
 }
 
 /// `GET /auth`'s query parameters (other parameters are ignored: proxies
