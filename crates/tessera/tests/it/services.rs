@@ -245,4 +245,26 @@ async fn the_hot_verify_answer_is_the_library_answer() {
             question["action"]
         );
     }
+    // JSON escapes in the question (the hot path borrows strings that have
+    // none and copies the others): the same answer as without them.
+    let plain_question =
+        json!({ "token": scoped, "action": "flag:update", "resource": "proj/web:flag/x" });
+    let escaped = format!(
+        r#"{{"token":"{}","action":"flag\u003aupdate","resource":"proj\/web:flag\/x"}}"#,
+        scoped.replace('_', r"\u005f")
+    );
+    let over_http = send(
+        s.http
+            .post(s.url("/api/v1/verify"))
+            .header("content-type", "application/json")
+            .body(escaped),
+    )
+    .await
+    .expect(200);
+    let unescaped = s
+        .post("/api/v1/verify", "", plain_question)
+        .await
+        .expect(200);
+    assert_eq!(over_http.body, unescaped.body);
+    assert_eq!(over_http.body["allowed"], true);
 }
