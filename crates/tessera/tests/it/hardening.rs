@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{send, start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
 async fn login(s: &TestServer, email: &str, password: &str) -> crate::harness::Reply {
     s.call(
@@ -388,14 +388,9 @@ async fn every_response_carries_security_headers() {
     // The verification endpoints are answered in front of the router
     // (`hot.rs`), with their own copy of the headers: every kind of answer.
     let token = s.owner_token.clone();
-    let auth = |headers: Vec<(&'static str, String)>| {
-        let mut request = reqwest::Client::new().get(s.url("/api/v1/auth"));
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        request
-    };
-    let verify_replies = [
+    let auth = || s.http.get(s.url("/api/v1/auth"));
+    let bearer = format!("Bearer {token}");
+    let hot_replies = [
         s.post("/api/v1/verify", "", json!({ "token": token }))
             .await
             .expect(200),
@@ -409,45 +404,31 @@ async fn every_response_carries_security_headers() {
         )
         .await
         .expect(400),
+        send(
+            s.http
+                .post(s.url("/api/v1/verify"))
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await
+        .expect(415),
+        send(auth().header("authorization", &bearer))
+            .await
+            .expect(200),
+        send(auth()).await.expect(401),
+        send(
+            auth()
+                .header("authorization", &bearer)
+                .header("x-tessera-action", "a:b"),
+        )
+        .await
+        .expect(400),
     ];
-    assert_eq!(
-        verify_replies[0].headers["content-type"],
-        "application/json"
-    );
-    let mut raw = vec![
-        auth(vec![("authorization", format!("Bearer {token}"))]),
-        auth(vec![]),
-        auth(vec![
-            ("authorization", format!("Bearer {token}")),
-            ("x-tessera-action", "a:b".into()),
-        ]),
-        reqwest::Client::new()
-            .post(s.url("/api/v1/verify"))
-            .header("content-type", "text/plain")
-            .body("{}"),
-    ];
-    let mut raw_headers = Vec::new();
-    for request in raw.drain(..) {
-        let reply = request.send().await.expect("sent");
-        raw_headers.push((reply.status().as_u16(), reply.headers().clone()));
-    }
-    assert_eq!(
-        raw_headers
-            .iter()
-            .map(|(status, _)| *status)
-            .collect::<Vec<_>>(),
-        [200, 401, 400, 415]
-    );
-    let replies: Vec<(u16, &reqwest::header::HeaderMap)> = replies
-        .iter()
-        .chain(&verify_replies)
-        .map(|r| (r.status.as_u16(), &r.headers))
-        .chain(raw_headers.iter().map(|(status, h)| (*status, h)))
-        .collect();
-    for (status, headers) in &replies {
+    assert_eq!(hot_replies[0].headers["content-type"], "application/json");
+    for reply in replies.iter().chain(&hot_replies) {
         let h = |name: &str| {
-            headers.get(name).map_or_else(
-                || panic!("{name} missing ({status})"),
+            reply.headers.get(name).map_or_else(
+                || panic!("{name} missing ({})", reply.status),
                 |v| v.to_str().expect("text").to_owned(),
             )
         };
@@ -461,8 +442,12 @@ async fn every_response_carries_security_headers() {
     }
     // Nothing is stored by caches — the create answer holds the token's
     // only copy — except what says otherwise: the static assets.
-    for (status, headers) in &replies {
-        assert_eq!(headers["cache-control"], "no-store", "{status}");
+    for reply in replies.iter().chain(&hot_replies) {
+        assert_eq!(
+            reply.headers["cache-control"], "no-store",
+            "{}",
+            reply.status
+        );
     }
     let css = reqwest::get(s.url("/static/app.css")).await.expect("css");
     assert_eq!(css.headers()["cache-control"], "public, max-age=3600");
@@ -481,7 +466,7 @@ async fn the_session_cookie_is_secure_only_behind_https() {
     // Plain HTTP, no trusted proxy: X-Forwarded-Proto from a client is ignored.
     let s = start().await;
     let body = json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD });
-    let plain = crate::harness::send(
+    let plain = send(
         s.http
             .post(s.url("/api/v1/session"))
             .header("x-forwarded-proto", "https")
@@ -495,7 +480,7 @@ async fn the_session_cookie_is_secure_only_behind_https() {
 
     // Behind a trusted TLS-terminating proxy, the cookie is Secure.
     let proxied = start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
-    let reply = crate::harness::send(
+    let reply = send(
         proxied
             .http
             .post(proxied.url("/api/v1/session"))
@@ -508,7 +493,7 @@ async fn the_session_cookie_is_secure_only_behind_https() {
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     // The same proxy forwarding plain HTTP: not Secure.
-    let reply = crate::harness::send(
+    let reply = send(
         proxied
             .http
             .post(proxied.url("/api/v1/session"))
@@ -541,7 +526,7 @@ async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
                 .post(s.url("/api/v1/tokens"))
                 .bearer_auth(&their_token)
                 .json(&json!({ "name": format!("race-{i}") }));
-            minting.spawn(async move { crate::harness::send(request).await });
+            minting.spawn(async move { send(request).await });
         }
         tokio::task::yield_now().await;
         s.delete(&format!("/api/v1/members/{member_id}"), &s.owner_token)
@@ -687,7 +672,7 @@ async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
 }
 
 async fn report_from(s: &TestServer, ip: &str, tokens: &[&str]) -> crate::harness::Reply {
-    crate::harness::send(
+    send(
         s.http
             .post(s.url("/api/v1/leaks"))
             .header("x-forwarded-for", ip)
@@ -725,7 +710,7 @@ async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
         .expect(200);
 
     let login_from = |ip: &'static str, email: String| {
-        crate::harness::send(
+        send(
             s.http
                 .post(s.url("/api/v1/session"))
                 .header("x-forwarded-for", ip)
