@@ -4,58 +4,69 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{send, start};
+use crate::harness::{send, start, Reply, TestServer};
+
+/// POSTs `body` to `path` as the owner, with `content_type` (none when
+/// empty), whatever the body holds.
+async fn post_raw(s: &TestServer, path: &str, body: &'static str, content_type: &str) -> Reply {
+    let mut request = s.http.post(s.url(path)).bearer_auth(&s.owner_token);
+    if !content_type.is_empty() {
+        request = request.header("content-type", content_type);
+    }
+    send(request.body(body)).await
+}
 
 #[tokio::test]
 async fn malformed_bodies_are_400s_and_change_nothing() {
     let s = start().await;
-    let raw = |body: &'static str, content_type: &'static str| {
-        let s = &s;
-        async move {
-            send(
-                s.http
-                    .post(s.url("/api/v1/tokens"))
-                    .bearer_auth(&s.owner_token)
-                    .header("content-type", content_type)
-                    .body(body),
-            )
-            .await
-        }
-    };
-    raw("{not json", "application/json")
+    post_raw(&s, "/api/v1/tokens", "{not json", "application/json")
         .await
         .expect_error(400, "bad_request");
-    raw("", "application/json")
+    post_raw(&s, "/api/v1/tokens", "", "application/json")
         .await
         .expect_error(400, "bad_request");
-    raw("[]", "application/json")
+    post_raw(&s, "/api/v1/tokens", "[]", "application/json")
         .await
         .expect_error(400, "bad_request");
-    let r = raw(r#"{"name": "x", "nmae": "y"}"#, "application/json")
-        .await
-        .expect_error(400, "bad_request");
+    let r = post_raw(
+        &s,
+        "/api/v1/tokens",
+        r#"{"name": "x", "nmae": "y"}"#,
+        "application/json",
+    )
+    .await
+    .expect_error(400, "bad_request");
     assert!(
         r.text.contains("nmae"),
         "the message names the unknown field: {}",
         r.text
     );
-    let r = raw(r#"{"name": 42}"#, "application/json")
+    let r = post_raw(&s, "/api/v1/tokens", r#"{"name": 42}"#, "application/json")
         .await
         .expect_error(400, "bad_request");
     assert!(r.text.contains("name"), "{}", r.text);
-    raw(r#"{"name": "x", "role": "superuser"}"#, "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    raw(
+    post_raw(
+        &s,
+        "/api/v1/tokens",
+        r#"{"name": "x", "role": "superuser"}"#,
+        "application/json",
+    )
+    .await
+    .expect_error(400, "bad_request");
+    post_raw(
+        &s,
+        "/api/v1/tokens",
         r#"{"name": "x", "expires_at": "tomorrow"}"#,
         "application/json",
     )
     .await
     .expect_error(400, "bad_request");
-    raw(r#"{"name": "x"}"#, "text/plain")
+    post_raw(&s, "/api/v1/tokens", r#"{"name": "x"}"#, "text/plain")
         .await
         .expect_error(415, "unsupported_media_type");
-    raw(
+    post_raw(
+        &s,
+        "/api/v1/tokens",
         r#"{"name": "x", "role": "reader", "policy": []}"#,
         "application/json",
     )
@@ -297,42 +308,37 @@ async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
         .create_token(&s.owner_token, json!({ "name": "original" }))
         .await;
     let clone = format!("/api/v1/tokens/{id}/clone");
-    let raw = |path: String, body: &'static str, content_type: &'static str| {
-        let s = &s;
-        async move {
-            let mut request = s.http.post(s.url(&path)).bearer_auth(&s.owner_token);
-            if !content_type.is_empty() {
-                request = request.header("content-type", content_type);
-            }
-            send(request.body(body)).await
-        }
-    };
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),
         (r#"{"name": "x"}"#, "text/plain", 415),
         (r#"{"name": "x"}"#, "application/json; charset", 415),
         (r#"{"name": 5}"#, "application/json", 400),
     ] {
-        let cloned = raw(clone.clone(), body, content_type).await;
-        let leaks = raw("/api/v1/leaks".into(), body, content_type).await;
+        let cloned = post_raw(&s, &clone, body, content_type).await;
+        let leaks = post_raw(&s, "/api/v1/leaks", body, content_type).await;
         assert_eq!(cloned.status.as_u16(), status, "{body}: {}", cloned.text);
         if status == 415 || body.starts_with("{not") {
             assert_eq!(cloned.body["error"], leaks.body["error"], "{body:?}");
         }
     }
-    let wrong_type = raw(clone.clone(), r#"{"name": 5}"#, "application/json").await;
+    let wrong_type = post_raw(&s, &clone, r#"{"name": 5}"#, "application/json").await;
     assert!(
         wrong_type.text.contains("name: invalid type"),
         "{}",
         wrong_type.text
     );
     // No body, or only whitespace: a copy with the default name.
-    raw(clone.clone(), "", "").await.expect(201);
-    raw(clone.clone(), " \n", "text/plain").await.expect(201);
+    post_raw(&s, &clone, "", "").await.expect(201);
+    post_raw(&s, &clone, " \n", "text/plain").await.expect(201);
     // Another `+json` type is JSON.
-    let named = raw(clone, r#"{"name": "the copy"}"#, "application/vnd.api+json")
-        .await
-        .expect(201);
+    let named = post_raw(
+        &s,
+        &clone,
+        r#"{"name": "the copy"}"#,
+        "application/vnd.api+json",
+    )
+    .await
+    .expect(201);
     assert_eq!(named.body["name"], "the copy");
 }
 
@@ -341,19 +347,6 @@ async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
 #[tokio::test]
 async fn verify_reads_bodies_by_the_same_rules_as_every_endpoint() {
     let s = start().await;
-    let raw = |path: &'static str, body: &'static str, content_type: &'static str| {
-        let s = &s;
-        async move {
-            send(
-                s.http
-                    .post(s.url(path))
-                    .bearer_auth(&s.owner_token)
-                    .header("content-type", content_type)
-                    .body(body),
-            )
-            .await
-        }
-    };
     // Bodies that are not JSON at all: the same answer, word for word.
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),
@@ -361,8 +354,8 @@ async fn verify_reads_bodies_by_the_same_rules_as_every_endpoint() {
         (r#"{"token": "x"}"#, "text/plain", 415),
         (r#"{"token": "x"}"#, "application/json; charset", 415),
     ] {
-        let verify = raw("/api/v1/verify", body, content_type).await;
-        let leaks = raw("/api/v1/leaks", body, content_type).await;
+        let verify = post_raw(&s, "/api/v1/verify", body, content_type).await;
+        let leaks = post_raw(&s, "/api/v1/leaks", body, content_type).await;
         assert_eq!(verify.status.as_u16(), status, "{body}: {}", verify.text);
         assert_eq!(
             verify.body["error"], leaks.body["error"],
@@ -380,13 +373,14 @@ async fn verify_reads_bodies_by_the_same_rules_as_every_endpoint() {
             "malformed JSON: trailing characters",
         ),
     ] {
-        let r = raw("/api/v1/verify", body, "application/json")
+        let r = post_raw(&s, "/api/v1/verify", body, "application/json")
             .await
             .expect_error(400, "bad_request");
         assert!(r.text.contains(says), "{body}: {}", r.text);
     }
     // JSON with another `+json` type is JSON.
-    raw(
+    post_raw(
+        &s,
         "/api/v1/verify",
         r#"{"token": "x"}"#,
         "application/vnd.api+json",
