@@ -93,12 +93,33 @@ impl Token {
     /// one while the rotation grace period lasts? Both compares always run,
     /// in constant time.
     pub fn secret_matches(&self, presented: &SecretHash, now: OffsetDateTime) -> bool {
+        self.secret_match(presented, now).is_some()
+    }
+
+    /// Which of this token's secrets `presented` is: the current one, or
+    /// the one a rotation replaced (while its grace period lasts). Both
+    /// compares always run, in constant time.
+    pub fn secret_match(&self, presented: &SecretHash, now: OffsetDateTime) -> Option<SecretMatch> {
         let current = self.secret_hash.matches(presented);
         let previous = self
             .previous_secret
             .is_some_and(|p| p.hash.matches(presented) && now < p.valid_until);
-        current | previous
+        match (current, previous) {
+            (true, _) => Some(SecretMatch::Current),
+            (false, true) => Some(SecretMatch::Superseded),
+            (false, false) => None,
+        }
     }
+}
+
+/// Which secret of a token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    Current,
+    /// The string a rotation replaced, still in its grace period: it may
+    /// authenticate and be verified, but not manage tokens (a leaked old
+    /// string must not mint itself a fresh, long-lived one).
+    Superseded,
 }
 
 /// A login session. Its id is a random secret kept only as a hash.

@@ -56,6 +56,12 @@ impl MemberPermissions {
     pub fn allows(&self, action: &str, resource: &str) -> bool {
         self.decide(action, resource) == Decision::Allow
     }
+
+    /// Does one of the member's custom roles deny something? Then the
+    /// member holds less than its built-in role (see [`Grantor::held_back`]).
+    pub fn held_back(&self) -> bool {
+        self.custom.has_deny()
+    }
 }
 
 /// The scope a token was given.
@@ -170,6 +176,10 @@ pub struct Grantor<'a> {
     pub role: BuiltinRole,
     /// The scope of the token the call was made with; `None` for a session.
     pub via_token: Option<&'a TokenScope>,
+    /// The member holds a custom role that denies something. What such a
+    /// member may do is not a whole built-in role, so no grant to a member
+    /// can be proven to fit inside it (see [`Grantor::check_member_grant`]).
+    pub held_back: bool,
 }
 
 impl Grantor<'_> {
@@ -215,6 +225,83 @@ impl Grantor<'_> {
                 format!("only admins and owners can grant custom roles or inline policies; {} can grant built-in roles up to {rank}", with_article(rank)),
             )),
         }
+    }
+}
+
+impl Grantor<'_> {
+    /// May this caller give a member permissions (add a member, raise a
+    /// member's built-in role, add or remove custom roles, write a role's
+    /// policy)? Only when what it gives can be proven to fit inside what the
+    /// caller holds: a whole built-in role, through a session or a token
+    /// scoped to a built-in role. A member held back by a deny, or a call
+    /// through a token scoped to custom roles or an inline policy, holds
+    /// less than its rank says, and could otherwise make someone else do
+    /// what it may not (an admin denied the audit log adding an admin).
+    pub fn check_member_grant(&self) -> Result<(), Error> {
+        if matches!(
+            self.via_token,
+            Some(TokenScope::CustomRoles(_) | TokenScope::Policy(_))
+        ) {
+            return Err(Error::ScopeExceedsCaller(
+                "a token scoped to custom roles or an inline policy cannot give members permissions: use a session or a token with a built-in role".into(),
+            ));
+        }
+        if self.held_back {
+            return Err(Error::ScopeExceedsCaller(
+                "you hold a custom role that denies you some actions, so you cannot give members permissions (they could include what you are denied); ask an unrestricted admin or an owner".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// May this caller write the policy of custom role `role` (create or
+    /// replace it)? Writing a role's policy grants it to everyone holding
+    /// the role, so it follows the rules for granting custom roles (admins
+    /// and owners, [`Grantor::check_member_grant`]), and nobody writes a
+    /// role they hold (`held`) or that the calling token is scoped to:
+    /// that would be granting it to themselves, and could lift a deny
+    /// meant for them.
+    pub fn check_role_write(&self, role: &RoleKey, held: &[RoleKey]) -> Result<(), Error> {
+        let rank = self.effective_rank();
+        if rank < BuiltinRole::Admin {
+            return Err(Error::ScopeExceedsCaller(format!(
+                "writing a custom role's policy grants it, and only admins and owners grant custom roles; {} cannot",
+                with_article(rank)
+            )));
+        }
+        if held.contains(role) {
+            return Err(Error::ScopeExceedsCaller(format!(
+                "you hold the role {role} yourself, so changing it would change your own permissions; ask another admin or an owner"
+            )));
+        }
+        self.check_member_grant()
+    }
+
+    /// May this caller change a member's custom roles? Adding and removing
+    /// both change what the member may do (removing can lift a deny), so
+    /// both are granting: admins and owners only, never on themselves.
+    pub fn check_custom_roles_change(
+        &self,
+        on_self: bool,
+        added: &[RoleKey],
+        removed: &[RoleKey],
+    ) -> Result<(), Error> {
+        if added.is_empty() && removed.is_empty() {
+            return Ok(());
+        }
+        if on_self {
+            return Err(Error::ScopeExceedsCaller(
+                "nobody changes their own custom roles; ask another admin or an owner".into(),
+            ));
+        }
+        let rank = self.effective_rank();
+        if rank < BuiltinRole::Admin {
+            return Err(Error::ScopeExceedsCaller(format!(
+                "only admins and owners add or remove custom roles; {} cannot",
+                with_article(rank)
+            )));
+        }
+        self.check_member_grant()
     }
 }
 
@@ -325,6 +412,7 @@ mod tests {
         let session = |role| Grantor {
             role,
             via_token: None,
+            held_back: false,
         };
         let custom = TokenScope::CustomRoles(vec![RoleKey::parse("x").expect("key")]);
         assert!(session(Reader)
@@ -355,6 +443,7 @@ mod tests {
         let via_reader = Grantor {
             role: Owner,
             via_token: Some(&reader_scope),
+            held_back: false,
         };
         assert_eq!(via_reader.effective_rank(), Reader);
         assert!(via_reader.check_grant(&TokenScope::Role(Reader)).is_ok());
@@ -365,6 +454,7 @@ mod tests {
         let via_inline = Grantor {
             role: Owner,
             via_token: Some(&inline),
+            held_back: false,
         };
         assert!(via_inline.check_grant(&inline).is_ok());
         assert!(via_inline.check_grant(&TokenScope::Role(Reader)).is_err());
@@ -399,12 +489,67 @@ mod tests {
         assert_eq!(
             Grantor {
                 role: BuiltinRole::Writer,
-                via_token: None
+                via_token: None,
+                held_back: false,
             }
             .check_grant(&TokenScope::Role(BuiltinRole::Admin))
             .map_err(|e| e.to_string()),
             Err("a writer cannot grant an admin token; ask for writer or lower".into())
         );
+    }
+
+    #[test]
+    fn granting_to_members_needs_a_whole_role_and_never_oneself() {
+        use BuiltinRole::*;
+        let key = RoleKey::parse("ops").expect("key");
+        let other = RoleKey::parse("other").expect("key");
+        let grantor = |role, held_back| Grantor {
+            role,
+            via_token: None,
+            held_back,
+        };
+        assert!(grantor(Admin, false).check_role_write(&key, &[]).is_ok());
+        assert!(grantor(Admin, false)
+            .check_role_write(&key, &[key.clone()])
+            .is_err());
+        assert!(grantor(Admin, true).check_role_write(&key, &[]).is_err());
+        assert!(grantor(Writer, false).check_role_write(&key, &[]).is_err());
+        let custom = TokenScope::CustomRoles(vec![other.clone()]);
+        let via_custom = Grantor {
+            role: Owner,
+            via_token: Some(&custom),
+            held_back: false,
+        };
+        assert!(via_custom.check_role_write(&key, &[]).is_err());
+        assert!(via_custom.check_member_grant().is_err());
+        let as_admin = TokenScope::Role(Admin);
+        let via_role = Grantor {
+            role: Owner,
+            via_token: Some(&as_admin),
+            held_back: false,
+        };
+        assert!(via_role.check_member_grant().is_ok());
+
+        let added = [key.clone()];
+        assert!(grantor(Admin, false)
+            .check_custom_roles_change(false, &added, &[])
+            .is_ok());
+        assert!(grantor(Admin, false)
+            .check_custom_roles_change(false, &[], &added)
+            .is_ok());
+        assert!(grantor(Owner, false)
+            .check_custom_roles_change(true, &[], &added)
+            .is_err());
+        assert!(grantor(Writer, false)
+            .check_custom_roles_change(false, &[], &added)
+            .is_err());
+        assert!(grantor(Admin, true)
+            .check_custom_roles_change(false, &[], &added)
+            .is_err());
+        // No change is no grant, even on oneself.
+        assert!(grantor(Reader, true)
+            .check_custom_roles_change(true, &[], &[])
+            .is_ok());
     }
 
     #[test]
@@ -565,7 +710,7 @@ mod tests {
             requested in arb_role(),
         ) {
             let via = token_role.map(TokenScope::Role);
-            let grantor = Grantor { role: member_role, via_token: via.as_ref() };
+            let grantor = Grantor { role: member_role, via_token: via.as_ref(), held_back: false };
             if grantor.check_grant(&TokenScope::Role(requested)).is_ok() {
                 prop_assert!(requested <= member_role);
                 if let Some(t) = token_role {

@@ -480,6 +480,11 @@ impl CompiledPolicy {
         self.statements.is_empty()
     }
 
+    /// True when some statement denies.
+    pub fn has_deny(&self) -> bool {
+        self.statements.iter().any(|s| s.effect == Effect::Deny)
+    }
+
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
         self.decide_as("", action, resource)
     }

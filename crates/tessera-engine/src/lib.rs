@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_core::lifecycle::check_not_expired;
-use tessera_core::model::{Member, Org, Token};
+use tessera_core::model::{Member, Org, SecretMatch, Token};
 use tessera_core::permission::{token_allows, token_allows_on_itself, ResolvedScope};
 use tessera_core::policy::CompiledPolicy;
 use tessera_core::{MemberId, MemberPermissions, OrgId, TokenFormat, TokenId, TokenScope};
@@ -84,11 +84,18 @@ pub struct Verified {
     token: Arc<CachedToken>,
     member: Arc<CachedMember>,
     org: Arc<Org>,
+    superseded: bool,
 }
 
 impl Verified {
     pub fn token(&self) -> &Token {
         &self.token.token
+    }
+
+    /// Was the string presented the one a rotation replaced (valid only
+    /// during its grace period)? See [`SecretMatch::Superseded`].
+    pub fn superseded(&self) -> bool {
+        self.superseded
     }
 
     pub fn scope(&self) -> &ResolvedScope {
@@ -364,9 +371,9 @@ impl Engine {
         let Some(entry) = self.token(parsed.id_str(), now).await? else {
             return Ok(Err(Rejection::Invalid));
         };
-        if !entry.token.secret_matches(&presented_hash, now) {
+        let Some(matched) = entry.token.secret_match(&presented_hash, now) else {
             return Ok(Err(Rejection::Invalid));
-        }
+        };
         if check_not_expired(now, entry.token.expires_at).is_err() {
             return Ok(Err(Rejection::Expired));
         }
@@ -383,6 +390,7 @@ impl Engine {
             token: entry,
             member,
             org,
+            superseded: matched == SecretMatch::Superseded,
         }))
     }
 

@@ -197,6 +197,10 @@ impl Store for InvalidatingStore {
         self.inner.list_audit(org, query).await
     }
 
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.inner.server_key(name, candidate).await
+    }
+
     async fn ping(&self) -> Result<()> {
         self.inner.ping().await
     }

@@ -32,7 +32,15 @@ pub enum Via {
     Token {
         token: Box<Token>,
         scope: ResolvedScope,
+        /// The string presented was the one a rotation replaced, still in
+        /// its grace period: it may authenticate, not manage tokens.
+        superseded: bool,
     },
+}
+
+/// Token actions a superseded string may not take: all but reading.
+fn manages_tokens(action: &str) -> bool {
+    action.starts_with("token:") && action != "token:read"
 }
 
 /// An authenticated member of an org. Handlers that take a `Caller` cannot
@@ -52,7 +60,10 @@ impl Caller {
     pub fn allows(&self, action: &str, resource: &str) -> bool {
         match &self.via {
             Via::Session { .. } => self.permissions.allows(action, resource),
-            Via::Token { token, scope } => tessera_core::permission::token_allows(
+            Via::Token {
+                superseded: true, ..
+            } if manages_tokens(action) => false,
+            Via::Token { token, scope, .. } => tessera_core::permission::token_allows(
                 &self.permissions,
                 scope,
                 &token.projects,
@@ -67,7 +78,10 @@ impl Caller {
     /// restriction (see `token_allows_on_itself`).
     pub fn allows_on(&self, action: &str, resource: &str, target: &tessera_core::TokenId) -> bool {
         match &self.via {
-            Via::Token { token, scope } if &token.id == target => {
+            Via::Token {
+                superseded: true, ..
+            } if manages_tokens(action) => false,
+            Via::Token { token, scope, .. } if &token.id == target => {
                 self.allows(action, resource)
                     || tessera_core::permission::token_allows_on_itself(
                         &self.permissions,
@@ -82,10 +96,39 @@ impl Caller {
 
     /// 403 naming the action unless allowed.
     pub fn require(&self, action: &str, resource: &str) -> ApiResult<()> {
+        self.check_not_superseded(action)?;
         if self.allows(action, resource) {
             Ok(())
         } else {
             Err(ApiError::forbidden(action, resource))
+        }
+    }
+
+    /// [`Caller::require`] for an action on token `target` (see
+    /// [`Caller::allows_on`]).
+    pub fn require_on(
+        &self,
+        action: &str,
+        resource: &str,
+        target: &tessera_core::TokenId,
+    ) -> ApiResult<()> {
+        self.check_not_superseded(action)?;
+        if self.allows_on(action, resource, target) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(action, resource))
+        }
+    }
+
+    /// A 403 that says why, for a superseded string managing tokens.
+    fn check_not_superseded(&self, action: &str) -> ApiResult<()> {
+        match &self.via {
+            Via::Token {
+                superseded: true, ..
+            } if manages_tokens(action) => Err(ApiError::NotAllowed(
+                "this token was rotated: until its grace period ends the old string can authenticate and be verified, but not manage tokens; use the new string".into(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -108,6 +151,7 @@ impl Caller {
         Grantor {
             role: self.member.role,
             via_token: self.token().map(|t| &t.scope),
+            held_back: self.permissions.held_back(),
         }
     }
 
@@ -191,6 +235,7 @@ async fn from_token(
         via: Via::Token {
             token: Box::new(verified.token().clone()),
             scope: verified.scope().clone(),
+            superseded: verified.superseded(),
         },
         ip,
     })

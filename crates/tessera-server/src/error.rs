@@ -11,6 +11,8 @@ use axum::Json;
 use tessera_api::{ErrorBody, ErrorDetail};
 use tessera_store::StoreError;
 
+use crate::redact::redact;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -52,6 +54,13 @@ pub enum ApiError {
     },
     #[error("the service is temporarily unavailable")]
     Unavailable,
+    /// Too much work of one kind at once (password checks during a login
+    /// flood): try again after `retry_after_secs`.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -93,7 +102,7 @@ impl ApiError {
             Self::Conflict { code, .. } => (S::CONFLICT, code),
             Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Unavailable => (S::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable | Self::Busy { .. } => (S::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -108,7 +117,9 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.to_owned(),
-                message: self.to_string(),
+                // Messages quote what the client sent (a policy's resources,
+                // a field's value); a token pasted there must not come back.
+                message: redact(&self.to_string()),
             },
         };
         let mut response = (status, Json(body)).into_response();
@@ -129,6 +140,9 @@ impl IntoResponse for ApiError {
                 );
             }
             Self::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | Self::Busy {
                 retry_after_secs, ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

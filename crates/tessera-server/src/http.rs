@@ -59,7 +59,7 @@ const CAP_WARNING_INTERVAL: Duration = Duration::from_secs(60);
 /// are logged with anything token-shaped redacted: people paste tokens into
 /// URLs (`/tokens/<token>` instead of its id), and logs outlive them.
 pub fn request_span<B>(request: &hyper::Request<B>) -> tracing::Span {
-    let uri = crate::api::redact(&request.uri().to_string());
+    let uri = crate::redact::redact_uri(&request.uri().to_string());
     tracing::debug_span!("request", method = %request.method(), uri = %uri, version = ?request.version())
 }
 

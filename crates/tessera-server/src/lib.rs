@@ -20,6 +20,7 @@ pub mod hot;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
+pub mod redact;
 pub mod secrets;
 pub mod setup;
 pub mod state;

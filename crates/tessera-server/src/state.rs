@@ -46,6 +46,9 @@ pub struct Shared {
     /// The web page's value-minting forms already sent (acted on once).
     pub sent_forms: crate::web::once::SentForms,
     audit_ids: Arc<AuditIds>,
+    /// The login form's signing key, read from (or first made in) the
+    /// store when a login form is first served.
+    login_csrf_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             leak_reports: Arc::new(leak_reports),
             sent_forms: crate::web::once::SentForms::default(),
             audit_ids: Arc::new(AuditIds::default()),
+            login_csrf_key: tokio::sync::OnceCell::new(),
         }))
     }
 }
@@ -83,6 +87,20 @@ impl AppState {
 impl Shared {
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// The key that signs login forms' CSRF values, the same on every node.
+    pub async fn login_csrf_key(&self) -> Result<Vec<u8>, tessera_store::StoreError> {
+        self.login_csrf_key
+            .get_or_try_init(|| async {
+                let mut candidate = [0u8; 32];
+                crate::secrets::fill_random(&mut candidate);
+                self.store
+                    .server_key(crate::web::login_csrf::KEY_NAME, &candidate)
+                    .await
+            })
+            .await
+            .cloned()
     }
 
     /// A new audit event at the current time.

@@ -320,6 +320,12 @@ pub trait Store: Send + Sync + 'static {
     async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
     async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 
+    // --- server keys ---
+    /// The signing key called `name`: `candidate` is stored if no node has
+    /// stored one yet, and whichever key was stored first is returned, so
+    /// every node sharing the database signs with the same key.
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
+
     // --- health ---
     async fn ping(&self) -> Result<()>;
 

@@ -96,6 +96,7 @@ macro_rules! conformance_tests {
                 tokens::of_two_concurrent_rotations_one_wins,
                 tokens::last_used_only_moves_forward,
                 sessions::sessions_are_created_read_and_deleted,
+                sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,
                 sessions::expired_sessions_are_purged,
                 audit::audit_events_round_trip,

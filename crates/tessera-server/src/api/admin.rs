@@ -87,6 +87,9 @@ pub async fn create_role(
     validate_name("name", &name)?;
     body.policy.validate()?;
     caller.require("role:create", &resource::role(&key))?;
+    caller
+        .grantor()
+        .check_role_write(&key, &caller.member.custom_roles)?;
     let now = state.now();
     let role = CustomRole {
         org_id: caller.org.id.clone(),
@@ -139,6 +142,9 @@ pub async fn update_role(
     let key = parse_role_key(&key)?;
     body.policy.validate()?;
     caller.require("role:update", &resource::role(&key))?;
+    caller
+        .grantor()
+        .check_role_write(&key, &caller.member.custom_roles)?;
     let mut role = state
         .store
         .get_role(&caller.org.id, &key)

@@ -1,6 +1,9 @@
 //! `/members`: who is in the org, with which roles. Rank rules: nobody
 //! changes or removes a member ranked above them, or grants a role above
-//! their own; only admins and owners hand out custom roles.
+//! their own; only admins and owners add or remove custom roles, never their
+//! own; and a caller whose permissions are less than a whole built-in role
+//! (held back by a deny, or calling through a custom-scoped token) gives
+//! nobody permissions (`Grantor::check_member_grant`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -81,7 +84,7 @@ pub async fn create_member(
     let custom_roles = optional_role_keys(body.custom_roles)?;
     let id = MemberId::generate(now);
     caller.require("member:create", &resource::member(&id))?;
-    check_role_grant(&caller, None, body.role, &custom_roles)?;
+    check_new_member_grant(&caller, body.role, &custom_roles)?;
     let (password, generated) = match body.password {
         Some(p) => {
             validate_password(&p)?;
@@ -149,12 +152,23 @@ pub async fn update_member(
         Some(keys) => parse_role_keys(&keys)?,
         None => member.custom_roles.clone(),
     };
-    let new_customs: Vec<RoleKey> = custom_roles
+    let added: Vec<RoleKey> = custom_roles
         .iter()
         .filter(|k| !member.custom_roles.contains(k))
         .cloned()
         .collect();
-    check_role_grant(&caller, Some(member.role), role, &new_customs)?;
+    let removed: Vec<RoleKey> = member
+        .custom_roles
+        .iter()
+        .filter(|k| !custom_roles.contains(k))
+        .cloned()
+        .collect();
+    let grantor = caller.grantor();
+    check_member_change(grantor.effective_rank(), Some(member.role), Some(role))?;
+    if role > member.role {
+        grantor.check_member_grant()?;
+    }
+    grantor.check_custom_roles_change(member.id == caller.member.id, &added, &removed)?;
     let details = json!({ "from": { "role": member.role, "custom_roles": member.custom_roles },
                           "to": { "role": role, "custom_roles": custom_roles } });
     let event = state.audit(
@@ -226,20 +240,16 @@ fn optional_role_keys(keys: Option<Vec<String>>) -> ApiResult<Vec<RoleKey>> {
     }
 }
 
-/// Rank rules, plus: only admins and owners hand out custom roles.
-fn check_role_grant(
+/// The grant rules for a new member (see the module docs).
+fn check_new_member_grant(
     caller: &Caller,
-    current: Option<BuiltinRole>,
     role: BuiltinRole,
     new_custom_roles: &[RoleKey],
 ) -> ApiResult<()> {
-    let rank = caller.grantor().effective_rank();
-    check_member_change(rank, current, Some(role))?;
-    if !new_custom_roles.is_empty() && rank < BuiltinRole::Admin {
-        return Err(ApiError::NotAllowed(
-            "only admins and owners can assign custom roles".into(),
-        ));
-    }
+    let grantor = caller.grantor();
+    check_member_change(grantor.effective_rank(), None, Some(role))?;
+    grantor.check_member_grant()?;
+    grantor.check_custom_roles_change(false, new_custom_roles, &[])?;
     Ok(())
 }
 

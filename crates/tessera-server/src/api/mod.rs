@@ -14,7 +14,8 @@ pub mod verify;
 
 use axum::Router;
 
-pub use extract::{redact, ApiJson, ApiQuery, OptionalJson};
+pub use crate::redact::redact;
+pub use extract::{ApiJson, ApiQuery, OptionalJson};
 pub use session::me_response_parts;
 pub use tokens::token_response;
 

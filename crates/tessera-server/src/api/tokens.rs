@@ -362,9 +362,7 @@ async fn load_own(state: &AppState, caller: &Caller, id: &str, action: &str) -> 
             action.trim_start_matches("token:")
         )));
     }
-    if !caller.allows_on(action, &target, &token.id) {
-        return Err(ApiError::forbidden(action, &target));
-    }
+    caller.require_on(action, &target, &token.id)?;
     Ok(token)
 }
 

@@ -318,19 +318,35 @@ pub(crate) async fn auth_answer(
     Ok(response)
 }
 
-/// `/auth`'s question: the header if sent, else the query parameter.
+/// `/auth`'s question: the header if sent, else the query parameter. The
+/// operator's proxy sets one of them; a client that adds its own copy (a
+/// proxy passing client headers, as Traefik does by default) must not
+/// change the question, so a header that disagrees with the query, or with
+/// another copy of itself, is refused rather than one of them chosen.
 fn header_or_query<'a>(
     headers: &'a HeaderMap,
     header: &str,
     param: Option<&'a str>,
 ) -> ApiResult<Option<&'a str>> {
-    match headers.get(header) {
-        Some(v) => v
-            .to_str()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text"))),
-        None => Ok(param),
+    let mut copies = headers.get_all(header).iter();
+    let Some(first) = copies.next() else {
+        return Ok(param);
+    };
+    let value = first
+        .to_str()
+        .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text")))?;
+    if copies.any(|other| other != first) {
+        return Err(ApiError::BadRequest(format!(
+            "several different {header} headers: the proxy must set it once and remove any copy the client sent"
+        )));
     }
+    if param.is_some_and(|p| p != value) {
+        let name = header.trim_start_matches("x-tessera-");
+        return Err(ApiError::BadRequest(format!(
+            "{header} and the `{name}` query parameter disagree: the proxy must ask one question, and remove any {header} the client sent"
+        )));
+    }
+    Ok(Some(value))
 }
 
 /// `GET /auth`'s query parameters (other parameters are ignored: proxies
@@ -378,7 +394,7 @@ pub async fn report_leaks(
     }
     // Where a token was found often contains it (a paste's URL, a commit's
     // diff link): the audit log keeps the place, not the token.
-    let url = body.url.as_deref().map(super::extract::redact);
+    let url = body.url.as_deref().map(crate::redact::redact);
     let now = state.now();
     let (mut revoked, mut ignored) = (0u32, 0u32);
     for presented in &body.tokens {

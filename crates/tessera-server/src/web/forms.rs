@@ -187,7 +187,7 @@ pub fn friendly(err: &ApiError) -> String {
         ApiError::Unavailable => {
             "The service is temporarily unavailable; nothing was saved. Try again shortly.".into()
         }
-        other => sentence(&other.to_string()),
+        other => sentence(&crate::redact::redact(&other.to_string())),
     }
 }
 
@@ -198,7 +198,7 @@ fn field_of(err: &ApiError, fields: &[&'static str]) -> Option<(&'static str, St
             .iter()
             .find_map(|c| fields.iter().find(|f| *f == c).copied())
     };
-    let message = err.to_string();
+    let message = crate::redact::redact(&err.to_string());
     let field = match err {
         ApiError::Unprocessable { code, .. } => match *code {
             "invalid_policy" => pick(&["policy"]),

@@ -24,6 +24,7 @@ mod account;
 mod admin;
 mod assets;
 mod forms;
+pub(crate) mod login_csrf;
 pub(crate) mod once;
 mod render;
 mod scope;

@@ -3,19 +3,19 @@
 //!
 //! The login form calls the same credential check as `POST /api/v1/session`
 //! ([`crate::api::session::start_session`]) and passes its session cookie
-//! on. Before a session exists, the form's CSRF token is a random value
-//! also set as a short-lived cookie (double submit), so another site cannot
-//! log a visitor into an account of its choosing.
+//! on. Before a session exists, the form's CSRF token is a value signed by
+//! the server and also set as a short-lived cookie ([`super::login_csrf`]),
+//! so another site cannot log a visitor into an account of its choosing.
 
 use askama::Template;
 use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use subtle::ConstantTimeEq;
 use tessera_api::LoginRequest;
 
 use super::forms::{failed, read_form, FormData, Problems, WebForm, CSRF_FIELD};
+use super::login_csrf;
 use super::render::{page, Layout};
 use crate::api::session::{logout as api_logout, start_session, ClientIp};
 use crate::auth::{client_ip, cookie, from_session, Caller, SESSION_COOKIE};
@@ -77,12 +77,20 @@ fn to_login(parts: &Parts) -> Response {
     Redirect::to(&format!("/login?{query}")).into_response()
 }
 
-/// Only same-site paths: `next` must not send people to another host.
+/// Only local paths: `next` must not send people to another host, nor
+/// break the `Location` header. Browsers drop tabs and newlines from URLs
+/// (`/\t/evil.example` is `//evil.example`) and read `\` as `/`, so any
+/// whitespace, control character, backslash or non-ASCII byte refuses it;
+/// what is left must start with exactly one `/` and parse as a path.
 fn safe_next(next: &str) -> &str {
-    let ok = next.starts_with('/')
+    let clean = !next
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\' || !b.is_ascii());
+    let ok = clean
+        && next.starts_with('/')
         && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.starts_with("/login");
+        && !next.starts_with("/login")
+        && next.parse::<axum::http::uri::PathAndQuery>().is_ok();
     if ok {
         next
     } else {
@@ -103,13 +111,16 @@ struct LoginPage {
     problems: Problems,
 }
 
-fn login_form(status: StatusCode, mut form: LoginPage) -> Response {
-    let (secret, _) = secrets::new_session_secret();
-    form.csrf = secret;
+async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
+    form.csrf = match login_csrf::issue(state).await {
+        Ok(value) => value,
+        Err(err) => return failed(&err),
+    };
     let mut response = page(status, &form);
     let cookie = format!(
-        "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600",
-        form.csrf
+        "{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age={}",
+        form.csrf,
+        login_csrf::LIFETIME_SECONDS
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -132,6 +143,7 @@ pub async fn login_page(
     }
     let notice = (query.get("bye") == "1").then_some("You are logged out.");
     login_form(
+        &state,
         StatusCode::OK,
         LoginPage {
             layout: Layout::anonymous("Log in"),
@@ -144,6 +156,7 @@ pub async fn login_page(
             problems: Problems::default(),
         },
     )
+    .await
 }
 
 /// `POST /login`: the API's credential check, then its cookie.
@@ -166,11 +179,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         notice: None,
         problems: Problems::default(),
     };
-    let sent = form.get(CSRF_FIELD);
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(sent.as_bytes())) {
+    let genuine = match login_csrf::check(&state, &expected, form.get(CSRF_FIELD)).await {
+        Ok(genuine) => genuine,
+        Err(err) => return failed(&err),
+    };
+    if !genuine {
         view.problems.general =
             Some("The login form expired. It has been reloaded: please log in again.".into());
-        return login_form(StatusCode::FORBIDDEN, view);
+        return login_form(&state, StatusCode::FORBIDDEN, view).await;
     }
     let body = LoginRequest {
         email: view.email.clone(),
@@ -202,7 +218,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
                 view.problems = Problems::from_api(&err, &["email", "org"]);
             }
             let status = view.problems.status();
-            login_form(status, view)
+            login_form(&state, status, view).await
         }
     }
 }
@@ -240,5 +256,18 @@ mod tests {
         assert_eq!(safe_next("/\\evil"), "/tokens");
         assert_eq!(safe_next("/login?next=/x"), "/tokens");
         assert_eq!(safe_next(""), "/tokens");
+        for hostile in [
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            "/\0",
+            "/\x7f",
+            "/ /evil.example",
+            "/\u{3000}/evil.example",
+            "/é",
+        ] {
+            assert_eq!(safe_next(hostile), "/tokens", "{hostile:?}");
+        }
+        assert_eq!(safe_next("/%09/x?a=b"), "/%09/x?a=b");
     }
 }

@@ -70,6 +70,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
+        if !is_memory(url) {
+            owner_only(options.get_filename())?;
+        }
         let pool = if is_memory(url) {
             // One connection that never closes: the database dies with it.
             SqlitePoolOptions::new()
@@ -108,6 +111,53 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The database file holds password hashes: it, and the `-wal` and `-shm`
+/// files SQLite creates beside it (with the database file's mode), are
+/// readable by their owner only, whatever the umask. A new file is created
+/// that way; an existing one that others could read is tightened, with a
+/// warning.
+fn owner_only(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Database(format!(
+                    "cannot create {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(name.into());
+        }
+        for file in files {
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 != 0 {
+                tracing::warn!(file = %file.display(), "the database file was readable by others; making it owner-only (0600)");
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| StoreError::Database(format!("cannot restrict {}: {e}", file.display())),
+                )?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn is_memory(url: &str) -> bool {
@@ -363,6 +413,22 @@ impl Store for SqliteStore {
 
     async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
         audit::list(&self.pool, org, query).await
+    }
+
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO server_keys (name, key) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query_scalar("SELECT key FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
     }
 
     async fn ping(&self) -> Result<()> {

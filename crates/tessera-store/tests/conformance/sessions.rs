@@ -97,3 +97,14 @@ pub async fn expired_sessions_are_purged(store: &dyn Store) {
         0
     );
 }
+
+/// The first key stored under a name is the one every later caller gets
+/// (each node offers its own candidate; all must sign with one key).
+pub async fn a_server_key_is_made_once_and_shared(store: &dyn Store) {
+    let first = store.server_key("login-csrf", &[1u8; 32]).await.unwrap();
+    assert_eq!(first, vec![1u8; 32]);
+    let second = store.server_key("login-csrf", &[2u8; 32]).await.unwrap();
+    assert_eq!(second, first, "a second candidate does not replace the key");
+    let other = store.server_key("other", &[3u8; 16]).await.unwrap();
+    assert_eq!(other, vec![3u8; 16]);
+}

@@ -3,10 +3,12 @@
 //! the workspace links it once.
 
 mod admin;
+mod attacks;
 mod bad_input;
 mod cli;
 mod client_api;
 mod crash_safety;
+mod escalation;
 mod forward_auth;
 mod hardening;
 mod harness;
