@@ -24,6 +24,21 @@
 //!   byte can be written for that long, the connection is closed. A slow
 //!   reader that makes progress is not affected: any written byte restarts
 //!   the clock.
+//! - **Request heads** are checked before hyper reads them
+//!   ([`crate::head_guard`]): ambiguous body framing — `Content-Length`
+//!   with `Transfer-Encoding`, several `Content-Length`s, a coding other
+//!   than `chunked` — is refused with a JSON `400` and the connection
+//!   closed, so no request can hide in another's body (request
+//!   smuggling); the `431` for an oversized head, and the other refusals
+//!   the HTTP layer makes, carry the JSON error body too.
+//! - **Body idle** (also `header_timeout_seconds`): while a request's body
+//!   is being received, a client that sends no byte of it for that long
+//!   is answered `408` and the connection closed — a body shorter than
+//!   its `Content-Length` does not hold a connection until the request
+//!   timeout. The same bound as the other "client went quiet" limits: a
+//!   client that is sending does not pause that long between bytes, and a
+//!   body trickled slowly is still bounded as a whole by the request
+//!   timeout.
 //! - Bodies are limited by the router (`max_body_bytes`, `413`) and whole
 //!   requests by its timeout (`request_timeout_seconds`, `503`).
 //!
@@ -50,6 +65,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 use tower::Service;
+
+use crate::head_guard::{GuardLimits, HeadGuard};
 
 /// How often, at most, reaching the connection cap is logged: a server
 /// held at the cap would otherwise log on every accept.
@@ -156,12 +173,26 @@ pub async fn serve<F, S>(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
+        let (stream, answers) = HeadGuard::new(
+            StallLimit::new(stream, limits.header_timeout),
+            GuardLimits {
+                max_head_bytes: limits.max_header_bytes,
+                body_idle: limits.header_timeout,
+            },
+        );
         let service = service_for(peer);
         let service = hyper::service::service_fn(move |request| {
             let mut service = service.clone();
-            service.call(request)
+            let call = service.call(request);
+            // The guard holds a refused pipelined head back until every
+            // request before it is answered.
+            let answers = answers.clone();
+            async move {
+                let response = call.await;
+                answers.record();
+                response
+            }
         });
-        let stream = StallLimit::new(stream, limits.header_timeout);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
         open.inc();

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod head_guard;
 pub mod headers;
 pub mod hot;
 pub mod http;

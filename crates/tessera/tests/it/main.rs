@@ -19,4 +19,5 @@ mod secret_hygiene;
 mod seeds;
 mod services;
 mod sessions;
+mod smuggling;
 mod web;
