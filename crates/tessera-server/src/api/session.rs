@@ -32,7 +32,8 @@ pub fn router() -> Router<AppState> {
 /// Log in with email and password; sets the session cookie.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = SessionResponse), (status = 400, body = tessera_api::ErrorBody),
-        (status = 401, body = tessera_api::ErrorBody), (status = 429, body = tessera_api::ErrorBody)))]
+        (status = 401, body = tessera_api::ErrorBody), (status = 429, body = tessera_api::ErrorBody),
+        (status = 503, description = "too many password checks waiting (a login flood); Retry-After says when to retry", body = tessera_api::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -101,7 +102,8 @@ pub async fn start_session(
 /// an audit event for a failure on a real account. Every failure is the
 /// same `401 invalid_credentials`, whether or not the email exists; a
 /// throttled attempt is `429 rate_limited` with `Retry-After`, also
-/// whether or not it exists.
+/// whether or not it exists; an attempt that finds no free password-hashing
+/// slot in time (a login flood) is `503 unavailable` with `Retry-After`.
 pub async fn check_credentials(
     state: &AppState,
     ip: Option<&str>,
@@ -124,20 +126,20 @@ pub async fn check_credentials(
         let org = state.store.get_org_by_key(key).await?;
         candidates.retain(|m| org.as_ref().is_some_and(|o| o.id == m.org_id));
     }
-    // One argon2 verification for an unknown email as for a known one, so
-    // both take as long. An email in several orgs (without `org`) costs one
-    // per org, and only a right password learns that an org must be chosen.
-    let hashes: Vec<Option<String>> = if candidates.is_empty() {
-        vec![None] // the dummy hash
+    // Exactly one argon2 verification per attempt, whatever the number of
+    // matching members (none, one, or one per org), so the time taken says
+    // nothing about the email. With several (no `org` given), the password
+    // is checked against one of them only, always the same one: the first
+    // with a password, in the store's order (oldest membership first). Only
+    // a right password for it learns that an org must be chosen; anything
+    // else is the same 401 as an unknown email.
+    let candidate = candidates.iter().find(|m| m.password_hash.is_some());
+    let hash = candidate.and_then(|m| m.password_hash.clone()); // None: the dummy hash
+    let matched = if secrets::verify_password(password, hash).await? {
+        candidate.cloned()
     } else {
-        candidates.iter().map(|m| m.password_hash.clone()).collect()
+        None
     };
-    let mut matched = None;
-    for (i, hash) in hashes.into_iter().enumerate() {
-        if secrets::verify_password(password.clone(), hash).await? && matched.is_none() {
-            matched = candidates.get(i).cloned();
-        }
-    }
     let Some(member) = matched else {
         audit_failed_login(state, memberships.first(), ip);
         return Err(ApiError::InvalidCredentials);

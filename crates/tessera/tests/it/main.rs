@@ -12,6 +12,7 @@ mod escalation;
 mod forward_auth;
 mod hardening;
 mod harness;
+mod login_flood;
 mod process;
 mod scale_out;
 mod scan;
