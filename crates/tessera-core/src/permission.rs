@@ -510,7 +510,7 @@ mod tests {
         };
         assert!(grantor(Admin, false).check_role_write(&key, &[]).is_ok());
         assert!(grantor(Admin, false)
-            .check_role_write(&key, &[key.clone()])
+            .check_role_write(&key, std::slice::from_ref(&key))
             .is_err());
         assert!(grantor(Admin, true).check_role_write(&key, &[]).is_err());
         assert!(grantor(Writer, false).check_role_write(&key, &[]).is_err());
