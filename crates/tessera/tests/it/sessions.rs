@@ -190,7 +190,10 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
     answers.sort();
     assert_eq!(answers[0].0, 400, "{answers:?}");
     assert!(answers[0].2.contains("org"), "{answers:?}");
-    assert_eq!((answers[1].0, answers[1].1.as_str()), (401, "invalid_credentials"));
+    assert_eq!(
+        (answers[1].0, answers[1].1.as_str()),
+        (401, "invalid_credentials")
+    );
     let beta = s
         .call(
             Method::POST,
