@@ -90,7 +90,7 @@ impl Shared {
     }
 
     /// The key that signs login forms' CSRF values, the same on every node.
-    pub async fn login_csrf_key(&self) -> Result<Vec<u8>, tessera_store::StoreError> {
+    pub async fn login_csrf_key(&self) -> Result<&[u8], tessera_store::StoreError> {
         self.login_csrf_key
             .get_or_try_init(|| async {
                 let mut candidate = [0u8; 32];
@@ -100,7 +100,7 @@ impl Shared {
                     .await
             })
             .await
-            .cloned()
+            .map(Vec::as_slice)
     }
 
     /// A new audit event at the current time.

@@ -14,7 +14,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::secrets::hex;
 use crate::state::AppState;
 
 /// The key's name in the store.
@@ -31,7 +32,7 @@ pub async fn issue(state: &AppState) -> ApiResult<String> {
     crate::secrets::fill_random(&mut nonce);
     let nonce = hex(&nonce);
     let expires = state.now().unix_timestamp() + LIFETIME_SECONDS;
-    let mac = hex(&sign(&key, &nonce, expires));
+    let mac = hex(&mac(key, &nonce, expires)?.finalize().into_bytes());
     Ok(format!("{nonce}.{expires}.{mac}"))
 }
 
@@ -42,42 +43,28 @@ pub async fn check(state: &AppState, cookie: &str, sent: &str) -> ApiResult<bool
         return Ok(false);
     }
     let mut parts = cookie.split('.');
-    let (Some(nonce), Some(expires), Some(mac), None) =
+    let (Some(nonce), Some(expires), Some(mac_text), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Ok(false);
     };
-    let (Ok(expires), Some(mac)) = (expires.parse::<i64>(), unhex(mac)) else {
+    let (Ok(expires), Some(mac_sent)) = (expires.parse::<i64>(), unhex(mac_text)) else {
         return Ok(false);
     };
     if expires <= state.now().unix_timestamp() {
         return Ok(false);
     }
     let key = state.login_csrf_key().await?;
-    let mut expected = HmacSha256::new_from_slice(&key).map_err(internal)?;
-    expected.update(signed_text(nonce, expires).as_bytes());
-    Ok(expected.verify_slice(&mac).is_ok())
+    Ok(mac(key, nonce, expires)?.verify_slice(&mac_sent).is_ok())
 }
 
-fn sign(key: &[u8], nonce: &str, expires: i64) -> Vec<u8> {
-    // HMAC takes keys of any length; the error case cannot happen.
-    let Ok(mut mac) = HmacSha256::new_from_slice(key) else {
-        return Vec::new();
-    };
-    mac.update(signed_text(nonce, expires).as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
-fn signed_text(nonce: &str, expires: i64) -> String {
-    format!("tessera-login-csrf:{nonce}:{expires}")
-}
-
-fn internal(e: impl std::fmt::Display) -> crate::error::ApiError {
-    crate::error::ApiError::Internal(e.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The HMAC of a nonce and its expiry, ready to finalize or verify.
+fn mac(key: &[u8], nonce: &str, expires: i64) -> ApiResult<HmacSha256> {
+    // HMAC accepts keys of any length: this error cannot happen.
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+    mac.update(format!("tessera-login-csrf:{nonce}:{expires}").as_bytes());
+    Ok(mac)
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -104,11 +91,17 @@ mod tests {
 
     #[test]
     fn the_signature_covers_nonce_and_expiry() {
+        let sign = |key: &[u8], nonce, expires| {
+            mac(key, nonce, expires)
+                .expect("mac")
+                .finalize()
+                .into_bytes()
+        };
         let key = [7u8; 32];
-        let mac = sign(&key, "n", 10);
-        assert_eq!(mac.len(), 32);
-        assert_ne!(mac, sign(&key, "n", 11));
-        assert_ne!(mac, sign(&key, "m", 10));
-        assert_ne!(mac, sign(&[8u8; 32], "n", 10));
+        let signed = sign(&key, "n", 10);
+        assert_eq!(signed.len(), 32);
+        assert_ne!(signed, sign(&key, "n", 11));
+        assert_ne!(signed, sign(&key, "m", 10));
+        assert_ne!(signed, sign(&[8u8; 32], "n", 10));
     }
 }
