@@ -8,7 +8,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{in_days, send, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{
+    in_days, send, set_cookie_pair, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
+};
 use crate::process::{init, ServeProcess};
 
 const MEMBER_PASSWORD: &str = "member-password-1";
@@ -38,15 +40,7 @@ async fn give_roles(s: &TestServer, member: &str, roles: &[&str]) {
 /// The member's own view: may they do `action` on `resource`? (asked with
 /// their inheriting token, so it is exactly the member's permission).
 async fn may(s: &TestServer, token: &str, action: &str, resource: &str) -> bool {
-    let r = s
-        .post(
-            "/api/v1/verify",
-            "",
-            json!({ "token": token, "action": action, "resource": resource }),
-        )
-        .await
-        .expect(200);
-    r.body["allowed"] == true
+    s.verify_allows(token, action, resource).await
 }
 
 // ------------------------------------------------------------- finding 1
@@ -196,16 +190,11 @@ fn no_redirects() -> reqwest::Client {
         .expect("client")
 }
 
+/// The value a response sets for cookie `name`, unless it clears it.
 fn cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_owned())
+    set_cookie_pair(response, name)
+        .and_then(|pair| pair.split_once('=').map(|(_, v)| v.to_owned()))
+        .filter(|v| !v.is_empty())
 }
 
 /// The login form's CSRF cookie and field value, and its `next` field.

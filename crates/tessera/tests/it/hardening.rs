@@ -175,7 +175,7 @@ async fn unknown_emails_cost_a_password_check_like_known_ones() {
 
 /// Reads until the server closes the connection (or `limit` passes);
 /// returns what it sent.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
+pub(crate) async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
     let mut received = Vec::new();
     let deadline = Instant::now() + limit;
     let mut buf = [0u8; 4096];

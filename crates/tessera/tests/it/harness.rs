@@ -289,6 +289,19 @@ impl TestServer {
         send(request).await
     }
 
+    /// `POST /verify`'s answer: may `token` do `action` on `resource`?
+    pub async fn verify_allows(&self, token: &str, action: &str, resource: &str) -> bool {
+        let reply = self
+            .post(
+                "/api/v1/verify",
+                "",
+                json!({ "token": token, "action": action, "resource": resource }),
+            )
+            .await
+            .expect(200);
+        reply.body["allowed"] == true
+    }
+
     /// Stops the server gracefully (flushing last-used times).
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {
@@ -309,6 +322,18 @@ pub async fn send(request: reqwest::RequestBuilder) -> Reply {
         body,
         text,
     }
+}
+
+/// `name=value` of the response's first `Set-Cookie` for `name`.
+pub fn set_cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
 }
 
 /// The `value` attribute of the first HTML input marked by `marker` (a

@@ -6,7 +6,7 @@
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 
-use crate::harness::field_value;
+use crate::harness::{field_value, set_cookie_pair};
 use crate::process::{init, ServeProcess};
 
 const OWNER_EMAIL: &str = "owner@acme.test";
@@ -354,7 +354,7 @@ async fn web_flow(api: &Api, owner_token: &str) -> Vec<String> {
         .expect("client");
     let url = |path: &str| format!("{}{path}", api.base);
     let login_page = http.get(url("/login")).send().await.expect("login page");
-    let login_cookie = cookie_named(&login_page, "tessera_login_csrf").expect("login csrf");
+    let login_cookie = set_cookie_pair(&login_page, "tessera_login_csrf").expect("login csrf");
     let login_csrf = login_cookie.split_once('=').expect("pair").1.to_owned();
     let login = |password: &'static str| {
         http.post(url("/login"))
@@ -372,7 +372,7 @@ async fn web_flow(api: &Api, owner_token: &str) -> Vec<String> {
     );
     let logged_in = login(WEB_PASSWORD).await.expect("login");
     assert_eq!(logged_in.status(), 303);
-    let session = cookie_named(&logged_in, "tessera_session").expect("session cookie");
+    let session = set_cookie_pair(&logged_in, "tessera_session").expect("session cookie");
     secrets.push(session.split_once('=').expect("pair").1.to_owned());
 
     let page = |path: &str| http.get(url(path)).header("cookie", &session).send();
@@ -422,18 +422,6 @@ async fn web_flow(api: &Api, owner_token: &str) -> Vec<String> {
     secrets.push(shown(&cloned.text().await.expect("html")));
     assert!(secrets.iter().all(|s| !s.is_empty()));
     secrets
-}
-
-/// `name=value` of the response's Set-Cookie for `name`.
-fn cookie_named(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
 }
 
 /// A fresh owner token, made through the new login (the old owner token

@@ -10,29 +10,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::hardening::read_until_closed;
 use crate::harness::{start, start_with, TestServer};
 
 fn address(s: &TestServer) -> String {
     s.base.trim_start_matches("http://").to_owned()
-}
-
-/// Reads until the server closes the connection (or `limit` passes);
-/// returns what it sent.
-async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<String> {
-    let mut received = Vec::new();
-    let deadline = Instant::now() + limit;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.checked_duration_since(Instant::now())?;
-        match tokio::time::timeout(left, stream.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&received).into()),
-            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
-        }
-    }
 }
 
 /// Sends `request` on a new connection and returns everything the server

@@ -4,11 +4,13 @@
 //! with nothing saved, and the API's permission rules on the page.
 //! (tests/browser drives the same pages in a real chromium.)
 
-use reqwest::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use reqwest::header::{CACHE_CONTROL, LOCATION};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-use crate::harness::{field_value, in_days, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{
+    field_value, in_days, set_cookie_pair, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
+};
 
 /// A form's fields.
 type Fields<'a> = &'a [(&'a str, &'a str)];
@@ -52,7 +54,7 @@ impl Browser {
             .await
             .expect("login");
         assert_eq!(response.status(), 200);
-        let cookie = set_cookie(&response, "tessera_session").expect("session cookie");
+        let cookie = set_cookie_pair(&response, "tessera_session").expect("session cookie");
         let body: Value = response.json().await.expect("json");
         Self {
             http: client(),
@@ -89,18 +91,6 @@ impl Browser {
             .form(fields);
         page(request.send().await.expect("post")).await
     }
-}
-
-/// `name=value` of a Set-Cookie header for `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
 }
 
 /// The value of the page's read-only token field.
@@ -155,7 +145,7 @@ async fn login_form_checks_the_password_and_its_csrf_field() {
         .send()
         .await
         .expect("login page");
-    let csrf_cookie = set_cookie(&response, "tessera_login_csrf").expect("login csrf cookie");
+    let csrf_cookie = set_cookie_pair(&response, "tessera_login_csrf").expect("login csrf cookie");
     let csrf = csrf_cookie.split_once('=').expect("pair").1.to_owned();
     let html = response.text().await.expect("html");
     assert!(html.contains(&csrf), "the form carries the token");
@@ -178,7 +168,7 @@ async fn login_form_checks_the_password_and_its_csrf_field() {
     .await
     .expect("post");
     assert_eq!(wrong.status(), 401);
-    assert!(set_cookie(&wrong, "tessera_session").is_none());
+    assert!(set_cookie_pair(&wrong, "tessera_session").is_none());
     assert!(wrong
         .text()
         .await
@@ -196,7 +186,7 @@ async fn login_form_checks_the_password_and_its_csrf_field() {
     .await
     .expect("post");
     assert_eq!(forged.status(), 403);
-    assert!(set_cookie(&forged, "tessera_session").is_none());
+    assert!(set_cookie_pair(&forged, "tessera_session").is_none());
 
     let ok = post(
         vec![
@@ -211,7 +201,7 @@ async fn login_form_checks_the_password_and_its_csrf_field() {
     .expect("post");
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()[LOCATION], "/admin/members");
-    let session = set_cookie(&ok, "tessera_session").expect("session cookie");
+    let session = set_cookie_pair(&ok, "tessera_session").expect("session cookie");
     let me = http
         .get(server.url("/tokens"))
         .header("cookie", session)
