@@ -33,7 +33,7 @@ use tessera_core::model::{Actor, AuditEvent, Member, Org, Token};
 use tessera_core::{
     resource, BuiltinRole, MemberId, OrgId, OrgKey, TokenFormat, TokenPolicy, TokenScope,
 };
-use tessera_store::{LastUsed, SqliteStore, Store};
+use tessera_store::{LastUsed, SqlStore, Store};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -251,7 +251,7 @@ async fn seed(args: SeedArgs) -> Result<(), String> {
         ),
     };
     let format = TokenFormat::new(&args.token_prefix).map_err(|e| e.to_string())?;
-    let sqlite = SqliteStore::connect(&args.database_url)
+    let sqlite = SqlStore::connect(&args.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let pool = sqlite.pool().clone();
@@ -359,7 +359,7 @@ fn token_event(
 /// Inserts built-in-role or unscoped tokens in one transaction, many rows per
 /// statement: what `create_token` writes for such a token (without its
 /// audit line), a hundred times faster than one transaction each.
-async fn insert_tokens(pool: &sqlx::SqlitePool, tokens: &[(String, Token)]) -> Result<(), String> {
+async fn insert_tokens(pool: &sqlx::AnyPool, tokens: &[(String, Token)]) -> Result<(), String> {
     let db = |e: sqlx::Error| format!("bulk insert: {e}");
     let mut tx = pool.begin().await.map_err(db)?;
     for chunk in tokens.chunks(ROWS_PER_INSERT) {

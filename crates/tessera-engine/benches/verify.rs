@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tessera_core::model::{Actor, AuditEvent, Member, Org, Token};
 use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, TokenFormat, TokenPolicy, TokenScope};
 use tessera_engine::{Engine, Rejection};
-use tessera_store::{SqliteStore, Store};
+use tessera_store::{SqlStore, Store};
 use time::OffsetDateTime;
 
 /// What the HTTP benchmarks ask too: a writer token may change a flag
@@ -60,7 +60,7 @@ fn world() -> World {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let now = OffsetDateTime::now_utc();
     let (engine, valid) = rt.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
         let engine = Engine::new(store, TokenFormat::default());
         let org = Org {
             id: OrgId::generate(now),

@@ -1,9 +1,10 @@
 //! The caches behind verification, and how they stay correct.
 //!
 //! Reads are lock-free (`papaya` maps): a verification that hits takes no
-//! lock a writer could hold. Every change made through the store wrapper
-//! ([`crate::InvalidatingStore`]) invalidates what it touched *after* the
-//! database commit.
+//! lock a writer could hold. Every change this node commits invalidates
+//! what it touched *after* the database commit (the store calls the
+//! engine's listener, `NodeStore::on_commit`); other nodes' changes arrive
+//! through the change feed.
 //!
 //! The one subtle case is a miss that loads from storage while a change
 //! commits: the loader could insert the old record after the writer's

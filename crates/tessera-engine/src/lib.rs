@@ -36,7 +36,6 @@
 
 mod cache;
 mod last_used;
-mod store;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,7 +51,6 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use cache::{CachedMember, CachedToken, OrgRoles};
 pub use last_used::LastUsedTracker;
-pub use store::InvalidatingStore;
 
 use cache::Cache;
 
@@ -200,7 +198,6 @@ struct TokenLoad {
 }
 
 struct Inner {
-    raw: Arc<dyn Store>,
     store: Arc<dyn Store>,
     format: TokenFormat,
     config: EngineConfig,
@@ -229,29 +226,30 @@ impl Engine {
 
     pub fn with_config(store: Arc<dyn Store>, format: TokenFormat, config: EngineConfig) -> Self {
         let cache = Arc::new(Cache::default());
-        let writes: Arc<dyn Store> = Arc::new(InvalidatingStore::new(
-            Arc::clone(&store),
-            Arc::clone(&cache),
-        ));
-        Self {
-            inner: Arc::new(Inner {
-                raw: store,
-                store: writes,
-                format,
-                loads: Semaphore::new(config.max_concurrent_loads.max(1)),
-                config,
-                cache,
-                loading: papaya::HashMap::new(),
-                last_used: LastUsedTracker::default(),
-                stats: Stats::default(),
-                trusted: AtomicBool::new(true),
-                lost_at: AtomicI64::new(0),
-            }),
-        }
+        let inner = Arc::new(Inner {
+            store,
+            format,
+            loads: Semaphore::new(config.max_concurrent_loads.max(1)),
+            config,
+            cache,
+            loading: papaya::HashMap::new(),
+            last_used: LastUsedTracker::default(),
+            stats: Stats::default(),
+            trusted: AtomicBool::new(true),
+            lost_at: AtomicI64::new(0),
+        });
+        // Every write this node commits reaches the cache before the call
+        // that made it returns, whichever front end made it.
+        let weak = Arc::downgrade(&inner);
+        inner.store.on_commit(Arc::new(move |change: &Change| {
+            if let Some(inner) = weak.upgrade() {
+                Engine { inner }.apply(&FeedEvent::Change(change.clone()));
+            }
+        }));
+        Self { inner }
     }
 
-    /// The store to use for everything else: writes through it keep the
-    /// cache correct.
+    /// The store the engine reads; its commits keep the cache correct.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
     }
@@ -283,7 +281,7 @@ impl Engine {
     /// and applies changes made by other nodes to this cache for as long
     /// as the engine lives. Returns whether there is a feed to follow.
     pub async fn follow_changes(&self) -> Result<bool, StoreError> {
-        let Some(mut feed) = self.inner.raw.subscribe().await? else {
+        let Some(mut feed) = self.inner.store.subscribe().await? else {
             return Ok(false);
         };
         let weak = Arc::downgrade(&self.inner);
@@ -472,7 +470,7 @@ impl Engine {
         let epoch = inner.cache.epoch();
         inner.stats.token_loads.fetch_add(1, Ordering::Relaxed);
         let Some(token) = inner
-            .raw
+            .store
             .get_token(&TokenId::from_trusted(id.to_owned()))
             .await?
         else {
@@ -523,7 +521,7 @@ impl Engine {
         let inner = &self.inner;
         let epoch = inner.cache.epoch();
         inner.stats.member_loads.fetch_add(1, Ordering::Relaxed);
-        let Some(member) = inner.raw.get_member(org, id).await? else {
+        let Some(member) = inner.store.get_member(org, id).await? else {
             return Ok(None);
         };
         let permissions = if member.custom_roles.is_empty() {
@@ -550,7 +548,7 @@ impl Engine {
         let load = async {
             let epoch = inner.cache.epoch();
             inner.stats.org_loads.fetch_add(1, Ordering::Relaxed);
-            inner.raw.get_org(id).await.map(|org| {
+            inner.store.get_org(id).await.map(|org| {
                 org.map(|org| {
                     let entry = Arc::new(org);
                     inner
@@ -572,7 +570,7 @@ impl Engine {
         }
         let epoch = inner.cache.epoch();
         inner.stats.role_loads.fetch_add(1, Ordering::Relaxed);
-        let roles = inner.raw.list_roles(org).await?;
+        let roles = inner.store.list_roles(org).await?;
         let compiled = roles
             .into_iter()
             .map(|r| (r.key, CompiledPolicy::from_statements(&r.policy.0)))
@@ -588,13 +586,11 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_store::SqliteStore;
+    use tessera_store::SqlStore;
 
     #[tokio::test]
     async fn a_load_begun_before_an_invalidation_is_not_joined_after_it() {
-        let store = SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("store");
+        let store = SqlStore::connect("sqlite::memory:").await.expect("store");
         let engine = Engine::new(Arc::new(store), TokenFormat::default());
         let first = engine.join_or_start_load("id");
         let joined = engine.join_or_start_load("id");
@@ -617,9 +613,7 @@ mod tests {
     /// `max_concurrent_loads` reads on storage at once: further misses wait.
     #[tokio::test]
     async fn misses_beyond_the_load_bound_wait_for_a_slot() {
-        let store = SqliteStore::connect("sqlite::memory:")
-            .await
-            .expect("store");
+        let store = SqlStore::connect("sqlite::memory:").await.expect("store");
         let config = EngineConfig {
             max_concurrent_loads: 2,
             ..EngineConfig::default()

@@ -12,7 +12,7 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, RoleKey, TokenFormat, TokenPolicy, TokenScope,
 };
 use tessera_engine::{Engine, Rejection};
-use tessera_store::{Change, FeedEvent, Rotation, SqliteStore, Store, TokenChanges};
+use tessera_store::{Change, FeedEvent, Rotation, SqlStore, Store, TokenChanges};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -30,7 +30,7 @@ impl World {
     async fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("e.db").display());
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
         let engine = Engine::new(store, TokenFormat::default());
         let org = Org {
             id: OrgId::generate(NOW),
@@ -435,7 +435,7 @@ async fn the_change_feed_drives_the_cache() {
     // A second engine on the same database: another node, without a feed.
     let b = Engine::new(
         Arc::new(
-            SqliteStore::connect(&format!(
+            SqlStore::connect(&format!(
                 "sqlite://{}",
                 a._dir.path().join("e.db").display()
             ))

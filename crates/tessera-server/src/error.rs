@@ -9,7 +9,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tessera_api::{ErrorBody, ErrorDetail};
-use tessera_store::StoreError;
+use tessera_store::{StoreError, Unique};
 
 use crate::redact::redact;
 
@@ -160,12 +160,14 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => Self::Conflict {
                 code: "already_exists",
                 message: match what {
-                    "org_key" => "an organization with this key already exists".into(),
-                    "member_email" => "a member with this email already exists".into(),
-                    "role_key" => "a role with this key already exists".into(),
-                    "project_key" => "a project with this key already exists".into(),
-                    other => format!("{other} already exists"),
-                },
+                    Unique::OrgKey => "an organization with this key already exists",
+                    Unique::MemberEmail => "a member with this email already exists",
+                    Unique::RoleKey => "a role with this key already exists",
+                    Unique::ProjectKey => "a project with this key already exists",
+                    Unique::TokenId => "a token with this id already exists",
+                    Unique::SessionId => "a session with this id already exists",
+                }
+                .into(),
             },
             StoreError::InUse(why) => Self::Conflict {
                 code: "in_use",

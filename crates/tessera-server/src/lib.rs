@@ -80,18 +80,13 @@ pub async fn open(config: Config) -> Result<AppState, ServerError> {
 /// Opens the database the URL names, with the pool settings for a shared
 /// PostgreSQL.
 async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store::StoreError> {
-    let url = &config.database_url;
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let options = tessera_store::PgOptions {
-            max_connections: config.database_max_connections,
-            acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
-            ..tessera_store::PgOptions::default()
-        };
-        return Ok(Arc::new(
-            tessera_store::PgStore::connect(url, options).await?,
-        ));
-    }
-    tessera_store::connect(url).await
+    let pg = tessera_store::PgOptions {
+        max_connections: config.database_max_connections,
+        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
+        ..tessera_store::PgOptions::default()
+    };
+    let store = tessera_store::SqlStore::connect_with(&config.database_url, &pg).await?;
+    Ok(Arc::new(store))
 }
 
 /// The whole application: API, web page, health, metrics, and the error

@@ -22,31 +22,28 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod postgres;
-mod sqlite;
+mod sql;
+mod traits;
 
-use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use tessera_core::model::{
-    AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token,
-};
-use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId, TokenScope,
-};
+use tessera_core::model::PreviousSecret;
+use tessera_core::{MemberId, OrgId, ProjectKey, SecretHash, TokenId, TokenScope};
 
-pub use postgres::{PgOptions, PgStore};
-pub use sqlite::SqliteStore;
+pub use sql::{PgOptions, SqlStore};
+pub use traits::{
+    AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
+    SessionStore, Store, TokenStore,
+};
 
 /// What can go wrong in storage, in terms the server can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule: the value names what clashed (`org_key`,
-    /// `member_email`, `role_key`, `project_key`, `token_id`).
+    /// A uniqueness rule was broken: the value names which.
     #[error("already exists: {0}")]
-    Conflict(&'static str),
+    Conflict(Unique),
     /// The record is still referenced (a role held by members or tokens).
     #[error("in use: {0}")]
     InUse(String),
@@ -94,6 +91,44 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The uniqueness rules the database enforces, as [`StoreError::Conflict`]
+/// reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// Org keys are unique.
+    OrgKey,
+    /// An email is a member of an org at most once.
+    MemberEmail,
+    /// Custom-role keys are unique within an org.
+    RoleKey,
+    /// Project keys are unique within an org.
+    ProjectKey,
+    /// Token ids are unique.
+    TokenId,
+    /// Session ids are unique.
+    SessionId,
+}
+
+impl Unique {
+    /// The snake-case name, as in logs and error text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrgKey => "org_key",
+            Self::MemberEmail => "member_email",
+            Self::RoleKey => "role_key",
+            Self::ProjectKey => "project_key",
+            Self::TokenId => "token_id",
+            Self::SessionId => "session_id",
+        }
+    }
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Opens the store a database URL names, creating and migrating it as
 /// needed: `sqlite://path/to/tessera.db`, `sqlite:tessera.db` or
 /// `sqlite::memory:`; `postgres://user:password@host/db` (or
@@ -101,19 +136,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// `Database` error that names the scheme (never the rest of the URL,
 /// which may hold a password).
 pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
-    match url.split_once(':').map(|(scheme, _)| scheme) {
-        Some("sqlite") => Ok(std::sync::Arc::new(SqliteStore::connect(url).await?)),
-        Some("postgres" | "postgresql") => Ok(std::sync::Arc::new(
-            PgStore::connect(url, PgOptions::default()).await?,
-        )),
-        Some(scheme) => Err(StoreError::Database(format!(
-            "unsupported database URL scheme `{scheme}:`; \
-             this build supports `sqlite:` and `postgres:`"
-        ))),
-        None => Err(StoreError::Database(
-            "a database URL starts with its scheme, as in `sqlite://tessera.db`".to_owned(),
-        )),
-    }
+    Ok(std::sync::Arc::new(SqlStore::connect(url).await?))
 }
 
 /// Changes a PATCH may make to a token. `None` leaves a field alone.
@@ -227,116 +250,6 @@ pub enum FeedEvent {
 
 /// The receiving end of a change feed.
 pub type ChangeFeed = tokio::sync::mpsc::Receiver<FeedEvent>;
-
-/// Everything the server needs from a database.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // --- organizations ---
-    async fn count_orgs(&self) -> Result<u64>;
-    /// Creates an org and its first owner together.
-    async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()>;
-    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>>;
-    async fn get_org_by_key(&self, key: &OrgKey) -> Result<Option<Org>>;
-    /// Saves the org's name and token policy.
-    async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()>;
-
-    // --- members ---
-    async fn create_member(&self, member: &Member, audit: &AuditEvent) -> Result<()>;
-    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>>;
-    /// Every membership for an email, across orgs (for logging in).
-    async fn members_by_email(&self, email: &str) -> Result<Vec<Member>>;
-    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
-    /// Replaces a member's built-in role and custom roles.
-    async fn update_member_roles(
-        &self,
-        org: &OrgId,
-        id: &MemberId,
-        role: BuiltinRole,
-        custom_roles: &[RoleKey],
-        audit: &AuditEvent,
-    ) -> Result<()>;
-    async fn set_password(
-        &self,
-        id: &MemberId,
-        password_hash: &str,
-        audit: &AuditEvent,
-    ) -> Result<()>;
-    /// Removes a member with its tokens and sessions.
-    async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()>;
-
-    // --- custom roles ---
-    async fn create_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
-    async fn get_role(&self, org: &OrgId, key: &RoleKey) -> Result<Option<CustomRole>>;
-    async fn list_roles(&self, org: &OrgId) -> Result<Vec<CustomRole>>;
-    /// Saves name and policy (and `updated_at`).
-    async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
-    async fn delete_role(&self, org: &OrgId, key: &RoleKey, audit: &AuditEvent) -> Result<()>;
-
-    // --- projects ---
-    async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
-    async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
-    async fn delete_project(&self, org: &OrgId, key: &ProjectKey, audit: &AuditEvent)
-        -> Result<()>;
-
-    // --- tokens ---
-    async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()>;
-    /// Looks a token up by id alone: verification starts here.
-    async fn get_token(&self, id: &TokenId) -> Result<Option<Token>>;
-    /// A member's tokens, newest first.
-    async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>>;
-    /// Applies `changes` and returns the token as saved.
-    async fn update_token(
-        &self,
-        id: &TokenId,
-        changes: &TokenChanges,
-        audit: &AuditEvent,
-    ) -> Result<Token>;
-    async fn rotate_token(
-        &self,
-        id: &TokenId,
-        rotation: &Rotation,
-        audit: &AuditEvent,
-    ) -> Result<Token>;
-    async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()>;
-    /// Saves coalesced last-used times; an older time never overwrites a
-    /// newer one. Unknown (deleted) tokens are skipped.
-    async fn record_last_used(&self, batch: &[LastUsed]) -> Result<()>;
-
-    // --- sessions ---
-    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<()>;
-    async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>>;
-    async fn delete_session(&self, id_hash: &SecretHash, audit: Option<&AuditEvent>) -> Result<()>;
-    /// Ends a member's sessions, except `keep`.
-    async fn delete_member_sessions(
-        &self,
-        member: &MemberId,
-        keep: Option<&SecretHash>,
-    ) -> Result<()>;
-    /// Removes sessions that expired before `now`; returns how many.
-    async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
-
-    // --- audit ---
-    /// Records an event that changes nothing else (a failed login, a verify).
-    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
-    async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
-
-    // --- server keys ---
-    /// The signing key called `name`: `candidate` is stored if no node has
-    /// stored one yet, and whichever key was stored first is returned, so
-    /// every node sharing the database signs with the same key.
-    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
-
-    // --- health ---
-    async fn ping(&self) -> Result<()>;
-
-    // --- scale-out ---
-    /// Changes committed by any node sharing this database (this one
-    /// included), for keeping verification caches correct. `None` for a
-    /// backend only one node can use (SQLite).
-    async fn subscribe(&self) -> Result<Option<ChangeFeed>> {
-        Ok(None)
-    }
-}
 
 #[cfg(test)]
 mod tests {

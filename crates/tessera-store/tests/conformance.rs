@@ -14,6 +14,8 @@
 
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/changes.rs"]
+mod changes;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/orgs.rs"]
@@ -105,6 +107,7 @@ macro_rules! conformance_tests {
                 audit::list_audit_pages_with_a_cursor,
                 audit::list_audit_returns_at_most_1000,
                 audit::ping_answers,
+                changes::each_committed_change_is_announced_to_this_node,
             );
         }
     };
@@ -124,13 +127,13 @@ conformance_tests!(postgres, crate::open_postgres);
 
 /// What only the SQLite backend has: its URL forms and its file.
 mod sqlite_only {
-    use tessera_store::{SqliteStore, Store, StoreError};
+    use tessera_store::{MemberStore, OrgStore, SqlStore, StoreError};
 
     use crate::fixtures::{token_record, Fx, T0};
 
     #[tokio::test]
     async fn an_in_memory_database_keeps_its_data_between_calls() {
-        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
         let fx = Fx::new(&store);
         let (org, owner) = fx.org("acme").await;
         for _ in 0..3 {
@@ -147,7 +150,7 @@ mod sqlite_only {
     async fn reopening_a_file_keeps_its_data_and_migrates_once() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", dir.path().join("t.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
+        let store = SqlStore::connect(&url).await.unwrap();
         let (org, owner) = Fx::new(&store).org("acme").await;
         store.pool().close().await;
 

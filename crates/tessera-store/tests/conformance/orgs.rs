@@ -3,7 +3,7 @@
 
 use tessera_core::model::Org;
 use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, TokenPolicy, TokenScope};
-use tessera_store::{Store, StoreError};
+use tessera_store::{Store, StoreError, Unique};
 
 use crate::fixtures::*;
 
@@ -45,7 +45,10 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
         .create_org(&again, &again_owner, &event)
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict("org_key")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(Unique::OrgKey)),
+        "{err:?}"
+    );
 
     assert_eq!(store.count_orgs().await.unwrap(), 1);
     assert_eq!(store.get_org(&again.id).await.unwrap(), None);
@@ -99,7 +102,7 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict("member_email")),
+        matches!(err, StoreError::Conflict(Unique::MemberEmail)),
         "{err:?}"
     );
     assert_eq!(store.get_member(&acme.id, &twin.id).await.unwrap(), None);

@@ -16,8 +16,8 @@ use sqlx::{Connection, Executor, PgConnection};
 use tessera_core::model::{CustomRole, Org, Token};
 use tessera_core::{BuiltinRole, Policy, Statement, TokenId, TokenPolicy};
 use tessera_store::{
-    Change, ChangeFeed, FeedEvent, LastUsed, PgOptions, PgStore, Rotation, Store, StoreError,
-    TokenChanges,
+    Change, ChangeFeed, FeedEvent, LastUsed, MemberStore, NodeStore, OrgStore, PgOptions,
+    RoleStore, Rotation, SqlStore, StoreError, TokenChanges, TokenStore,
 };
 
 use crate::fixtures::*;
@@ -109,13 +109,13 @@ async fn admin(server: &str) -> PgConnection {
 }
 
 /// A node: a store with a pool of its own on `schema`.
-async fn node(schema: &Schema) -> PgStore {
-    PgStore::connect(&schema.url(), PgOptions::default())
+async fn node(schema: &Schema) -> SqlStore {
+    SqlStore::connect(&schema.url())
         .await
         .unwrap_or_else(|e| panic!("opening PostgreSQL in schema {}: {e}", schema.name()))
 }
 
-async fn subscribe(store: &PgStore) -> ChangeFeed {
+async fn subscribe(store: &SqlStore) -> ChangeFeed {
     store
         .subscribe()
         .await
@@ -335,7 +335,7 @@ async fn a_dropped_feed_closes_its_connection() {
     let a = node(&schema).await;
     let name = format!("{}_feed", schema.name());
     let url = format!("{}&application_name={name}", schema.url());
-    let b = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+    let b = SqlStore::connect(&url).await.unwrap();
     let feed = subscribe(&b).await;
     b.pool().close().await;
     let connections = || async {
@@ -583,7 +583,7 @@ async fn nodes_starting_together_migrate_once() {
     let starts: Vec<_> = (0..4)
         .map(|_| {
             let url = schema.url();
-            tokio::spawn(async move { PgStore::connect(&url, PgOptions::default()).await })
+            tokio::spawn(async move { SqlStore::connect(&url).await })
         })
         .collect();
     let mut nodes = Vec::new();
@@ -619,7 +619,7 @@ async fn postgres_urls_are_dispatched_and_never_echoed() {
         "postgres://tessera:hunter2@127.0.0.1:1/tessera",
         "postgres://tessera:hunter2@[::1/tessera",
     ] {
-        match PgStore::connect(url, quick.clone()).await {
+        match SqlStore::connect_with(url, &quick).await {
             // A refused connection is Unavailable, a malformed URL Database.
             Err(StoreError::Database(why) | StoreError::Unavailable(why)) => {
                 assert!(!why.contains("hunter2"), "{why}")

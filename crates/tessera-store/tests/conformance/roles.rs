@@ -2,7 +2,7 @@
 
 use tessera_core::model::CustomRole;
 use tessera_core::{BuiltinRole, Policy, Statement, TokenScope};
-use tessera_store::{Store, StoreError, TokenChanges};
+use tessera_store::{Store, StoreError, TokenChanges, Unique};
 
 use crate::fixtures::*;
 
@@ -29,7 +29,10 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict("role_key")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(Unique::RoleKey)),
+        "{err:?}"
+    );
     // The same key in another org is another role.
     let globex_beta = fx.role(&globex.id, "beta").await;
     assert_eq!(
@@ -203,7 +206,7 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::Conflict("project_key")),
+        matches!(err, StoreError::Conflict(Unique::ProjectKey)),
         "{err:?}"
     );
     let globex_web = fx.project(&globex.id, "web").await;

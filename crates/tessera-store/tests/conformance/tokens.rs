@@ -3,7 +3,7 @@
 
 use tessera_core::model::{PreviousSecret, Token};
 use tessera_core::{BuiltinRole, MemberId, TokenId, TokenScope};
-use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges};
+use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges, Unique};
 
 use crate::fixtures::*;
 
@@ -57,7 +57,10 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
         ..first.clone()
     };
     let err = create(&twin).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict("token_id")), "{err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(Unique::TokenId)),
+        "{err:?}"
+    );
     assert_eq!(store.get_token(&first.id).await.unwrap(), Some(first));
 
     for missing in ["nope", "theirs"] {

@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
@@ -39,13 +39,13 @@ const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How long connecting and `LISTEN`, or a heartbeat, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(super) async fn subscribe(pool: &PgPool) -> Result<ChangeFeed> {
+pub(super) async fn subscribe(options: &PgConnectOptions) -> Result<ChangeFeed> {
     let listen_pool = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(CONNECT_TIMEOUT)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect_lazy_with((*pool.connect_options()).clone());
+        .connect_lazy_with(options.clone());
     let listener = listen(&listen_pool).await.map_err(db)?;
     let (sender, receiver) = mpsc::channel(CAPACITY);
     tokio::spawn(run(listen_pool, listener, sender));

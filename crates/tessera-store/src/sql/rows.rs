@@ -3,7 +3,7 @@
 //! wrong length) is a `Database` error naming the column.
 
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -16,23 +16,37 @@ use tessera_core::{
 };
 
 use super::db;
+use super::dialect::Dialect;
 use crate::{Result, StoreError};
 
-/// Columns of [`member`]; `m` is `members`.
-pub(super) const MEMBER_SELECT: &str = "SELECT m.id, m.org_id, m.email, m.name, m.role, \
-     m.password_hash, m.created_at, \
-     (SELECT json_group_array(r.role_key ORDER BY r.position) FROM member_custom_roles r \
-      WHERE r.org_id = m.org_id AND r.member_id = m.id) AS custom_roles \
-     FROM members m";
+/// The columns of [`member`], from `members m`: its custom roles are
+/// gathered as a JSON list in their order.
+pub(super) fn member_select(dialect: &Dialect) -> String {
+    let custom_roles = dialect.json_list(
+        "r.role_key",
+        "r.position",
+        "FROM member_custom_roles r WHERE r.org_id = m.org_id AND r.member_id = m.id",
+    );
+    format!(
+        "SELECT m.id, m.org_id, m.email, m.name, m.role, m.password_hash, m.created_at, \
+         {custom_roles} AS custom_roles FROM members m"
+    )
+}
 
-/// Columns of [`token`]; `t` is `tokens`.
-pub(super) const TOKEN_SELECT: &str = "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, \
-     t.secret_hash, t.scope_kind, t.scope_role, t.scope_policy, t.projects, t.created_at, \
-     t.expires_at, t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
-     t.previous_valid_until, \
-     (SELECT json_group_array(r.role_key ORDER BY r.position) FROM token_custom_roles r \
-      WHERE r.org_id = t.org_id AND r.token_id = t.id) AS custom_roles \
-     FROM tokens t";
+/// The columns of [`token`], from `tokens t`, as [`member_select`].
+pub(super) fn token_select(dialect: &Dialect) -> String {
+    let custom_roles = dialect.json_list(
+        "r.role_key",
+        "r.position",
+        "FROM token_custom_roles r WHERE r.org_id = t.org_id AND r.token_id = t.id",
+    );
+    format!(
+        "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
+         t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
+         t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
+         t.previous_valid_until, {custom_roles} AS custom_roles FROM tokens t"
+    )
+}
 
 pub(super) const ORG_COLUMNS: &str =
     "id, key, name, require_expiration, max_lifetime_days, created_at";
@@ -46,40 +60,48 @@ fn corrupt(column: &str, why: impl std::fmt::Display) -> StoreError {
     StoreError::Database(format!("unreadable value in column {column}: {why}"))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T>
+fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(column).map_err(db)
 }
 
-fn text(row: &SqliteRow, column: &str) -> Result<String> {
+/// A flag: PostgreSQL stores `BOOLEAN`, SQLite an integer 0 or 1.
+fn flag(row: &AnyRow, column: &str) -> Result<bool> {
+    match row.try_get::<bool, _>(column) {
+        Ok(flag) => Ok(flag),
+        Err(_) => Ok(get::<i64>(row, column)? != 0),
+    }
+}
+
+fn text(row: &AnyRow, column: &str) -> Result<String> {
     get(row, column)
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<OffsetDateTime> {
+fn time(row: &AnyRow, column: &str) -> Result<OffsetDateTime> {
     let secs: i64 = get(row, column)?;
     OffsetDateTime::from_unix_timestamp(secs).map_err(|e| corrupt(column, e))
 }
 
-fn opt_time(row: &SqliteRow, column: &str) -> Result<Option<OffsetDateTime>> {
+fn opt_time(row: &AnyRow, column: &str) -> Result<Option<OffsetDateTime>> {
     let secs: Option<i64> = get(row, column)?;
     secs.map(|s| OffsetDateTime::from_unix_timestamp(s).map_err(|e| corrupt(column, e)))
         .transpose()
 }
 
-fn hash(row: &SqliteRow, column: &str) -> Result<Option<SecretHash>> {
+fn hash(row: &AnyRow, column: &str) -> Result<Option<SecretHash>> {
     let bytes: Option<Vec<u8>> = get(row, column)?;
     bytes
         .map(|b| SecretHash::from_slice(&b).ok_or_else(|| corrupt(column, "not 32 bytes")))
         .transpose()
 }
 
-fn required_hash(row: &SqliteRow, column: &str) -> Result<SecretHash> {
+fn required_hash(row: &AnyRow, column: &str) -> Result<SecretHash> {
     hash(row, column)?.ok_or_else(|| corrupt(column, "missing"))
 }
 
-fn json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {
+fn json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
     serde_json::from_str(&text(row, column)?).map_err(|e| corrupt(column, e))
 }
 
@@ -93,7 +115,7 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
         .map_err(|e| StoreError::Database(format!("encoding a JSON column: {e}")))
 }
 
-pub(super) fn org(row: &SqliteRow) -> Result<Org> {
+pub(super) fn org(row: &AnyRow) -> Result<Org> {
     let max_days: Option<i64> = get(row, "max_lifetime_days")?;
     let max_lifetime_days = max_days
         .map(|d| u32::try_from(d).map_err(|e| corrupt("max_lifetime_days", e)))
@@ -103,14 +125,14 @@ pub(super) fn org(row: &SqliteRow) -> Result<Org> {
         key: OrgKey::from_trusted(text(row, "key")?),
         name: text(row, "name")?,
         token_policy: TokenPolicy {
-            require_expiration: get(row, "require_expiration")?,
+            require_expiration: flag(row, "require_expiration")?,
             max_lifetime_days,
         },
         created_at: time(row, "created_at")?,
     })
 }
 
-pub(super) fn member(row: &SqliteRow) -> Result<Member> {
+pub(super) fn member(row: &AnyRow) -> Result<Member> {
     Ok(Member {
         id: MemberId::from_trusted(text(row, "id")?),
         org_id: OrgId::from_trusted(text(row, "org_id")?),
@@ -123,7 +145,7 @@ pub(super) fn member(row: &SqliteRow) -> Result<Member> {
     })
 }
 
-pub(super) fn role(row: &SqliteRow) -> Result<CustomRole> {
+pub(super) fn role(row: &AnyRow) -> Result<CustomRole> {
     Ok(CustomRole {
         org_id: OrgId::from_trusted(text(row, "org_id")?),
         key: RoleKey::from_trusted(text(row, "key")?),
@@ -134,7 +156,7 @@ pub(super) fn role(row: &SqliteRow) -> Result<CustomRole> {
     })
 }
 
-pub(super) fn project(row: &SqliteRow) -> Result<Project> {
+pub(super) fn project(row: &AnyRow) -> Result<Project> {
     Ok(Project {
         org_id: OrgId::from_trusted(text(row, "org_id")?),
         key: ProjectKey::from_trusted(text(row, "key")?),
@@ -171,7 +193,7 @@ pub(super) fn scope_roles(scope: &TokenScope) -> &[RoleKey] {
     }
 }
 
-fn scope(row: &SqliteRow) -> Result<TokenScope> {
+fn scope(row: &AnyRow) -> Result<TokenScope> {
     let kind = text(row, "scope_kind")?;
     Ok(match kind.as_str() {
         "inherit" => TokenScope::Inherit,
@@ -192,7 +214,7 @@ fn scope(row: &SqliteRow) -> Result<TokenScope> {
     })
 }
 
-pub(super) fn token(row: &SqliteRow) -> Result<Token> {
+pub(super) fn token(row: &AnyRow) -> Result<Token> {
     let previous_secret = match (
         hash(row, "previous_hash")?,
         opt_time(row, "previous_valid_until")?,
@@ -218,7 +240,7 @@ pub(super) fn token(row: &SqliteRow) -> Result<Token> {
     })
 }
 
-pub(super) fn session(row: &SqliteRow) -> Result<Session> {
+pub(super) fn session(row: &AnyRow) -> Result<Session> {
     Ok(Session {
         id_hash: required_hash(row, "id_hash")?,
         member_id: MemberId::from_trusted(text(row, "member_id")?),
@@ -228,7 +250,7 @@ pub(super) fn session(row: &SqliteRow) -> Result<Session> {
     })
 }
 
-pub(super) fn audit(row: &SqliteRow) -> Result<AuditEvent> {
+pub(super) fn audit(row: &AnyRow) -> Result<AuditEvent> {
     let actor_member: Option<String> = get(row, "actor_member")?;
     let actor_token: Option<String> = get(row, "actor_token")?;
     Ok(AuditEvent {

@@ -1,0 +1,89 @@
+//! The audit log: written inside other calls' transactions, read newest
+//! first with filters and a cursor.
+//!
+//! Prefix filters compare `substr(column, 1, length(prefix))`, so `%` and
+//! `_` in what a client typed are plain characters, never wildcards. Ids
+//! compare byte by byte (SQLite's default; PostgreSQL's columns are
+//! `COLLATE "C"`).
+
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+
+use tessera_core::model::AuditEvent;
+use tessera_core::OrgId;
+
+use super::rows::{self, AUDIT_COLUMNS};
+use super::{db, secs, SqlStore, Statement};
+use crate::{AuditQuery, AuditStore, Result};
+
+/// Most events one page may hold.
+/// Callers page at most 500 rows and ask for one more to learn whether a
+/// next page exists.
+const MAX_PAGE: u32 = 1000;
+
+pub(super) async fn insert(conn: &mut AnyConnection, event: &AuditEvent) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(&event.id)
+    .bind(event.org_id.as_str())
+    .bind(secs(event.at))
+    .bind(event.actor.member.as_ref().map(|m| m.as_str()))
+    .bind(event.actor.token.as_ref().map(|t| t.as_str()))
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(event.ip.as_deref())
+    .bind(event.details.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait]
+impl AuditStore for SqlStore {
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        insert(&mut conn, event).await
+    }
+
+    async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let mut sql = Statement::new(format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE org_id = "));
+        sql.bind(org.as_str())?;
+        if let Some(actor) = &query.actor {
+            sql.push(" AND actor_member = ").bind(actor.as_str())?;
+        }
+        match query.action.as_deref() {
+            Some(prefix) if prefix.ends_with(':') => starts_with(&mut sql, "action", prefix)?,
+            Some(action) => {
+                sql.push(" AND action = ").bind(action)?;
+            }
+            None => {}
+        }
+        if let Some(prefix) = query.target.as_deref() {
+            starts_with(&mut sql, "target", prefix)?;
+        }
+        if let Some(before) = query.before.as_deref() {
+            sql.push(" AND id < ").bind(before)?;
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .bind(i64::from(query.limit.clamp(1, MAX_PAGE)))?;
+        let (sql, args) = sql.into_parts();
+        sqlx::query_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(rows::audit)
+            .collect()
+    }
+}
+
+/// Adds ` AND <column> starts with <prefix>`.
+fn starts_with<'q>(sql: &mut Statement<'q>, column: &str, prefix: &'q str) -> Result<()> {
+    sql.push(&format!(" AND substr({column}, 1, length("))
+        .bind(prefix)?
+        .push(")) = ")
+        .bind(prefix)?;
+    Ok(())
+}

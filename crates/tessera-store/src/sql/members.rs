@@ -1,0 +1,245 @@
+//! Members of an org.
+//!
+//! The last-owner rule: a call that may demote or remove an owner first
+//! locks the org's row (on PostgreSQL `FOR NO KEY UPDATE`, which still lets
+//! members, roles and projects be inserted under the org), then reads the
+//! member's role and, after the change, counts the owners left. Two such
+//! calls in one org take turns, and the second counts with the first's
+//! change visible, so two concurrent demotions of two owners cannot leave
+//! the org without one. If no owner is left the transaction rolls back
+//! with `LastOwner`.
+
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+
+use tessera_core::model::{AuditEvent, Member};
+use tessera_core::{BuiltinRole, MemberId, OrgId, RoleKey};
+
+use super::dialect::Dialect;
+use super::rows::{self, member_select};
+use super::{db, found, insert_error, insert_role_grants, secs, SqlStore};
+use crate::{Change, MemberStore, Result, StoreError, Unique};
+
+const INSERT_MEMBER_ROLE: &str = "INSERT INTO member_custom_roles (org_id, member_id, role_key, \
+     position) VALUES ($1, $2, $3, $4)";
+
+/// Inserts a member with its custom roles (inside the caller's
+/// transaction: creating an org inserts its first owner).
+pub(super) async fn insert(conn: &mut AnyConnection, member: &Member) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO members (id, org_id, email, name, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(member.id.as_str())
+    .bind(member.org_id.as_str())
+    .bind(&member.email)
+    .bind(&member.name)
+    .bind(member.role.as_str())
+    .bind(member.password_hash.as_deref())
+    .bind(secs(member.created_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| insert_error(e, Unique::MemberEmail, || format!("org {}", member.org_id)))?;
+    insert_role_grants(
+        conn,
+        INSERT_MEMBER_ROLE,
+        &member.org_id,
+        member.id.as_str(),
+        &member.custom_roles,
+    )
+    .await
+}
+
+#[async_trait]
+impl MemberStore for SqlStore {
+    async fn create_member(&self, member: &Member, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert(&mut tx, member).await?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>> {
+        let select = member_select(&self.dialect);
+        sqlx::query(&format!("{select} WHERE m.org_id = $1 AND m.id = $2"))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(rows::member)
+            .transpose()
+    }
+
+    async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
+        let select = member_select(&self.dialect);
+        sqlx::query(&format!(
+            "{select} WHERE m.email = $1 ORDER BY m.created_at, m.id"
+        ))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(rows::member)
+        .collect()
+    }
+
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>> {
+        let select = member_select(&self.dialect);
+        sqlx::query(&format!(
+            "{select} WHERE m.org_id = $1 ORDER BY m.email, m.id"
+        ))
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(rows::member)
+        .collect()
+    }
+
+    async fn update_member_roles(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        role: BuiltinRole,
+        custom_roles: &[RoleKey],
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        lock_org(&mut tx, &self.dialect, org).await?;
+        let was = current_role(&mut tx, &self.dialect, org, id).await?;
+        sqlx::query("UPDATE members SET role = $1 WHERE org_id = $2 AND id = $3")
+            .bind(role.as_str())
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if was == BuiltinRole::Owner && role != BuiltinRole::Owner {
+            ensure_an_owner(&mut tx, org).await?;
+        }
+        sqlx::query("DELETE FROM member_custom_roles WHERE org_id = $1 AND member_id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_role_grants(&mut tx, INSERT_MEMBER_ROLE, org, id.as_str(), custom_roles).await?;
+        let change = Change::Member {
+            id: id.clone(),
+            removed: false,
+        };
+        self.commit(tx, audit, Some(change)).await
+    }
+
+    async fn set_password(
+        &self,
+        id: &MemberId,
+        password_hash: &str,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        found(done.rows_affected())?;
+        let change = Change::Member {
+            id: id.clone(),
+            removed: false,
+        };
+        self.commit(tx, audit, Some(change)).await
+    }
+
+    /// Deletes the member; its role grants, tokens (with theirs) and
+    /// sessions go with it by `ON DELETE CASCADE`. On PostgreSQL the
+    /// member's tokens are locked first, in id order, the order last-used
+    /// flushes lock them in, so the cascade cannot deadlock with a flush.
+    async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        lock_org(&mut tx, &self.dialect, org).await?;
+        let was = current_role(&mut tx, &self.dialect, org, id).await?;
+        if self.dialect.is_shared() {
+            sqlx::query(&format!(
+                "SELECT id FROM tokens WHERE org_id = $1 AND member_id = $2 ORDER BY id{}",
+                self.dialect.lock_rows_and_references()
+            ))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if was == BuiltinRole::Owner {
+            ensure_an_owner(&mut tx, org).await?;
+        }
+        let change = Change::Member {
+            id: id.clone(),
+            removed: true,
+        };
+        self.commit(tx, audit, Some(change)).await
+    }
+}
+
+/// Serialises the calls that may take an org's last owner away. An
+/// unknown org locks nothing; the member lookup then reports `NotFound`.
+async fn lock_org(conn: &mut AnyConnection, dialect: &Dialect, org: &OrgId) -> Result<()> {
+    if dialect.is_shared() {
+        sqlx::query(&format!(
+            "SELECT 1 FROM orgs WHERE id = $1{}",
+            dialect.lock_rows()
+        ))
+        .bind(org.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// A member's built-in role, or `NotFound`. The row is locked against
+/// other role changes, not against new tokens (their foreign-key check
+/// only needs a key-share lock).
+async fn current_role(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    org: &OrgId,
+    id: &MemberId,
+) -> Result<BuiltinRole> {
+    let role: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT role FROM members WHERE org_id = $1 AND id = $2{}",
+        dialect.lock_rows()
+    ))
+    .bind(org.as_str())
+    .bind(id.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let role = role.ok_or(StoreError::NotFound)?;
+    role.parse()
+        .map_err(|e| StoreError::Database(format!("unreadable value in column role: {e}")))
+}
+
+/// Fails with `LastOwner` when the org has no owner left.
+async fn ensure_an_owner(conn: &mut AnyConnection, org: &OrgId) -> Result<()> {
+    let owners: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE org_id = $1 AND role = 'owner'")
+            .bind(org.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+    if owners == 0 {
+        return Err(StoreError::LastOwner);
+    }
+    Ok(())
+}

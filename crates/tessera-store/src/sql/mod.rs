@@ -1,0 +1,297 @@
+//! [`SqlStore`]: the one implementation of the storage traits, on SQLite
+//! (the default, one node) or PostgreSQL (shared by several nodes). The SQL
+//! is written once, one file per aggregate (`orgs`, `members`, `roles`,
+//! `projects`, `tokens`, `sessions`, `audit`); [`dialect`] holds what
+//! differs between the two databases, [`feed`] PostgreSQL's change feed.
+//!
+//! Invariants, beyond those of the traits:
+//! - Every mutating call is one transaction ([`SqlStore::begin`]) that ends
+//!   in [`SqlStore::commit`]: the audit event is its last insert, the
+//!   change it makes is announced to other nodes inside it (PostgreSQL
+//!   delivers the notification at commit, and only if it commits) and to
+//!   this node's listeners right after it.
+//! - A check a write depends on (last owner, role in use, the token an
+//!   update rewrites) reads rows locked for the transaction: SQLite by its
+//!   `BEGIN IMMEDIATE`, PostgreSQL by `FOR [NO KEY] UPDATE` on exactly
+//!   those rows, so another node cannot invalidate it before the commit.
+//! - Constraint violations are told apart by their kind (unique, foreign
+//!   key) and by the statement that failed, never by the error's text.
+//! - Times are whole Unix seconds; sub-second parts are dropped on write.
+//! - A call that changes nothing (an unknown id) fails with `NotFound` and
+//!   writes no audit event; `delete_session` of an unknown session is the
+//!   one exception that succeeds, still without an event.
+
+mod audit;
+mod dialect;
+mod feed;
+mod members;
+mod orgs;
+mod projects;
+mod roles;
+mod rows;
+mod sessions;
+mod tokens;
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use sqlx::any::AnyArguments;
+use sqlx::error::ErrorKind;
+use sqlx::AnyConnection;
+use sqlx::{Any, AnyPool, Arguments, Encode, Transaction, Type};
+use time::OffsetDateTime;
+
+use tessera_core::model::AuditEvent;
+use tessera_core::{OrgId, RoleKey};
+
+use dialect::Dialect;
+pub use dialect::PgOptions;
+
+use crate::{Change, ChangeFeed, ChangeListener, NodeStore, Result, StoreError, Unique};
+
+/// The store: a pool on one database, and who hears of its changes.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    listeners: Arc<RwLock<Vec<ChangeListener>>>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("dialect", &self.dialect)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Opens the store a database URL names, creating and migrating it as
+    /// needed: `sqlite://path/to/tessera.db`, `sqlite:tessera.db` or
+    /// `sqlite::memory:`; `postgres://user:password@host/db` (or
+    /// `postgresql://`) with the default [`PgOptions`]. Any other scheme is
+    /// a `Database` error that names the scheme (never the rest of the
+    /// URL, which may hold a password).
+    pub async fn connect(url: &str) -> Result<SqlStore> {
+        Self::connect_with(url, &PgOptions::default()).await
+    }
+
+    /// As [`Self::connect`], with pool settings for PostgreSQL (libpq
+    /// parameters such as `sslmode`, `application_name` or
+    /// `options=-c search_path=tessera` go in the URL's query string).
+    pub async fn connect_with(url: &str, pg: &PgOptions) -> Result<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let (pool, dialect) = match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => (dialect::open_sqlite(url).await?, Dialect::Sqlite),
+            Some("postgres" | "postgresql") => {
+                let (pool, listen) = dialect::open_postgres(url, pg).await?;
+                (pool, Dialect::Postgres(listen))
+            }
+            Some(scheme) => {
+                return Err(StoreError::Database(format!(
+                    "unsupported database URL scheme `{scheme}:`; \
+                     this build supports `sqlite:` and `postgres:`"
+                )))
+            }
+            None => {
+                return Err(StoreError::Database(
+                    "a database URL starts with its scheme, as in `sqlite://tessera.db`".to_owned(),
+                ))
+            }
+        };
+        Ok(SqlStore {
+            pool,
+            dialect,
+            listeners: Arc::default(),
+        })
+    }
+
+    /// The underlying pool (statements through it use `$1` placeholders).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Opens a write transaction.
+    async fn begin(&self) -> Result<Tx> {
+        self.pool.begin_with(self.dialect.begin()).await.map_err(db)
+    }
+
+    /// Announces `change` to other nodes (if any), writes `event` and
+    /// commits: the last step of every mutating call. This node's
+    /// listeners hear of the change whether or not the commit succeeded
+    /// (a failed commit may still have happened).
+    async fn commit(&self, mut tx: Tx, event: &AuditEvent, change: Option<Change>) -> Result<()> {
+        if let Some(change) = &change {
+            if self.dialect.is_shared() {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(Change::CHANNEL)
+                    .bind(change.to_payload())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        audit::insert(&mut tx, event).await?;
+        let committed = tx.commit().await.map_err(db);
+        if let Some(change) = &change {
+            self.announce(change);
+        }
+        committed
+    }
+
+    fn announce(&self, change: &Change) {
+        let listeners = self
+            .listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for listener in listeners.iter() {
+            listener(change);
+        }
+    }
+}
+
+#[async_trait]
+impl NodeStore for SqlStore {
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query(
+            "INSERT INTO server_keys (name, key) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        sqlx::query_scalar("SELECT key FROM server_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn on_commit(&self, listener: ChangeListener) {
+        self.listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(listener);
+    }
+
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>> {
+        match &self.dialect {
+            Dialect::Sqlite => Ok(None),
+            Dialect::Postgres(options) => feed::subscribe(options).await.map(Some),
+        }
+    }
+}
+
+/// A write transaction.
+type Tx = Transaction<'static, Any>;
+
+/// Any database failure, for logs.
+fn db(err: sqlx::Error) -> StoreError {
+    StoreError::from_sqlx(err)
+}
+
+/// Maps a failed INSERT: a uniqueness clash is `Conflict(what)`, a missing
+/// parent row `UnknownReference(parent())`.
+fn insert_error(err: sqlx::Error, what: Unique, parent: impl FnOnce() -> String) -> StoreError {
+    match err.as_database_error().map(|e| e.kind()) {
+        Some(ErrorKind::UniqueViolation) => StoreError::Conflict(what),
+        Some(ErrorKind::ForeignKeyViolation) => StoreError::UnknownReference(parent()),
+        _ => db(err),
+    }
+}
+
+/// Whether PostgreSQL gave up on the transaction to break a deadlock or a
+/// serialization conflict: retrying it is safe and will likely succeed.
+fn is_retryable(err: &sqlx::Error) -> bool {
+    let code = err.as_database_error().and_then(|e| e.code());
+    matches!(code.as_deref(), Some("40P01" | "40001"))
+}
+
+/// Fails with `NotFound` when a statement touched no row.
+fn found(rows_affected: u64) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Inserts `keys` as the ordered custom roles of a member or token:
+/// `insert` is a statement binding (org, owner id, role key, position).
+/// Repeated keys are kept once, at their first position.
+async fn insert_role_grants(
+    conn: &mut AnyConnection,
+    insert: &'static str,
+    org: &OrgId,
+    owner: &str,
+    keys: &[RoleKey],
+) -> Result<()> {
+    for (position, key) in keys.iter().enumerate() {
+        if keys[..position].contains(key) {
+            continue;
+        }
+        sqlx::query(insert)
+            .bind(org.as_str())
+            .bind(owner)
+            .bind(key.as_str())
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await
+            // The owner exists (the caller just wrote or locked it), so a
+            // missing parent can only be the role.
+            .map_err(|e| insert_error(e, Unique::RoleKey, || format!("custom role {key}")))?;
+    }
+    Ok(())
+}
+
+fn secs(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn opt_secs(t: Option<OffsetDateTime>) -> Option<i64> {
+    t.map(secs)
+}
+
+/// A statement assembled at run time (filters, batches), numbering its
+/// placeholders `$1, $2, …` as both databases accept.
+struct Statement<'q> {
+    sql: String,
+    args: AnyArguments<'q>,
+}
+
+impl<'q> Statement<'q> {
+    fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            args: AnyArguments::default(),
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Binds `value` and writes its placeholder.
+    fn bind<T: Encode<'q, Any> + Type<Any> + 'q>(&mut self, value: T) -> Result<&mut Self> {
+        self.args
+            .add(value)
+            .map_err(|e| StoreError::Database(format!("binding a value: {e}")))?;
+        self.sql.push_str(&format!("${}", self.args.len()));
+        Ok(self)
+    }
+
+    /// The text and the values, for `sqlx::query_with(&sql, args)`.
+    fn into_parts(self) -> (String, AnyArguments<'q>) {
+        (self.sql, self.args)
+    }
+}

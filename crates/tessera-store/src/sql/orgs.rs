@@ -1,0 +1,83 @@
+//! Organizations: the tenants everything else belongs to. An org is
+//! created together with its first owner.
+
+use async_trait::async_trait;
+
+use tessera_core::model::{AuditEvent, Member, Org};
+use tessera_core::{OrgId, OrgKey};
+
+use super::rows::{self, ORG_COLUMNS};
+use super::{db, found, insert_error, members, secs, SqlStore};
+use crate::{Change, OrgStore, Result, Unique};
+
+#[async_trait]
+impl OrgStore for SqlStore {
+    async fn count_orgs(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orgs")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(n.unsigned_abs())
+    }
+
+    async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(org.id.as_str())
+        .bind(org.key.as_str())
+        .bind(&org.name)
+        .bind(org.token_policy.require_expiration)
+        .bind(org.token_policy.max_lifetime_days.map(i64::from))
+        .bind(secs(org.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
+        members::insert(&mut tx, owner).await?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>> {
+        self.org_where("id", id.as_str()).await
+    }
+
+    async fn get_org_by_key(&self, key: &OrgKey) -> Result<Option<Org>> {
+        self.org_where("key", key.as_str()).await
+    }
+
+    async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3 \
+             WHERE id = $4",
+        )
+        .bind(&org.name)
+        .bind(org.token_policy.require_expiration)
+        .bind(org.token_policy.max_lifetime_days.map(i64::from))
+        .bind(org.id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        found(done.rows_affected())?;
+        self.commit(tx, audit, Some(Change::Org(org.id.clone())))
+            .await
+    }
+}
+
+impl SqlStore {
+    /// Reads an org by `column` (`id` or `key`, never user input).
+    async fn org_where(&self, column: &'static str, value: &str) -> Result<Option<Org>> {
+        sqlx::query(&format!(
+            "SELECT {ORG_COLUMNS} FROM orgs WHERE {column} = $1"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(rows::org)
+        .transpose()
+    }
+}

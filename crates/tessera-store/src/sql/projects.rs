@@ -1,0 +1,60 @@
+//! Projects, the resources tokens may be restricted to.
+
+use async_trait::async_trait;
+
+use tessera_core::model::{AuditEvent, Project};
+use tessera_core::{OrgId, ProjectKey};
+
+use super::rows::{self, PROJECT_COLUMNS};
+use super::{db, found, insert_error, secs, SqlStore};
+use crate::{ProjectStore, Result, Unique};
+
+#[async_trait]
+impl ProjectStore for SqlStore {
+    async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO projects ({PROJECT_COLUMNS}) VALUES ($1, $2, $3, $4)"
+        ))
+        .bind(project.org_id.as_str())
+        .bind(project.key.as_str())
+        .bind(&project.name)
+        .bind(secs(project.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, Unique::ProjectKey, || format!("org {}", project.org_id)))?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>> {
+        sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE org_id = $1 ORDER BY key"
+        ))
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(rows::project)
+        .collect()
+    }
+
+    /// Deletes a project. Tokens restricted to it keep the key in their
+    /// list: they stay restricted, to a project that no longer exists.
+    async fn delete_project(
+        &self,
+        org: &OrgId,
+        key: &ProjectKey,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM projects WHERE org_id = $1 AND key = $2")
+            .bind(org.as_str())
+            .bind(key.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        found(done.rows_affected())?;
+        self.commit(tx, audit, None).await
+    }
+}

@@ -1,0 +1,340 @@
+//! Tokens: create, read, update, rotate, delete, and last-used times.
+//!
+//! - Rotation is one `UPDATE ... WHERE rotated_at IS NULL OR rotated_at <=
+//!   bound`: of two concurrent rotations the second matches no row and
+//!   fails with `RotationRace`. (On PostgreSQL a concurrent rotation on
+//!   another node waits for the row lock and, once the first commits,
+//!   re-checks the condition against the new row: READ COMMITTED
+//!   re-evaluates an `UPDATE`'s condition on a row that changed meanwhile.)
+//! - An update locks the token's row before reading it, so the fields it
+//!   does not change are written back as they are now, never as they were
+//!   before a concurrent update or rotation.
+//! - A custom-roles scope is kept as ordered rows of `token_custom_roles`,
+//!   which reference the roles, so a role held by a token cannot vanish.
+//! - Updates and rotations return the token re-read inside their
+//!   transaction: what was saved, not what was asked for.
+//! - Last-used batches are merged per token (the latest time wins), sorted
+//!   by id and written in one transaction, a few hundred rows per
+//!   statement, only ever moving times forward. On PostgreSQL each chunk
+//!   first locks its rows; every flush locks in id order, so flushes from
+//!   many nodes queue instead of deadlocking.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+
+use tessera_core::model::{AuditEvent, Token};
+use tessera_core::{MemberId, OrgId, TokenId};
+
+use super::rows::{self, scope_roles, to_json, token_select, ScopeColumns};
+use super::{
+    db, found, insert_error, insert_role_grants, is_retryable, opt_secs, secs, SqlStore, Statement,
+};
+use crate::{Change, LastUsed, Result, Rotation, StoreError, TokenChanges, TokenStore, Unique};
+
+const INSERT_TOKEN_ROLE: &str = "INSERT INTO token_custom_roles (org_id, token_id, role_key, \
+     position) VALUES ($1, $2, $3, $4)";
+
+/// How often a last-used flush is tried when PostgreSQL breaks a deadlock
+/// by aborting it (possible only against a cascade it does not order).
+const LAST_USED_ATTEMPTS: u32 = 3;
+
+/// Tokens per last-used statement: a flush after a busy interval can hold
+/// hundreds of thousands of uses, and one statement per token would cost a
+/// round trip each.
+const LAST_USED_ROWS_PER_STATEMENT: usize = 500;
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()> {
+        let scope = ScopeColumns::of(&token.scope)?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
+             scope_role, scope_policy, projects, created_at, expires_at, last_used_at, \
+             last_used_ip, rotated_at, previous_hash, previous_valid_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(token.id.as_str())
+        .bind(token.org_id.as_str())
+        .bind(token.member_id.as_str())
+        .bind(&token.name)
+        .bind(&token.snippet)
+        .bind(&token.secret_hash.0[..])
+        .bind(scope.kind)
+        .bind(scope.role)
+        .bind(scope.policy)
+        .bind(to_json(&token.projects)?)
+        .bind(secs(token.created_at))
+        .bind(opt_secs(token.expires_at))
+        .bind(opt_secs(token.last_used_at))
+        .bind(token.last_used_ip.as_deref())
+        .bind(opt_secs(token.rotated_at))
+        .bind(token.previous_secret.as_ref().map(|p| p.hash.0.to_vec()))
+        .bind(opt_secs(token.previous_secret.map(|p| p.valid_until)))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, Unique::TokenId, || format!("member {}", token.member_id)))?;
+        insert_role_grants(
+            &mut tx,
+            INSERT_TOKEN_ROLE,
+            &token.org_id,
+            token.id.as_str(),
+            scope_roles(&token.scope),
+        )
+        .await?;
+        self.commit(tx, audit, Some(Change::Token(token.id.clone())))
+            .await
+    }
+
+    async fn get_token(&self, id: &TokenId) -> Result<Option<Token>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.fetch_token(&mut conn, id).await
+    }
+
+    async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>> {
+        let select = token_select(&self.dialect);
+        sqlx::query(&format!(
+            "{select} WHERE t.org_id = $1 AND t.member_id = $2 \
+             ORDER BY t.created_at DESC, t.id DESC"
+        ))
+        .bind(org.as_str())
+        .bind(member.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(rows::token)
+        .collect()
+    }
+
+    async fn update_token(
+        &self,
+        id: &TokenId,
+        changes: &TokenChanges,
+        audit: &AuditEvent,
+    ) -> Result<Token> {
+        let mut tx = self.begin().await?;
+        // Not `FOR UPDATE`: new custom-role rows of this token need a
+        // key-share lock on it, which a no-key lock leaves them.
+        let locked = sqlx::query(&format!(
+            "SELECT 1 FROM tokens WHERE id = $1{}",
+            self.dialect.lock_rows()
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if locked.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let mut token = self
+            .fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if let Some(name) = &changes.name {
+            token.name.clone_from(name);
+        }
+        if let Some(projects) = &changes.projects {
+            token.projects.clone_from(projects);
+        }
+        if let Some(expires_at) = changes.expires_at {
+            token.expires_at = expires_at;
+        }
+        if let Some(scope) = &changes.scope {
+            token.scope = scope.clone();
+            set_scope(&mut tx, &token).await?;
+        }
+        sqlx::query("UPDATE tokens SET name = $1, projects = $2, expires_at = $3 WHERE id = $4")
+            .bind(&token.name)
+            .bind(to_json(&token.projects)?)
+            .bind(opt_secs(token.expires_at))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let saved = self
+            .fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.commit(tx, audit, Some(Change::Token(id.clone())))
+            .await?;
+        Ok(saved)
+    }
+
+    async fn rotate_token(
+        &self,
+        id: &TokenId,
+        rotation: &Rotation,
+        audit: &AuditEvent,
+    ) -> Result<Token> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE tokens SET secret_hash = $1, snippet = $2, expires_at = $3, rotated_at = $4, \
+             previous_hash = $5, previous_valid_until = $6 \
+             WHERE id = $7 AND (rotated_at IS NULL OR rotated_at <= $8)",
+        )
+        .bind(&rotation.secret_hash.0[..])
+        .bind(&rotation.snippet)
+        .bind(secs(rotation.expires_at))
+        .bind(secs(rotation.rotated_at))
+        .bind(rotation.previous_secret.as_ref().map(|p| p.hash.0.to_vec()))
+        .bind(opt_secs(rotation.previous_secret.map(|p| p.valid_until)))
+        .bind(id.as_str())
+        .bind(secs(rotation.last_rotation_before))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(match self.fetch_token(&mut tx, id).await? {
+                None => StoreError::NotFound,
+                Some(_) => StoreError::RotationRace,
+            });
+        }
+        let saved = self
+            .fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.commit(tx, audit, Some(Change::Token(id.clone())))
+            .await?;
+        Ok(saved)
+    }
+
+    async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        found(done.rows_affected())?;
+        self.commit(tx, audit, Some(Change::Token(id.clone())))
+            .await
+    }
+
+    async fn record_last_used(&self, batch: &[LastUsed]) -> Result<()> {
+        let newest = newest_use_per_token(batch);
+        if newest.is_empty() {
+            return Ok(());
+        }
+        let mut attempt = 1;
+        loop {
+            match self.write_last_used(&newest).await {
+                Err(err) if is_retryable(&err) && attempt < LAST_USED_ATTEMPTS => {
+                    tracing::debug!(error = %err, attempt, "last-used flush aborted; retrying");
+                    attempt += 1;
+                }
+                done => return done.map_err(db),
+            }
+        }
+    }
+}
+
+impl SqlStore {
+    async fn fetch_token(&self, conn: &mut AnyConnection, id: &TokenId) -> Result<Option<Token>> {
+        let select = token_select(&self.dialect);
+        sqlx::query(&format!("{select} WHERE t.id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(rows::token)
+            .transpose()
+    }
+
+    /// One transaction; per chunk, on PostgreSQL, first lock the rows that
+    /// will change (in id order), then one `UPDATE ... FROM (VALUES ...)`.
+    /// Unknown (deleted) ids match nothing and are skipped; only newer uses
+    /// overwrite (another node may have flushed a later one).
+    async fn write_last_used(&self, newest: &[&LastUsed]) -> Result<(), sqlx::Error> {
+        const NEWER: &str = "tokens.id = v.column1 \
+             AND (tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column2)";
+        let mut tx = self.pool.begin_with(self.dialect.begin()).await?;
+        for chunk in newest.chunks(LAST_USED_ROWS_PER_STATEMENT) {
+            if self.dialect.is_shared() {
+                let (sql, args) = values(
+                    "SELECT tokens.id FROM tokens, ",
+                    chunk,
+                    &format!(
+                        " WHERE {NEWER} ORDER BY tokens.id{} OF tokens",
+                        self.dialect.lock_rows()
+                    ),
+                )?;
+                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            }
+            let (sql, args) = values(
+                "UPDATE tokens SET last_used_at = v.column2, last_used_ip = v.column3 FROM ",
+                chunk,
+                &format!(" WHERE {NEWER}"),
+            )?;
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// `head (VALUES ($1, $2, $3), ...) AS v tail`: one row (id, at, ip) per
+/// use; both databases name a `VALUES` list's columns `column1, …`.
+fn values<'q>(
+    head: &str,
+    chunk: &[&'q LastUsed],
+    tail: &str,
+) -> Result<(String, sqlx::any::AnyArguments<'q>), sqlx::Error> {
+    let encode = |e: StoreError| sqlx::Error::Protocol(e.to_string());
+    let mut sql = Statement::new(head);
+    sql.push("(VALUES ");
+    for (i, used) in chunk.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(used.token.as_str()).map_err(encode)?.push(", ");
+        sql.bind(secs(used.at)).map_err(encode)?.push(", ");
+        sql.bind(used.ip.as_deref()).map_err(encode)?.push(")");
+    }
+    sql.push(") AS v");
+    sql.push(tail);
+    Ok(sql.into_parts())
+}
+
+/// The latest use of each token in `batch`, in id order (an UPDATE ...
+/// FROM with two rows for one token would pick either; of equal times the
+/// later one in the batch wins, as if applied in order).
+fn newest_use_per_token(batch: &[LastUsed]) -> Vec<&LastUsed> {
+    let mut newest: BTreeMap<&str, &LastUsed> = BTreeMap::new();
+    for used in batch {
+        let kept = newest.entry(used.token.as_str()).or_insert(used);
+        if used.at >= kept.at {
+            *kept = used;
+        }
+    }
+    newest.into_values().collect()
+}
+
+/// Rewrites the scope columns and custom-role rows of `token`.
+async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
+    let scope = ScopeColumns::of(&token.scope)?;
+    sqlx::query(
+        "UPDATE tokens SET scope_kind = $1, scope_role = $2, scope_policy = $3 WHERE id = $4",
+    )
+    .bind(scope.kind)
+    .bind(scope.role)
+    .bind(scope.policy)
+    .bind(token.id.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query("DELETE FROM token_custom_roles WHERE org_id = $1 AND token_id = $2")
+        .bind(token.org_id.as_str())
+        .bind(token.id.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    insert_role_grants(
+        conn,
+        INSERT_TOKEN_ROLE,
+        &token.org_id,
+        token.id.as_str(),
+        scope_roles(&token.scope),
+    )
+    .await
+}

@@ -1,0 +1,180 @@
+//! What the server asks of storage, one small trait per capability, and
+//! [`Store`], the umbrella a front end holds (`Arc<dyn Store>`). A function
+//! that needs only tokens can take `&dyn TokenStore`; a test double needs
+//! to implement only what it is used through.
+//!
+//! Every mutating call takes the [`AuditEvent`] it writes in its own
+//! transaction, and announces the [`Change`](crate::Change) a verification
+//! cache must apply (see [`NodeStore::on_commit`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use tessera_core::model::{AuditEvent, CustomRole, Member, Org, Project, Session, Token};
+use tessera_core::{
+    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId,
+};
+
+use crate::{AuditQuery, Change, ChangeFeed, LastUsed, Result, Rotation, TokenChanges};
+
+/// Organizations: the tenants everything else belongs to.
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    async fn count_orgs(&self) -> Result<u64>;
+    /// Creates an org and its first owner together.
+    async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()>;
+    async fn get_org(&self, id: &OrgId) -> Result<Option<Org>>;
+    async fn get_org_by_key(&self, key: &OrgKey) -> Result<Option<Org>>;
+    /// Saves the org's name and token policy.
+    async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()>;
+}
+
+/// Members of an org. An org never loses its last owner.
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn create_member(&self, member: &Member, audit: &AuditEvent) -> Result<()>;
+    async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>>;
+    /// Every membership for an email, across orgs (for logging in).
+    async fn members_by_email(&self, email: &str) -> Result<Vec<Member>>;
+    async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
+    /// Replaces a member's built-in role and custom roles.
+    async fn update_member_roles(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        role: BuiltinRole,
+        custom_roles: &[RoleKey],
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn set_password(
+        &self,
+        id: &MemberId,
+        password_hash: &str,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// Removes a member with its tokens and sessions.
+    async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()>;
+}
+
+/// Custom roles. A role held by a member or a token cannot be deleted.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    async fn create_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
+    async fn get_role(&self, org: &OrgId, key: &RoleKey) -> Result<Option<CustomRole>>;
+    async fn list_roles(&self, org: &OrgId) -> Result<Vec<CustomRole>>;
+    /// Saves name and policy (and `updated_at`).
+    async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()>;
+    async fn delete_role(&self, org: &OrgId, key: &RoleKey, audit: &AuditEvent) -> Result<()>;
+}
+
+/// Projects, the resources tokens may be restricted to.
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    async fn create_project(&self, project: &Project, audit: &AuditEvent) -> Result<()>;
+    async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>>;
+    async fn delete_project(&self, org: &OrgId, key: &ProjectKey, audit: &AuditEvent)
+        -> Result<()>;
+}
+
+/// Tokens and their last-used times.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()>;
+    /// Looks a token up by id alone: verification starts here.
+    async fn get_token(&self, id: &TokenId) -> Result<Option<Token>>;
+    /// A member's tokens, newest first.
+    async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>>;
+    /// Applies `changes` and returns the token as saved.
+    async fn update_token(
+        &self,
+        id: &TokenId,
+        changes: &TokenChanges,
+        audit: &AuditEvent,
+    ) -> Result<Token>;
+    async fn rotate_token(
+        &self,
+        id: &TokenId,
+        rotation: &Rotation,
+        audit: &AuditEvent,
+    ) -> Result<Token>;
+    async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()>;
+    /// Saves coalesced last-used times; an older time never overwrites a
+    /// newer one. Unknown (deleted) tokens are skipped.
+    async fn record_last_used(&self, batch: &[LastUsed]) -> Result<()>;
+}
+
+/// Login sessions, kept by the hash of their id.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session, audit: &AuditEvent) -> Result<()>;
+    async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>>;
+    async fn delete_session(&self, id_hash: &SecretHash, audit: Option<&AuditEvent>) -> Result<()>;
+    /// Ends a member's sessions, except `keep`.
+    async fn delete_member_sessions(
+        &self,
+        member: &MemberId,
+        keep: Option<&SecretHash>,
+    ) -> Result<()>;
+    /// Removes sessions that expired before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records an event that changes nothing else (a failed login, a verify).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<()>;
+    async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
+}
+
+/// Called with every change this store commits (or tried to commit: an
+/// error may hide a commit, and dropping a cache entry is always safe).
+pub type ChangeListener = Arc<dyn Fn(&Change) + Send + Sync>;
+
+/// What a node needs to run beside others: shared signing keys, health,
+/// and the changes its verification cache must follow.
+#[async_trait]
+pub trait NodeStore: Send + Sync {
+    /// The signing key called `name`: `candidate` is stored if no node has
+    /// stored one yet, and whichever key was stored first is returned, so
+    /// every node sharing the database signs with the same key.
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
+    async fn ping(&self) -> Result<()>;
+    /// Calls `listener` with each change this node commits, right after
+    /// the commit and before the call returns, so this node's cache is
+    /// never behind its own writes.
+    fn on_commit(&self, listener: ChangeListener);
+    /// Changes committed by any node sharing this database (this one
+    /// included), for keeping verification caches correct. `None` for a
+    /// backend only one node can use (SQLite).
+    async fn subscribe(&self) -> Result<Option<ChangeFeed>>;
+}
+
+/// Everything the server needs from a database.
+pub trait Store:
+    OrgStore
+    + MemberStore
+    + RoleStore
+    + ProjectStore
+    + TokenStore
+    + SessionStore
+    + AuditStore
+    + NodeStore
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: OrgStore
+        + MemberStore
+        + RoleStore
+        + ProjectStore
+        + TokenStore
+        + SessionStore
+        + AuditStore
+        + NodeStore
+        + 'static
+{
+}
