@@ -152,7 +152,8 @@ pub trait NodeStore: Send + Sync {
     async fn subscribe(&self) -> Result<Option<ChangeFeed>>;
 }
 
-/// Everything the server needs from a database.
+/// Everything the server needs from a database: each capability, in one
+/// trait object (`Arc<dyn Store>`).
 pub trait Store:
     OrgStore
     + MemberStore
@@ -163,18 +164,5 @@ pub trait Store:
     + AuditStore
     + NodeStore
     + 'static
-{
-}
-
-impl<T> Store for T where
-    T: OrgStore
-        + MemberStore
-        + RoleStore
-        + ProjectStore
-        + TokenStore
-        + SessionStore
-        + AuditStore
-        + NodeStore
-        + 'static
 {
 }

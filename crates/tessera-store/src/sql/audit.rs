@@ -13,7 +13,7 @@ use tessera_core::model::AuditEvent;
 use tessera_core::OrgId;
 
 use super::rows::{self, AUDIT_COLUMNS};
-use super::{db, secs, SqlStore, Statement};
+use super::{all, db, secs, SqlStore, Statement};
 use crate::{AuditQuery, AuditStore, Result};
 
 /// Most events one page may hold.
@@ -69,13 +69,7 @@ impl AuditStore for SqlStore {
         sql.push(" ORDER BY id DESC LIMIT ")
             .bind(i64::from(query.limit.clamp(1, MAX_PAGE)))?;
         let (sql, args) = sql.into_parts();
-        sqlx::query_with(&sql, args)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(rows::audit)
-            .collect()
+        all(sqlx::query_with(&sql, args), &self.pool, rows::audit).await
     }
 }
 

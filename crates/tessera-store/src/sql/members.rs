@@ -17,7 +17,7 @@ use tessera_core::{BuiltinRole, MemberId, OrgId, RoleKey};
 
 use super::dialect::Dialect;
 use super::rows::{self, member_select};
-use super::{db, found, insert_error, insert_role_grants, secs, SqlStore};
+use super::{all, db, found, insert_error, insert_role_grants, optional, secs, SqlStore};
 use crate::{Change, MemberStore, Result, StoreError, Unique};
 
 const INSERT_MEMBER_ROLE: &str = "INSERT INTO member_custom_roles (org_id, member_id, role_key, \
@@ -59,44 +59,30 @@ impl MemberStore for SqlStore {
     }
 
     async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>> {
-        let select = member_select(&self.dialect);
-        sqlx::query(&format!("{select} WHERE m.org_id = $1 AND m.id = $2"))
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(rows::member)
-            .transpose()
+        let sql = format!("{} WHERE m.org_id = $1 AND m.id = $2", self.members());
+        let query = sqlx::query(&sql).bind(org.as_str()).bind(id.as_str());
+        optional(query, &self.pool, rows::member).await
     }
 
     async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
-        let select = member_select(&self.dialect);
-        sqlx::query(&format!(
-            "{select} WHERE m.email = $1 ORDER BY m.created_at, m.id"
-        ))
-        .bind(email)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(rows::member)
-        .collect()
+        let sql = format!(
+            "{} WHERE m.email = $1 ORDER BY m.created_at, m.id",
+            self.members()
+        );
+        all(sqlx::query(&sql).bind(email), &self.pool, rows::member).await
     }
 
     async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>> {
-        let select = member_select(&self.dialect);
-        sqlx::query(&format!(
-            "{select} WHERE m.org_id = $1 ORDER BY m.email, m.id"
-        ))
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
+        let sql = format!(
+            "{} WHERE m.org_id = $1 ORDER BY m.email, m.id",
+            self.members()
+        );
+        all(
+            sqlx::query(&sql).bind(org.as_str()),
+            &self.pool,
+            rows::member,
+        )
         .await
-        .map_err(db)?
-        .iter()
-        .map(rows::member)
-        .collect()
     }
 
     async fn update_member_roles(
@@ -188,6 +174,13 @@ impl MemberStore for SqlStore {
             removed: true,
         };
         self.commit(tx, audit, Some(change)).await
+    }
+}
+
+impl SqlStore {
+    /// `SELECT` every column of [`rows::member`] `FROM members m`.
+    fn members(&self) -> String {
+        member_select(&self.dialect)
     }
 }
 

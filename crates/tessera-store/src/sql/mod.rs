@@ -35,10 +35,10 @@ mod tokens;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::error::ErrorKind;
 use sqlx::AnyConnection;
-use sqlx::{Any, AnyPool, Arguments, Encode, Transaction, Type};
+use sqlx::{Any, AnyPool, Arguments, Encode, Executor, Transaction, Type};
 use time::OffsetDateTime;
 
 use tessera_core::model::AuditEvent;
@@ -47,7 +47,7 @@ use tessera_core::{OrgId, RoleKey};
 use dialect::Dialect;
 pub use dialect::PgOptions;
 
-use crate::{Change, ChangeFeed, ChangeListener, NodeStore, Result, StoreError, Unique};
+use crate::{Change, ChangeFeed, ChangeListener, NodeStore, Result, Store, StoreError, Unique};
 
 /// The store: a pool on one database, and who hears of its changes.
 #[derive(Clone)]
@@ -150,6 +150,8 @@ impl SqlStore {
     }
 }
 
+impl Store for SqlStore {}
+
 #[async_trait]
 impl NodeStore for SqlStore {
     async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
@@ -251,6 +253,34 @@ async fn insert_role_grants(
             .map_err(|e| insert_error(e, Unique::RoleKey, || format!("custom role {key}")))?;
     }
     Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// Runs `query` and decodes each row it returns.
+async fn all<'q, 'c, T>(
+    query: Query<'q>,
+    executor: impl Executor<'c, Database = Any> + 'q,
+    decode: fn(&AnyRow) -> Result<T>,
+) -> Result<Vec<T>>
+where
+    'c: 'q,
+{
+    let rows = query.fetch_all(executor).await.map_err(db)?;
+    rows.iter().map(decode).collect()
+}
+
+/// Runs `query` and decodes the row it returns, if any.
+async fn optional<'q, 'c, T>(
+    query: Query<'q>,
+    executor: impl Executor<'c, Database = Any> + 'q,
+    decode: fn(&AnyRow) -> Result<T>,
+) -> Result<Option<T>>
+where
+    'c: 'q,
+{
+    let row = query.fetch_optional(executor).await.map_err(db)?;
+    row.as_ref().map(decode).transpose()
 }
 
 fn secs(t: OffsetDateTime) -> i64 {

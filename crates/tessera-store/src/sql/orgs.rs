@@ -7,7 +7,7 @@ use tessera_core::model::{AuditEvent, Member, Org};
 use tessera_core::{OrgId, OrgKey};
 
 use super::rows::{self, ORG_COLUMNS};
-use super::{db, found, insert_error, members, secs, SqlStore};
+use super::{db, found, insert_error, members, optional, secs, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
 #[async_trait]
@@ -69,15 +69,7 @@ impl OrgStore for SqlStore {
 impl SqlStore {
     /// Reads an org by `column` (`id` or `key`, never user input).
     async fn org_where(&self, column: &'static str, value: &str) -> Result<Option<Org>> {
-        sqlx::query(&format!(
-            "SELECT {ORG_COLUMNS} FROM orgs WHERE {column} = $1"
-        ))
-        .bind(value)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(rows::org)
-        .transpose()
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE {column} = $1");
+        optional(sqlx::query(&sql).bind(value), &self.pool, rows::org).await
     }
 }

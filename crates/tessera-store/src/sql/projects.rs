@@ -6,7 +6,7 @@ use tessera_core::model::{AuditEvent, Project};
 use tessera_core::{OrgId, ProjectKey};
 
 use super::rows::{self, PROJECT_COLUMNS};
-use super::{db, found, insert_error, secs, SqlStore};
+use super::{all, db, found, insert_error, secs, SqlStore};
 use crate::{ProjectStore, Result, Unique};
 
 #[async_trait]
@@ -27,16 +27,13 @@ impl ProjectStore for SqlStore {
     }
 
     async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>> {
-        sqlx::query(&format!(
-            "SELECT {PROJECT_COLUMNS} FROM projects WHERE org_id = $1 ORDER BY key"
-        ))
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE org_id = $1 ORDER BY key");
+        all(
+            sqlx::query(&sql).bind(org.as_str()),
+            &self.pool,
+            rows::project,
+        )
         .await
-        .map_err(db)?
-        .iter()
-        .map(rows::project)
-        .collect()
     }
 
     /// Deletes a project. Tokens restricted to it keep the key in their

@@ -17,7 +17,7 @@ use tessera_core::model::{AuditEvent, CustomRole};
 use tessera_core::{OrgId, RoleKey};
 
 use super::rows::{self, to_json, ROLE_COLUMNS};
-use super::{db, found, insert_error, secs, SqlStore};
+use super::{all, db, found, insert_error, optional, secs, SqlStore};
 use crate::{Change, Result, RoleStore, StoreError, Unique};
 
 #[async_trait]
@@ -41,30 +41,14 @@ impl RoleStore for SqlStore {
     }
 
     async fn get_role(&self, org: &OrgId, key: &RoleKey) -> Result<Option<CustomRole>> {
-        sqlx::query(&format!(
-            "SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 AND key = $2"
-        ))
-        .bind(org.as_str())
-        .bind(key.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(rows::role)
-        .transpose()
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 AND key = $2");
+        let query = sqlx::query(&sql).bind(org.as_str()).bind(key.as_str());
+        optional(query, &self.pool, rows::role).await
     }
 
     async fn list_roles(&self, org: &OrgId) -> Result<Vec<CustomRole>> {
-        sqlx::query(&format!(
-            "SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 ORDER BY key"
-        ))
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(rows::role)
-        .collect()
+        let sql = format!("SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 ORDER BY key");
+        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, rows::role).await
     }
 
     async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()> {

@@ -7,7 +7,7 @@ use tessera_core::model::{AuditEvent, Session};
 use tessera_core::{MemberId, SecretHash};
 
 use super::rows::{self, SESSION_COLUMNS};
-use super::{db, insert_error, secs, SqlStore};
+use super::{db, insert_error, optional, secs, SqlStore};
 use crate::{Result, SessionStore, Unique};
 
 #[async_trait]
@@ -33,16 +33,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
-        sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1"
-        ))
-        .bind(&id_hash.0[..])
-        .fetch_optional(&self.pool)
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1");
+        optional(
+            sqlx::query(&sql).bind(&id_hash.0[..]),
+            &self.pool,
+            rows::session,
+        )
         .await
-        .map_err(db)?
-        .as_ref()
-        .map(rows::session)
-        .transpose()
     }
 
     /// Ends a session. Ending one that is already gone succeeds (logging

@@ -29,7 +29,8 @@ use tessera_core::{MemberId, OrgId, TokenId};
 
 use super::rows::{self, scope_roles, to_json, token_select, ScopeColumns};
 use super::{
-    db, found, insert_error, insert_role_grants, is_retryable, opt_secs, secs, SqlStore, Statement,
+    all, db, found, insert_error, insert_role_grants, is_retryable, opt_secs, optional, secs,
+    SqlStore, Statement, Tx,
 };
 use crate::{Change, LastUsed, Result, Rotation, StoreError, TokenChanges, TokenStore, Unique};
 
@@ -94,19 +95,12 @@ impl TokenStore for SqlStore {
     }
 
     async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>> {
-        let select = token_select(&self.dialect);
-        sqlx::query(&format!(
-            "{select} WHERE t.org_id = $1 AND t.member_id = $2 \
-             ORDER BY t.created_at DESC, t.id DESC"
-        ))
-        .bind(org.as_str())
-        .bind(member.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(rows::token)
-        .collect()
+        let sql = format!(
+            "{} WHERE t.org_id = $1 AND t.member_id = $2 ORDER BY t.created_at DESC, t.id DESC",
+            token_select(&self.dialect)
+        );
+        let query = sqlx::query(&sql).bind(org.as_str()).bind(member.as_str());
+        all(query, &self.pool, rows::token).await
     }
 
     async fn update_token(
@@ -154,13 +148,7 @@ impl TokenStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let saved = self
-            .fetch_token(&mut tx, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        self.commit(tx, audit, Some(Change::Token(id.clone())))
-            .await?;
-        Ok(saved)
+        self.commit_token(tx, id, audit).await
     }
 
     async fn rotate_token(
@@ -192,13 +180,7 @@ impl TokenStore for SqlStore {
                 Some(_) => StoreError::RotationRace,
             });
         }
-        let saved = self
-            .fetch_token(&mut tx, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        self.commit(tx, audit, Some(Change::Token(id.clone())))
-            .await?;
-        Ok(saved)
+        self.commit_token(tx, id, audit).await
     }
 
     async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()> {
@@ -233,15 +215,17 @@ impl TokenStore for SqlStore {
 
 impl SqlStore {
     async fn fetch_token(&self, conn: &mut AnyConnection, id: &TokenId) -> Result<Option<Token>> {
-        let select = token_select(&self.dialect);
-        sqlx::query(&format!("{select} WHERE t.id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(rows::token)
-            .transpose()
+        let sql = format!("{} WHERE t.id = $1", token_select(&self.dialect));
+        optional(sqlx::query(&sql).bind(id.as_str()), conn, rows::token).await
+    }
+
+    /// Re-reads the token as it will be saved, then commits.
+    async fn commit_token(&self, mut tx: Tx, id: &TokenId, audit: &AuditEvent) -> Result<Token> {
+        let saved = self.fetch_token(&mut tx, id).await?;
+        let saved = saved.ok_or(StoreError::NotFound)?;
+        self.commit(tx, audit, Some(Change::Token(id.clone())))
+            .await?;
+        Ok(saved)
     }
 
     /// One transaction; per chunk, on PostgreSQL, first lock the rows that
