@@ -15,6 +15,9 @@ use utoipa::ToSchema;
 
 #[cfg(feature = "openapi")]
 pub mod schema;
+mod verifier;
+
+pub use verifier::{Verifier, VerifyError, VerifyFuture};
 
 /// Deserializes a field that distinguishes "absent" (`None`) from "null"
 /// (`Some(None)`), for PATCH bodies.

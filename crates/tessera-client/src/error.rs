@@ -105,6 +105,26 @@ impl Error {
     }
 }
 
+/// What [`tessera_api::Verifier`] callers (the tower layer) see: the API's
+/// answer when there was one, otherwise that Tessera could not be asked.
+impl From<Error> for tessera_api::VerifyError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Api {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Api {
+                status,
+                code,
+                message,
+            },
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
 /// A short message for a response that is not Tessera's error shape. The
 /// body is not echoed: it may be a large HTML page from a proxy.
 fn fallback_message(status: StatusCode, headers: &HeaderMap) -> String {

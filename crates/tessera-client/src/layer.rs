@@ -42,27 +42,18 @@ use sha2::{Digest, Sha256};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
-use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest, VerifyResponse};
+use tessera_api::{
+    ErrorBody, ErrorDetail, VerifiedToken, Verifier, VerifyError, VerifyFuture, VerifyRequest,
+};
 use tower::{Layer, Service};
 
 use crate::Client;
 
 type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
 
-/// The future a [`Verifier`] returns.
-pub type VerifyFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<VerifyResponse, crate::Error>> + Send + 'a>>;
-
-/// Answers the layer's `POST /verify` questions. A [`Client`] asks a
-/// Tessera server over HTTP; `tessera_server::embedded::EmbeddedVerifier`
-/// answers in process from the same verification engine the server uses.
-pub trait Verifier: Send + Sync + 'static {
-    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a>;
-}
-
 impl Verifier for Client {
     fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a> {
-        Box::pin(Client::verify(self, request))
+        Box::pin(async move { Client::verify(self, request).await.map_err(Into::into) })
     }
 }
 
@@ -299,7 +290,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         // The question derived from this request is malformed (say a path
         // segment that is not a valid resource name): the caller's
         // mistake, not an outage.
-        crate::Error::Api {
+        VerifyError::Api {
             status: 400,
             message,
             ..
