@@ -43,7 +43,8 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use tessera_api::{
-    ErrorBody, ErrorDetail, VerifiedToken, Verifier, VerifyError, VerifyFuture, VerifyRequest,
+    ErrorBody, ErrorCode, ErrorDetail, VerifiedToken, Verifier, VerifyError, VerifyFuture,
+    VerifyRequest,
 };
 use tower::{Layer, Service};
 
@@ -224,21 +225,21 @@ where
 #[derive(Debug, PartialEq, Eq)]
 struct Rejection {
     status: StatusCode,
-    code: String,
+    code: ErrorCode,
     message: String,
 }
 
 impl Rejection {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
 
     fn into_response<B: From<String>>(self) -> Response<B> {
-        let challenge = if self.code == "unauthenticated" {
+        let challenge = if self.code == ErrorCode::Unauthenticated {
             "Bearer realm=\"tessera\""
         } else {
             "Bearer realm=\"tessera\", error=\"invalid_token\""
@@ -266,7 +267,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
     let Some(token) = presented_token(parts) else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "missing credential: send `Authorization: Bearer <token>`",
         ));
     };
@@ -296,20 +297,21 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
             ..
         } => Rejection::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("this request cannot be checked: {message}"),
         ),
         _ => Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the token could not be verified; try again later",
         ),
     })?;
     if !answer.valid {
-        // The same codes as Tessera's own API: a malformed token is simply invalid.
-        let code = match answer.code.as_str() {
-            "token_expired" => "token_expired",
-            _ => "invalid_token",
+        // The same codes as Tessera's own API: a malformed token is simply
+        // invalid. (`/verify`'s verdicts spell these two as the error codes do.)
+        let code = match ErrorCode::parse(&answer.code) {
+            ErrorCode::TokenExpired => ErrorCode::TokenExpired,
+            _ => ErrorCode::InvalidToken,
         };
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
@@ -321,7 +323,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         let (action, resource) = (action.unwrap_or_default(), resource.unwrap_or_default());
         return Err(Rejection::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("not permitted: {action} on {resource}"),
         ));
     }

@@ -45,9 +45,9 @@ pub use endpoints::{AuditFilter, ForwardAuthIdentity};
 pub use error::Error;
 #[cfg(feature = "tower")]
 pub use layer::{TesseraLayer, TesseraService, MAX_CACHE_TTL};
+/// The API's wire types, shared with the server.
+pub use tessera_api as api;
 /// The layer's verification question; defined with the wire types so that
 /// the server can answer it in process without depending on this crate.
 #[cfg(feature = "tower")]
 pub use tessera_api::{Verifier, VerifyError, VerifyFuture};
-/// The API's wire types, shared with the server.
-pub use tessera_api as api;

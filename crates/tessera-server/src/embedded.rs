@@ -59,7 +59,7 @@ fn client_error(error: ApiError) -> VerifyError {
     };
     VerifyError::Api {
         status: status.as_u16(),
-        code: code.to_owned(),
+        code: code.as_str().to_owned(),
         message,
     }
 }
