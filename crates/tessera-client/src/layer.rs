@@ -79,9 +79,7 @@ impl Cache {
     fn get(&self, key: &CacheKey) -> Option<VerifiedToken> {
         let entries = self.entries.lock().ok()?;
         let (until, token) = entries.get(key)?;
-        let token_alive = token
-            .expires_at
-            .is_none_or(|at| at > time::OffsetDateTime::now_utc());
+        let token_alive = token.expires_at.is_none_or(|at| at > wall_clock());
         (Instant::now() < *until && token_alive).then(|| token.clone())
     }
 
@@ -98,6 +96,13 @@ impl Cache {
         }
         entries.insert(key, (now + self.ttl, token));
     }
+}
+
+/// The layer's one reading of the system clock: whether a cached token
+/// has expired is a real-time question.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
 }
 
 /// Wraps services in [`TesseraService`].

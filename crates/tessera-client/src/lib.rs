@@ -26,10 +26,6 @@
 //!
 //! With the `tower` feature (on by default), `TesseraLayer` protects an
 //! axum or other tower service with Tessera tokens.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod client;
 mod endpoints;

@@ -136,8 +136,9 @@ pub struct AuditIds {
 
 impl AuditIds {
     pub fn next(&self) -> String {
+        // Real time, not the test-shiftable `Clock`: ids must keep increasing.
         let now =
-            u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
+            u64::try_from(crate::clock::wall_clock().unix_timestamp_nanos() / 1000).unwrap_or(0);
         let mut previous = self.last_micros.load(Ordering::Relaxed);
         let micros = loop {
             let candidate = now.max(previous + 1);
