@@ -35,10 +35,10 @@ async fn status_and_body(app: &Router, token: Option<&str>) -> (StatusCode, Stri
 #[tokio::test]
 async fn the_layer_verifies_in_process() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = tessera_server::Config {
-        database_url: format!("sqlite://{}", dir.path().join("t.db").display()),
-        ..Default::default()
-    };
+    let config = tessera_server::Config::with_database_url(format!(
+        "sqlite://{}",
+        dir.path().join("t.db").display()
+    ));
     let state = tessera_server::open(config).await.expect("open");
     let created = tessera_server::setup::create_org(&state, "acme", "o@acme.test", None)
         .await

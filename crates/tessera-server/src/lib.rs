@@ -76,11 +76,11 @@ pub async fn open(config: Config) -> Result<AppState, ServerError> {
 /// Opens the database the URL names, with the pool settings for a shared
 /// PostgreSQL.
 async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store::StoreError> {
-    let url = &config.database_url;
+    let url = config.database.url.as_str();
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let options = tessera_store::PgOptions {
-            max_connections: config.database_max_connections,
-            acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
+            max_connections: config.database.max_connections,
+            acquire_timeout: Duration::from_secs(config.database.acquire_timeout_seconds),
             ..tessera_store::PgOptions::default()
         };
         return Ok(Arc::new(
@@ -94,8 +94,8 @@ async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store:
 /// handling that turns every failure into a JSON error. As served,
 /// [`headers::secured`] wraps it (see [`start`]).
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let timeout = Duration::from_secs(state.config.http.request_timeout_seconds);
+    let body_limit = DefaultBodyLimit::max(state.config.http.max_body_bytes);
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
     let rest = Router::new()
@@ -226,10 +226,10 @@ pub fn start(
     // `hot`, which also adds the security headers to its own answers).
     let service_for = move |peer| hot::Hot::new(app.clone(), app_state.clone(), peer);
     let limits = http::ConnLimits {
-        header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
-        max_header_bytes: state.config.max_header_bytes,
-        drain_timeout: Duration::from_secs(state.config.request_timeout_seconds),
-        max_connections: state.config.max_connections,
+        header_timeout: Duration::from_secs(state.config.http.header_timeout_seconds),
+        max_header_bytes: state.config.http.max_header_bytes,
+        drain_timeout: Duration::from_secs(state.config.http.request_timeout_seconds),
+        max_connections: state.config.http.max_connections,
     };
     let mut stopped_for_serve = stopped.clone();
     let trigger = shutdown.clone();
@@ -252,7 +252,7 @@ pub fn start(
     ));
     let flush_state = state.clone();
     let flusher = tokio::spawn(async move {
-        let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);
+        let every = Duration::from_secs(flush_state.config.tokens.last_used_flush_seconds);
         let mut ticker = tokio::time::interval(every);
         let mut purge = tokio::time::interval(SESSION_PURGE_INTERVAL);
         ticker.tick().await;
