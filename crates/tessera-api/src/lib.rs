@@ -13,8 +13,13 @@ pub use tessera_core::{BuiltinRole, Policy, TokenPolicy};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
+mod error_code;
 #[cfg(feature = "openapi")]
 pub mod schema;
+mod verifier;
+
+pub use error_code::ErrorCode;
+pub use verifier::{Verifier, VerifyError, VerifyFuture};
 
 /// Deserializes a field that distinguishes "absent" (`None`) from "null"
 /// (`Some(None)`), for PATCH bodies.
@@ -50,7 +55,7 @@ pub struct ErrorBody {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ErrorDetail {
     /// Stable, machine-readable (`invalid_token`, `token_expired`, ...).
-    pub code: String,
+    pub code: ErrorCode,
     /// For people; never contains a token or a password.
     pub message: String,
 }

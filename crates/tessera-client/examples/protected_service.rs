@@ -113,7 +113,7 @@ async fn embed_tessera() -> Result<tessera_server::RunningServer, Box<dyn std::e
     for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    let listen = config.listen;
+    let listen = config.http.listen;
     let state = tessera_server::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     Ok(tessera_server::start(
@@ -160,10 +160,10 @@ mod tests {
 
     async fn start_tessera() -> (tessera_server::RunningServer, String, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = tessera_server::Config {
-            database_url: format!("sqlite://{}", dir.path().join("t.db").display()),
-            ..Default::default()
-        };
+        let config = tessera_server::Config::with_database_url(format!(
+            "sqlite://{}",
+            dir.path().join("t.db").display()
+        ));
         let state = tessera_server::open(config).await.expect("open");
         let created = tessera_server::setup::create_org(&state, "acme", "o@acme.test", None)
             .await

@@ -7,7 +7,8 @@
 
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::StatusCode;
-use tessera_api::ErrorBody;
+use serde::Deserialize;
+use tessera_api::ErrorCode;
 use thiserror::Error;
 
 /// Everything a [`crate::Client`] call can fail with.
@@ -74,12 +75,20 @@ impl Error {
         }
     }
 
-    /// The API's error code, when the server answered.
+    /// The API's error code as sent, when the server answered (also
+    /// `http_<status>` for a body that was not Tessera's).
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),
             _ => None,
         }
+    }
+
+    /// The API's error code to match on, when the server answered;
+    /// [`ErrorCode::Unknown`] for a code newer than this client (or a body
+    /// that was not Tessera's), whose text [`Error::code`] still gives.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code().map(ErrorCode::parse)
     }
 
     /// Builds the error for a non-success response from its status, headers
@@ -89,7 +98,7 @@ impl Error {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        let (code, message) = match serde_json::from_slice::<RawErrorBody>(body) {
             Ok(parsed) => (parsed.error.code, parsed.error.message),
             Err(_) => (
                 format!("http_{}", status.as_u16()),
@@ -101,6 +110,39 @@ impl Error {
             code,
             message,
             retry_after,
+        }
+    }
+}
+
+/// `tessera_api::ErrorBody` with the code as sent: a code newer than this
+/// client is shown as the server spelled it, not as `unknown`.
+#[derive(Deserialize)]
+struct RawErrorBody {
+    error: RawErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct RawErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// What [`tessera_api::Verifier`] callers (the tower layer) see: the API's
+/// answer when there was one, otherwise that Tessera could not be asked.
+impl From<Error> for tessera_api::VerifyError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Api {
+                status,
+                code,
+                message,
+                ..
+            } => Self::Api {
+                status,
+                code,
+                message,
+            },
+            other => Self::Unavailable(other.to_string()),
         }
     }
 }
@@ -136,6 +178,7 @@ mod tests {
         let err = Error::from_response(StatusCode::FORBIDDEN, &HeaderMap::new(), body);
         assert_eq!(err.status(), Some(403));
         assert_eq!(err.code(), Some("forbidden"));
+        assert_eq!(err.error_code(), Some(ErrorCode::Forbidden));
         assert_eq!(
             err.to_string(),
             "forbidden: not permitted: token:create on member/x"
@@ -185,8 +228,18 @@ mod tests {
             b"<html>bad gateway</html>",
         );
         assert_eq!(err.code(), Some("http_502"));
+        assert_eq!(err.error_code(), Some(ErrorCode::Unknown));
         assert!(err.to_string().contains("502 Bad Gateway"));
         assert!(!err.to_string().contains("<html>"));
+    }
+
+    #[test]
+    fn a_code_newer_than_the_client_keeps_its_text() {
+        let body = br#"{"error":{"code":"quota_exceeded","message":"too many tokens"}}"#;
+        let err = Error::from_response(StatusCode::CONFLICT, &HeaderMap::new(), body);
+        assert_eq!(err.code(), Some("quota_exceeded"));
+        assert_eq!(err.error_code(), Some(ErrorCode::Unknown));
+        assert_eq!(err.to_string(), "quota_exceeded: too many tokens");
     }
 
     #[test]

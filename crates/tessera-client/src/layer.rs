@@ -42,27 +42,19 @@ use sha2::{Digest, Sha256};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
-use tessera_api::{ErrorBody, ErrorDetail, VerifiedToken, VerifyRequest, VerifyResponse};
+use tessera_api::{
+    ErrorBody, ErrorCode, ErrorDetail, VerifiedToken, Verifier, VerifyError, VerifyFuture,
+    VerifyRequest,
+};
 use tower::{Layer, Service};
 
 use crate::Client;
 
 type Requirement = dyn Fn(&Parts) -> Option<(String, String)> + Send + Sync;
 
-/// The future a [`Verifier`] returns.
-pub type VerifyFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<VerifyResponse, crate::Error>> + Send + 'a>>;
-
-/// Answers the layer's `POST /verify` questions. A [`Client`] asks a
-/// Tessera server over HTTP; `tessera_server::embedded::EmbeddedVerifier`
-/// answers in process from the same verification engine the server uses.
-pub trait Verifier: Send + Sync + 'static {
-    fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a>;
-}
-
 impl Verifier for Client {
     fn verify<'a>(&'a self, request: &'a VerifyRequest) -> VerifyFuture<'a> {
-        Box::pin(Client::verify(self, request))
+        Box::pin(async move { Client::verify(self, request).await.map_err(Into::into) })
     }
 }
 
@@ -87,9 +79,7 @@ impl Cache {
     fn get(&self, key: &CacheKey) -> Option<VerifiedToken> {
         let entries = self.entries.lock().ok()?;
         let (until, token) = entries.get(key)?;
-        let token_alive = token
-            .expires_at
-            .is_none_or(|at| at > time::OffsetDateTime::now_utc());
+        let token_alive = token.expires_at.is_none_or(|at| at > wall_clock());
         (Instant::now() < *until && token_alive).then(|| token.clone())
     }
 
@@ -106,6 +96,13 @@ impl Cache {
         }
         entries.insert(key, (now + self.ttl, token));
     }
+}
+
+/// The layer's one reading of the system clock: whether a cached token
+/// has expired is a real-time question.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
 }
 
 /// Wraps services in [`TesseraService`].
@@ -233,21 +230,21 @@ where
 #[derive(Debug, PartialEq, Eq)]
 struct Rejection {
     status: StatusCode,
-    code: String,
+    code: ErrorCode,
     message: String,
 }
 
 impl Rejection {
-    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
-            code: code.to_owned(),
+            code,
             message: message.into(),
         }
     }
 
     fn into_response<B: From<String>>(self) -> Response<B> {
-        let challenge = if self.code == "unauthenticated" {
+        let challenge = if self.code == ErrorCode::Unauthenticated {
             "Bearer realm=\"tessera\""
         } else {
             "Bearer realm=\"tessera\", error=\"invalid_token\""
@@ -275,7 +272,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
     let Some(token) = presented_token(parts) else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "missing credential: send `Authorization: Bearer <token>`",
         ));
     };
@@ -299,26 +296,27 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         // The question derived from this request is malformed (say a path
         // segment that is not a valid resource name): the caller's
         // mistake, not an outage.
-        crate::Error::Api {
+        VerifyError::Api {
             status: 400,
             message,
             ..
         } => Rejection::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("this request cannot be checked: {message}"),
         ),
         _ => Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            ErrorCode::Unavailable,
             "the token could not be verified; try again later",
         ),
     })?;
     if !answer.valid {
-        // The same codes as Tessera's own API: a malformed token is simply invalid.
-        let code = match answer.code.as_str() {
-            "token_expired" => "token_expired",
-            _ => "invalid_token",
+        // The same codes as Tessera's own API: a malformed token is simply
+        // invalid. (`/verify`'s verdicts spell these two as the error codes do.)
+        let code = match ErrorCode::parse(&answer.code) {
+            ErrorCode::TokenExpired => ErrorCode::TokenExpired,
+            _ => ErrorCode::InvalidToken,
         };
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
@@ -330,7 +328,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         let (action, resource) = (action.unwrap_or_default(), resource.unwrap_or_default());
         return Err(Rejection::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("not permitted: {action} on {resource}"),
         ));
     }

@@ -26,10 +26,6 @@
 //!
 //! With the `tower` feature (on by default), `TesseraLayer` protects an
 //! axum or other tower service with Tessera tokens.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod client;
 mod endpoints;
@@ -44,6 +40,10 @@ pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, 
 pub use endpoints::{AuditFilter, ForwardAuthIdentity};
 pub use error::Error;
 #[cfg(feature = "tower")]
-pub use layer::{TesseraLayer, TesseraService, Verifier, VerifyFuture, MAX_CACHE_TTL};
+pub use layer::{TesseraLayer, TesseraService, MAX_CACHE_TTL};
 /// The API's wire types, shared with the server.
 pub use tessera_api as api;
+/// The layer's verification question; defined with the wire types so that
+/// the server can answer it in process without depending on this crate.
+#[cfg(feature = "tower")]
+pub use tessera_api::{Verifier, VerifyError, VerifyFuture};

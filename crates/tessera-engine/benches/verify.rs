@@ -4,6 +4,15 @@
 //!
 //! Run: `cargo bench -p tessera-engine --bench verify` (see
 //! docs/benchmarks.md for what each case measures and the numbers).
+// Bench code: a failed unwrap aborts the run, and helpers outside
+// `#[test]` functions are not covered by clippy.toml's allow-*-in-tests.
+// Fixtures are made relative to the real time, read directly here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::future::Future;
 use std::hint::black_box;

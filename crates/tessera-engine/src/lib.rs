@@ -29,10 +29,6 @@
 //! }
 //! # Ok(()) }
 //! ```
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod cache;
 mod last_used;
@@ -53,6 +49,13 @@ pub use cache::{CachedMember, CachedToken, OrgRoles};
 pub use last_used::LastUsedTracker;
 
 use cache::Cache;
+
+/// The engine's one reading of the system clock, for real-time events (a
+/// lost change feed); verification itself takes `now` from its caller.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
 
 /// Why a presented token is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,7 +308,7 @@ impl Engine {
             FeedEvent::Change(Change::Org(id)) => cache.invalidate_org(id.as_str()),
             FeedEvent::Change(Change::Roles(org)) => cache.invalidate_roles(org.as_str()),
             FeedEvent::Lost => {
-                let now = OffsetDateTime::now_utc().unix_timestamp();
+                let now = wall_clock().unix_timestamp();
                 self.inner.lost_at.store(now, Ordering::SeqCst);
                 self.inner.trusted.store(false, Ordering::SeqCst);
             }
@@ -326,7 +329,7 @@ impl Engine {
     /// (Wall-clock time: the outage is a real-time event.)
     fn within_outage_grace(&self) -> bool {
         let lost_at = self.inner.lost_at.load(Ordering::SeqCst);
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = wall_clock().unix_timestamp();
         !self.trusting() && now - lost_at < self.inner.config.outage_grace.whole_seconds()
     }
 
@@ -619,7 +622,7 @@ mod tests {
             ..EngineConfig::default()
         };
         let engine = Engine::with_config(Arc::new(store), TokenFormat::default(), config);
-        let now = OffsetDateTime::now_utc();
+        let now = wall_clock();
         // Two loads in progress (their slots held here).
         let first = engine.inner.loads.acquire().await.expect("slot");
         let _second = engine.inner.loads.acquire().await.expect("slot");

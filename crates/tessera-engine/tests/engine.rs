@@ -1,6 +1,9 @@
 //! The engine against a real SQLite store: cache hits touch no storage,
 //! floods of bad tokens cost nothing, and no change made through the
 //! engine's store is ever answered from a stale cache.
+// Test code: a failed unwrap is a failed test, and helpers outside
+// `#[test]` functions are not covered by clippy.toml's allow-*-in-tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

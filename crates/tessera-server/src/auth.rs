@@ -333,7 +333,7 @@ pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
 /// or, when the peer is a trusted proxy, the nearest untrusted address it
 /// forwarded.
 pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
-    let trusted = &state.config.trusted_proxies;
+    let trusted = &state.config.http.trusted_proxies;
     if !trusted.contains(&peer) {
         return peer;
     }

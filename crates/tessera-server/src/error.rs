@@ -8,7 +8,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use tessera_api::{ErrorBody, ErrorDetail};
+use tessera_api::{ErrorBody, ErrorCode, ErrorDetail};
 use tessera_store::{StoreError, Unique};
 
 use crate::redact::redact;
@@ -43,10 +43,10 @@ pub enum ApiError {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// A rule broken: validation, token policy, rotation rules.
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -70,7 +70,7 @@ impl ApiError {
         Self::NotFound(what.into())
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Unprocessable {
             code,
             message: message.into(),
@@ -84,26 +84,28 @@ impl ApiError {
         }
     }
 
-    /// Status and stable code, in one table.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// Status and stable code, in one table: the only place an error gets
+    /// its code.
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        use ErrorCode as C;
         use StatusCode as S;
         match self {
-            Self::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
-            Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Unauthenticated(_) => (S::UNAUTHORIZED, "unauthenticated"),
-            Self::InvalidToken => (S::UNAUTHORIZED, "invalid_token"),
-            Self::TokenExpired => (S::UNAUTHORIZED, "token_expired"),
-            Self::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
-            Self::Forbidden { .. } | Self::NotAllowed(_) => (S::FORBIDDEN, "forbidden"),
-            Self::SessionRequired => (S::FORBIDDEN, "session_required"),
-            Self::CsrfFailed => (S::FORBIDDEN, "csrf_failed"),
-            Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
-            Self::Conflict { code, .. } => (S::CONFLICT, code),
-            Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
-            Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Unavailable | Self::Busy { .. } => (S::SERVICE_UNAVAILABLE, "unavailable"),
-            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+            Self::BadRequest(_) => (S::BAD_REQUEST, C::BadRequest),
+            Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, C::UnsupportedMediaType),
+            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, C::PayloadTooLarge),
+            Self::Unauthenticated(_) => (S::UNAUTHORIZED, C::Unauthenticated),
+            Self::InvalidToken => (S::UNAUTHORIZED, C::InvalidToken),
+            Self::TokenExpired => (S::UNAUTHORIZED, C::TokenExpired),
+            Self::InvalidCredentials => (S::UNAUTHORIZED, C::InvalidCredentials),
+            Self::Forbidden { .. } | Self::NotAllowed(_) => (S::FORBIDDEN, C::Forbidden),
+            Self::SessionRequired => (S::FORBIDDEN, C::SessionRequired),
+            Self::CsrfFailed => (S::FORBIDDEN, C::CsrfFailed),
+            Self::NotFound(_) => (S::NOT_FOUND, C::NotFound),
+            Self::Conflict { code, .. } => (S::CONFLICT, *code),
+            Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, *code),
+            Self::TooManyRequests { .. } => (S::TOO_MANY_REQUESTS, C::RateLimited),
+            Self::Unavailable | Self::Busy { .. } => (S::SERVICE_UNAVAILABLE, C::Unavailable),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, C::Internal),
         }
     }
 }
@@ -116,7 +118,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             error: ErrorDetail {
-                code: code.to_owned(),
+                code,
                 // Messages quote what the client sent (a policy's resources,
                 // a field's value); a token pasted there must not come back.
                 message: redact(&self.to_string()),
@@ -153,28 +155,35 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// What is taken, in words, for a unique constraint the store reports.
+/// The only place the server reads `StoreError::Conflict`'s payload: when
+/// the store's conflicts become a typed enum, only this match changes.
+fn conflict_message(what: Unique) -> String {
+    match what {
+        Unique::OrgKey => "an organization with this key already exists",
+        Unique::MemberEmail => "a member with this email already exists",
+        Unique::RoleKey => "a role with this key already exists",
+        Unique::ProjectKey => "a project with this key already exists",
+        Unique::TokenId => "a token with this id already exists",
+        Unique::SessionId => "a session with this id already exists",
+    }
+    .into()
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => Self::not_found("the resource"),
             StoreError::Conflict(what) => Self::Conflict {
-                code: "already_exists",
-                message: match what {
-                    Unique::OrgKey => "an organization with this key already exists",
-                    Unique::MemberEmail => "a member with this email already exists",
-                    Unique::RoleKey => "a role with this key already exists",
-                    Unique::ProjectKey => "a project with this key already exists",
-                    Unique::TokenId => "a token with this id already exists",
-                    Unique::SessionId => "a session with this id already exists",
-                }
-                .into(),
+                code: ErrorCode::AlreadyExists,
+                message: conflict_message(what),
             },
             StoreError::InUse(why) => Self::Conflict {
-                code: "in_use",
+                code: ErrorCode::InUse,
                 message: why,
             },
             StoreError::LastOwner => Self::Conflict {
-                code: "last_owner",
+                code: ErrorCode::LastOwner,
                 message: "the organization must keep at least one owner".into(),
             },
             StoreError::RotationRace => Self::TooManyRequests {
@@ -182,9 +191,10 @@ impl From<StoreError> for ApiError {
                     .into(),
                 retry_after_secs: 3600,
             },
-            StoreError::UnknownReference(what) => {
-                Self::unprocessable("unknown_reference", format!("{what} does not exist"))
-            }
+            StoreError::UnknownReference(what) => Self::unprocessable(
+                ErrorCode::UnknownReference,
+                format!("{what} does not exist"),
+            ),
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "database unavailable");
                 Self::Unavailable
@@ -200,16 +210,16 @@ impl From<tessera_core::Error> for ApiError {
         let message = err.to_string();
         match err {
             E::Invalid { .. } | E::ExpiryInPast => {
-                Self::unprocessable("validation_failed", message)
+                Self::unprocessable(ErrorCode::ValidationFailed, message)
             }
-            E::InvalidPolicy(_) => Self::unprocessable("invalid_policy", message),
+            E::InvalidPolicy(_) => Self::unprocessable(ErrorCode::InvalidPolicy, message),
             E::Forbidden { action, resource } => Self::Forbidden { action, resource },
             E::ScopeExceedsCaller(_) => Self::NotAllowed(message),
             E::ExpirationRequired | E::ExpirationRequiredByCap { .. } => {
-                Self::unprocessable("expiration_required", message)
+                Self::unprocessable(ErrorCode::ExpirationRequired, message)
             }
-            E::LifetimeExceeded { .. } => Self::unprocessable("lifetime_exceeded", message),
-            E::NotRotatable => Self::unprocessable("not_rotatable", message),
+            E::LifetimeExceeded { .. } => Self::unprocessable(ErrorCode::LifetimeExceeded, message),
+            E::NotRotatable => Self::unprocessable(ErrorCode::NotRotatable, message),
             E::RotationTooSoon { retry_after_secs } => Self::TooManyRequests {
                 message,
                 retry_after_secs,

@@ -155,13 +155,13 @@ impl FromRequestParts<AppState> for Https {
 }
 
 pub fn is_https(parts: &Parts, state: &AppState) -> bool {
-    if state.config.cookie_secure {
+    if state.config.sessions.cookie_secure {
         return true;
     }
     let from_trusted_proxy = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|info| state.config.trusted_proxies.contains(&info.0.ip()));
+        .is_some_and(|info| state.config.http.trusted_proxies.contains(&info.0.ip()));
     from_trusted_proxy
         && parts
             .headers

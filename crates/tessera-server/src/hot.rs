@@ -132,8 +132,8 @@ async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -
         if !is_json_content_type(&parts.headers) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-        let bytes = read_body(body, state.config.max_body_bytes, timeout).await?;
+        let timeout = Duration::from_secs(state.config.http.request_timeout_seconds);
+        let bytes = read_body(body, state.config.http.max_body_bytes, timeout).await?;
         match serde_json::from_slice::<BorrowedRequest>(&bytes) {
             Ok(request) => api::verify::decide(&state, request.question(), Some(ip)).await,
             // Parsed again by the routed endpoint's rules, for its message.

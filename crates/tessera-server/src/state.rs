@@ -60,11 +60,11 @@ impl AppState {
         let leak_reports = config.leak_report_limit();
         let engine_config = EngineConfig {
             outage_grace: time::Duration::seconds(
-                i64::try_from(config.outage_grace_seconds).unwrap_or(i64::MAX),
+                i64::try_from(config.database.outage_grace_seconds).unwrap_or(i64::MAX),
             ),
             // Verification routes run without the per-request timeout; a
             // cache miss's storage read is bounded here instead.
-            load_timeout: std::time::Duration::from_secs(config.request_timeout_seconds),
+            load_timeout: std::time::Duration::from_secs(config.http.request_timeout_seconds),
             ..EngineConfig::default()
         };
         let engine = Engine::with_config(store, format.clone(), engine_config);
@@ -136,8 +136,9 @@ pub struct AuditIds {
 
 impl AuditIds {
     pub fn next(&self) -> String {
+        // Real time, not the test-shiftable `Clock`: ids must keep increasing.
         let now =
-            u64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0);
+            u64::try_from(crate::clock::wall_clock().unix_timestamp_nanos() / 1000).unwrap_or(0);
         let mut previous = self.last_micros.load(Ordering::Relaxed);
         let micros = loop {
             let candidate = now.max(previous + 1);

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success, 1 an error (one line on stderr), 2 a usage error
 //! (from clap). `scan` also exits 1 when it finds a token (see scan.rs).
 
+mod clock;
 mod error;
 mod mcp;
 mod remote;

@@ -172,9 +172,7 @@ fn expiry(in_days: Option<u32>, at: Option<&str>) -> Result<Option<OffsetDateTim
     match (in_days, at) {
         (Some(_), Some(_)) => Err("give expires_in_days or expires_at, not both".into()),
         (Some(0), None) => Err("expires_in_days must be at least 1".into()),
-        (Some(days), None) => Ok(Some(
-            OffsetDateTime::now_utc() + Duration::days(i64::from(days)),
-        )),
+        (Some(days), None) => Ok(Some(crate::clock::now() + Duration::days(i64::from(days)))),
         (None, Some(at)) => OffsetDateTime::parse(at, &Rfc3339).map(Some).map_err(|_| {
             format!("expires_at must be an RFC 3339 time like 2030-01-31T00:00:00Z, not {at:?}")
         }),
@@ -338,9 +336,7 @@ mod tests {
 
     #[test]
     fn shape_errors_say_what_is_wrong_without_the_value() {
-        let good = TokenFormat::default()
-            .generate(OffsetDateTime::now_utc())
-            .token;
+        let good = TokenFormat::default().generate(crate::clock::now()).token;
         assert!(check_shape(&good).is_ok());
         let truncated = &good[..good.len() - 1];
         let err = check_shape(truncated).expect_err("truncated");

@@ -522,7 +522,7 @@ mod tests {
     #[test]
     fn reports_stay_under_the_body_limit_and_the_token_cap() {
         let format = TokenFormat::default();
-        let now = time::OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let tokens: Vec<String> = (0..2500).map(|_| format.generate(now).token).collect();
         let batches = report_batches(&tokens);
         for batch in &batches {

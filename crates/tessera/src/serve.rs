@@ -63,16 +63,19 @@ fn load_config(
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let (mut config, warnings) =
         Config::load(flags.config.as_deref(), &env).map_err(|e| CliError::Setup(e.to_string()))?;
-    if let Some(url) = &flags.database_url {
-        config.database_url = url.clone();
-    }
-    if let Some(prefix) = &flags.token_prefix {
-        config.token_prefix = prefix.clone();
-    }
-    if let Some(listen) = listen {
-        config.listen = listen
-            .parse()
-            .map_err(|e| CliError::Input(format!("--listen {listen:?}: {e}")))?;
+    // Each flag is named after the setting it overrides (see
+    // tessera_server::config); a value it cannot take is a usage error.
+    let given = [
+        ("database_url", flags.database_url.as_deref()),
+        ("token_prefix", flags.token_prefix.as_deref()),
+        ("listen", listen),
+    ];
+    for (setting, value) in given {
+        if let Some(value) = value {
+            config
+                .apply_flag(setting, value)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+        }
     }
     config
         .validate()
@@ -94,11 +97,11 @@ fn init_logging(filter: &str) {
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let (config, warnings) = load_config(&args.flags, args.listen.as_deref())?;
-    init_logging(&config.log);
+    init_logging(&config.log.filter);
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    let listen = config.listen;
+    let listen = config.http.listen;
     let state = tessera_server::open(config)
         .await
         .map_err(|e| CliError::Setup(e.to_string()))?;
@@ -123,8 +126,8 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
 /// several nodes start together on an empty database, by the one that
 /// created it.
 async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(), CliError> {
-    let org = state.config.bootstrap_org.clone();
-    let email = state.config.bootstrap_email.clone();
+    let org = state.config.bootstrap.org.clone();
+    let email = state.config.bootstrap.email.clone();
     let Some(created) = setup::create_first_org(state, &org, &email)
         .await
         .map_err(|e| CliError::Setup(format!("cannot create the first org: {e}")))?

@@ -67,7 +67,7 @@ pub async fn start_session(
         .ok_or_else(|| ApiError::Internal("member without org".into()))?;
     let (secret, id_hash) = secrets::new_session_secret();
     let now = state.now();
-    let ttl = Duration::hours(i64::try_from(state.config.session_ttl_hours).unwrap_or(12));
+    let ttl = Duration::hours(i64::try_from(state.config.sessions.ttl_hours).unwrap_or(12));
     let session = Session {
         id_hash,
         member_id: member.id.clone(),

@@ -397,13 +397,13 @@ pub fn scope_from(
 pub fn parse_role_keys(keys: &[String]) -> ApiResult<Vec<RoleKey>> {
     if keys.is_empty() {
         return Err(ApiError::unprocessable(
-            "validation_failed",
+            tessera_api::ErrorCode::ValidationFailed,
             "custom_roles must not be empty",
         ));
     }
     if keys.len() > MAX_PROJECTS {
         return Err(ApiError::unprocessable(
-            "validation_failed",
+            tessera_api::ErrorCode::ValidationFailed,
             "at most 100 custom roles",
         ));
     }
@@ -428,7 +428,7 @@ async fn projects_from(
     };
     if keys.len() > MAX_PROJECTS {
         return Err(ApiError::unprocessable(
-            "validation_failed",
+            tessera_api::ErrorCode::ValidationFailed,
             "a token may name at most 100 projects",
         ));
     }
@@ -446,7 +446,7 @@ async fn projects_from(
             .find(|k| !existing.iter().any(|p| &p.key == *k))
         {
             return Err(ApiError::unprocessable(
-                "unknown_project",
+                tessera_api::ErrorCode::UnknownProject,
                 format!("project \"{missing}\" does not exist"),
             ));
         }

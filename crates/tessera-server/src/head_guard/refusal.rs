@@ -47,7 +47,7 @@ pub fn answer(status: StatusCode, message: &str) -> Vec<u8> {
     let (_, code) = ApiError::BadRequest(String::new()).status_and_code();
     let body = serde_json::to_vec(&ErrorBody {
         error: ErrorDetail {
-            code: code.to_owned(),
+            code,
             message: message.to_owned(),
         },
     })

@@ -9,6 +9,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
+use tessera_api::ErrorCode;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, Time};
 
@@ -200,11 +201,13 @@ fn field_of(err: &ApiError, fields: &[&'static str]) -> Option<(&'static str, St
     };
     let message = crate::redact::redact(&err.to_string());
     let field = match err {
-        ApiError::Unprocessable { code, .. } => match *code {
-            "invalid_policy" => pick(&["policy"]),
-            "expiration_required" | "lifetime_exceeded" | "not_rotatable" => pick(&["expires_at"]),
-            "unknown_project" => pick(&["projects"]),
-            "unknown_reference" => pick(&["custom_roles"]),
+        ApiError::Unprocessable { code, .. } => match code {
+            ErrorCode::InvalidPolicy => pick(&["policy"]),
+            ErrorCode::ExpirationRequired
+            | ErrorCode::LifetimeExceeded
+            | ErrorCode::NotRotatable => pick(&["expires_at"]),
+            ErrorCode::UnknownProject => pick(&["projects"]),
+            ErrorCode::UnknownReference => pick(&["custom_roles"]),
             _ if message.starts_with("expires_at") => pick(&["expires_at"]),
             _ => {
                 let (name, reason) = message.split_once(": ")?;

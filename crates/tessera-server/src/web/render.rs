@@ -89,7 +89,7 @@ impl Layout {
     /// A fresh id for a form that mints a token value, so that sending it
     /// twice acts once (see [`super::once`]).
     pub fn form_id(&self) -> String {
-        tessera_core::ids::new_ksuid(time::OffsetDateTime::now_utc())
+        tessera_core::ids::new_ksuid(crate::clock::wall_clock())
     }
 
     /// Is `section` the current one (for `aria-current`)?

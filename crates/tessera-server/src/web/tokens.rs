@@ -257,7 +257,7 @@ fn sent_again(user: &WebUser, verb: &str, first: FirstSent) -> Response {
 
 /// The address people reach this server at, for the usage examples.
 fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    let scheme = if state.config.cookie_secure {
+    let scheme = if state.config.sessions.cookie_secure {
         "https"
     } else {
         "http"
@@ -265,7 +265,7 @@ fn origin(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map_or_else(|| state.config.listen.to_string(), str::to_owned);
+        .map_or_else(|| state.config.http.listen.to_string(), str::to_owned);
     format!("{scheme}://{host}")
 }
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tessera_api::{CreateTokenRequest, LoginRequest};
 use tessera_client::{Client, Error as ClientError, DEFAULT_URL};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::credentials::{self, Saved};
 use super::{input, output};
@@ -79,7 +79,7 @@ pub async fn login(args: LoginArgs) -> Result<ExitCode, CliError> {
         .map_or(CLI_TOKEN_DAYS, |cap| cap.min(CLI_TOKEN_DAYS));
     let request = CreateTokenRequest {
         name: format!("tessera CLI on {}", hostname()),
-        expires_at: Some(OffsetDateTime::now_utc() + Duration::days(i64::from(days))),
+        expires_at: Some(crate::clock::now() + Duration::days(i64::from(days))),
         ..Default::default()
     };
     let created = client.create_token(&request).await;

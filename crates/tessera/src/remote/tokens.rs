@@ -258,7 +258,7 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         custom_roles: args.scope.custom_roles(),
         policy: args.scope.policy()?,
         projects: (!args.projects.is_empty()).then_some(args.projects),
-        expires_at: args.expiry.at(OffsetDateTime::now_utc()),
+        expires_at: args.expiry.at(crate::clock::now()),
     };
     let created = client.create_token(&request).await?;
     print_new_token(args.conn.json, "Created", &created, None)
@@ -277,7 +277,7 @@ async fn show(args: ShowArgs) -> Result<(), CliError> {
 }
 
 async fn update(args: UpdateArgs) -> Result<(), CliError> {
-    let request = update_request(&args, OffsetDateTime::now_utc())?;
+    let request = update_request(&args, crate::clock::now())?;
     let token = args.conn.client()?.update_token(&args.id, &request).await?;
     emit(args.conn.json, &token, details)
 }
@@ -337,7 +337,7 @@ async fn rotate(args: RotateArgs) -> Result<(), CliError> {
     let expiry = &args.expiry;
     let expires_at = expiry
         .expires_at
-        .or(expiry.expires_in.map(|d| OffsetDateTime::now_utc() + d))
+        .or(expiry.expires_in.map(|d| crate::clock::now() + d))
         .ok_or_else(|| CliError::Input("give --expires-at or --expires-in".into()))?;
     let request = RotateTokenRequest {
         expires_at,

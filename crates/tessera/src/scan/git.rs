@@ -278,12 +278,11 @@ fn hunk_header(rest: &str) -> Option<(u64, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::OffsetDateTime;
 
     #[test]
     fn finds_added_lines_and_messages_with_their_places() {
         let format = TokenFormat::default();
-        let token = |_: u8| format.generate(OffsetDateTime::now_utc()).token;
+        let token = |_: u8| format.generate(crate::clock::now()).token;
         let (a, b, c, removed) = (token(0), token(1), token(2), token(3));
         let patch = format!(
             "commit 1111111111111111111111111111111111111111\n\

@@ -112,10 +112,9 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::OffsetDateTime;
 
     fn token(format: &TokenFormat) -> String {
-        format.generate(OffsetDateTime::now_utc()).token
+        format.generate(crate::clock::now()).token
     }
 
     fn scan_in_chunks(format: &TokenFormat, input: &[u8], chunk: usize) -> Vec<Hit> {

@@ -354,7 +354,7 @@ async fn database_files_are_readable_by_their_owner_only() {
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     for name in ["fresh.db", "old.db"] {
         let url = format!("sqlite://{}", dir.path().join(name).display());
-        let s = crate::harness::start_with(|c| c.database_url = url).await;
+        let s = crate::harness::start_with(|c| c.database.url = url.into()).await;
         // A write, so the WAL and shared-memory files exist.
         s.create_token(&s.owner_token, json!({ "name": "t" })).await;
         let files: Vec<_> = std::fs::read_dir(dir.path())

@@ -32,9 +32,9 @@ fn retry_after(reply: &crate::harness::Reply) -> u64 {
 #[tokio::test]
 async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
     let s = start_with(|c| {
-        c.login_failures_per_account = 3;
-        c.login_failures_per_ip = 1000;
-        c.login_throttle_window_seconds = 600;
+        c.login.failures_per_account = 3;
+        c.login.failures_per_ip = 1000;
+        c.login.window_seconds = 600;
     })
     .await;
     // Wrong password for a real account and any password for an unknown
@@ -79,8 +79,8 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
 #[tokio::test]
 async fn password_changes_share_the_login_throttle() {
     let s = start_with(|c| {
-        c.login_failures_per_account = 3;
-        c.login_failures_per_ip = 1000;
+        c.login.failures_per_account = 3;
+        c.login.failures_per_ip = 1000;
     })
     .await;
     let session = login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
@@ -109,8 +109,8 @@ async fn password_changes_share_the_login_throttle() {
 #[tokio::test]
 async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() {
     let s = start_with(|c| {
-        c.login_failures_per_account = 100;
-        c.login_failures_per_ip = 4;
+        c.login.failures_per_account = 100;
+        c.login.failures_per_ip = 4;
     })
     .await;
     for i in 0..4 {
@@ -131,7 +131,7 @@ async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() 
 
 #[tokio::test]
 async fn a_burst_of_parallel_guesses_is_held_to_the_limit() {
-    let s = start_with(|c| c.login_failures_per_account = 5).await;
+    let s = start_with(|c| c.login.failures_per_account = 5).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..20 {
         let request = s
@@ -151,7 +151,7 @@ async fn unknown_emails_cost_a_password_check_like_known_ones() {
     // A coarse check that an unknown email is not answered early: without
     // the dummy argon2 verification it would be ~50x faster. The bound is a
     // ratio of medians of interleaved samples, so machine speed cancels out.
-    let s = start_with(|c| c.login_failures_per_account = 0).await;
+    let s = start_with(|c| c.login.failures_per_account = 0).await;
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for i in 0..9 {
@@ -191,7 +191,7 @@ pub(crate) async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -
 
 #[tokio::test]
 async fn a_slowloris_client_is_cut_off_and_others_are_served() {
-    let s = start_with(|c| c.header_timeout_seconds = 2).await;
+    let s = start_with(|c| c.http.header_timeout_seconds = 2).await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&addr).await.expect("connect");
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -248,8 +248,8 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
 #[tokio::test]
 async fn the_header_timeout_does_not_cut_a_request_in_progress() {
     let s = start_with(|c| {
-        c.header_timeout_seconds = 1;
-        c.request_timeout_seconds = 30;
+        c.http.header_timeout_seconds = 1;
+        c.http.request_timeout_seconds = 30;
     })
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
@@ -296,7 +296,7 @@ async fn read_answer_head(conn: &mut (impl tokio::io::AsyncRead + Unpin)) -> Str
 
 #[tokio::test]
 async fn a_trickled_verify_body_is_cut_off() {
-    let s = start_with(|c| c.request_timeout_seconds = 2).await;
+    let s = start_with(|c| c.http.request_timeout_seconds = 2).await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     let mut slow = TcpStream::connect(&addr).await.expect("connect");
     slow.write_all(
@@ -332,7 +332,7 @@ async fn a_trickled_verify_body_is_cut_off() {
 
 #[tokio::test]
 async fn huge_headers_are_431_and_others_are_served() {
-    let s = start_with(|c| c.max_header_bytes = 16 * 1024).await;
+    let s = start_with(|c| c.http.max_header_bytes = 16 * 1024).await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     // One enormous header, and many ordinary ones.
     let big = format!(
@@ -479,7 +479,8 @@ async fn the_session_cookie_is_secure_only_behind_https() {
     assert!(!cookie.contains("Secure"), "{cookie}");
 
     // Behind a trusted TLS-terminating proxy, the cookie is Secure.
-    let proxied = start_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    let proxied =
+        start_with(|c| c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
     let reply = send(
         proxied
             .http
@@ -505,7 +506,7 @@ async fn the_session_cookie_is_secure_only_behind_https() {
     assert!(!set_cookie(&reply).contains("Secure"));
 
     // cookie_secure forces it.
-    let forced = start_with(|c| c.cookie_secure = true).await;
+    let forced = start_with(|c| c.sessions.cookie_secure = true).await;
     let reply = login(&forced, OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect(200);
@@ -598,7 +599,7 @@ async fn get_on(stream: &mut TcpStream, path: &str) -> String {
 
 #[tokio::test]
 async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
-    let s = start_with(|c| c.max_connections = 2).await;
+    let s = start_with(|c| c.http.max_connections = 2).await;
     let addr = s.base.trim_start_matches("http://").to_owned();
     // Two keep-alive connections the server has accepted and answered.
     let mut held = Vec::new();
@@ -642,8 +643,8 @@ async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
     let s = start_with(|c| {
-        c.max_connections = 1;
-        c.header_timeout_seconds = 1;
+        c.http.max_connections = 1;
+        c.http.header_timeout_seconds = 1;
     })
     .await;
     let addr = s.base.trim_start_matches("http://").to_owned();
@@ -692,10 +693,10 @@ async fn is_valid(s: &TestServer, token: &str) -> bool {
 #[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
     let s = start_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
-        c.leak_reports_per_ip = 2;
-        c.login_failures_per_ip = 2;
-        c.login_failures_per_account = 0;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.leaks.reports_per_ip = 2;
+        c.login.failures_per_ip = 2;
+        c.login.failures_per_account = 0;
     })
     .await;
     // Each request from another address of one /64.
@@ -737,9 +738,9 @@ async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
 async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed() {
     // Behind a trusted proxy, so each test client can have its own address.
     let s = start_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
-        c.leak_reports_per_ip = 3;
-        c.leak_report_window_seconds = 600;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        c.leaks.reports_per_ip = 3;
+        c.leaks.window_seconds = 600;
     })
     .await;
     let (_, victim, _) = s
@@ -776,7 +777,7 @@ async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed
 async fn a_report_with_too_many_tokens_is_refused_whole() {
     // A body limit large enough that the token cap, not the body size,
     // is what refuses it.
-    let s = start_with(|c| c.max_body_bytes = 1024 * 1024).await;
+    let s = start_with(|c| c.http.max_body_bytes = 1024 * 1024).await;
     let (_, victim, _) = s
         .create_token(&s.owner_token, json!({ "name": "victim" }))
         .await;
@@ -801,8 +802,8 @@ async fn a_report_with_too_many_tokens_is_refused_whole() {
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
     let s = start_with(|c| {
-        c.max_connections = 1;
-        c.header_timeout_seconds = 1;
+        c.http.max_connections = 1;
+        c.http.header_timeout_seconds = 1;
     })
     .await;
     let addr = s

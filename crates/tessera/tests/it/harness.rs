@@ -84,13 +84,10 @@ pub async fn start() -> TestServer {
 
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config {
-        database_url: database_url(dir.path()).await,
-        last_used_flush_seconds: 1,
-        ..Config::default()
-    };
+    let mut config = Config::with_database_url(database_url(dir.path()).await);
+    config.tokens.last_used_flush_seconds = 1;
     tweak(&mut config);
-    let database_url = config.database_url.clone();
+    let database_url = config.database.url.as_str().to_owned();
     let state = tessera_server::open(config).await.expect("open store");
     let created = setup::create_org(&state, "acme", OWNER_EMAIL, Some(OWNER_PASSWORD.into()))
         .await
@@ -115,11 +112,8 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
 
 /// Another node on an existing database: no org is created.
 pub async fn start_node(database_url: &str) -> (String, RunningServer) {
-    let config = Config {
-        database_url: database_url.to_owned(),
-        last_used_flush_seconds: 1,
-        ..Config::default()
-    };
+    let mut config = Config::with_database_url(database_url);
+    config.tokens.last_used_flush_seconds = 1;
     let state = tessera_server::open(config).await.expect("open store");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let server = tessera_server::start(state, listener, pending()).expect("start");
@@ -129,7 +123,7 @@ pub async fn start_node(database_url: &str) -> (String, RunningServer) {
 /// Starts the first node on `database_url`, with org "acme" and an owner.
 pub async fn start_on(database_url: &str) -> TestServer {
     let url = database_url.to_owned();
-    start_with(move |c| c.database_url = url).await
+    start_with(move |c| c.database.url = url.into()).await
 }
 
 /// The backend under test: SQLite by default; with

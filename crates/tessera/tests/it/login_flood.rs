@@ -55,8 +55,8 @@ fn alone(name: &str) -> bool {
 /// Login throttling off, so that every attempt reaches the password check.
 async fn start_unthrottled() -> TestServer {
     start_with(|c| {
-        c.login_failures_per_account = 0;
-        c.login_failures_per_ip = 0;
+        c.login.failures_per_account = 0;
+        c.login.failures_per_ip = 0;
     })
     .await
 }

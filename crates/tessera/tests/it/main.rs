@@ -1,6 +1,15 @@
 //! End-to-end tests: the real server on a temporary SQLite file, driven
 //! over real HTTP (and the real binary, for the CLI). One test binary, so
 //! the workspace links it once.
+// Test code: a failed unwrap is a failed test, and helpers outside
+// `#[test]` functions are not covered by clippy.toml's allow-*-in-tests.
+// Fixtures are made relative to the real time, read directly here.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod admin;
 mod attacks;

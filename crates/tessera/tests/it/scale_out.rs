@@ -61,10 +61,7 @@ async fn nodes_starting_together_on_an_empty_database_create_one_org() {
     let url = postgres_schema().await;
     let mut nodes = Vec::new();
     for _ in 0..4 {
-        let config = tessera_server::Config {
-            database_url: url.clone(),
-            ..tessera_server::Config::default()
-        };
+        let config = tessera_server::Config::with_database_url(url.clone());
         nodes.push(tessera_server::open(config).await.expect("open store"));
     }
     let mut starts = tokio::task::JoinSet::new();

@@ -164,10 +164,7 @@ async fn sessions_expire() {
 async fn an_email_in_two_orgs_needs_the_org_key() {
     let s = start().await;
     // A second org with the same owner email, set up the way `tessera init` does.
-    let config = tessera_server::Config {
-        database_url: s.database_url.clone(),
-        ..tessera_server::Config::default()
-    };
+    let config = tessera_server::Config::with_database_url(s.database_url.clone());
     let state = tessera_server::open(config).await.expect("open");
     tessera_server::setup::create_org(&state, "beta", OWNER_EMAIL, Some("beta-password-1".into()))
         .await

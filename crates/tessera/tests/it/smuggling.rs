@@ -197,7 +197,7 @@ async fn a_transfer_encoding_other_than_chunked_is_400_json() {
 
 #[tokio::test]
 async fn oversized_heads_are_431_json_and_others_are_served() {
-    let s = start_with(|c| c.max_header_bytes = 16 * 1024).await;
+    let s = start_with(|c| c.http.max_header_bytes = 16 * 1024).await;
     let long = healthz_with(&format!("X-Big: {}", "a".repeat(20 * 1024)), "");
     let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
     let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n");
@@ -216,8 +216,8 @@ async fn oversized_heads_are_431_json_and_others_are_served() {
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_is_cut_off_early() {
     let s = start_with(|c| {
-        c.header_timeout_seconds = 2;
-        c.request_timeout_seconds = 30;
+        c.http.header_timeout_seconds = 2;
+        c.http.request_timeout_seconds = 30;
     })
     .await;
     for path in ["/api/v1/verify", "/api/v1/tokens"] {

@@ -1,0 +1,361 @@
+//! Configuration: one typed struct in sections, read in layers — built-in
+//! defaults, then an optional TOML file, then `TESSERA_*` environment
+//! variables, then command-line flags (applied by the binary through
+//! [`Config::apply_flag`]). Later layers win.
+//!
+//! Every setting is declared once, in the `settings!` table below: its
+//! section, key, type, default and doc line. The file key
+//! (`http.listen`, or `listen` under `[http]`), the environment variable
+//! (`TESSERA_LISTEN`), the flag (`--listen`, where the binary offers one)
+//! and the docs entry all come from that line; a test checks
+//! docs/configuration.md against it.
+//!
+//! Before sections the file was flat (`listen = ...`). Flat keys still
+//! load, each with a warning naming its new place, so existing files keep
+//! working while they are updated.
+
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use tessera_core::TokenFormat;
+
+use table::settings;
+pub use table::{redact_url, DatabaseUrl, Setting, Value};
+
+settings! {
+    /// Where data lives, and how this node uses the database.
+    [database] DatabaseConfig {
+        /// Where data lives: `sqlite://FILE`, `sqlite::memory:` or `postgres://…`.
+        url: DatabaseUrl = DatabaseUrl::from("sqlite://tessera.db"), flat "database_url";
+        /// PostgreSQL pool size per node.
+        max_connections: u32 = 10, flat "database_max_connections";
+        /// Longest wait for a PostgreSQL connection (bounds a request during an outage).
+        acquire_timeout_seconds: u64 = 5, flat "database_acquire_timeout_seconds";
+        /// How long cached verifications keep answering while PostgreSQL is unreachable.
+        outage_grace_seconds: u64 = 30, flat "outage_grace_seconds";
+    }
+    /// The HTTP listener and the limits it puts on clients.
+    [http] HttpConfig {
+        /// Address and port to serve on.
+        listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080)), flat "listen";
+        /// Largest accepted request body.
+        max_body_bytes: usize = 64 * 1024, flat "max_body_bytes";
+        /// Longest a request may take.
+        request_timeout_seconds: u64 = 30, flat "request_timeout_seconds";
+        /// Longest a client may take to send a request's headers (also the
+        /// idle keep-alive limit, and how long a client may read nothing).
+        header_timeout_seconds: u64 = 20, flat "header_timeout_seconds";
+        /// Largest accepted request head (request line + headers).
+        max_header_bytes: usize = 16 * 1024, flat "max_header_bytes";
+        // Each open connection costs a file descriptor, a task and its
+        // buffers; a few thousand is far more than a proxy in front needs,
+        // and few enough to stay under common `ulimit -n` settings.
+        /// Most client connections open at once.
+        max_connections: usize = 2048, flat "max_connections";
+        /// Proxy IPs whose `X-Forwarded-For` is believed.
+        trusted_proxies: Vec<IpAddr> = Vec::new(), flat "trusted_proxies";
+    }
+    /// The tokens this deployment issues.
+    [tokens] TokensConfig {
+        /// Prefix of every token.
+        prefix: String = "tsr".into(), flat "token_prefix";
+        /// How far "last used" may lag in storage.
+        last_used_flush_seconds: u64 = 5, flat "last_used_flush_seconds";
+    }
+    /// Login sessions (the web page and `POST /session`).
+    [sessions] SessionsConfig {
+        /// Login session lifetime.
+        ttl_hours: u64 = 12, flat "session_ttl_hours";
+        /// Mark the session cookie `Secure` (set behind TLS).
+        cookie_secure: bool = false, flat "cookie_secure";
+    }
+    /// Login throttling: how many failed logins before `429`.
+    [login] LoginConfig {
+        /// Failed logins per email per window before `429` (0: off).
+        failures_per_account: u32 = 10, flat "login_failures_per_account";
+        /// Failed logins per client IP per window before `429` (0: off).
+        failures_per_ip: u32 = 50, flat "login_failures_per_ip";
+        /// The throttling window.
+        window_seconds: u64 = 900, flat "login_throttle_window_seconds";
+    }
+    // Legitimate reporters (a scanner in CI, a secret-scanning service)
+    // send a report per find, not a stream; each report costs up to 1000
+    // storage reads.
+    /// The `POST /leaks` rate limit.
+    [leaks] LeaksConfig {
+        /// `POST /leaks` requests per client IP per window before `429` (0: off).
+        reports_per_ip: u32 = 30, flat "leak_reports_per_ip";
+        /// The leak-report window.
+        window_seconds: u64 = 60, flat "leak_report_window_seconds";
+    }
+    /// The org `serve` creates on an empty database.
+    [bootstrap] BootstrapConfig {
+        /// Key of the org created on an empty database.
+        org: String = "default".into(), flat "bootstrap_org";
+        /// Its owner's email.
+        email: String = "admin@example.com".into(), flat "bootstrap_email";
+    }
+    /// Logging.
+    [log] LogConfig {
+        /// Log filter (`tessera=debug,info`).
+        filter: String = "info".into(), flat "log";
+    }
+}
+
+/// Environment variables that belong to the client side, not the server.
+const CLIENT_ENV: &[&str] = &[
+    "TESSERA_TOKEN",
+    "TESSERA_URL",
+    "TESSERA_CONFIG_DIR",
+    "TESSERA_CONFIG",
+];
+
+/// A configuration problem, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{name}: {reason}")]
+    Value { name: String, reason: String },
+}
+
+impl ConfigError {
+    fn value(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Value {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The setting called `flat` before sections (also its variable's name).
+fn by_flat_name(flat: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.flat == flat)
+}
+
+fn by_path(section: &str, key: &str) -> Option<&'static Setting> {
+    SETTINGS
+        .iter()
+        .find(|s| s.section == section && s.key == key)
+}
+
+impl Config {
+    /// The defaults, on the database `url`: what tests and embedding
+    /// services start from.
+    pub fn with_database_url(url: impl Into<String>) -> Self {
+        let mut config = Self::default();
+        config.database.url = DatabaseUrl::from(url.into());
+        config
+    }
+
+    /// Defaults, then `file` (if any), then the `TESSERA_*` variables in
+    /// `env`. Returns warnings: for variables that look like Tessera's but
+    /// are not known (a misspelling would otherwise be silently ignored),
+    /// and for flat file keys from before sections.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut config = Self::default();
+        let mut warnings = Vec::new();
+        if let Some(path) = file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: shown.clone(),
+                reason: e.to_string(),
+            })?;
+            warnings.extend(config.apply_file(&shown, table)?);
+        }
+        warnings.extend(config.apply_env(env)?);
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// The file layer: sections of known keys, or flat keys from before
+    /// sections (with a warning). Anything else is an error, so that a
+    /// misspelt key is not silently ignored.
+    fn apply_file(&mut self, path: &str, table: toml::Table) -> Result<Vec<String>, ConfigError> {
+        let unknown = |name: &str| ConfigError::File {
+            path: path.to_owned(),
+            reason: format!("unknown key `{name}` (see docs/configuration.md)"),
+        };
+        let mut warnings = Vec::new();
+        for (name, value) in table {
+            // `log` is both a section and an old flat key: a table is the
+            // section, a string the old key.
+            let section_keys = match value {
+                toml::Value::Table(keys) if SETTINGS.iter().any(|s| s.section == name) => keys,
+                value => {
+                    let setting = by_flat_name(&name).ok_or_else(|| unknown(&name))?;
+                    self.set_from_toml(setting, value)
+                        .map_err(|reason| ConfigError::value(&name, reason))?;
+                    warnings.push(format!(
+                        "{path}: the key `{name}` is deprecated: write `{}` under `[{}]` \
+                         (see docs/configuration.md)",
+                        setting.key, setting.section
+                    ));
+                    continue;
+                }
+            };
+            for (key, value) in section_keys {
+                let setting =
+                    by_path(&name, &key).ok_or_else(|| unknown(&format!("{name}.{key}")))?;
+                self.set_from_toml(setting, value)
+                    .map_err(|reason| ConfigError::value(setting.path(), reason))?;
+            }
+        }
+        Ok(warnings)
+    }
+
+    fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        for (name, value) in env.iter().filter(|(k, _)| k.starts_with("TESSERA_")) {
+            if let Some(setting) = SETTINGS.iter().find(|s| s.env() == *name) {
+                self.set_from_text(setting, value)
+                    .map_err(|reason| ConfigError::value(name, reason))?;
+            } else if !CLIENT_ENV.contains(&name.as_str()) {
+                warnings.push(format!(
+                    "ignoring unknown environment variable {name} (misspelt? see docs/configuration.md)"
+                ));
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// The flag layer: sets the setting whose flag is `--<flat name>`
+    /// (`--database-url`, `--listen`, ...). Errors name the flag.
+    pub fn apply_flag(&mut self, flat: &str, value: &str) -> Result<(), ConfigError> {
+        let setting = by_flat_name(flat)
+            .ok_or_else(|| ConfigError::value(format!("--{flat}"), "no such setting"))?;
+        self.set_from_text(setting, value)
+            .map_err(|reason| ConfigError::value(setting.flag(), reason))
+    }
+
+    /// Checks values that parse but make no sense, with how to fix them.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |section: &str, key: &str, reason: &str| {
+            let name = by_path(section, key).map_or_else(
+                || format!("{section}.{key}"),
+                |s| format!("{} ({})", s.path(), s.env()),
+            );
+            Err(ConfigError::value(name, reason))
+        };
+        let (database, http) = (&self.database, &self.http);
+        if let Err(e) = TokenFormat::new(&self.tokens.prefix) {
+            return bad("tokens", "prefix", &e.to_string());
+        }
+        if !(1..=3600).contains(&self.tokens.last_used_flush_seconds) {
+            return bad(
+                "tokens",
+                "last_used_flush_seconds",
+                "must be between 1 and 3600",
+            );
+        }
+        if !(1..=24 * 90).contains(&self.sessions.ttl_hours) {
+            return bad("sessions", "ttl_hours", "must be between 1 and 2160");
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&http.max_body_bytes) {
+            return bad(
+                "http",
+                "max_body_bytes",
+                "must be between 1024 and 16777216",
+            );
+        }
+        if !(1..=600).contains(&http.request_timeout_seconds) {
+            return bad(
+                "http",
+                "request_timeout_seconds",
+                "must be between 1 and 600",
+            );
+        }
+        if !(1..=1000).contains(&database.max_connections) {
+            return bad("database", "max_connections", "must be between 1 and 1000");
+        }
+        if !(1..=300).contains(&database.acquire_timeout_seconds) {
+            return bad(
+                "database",
+                "acquire_timeout_seconds",
+                "must be between 1 and 300",
+            );
+        }
+        if database.outage_grace_seconds > 3600 {
+            return bad("database", "outage_grace_seconds", "must be at most 3600");
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.login.window_seconds) {
+            return bad(
+                "login",
+                "window_seconds",
+                "must be between 1 and 604800 (a week)",
+            );
+        }
+        if !(1..=600).contains(&http.header_timeout_seconds) {
+            return bad(
+                "http",
+                "header_timeout_seconds",
+                "must be between 1 and 600",
+            );
+        }
+        if !(8192..=1024 * 1024).contains(&http.max_header_bytes) {
+            return bad(
+                "http",
+                "max_header_bytes",
+                "must be between 8192 and 1048576",
+            );
+        }
+        if !(1..=1_000_000).contains(&http.max_connections) {
+            return bad("http", "max_connections", "must be between 1 and 1000000");
+        }
+        if !(1..=24 * 3600).contains(&self.leaks.window_seconds) {
+            return bad(
+                "leaks",
+                "window_seconds",
+                "must be between 1 and 86400 (a day)",
+            );
+        }
+        if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
+            return bad(
+                "bootstrap",
+                "org",
+                "must be a key: lowercase letters, digits, '.', '_', '-'",
+            );
+        }
+        if tessera_core::lifecycle::normalize_email(&self.bootstrap.email).is_err() {
+            return bad("bootstrap", "email", "must be an email address");
+        }
+        Ok(())
+    }
+
+    /// The login throttle's limits.
+    pub fn login_limits(&self) -> crate::throttle::Limits {
+        crate::throttle::Limits {
+            per_account: self.login.failures_per_account,
+            per_ip: self.login.failures_per_ip,
+            window: time::Duration::seconds(
+                i64::try_from(self.login.window_seconds).unwrap_or(900),
+            ),
+        }
+    }
+
+    /// The leak-report rate limit (reports per client IP per window).
+    pub fn leak_report_limit(&self) -> crate::throttle::RateLimit {
+        crate::throttle::RateLimit::new(
+            self.leaks.reports_per_ip,
+            time::Duration::seconds(i64::try_from(self.leaks.window_seconds).unwrap_or(60)),
+        )
+    }
+
+    pub fn token_format(&self) -> TokenFormat {
+        // validate() has checked the prefix; fall back to the default rather
+        // than panic if a caller skipped it.
+        TokenFormat::new(&self.tokens.prefix).unwrap_or_default()
+    }
+}

@@ -1,0 +1,265 @@
+//! The machinery behind the settings table in [`super`]: the macro that
+//! turns one line per setting into its field, default, file key,
+//! environment variable and documentation entry, and how each value type
+//! is read from text (environment, flags) and from TOML (the file).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+/// One setting, as the file, the environment and the docs name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The file's section (`[http]`).
+    pub section: &'static str,
+    /// The key within it (`listen`).
+    pub key: &'static str,
+    /// The name before sections: the file's old top-level key, and, upper
+    /// case with `TESSERA_` in front, the environment variable.
+    pub flat: &'static str,
+    /// One line for people (the field's doc comment).
+    pub help: &'static str,
+}
+
+impl Setting {
+    /// `http.listen`: the TOML dotted key, and how errors and docs name it.
+    pub fn path(&self) -> String {
+        format!("{}.{}", self.section, self.key)
+    }
+
+    /// `TESSERA_LISTEN`.
+    pub fn env(&self) -> String {
+        format!("TESSERA_{}", self.flat.to_ascii_uppercase())
+    }
+
+    /// `--listen`, for the settings that have a command-line flag.
+    pub fn flag(&self) -> String {
+        format!("--{}", self.flat.replace('_', "-"))
+    }
+}
+
+/// Declares the configuration from one table: each section becomes a
+/// struct and a field of `Config`, each line a field with its default, and
+/// every line an entry of `SETTINGS` plus a case of the setters, so that a
+/// setting cannot exist without its file key, variable and docs entry.
+macro_rules! settings {
+    (
+        $(
+            $(#[doc = $section_doc:literal])*
+            [$section:ident] $Section:ident {
+                $(
+                    $(#[doc = $doc:literal])*
+                    $field:ident: $ty:ty = $default:expr, flat $flat:literal;
+                )*
+            }
+        )*
+    ) => {
+        /// Tessera's configuration: one struct per section of the file.
+        #[derive(Debug, Clone, Default)]
+        pub struct Config {
+            $( $(#[doc = $section_doc])* pub $section: $Section, )*
+        }
+
+        $(
+            $(#[doc = $section_doc])*
+            #[derive(Debug, Clone)]
+            pub struct $Section {
+                $( $(#[doc = $doc])* pub $field: $ty, )*
+            }
+
+            impl Default for $Section {
+                fn default() -> Self {
+                    Self { $( $field: $default, )* }
+                }
+            }
+        )*
+
+        /// Every setting, in the order of the file's sections.
+        pub const SETTINGS: &[$crate::config::Setting] = &[
+            $( $( $crate::config::Setting {
+                section: stringify!($section),
+                key: stringify!($field),
+                flat: $flat,
+                help: concat!($($doc),*),
+            }, )* )*
+        ];
+
+        impl Config {
+            /// Sets `setting` from the text of a variable or flag.
+            fn set_from_text(&mut self, setting: &Setting, text: &str) -> Result<(), String> {
+                match (setting.section, setting.key) {
+                    $( $( (stringify!($section), stringify!($field)) => {
+                        self.$section.$field = <$ty as $crate::config::Value>::from_text(text)?;
+                    } )* )*
+                    _ => return Err(format!("no setting {}", setting.path())),
+                }
+                Ok(())
+            }
+
+            /// Sets `setting` from a value of the TOML file.
+            fn set_from_toml(&mut self, setting: &Setting, value: toml::Value) -> Result<(), String> {
+                match (setting.section, setting.key) {
+                    $( $( (stringify!($section), stringify!($field)) => {
+                        self.$section.$field = <$ty as $crate::config::Value>::from_toml(value)?;
+                    } )* )*
+                    _ => return Err(format!("no setting {}", setting.path())),
+                }
+                Ok(())
+            }
+
+            /// The current value of `setting`, written as the docs write
+            /// defaults.
+            pub fn show(&self, setting: &Setting) -> Option<String> {
+                match (setting.section, setting.key) {
+                    $( $( (stringify!($section), stringify!($field)) => {
+                        Some($crate::config::Value::show(&self.$section.$field))
+                    } )* )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use settings;
+
+/// A type a setting may have: read from text (environment, flags) and
+/// from TOML (the file), and shown as the docs show defaults.
+pub trait Value: Sized {
+    fn from_text(text: &str) -> Result<Self, String>;
+    fn from_toml(value: toml::Value) -> Result<Self, String>;
+    fn show(&self) -> String;
+}
+
+/// Numbers, booleans and addresses: parsed from trimmed text, taken from
+/// TOML as its own type (an integer, a boolean, a string for an address).
+macro_rules! parsed_values {
+    ($($ty:ty),*) => {$(
+        impl Value for $ty {
+            fn from_text(text: &str) -> Result<Self, String> {
+                text.trim().parse().map_err(|e| format!("{text:?} is not valid: {e}"))
+            }
+            fn from_toml(value: toml::Value) -> Result<Self, String> {
+                value.try_into().map_err(|e: toml::de::Error| e.message().to_owned())
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+parsed_values!(u32, u64, usize, bool);
+
+impl Value for SocketAddr {
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.trim()
+            .parse()
+            .map_err(|e| format!("{text:?} is not valid: {e}"))
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        Self::from_text(&String::from_toml(value)?)
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for String {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Ok(text.to_owned())
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::String(text) => Ok(text),
+            other => Err(format!("expected a string, found {}", other.type_str())),
+        }
+    }
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+/// A list of IP addresses: comma-separated in text, an array of strings in
+/// TOML; empty entries are skipped.
+impl Value for Vec<IpAddr> {
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse().map_err(|e| format!("{s:?} is not valid: {e}")))
+            .collect()
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        let toml::Value::Array(items) = value else {
+            return Err(format!(
+                "expected an array of strings, found {}",
+                value.type_str()
+            ));
+        };
+        let mut addresses = Vec::with_capacity(items.len());
+        for item in items {
+            addresses.extend(Self::from_text(&String::from_toml(item)?)?);
+        }
+        Ok(addresses)
+    }
+    fn show(&self) -> String {
+        if self.is_empty() {
+            return "none".into();
+        }
+        let shown: Vec<String> = self.iter().map(IpAddr::to_string).collect();
+        shown.join(",")
+    }
+}
+
+/// A database URL. It may carry a password, so it has no `Display` and its
+/// `Debug` hides the password: a logged config never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_owned())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact_url(&self.0), f)
+    }
+}
+
+impl Value for DatabaseUrl {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Ok(Self(text.to_owned()))
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        String::from_toml(value).map(Self)
+    }
+    fn show(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+/// Hides a password in a database URL (`postgres://user:secret@host`).
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
