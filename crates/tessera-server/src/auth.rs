@@ -11,12 +11,13 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
 use tessera_core::model::{Actor, Member, Org, Token};
 use tessera_core::permission::ResolvedScope;
 use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
 
 use crate::error::{ApiError, ApiResult};
+use crate::headers::Https;
 use crate::state::AppState;
 use crate::verify::{rejection_error, verify_token};
 
@@ -299,6 +300,18 @@ fn check_csrf(method: &Method, headers: &HeaderMap, session_secret: &str) -> Api
     } else {
         Err(ApiError::CsrfFailed)
     }
+}
+
+/// The session cookie: never readable by scripts, not sent on cross-site
+/// subrequests, and `Secure` whenever the client came over HTTPS. An empty
+/// `value` with `max_age` 0 removes it.
+pub fn session_cookie(https: Https, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if https.0 { "; Secure" } else { "" };
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("tessera_session=; Path=/; Max-Age=0"))
 }
 
 /// A cookie's value from the `Cookie` headers.

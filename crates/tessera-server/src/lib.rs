@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod redact;
 pub mod secrets;
+pub mod service;
 pub mod setup;
 pub mod state;
 pub mod throttle;

@@ -103,6 +103,11 @@ impl Shared {
             .map(Vec::as_slice)
     }
 
+    /// A fresh audit event id (see [`AuditIds`]).
+    pub fn next_audit_id(&self) -> String {
+        self.audit_ids.next()
+    }
+
     /// A new audit event at the current time.
     pub fn audit(
         &self,
@@ -114,7 +119,7 @@ impl Shared {
         details: Value,
     ) -> AuditEvent {
         AuditEvent {
-            id: self.audit_ids.next(),
+            id: self.next_audit_id(),
             org_id: org.clone(),
             at: self.now(),
             actor,

@@ -1,9 +1,10 @@
 //! The REST API under `/api/v1`: one module per resource, each with a
 //! `router()`, merged here.
 //!
-//! Handlers are short: extract the caller and the body, check permission,
-//! apply domain rules (from `tessera-core`), make one storage call (which
-//! writes its audit event in the same transaction), answer.
+//! Handlers only translate: extract the caller and the body, call the
+//! operation in [`crate::service`] (which checks permission, applies the
+//! domain rules and makes the storage call), answer with its result as
+//! JSON and the status the operation implies.
 
 pub mod admin;
 pub(crate) mod extract;
@@ -16,8 +17,6 @@ use axum::Router;
 
 pub use crate::redact::redact;
 pub use extract::{ApiJson, ApiQuery, OptionalJson};
-pub use session::me_response_parts;
-pub use tokens::token_response;
 
 use crate::state::AppState;
 

@@ -2,14 +2,13 @@
 //! rotate, clone, delete), and the page that shows a new value once.
 //!
 //! Each action builds the API's request type from the form and calls the
-//! `/api/v1/tokens` handler itself, so the page obeys exactly the API's
-//! permission checks and lifecycle rules.
+//! same operation in [`crate::service::tokens`] as `/api/v1/tokens`, so the
+//! page obeys exactly the API's permission checks and lifecycle rules.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
     UpdateTokenRequest,
@@ -21,9 +20,8 @@ use super::once::{Claim, FirstSent};
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
-use crate::api::tokens as api;
-use crate::api::{ApiJson, OptionalJson};
 use crate::error::ApiError;
+use crate::service::tokens;
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
@@ -61,8 +59,8 @@ pub async fn list(
 ) -> Response {
     let now = state.now();
     let layout = user.layout("My tokens", "tokens");
-    match api::list_tokens(State(state), user.caller).await {
-        Ok(Json(list)) => page(
+    match tokens::list(&state, &user.caller).await {
+        Ok(list) => page(
             StatusCode::OK,
             &ListPage {
                 layout,
@@ -125,11 +123,7 @@ pub async fn create(
         Ok(r) => r,
         Err(problems) => return new_page(&state, &user, &form, problems).await,
     };
-    let call = async {
-        let (_, Json(created)) =
-            api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await?;
-        Ok(created)
-    };
+    let call = tokens::create(&state, &user.caller, request, state.now());
     match mint_once(&state, &user, &headers, &form, "created", call).await {
         Ok(page) => page,
         Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
@@ -303,14 +297,8 @@ async fn show_page(
     notice: Option<&'static str>,
     sent: Sent<'_>,
 ) -> Response {
-    let token = match api::get_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.to_owned()),
-    )
-    .await
-    {
-        Ok(Json(t)) => t,
+    let token = match tokens::show(state, &user.caller, id).await {
+        Ok(t) => t,
         Err(e) => return failed(&e),
     };
     let empty = FormData::default();
@@ -438,13 +426,7 @@ pub async fn update(
         projects: Some((!projects.is_empty()).then_some(projects)),
         expires_at: None,
     };
-    let call = api::update_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        ApiJson(request),
-    );
-    match call.await {
+    match tokens::update(&state, &user.caller, &id, request, state.now()).await {
         Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
         Err(e) => {
             let p = Problems::from_api(&e, TOKEN_FIELDS);
@@ -480,17 +462,7 @@ pub async fn rotate(
         expires_at,
         grace_period_seconds: Some(grace),
     };
-    let call = async {
-        let path = Path(id.clone());
-        let Json(created) = api::rotate_token(
-            State(state.clone()),
-            user.caller.clone(),
-            path,
-            ApiJson(request),
-        )
-        .await?;
-        Ok(created)
-    };
+    let call = tokens::rotate(&state, &user.caller, &id, request, state.now());
     match mint_once(&state, &user, &headers, &form, "rotated", call).await {
         Ok(page) => page,
         Err(e) => {
@@ -511,17 +483,7 @@ pub async fn clone(
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
-    let call = async {
-        let path = Path(id.clone());
-        let (_, Json(created)) = api::clone_token(
-            State(state.clone()),
-            user.caller.clone(),
-            path,
-            OptionalJson(request),
-        )
-        .await?;
-        Ok(created)
-    };
+    let call = tokens::clone(&state, &user.caller, &id, request, state.now());
     match mint_once(&state, &user, &headers, &form, "cloned", call).await {
         Ok(page) => page,
         Err(e) => {
@@ -563,8 +525,8 @@ pub async fn confirm_delete(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let back = safe_back(query_of(raw).get("back"));
-    let token = match api::get_token(State(state), user.caller.clone(), Path(id.clone())).await {
-        Ok(Json(t)) => t,
+    let token = match tokens::show(&state, &user.caller, &id).await {
+        Ok(t) => t,
         Err(e) => return failed(&e),
     };
     page(
@@ -599,7 +561,7 @@ pub async fn delete(
     WebForm(form): WebForm,
 ) -> Response {
     let back = safe_back(form.get("back"));
-    match api::delete_token(State(state), user.caller, Path(id)).await {
+    match tokens::delete(&state, &user.caller, &id, state.now()).await {
         Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
         Err(e) => failed(&e),
     }
