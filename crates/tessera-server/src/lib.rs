@@ -13,11 +13,9 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod embedded;
 pub mod error;
 pub mod head_guard;
 pub mod headers;
-pub mod hot;
 pub mod http;
 pub mod metrics;
 pub mod openapi;
@@ -50,6 +48,8 @@ pub use clock::Clock;
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+/// Where `EmbeddedVerifier` has always been found.
+pub use verify::embedded;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ pub fn router(state: AppState) -> Router {
     // engine's load timeout (the same number of seconds). `/verify` keeps
     // the timeout for its body (see `hot_router`).
     let app = Router::new()
-        .merge(api::verify::hot_router(timeout))
+        .merge(verify::routes::hot_router(timeout))
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -229,7 +229,7 @@ pub fn start(
     let app_state = state.clone();
     // Per connection: the hot endpoints in front of the router (see
     // `hot`, which also adds the security headers to its own answers).
-    let service_for = move |peer| hot::Hot::new(app.clone(), app_state.clone(), peer);
+    let service_for = move |peer| verify::hot::Hot::new(app.clone(), app_state.clone(), peer);
     let limits = http::ConnLimits {
         header_timeout: Duration::from_secs(state.config.header_timeout_seconds),
         max_header_bytes: state.config.max_header_bytes,

@@ -11,7 +11,6 @@ pub(crate) mod extract;
 pub mod members;
 pub mod session;
 pub mod tokens;
-pub mod verify;
 
 use axum::Router;
 
@@ -27,6 +26,6 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(admin::router())
         .merge(tokens::router())
-        .merge(verify::router())
+        .merge(crate::verify::routes::router())
         .route("/openapi.json", axum::routing::get(crate::openapi::serve))
 }

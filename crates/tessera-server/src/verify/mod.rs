@@ -2,6 +2,18 @@
 //! metrics, mapped to API errors. `tessera-engine` does the work; the API's
 //! own authentication, `POST /verify` and `GET /auth` all come through
 //! here, so they cannot disagree on whether a token is valid.
+//!
+//! - [`routes`]: `POST /verify`, `GET /auth` and `POST /leaks` as routed
+//!   handlers, and the answer they share.
+//! - [`hot`]: the same two questions answered in front of the router, per
+//!   connection, without the router's per-request costs.
+//! - [`embedded`]: the same answer in process, for `tessera_client`'s layer.
+
+pub mod embedded;
+pub mod hot;
+pub mod routes;
+
+pub use routes::answer;
 
 use std::time::Instant;
 

@@ -2,7 +2,7 @@
 //! that embeds Tessera (its store and engine, through an [`AppState`])
 //! verifies presented tokens without a network round trip, with exactly
 //! the answers `POST /verify` would give, since both run
-//! [`crate::api::verify::answer`].
+//! [`super::routes::answer`].
 //!
 //! ```no_run
 //! # async fn demo(state: tessera_server::AppState) {
@@ -21,7 +21,7 @@
 use tessera_api::VerifyRequest;
 use tessera_client::{Verifier, VerifyFuture};
 
-use crate::api::verify::answer;
+use super::routes::answer;
 use crate::state::AppState;
 use crate::ApiError;
 
