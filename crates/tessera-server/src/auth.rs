@@ -7,9 +7,9 @@
 //! change state must be JSON or carry the session's CSRF token, which a
 //! cross-site form can do neither of.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use tessera_core::model::{Actor, Member, Org, Token};
@@ -18,7 +18,9 @@ use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
 
 use crate::error::{ApiError, ApiResult};
 use crate::headers::Https;
+use crate::peer::client_addr;
 use crate::state::AppState;
+pub use crate::verify::{presented_credential, presented_token};
 use crate::verify::{rejection_error, verify_token};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
@@ -190,33 +192,6 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The token in the `Authorization` header, if there is one.
-pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    presented_credential(headers).map(|c| c.map(str::to_owned))
-}
-
-/// [`presented_token`], borrowed from the request.
-pub fn presented_credential(headers: &HeaderMap) -> ApiResult<Option<&str>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::Unauthenticated(
-            "malformed Authorization header: use `Bearer <token>` or `ApiKey <token>`".into(),
-        )
-    };
-    let text = value.to_str().map_err(|_| bad())?;
-    let (scheme, credential) = text.trim().split_once(' ').ok_or_else(bad)?;
-    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("apikey") {
-        return Err(bad());
-    }
-    let credential = credential.trim();
-    if credential.is_empty() {
-        return Err(bad());
-    }
-    Ok(Some(credential))
-}
-
 async fn from_token(
     state: &AppState,
     presented: &str,
@@ -325,44 +300,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// The client's address: the peer, or — when the peer is a trusted proxy —
-/// the nearest untrusted address in `X-Forwarded-For`.
-pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
-    client_addr(parts, state).map(|addr| addr.to_string())
-}
-
-/// [`client_ip`] as an address (no allocation, for the verification path).
-pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())?;
-    Some(client_behind(peer, &parts.headers, state))
-}
-
-/// The client's address, given the connection's `peer`: the peer itself,
-/// or, when the peer is a trusted proxy, the nearest untrusted address it
-/// forwarded.
-pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
-    let trusted = &state.config.trusted_proxies;
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .copied()
-        .unwrap_or(peer)
 }
 
 #[cfg(test)]

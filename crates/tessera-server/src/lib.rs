@@ -14,13 +14,18 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod head_guard;
 pub mod headers;
 pub mod http;
 pub mod metrics;
+#[cfg(test)]
+mod module_graph;
 pub mod openapi;
+pub mod peer;
 pub mod redact;
 pub mod secrets;
+pub mod sent_forms;
 pub mod service;
 pub mod setup;
 pub mod state;
@@ -103,8 +108,11 @@ pub fn router(state: AppState) -> Router {
     let body_limit = DefaultBodyLimit::max(state.config.max_body_bytes);
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
+    let api = api::router()
+        .merge(verify::routes::router())
+        .route("/openapi.json", get(openapi::serve));
     let rest = Router::new()
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api)
         .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -7,25 +7,23 @@
 //! JSON and the status the operation implies.
 
 pub mod admin;
-pub(crate) mod extract;
 pub mod members;
 pub mod session;
 pub mod tokens;
 
 use axum::Router;
 
-pub use crate::redact::redact;
-pub use extract::{ApiJson, ApiQuery, OptionalJson};
+pub use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 
 use crate::state::AppState;
 
-/// Every `/api/v1` route.
+/// Every `/api/v1` route but verification's (`crate::verify::routes`) and
+/// the OpenAPI document (`crate::openapi`), which the server adds beside
+/// these so that neither depends on this module's router.
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(session::router())
         .merge(members::router())
         .merge(admin::router())
         .merge(tokens::router())
-        .merge(crate::verify::routes::router())
-        .route("/openapi.json", axum::routing::get(crate::openapi::serve))
 }

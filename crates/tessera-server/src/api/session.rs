@@ -10,8 +10,9 @@ use tessera_api::{ChangePasswordRequest, LoginRequest, MeResponse, SessionRespon
 
 use super::ApiJson;
 use crate::auth::{session_cookie, Caller};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::headers::Https;
+use crate::peer::ClientIp;
 use crate::service::sessions;
 use crate::state::AppState;
 
@@ -68,33 +69,4 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     sessions::change_password(&state, &caller, body, state.now()).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The client's address, for handlers that run without a [`Caller`].
-pub struct ClientIp(pub Option<String>);
-
-/// The client's address, unformatted (the verification path records it
-/// without allocating).
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
-
-impl axum::extract::FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(crate::auth::client_addr(parts, state)))
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for ClientIp {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> ApiResult<Self> {
-        Ok(Self(crate::auth::client_ip(parts, state)))
-    }
 }

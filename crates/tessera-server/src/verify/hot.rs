@@ -10,7 +10,7 @@
 //! (54k to 36k per request, docs/benchmarks.md). So [`Hot`]
 //! matches these two by method and exact path and calls the same code the
 //! routed handlers call (`routes::decide`, `routes::auth_answer`,
-//! the same body and JSON rules as [`crate::api::ApiJson`]); every other request,
+//! the same body and JSON rules as [`crate::extract::ApiJson`]); every other request,
 //! including other methods on these paths (405) and the OpenAPI document,
 //! goes to the router, which still routes both paths too.
 //!
@@ -41,10 +41,10 @@ use tessera_api::VerifyRequest;
 use tower::Service;
 
 use super::routes::{self, Answer, Question};
-use crate::api::extract::{body_error, is_json_content_type, parse_json};
-use crate::auth::client_behind;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{body_error, is_json_content_type, parse_json};
 use crate::headers::{self, Secured, SecuredFuture};
+use crate::peer::client_behind;
 use crate::state::AppState;
 
 const VERIFY: &str = "/api/v1/verify";

@@ -13,11 +13,10 @@ use tessera_core::model::Actor;
 use tessera_core::policy::check_resource_shape;
 use tessera_core::resource;
 
-use super::{rejection_error, verify_token};
-use crate::api::session::{ClientAddr, ClientIp};
-use crate::api::ApiJson;
-use crate::auth::presented_credential;
+use super::{presented_credential, rejection_error, verify_token};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::peer::{ClientAddr, ClientIp};
 use crate::state::AppState;
 use tessera_engine::Verified;
 

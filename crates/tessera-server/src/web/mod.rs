@@ -25,7 +25,6 @@ mod admin;
 mod assets;
 mod forms;
 pub(crate) mod login_csrf;
-pub(crate) mod once;
 mod render;
 mod scope;
 mod session;

@@ -16,11 +16,11 @@ use tessera_api::{
 use tessera_core::lifecycle::validate_name;
 
 use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
-use super::once::{Claim, FirstSent};
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
 use crate::error::ApiError;
+use crate::sent_forms::{Claim, FirstSent, FORM_ID_FIELD};
 use crate::service::tokens;
 use crate::state::AppState;
 
@@ -204,7 +204,7 @@ fn created_page(
     response
 }
 
-/// Acts on a form that mints a token value once (see [`super::once`]):
+/// Acts on a form that mints a token value once (see [`crate::sent_forms`]):
 /// a repeat is answered with what the first send did and `mint` is not
 /// run; otherwise the new value's page. An API error is handed back, so
 /// the caller can show its form again with the problem next to its field
@@ -217,7 +217,11 @@ async fn mint_once(
     verb: &'static str,
     mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ApiError>>,
 ) -> Result<Response, ApiError> {
-    let ticket = match state.sent_forms.claim(user.member_id(), form, state.now()) {
+    let form_id = form.opt(FORM_ID_FIELD);
+    let ticket = match state
+        .sent_forms
+        .claim(user.member_id(), form_id.as_deref(), state.now())
+    {
         Claim::First(ticket) => ticket,
         Claim::Again(first) => return Ok(sent_again(user, verb, first)),
     };
