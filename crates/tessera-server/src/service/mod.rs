@@ -70,3 +70,6 @@ pub(crate) fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> Service
         other => other.into(),
     }
 }
+
+#[cfg(test)]
+mod tests;
