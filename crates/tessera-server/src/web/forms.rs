@@ -239,7 +239,7 @@ fn sentence(text: &str) -> String {
 
 /// The expiry chosen in a form: a preset number of days, a custom date
 /// (valid to the end of that day, UTC), or none. Whether it is allowed
-/// (future, within the org's policy) is for the API handler to say.
+/// (future, within the org's policy) is for the service to say.
 pub fn expiry_from(
     form: &FormData,
     now: OffsetDateTime,
