@@ -12,164 +12,18 @@ use std::net::IpAddr;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
-use tessera_core::model::{Actor, Member, Org, Token};
-use tessera_core::permission::ResolvedScope;
-use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
+use tessera_core::SecretHash;
 
 use crate::error::{ApiError, ApiResult};
 use crate::headers::Https;
 use crate::peer::client_addr;
+pub use crate::service::caller::{Caller, Via};
 use crate::state::AppState;
 pub use crate::verify::{presented_credential, presented_token};
 use crate::verify::{rejection_error, verify_token};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// How the caller authenticated.
-#[derive(Clone)]
-pub enum Via {
-    Session {
-        id_hash: SecretHash,
-    },
-    Token {
-        token: Box<Token>,
-        scope: ResolvedScope,
-        /// The string presented was the one a rotation replaced, still in
-        /// its grace period: it may authenticate, not manage tokens.
-        superseded: bool,
-    },
-}
-
-/// Token actions a superseded string may not take: all but reading.
-fn manages_tokens(action: &str) -> bool {
-    action.starts_with("token:") && action != "token:read"
-}
-
-/// An authenticated member of an org. Handlers that take a `Caller` cannot
-/// run without a valid credential.
-#[derive(Clone)]
-pub struct Caller {
-    pub member: Member,
-    pub org: Org,
-    pub permissions: MemberPermissions,
-    pub via: Via,
-    pub ip: Option<String>,
-}
-
-impl Caller {
-    /// The full permission check for this call: for a token, owner ∧ scope ∧
-    /// projects; for a session, the member's own permissions.
-    pub fn allows(&self, action: &str, resource: &str) -> bool {
-        match &self.via {
-            Via::Session { .. } => self.permissions.allows(action, resource),
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => false,
-            Via::Token { token, scope, .. } => tessera_core::permission::token_allows(
-                &self.permissions,
-                scope,
-                &token.projects,
-                action,
-                resource,
-            ),
-        }
-    }
-
-    /// Like [`Caller::allows`], but for a token acting on itself (`self`):
-    /// reading and rotating itself are not bound by its project
-    /// restriction (see `token_allows_on_itself`).
-    pub fn allows_on(&self, action: &str, resource: &str, target: &tessera_core::TokenId) -> bool {
-        match &self.via {
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => false,
-            Via::Token { token, scope, .. } if &token.id == target => {
-                self.allows(action, resource)
-                    || tessera_core::permission::token_allows_on_itself(
-                        &self.permissions,
-                        scope,
-                        action,
-                        resource,
-                    )
-            }
-            _ => self.allows(action, resource),
-        }
-    }
-
-    /// 403 naming the action unless allowed.
-    pub fn require(&self, action: &str, resource: &str) -> ApiResult<()> {
-        self.check_not_superseded(action)?;
-        if self.allows(action, resource) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(action, resource))
-        }
-    }
-
-    /// [`Caller::require`] for an action on token `target` (see
-    /// [`Caller::allows_on`]).
-    pub fn require_on(
-        &self,
-        action: &str,
-        resource: &str,
-        target: &tessera_core::TokenId,
-    ) -> ApiResult<()> {
-        self.check_not_superseded(action)?;
-        if self.allows_on(action, resource, target) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(action, resource))
-        }
-    }
-
-    /// A 403 that says why, for a superseded string managing tokens.
-    fn check_not_superseded(&self, action: &str) -> ApiResult<()> {
-        match &self.via {
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => Err(ApiError::NotAllowed(
-                "this token was rotated: until its grace period ends the old string can authenticate and be verified, but not manage tokens; use the new string".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn token(&self) -> Option<&Token> {
-        match &self.via {
-            Via::Token { token, .. } => Some(token),
-            Via::Session { .. } => None,
-        }
-    }
-
-    /// The session's id hash; 403 `session_required` for a token.
-    pub fn require_session(&self) -> ApiResult<SecretHash> {
-        match &self.via {
-            Via::Session { id_hash } => Ok(*id_hash),
-            Via::Token { .. } => Err(ApiError::SessionRequired),
-        }
-    }
-
-    pub fn grantor(&self) -> Grantor<'_> {
-        Grantor {
-            role: self.member.role,
-            via_token: self.token().map(|t| &t.scope),
-            held_back: self.permissions.held_back(),
-        }
-    }
-
-    /// The token scope this call acts under, if any.
-    pub fn token_scope(&self) -> Option<&TokenScope> {
-        self.token().map(|t| &t.scope)
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor {
-            member: Some(self.member.id.clone()),
-            token: self.token().map(|t| t.id.clone()),
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

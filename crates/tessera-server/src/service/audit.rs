@@ -6,8 +6,7 @@ use tessera_core::model::AuditEvent;
 use tessera_core::{resource, MemberId};
 use tessera_store::AuditQuery;
 
-use super::{ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{Caller, ServiceError, ServiceResult};
 use crate::state::{AppState, AuditIds};
 
 /// What to read of the log: the query of `GET /audit`, which the web page's

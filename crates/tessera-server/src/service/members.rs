@@ -17,8 +17,7 @@ use tessera_core::{resource, BuiltinRole, MemberId, RoleKey};
 use time::OffsetDateTime;
 
 use super::tokens::{parse_role_keys, readable_list};
-use super::{event, not_found_as, ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
 use crate::secrets;
 use crate::state::AppState;
 

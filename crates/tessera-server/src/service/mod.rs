@@ -14,6 +14,8 @@
 //!   show) or a [`ServiceError`].
 
 pub mod audit;
+pub mod caller;
+mod error;
 pub mod members;
 pub mod org;
 pub mod projects;
@@ -26,20 +28,10 @@ use tessera_core::model::AuditEvent;
 use tessera_store::StoreError;
 use time::OffsetDateTime;
 
-use crate::auth::Caller;
+pub use caller::Caller;
+pub use error::{ServiceError, ServiceResult};
+
 use crate::state::AppState;
-
-/// Why an operation was refused or failed.
-///
-/// This is the server's one error enum (`crate::error::ApiError`): its
-/// variants say what went wrong (not found, not allowed, a rule broken, a
-/// conflict), not how it travels, and `crate::error` is the one place that
-/// maps each to an HTTP status and a stable code. The web page shows the
-/// same error next to the field it is about. Named for this layer here, so
-/// that service code reads as what it is.
-pub use crate::error::ApiError as ServiceError;
-
-pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// A new audit event: `caller` did `action` to `target` at `now`.
 pub(crate) fn event(

@@ -8,8 +8,7 @@ use tessera_core::model::Org;
 use tessera_core::resource;
 use time::OffsetDateTime;
 
-use super::{event, ServiceResult};
-use crate::auth::Caller;
+use super::{event, Caller, ServiceResult};
 use crate::state::AppState;
 
 pub fn org_response(o: &Org) -> OrgResponse {

@@ -10,8 +10,7 @@ use tessera_core::model::Project;
 use tessera_core::{resource, ProjectKey};
 use time::OffsetDateTime;
 
-use super::{event, not_found_as, ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
 use crate::state::AppState;
 
 pub fn project_response(p: &Project) -> ProjectResponse {

@@ -9,8 +9,7 @@ use tessera_core::model::CustomRole;
 use tessera_core::{resource, RoleKey};
 use time::OffsetDateTime;
 
-use super::{event, not_found_as, ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
 use crate::state::AppState;
 
 pub fn role_response(r: &CustomRole) -> RoleResponse {

@@ -14,8 +14,7 @@ use time::{Duration, OffsetDateTime};
 use super::members::member_response;
 use super::org::org_response;
 use super::tokens::token_response;
-use super::{event, ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{event, Caller, ServiceError, ServiceResult};
 use crate::secrets;
 use crate::state::AppState;
 

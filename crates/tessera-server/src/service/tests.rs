@@ -8,8 +8,9 @@ use tessera_api::{
 use tessera_core::BuiltinRole;
 use time::Duration;
 
+use super::Caller;
 use super::{members, sessions, tokens, ServiceError};
-use crate::auth::{from_session, Caller};
+use crate::auth::from_session;
 use crate::state::AppState;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -101,7 +102,16 @@ async fn operations_refuse_what_the_caller_may_not_do() {
     // Nor hands a token more than it holds itself.
     let wider = token_request("wider", Some(BuiltinRole::Admin));
     let refused = tokens::create(&state, &reader, wider, now).await;
-    assert!(matches!(refused, Err(ServiceError::NotAllowed(_))));
+    assert!(
+        matches!(
+            refused,
+            Err(ServiceError::Rule(tessera_core::Error::ScopeExceedsCaller(
+                _
+            )))
+        ),
+        "{:?}",
+        refused.err()
+    );
     let own = token_request("mine", Some(BuiltinRole::Reader));
     tokens::create(&state, &reader, own, now)
         .await

@@ -18,8 +18,7 @@ use tessera_core::{resource, BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, 
 use tessera_store::{Rotation, StoreError, TokenChanges};
 use time::{OffsetDateTime, UtcOffset};
 
-use super::{event, not_found_as, ServiceError, ServiceResult};
-use crate::auth::Caller;
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// Most projects (or custom roles) one token may be restricted to.

@@ -11,8 +11,7 @@ use tessera_api::ChangePasswordRequest;
 use super::forms::{query_of, Problems, WebForm};
 use super::render::{page, Layout};
 use super::session::WebUser;
-use crate::error::ApiError;
-use crate::service::sessions;
+use crate::service::{sessions, ServiceError};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -70,10 +69,10 @@ pub async fn change_password(
     };
     match sessions::change_password(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/account?done=password").into_response(),
-        Err(ApiError::NotAllowed(_)) => {
+        Err(ServiceError::NotAllowed(_)) => {
             let p = Problems::field("current_password", "The current password is wrong.");
             account_page(&user, None, p)
         }
-        Err(e) => account_page(&user, None, Problems::from_api(&e, &["password"])),
+        Err(e) => account_page(&user, None, Problems::from_api(e, &["password"])),
     }
 }

@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::headers::{is_https, Https};
 use crate::peer::client_ip;
 use crate::secrets;
-use crate::service::sessions;
+use crate::service::{sessions, ServiceError};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for WebUser {
                 caller,
                 csrf: secrets::csrf_token(&secret),
             }),
-            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(&e)),
+            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(e)),
             Err(_) => Err(to_login(parts)),
         }
     }
@@ -114,7 +114,7 @@ struct LoginPage {
 async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
     form.csrf = match login_csrf::issue(state).await {
         Ok(value) => value,
-        Err(err) => return failed(&err),
+        Err(err) => return failed(err),
     };
     let mut response = page(status, &form);
     let cookie = format!(
@@ -181,7 +181,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
     };
     let genuine = match login_csrf::check(&state, &expected, form.get(CSRF_FIELD)).await {
         Ok(genuine) => genuine,
-        Err(err) => return failed(&err),
+        Err(err) => return failed(err),
     };
     if !genuine {
         view.problems.general =
@@ -205,14 +205,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             response
         }
         Err(err) => {
-            if matches!(&err, ApiError::BadRequest(m) if m == sessions::SEVERAL_ORGS) {
+            if matches!(&err, ServiceError::BadRequest(m) if m == sessions::SEVERAL_ORGS) {
                 view.show_org = true;
                 view.problems = Problems::field(
                     "org",
                     "This email belongs to several organizations: enter the organization's key.",
                 );
             } else {
-                view.problems = Problems::from_api(&err, &["email", "org"]);
+                view.problems = Problems::from_api(err, &["email", "org"]);
             }
             let status = view.problems.status();
             login_form(&state, status, view).await
@@ -234,7 +234,7 @@ pub async fn logout(
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response
         }
-        Err(err) => failed(&err),
+        Err(err) => failed(err),
     }
 }
 

@@ -19,9 +19,8 @@ use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
-use crate::error::ApiError;
 use crate::sent_forms::{Claim, FirstSent, FORM_ID_FIELD};
-use crate::service::tokens;
+use crate::service::{tokens, ServiceError};
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
@@ -68,7 +67,7 @@ pub async fn list(
                 notice: notice(&query_of(raw)),
             },
         ),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }
 
@@ -126,7 +125,7 @@ pub async fn create(
     let call = tokens::create(&state, &user.caller, request, state.now());
     match mint_once(&state, &user, &headers, &form, "created", call).await {
         Ok(page) => page,
-        Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
+        Err(e) => new_page(&state, &user, &form, Problems::from_api(e, TOKEN_FIELDS)).await,
     }
 }
 
@@ -134,8 +133,8 @@ pub async fn create(
 /// shows at once (the name by the domain's own rule, so that an empty name
 /// is not hidden behind a policy that does not parse).
 fn create_request(state: &AppState, form: &FormData) -> Result<CreateTokenRequest, Problems> {
-    let name = validate_name("name", form.get("name"))
-        .map_err(|e| Problems::from_api(&ApiError::from(e), TOKEN_FIELDS));
+    let name =
+        validate_name("name", form.get("name")).map_err(|e| Problems::from_api(e, TOKEN_FIELDS));
     match (name, scope::chosen(form), expiry_from(form, state.now())) {
         (Ok(()), Ok(chosen), Ok(expires_at)) => Ok(CreateTokenRequest {
             name: form.get("name").to_owned(),
@@ -206,7 +205,7 @@ fn created_page(
 
 /// Acts on a form that mints a token value once (see [`crate::sent_forms`]):
 /// a repeat is answered with what the first send did and `mint` is not
-/// run; otherwise the new value's page. An API error is handed back, so
+/// run; otherwise the new value's page. The service's error is handed back, so
 /// the caller can show its form again with the problem next to its field
 /// (and the form, unclaimed, can be sent again).
 async fn mint_once(
@@ -215,8 +214,8 @@ async fn mint_once(
     headers: &HeaderMap,
     form: &FormData,
     verb: &'static str,
-    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ApiError>>,
-) -> Result<Response, ApiError> {
+    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
+) -> Result<Response, ServiceError> {
     let form_id = form.opt(FORM_ID_FIELD);
     let ticket = match state
         .sent_forms
@@ -303,7 +302,7 @@ async fn show_page(
 ) -> Response {
     let token = match tokens::show(state, &user.caller, id).await {
         Ok(t) => t,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let empty = FormData::default();
     let current = form_of(&token);
@@ -433,7 +432,7 @@ pub async fn update(
     match tokens::update(&state, &user.caller, &id, request, state.now()).await {
         Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, TOKEN_FIELDS);
+            let p = Problems::from_api(e, TOKEN_FIELDS);
             show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await
         }
     }
@@ -470,7 +469,7 @@ pub async fn rotate(
     match mint_once(&state, &user, &headers, &form, "rotated", call).await {
         Ok(page) => page,
         Err(e) => {
-            let p = Problems::from_api(&e, &["expires_at", "grace_period_seconds"]);
+            let p = Problems::from_api(e, &["expires_at", "grace_period_seconds"]);
             show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
         }
     }
@@ -491,7 +490,7 @@ pub async fn clone(
     match mint_once(&state, &user, &headers, &form, "cloned", call).await {
         Ok(page) => page,
         Err(e) => {
-            let p = Problems::from_api(&e, &["name", "expires_at"]);
+            let p = Problems::from_api(e, &["name", "expires_at"]);
             show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await
         }
     }
@@ -531,7 +530,7 @@ pub async fn confirm_delete(
     let back = safe_back(query_of(raw).get("back"));
     let token = match tokens::show(&state, &user.caller, &id).await {
         Ok(t) => t,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     page(
         StatusCode::OK,
@@ -567,6 +566,6 @@ pub async fn delete(
     let back = safe_back(form.get("back"));
     match tokens::delete(&state, &user.caller, &id, state.now()).await {
         Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

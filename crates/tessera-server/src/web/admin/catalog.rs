@@ -53,7 +53,7 @@ pub(super) async fn roles_page(
                 name: r.name,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -124,7 +124,7 @@ pub(super) async fn create_role(
     match roles::create(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["key", "name", "policy"]);
+            let p = Problems::from_api(e, &["key", "name", "policy"]);
             roles_page(&state, &user, &form, p, None).await
         }
     }
@@ -150,7 +150,7 @@ pub(super) async fn role_page(
 ) -> Response {
     let role = match roles::show(state, &user.caller, key).await {
         Ok(r) => r,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let (name, policy, problems) = match sent {
         Some((form, p)) => (
@@ -208,7 +208,7 @@ pub(super) async fn update_role(
     match roles::update(&state, &user.caller, &key, request, state.now()).await {
         Ok(_) => Redirect::to(&format!("/admin/roles/{key}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["name", "policy"]);
+            let p = Problems::from_api(e, &["name", "policy"]);
             role_page(&state, &user, &key, Some((&form, p)), None).await
         }
     }
@@ -235,7 +235,7 @@ pub(super) async fn delete_role(
 ) -> Response {
     match roles::delete(&state, &user.caller, &key, state.now()).await {
         Ok(_) => Redirect::to("/admin/roles?done=deleted").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }
 
@@ -275,7 +275,7 @@ pub(super) async fn projects_page(
                 name: p.name,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -323,7 +323,7 @@ pub(super) async fn create_project(
     match projects::create(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["key", "name"]);
+            let p = Problems::from_api(e, &["key", "name"]);
             projects_page(&state, &user, &form, p, None).await
         }
     }
@@ -349,6 +349,6 @@ pub(super) async fn delete_project(
 ) -> Response {
     match projects::delete(&state, &user.caller, &key, state.now()).await {
         Ok(_) => Redirect::to("/admin/projects?done=deleted").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

@@ -55,7 +55,7 @@ pub(super) async fn members_page(
                 member,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -126,7 +126,7 @@ pub(super) async fn add_member(
             members_page(&state, &user, &empty, Problems::default(), added, None).await
         }
         Err(e) => {
-            let p = Problems::from_api(&e, MEMBER_FIELDS);
+            let p = Problems::from_api(e, MEMBER_FIELDS);
             members_page(&state, &user, &form, p, None, None).await
         }
     }
@@ -158,7 +158,7 @@ pub(super) async fn member_page(
 ) -> Response {
     let member = match members::show(state, &user.caller, id).await {
         Ok(m) => m,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let (role, picked, problems) = match sent {
         Some((form, p)) => (form.get("role").to_owned(), form.all("custom_roles"), p),
@@ -170,14 +170,14 @@ pub(super) async fn member_page(
     };
     let locked = members::check_manageable(&user.caller, member.role)
         .err()
-        .map(|e| friendly(&e));
+        .map(|e| friendly(&e.into()));
     let now = state.now();
     let (tokens, tokens_error) = match members::list_tokens(state, &user.caller, id).await {
         Ok(list) => (
             list.items.iter().map(|t| TokenView::new(t, now)).collect(),
             None,
         ),
-        Err(e) => (Vec::new(), Some(friendly(&e))),
+        Err(e) => (Vec::new(), Some(friendly(&e.into()))),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -228,7 +228,7 @@ pub(super) async fn update_member(
     match call.await {
         Ok(_) => Redirect::to(&format!("/admin/members/{id}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["role", "custom_roles"]);
+            let p = Problems::from_api(e, &["role", "custom_roles"]);
             member_page(&state, &user, &id, Some((&form, p)), None).await
         }
     }
@@ -241,7 +241,7 @@ pub(super) async fn confirm_remove(
 ) -> Response {
     let member = match members::show(&state, &user.caller, &id).await {
         Ok(m) => m,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     page(
         StatusCode::OK,
@@ -271,6 +271,6 @@ pub(super) async fn remove_member(
 ) -> Response {
     match members::delete(&state, &user.caller, &id, state.now()).await {
         Ok(_) => Redirect::to("/admin/members?done=removed").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

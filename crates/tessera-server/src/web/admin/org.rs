@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::{AuditEventResponse, TokenPolicyPatch, UpdateOrgRequest};
 
 use super::{failed, notice, query_of};
+use crate::error::ApiError;
 use crate::service::audit::AuditParams;
 use crate::service::{audit, members, org};
 use crate::state::AppState;
@@ -80,7 +81,7 @@ pub(super) async fn update_policy(
     };
     match org::update(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
-        Err(e) => show(Problems::from_api(&e, &["max_lifetime_days"])),
+        Err(e) => show(Problems::from_api(e, &["max_lifetime_days"])),
     }
 }
 // ---------------------------------------------------------------- audit
@@ -121,7 +122,7 @@ pub(super) async fn audit(
         .collect();
     let members = match members::list(&state, &user.caller).await {
         Ok(list) => list.items,
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let name_of = |id: &str| {
         members
@@ -150,11 +151,11 @@ pub(super) async fn audit(
                 page.next_cursor.map(|c| next_link(&kept, &c)),
                 None,
             ),
-            Err(e) => (
-                Vec::new(),
-                None,
-                Some((e.status_and_code().0, friendly(&e))),
-            ),
+            Err(e) => {
+                let e = ApiError::from(e);
+                let problem = (e.status_and_code().0, friendly(&e));
+                (Vec::new(), None, Some(problem))
+            }
         },
     };
     let actor = query.get("actor");
