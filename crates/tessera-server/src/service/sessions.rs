@@ -27,7 +27,7 @@ pub struct NewSession {
     pub response: SessionResponse,
 }
 
-/// Checks email and password (throttled, see [`check_credentials`]) and
+/// Checks email and password (throttled, see `check_credentials`) and
 /// starts a session for the member; `ip` is the client's address.
 pub async fn login(
     state: &AppState,

@@ -17,7 +17,7 @@
 //!   button brings it back.
 //! - A form that mints a value (create, clone, rotate) is acted on once:
 //!   reloading the page that shows the value changes nothing more
-//!   ([`once`]).
+//!   ([`crate::sent_forms`]).
 //! - No inline scripts or styles and no external requests: CSS and JS are
 //!   files under `/static/`, compiled into the binary.
 
