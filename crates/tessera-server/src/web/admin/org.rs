@@ -26,8 +26,13 @@ struct PolicyPage {
     problems: Problems,
 }
 
+/// `GET /admin/policy`: the org's token policy as `GET /api/v1/org` reads
+/// it (with the same permission check).
 pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> Response {
-    let current = user.caller.org.token_policy;
+    let current = match org::show(&user.caller) {
+        Ok(org) => org.token_policy,
+        Err(e) => return failed(e),
+    };
     page(
         StatusCode::OK,
         &PolicyPage {
