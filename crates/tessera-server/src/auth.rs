@@ -7,166 +7,23 @@
 //! change state must be JSON or carry the session's CSRF token, which a
 //! cross-site form can do neither of.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method};
-use tessera_core::model::{Actor, Member, Org, Token};
-use tessera_core::permission::ResolvedScope;
-use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use tessera_core::SecretHash;
 
 use crate::error::{ApiError, ApiResult};
+use crate::headers::Https;
+use crate::peer::client_addr;
+pub use crate::service::caller::{Caller, Via};
 use crate::state::AppState;
+pub use crate::verify::{presented_credential, presented_token};
 use crate::verify::{rejection_error, verify_token};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-/// How the caller authenticated.
-#[derive(Clone)]
-pub enum Via {
-    Session {
-        id_hash: SecretHash,
-    },
-    Token {
-        token: Box<Token>,
-        scope: ResolvedScope,
-        /// The string presented was the one a rotation replaced, still in
-        /// its grace period: it may authenticate, not manage tokens.
-        superseded: bool,
-    },
-}
-
-/// Token actions a superseded string may not take: all but reading.
-fn manages_tokens(action: &str) -> bool {
-    action.starts_with("token:") && action != "token:read"
-}
-
-/// An authenticated member of an org. Handlers that take a `Caller` cannot
-/// run without a valid credential.
-#[derive(Clone)]
-pub struct Caller {
-    pub member: Member,
-    pub org: Org,
-    pub permissions: MemberPermissions,
-    pub via: Via,
-    pub ip: Option<String>,
-}
-
-impl Caller {
-    /// The full permission check for this call: for a token, owner ∧ scope ∧
-    /// projects; for a session, the member's own permissions.
-    pub fn allows(&self, action: &str, resource: &str) -> bool {
-        match &self.via {
-            Via::Session { .. } => self.permissions.allows(action, resource),
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => false,
-            Via::Token { token, scope, .. } => tessera_core::permission::token_allows(
-                &self.permissions,
-                scope,
-                &token.projects,
-                action,
-                resource,
-            ),
-        }
-    }
-
-    /// Like [`Caller::allows`], but for a token acting on itself (`self`):
-    /// reading and rotating itself are not bound by its project
-    /// restriction (see `token_allows_on_itself`).
-    pub fn allows_on(&self, action: &str, resource: &str, target: &tessera_core::TokenId) -> bool {
-        match &self.via {
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => false,
-            Via::Token { token, scope, .. } if &token.id == target => {
-                self.allows(action, resource)
-                    || tessera_core::permission::token_allows_on_itself(
-                        &self.permissions,
-                        scope,
-                        action,
-                        resource,
-                    )
-            }
-            _ => self.allows(action, resource),
-        }
-    }
-
-    /// 403 naming the action unless allowed.
-    pub fn require(&self, action: &str, resource: &str) -> ApiResult<()> {
-        self.check_not_superseded(action)?;
-        if self.allows(action, resource) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(action, resource))
-        }
-    }
-
-    /// [`Caller::require`] for an action on token `target` (see
-    /// [`Caller::allows_on`]).
-    pub fn require_on(
-        &self,
-        action: &str,
-        resource: &str,
-        target: &tessera_core::TokenId,
-    ) -> ApiResult<()> {
-        self.check_not_superseded(action)?;
-        if self.allows_on(action, resource, target) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(action, resource))
-        }
-    }
-
-    /// A 403 that says why, for a superseded string managing tokens.
-    fn check_not_superseded(&self, action: &str) -> ApiResult<()> {
-        match &self.via {
-            Via::Token {
-                superseded: true, ..
-            } if manages_tokens(action) => Err(ApiError::NotAllowed(
-                "this token was rotated: until its grace period ends the old string can authenticate and be verified, but not manage tokens; use the new string".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn token(&self) -> Option<&Token> {
-        match &self.via {
-            Via::Token { token, .. } => Some(token),
-            Via::Session { .. } => None,
-        }
-    }
-
-    /// The session's id hash; 403 `session_required` for a token.
-    pub fn require_session(&self) -> ApiResult<SecretHash> {
-        match &self.via {
-            Via::Session { id_hash } => Ok(*id_hash),
-            Via::Token { .. } => Err(ApiError::SessionRequired),
-        }
-    }
-
-    pub fn grantor(&self) -> Grantor<'_> {
-        Grantor {
-            role: self.member.role,
-            via_token: self.token().map(|t| &t.scope),
-            held_back: self.permissions.held_back(),
-        }
-    }
-
-    /// The token scope this call acts under, if any.
-    pub fn token_scope(&self) -> Option<&TokenScope> {
-        self.token().map(|t| &t.scope)
-    }
-
-    pub fn actor(&self) -> Actor {
-        Actor {
-            member: Some(self.member.id.clone()),
-            token: self.token().map(|t| t.id.clone()),
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -187,33 +44,6 @@ impl FromRequestParts<AppState> for Caller {
                 .into(),
         ))
     }
-}
-
-/// The token in the `Authorization` header, if there is one.
-pub fn presented_token(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    presented_credential(headers).map(|c| c.map(str::to_owned))
-}
-
-/// [`presented_token`], borrowed from the request.
-pub fn presented_credential(headers: &HeaderMap) -> ApiResult<Option<&str>> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let bad = || {
-        ApiError::Unauthenticated(
-            "malformed Authorization header: use `Bearer <token>` or `ApiKey <token>`".into(),
-        )
-    };
-    let text = value.to_str().map_err(|_| bad())?;
-    let (scheme, credential) = text.trim().split_once(' ').ok_or_else(bad)?;
-    if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("apikey") {
-        return Err(bad());
-    }
-    let credential = credential.trim();
-    if credential.is_empty() {
-        return Err(bad());
-    }
-    Ok(Some(credential))
 }
 
 async fn from_token(
@@ -301,6 +131,18 @@ fn check_csrf(method: &Method, headers: &HeaderMap, session_secret: &str) -> Api
     }
 }
 
+/// The session cookie: never readable by scripts, not sent on cross-site
+/// subrequests, and `Secure` whenever the client came over HTTPS. An empty
+/// `value` with `max_age` 0 removes it.
+pub fn session_cookie(https: Https, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if https.0 { "; Secure" } else { "" };
+    let text = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&text)
+        .unwrap_or_else(|_| HeaderValue::from_static("tessera_session=; Path=/; Max-Age=0"))
+}
+
 /// A cookie's value from the `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -312,44 +154,6 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty())
-}
-
-/// The client's address: the peer, or — when the peer is a trusted proxy —
-/// the nearest untrusted address in `X-Forwarded-For`.
-pub fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
-    client_addr(parts, state).map(|addr| addr.to_string())
-}
-
-/// [`client_ip`] as an address (no allocation, for the verification path).
-pub fn client_addr(parts: &Parts, state: &AppState) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())?;
-    Some(client_behind(peer, &parts.headers, state))
-}
-
-/// The client's address, given the connection's `peer`: the peer itself,
-/// or, when the peer is a trusted proxy, the nearest untrusted address it
-/// forwarded.
-pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpAddr {
-    let trusted = &state.config.http.trusted_proxies;
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    forwarded
-        .iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .copied()
-        .unwrap_or(peer)
 }
 
 #[cfg(test)]

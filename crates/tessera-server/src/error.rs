@@ -1,5 +1,6 @@
-//! The server's one error enum, and the one place that maps errors to an
-//! HTTP status and a stable error code.
+//! The HTTP layer's error enum, and the one place that maps errors (its
+//! own, the service layer's, storage's and the domain's) to an HTTP status
+//! and a stable error code.
 //!
 //! Client mistakes are 4xx with a message that says what is wrong. Internal
 //! failures are logged in full and answered with generic text: a database
@@ -12,6 +13,8 @@ use tessera_api::{ErrorBody, ErrorCode, ErrorDetail};
 use tessera_store::{StoreError, Unique};
 
 use crate::redact::redact;
+use crate::secrets::PasswordCheckError;
+use crate::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -225,6 +228,47 @@ impl From<tessera_core::Error> for ApiError {
                 retry_after_secs,
             },
         }
+    }
+}
+
+/// The service layer's errors, variant for variant: every operation answers
+/// the API with the same status and code whichever front end called it.
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        use ServiceError as E;
+        match err {
+            E::BadRequest(message) => Self::BadRequest(message),
+            E::Unauthenticated(message) => Self::Unauthenticated(message),
+            E::InvalidCredentials => Self::InvalidCredentials,
+            E::Forbidden { action, resource } => Self::Forbidden { action, resource },
+            E::NotAllowed(message) => Self::NotAllowed(message),
+            E::SessionRequired => Self::SessionRequired,
+            E::NotFound(what) => Self::NotFound(what),
+            E::Unprocessable { code, message } => Self::Unprocessable { code, message },
+            E::TooManyRequests {
+                message,
+                retry_after_secs,
+            } => Self::TooManyRequests {
+                message,
+                retry_after_secs,
+            },
+            E::Busy {
+                message,
+                retry_after_secs,
+            } => Self::Busy {
+                message,
+                retry_after_secs,
+            },
+            E::Rule(err) => err.into(),
+            E::Store(err) => err.into(),
+            E::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<PasswordCheckError> for ApiError {
+    fn from(err: PasswordCheckError) -> Self {
+        ServiceError::from(err).into()
     }
 }
 

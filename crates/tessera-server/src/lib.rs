@@ -9,16 +9,20 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod embedded;
 pub mod error;
+pub mod extract;
 pub mod head_guard;
 pub mod headers;
-pub mod hot;
 pub mod http;
 pub mod metrics;
+#[cfg(test)]
+mod module_graph;
 pub mod openapi;
+pub mod peer;
 pub mod redact;
 pub mod secrets;
+pub mod sent_forms;
+pub mod service;
 pub mod setup;
 pub mod state;
 pub mod throttle;
@@ -45,6 +49,8 @@ pub use clock::Clock;
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+/// Where `EmbeddedVerifier` has always been found.
+pub use verify::embedded;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -93,8 +99,11 @@ pub fn router(state: AppState) -> Router {
     let body_limit = DefaultBodyLimit::max(state.config.http.max_body_bytes);
     // Everything but verification: under `/api/v1`, each request bounded
     // by the request timeout.
+    let api = api::router()
+        .merge(verify::routes::router())
+        .route("/openapi.json", get(openapi::serve));
     let rest = Router::new()
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api)
         .merge(web::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -109,7 +118,7 @@ pub fn router(state: AppState) -> Router {
     // engine's load timeout (the same number of seconds). `/verify` keeps
     // the timeout for its body (see `hot_router`).
     let app = Router::new()
-        .merge(api::verify::hot_router(timeout))
+        .merge(verify::routes::hot_router(timeout))
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -219,7 +228,7 @@ pub fn start(
     let app_state = state.clone();
     // Per connection: the hot endpoints in front of the router (see
     // `hot`, which also adds the security headers to its own answers).
-    let service_for = move |peer| hot::Hot::new(app.clone(), app_state.clone(), peer);
+    let service_for = move |peer| verify::hot::Hot::new(app.clone(), app_state.clone(), peer);
     let limits = http::ConnLimits {
         header_timeout: Duration::from_secs(state.config.http.header_timeout_seconds),
         max_header_bytes: state.config.http.max_header_bytes,

@@ -25,7 +25,7 @@ use crate::api;
         api::tokens::list_tokens, api::tokens::create_token, api::tokens::get_token,
         api::tokens::update_token, api::tokens::delete_token, api::tokens::clone_token,
         api::tokens::rotate_token,
-        api::verify::verify, api::verify::forward_auth, api::verify::report_leaks,
+        crate::verify::routes::verify, crate::verify::routes::forward_auth, crate::verify::routes::report_leaks,
     ),
     modifiers(&Security, &Conformance),
     security(("bearer" = []), ("apikey" = []), ("session" = [])),
@@ -648,7 +648,7 @@ mod tests {
         });
 
         let question = |action: Option<&str>, resource: Option<&str>| {
-            crate::api::verify::check_question(action, resource).is_ok()
+            crate::verify::routes::check_question(action, resource).is_ok()
         };
         let schemas = &doc["components"]["schemas"];
         agree(

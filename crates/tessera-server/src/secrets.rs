@@ -12,8 +12,6 @@ use subtle::ConstantTimeEq;
 use tessera_core::SecretHash;
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
-
 const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Fills `buf` from the OS CSPRNG. With no working CSPRNG, no secret can be
@@ -62,6 +60,19 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a password could not be hashed or checked. `Busy` is the bound
+/// below at work and says when to retry; `Failed` is an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordCheckError {
+    #[error("{message}")]
+    Busy {
+        message: &'static str,
+        retry_after_secs: u64,
+    },
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
 // ---------------------------------------------------------------------------
 // Password hashing: a bounded, process-wide argon2 worker.
 //
@@ -72,7 +83,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 //   instead of taking every core;
 // - a computation waits for a slot at most `deadline`, and at most
 //   `max_waiting` may wait at once; past either, the caller gets
-//   `ApiError::Busy` (503 with `Retry-After`) without any hashing;
+//   `PasswordCheckError::Busy` (503 with `Retry-After`) without any hashing;
 // - argon2's working memory (19 MiB with the default parameters) comes
 //   from a pool of at most `slots` buffers, reused from one computation to
 //   the next: hashing memory is fixed at `slots` x 19 MiB however long the
@@ -137,17 +148,16 @@ impl Hasher {
         })
     }
 
-    fn busy() -> ApiError {
-        ApiError::Busy {
-            message: "the server is busy checking other passwords; try again in a few seconds"
-                .into(),
+    fn busy() -> PasswordCheckError {
+        PasswordCheckError::Busy {
+            message: "the server is busy checking other passwords; try again in a few seconds",
             retry_after_secs: BUSY_RETRY_AFTER_SECS,
         }
     }
 
     /// Runs `job` on a blocking thread with a slot and a pooled buffer, once
     /// a slot is free within the deadline; otherwise `Busy`.
-    async fn run<R, F>(self: &Arc<Self>, job: F) -> Result<R, ApiError>
+    async fn run<R, F>(self: &Arc<Self>, job: F) -> Result<R, PasswordCheckError>
     where
         F: FnOnce(&mut [Block]) -> R + Send + 'static,
         R: Send + 'static,
@@ -159,7 +169,7 @@ impl Hasher {
             let deadline = Duration::from_millis(self.deadline_ms.load(Ordering::Relaxed));
             match tokio::time::timeout(deadline, Arc::clone(&self.slots).acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
-                Ok(Err(closed)) => return Err(ApiError::Internal(closed.to_string())),
+                Ok(Err(closed)) => return Err(PasswordCheckError::Failed(closed.to_string())),
                 Err(_elapsed) => {
                     tracing::debug!("password check refused: no free hashing slot in time");
                     return Err(Self::busy());
@@ -175,7 +185,7 @@ impl Hasher {
             job(&mut lease.buffer)
         })
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| PasswordCheckError::Failed(e.to_string()))
     }
 
     /// A pooled buffer, or a new one while fewer than `slot_count` exist.
@@ -207,7 +217,10 @@ impl Hasher {
         self.checks.load(Ordering::Relaxed)
     }
 
-    pub(crate) async fn hash(self: &Arc<Self>, password: String) -> Result<String, ApiError> {
+    pub(crate) async fn hash(
+        self: &Arc<Self>,
+        password: String,
+    ) -> Result<String, PasswordCheckError> {
         let mut salt = [0u8; 16];
         fill_random(&mut salt);
         self.run(move |memory| hash_with(memory, password.as_bytes(), &salt))
@@ -218,7 +231,7 @@ impl Hasher {
         self: &Arc<Self>,
         password: String,
         stored: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, PasswordCheckError> {
         let real = stored.is_some();
         let hash_text = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let matches = self
@@ -281,8 +294,12 @@ fn millis(d: Duration) -> u64 {
 
 /// Argon2id with the default parameters into `memory`, as the PHC string
 /// `Argon2::default().hash_password` would write.
-fn hash_with(memory: &mut [Block], password: &[u8], salt: &[u8]) -> Result<String, ApiError> {
-    let internal = |e: &dyn std::fmt::Display| ApiError::Internal(e.to_string());
+fn hash_with(
+    memory: &mut [Block],
+    password: &[u8],
+    salt: &[u8],
+) -> Result<String, PasswordCheckError> {
+    let internal = |e: &dyn std::fmt::Display| PasswordCheckError::Failed(e.to_string());
     let params = Params::DEFAULT;
     let blocks = memory
         .get_mut(..params.block_count())
@@ -335,7 +352,7 @@ fn verify_with(memory: &mut [Block], password: &[u8], hash_text: &str) -> Option
 
 /// Hashes a password with argon2id (default parameters) on the bounded
 /// hasher: `Busy` if no slot frees up in time.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+pub async fn hash_password(password: String) -> Result<String, PasswordCheckError> {
     HASHER.hash(password).await
 }
 
@@ -345,7 +362,10 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 /// Checks a password against a stored hash (or the dummy) on the bounded
 /// hasher. Always costs one argon2 verification (or `Busy`, and none).
-pub async fn verify_password(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify_password(
+    password: String,
+    stored: Option<String>,
+) -> Result<bool, PasswordCheckError> {
     HASHER.verify(password, stored).await
 }
 
@@ -511,7 +531,7 @@ mod tests {
             .verify("pw".into(), None)
             .await
             .expect_err("no slot in time");
-        let ApiError::Busy {
+        let PasswordCheckError::Busy {
             retry_after_secs, ..
         } = err
         else {
@@ -520,7 +540,7 @@ mod tests {
         assert!(retry_after_secs > 0);
         assert!(matches!(
             hasher.hash("pw".into()).await,
-            Err(ApiError::Busy { .. })
+            Err(PasswordCheckError::Busy { .. })
         ));
         assert_eq!(hasher.checks(), 0, "nothing was hashed");
         drop(held);
@@ -549,7 +569,7 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(matches!(
             hasher.verify("pw".into(), None).await,
-            Err(ApiError::Busy { .. })
+            Err(PasswordCheckError::Busy { .. })
         ));
         assert!(started.elapsed() < Duration::from_secs(30));
         drop(held);

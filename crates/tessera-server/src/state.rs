@@ -15,6 +15,10 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::throttle::{LoginThrottle, RateLimit};
 
+/// The name under which the store keeps the login form's signing key
+/// (see `web::login_csrf`).
+pub const LOGIN_CSRF_KEY_NAME: &str = "login-csrf";
+
 /// Cloned for every request (axum hands each handler its own copy), so it
 /// is one `Arc`: a clone is one atomic increment.
 #[derive(Clone)]
@@ -44,7 +48,7 @@ pub struct Shared {
     /// Leak reports per client IP (`POST /leaks`).
     pub leak_reports: Arc<RateLimit>,
     /// The web page's value-minting forms already sent (acted on once).
-    pub sent_forms: crate::web::once::SentForms,
+    pub sent_forms: crate::sent_forms::SentForms,
     audit_ids: Arc<AuditIds>,
     /// The login form's signing key, read from (or first made in) the
     /// store when a login form is first served.
@@ -77,7 +81,7 @@ impl AppState {
             metrics: Metrics::default(),
             login_throttle: Arc::new(LoginThrottle::new(login_limits)),
             leak_reports: Arc::new(leak_reports),
-            sent_forms: crate::web::once::SentForms::default(),
+            sent_forms: crate::sent_forms::SentForms::default(),
             audit_ids: Arc::new(AuditIds::default()),
             login_csrf_key: tokio::sync::OnceCell::new(),
         }))
@@ -95,12 +99,15 @@ impl Shared {
             .get_or_try_init(|| async {
                 let mut candidate = [0u8; 32];
                 crate::secrets::fill_random(&mut candidate);
-                self.store
-                    .server_key(crate::web::login_csrf::KEY_NAME, &candidate)
-                    .await
+                self.store.server_key(LOGIN_CSRF_KEY_NAME, &candidate).await
             })
             .await
             .map(Vec::as_slice)
+    }
+
+    /// A fresh audit event id (see [`AuditIds`]).
+    pub fn next_audit_id(&self) -> String {
+        self.audit_ids.next()
     }
 
     /// A new audit event at the current time.
@@ -114,7 +121,7 @@ impl Shared {
         details: Value,
     ) -> AuditEvent {
         AuditEvent {
-            id: self.audit_ids.next(),
+            id: self.next_audit_id(),
             org_id: org.clone(),
             at: self.now(),
             actor,

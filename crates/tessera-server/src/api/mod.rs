@@ -1,33 +1,29 @@
 //! The REST API under `/api/v1`: one module per resource, each with a
 //! `router()`, merged here.
 //!
-//! Handlers are short: extract the caller and the body, check permission,
-//! apply domain rules (from `tessera-core`), make one storage call (which
-//! writes its audit event in the same transaction), answer.
+//! Handlers only translate: extract the caller and the body, call the
+//! operation in [`crate::service`] (which checks permission, applies the
+//! domain rules and makes the storage call), answer with its result as
+//! JSON and the status the operation implies.
 
 pub mod admin;
-pub(crate) mod extract;
 pub mod members;
 pub mod session;
 pub mod tokens;
-pub mod verify;
 
 use axum::Router;
 
-pub use crate::redact::redact;
-pub use extract::{ApiJson, ApiQuery, OptionalJson};
-pub use session::me_response_parts;
-pub use tokens::token_response;
+pub use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 
 use crate::state::AppState;
 
-/// Every `/api/v1` route.
+/// Every `/api/v1` route but verification's (`crate::verify::routes`) and
+/// the OpenAPI document (`crate::openapi`), which the server adds beside
+/// these so that neither depends on this module's router.
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(session::router())
         .merge(members::router())
         .merge(admin::router())
         .merge(tokens::router())
-        .merge(verify::router())
-        .route("/openapi.json", axum::routing::get(crate::openapi::serve))
 }

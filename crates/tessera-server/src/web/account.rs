@@ -1,6 +1,6 @@
 //! The member's own account: who they are, and changing their password
-//! (through `PUT /api/v1/me/password`'s handler, which checks the current
-//! password and ends the member's other sessions).
+//! (through the same operation as `PUT /api/v1/me/password`, which checks
+//! the current password and ends the member's other sessions).
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -11,9 +11,7 @@ use tessera_api::ChangePasswordRequest;
 use super::forms::{query_of, Problems, WebForm};
 use super::render::{page, Layout};
 use super::session::WebUser;
-use crate::api::session as api;
-use crate::api::ApiJson;
-use crate::error::ApiError;
+use crate::service::{sessions, ServiceError};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,12 +67,12 @@ pub async fn change_password(
         current_password: form.get("current_password").to_owned(),
         new_password: new_password.to_owned(),
     };
-    match api::change_password(State(state), user.caller.clone(), ApiJson(request)).await {
+    match sessions::change_password(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/account?done=password").into_response(),
-        Err(ApiError::NotAllowed(_)) => {
+        Err(ServiceError::NotAllowed(_)) => {
             let p = Problems::field("current_password", "The current password is wrong.");
             account_page(&user, None, p)
         }
-        Err(e) => account_page(&user, None, Problems::from_api(&e, &["password"])),
+        Err(e) => account_page(&user, None, Problems::from_api(e, &["password"])),
     }
 }

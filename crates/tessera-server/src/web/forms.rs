@@ -123,15 +123,17 @@ impl Problems {
         p
     }
 
-    /// An API error, next to whichever of `fields` it is about.
-    pub fn from_api(err: &ApiError, fields: &[&'static str]) -> Self {
+    /// An error, next to whichever of `fields` it is about (with the
+    /// status the API answers it with).
+    pub fn from_api(err: impl Into<ApiError>, fields: &[&'static str]) -> Self {
+        let err = err.into();
         let (status, _) = err.status_and_code();
-        let message = friendly(err);
+        let message = friendly(&err);
         let mut p = Self {
             status: Some(status),
             ..Self::default()
         };
-        match field_of(err, fields) {
+        match field_of(&err, fields) {
             Some((field, text)) => {
                 p.fields.insert(field, text);
             }
@@ -168,10 +170,11 @@ impl Problems {
     }
 }
 
-/// The page for an API error the member cannot correct in a form (not
-/// found, not allowed, ...): its status and its message for people.
-pub fn failed(err: &ApiError) -> Response {
-    error_page(err.status_and_code().0, &friendly(err))
+/// The page for an error the member cannot correct in a form (not found,
+/// not allowed, ...): the API's status for it and its message for people.
+pub fn failed(err: impl Into<ApiError>) -> Response {
+    let err = err.into();
+    error_page(err.status_and_code().0, &friendly(&err))
 }
 
 /// A page's query string as fields (a bad one reads as empty).
@@ -242,7 +245,7 @@ fn sentence(text: &str) -> String {
 
 /// The expiry chosen in a form: a preset number of days, a custom date
 /// (valid to the end of that day, UTC), or none. Whether it is allowed
-/// (future, within the org's policy) is for the API handler to say.
+/// (future, within the org's policy) is for the service to say.
 pub fn expiry_from(
     form: &FormData,
     now: OffsetDateTime,
@@ -285,14 +288,14 @@ mod tests {
     #[test]
     fn errors_land_next_to_their_field() {
         let err: ApiError = tessera_core::Error::invalid("name", "must not be empty").into();
-        let p = Problems::from_api(&err, &["name", "policy"]);
+        let p = Problems::from_api(err, &["name", "policy"]);
         assert_eq!(p.get("name"), Some("Must not be empty."));
         assert!(p.general.is_none());
         let err: ApiError = tessera_core::Error::ExpiryInPast.into();
-        let p = Problems::from_api(&err, &["name", "expires_at"]);
+        let p = Problems::from_api(err, &["name", "expires_at"]);
         assert!(p.get("expires_at").is_some());
         let err = ApiError::forbidden("token:create", "member/x:token/y");
-        let p = Problems::from_api(&err, &["name"]);
+        let p = Problems::from_api(err, &["name"]);
         assert!(p.general.is_some());
     }
 

@@ -5,8 +5,9 @@
 //! sibling port or subdomain can, and then posts the planted value with
 //! its own credentials, logging the visitor into the attacker's account.
 //! So the value is signed: `<nonce>.<expires>.<hmac>`, the HMAC-SHA256 of
-//! nonce and expiry under a key kept in the database ([`KEY_NAME`]), shared
-//! by every node so a form served by one node can be posted to another. A
+//! nonce and expiry under a key kept in the database
+//! ([`crate::state::LOGIN_CSRF_KEY_NAME`]), shared by every node so a form
+//! served by one node can be posted to another. A
 //! planted value fails the signature; an issued one expires
 //! ([`LIFETIME_SECONDS`]) and must match the cookie exactly.
 
@@ -18,8 +19,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::secrets::hex;
 use crate::state::AppState;
 
-/// The key's name in the store.
-pub const KEY_NAME: &str = "login-csrf";
 /// How long a login form stays usable.
 pub const LIFETIME_SECONDS: i64 = 3600;
 

@@ -7,16 +7,17 @@
 //!   ([`session::WebUser`]); without one they redirect to `/login`.
 //! - Every form that changes something carries the session's CSRF token in
 //!   a hidden field, checked before the form is read ([`forms::WebForm`]).
-//! - Every action calls the same API handler as `/api/v1` (so the same
-//!   permission checks and domain rules apply); a rejected request saves
-//!   nothing and its message is shown next to the field it is about.
+//! - Every action calls the same operation in [`crate::service`] as
+//!   `/api/v1` (so the same permission checks and domain rules apply); a
+//!   rejected request saves nothing and its message is shown next to the
+//!   field it is about. No page calls an API handler.
 //! - A token value appears only in the response to the POST that created,
 //!   cloned or rotated it, never in a URL, a redirect or storage; every page
 //!   is sent with `Cache-Control: no-store`, so neither reload nor the back
 //!   button brings it back.
 //! - A form that mints a value (create, clone, rotate) is acted on once:
 //!   reloading the page that shows the value changes nothing more
-//!   ([`once`]).
+//!   ([`crate::sent_forms`]).
 //! - No inline scripts or styles and no external requests: CSS and JS are
 //!   files under `/static/`, compiled into the binary.
 
@@ -25,7 +26,6 @@ mod admin;
 mod assets;
 mod forms;
 pub(crate) mod login_csrf;
-pub(crate) mod once;
 mod render;
 mod scope;
 mod session;

@@ -30,7 +30,7 @@ pub struct NavUser {
 
 /// Which admin pages to link: those whose main action the member's
 /// permissions allow, from a built-in role or from custom roles alike.
-/// (Only links: each page's actions are checked by the API handlers.)
+/// (Only links: each page's actions are checked by the service.)
 pub struct AdminNav {
     pub members: bool,
     pub roles: bool,

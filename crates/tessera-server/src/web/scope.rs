@@ -2,16 +2,14 @@
 //! (only what the member may grant, only what the org's policy allows) and
 //! reading the choice back into the API's request fields.
 
-use axum::extract::State;
-use axum::Json;
-use tessera_core::{BuiltinRole, Policy, TokenScope};
+use tessera_core::{BuiltinRole, Policy};
 use time::macros::format_description;
 use time::Duration;
 
 use super::forms::{FormData, Problems};
-use crate::api::admin::{list_projects, list_roles};
-use crate::api::redact;
 use crate::auth::Caller;
+use crate::redact::redact;
+use crate::service::{projects, roles, tokens};
 use crate::state::AppState;
 
 /// One option of a select, radio group or checkbox list.
@@ -48,23 +46,21 @@ impl ScopeFields {
             k => k.to_owned(),
         };
         let chosen_role = form.get("role");
-        let roles = BuiltinRole::ALL
+        let grantable = tokens::grantable(caller);
+        let roles = grantable
+            .roles
             .into_iter()
-            .filter(|r| caller.grantor().check_grant(&TokenScope::Role(*r)).is_ok())
             .map(|r| Choice {
                 value: r.to_string(),
                 label: r.to_string(),
                 checked: chosen_role == r.as_str(),
             })
             .collect();
-        let can_custom = caller
-            .grantor()
-            .check_grant(&TokenScope::CustomRoles(Vec::new()))
-            .is_ok();
+        let can_custom = grantable.custom_roles;
         let picked_roles = form.all("custom_roles");
         let custom_roles = if can_custom {
-            match list_roles(State(state.clone()), caller.clone()).await {
-                Ok(Json(list)) => list
+            match roles::list(state, caller).await {
+                Ok(list) => list
                     .items
                     .into_iter()
                     .map(|r| Choice {
@@ -79,8 +75,8 @@ impl ScopeFields {
             Vec::new()
         };
         let picked_projects = form.all("projects");
-        let projects = match list_projects(State(state.clone()), caller.clone()).await {
-            Ok(Json(list)) => list
+        let projects = match projects::list(state, caller).await {
+            Ok(list) => list
                 .items
                 .into_iter()
                 .map(|p| Choice {

@@ -1,9 +1,8 @@
 //! Logging in and out of the web page, and [`WebUser`]: the extractor that
 //! makes a page require a login.
 //!
-//! The login form calls the same credential check as `POST /api/v1/session`
-//! ([`crate::api::session::start_session`]) and passes its session cookie
-//! on. Before a session exists, the form's CSRF token is a value signed by
+//! The login form calls the same operation as `POST /api/v1/session`
+//! ([`crate::service::sessions::login`]) and sets the same session cookie. Before a session exists, the form's CSRF token is a value signed by
 //! the server and also set as a short-lived cookie ([`super::login_csrf`]),
 //! so another site cannot log a visitor into an account of its choosing.
 
@@ -17,11 +16,12 @@ use tessera_api::LoginRequest;
 use super::forms::{failed, read_form, FormData, Problems, WebForm, CSRF_FIELD};
 use super::login_csrf;
 use super::render::{page, Layout};
-use crate::api::session::{logout as api_logout, start_session, ClientIp};
-use crate::auth::{client_ip, cookie, from_session, Caller, SESSION_COOKIE};
+use crate::auth::{cookie, from_session, session_cookie, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::headers::{is_https, Https};
+use crate::peer::client_ip;
 use crate::secrets;
+use crate::service::{sessions, ServiceError};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
@@ -56,7 +56,7 @@ impl FromRequestParts<AppState> for WebUser {
                 caller,
                 csrf: secrets::csrf_token(&secret),
             }),
-            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(&e)),
+            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(e)),
             Err(_) => Err(to_login(parts)),
         }
     }
@@ -114,7 +114,7 @@ struct LoginPage {
 async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
     form.csrf = match login_csrf::issue(state).await {
         Ok(value) => value,
-        Err(err) => return failed(&err),
+        Err(err) => return failed(err),
     };
     let mut response = page(status, &form);
     let cookie = format!(
@@ -181,7 +181,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
     };
     let genuine = match login_csrf::check(&state, &expected, form.get(CSRF_FIELD)).await {
         Ok(genuine) => genuine,
-        Err(err) => return failed(&err),
+        Err(err) => return failed(err),
     };
     if !genuine {
         view.problems.general =
@@ -193,14 +193,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         password: form.get("password").to_owned(),
         org: form.opt("org"),
     };
-    match start_session(&state, ClientIp(ip), https, body).await {
-        Ok(api_response) => {
+    match sessions::login(&state, ip.as_deref(), body, state.now()).await {
+        Ok(started) => {
             let mut response = Redirect::to(&view.next).into_response();
-            for value in api_response.headers().get_all(header::SET_COOKIE) {
-                response
-                    .headers_mut()
-                    .append(header::SET_COOKIE, value.clone());
-            }
+            let cookie = session_cookie(https, &started.secret, started.max_age_seconds);
+            response.headers_mut().append(header::SET_COOKIE, cookie);
             response.headers_mut().append(
                 header::SET_COOKIE,
                 HeaderValue::from_static("tessera_login_csrf=; Path=/login; Max-Age=0"),
@@ -208,14 +205,14 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             response
         }
         Err(err) => {
-            if matches!(&err, ApiError::BadRequest(m) if m.contains("several organizations")) {
+            if matches!(&err, ServiceError::BadRequest(m) if m == sessions::SEVERAL_ORGS) {
                 view.show_org = true;
                 view.problems = Problems::field(
                     "org",
                     "This email belongs to several organizations: enter the organization's key.",
                 );
             } else {
-                view.problems = Problems::from_api(&err, &["email", "org"]);
+                view.problems = Problems::from_api(err, &["email", "org"]);
             }
             let status = view.problems.status();
             login_form(&state, status, view).await
@@ -223,24 +220,21 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
     }
 }
 
-/// `POST /logout`: ends the session through the API's logout.
+/// `POST /logout`: ends the session, as the API's logout does.
 pub async fn logout(
     State(state): State<AppState>,
     user: WebUser,
     https: Https,
     WebForm(_): WebForm,
 ) -> Response {
-    match api_logout(State(state), https, user.caller).await {
-        Ok(api_response) => {
+    match sessions::logout(&state, &user.caller, state.now()).await {
+        Ok(()) => {
             let mut response = Redirect::to("/login?bye=1").into_response();
-            if let Some(value) = api_response.headers().get(header::SET_COOKIE) {
-                response
-                    .headers_mut()
-                    .insert(header::SET_COOKIE, value.clone());
-            }
+            let cookie = session_cookie(https, "", 0);
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
             response
         }
-        Err(err) => failed(&err),
+        Err(err) => failed(err),
     }
 }
 

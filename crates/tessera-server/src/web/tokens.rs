@@ -2,14 +2,13 @@
 //! rotate, clone, delete), and the page that shows a new value once.
 //!
 //! Each action builds the API's request type from the form and calls the
-//! `/api/v1/tokens` handler itself, so the page obeys exactly the API's
-//! permission checks and lifecycle rules.
+//! same operation in [`crate::service::tokens`] as `/api/v1/tokens`, so the
+//! page obeys exactly the API's permission checks and lifecycle rules.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
     UpdateTokenRequest,
@@ -17,13 +16,11 @@ use tessera_api::{
 use tessera_core::lifecycle::validate_name;
 
 use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
-use super::once::{Claim, FirstSent};
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
-use crate::api::tokens as api;
-use crate::api::{ApiJson, OptionalJson};
-use crate::error::ApiError;
+use crate::sent_forms::{Claim, FirstSent, FORM_ID_FIELD};
+use crate::service::{tokens, ServiceError};
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
@@ -61,8 +58,8 @@ pub async fn list(
 ) -> Response {
     let now = state.now();
     let layout = user.layout("My tokens", "tokens");
-    match api::list_tokens(State(state), user.caller).await {
-        Ok(Json(list)) => page(
+    match tokens::list(&state, &user.caller).await {
+        Ok(list) => page(
             StatusCode::OK,
             &ListPage {
                 layout,
@@ -70,7 +67,7 @@ pub async fn list(
                 notice: notice(&query_of(raw)),
             },
         ),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }
 
@@ -125,14 +122,10 @@ pub async fn create(
         Ok(r) => r,
         Err(problems) => return new_page(&state, &user, &form, problems).await,
     };
-    let call = async {
-        let (_, Json(created)) =
-            api::create_token(State(state.clone()), user.caller.clone(), ApiJson(request)).await?;
-        Ok(created)
-    };
+    let call = tokens::create(&state, &user.caller, request, state.now());
     match mint_once(&state, &user, &headers, &form, "created", call).await {
         Ok(page) => page,
-        Err(e) => new_page(&state, &user, &form, Problems::from_api(&e, TOKEN_FIELDS)).await,
+        Err(e) => new_page(&state, &user, &form, Problems::from_api(e, TOKEN_FIELDS)).await,
     }
 }
 
@@ -140,8 +133,8 @@ pub async fn create(
 /// shows at once (the name by the domain's own rule, so that an empty name
 /// is not hidden behind a policy that does not parse).
 fn create_request(state: &AppState, form: &FormData) -> Result<CreateTokenRequest, Problems> {
-    let name = validate_name("name", form.get("name"))
-        .map_err(|e| Problems::from_api(&ApiError::from(e), TOKEN_FIELDS));
+    let name =
+        validate_name("name", form.get("name")).map_err(|e| Problems::from_api(e, TOKEN_FIELDS));
     match (name, scope::chosen(form), expiry_from(form, state.now())) {
         (Ok(()), Ok(chosen), Ok(expires_at)) => Ok(CreateTokenRequest {
             name: form.get("name").to_owned(),
@@ -210,9 +203,9 @@ fn created_page(
     response
 }
 
-/// Acts on a form that mints a token value once (see [`super::once`]):
+/// Acts on a form that mints a token value once (see [`crate::sent_forms`]):
 /// a repeat is answered with what the first send did and `mint` is not
-/// run; otherwise the new value's page. An API error is handed back, so
+/// run; otherwise the new value's page. The service's error is handed back, so
 /// the caller can show its form again with the problem next to its field
 /// (and the form, unclaimed, can be sent again).
 async fn mint_once(
@@ -221,9 +214,13 @@ async fn mint_once(
     headers: &HeaderMap,
     form: &FormData,
     verb: &'static str,
-    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ApiError>>,
-) -> Result<Response, ApiError> {
-    let ticket = match state.sent_forms.claim(user.member_id(), form, state.now()) {
+    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
+) -> Result<Response, ServiceError> {
+    let form_id = form.opt(FORM_ID_FIELD);
+    let ticket = match state
+        .sent_forms
+        .claim(user.member_id(), form_id.as_deref(), state.now())
+    {
         Claim::First(ticket) => ticket,
         Claim::Again(first) => return Ok(sent_again(user, verb, first)),
     };
@@ -303,15 +300,9 @@ async fn show_page(
     notice: Option<&'static str>,
     sent: Sent<'_>,
 ) -> Response {
-    let token = match api::get_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.to_owned()),
-    )
-    .await
-    {
-        Ok(Json(t)) => t,
-        Err(e) => return failed(&e),
+    let token = match tokens::show(state, &user.caller, id).await {
+        Ok(t) => t,
+        Err(e) => return failed(e),
     };
     let empty = FormData::default();
     let current = form_of(&token);
@@ -438,16 +429,10 @@ pub async fn update(
         projects: Some((!projects.is_empty()).then_some(projects)),
         expires_at: None,
     };
-    let call = api::update_token(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        ApiJson(request),
-    );
-    match call.await {
+    match tokens::update(&state, &user.caller, &id, request, state.now()).await {
         Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, TOKEN_FIELDS);
+            let p = Problems::from_api(e, TOKEN_FIELDS);
             show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await
         }
     }
@@ -480,21 +465,11 @@ pub async fn rotate(
         expires_at,
         grace_period_seconds: Some(grace),
     };
-    let call = async {
-        let path = Path(id.clone());
-        let Json(created) = api::rotate_token(
-            State(state.clone()),
-            user.caller.clone(),
-            path,
-            ApiJson(request),
-        )
-        .await?;
-        Ok(created)
-    };
+    let call = tokens::rotate(&state, &user.caller, &id, request, state.now());
     match mint_once(&state, &user, &headers, &form, "rotated", call).await {
         Ok(page) => page,
         Err(e) => {
-            let p = Problems::from_api(&e, &["expires_at", "grace_period_seconds"]);
+            let p = Problems::from_api(e, &["expires_at", "grace_period_seconds"]);
             show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
         }
     }
@@ -511,21 +486,11 @@ pub async fn clone(
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
-    let call = async {
-        let path = Path(id.clone());
-        let (_, Json(created)) = api::clone_token(
-            State(state.clone()),
-            user.caller.clone(),
-            path,
-            OptionalJson(request),
-        )
-        .await?;
-        Ok(created)
-    };
+    let call = tokens::clone(&state, &user.caller, &id, request, state.now());
     match mint_once(&state, &user, &headers, &form, "cloned", call).await {
         Ok(page) => page,
         Err(e) => {
-            let p = Problems::from_api(&e, &["name", "expires_at"]);
+            let p = Problems::from_api(e, &["name", "expires_at"]);
             show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await
         }
     }
@@ -563,9 +528,9 @@ pub async fn confirm_delete(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let back = safe_back(query_of(raw).get("back"));
-    let token = match api::get_token(State(state), user.caller.clone(), Path(id.clone())).await {
-        Ok(Json(t)) => t,
-        Err(e) => return failed(&e),
+    let token = match tokens::show(&state, &user.caller, &id).await {
+        Ok(t) => t,
+        Err(e) => return failed(e),
     };
     page(
         StatusCode::OK,
@@ -599,8 +564,8 @@ pub async fn delete(
     WebForm(form): WebForm,
 ) -> Response {
     let back = safe_back(form.get("back"));
-    match api::delete_token(State(state), user.caller, Path(id)).await {
+    match tokens::delete(&state, &user.caller, &id, state.now()).await {
         Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

@@ -386,7 +386,7 @@ async fn every_response_carries_security_headers() {
         login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
     ];
     // The verification endpoints are answered in front of the router
-    // (`hot.rs`), with their own copy of the headers: every kind of answer.
+    // (`verify/hot.rs`), with their own copy of the headers: every kind of answer.
     let token = s.owner_token.clone();
     let auth = || s.http.get(s.url("/api/v1/auth"));
     let bearer = format!("Bearer {token}");

@@ -235,7 +235,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
             .expect(200);
         let request: tessera_api::VerifyRequest =
             serde_json::from_value(question.clone()).expect("a verify request");
-        let library = tessera_server::api::verify::answer(s.state(), &request, None)
+        let library = tessera_server::verify::answer(s.state(), &request, None)
             .await
             .expect("an answer");
         assert_eq!(

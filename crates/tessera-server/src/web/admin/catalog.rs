@@ -4,13 +4,12 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
 
 use super::confirm;
 use super::{failed, notice, query_of};
-use crate::api::admin as api_admin;
-use crate::api::{redact, ApiJson};
+use crate::redact::redact;
+use crate::service::{projects, roles};
 use crate::state::AppState;
 use crate::web::forms::{FormData, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
@@ -43,8 +42,8 @@ pub(super) async fn roles_page(
     problems: Problems,
     notice: Option<&'static str>,
 ) -> Response {
-    let roles = match api_admin::list_roles(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list
+    let roles = match roles::list(state, &user.caller).await {
+        Ok(list) => list
             .items
             .into_iter()
             .map(|r| RoleRow {
@@ -54,7 +53,7 @@ pub(super) async fn roles_page(
                 name: r.name,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -122,11 +121,10 @@ pub(super) async fn create_role(
         name: form.opt("name"),
         policy,
     };
-    let call = api_admin::create_role(State(state.clone()), user.caller.clone(), ApiJson(request));
-    match call.await {
+    match roles::create(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["key", "name", "policy"]);
+            let p = Problems::from_api(e, &["key", "name", "policy"]);
             roles_page(&state, &user, &form, p, None).await
         }
     }
@@ -150,15 +148,9 @@ pub(super) async fn role_page(
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> Response {
-    let role = match api_admin::get_role(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(key.to_owned()),
-    )
-    .await
-    {
-        Ok(Json(r)) => r,
-        Err(e) => return failed(&e),
+    let role = match roles::show(state, &user.caller, key).await {
+        Ok(r) => r,
+        Err(e) => return failed(e),
     };
     let (name, policy, problems) = match sent {
         Some((form, p)) => (
@@ -213,16 +205,10 @@ pub(super) async fn update_role(
         name: form.opt("name"),
         policy,
     };
-    let call = api_admin::update_role(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(key.clone()),
-        ApiJson(request),
-    );
-    match call.await {
+    match roles::update(&state, &user.caller, &key, request, state.now()).await {
         Ok(_) => Redirect::to(&format!("/admin/roles/{key}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["name", "policy"]);
+            let p = Problems::from_api(e, &["name", "policy"]);
             role_page(&state, &user, &key, Some((&form, p)), None).await
         }
     }
@@ -247,9 +233,9 @@ pub(super) async fn delete_role(
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match api_admin::delete_role(State(state), user.caller, Path(key)).await {
+    match roles::delete(&state, &user.caller, &key, state.now()).await {
         Ok(_) => Redirect::to("/admin/roles?done=deleted").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }
 
@@ -279,8 +265,8 @@ pub(super) async fn projects_page(
     problems: Problems,
     notice: Option<&'static str>,
 ) -> Response {
-    let projects = match api_admin::list_projects(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list
+    let projects = match projects::list(state, &user.caller).await {
+        Ok(list) => list
             .items
             .into_iter()
             .map(|p| ProjectRow {
@@ -289,7 +275,7 @@ pub(super) async fn projects_page(
                 name: p.name,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -334,12 +320,10 @@ pub(super) async fn create_project(
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
     };
-    let call =
-        api_admin::create_project(State(state.clone()), user.caller.clone(), ApiJson(request));
-    match call.await {
+    match projects::create(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["key", "name"]);
+            let p = Problems::from_api(e, &["key", "name"]);
             projects_page(&state, &user, &form, p, None).await
         }
     }
@@ -363,8 +347,8 @@ pub(super) async fn delete_project(
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match api_admin::delete_project(State(state), user.caller, Path(key)).await {
+    match projects::delete(&state, &user.caller, &key, state.now()).await {
         Ok(_) => Redirect::to("/admin/projects?done=deleted").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

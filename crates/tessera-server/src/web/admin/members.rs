@@ -4,16 +4,12 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
-use tessera_core::permission::check_member_change;
 use tessera_core::BuiltinRole;
 
 use super::{failed, notice, query_of};
 use super::{member_role_choices, role_choices};
-use crate::api::members as api_members;
-use crate::api::ApiJson;
-use crate::error::ApiError;
+use crate::service::members;
 use crate::state::AppState;
 use crate::web::forms::{friendly, FormData, Problems, WebForm};
 use crate::web::render::{page, Layout, TokenView};
@@ -50,17 +46,16 @@ pub(super) async fn members_page(
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
 ) -> Response {
-    let rank = user.caller.grantor().effective_rank();
-    let list = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list
+    let list = match members::list(state, &user.caller).await {
+        Ok(list) => list
             .items
             .into_iter()
             .map(|member| MemberRow {
-                manageable: check_member_change(rank, Some(member.role), None).is_ok(),
+                manageable: members::check_manageable(&user.caller, member.role).is_ok(),
                 member,
             })
             .collect(),
-        Err(e) => return failed(&e),
+        Err(e) => return failed(e),
     };
     let status = if problems.is_empty() {
         StatusCode::OK
@@ -124,16 +119,14 @@ pub(super) async fn add_member(
         custom_roles: (!custom_roles.is_empty()).then_some(custom_roles),
         password: form.opt("password"),
     };
-    let call =
-        api_members::create_member(State(state.clone()), user.caller.clone(), ApiJson(request));
-    match call.await {
-        Ok((_, Json(created))) => {
+    match members::create(&state, &user.caller, request, state.now()).await {
+        Ok(created) => {
             let added = Some((created.member.email, created.initial_password));
             let empty = FormData::default();
             members_page(&state, &user, &empty, Problems::default(), added, None).await
         }
         Err(e) => {
-            let p = Problems::from_api(&e, MEMBER_FIELDS);
+            let p = Problems::from_api(e, MEMBER_FIELDS);
             members_page(&state, &user, &form, p, None, None).await
         }
     }
@@ -163,12 +156,10 @@ pub(super) async fn member_page(
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> Response {
-    let path = || Path(id.to_owned());
-    let member =
-        match api_members::get_member(State(state.clone()), user.caller.clone(), path()).await {
-            Ok(Json(m)) => m,
-            Err(e) => return failed(&e),
-        };
+    let member = match members::show(state, &user.caller, id).await {
+        Ok(m) => m,
+        Err(e) => return failed(e),
+    };
     let (role, picked, problems) = match sent {
         Some((form, p)) => (form.get("role").to_owned(), form.all("custom_roles"), p),
         None => (
@@ -177,21 +168,17 @@ pub(super) async fn member_page(
             Problems::default(),
         ),
     };
-    let rank = user.caller.grantor().effective_rank();
-    let locked = check_member_change(rank, Some(member.role), None)
+    let locked = members::check_manageable(&user.caller, member.role)
         .err()
-        .map(|e| friendly(&ApiError::from(e)));
+        .map(|e| friendly(&e.into()));
     let now = state.now();
-    let (tokens, tokens_error) =
-        match api_members::list_member_tokens(State(state.clone()), user.caller.clone(), path())
-            .await
-        {
-            Ok(Json(list)) => (
-                list.items.iter().map(|t| TokenView::new(t, now)).collect(),
-                None,
-            ),
-            Err(e) => (Vec::new(), Some(friendly(&e))),
-        };
+    let (tokens, tokens_error) = match members::list_tokens(state, &user.caller, id).await {
+        Ok(list) => (
+            list.items.iter().map(|t| TokenView::new(t, now)).collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(friendly(&e.into()))),
+    };
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
@@ -237,16 +224,11 @@ pub(super) async fn update_member(
         role: Some(role),
         custom_roles: Some(form.all("custom_roles")),
     };
-    let call = api_members::update_member(
-        State(state.clone()),
-        user.caller.clone(),
-        Path(id.clone()),
-        ApiJson(request),
-    );
+    let call = members::update(&state, &user.caller, &id, request, state.now());
     match call.await {
         Ok(_) => Redirect::to(&format!("/admin/members/{id}?done=saved")).into_response(),
         Err(e) => {
-            let p = Problems::from_api(&e, &["role", "custom_roles"]);
+            let p = Problems::from_api(e, &["role", "custom_roles"]);
             member_page(&state, &user, &id, Some((&form, p)), None).await
         }
     }
@@ -257,11 +239,10 @@ pub(super) async fn confirm_remove(
     user: WebUser,
     Path(id): Path<String>,
 ) -> Response {
-    let member =
-        match api_members::get_member(State(state), user.caller.clone(), Path(id.clone())).await {
-            Ok(Json(m)) => m,
-            Err(e) => return failed(&e),
-        };
+    let member = match members::show(&state, &user.caller, &id).await {
+        Ok(m) => m,
+        Err(e) => return failed(e),
+    };
     page(
         StatusCode::OK,
         &ConfirmPage {
@@ -288,8 +269,8 @@ pub(super) async fn remove_member(
     Path(id): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match api_members::delete_member(State(state), user.caller, Path(id)).await {
+    match members::delete(&state, &user.caller, &id, state.now()).await {
         Ok(_) => Redirect::to("/admin/members?done=removed").into_response(),
-        Err(e) => failed(&e),
+        Err(e) => failed(e),
     }
 }

@@ -1,21 +1,19 @@
 //! The admin pages: members (and their tokens, metadata only), custom
 //! roles, projects, the org's token policy, and the audit log.
 //!
-//! Like the token pages, each one calls the `/api/v1` handler for what it
-//! shows or changes; a member without the permission gets the API's 403 as
-//! a message, never a second set of rules.
+//! Like the token pages, each one calls the same operation in
+//! [`crate::service`] as the `/api/v1` handler for what it shows or
+//! changes; a member without the permission gets the API's 403 as a
+//! message, never a second set of rules.
 
 mod catalog;
 mod members;
 mod org;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use tessera_core::permission::check_member_change;
-use tessera_core::BuiltinRole;
+use axum::Router;
 
 use super::forms::FormData;
 pub(super) use super::forms::{failed, query_of};
@@ -23,7 +21,8 @@ use super::render::page;
 use super::scope::Choice;
 use super::session::WebUser;
 use super::tokens::ConfirmPage;
-use crate::api::admin as api_admin;
+use crate::service::members::grantable_roles;
+use crate::service::roles;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -82,8 +81,8 @@ pub(super) async fn role_choices(
     user: &WebUser,
     picked: &[String],
 ) -> Vec<Choice> {
-    match api_admin::list_roles(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list
+    match roles::list(state, &user.caller).await {
+        Ok(list) => list
             .items
             .into_iter()
             .map(|r| Choice {
@@ -98,10 +97,8 @@ pub(super) async fn role_choices(
 
 /// Built-in roles this admin may hand out, `current` selected.
 pub(super) fn member_role_choices(user: &WebUser, current: &str) -> Vec<Choice> {
-    let rank = user.caller.grantor().effective_rank();
-    BuiltinRole::ALL
+    grantable_roles(&user.caller)
         .into_iter()
-        .filter(|r| check_member_change(rank, None, Some(*r)).is_ok())
         .map(|r| Choice {
             value: r.to_string(),
             label: r.to_string(),

@@ -4,14 +4,12 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use tessera_api::{AuditEventResponse, TokenPolicyPatch, UpdateOrgRequest};
 
 use super::{failed, notice, query_of};
-use crate::api::admin as api_admin;
-use crate::api::admin::AuditParams;
-use crate::api::members as api_members;
-use crate::api::{ApiJson, ApiQuery};
+use crate::error::ApiError;
+use crate::service::audit::AuditParams;
+use crate::service::{audit, members, org};
 use crate::state::AppState;
 use crate::web::forms::{friendly, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
@@ -28,8 +26,13 @@ struct PolicyPage {
     problems: Problems,
 }
 
+/// `GET /admin/policy`: the org's token policy as `GET /api/v1/org` reads
+/// it (with the same permission check).
 pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> Response {
-    let current = user.caller.org.token_policy;
+    let current = match org::show(&user.caller) {
+        Ok(org) => org.token_policy,
+        Err(e) => return failed(e),
+    };
     page(
         StatusCode::OK,
         &PolicyPage {
@@ -81,10 +84,9 @@ pub(super) async fn update_policy(
             max_lifetime_days: Some(max),
         }),
     };
-    let call = api_admin::update_org(State(state.clone()), user.caller.clone(), ApiJson(request));
-    match call.await {
+    match org::update(&state, &user.caller, request, state.now()).await {
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
-        Err(e) => show(Problems::from_api(&e, &["max_lifetime_days"])),
+        Err(e) => show(Problems::from_api(e, &["max_lifetime_days"])),
     }
 }
 // ---------------------------------------------------------------- audit
@@ -112,7 +114,7 @@ struct AuditPageView {
 }
 
 /// `GET /admin/audit?actor=&action=&target=&before=`: the API's own query
-/// parameters, so its parser checks them.
+/// parameters ([`AuditParams`]), so one parser checks both.
 pub(super) async fn audit(
     State(state): State<AppState>,
     user: WebUser,
@@ -123,9 +125,9 @@ pub(super) async fn audit(
         .into_iter()
         .filter_map(|k| query.opt(k).map(|v| (k, v)))
         .collect();
-    let members = match api_members::list_members(State(state.clone()), user.caller.clone()).await {
-        Ok(Json(list)) => list.items,
-        Err(e) => return failed(&e),
+    let members = match members::list(&state, &user.caller).await {
+        Ok(list) => list.items,
+        Err(e) => return failed(e),
     };
     let name_of = |id: &str| {
         members
@@ -145,25 +147,21 @@ pub(super) async fn audit(
                 "Those filters cannot be read.".to_owned(),
             )),
         ),
-        Some(params) => {
-            match api_admin::list_audit(State(state.clone()), user.caller.clone(), ApiQuery(params))
-                .await
-            {
-                Ok(Json(page)) => (
-                    page.items
-                        .into_iter()
-                        .map(|e| audit_row(e, &name_of))
-                        .collect(),
-                    page.next_cursor.map(|c| next_link(&kept, &c)),
-                    None,
-                ),
-                Err(e) => (
-                    Vec::new(),
-                    None,
-                    Some((e.status_and_code().0, friendly(&e))),
-                ),
+        Some(params) => match audit::list(&state, &user.caller, params).await {
+            Ok(page) => (
+                page.items
+                    .into_iter()
+                    .map(|e| audit_row(e, &name_of))
+                    .collect(),
+                page.next_cursor.map(|c| next_link(&kept, &c)),
+                None,
+            ),
+            Err(e) => {
+                let e = ApiError::from(e);
+                let problem = (e.status_and_code().0, friendly(&e));
+                (Vec::new(), None, Some(problem))
             }
-        }
+        },
     };
     let actor = query.get("actor");
     let mut actors = vec![Choice {

@@ -18,14 +18,15 @@
 //!   an id of any other shape is not remembered); when full, forms are
 //!   acted on unguarded rather than refused.
 //! - Time is a parameter (`now`), never read here.
+//!
+//! The state holds the table, so it lives beside the state rather than in
+//! `web` (which depends on the state): no module cycle.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use tessera_core::ids::is_ksuid;
 use time::{Duration, OffsetDateTime};
-
-use super::forms::FormData;
 
 /// The hidden field that names one rendering of a form.
 pub const FORM_ID_FIELD: &str = "form_id";
@@ -81,15 +82,16 @@ impl SentForms {
         self.sent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Claims `form` for `member`, unless it was sent before.
-    pub fn claim(&self, member: &str, form: &FormData, now: OffsetDateTime) -> Claim<'_> {
+    /// Claims the form whose [`FORM_ID_FIELD`] is `form_id` for `member`,
+    /// unless it was sent before.
+    pub fn claim(&self, member: &str, form_id: Option<&str>, now: OffsetDateTime) -> Claim<'_> {
         let unguarded = Claim::First(Ticket {
             forms: self,
             key: None,
         });
         // Only ids the page could have made (a KSUID): a posted 60 KB "id"
         // must not become 60 KB of memory.
-        let Some(form_id) = form.opt(FORM_ID_FIELD).filter(|id| is_ksuid(id)) else {
+        let Some(form_id) = form_id.map(str::trim).filter(|id| is_ksuid(id)) else {
             return unguarded;
         };
         let key = format!("{member}\n{form_id}");
@@ -149,12 +151,12 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-23 12:00 UTC);
 
     /// A form carrying a KSUID-shaped id made from `id`, as pages make them.
-    fn form(id: &str) -> FormData {
+    fn form(id: &str) -> Option<String> {
         let ksuid = format!(
             "{:0>27}",
             id.replace(|c: char| !c.is_ascii_alphanumeric(), "")
         );
-        FormData::from_pairs(vec![(FORM_ID_FIELD.into(), ksuid)])
+        Some(ksuid)
     }
 
     fn first(claim: Claim<'_>) -> Ticket<'_> {
@@ -174,34 +176,34 @@ mod tests {
     #[test]
     fn a_form_is_acted_on_once_and_a_repeat_says_what_it_did() {
         let forms = SentForms::default();
-        let ticket = first(forms.claim("m1", &form("f1"), NOW));
+        let ticket = first(forms.claim("m1", form("f1").as_deref(), NOW));
         // A double click while the first is still running.
         assert_eq!(
-            again(forms.claim("m1", &form("f1"), NOW)),
+            again(forms.claim("m1", form("f1").as_deref(), NOW)),
             FirstSent::InProgress
         );
         ticket.done("tok1", "deploy bot");
         assert_eq!(
-            again(forms.claim("m1", &form("f1"), NOW + Duration::minutes(5))),
+            again(forms.claim("m1", form("f1").as_deref(), NOW + Duration::minutes(5))),
             FirstSent::Done {
                 token_id: "tok1".into(),
                 token_name: "deploy bot".into()
             }
         );
         // Another form, another member: their own.
-        first(forms.claim("m1", &form("f2"), NOW)).done("tok2", "x");
-        first(forms.claim("m2", &form("f1"), NOW)).done("tok3", "y");
+        first(forms.claim("m1", form("f2").as_deref(), NOW)).done("tok2", "x");
+        first(forms.claim("m2", form("f1").as_deref(), NOW)).done("tok3", "y");
         // Forgotten after the hour.
-        first(forms.claim("m1", &form("f1"), NOW + FORGET_AFTER));
+        first(forms.claim("m1", form("f1").as_deref(), NOW + FORGET_AFTER));
     }
 
     #[test]
     fn a_failed_request_gives_its_claim_back() {
         let forms = SentForms::default();
-        drop(first(forms.claim("m1", &form("f1"), NOW)));
-        first(forms.claim("m1", &form("f1"), NOW)).done("tok1", "t");
+        drop(first(forms.claim("m1", form("f1").as_deref(), NOW)));
+        first(forms.claim("m1", form("f1").as_deref(), NOW)).done("tok1", "t");
         assert!(matches!(
-            forms.claim("m1", &form("f1"), NOW),
+            forms.claim("m1", form("f1").as_deref(), NOW),
             Claim::Again(_)
         ));
     }
@@ -209,24 +211,24 @@ mod tests {
     #[test]
     fn forms_without_an_id_or_beyond_the_bound_are_unguarded() {
         let forms = SentForms::default();
-        first(forms.claim("m1", &FormData::default(), NOW)).done("t", "t");
-        first(forms.claim("m1", &FormData::default(), NOW)).done("t", "t");
+        first(forms.claim("m1", None, NOW)).done("t", "t");
+        first(forms.claim("m1", None, NOW)).done("t", "t");
         // An id the page cannot have made is not remembered, however long.
-        let odd = FormData::from_pairs(vec![(FORM_ID_FIELD.into(), "x".repeat(60_000))]);
-        first(forms.claim("m1", &odd, NOW)).done("t", "t");
-        first(forms.claim("m1", &odd, NOW)).done("t", "t");
+        let odd = "x".repeat(60_000);
+        first(forms.claim("m1", Some(&odd), NOW)).done("t", "t");
+        first(forms.claim("m1", Some(&odd), NOW)).done("t", "t");
         assert!(forms.table().is_empty());
         for i in 0..MAX_FORMS {
-            first(forms.claim("m1", &form(&i.to_string()), NOW)).done("t", "t");
+            first(forms.claim("m1", form(&i.to_string()).as_deref(), NOW)).done("t", "t");
         }
         // Full of fresh entries: acted on, not refused, and not remembered.
-        first(forms.claim("m1", &form("late"), NOW)).done("t", "t");
-        first(forms.claim("m1", &form("late"), NOW)).done("t", "t");
+        first(forms.claim("m1", form("late").as_deref(), NOW)).done("t", "t");
+        first(forms.claim("m1", form("late").as_deref(), NOW)).done("t", "t");
         // Once the old ones expire there is room again.
         let later = NOW + FORGET_AFTER;
-        first(forms.claim("m1", &form("later"), later)).done("t", "t");
+        first(forms.claim("m1", form("later").as_deref(), later)).done("t", "t");
         assert!(matches!(
-            forms.claim("m1", &form("later"), later),
+            forms.claim("m1", form("later").as_deref(), later),
             Claim::Again(_)
         ));
     }

@@ -3,7 +3,7 @@
 //! that embeds Tessera (its store and engine, through an [`AppState`])
 //! verifies presented tokens without a network round trip, with exactly
 //! the answers `POST /verify` would give, since both run
-//! [`crate::api::verify::answer`].
+//! [`super::routes::answer`].
 //!
 //! ```ignore
 //! // In a crate that depends on both tessera-server and tessera-client
@@ -23,7 +23,7 @@
 
 use tessera_api::{Verifier, VerifyError, VerifyFuture, VerifyRequest};
 
-use crate::api::verify::answer;
+use super::routes::answer;
 use crate::state::AppState;
 use crate::ApiError;
 

@@ -13,12 +13,11 @@ use tessera_core::model::Actor;
 use tessera_core::policy::check_resource_shape;
 use tessera_core::resource;
 
-use super::session::{ClientAddr, ClientIp};
-use super::ApiJson;
-use crate::auth::presented_credential;
+use super::{presented_credential, rejection_error, verify_token};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::peer::{ClientAddr, ClientIp};
 use crate::state::AppState;
-use crate::verify::{rejection_error, verify_token};
 use tessera_engine::Verified;
 
 /// Most tokens one leak report may carry.
@@ -32,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// `POST /api/v1/verify` and `GET /api/v1/auth`, by their full paths: the
 /// server routes them outside the nested `/api/v1` router (see
-/// `crate::router`).
+/// `crate::router`), and [`super::hot`] answers them before that.
 pub fn hot_router(body_timeout: std::time::Duration) -> Router<AppState> {
     Router::new()
         // Its body must arrive in time (a client trickling it would
@@ -96,7 +95,7 @@ pub async fn verify(
 }
 
 /// The answer to a verify question, as `POST /verify` gives it; also used
-/// in process by [`crate::embedded::EmbeddedVerifier`]. A use by a valid
+/// in process by [`super::embedded::EmbeddedVerifier`]. A use by a valid
 /// token is recorded (with `ip`, the client's address, when known).
 pub async fn answer(
     state: &AppState,
@@ -109,7 +108,7 @@ pub async fn answer(
 }
 
 /// A verify question, borrowed from a [`VerifyRequest`] or straight from
-/// the request's body (see `crate::hot`).
+/// the request's body (see [`super::hot`]).
 #[derive(Clone, Copy)]
 pub(crate) struct Question<'a> {
     pub token: &'a str,
@@ -268,7 +267,7 @@ pub async fn forward_auth(
 }
 
 /// `GET /auth`'s answer from the request's head: what [`forward_auth`]
-/// does, also called directly by [`crate::hot`].
+/// does, also called directly by [`super::hot`].
 pub(crate) async fn auth_answer(
     state: &AppState,
     ip: Option<std::net::IpAddr>,

@@ -9,8 +9,8 @@
 //! the lighter JSON parse these were a third of `/verify`'s instructions
 //! (54k to 36k per request, docs/benchmarks.md). So [`Hot`]
 //! matches these two by method and exact path and calls the same code the
-//! routed handlers call (`api::verify::decide`, `api::verify::auth_answer`,
-//! the same body and JSON rules as [`api::ApiJson`]); every other request,
+//! routed handlers call (`routes::decide`, `routes::auth_answer`,
+//! the same body and JSON rules as [`crate::extract::ApiJson`]); every other request,
 //! including other methods on these paths (405) and the OpenAPI document,
 //! goes to the router, which still routes both paths too.
 //!
@@ -40,12 +40,11 @@ use hyper::body::Incoming;
 use tessera_api::VerifyRequest;
 use tower::Service;
 
-use crate::api;
-use crate::api::extract::{body_error, is_json_content_type, parse_json};
-use crate::api::verify::{Answer, Question};
-use crate::auth::client_behind;
+use super::routes::{self, Answer, Question};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{body_error, is_json_content_type, parse_json};
 use crate::headers::{self, Secured, SecuredFuture};
+use crate::peer::client_behind;
 use crate::state::AppState;
 
 const VERIFY: &str = "/api/v1/verify";
@@ -135,11 +134,11 @@ async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -
         let timeout = Duration::from_secs(state.config.http.request_timeout_seconds);
         let bytes = read_body(body, state.config.http.max_body_bytes, timeout).await?;
         match serde_json::from_slice::<BorrowedRequest>(&bytes) {
-            Ok(request) => api::verify::decide(&state, request.question(), Some(ip)).await,
+            Ok(request) => routes::decide(&state, request.question(), Some(ip)).await,
             // Parsed again by the routed endpoint's rules, for its message.
             Err(_) => {
                 let request: VerifyRequest = parse_json(&bytes)?;
-                api::verify::decide(&state, Question::from(&request), Some(ip)).await
+                routes::decide(&state, Question::from(&request), Some(ip)).await
             }
         }
     }
@@ -205,7 +204,7 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
 async fn auth(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
     let ip = client_behind(peer.ip(), request.headers(), &state);
     // A successful answer starts from the security headers already.
-    api::verify::auth_answer(&state, Some(ip), request.headers(), request.uri())
+    routes::auth_answer(&state, Some(ip), request.headers(), request.uri())
         .await
         .unwrap_or_else(|e| secured(e.into_response()))
 }

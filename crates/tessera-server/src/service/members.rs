@@ -1,0 +1,225 @@
+//! Who is in the org, with which roles. Rank rules: nobody changes or
+//! removes a member ranked above them, or grants a role above their own;
+//! only admins and owners add or remove custom roles, never their own; and
+//! a caller whose permissions are less than a whole built-in role (held
+//! back by a deny, or calling through a custom-scoped token) gives nobody
+//! permissions (`Grantor::check_member_grant`).
+
+use serde_json::json;
+use tessera_api::{
+    CreateMemberRequest, CreatedMemberResponse, MemberList, MemberResponse, TokenList,
+    UpdateMemberRequest,
+};
+use tessera_core::lifecycle::{normalize_email, validate_name, validate_password};
+use tessera_core::model::Member;
+use tessera_core::permission::check_member_change;
+use tessera_core::{resource, BuiltinRole, MemberId, RoleKey};
+use time::OffsetDateTime;
+
+use super::tokens::{parse_role_keys, readable_list};
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use crate::secrets;
+use crate::state::AppState;
+
+/// Length of a generated initial password.
+const INITIAL_PASSWORD_LEN: usize = 20;
+
+pub fn member_response(m: &Member) -> MemberResponse {
+    MemberResponse {
+        id: m.id.to_string(),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        role: m.role,
+        custom_roles: m.custom_roles.iter().map(|k| k.to_string()).collect(),
+        created_at: m.created_at,
+    }
+}
+
+/// The org's members the caller may read.
+pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<MemberList> {
+    let members = state.store.list_members(&caller.org.id).await?;
+    let items = members
+        .iter()
+        .filter(|m| caller.allows("member:read", &resource::member(&m.id)))
+        .map(member_response)
+        .collect();
+    Ok(MemberList { items })
+}
+
+/// Adds a member. Without a password, one is generated and returned once.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateMemberRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<CreatedMemberResponse> {
+    let email = normalize_email(&request.email)?;
+    let name = request
+        .name
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    validate_name("name", &name)?;
+    let custom_roles = optional_role_keys(request.custom_roles)?;
+    let id = MemberId::generate(now);
+    caller.require("member:create", &resource::member(&id))?;
+    check_new_member_grant(caller, request.role, &custom_roles)?;
+    let (password, generated) = match request.password {
+        Some(p) => {
+            validate_password(&p)?;
+            (p, false)
+        }
+        None => (secrets::random_password(INITIAL_PASSWORD_LEN), true),
+    };
+    let member = Member {
+        id,
+        org_id: caller.org.id.clone(),
+        email,
+        name,
+        role: request.role,
+        custom_roles,
+        password_hash: Some(secrets::hash_password(password.clone()).await?),
+        created_at: now,
+    };
+    let details =
+        json!({ "email": member.email, "role": member.role, "custom_roles": member.custom_roles });
+    let target = resource::member(&member.id);
+    let event = event(state, caller, now, "member:create", target, details);
+    state.store.create_member(&member, &event).await?;
+    Ok(CreatedMemberResponse {
+        member: member_response(&member),
+        initial_password: generated.then_some(password),
+    })
+}
+
+/// One member.
+pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<MemberResponse> {
+    let member = load(state, caller, id).await?;
+    caller.require("member:read", &resource::member(&member.id))?;
+    Ok(member_response(&member))
+}
+
+/// Changes a member's built-in role and custom roles; their tokens follow
+/// at once.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: UpdateMemberRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<MemberResponse> {
+    let mut member = load(state, caller, id).await?;
+    caller.require("member:update", &resource::member(&member.id))?;
+    let role = request.role.unwrap_or(member.role);
+    let custom_roles = match request.custom_roles {
+        Some(keys) if keys.is_empty() => Vec::new(),
+        Some(keys) => parse_role_keys(&keys)?,
+        None => member.custom_roles.clone(),
+    };
+    let added: Vec<RoleKey> = custom_roles
+        .iter()
+        .filter(|k| !member.custom_roles.contains(k))
+        .cloned()
+        .collect();
+    let removed: Vec<RoleKey> = member
+        .custom_roles
+        .iter()
+        .filter(|k| !custom_roles.contains(k))
+        .cloned()
+        .collect();
+    let grantor = caller.grantor();
+    check_member_change(grantor.effective_rank(), Some(member.role), Some(role))?;
+    if role > member.role {
+        grantor.check_member_grant()?;
+    }
+    grantor.check_custom_roles_change(member.id == caller.member.id, &added, &removed)?;
+    let details = json!({ "from": { "role": member.role, "custom_roles": member.custom_roles },
+                          "to": { "role": role, "custom_roles": custom_roles } });
+    let target = resource::member(&member.id);
+    let event = event(state, caller, now, "member:update", target, details);
+    state
+        .store
+        .update_member_roles(&caller.org.id, &member.id, role, &custom_roles, &event)
+        .await
+        .map_err(not_found_as("member"))?;
+    member.role = role;
+    member.custom_roles = custom_roles;
+    Ok(member_response(&member))
+}
+
+/// Removes a member: their tokens and sessions stop working at once.
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let member = load(state, caller, id).await?;
+    caller.require("member:delete", &resource::member(&member.id))?;
+    check_member_change(caller.grantor().effective_rank(), Some(member.role), None)?;
+    let details = json!({ "email": member.email });
+    let target = resource::member(&member.id);
+    let event = event(state, caller, now, "member:delete", target, details);
+    state
+        .store
+        .delete_member(&caller.org.id, &member.id, &event)
+        .await
+        .map_err(not_found_as("member"))
+}
+
+/// An admin's view of a member's tokens: metadata only, never values.
+pub async fn list_tokens(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<TokenList> {
+    let member = load(state, caller, id).await?;
+    let all = format!("{}:token/*", resource::member(&member.id));
+    if !caller.allows("token:read", &all) && member.id != caller.member.id {
+        return Err(ServiceError::forbidden("token:read", &all));
+    }
+    let tokens = state.store.list_tokens(&caller.org.id, &member.id).await?;
+    Ok(readable_list(state, caller, tokens))
+}
+
+/// May the caller change or remove a member holding `role` at all (the
+/// rank rule)? For front ends that offer only forms that can succeed; the
+/// operations check it again.
+pub fn check_manageable(caller: &Caller, role: BuiltinRole) -> ServiceResult<()> {
+    check_member_change(caller.grantor().effective_rank(), Some(role), None)?;
+    Ok(())
+}
+
+/// The built-in roles the caller may give a member, lowest first.
+pub fn grantable_roles(caller: &Caller) -> Vec<BuiltinRole> {
+    let rank = caller.grantor().effective_rank();
+    BuiltinRole::ALL
+        .into_iter()
+        .filter(|r| check_member_change(rank, None, Some(*r)).is_ok())
+        .collect()
+}
+
+fn optional_role_keys(keys: Option<Vec<String>>) -> ServiceResult<Vec<RoleKey>> {
+    match keys {
+        Some(keys) if !keys.is_empty() => parse_role_keys(&keys),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The grant rules for a new member (see the module docs).
+fn check_new_member_grant(
+    caller: &Caller,
+    role: BuiltinRole,
+    new_custom_roles: &[RoleKey],
+) -> ServiceResult<()> {
+    let grantor = caller.grantor();
+    check_member_change(grantor.effective_rank(), None, Some(role))?;
+    grantor.check_member_grant()?;
+    grantor.check_custom_roles_change(false, new_custom_roles, &[])?;
+    Ok(())
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<Member> {
+    let id = MemberId::parse(id).map_err(|_| {
+        ServiceError::BadRequest("not a member id: expected 27 base62 characters".into())
+    })?;
+    state
+        .store
+        .get_member(&caller.org.id, &id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("member"))
+}

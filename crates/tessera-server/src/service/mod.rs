@@ -1,0 +1,67 @@
+//! The service layer: every operation on the org's data, one function
+//! each, shared by every front end (the REST API under `api`, the web page
+//! under `web`).
+//!
+//! Invariants every function here keeps:
+//! - It takes the [`Caller`], the request (the `tessera_api` request types),
+//!   and `now`; it never reads the clock.
+//! - It checks the caller's permission itself, before it changes anything,
+//!   so a front end cannot forget one: front ends only translate (extract
+//!   the request, call here, render the answer).
+//! - A change is one storage call, which writes its audit event in the same
+//!   transaction.
+//! - It answers with `tessera_api` response types (what both front ends
+//!   show) or a [`ServiceError`].
+
+pub mod audit;
+pub mod caller;
+mod error;
+pub mod members;
+pub mod org;
+pub mod projects;
+pub mod roles;
+pub mod sessions;
+pub mod tokens;
+
+use serde_json::Value;
+use tessera_core::model::AuditEvent;
+use tessera_store::StoreError;
+use time::OffsetDateTime;
+
+pub use caller::Caller;
+pub use error::{ServiceError, ServiceResult};
+
+use crate::state::AppState;
+
+/// A new audit event: `caller` did `action` to `target` at `now`.
+pub(crate) fn event(
+    state: &AppState,
+    caller: &Caller,
+    now: OffsetDateTime,
+    action: &str,
+    target: String,
+    details: Value,
+) -> AuditEvent {
+    AuditEvent {
+        id: state.next_audit_id(),
+        org_id: caller.org.id.clone(),
+        at: now,
+        actor: caller.actor(),
+        action: action.to_owned(),
+        target,
+        ip: caller.ip.clone(),
+        details,
+    }
+}
+
+/// The store's "not found" as a 404 that names `what`; other store errors
+/// as they are.
+pub(crate) fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ServiceError {
+    move |err| match err {
+        StoreError::NotFound => ServiceError::not_found(what),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! The org itself: its name and its token policy. New policy rules apply to
+//! tokens created, re-dated or rotated from then on.
+
+use serde_json::json;
+use tessera_api::{OrgResponse, UpdateOrgRequest};
+use tessera_core::lifecycle::validate_name;
+use tessera_core::model::Org;
+use tessera_core::resource;
+use time::OffsetDateTime;
+
+use super::{event, Caller, ServiceResult};
+use crate::state::AppState;
+
+pub fn org_response(o: &Org) -> OrgResponse {
+    OrgResponse {
+        id: o.id.to_string(),
+        key: o.key.to_string(),
+        name: o.name.clone(),
+        token_policy: o.token_policy,
+        created_at: o.created_at,
+    }
+}
+
+/// The caller's org and its token policy.
+pub fn show(caller: &Caller) -> ServiceResult<OrgResponse> {
+    caller.require("org:read", &resource::org(&caller.org.key))?;
+    Ok(org_response(&caller.org))
+}
+
+/// Changes the org's name or token policy.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    request: UpdateOrgRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<OrgResponse> {
+    caller.require("org:update", &resource::org(&caller.org.key))?;
+    let mut org = caller.org.clone();
+    if let Some(name) = request.name {
+        validate_name("name", &name)?;
+        org.name = name;
+    }
+    if let Some(patch) = request.token_policy {
+        if let Some(required) = patch.require_expiration {
+            org.token_policy.require_expiration = required;
+        }
+        if let Some(max) = patch.max_lifetime_days {
+            org.token_policy.max_lifetime_days = max;
+        }
+        org.token_policy.validate()?;
+    }
+    let details =
+        json!({ "from": caller.org.token_policy, "to": org.token_policy, "name": org.name });
+    let event = event(
+        state,
+        caller,
+        now,
+        "org:update",
+        resource::org(&org.key),
+        details,
+    );
+    state.store.update_org(&org, &event).await?;
+    Ok(org_response(&org))
+}

@@ -1,0 +1,91 @@
+//! The org's projects: what tokens may be restricted to. Deleting one
+//! leaves the key in the restrictions that name it: those tokens can do
+//! nothing in the project while it is gone, and regain it if a project with
+//! the same key is created again.
+
+use serde_json::json;
+use tessera_api::{CreateProjectRequest, ProjectList, ProjectResponse};
+use tessera_core::lifecycle::validate_name;
+use tessera_core::model::Project;
+use tessera_core::{resource, ProjectKey};
+use time::OffsetDateTime;
+
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use crate::state::AppState;
+
+pub fn project_response(p: &Project) -> ProjectResponse {
+    ProjectResponse {
+        key: p.key.to_string(),
+        name: p.name.clone(),
+        created_at: p.created_at,
+    }
+}
+
+/// A key that does not parse names no project: 404, like a missing one.
+fn parse_key(key: &str) -> ServiceResult<ProjectKey> {
+    ProjectKey::parse(key).map_err(|_| ServiceError::not_found("project"))
+}
+
+/// The org's projects the caller may read.
+pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<ProjectList> {
+    let projects = state.store.list_projects(&caller.org.id).await?;
+    let items = projects
+        .iter()
+        .filter(|p| caller.allows("project:read", &resource::project(&p.key)))
+        .map(project_response)
+        .collect();
+    Ok(ProjectList { items })
+}
+
+/// A new project.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateProjectRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<ProjectResponse> {
+    let key = ProjectKey::parse(&request.key)?;
+    let name = request.name.unwrap_or_else(|| key.to_string());
+    validate_name("name", &name)?;
+    caller.require("project:create", &resource::project(&key))?;
+    let project = Project {
+        org_id: caller.org.id.clone(),
+        key,
+        name,
+        created_at: now,
+    };
+    let target = resource::project(&project.key);
+    let event = event(state, caller, now, "project:create", target, json!({}));
+    state.store.create_project(&project, &event).await?;
+    Ok(project_response(&project))
+}
+
+/// One project.
+pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult<ProjectResponse> {
+    let key = parse_key(key)?;
+    caller.require("project:read", &resource::project(&key))?;
+    let projects = state.store.list_projects(&caller.org.id).await?;
+    let project = projects
+        .iter()
+        .find(|p| p.key == key)
+        .ok_or_else(|| ServiceError::not_found("project"))?;
+    Ok(project_response(project))
+}
+
+/// Deletes a project (see the module docs for the tokens restricted to it).
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let key = parse_key(key)?;
+    caller.require("project:delete", &resource::project(&key))?;
+    let target = resource::project(&key);
+    let event = event(state, caller, now, "project:delete", target, json!({}));
+    state
+        .store
+        .delete_project(&caller.org.id, &key, &event)
+        .await
+        .map_err(not_found_as("project"))
+}

@@ -1,0 +1,154 @@
+//! The org's custom roles: named policies that members and tokens hold.
+//! Changing one changes every holder at once. Writing a role is bound by
+//! `Grantor::check_role_write`: nobody writes a role they hold themselves.
+
+use serde_json::json;
+use tessera_api::{CreateRoleRequest, RoleList, RoleResponse, UpdateRoleRequest};
+use tessera_core::lifecycle::validate_name;
+use tessera_core::model::CustomRole;
+use tessera_core::{resource, RoleKey};
+use time::OffsetDateTime;
+
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use crate::state::AppState;
+
+pub fn role_response(r: &CustomRole) -> RoleResponse {
+    RoleResponse {
+        key: r.key.to_string(),
+        name: r.name.clone(),
+        policy: r.policy.clone(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// A key that does not parse names no role: 404, like a missing one.
+fn parse_key(key: &str) -> ServiceResult<RoleKey> {
+    RoleKey::parse(key).map_err(|_| ServiceError::not_found("role"))
+}
+
+/// The org's custom roles the caller may read.
+pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<RoleList> {
+    let roles = state.store.list_roles(&caller.org.id).await?;
+    let items = roles
+        .iter()
+        .filter(|r| caller.allows("role:read", &resource::role(&r.key)))
+        .map(role_response)
+        .collect();
+    Ok(RoleList { items })
+}
+
+/// A new custom role from policy statements.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateRoleRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<RoleResponse> {
+    let key = RoleKey::parse(&request.key)?;
+    let name = request.name.unwrap_or_else(|| key.to_string());
+    validate_name("name", &name)?;
+    request.policy.validate()?;
+    caller.require("role:create", &resource::role(&key))?;
+    caller
+        .grantor()
+        .check_role_write(&key, &caller.member.custom_roles)?;
+    let role = CustomRole {
+        org_id: caller.org.id.clone(),
+        key,
+        name,
+        policy: request.policy,
+        created_at: now,
+        updated_at: now,
+    };
+    let details = json!({ "policy": role.policy });
+    let event = event(
+        state,
+        caller,
+        now,
+        "role:create",
+        resource::role(&role.key),
+        details,
+    );
+    state.store.create_role(&role, &event).await?;
+    Ok(role_response(&role))
+}
+
+/// One custom role.
+pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult<RoleResponse> {
+    let key = parse_key(key)?;
+    caller.require("role:read", &resource::role(&key))?;
+    let role = state
+        .store
+        .get_role(&caller.org.id, &key)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("role"))?;
+    Ok(role_response(&role))
+}
+
+/// Replaces a custom role's name and policy; every member and token
+/// holding it changes at once.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    request: UpdateRoleRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<RoleResponse> {
+    let key = parse_key(key)?;
+    request.policy.validate()?;
+    caller.require("role:update", &resource::role(&key))?;
+    caller
+        .grantor()
+        .check_role_write(&key, &caller.member.custom_roles)?;
+    let mut role = state
+        .store
+        .get_role(&caller.org.id, &key)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("role"))?;
+    if let Some(name) = request.name {
+        validate_name("name", &name)?;
+        role.name = name;
+    }
+    role.policy = request.policy;
+    role.updated_at = now;
+    let details = json!({ "policy": role.policy });
+    let event = event(
+        state,
+        caller,
+        now,
+        "role:update",
+        resource::role(&key),
+        details,
+    );
+    state
+        .store
+        .update_role(&role, &event)
+        .await
+        .map_err(not_found_as("role"))?;
+    Ok(role_response(&role))
+}
+
+/// Deletes a custom role that no member or token holds.
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let key = parse_key(key)?;
+    caller.require("role:delete", &resource::role(&key))?;
+    let event = event(
+        state,
+        caller,
+        now,
+        "role:delete",
+        resource::role(&key),
+        json!({}),
+    );
+    state
+        .store
+        .delete_role(&caller.org.id, &key, &event)
+        .await
+        .map_err(not_found_as("role"))
+}

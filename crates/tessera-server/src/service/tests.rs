@@ -1,0 +1,148 @@
+//! The permission checks live in the operations themselves: exercised here
+//! without HTTP, the way any front end would call them.
+
+use tessera_api::{
+    ChangePasswordRequest, CreateMemberRequest, CreateTokenRequest, LoginRequest,
+    RotateTokenRequest,
+};
+use tessera_core::BuiltinRole;
+use time::Duration;
+
+use super::Caller;
+use super::{members, sessions, tokens, ServiceError};
+use crate::auth::from_session;
+use crate::state::AppState;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn org(dir: &tempfile::TempDir) -> AppState {
+    let config =
+        crate::Config::with_database_url(format!("sqlite://{}", dir.path().join("t.db").display()));
+    let state = crate::open(config).await.expect("open");
+    crate::setup::create_org(&state, "acme", "owner@acme.test", Some(PASSWORD.into()))
+        .await
+        .expect("org");
+    state
+}
+
+/// A caller as a front end gets one: logged in, then read back from the
+/// session.
+async fn logged_in(state: &AppState, email: &str) -> Caller {
+    let request = LoginRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        org: None,
+    };
+    let started = sessions::login(state, None, request, state.now())
+        .await
+        .expect("login");
+    from_session(state, &started.secret, None)
+        .await
+        .expect("session")
+}
+
+async fn add_member(state: &AppState, by: &Caller, email: &str, role: BuiltinRole) -> Caller {
+    let request = CreateMemberRequest {
+        email: email.into(),
+        name: None,
+        role,
+        custom_roles: None,
+        password: Some(PASSWORD.into()),
+    };
+    members::create(state, by, request, state.now())
+        .await
+        .expect("member");
+    logged_in(state, email).await
+}
+
+fn token_request(name: &str, role: Option<BuiltinRole>) -> CreateTokenRequest {
+    CreateTokenRequest {
+        name: name.into(),
+        role,
+        custom_roles: None,
+        policy: None,
+        projects: None,
+        expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn operations_refuse_what_the_caller_may_not_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = org(&dir).await;
+    let owner = logged_in(&state, "owner@acme.test").await;
+    let reader = add_member(&state, &owner, "reader@acme.test", BuiltinRole::Reader).await;
+    let now = state.now();
+
+    // A reader adds nobody, and the refusal names the action.
+    let request = CreateMemberRequest {
+        email: "x@acme.test".into(),
+        name: None,
+        role: BuiltinRole::Reader,
+        custom_roles: None,
+        password: None,
+    };
+    let refused = members::create(&state, &reader, request, now).await;
+    assert!(
+        matches!(&refused, Err(ServiceError::Forbidden { action, .. }) if action == "member:create"),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(
+        members::list(&state, &owner)
+            .await
+            .expect("list")
+            .items
+            .len(),
+        2
+    );
+
+    // Nor hands a token more than it holds itself.
+    let wider = token_request("wider", Some(BuiltinRole::Admin));
+    let refused = tokens::create(&state, &reader, wider, now).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ServiceError::Rule(tessera_core::Error::ScopeExceedsCaller(
+                _
+            )))
+        ),
+        "{:?}",
+        refused.err()
+    );
+    let own = token_request("mine", Some(BuiltinRole::Reader));
+    tokens::create(&state, &reader, own, now)
+        .await
+        .expect("a reader's own reader token");
+
+    // The owner may read a member's token, never rotate it (that would
+    // hand them its value).
+    let theirs = tokens::list(&state, &reader).await.expect("list").items;
+    let id = &theirs[0].id;
+    tokens::show(&state, &owner, id).await.expect("admins read");
+    let rotate = RotateTokenRequest {
+        expires_at: now + Duration::days(30),
+        grace_period_seconds: None,
+    };
+    let refused = tokens::rotate(&state, &owner, id, rotate, now).await;
+    assert!(matches!(refused, Err(ServiceError::NotAllowed(m)) if m.contains("owner")));
+
+    // And the reader cannot remove the owner.
+    let refused = members::delete(&state, &reader, owner.member.id.as_str(), now).await;
+    assert!(matches!(refused, Err(ServiceError::Forbidden { .. })));
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = org(&dir).await;
+    let owner = logged_in(&state, "owner@acme.test").await;
+    let request = ChangePasswordRequest {
+        current_password: "not it at all".into(),
+        new_password: "another long passphrase".into(),
+    };
+    let refused = sessions::change_password(&state, &owner, request, state.now()).await;
+    assert!(matches!(&refused, Err(ServiceError::NotAllowed(m)) if m == sessions::WRONG_PASSWORD));
+    // The old password still logs in.
+    logged_in(&state, "owner@acme.test").await;
+}

@@ -1,0 +1,535 @@
+//! A member's own tokens: create, list, show, update, clone, rotate,
+//! delete. `self` stands for the calling token wherever an id goes.
+//!
+//! Only the owner updates, clones or rotates a token (each of those can
+//! hand out or widen a secret); an admin may read and delete any member's
+//! tokens, never see a value. A token's value is in the answer to the call
+//! that made it (create, clone, rotate), and nowhere else.
+
+use serde_json::json;
+use tessera_api::{
+    CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, ErrorCode, RotateTokenRequest,
+    TokenList, TokenResponse, UpdateTokenRequest,
+};
+use tessera_core::lifecycle::{check_grace, check_rotation, validate_name, MAX_NAME_CHARS};
+use tessera_core::model::{AuditEvent, PreviousSecret, Token};
+use tessera_core::token::NewToken;
+use tessera_core::{resource, BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, TokenScope};
+use tessera_store::{Rotation, StoreError, TokenChanges};
+use time::{OffsetDateTime, UtcOffset};
+
+use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use crate::state::AppState;
+
+/// Most projects (or custom roles) one token may be restricted to.
+const MAX_PROJECTS: usize = 100;
+
+/// The caller's own tokens they may read, newest first (metadata only).
+pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<TokenList> {
+    let tokens = state
+        .store
+        .list_tokens(&caller.org.id, &caller.member.id)
+        .await?;
+    Ok(readable_list(state, caller, tokens))
+}
+
+/// The tokens `caller` may read, as a list response.
+pub(crate) fn readable_list(state: &AppState, caller: &Caller, tokens: Vec<Token>) -> TokenList {
+    let items = tokens
+        .iter()
+        .filter(|t| caller.allows_on("token:read", &resource::token(&t.member_id, &t.id), &t.id))
+        .map(|t| token_response(state, t))
+        .collect();
+    TokenList { items }
+}
+
+/// A new token for the caller; the answer carries its value, this once.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    request: CreateTokenRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<CreatedTokenResponse> {
+    validate_name("name", &request.name)?;
+    let scope = scope_from(request.role, request.custom_roles, request.policy)?;
+    let expires_at = request.expires_at.map(whole_seconds_utc);
+    let minted = state.format.generate(now);
+    caller.require(
+        "token:create",
+        &resource::token(&caller.member.id, &minted.id),
+    )?;
+    caller.grantor().check_grant(&scope)?;
+    let projects = projects_from(state, caller, request.projects).await?;
+    caller.org.token_policy.check_expiry(now, expires_at)?;
+    let token = new_token_record(
+        caller,
+        &minted,
+        request.name,
+        scope,
+        projects,
+        now,
+        expires_at,
+    );
+    let event = token_event(state, caller, now, "token:create", &token, json!({}));
+    state
+        .store
+        .create_token(&token, &event)
+        .await
+        .map_err(owner_removed)?;
+    Ok(created(state, &token, minted))
+}
+
+/// One of the caller's tokens (admins: any member's), metadata only.
+pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<TokenResponse> {
+    let token = load(state, caller, id).await?;
+    let target = resource::token(&token.member_id, &token.id);
+    if !caller.allows_on("token:read", &target, &token.id) {
+        return Err(ServiceError::forbidden("token:read", &target));
+    }
+    Ok(token_response(state, &token))
+}
+
+/// Renames, re-scopes, re-restricts or re-dates one of the caller's tokens.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: UpdateTokenRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<TokenResponse> {
+    let token = load_own(state, caller, id, "token:update").await?;
+    let mut changes = TokenChanges::default();
+    if let Some(name) = request.name {
+        validate_name("name", &name)?;
+        changes.name = Some(name);
+    }
+    if request.role.is_some() || request.custom_roles.is_some() || request.policy.is_some() {
+        let scope = scope_from(
+            request.role.flatten(),
+            request.custom_roles.flatten(),
+            request.policy.flatten(),
+        )?;
+        caller.grantor().check_grant(&scope)?;
+        changes.scope = Some(scope);
+    }
+    if let Some(projects) = request.projects {
+        changes.projects = Some(projects_from(state, caller, projects).await?);
+    }
+    if let Some(expires_at) = request.expires_at {
+        let expires_at = expires_at.map(whole_seconds_utc);
+        let issued = token.rotated_at.unwrap_or(token.created_at);
+        caller
+            .org
+            .token_policy
+            .check_expiry_change(now, issued, expires_at)?;
+        changes.expires_at = Some(expires_at);
+    }
+    let details = json!({
+        "name": changes.name.is_some(),
+        "scope": changes.scope.is_some(),
+        "projects": changes.projects.is_some(),
+        "expires_at": changes.expires_at.is_some(),
+    });
+    let event = token_event(
+        state,
+        caller,
+        now,
+        "token:update",
+        &token,
+        json!({ "changed": details }),
+    );
+    let updated = state
+        .store
+        .update_token(&token.id, &changes, &event)
+        .await?;
+    Ok(token_response(state, &updated))
+}
+
+/// Revokes a token, at once and for good.
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    now: OffsetDateTime,
+) -> ServiceResult<()> {
+    let token = load(state, caller, id).await?;
+    caller.require(
+        "token:delete",
+        &resource::token(&token.member_id, &token.id),
+    )?;
+    let event = token_event(state, caller, now, "token:delete", &token, json!({}));
+    state
+        .store
+        .delete_token(&token.id, &event)
+        .await
+        .map_err(not_found_as("token"))
+}
+
+/// A new token (new id, new secret) with the same scope, projects and
+/// expiry as one of the caller's own.
+pub async fn clone(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: CloneTokenRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<CreatedTokenResponse> {
+    let source = load_own(state, caller, id, "token:clone").await?;
+    let name = match request.name {
+        Some(name) => name,
+        None => copy_name(&source.name),
+    };
+    validate_name("name", &name)?;
+    caller.grantor().check_grant(&source.scope)?;
+    caller
+        .org
+        .token_policy
+        .check_expiry(now, source.expires_at)?;
+    let minted = state.format.generate(now);
+    caller.require(
+        "token:create",
+        &resource::token(&caller.member.id, &minted.id),
+    )?;
+    let token = new_token_record(
+        caller,
+        &minted,
+        name,
+        source.scope.clone(),
+        source.projects.clone(),
+        now,
+        source.expires_at,
+    );
+    let event = token_event(
+        state,
+        caller,
+        now,
+        "token:clone",
+        &token,
+        json!({ "source": source.id }),
+    );
+    state
+        .store
+        .create_token(&token, &event)
+        .await
+        .map_err(owner_removed)?;
+    Ok(created(state, &token, minted))
+}
+
+fn copy_name(name: &str) -> String {
+    let suffix = " (copy)";
+    let keep = MAX_NAME_CHARS - suffix.chars().count();
+    let base: String = name.chars().take(keep).collect();
+    format!("{base}{suffix}")
+}
+
+/// A new secret for the same id, name and scope; the old string stops
+/// working at once, or after the grace period.
+pub async fn rotate(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: RotateTokenRequest,
+    now: OffsetDateTime,
+) -> ServiceResult<CreatedTokenResponse> {
+    let token = load_own(state, caller, id, "token:rotate").await?;
+    let rotating_itself = caller.token().is_some_and(|t| t.id == token.id);
+    if !rotating_itself {
+        // The new value carries the token's scope: only hand it to a caller
+        // that could have granted that scope itself.
+        caller.grantor().check_grant(&token.scope)?;
+    }
+    let new_expiry = whole_seconds_utc(request.expires_at);
+    let policy = caller.org.token_policy;
+    check_rotation(now, token.expires_at, token.rotated_at, new_expiry, &policy)?;
+    let grace = check_grace(request.grace_period_seconds.unwrap_or(0))?;
+    let minted = state.format.generate_for(token.id.clone());
+    let rotation = Rotation {
+        secret_hash: minted.secret_hash,
+        snippet: minted.snippet.clone(),
+        expires_at: new_expiry,
+        rotated_at: now,
+        previous_secret: (grace.whole_seconds() > 0).then(|| PreviousSecret {
+            hash: token.secret_hash,
+            valid_until: now + grace,
+        }),
+        last_rotation_before: now - tessera_core::lifecycle::ROTATION_INTERVAL,
+    };
+    let details = json!({
+        "grace_period_seconds": grace.whole_seconds(),
+        "old_snippet": token.snippet,
+        "snippet": minted.snippet,
+    });
+    let event = token_event(state, caller, now, "token:rotate", &token, details);
+    let rotated = match state.store.rotate_token(&token.id, &rotation, &event).await {
+        Err(StoreError::RotationRace) => return Err(rotation_race(state, &token.id, now).await),
+        other => other.map_err(not_found_as("token"))?,
+    };
+    Ok(created(state, &rotated, minted))
+}
+
+/// A lost rotation race is the once-an-hour rule: say when to retry.
+async fn rotation_race(state: &AppState, id: &TokenId, now: OffsetDateTime) -> ServiceError {
+    let fresh = state.store.get_token(id).await.ok().flatten();
+    let retry = fresh
+        .and_then(|t| t.rotated_at)
+        .map(|at| {
+            (at + tessera_core::lifecycle::ROTATION_INTERVAL - now)
+                .whole_seconds()
+                .max(1)
+        })
+        .unwrap_or(3600);
+    tessera_core::Error::RotationTooSoon {
+        retry_after_secs: retry.unsigned_abs(),
+    }
+    .into()
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn whole_seconds_utc(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(UtcOffset::UTC);
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// Loads a token of the caller's org by id or `self`; 404 otherwise.
+async fn load(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<Token> {
+    let id = if id == "self" {
+        caller.token().map(|t| t.id.clone()).ok_or_else(|| {
+            ServiceError::BadRequest(
+                "`self` means the calling token, and this call was not made with one".into(),
+            )
+        })?
+    } else {
+        // The id is not echoed: people paste whole tokens here by mistake.
+        TokenId::parse(id).map_err(|_| {
+            ServiceError::BadRequest(
+                "not a token id: expected 27 base62 characters, or `self`".into(),
+            )
+        })?
+    };
+    match state.store.get_token(&id).await? {
+        Some(token) if token.org_id == caller.org.id => Ok(token),
+        _ => Err(ServiceError::not_found("token")),
+    }
+}
+
+/// Loads a token the caller owns and checks `action` on it.
+async fn load_own(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> ServiceResult<Token> {
+    let token = load(state, caller, id).await?;
+    let target = resource::token(&token.member_id, &token.id);
+    if token.member_id != caller.member.id {
+        caller.require("token:read", &target)?;
+        return Err(ServiceError::NotAllowed(format!(
+            "only the token's owner can {}",
+            action.trim_start_matches("token:")
+        )));
+    }
+    caller.require_on(action, &target, &token.id)?;
+    Ok(token)
+}
+
+/// The scopes the caller may give a token: these built-in roles, and
+/// custom roles if `custom_roles`. For front ends that offer only what can
+/// succeed; the operations check the scope asked for again.
+pub struct Grantable {
+    pub roles: Vec<BuiltinRole>,
+    pub custom_roles: bool,
+}
+
+pub fn grantable(caller: &Caller) -> Grantable {
+    let grantor = caller.grantor();
+    Grantable {
+        roles: BuiltinRole::ALL
+            .into_iter()
+            .filter(|r| grantor.check_grant(&TokenScope::Role(*r)).is_ok())
+            .collect(),
+        custom_roles: grantor
+            .check_grant(&TokenScope::CustomRoles(Vec::new()))
+            .is_ok(),
+    }
+}
+
+/// At most one of role, custom roles and policy; none means inherit.
+pub(crate) fn scope_from(
+    role: Option<BuiltinRole>,
+    custom_roles: Option<Vec<String>>,
+    policy: Option<Policy>,
+) -> ServiceResult<TokenScope> {
+    match (role, custom_roles, policy) {
+        (None, None, None) => Ok(TokenScope::Inherit),
+        (Some(role), None, None) => Ok(TokenScope::Role(role)),
+        (None, Some(keys), None) => Ok(TokenScope::CustomRoles(parse_role_keys(&keys)?)),
+        (None, None, Some(policy)) => {
+            policy.validate()?;
+            Ok(TokenScope::Policy(policy))
+        }
+        _ => Err(ServiceError::BadRequest(
+            "give at most one of `role`, `custom_roles` and `policy`".into(),
+        )),
+    }
+}
+
+/// Parses custom role keys: non-empty, no duplicates (order kept).
+pub(crate) fn parse_role_keys(keys: &[String]) -> ServiceResult<Vec<RoleKey>> {
+    if keys.is_empty() {
+        return Err(ServiceError::unprocessable(
+            ErrorCode::ValidationFailed,
+            "custom_roles must not be empty",
+        ));
+    }
+    if keys.len() > MAX_PROJECTS {
+        return Err(ServiceError::unprocessable(
+            ErrorCode::ValidationFailed,
+            "at most 100 custom roles",
+        ));
+    }
+    let mut parsed: Vec<RoleKey> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let key = RoleKey::parse(key)?;
+        if !parsed.contains(&key) {
+            parsed.push(key);
+        }
+    }
+    Ok(parsed)
+}
+
+/// Parses and checks a project list: keys valid, projects exist.
+async fn projects_from(
+    state: &AppState,
+    caller: &Caller,
+    projects: Option<Vec<String>>,
+) -> ServiceResult<Vec<ProjectKey>> {
+    let Some(keys) = projects else {
+        return Ok(Vec::new());
+    };
+    if keys.len() > MAX_PROJECTS {
+        return Err(ServiceError::unprocessable(
+            ErrorCode::ValidationFailed,
+            "a token may name at most 100 projects",
+        ));
+    }
+    let mut parsed: Vec<ProjectKey> = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let key = ProjectKey::parse(key)?;
+        if !parsed.contains(&key) {
+            parsed.push(key);
+        }
+    }
+    if !parsed.is_empty() {
+        let existing = state.store.list_projects(&caller.org.id).await?;
+        if let Some(missing) = parsed
+            .iter()
+            .find(|k| !existing.iter().any(|p| &p.key == *k))
+        {
+            return Err(ServiceError::unprocessable(
+                ErrorCode::UnknownProject,
+                format!("project \"{missing}\" does not exist"),
+            ));
+        }
+    }
+    Ok(parsed)
+}
+
+fn new_token_record(
+    caller: &Caller,
+    minted: &NewToken,
+    name: String,
+    scope: TokenScope,
+    projects: Vec<ProjectKey>,
+    now: OffsetDateTime,
+    expires_at: Option<OffsetDateTime>,
+) -> Token {
+    Token {
+        id: minted.id.clone(),
+        org_id: caller.org.id.clone(),
+        member_id: caller.member.id.clone(),
+        name,
+        snippet: minted.snippet.clone(),
+        secret_hash: minted.secret_hash,
+        scope,
+        projects,
+        created_at: now,
+        expires_at,
+        last_used_at: None,
+        last_used_ip: None,
+        rotated_at: None,
+        previous_secret: None,
+    }
+}
+
+/// A token's audit event, which always names it (name and snippet).
+fn token_event(
+    state: &AppState,
+    caller: &Caller,
+    now: OffsetDateTime,
+    action: &str,
+    token: &Token,
+    mut details: serde_json::Value,
+) -> AuditEvent {
+    if let Some(map) = details.as_object_mut() {
+        map.entry("name").or_insert_with(|| json!(token.name));
+        map.entry("snippet").or_insert_with(|| json!(token.snippet));
+    }
+    let target = resource::token(&token.member_id, &token.id);
+    event(state, caller, now, action, target, details)
+}
+
+fn created(state: &AppState, token: &Token, minted: NewToken) -> CreatedTokenResponse {
+    CreatedTokenResponse {
+        metadata: token_response(state, token),
+        token: minted.token,
+    }
+}
+
+/// A token's metadata, with any not-yet-flushed use overlaid.
+pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
+    let (mut last_used_at, mut last_used_ip) = (token.last_used_at, token.last_used_ip.clone());
+    if let Some(pending) = state.engine.last_used().pending(&token.id) {
+        if last_used_at.is_none_or(|stored| pending.at >= stored) {
+            last_used_at = Some(pending.at);
+            last_used_ip = pending.ip;
+        }
+    }
+    let (role, custom_roles, policy) = match &token.scope {
+        TokenScope::Inherit => (None, None, None),
+        TokenScope::Role(r) => (Some(*r), None, None),
+        TokenScope::CustomRoles(keys) => (
+            None,
+            Some(keys.iter().map(|k| k.to_string()).collect()),
+            None,
+        ),
+        TokenScope::Policy(p) => (None, None, Some(p.clone())),
+    };
+    TokenResponse {
+        id: token.id.to_string(),
+        name: token.name.clone(),
+        snippet: token.snippet.clone(),
+        member_id: token.member_id.to_string(),
+        role,
+        custom_roles,
+        policy,
+        projects: token.projects.iter().map(|p| p.to_string()).collect(),
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+        last_used_at,
+        last_used_ip,
+        rotated_at: token.rotated_at,
+    }
+}
+
+/// A member removed while their create or clone request was in flight:
+/// the database refuses the token (its owner is gone), and the caller's
+/// credential is no longer valid, which is what they are told.
+fn owner_removed(err: StoreError) -> ServiceError {
+    match err {
+        StoreError::UnknownReference(what) if what.starts_with("member") => {
+            ServiceError::Unauthenticated("this member was removed from the organization".into())
+        }
+        other => other.into(),
+    }
+}
