@@ -12,9 +12,13 @@ use sqlx::AnyConnection;
 use tessera_core::model::AuditEvent;
 use tessera_core::OrgId;
 
-use super::rows::{self, AUDIT_COLUMNS};
+use sqlx::any::AnyRow;
+
+use super::rows::{get, json, text, time};
 use super::{all, db, secs, SqlStore, Statement};
 use crate::{AuditQuery, AuditStore, Result};
+use tessera_core::model::Actor;
+use tessera_core::{MemberId, TokenId};
 
 /// Most events one page may hold.
 /// Callers page at most 500 rows and ask for one more to learn whether a
@@ -69,7 +73,7 @@ impl AuditStore for SqlStore {
         sql.push(" ORDER BY id DESC LIMIT ")
             .bind(i64::from(query.limit.clamp(1, MAX_PAGE)))?;
         let (sql, args) = sql.into_parts();
-        all(sqlx::query_with(&sql, args), &self.pool, rows::audit).await
+        all(sqlx::query_with(&sql, args), &self.pool, from_row).await
     }
 }
 
@@ -80,4 +84,25 @@ fn starts_with<'q>(sql: &mut Statement<'q>, column: &str, prefix: &'q str) -> Re
         .push(")) = ")
         .bind(prefix)?;
     Ok(())
+}
+
+const AUDIT_COLUMNS: &str =
+    "id, org_id, at, actor_member, actor_token, action, target, ip, details";
+
+fn from_row(row: &AnyRow) -> Result<AuditEvent> {
+    let actor_member: Option<String> = get(row, "actor_member")?;
+    let actor_token: Option<String> = get(row, "actor_token")?;
+    Ok(AuditEvent {
+        id: text(row, "id")?,
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        at: time(row, "at")?,
+        actor: Actor {
+            member: actor_member.map(MemberId::from_trusted),
+            token: actor_token.map(TokenId::from_trusted),
+        },
+        action: text(row, "action")?,
+        target: text(row, "target")?,
+        ip: get(row, "ip")?,
+        details: json(row, "details")?,
+    })
 }

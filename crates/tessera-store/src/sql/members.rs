@@ -16,7 +16,9 @@ use tessera_core::model::{AuditEvent, Member};
 use tessera_core::{BuiltinRole, MemberId, OrgId, RoleKey};
 
 use super::dialect::Dialect;
-use super::rows::{self, member_select};
+use sqlx::any::AnyRow;
+
+use super::rows::{builtin_role, get, json, text, time};
 use super::{all, db, found, insert_error, insert_role_grants, optional, secs, SqlStore};
 use crate::{Change, MemberStore, Result, StoreError, Unique};
 
@@ -61,7 +63,7 @@ impl MemberStore for SqlStore {
     async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>> {
         let sql = format!("{} WHERE m.org_id = $1 AND m.id = $2", self.members());
         let query = sqlx::query(&sql).bind(org.as_str()).bind(id.as_str());
-        optional(query, &self.pool, rows::member).await
+        optional(query, &self.pool, from_row).await
     }
 
     async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
@@ -69,7 +71,7 @@ impl MemberStore for SqlStore {
             "{} WHERE m.email = $1 ORDER BY m.created_at, m.id",
             self.members()
         );
-        all(sqlx::query(&sql).bind(email), &self.pool, rows::member).await
+        all(sqlx::query(&sql).bind(email), &self.pool, from_row).await
     }
 
     async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>> {
@@ -77,12 +79,7 @@ impl MemberStore for SqlStore {
             "{} WHERE m.org_id = $1 ORDER BY m.email, m.id",
             self.members()
         );
-        all(
-            sqlx::query(&sql).bind(org.as_str()),
-            &self.pool,
-            rows::member,
-        )
-        .await
+        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, from_row).await
     }
 
     async fn update_member_roles(
@@ -178,7 +175,7 @@ impl MemberStore for SqlStore {
 }
 
 impl SqlStore {
-    /// `SELECT` every column of [`rows::member`] `FROM members m`.
+    /// `SELECT` every column of [`from_row`] `FROM members m`.
     fn members(&self) -> String {
         member_select(&self.dialect)
     }
@@ -235,4 +232,31 @@ async fn ensure_an_owner(conn: &mut AnyConnection, org: &OrgId) -> Result<()> {
         return Err(StoreError::LastOwner);
     }
     Ok(())
+}
+
+/// The columns of [`from_row`], from `members m`: its custom roles are
+/// gathered as a JSON list in their order.
+pub(super) fn member_select(dialect: &Dialect) -> String {
+    let custom_roles = dialect.json_list(
+        "r.role_key",
+        "r.position",
+        "FROM member_custom_roles r WHERE r.org_id = m.org_id AND r.member_id = m.id",
+    );
+    format!(
+        "SELECT m.id, m.org_id, m.email, m.name, m.role, m.password_hash, m.created_at, \
+         {custom_roles} AS custom_roles FROM members m"
+    )
+}
+
+fn from_row(row: &AnyRow) -> Result<Member> {
+    Ok(Member {
+        id: MemberId::from_trusted(text(row, "id")?),
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        email: text(row, "email")?,
+        name: text(row, "name")?,
+        role: builtin_role("role", &text(row, "role")?)?,
+        custom_roles: json(row, "custom_roles")?,
+        password_hash: get(row, "password_hash")?,
+        created_at: time(row, "created_at")?,
+    })
 }

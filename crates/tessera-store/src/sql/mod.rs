@@ -1,8 +1,11 @@
 //! [`SqlStore`]: the one implementation of the storage traits, on SQLite
 //! (the default, one node) or PostgreSQL (shared by several nodes). The SQL
 //! is written once, one file per aggregate (`orgs`, `members`, `roles`,
-//! `projects`, `tokens`, `sessions`, `audit`); [`dialect`] holds what
-//! differs between the two databases, [`feed`] PostgreSQL's change feed.
+//! `projects`, `tokens`, `sessions`, `audit`), each holding its statements
+//! and how its rows decode: a new stored field is a change to one of them
+//! (and a migration). [`dialect`] holds what differs between the two
+//! databases, [`feed`] PostgreSQL's change feed, [`rows`] how a column
+//! encodes a value.
 //!
 //! Invariants, beyond those of the traits:
 //! - Every mutating call is one transaction ([`SqlStore::begin`]) that ends

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use tessera_core::model::{AuditEvent, Member, Org};
 use tessera_core::{OrgId, OrgKey};
 
-use super::rows::{self, ORG_COLUMNS};
+use sqlx::any::AnyRow;
+use tessera_core::TokenPolicy;
+
+use super::rows::{corrupt, flag, get, text, time};
 use super::{db, found, insert_error, members, optional, secs, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
@@ -70,6 +73,25 @@ impl SqlStore {
     /// Reads an org by `column` (`id` or `key`, never user input).
     async fn org_where(&self, column: &'static str, value: &str) -> Result<Option<Org>> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE {column} = $1");
-        optional(sqlx::query(&sql).bind(value), &self.pool, rows::org).await
+        optional(sqlx::query(&sql).bind(value), &self.pool, from_row).await
     }
+}
+
+const ORG_COLUMNS: &str = "id, key, name, require_expiration, max_lifetime_days, created_at";
+
+fn from_row(row: &AnyRow) -> Result<Org> {
+    let max_days: Option<i64> = get(row, "max_lifetime_days")?;
+    let max_lifetime_days = max_days
+        .map(|d| u32::try_from(d).map_err(|e| corrupt("max_lifetime_days", e)))
+        .transpose()?;
+    Ok(Org {
+        id: OrgId::from_trusted(text(row, "id")?),
+        key: OrgKey::from_trusted(text(row, "key")?),
+        name: text(row, "name")?,
+        token_policy: TokenPolicy {
+            require_expiration: flag(row, "require_expiration")?,
+            max_lifetime_days,
+        },
+        created_at: time(row, "created_at")?,
+    })
 }

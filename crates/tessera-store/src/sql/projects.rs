@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use tessera_core::model::{AuditEvent, Project};
 use tessera_core::{OrgId, ProjectKey};
 
-use super::rows::{self, PROJECT_COLUMNS};
+use sqlx::any::AnyRow;
+
+use super::rows::{text, time};
 use super::{all, db, found, insert_error, secs, SqlStore};
 use crate::{ProjectStore, Result, Unique};
 
@@ -28,12 +30,7 @@ impl ProjectStore for SqlStore {
 
     async fn list_projects(&self, org: &OrgId) -> Result<Vec<Project>> {
         let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE org_id = $1 ORDER BY key");
-        all(
-            sqlx::query(&sql).bind(org.as_str()),
-            &self.pool,
-            rows::project,
-        )
-        .await
+        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, from_row).await
     }
 
     /// Deletes a project. Tokens restricted to it keep the key in their
@@ -54,4 +51,15 @@ impl ProjectStore for SqlStore {
         found(done.rows_affected())?;
         self.commit(tx, audit, None).await
     }
+}
+
+const PROJECT_COLUMNS: &str = "org_id, key, name, created_at";
+
+fn from_row(row: &AnyRow) -> Result<Project> {
+    Ok(Project {
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        key: ProjectKey::from_trusted(text(row, "key")?),
+        name: text(row, "name")?,
+        created_at: time(row, "created_at")?,
+    })
 }

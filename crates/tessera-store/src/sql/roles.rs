@@ -16,7 +16,9 @@ use sqlx::AnyConnection;
 use tessera_core::model::{AuditEvent, CustomRole};
 use tessera_core::{OrgId, RoleKey};
 
-use super::rows::{self, to_json, ROLE_COLUMNS};
+use sqlx::any::AnyRow;
+
+use super::rows::{json, text, time, to_json};
 use super::{all, db, found, insert_error, optional, secs, SqlStore};
 use crate::{Change, Result, RoleStore, StoreError, Unique};
 
@@ -43,12 +45,12 @@ impl RoleStore for SqlStore {
     async fn get_role(&self, org: &OrgId, key: &RoleKey) -> Result<Option<CustomRole>> {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 AND key = $2");
         let query = sqlx::query(&sql).bind(org.as_str()).bind(key.as_str());
-        optional(query, &self.pool, rows::role).await
+        optional(query, &self.pool, from_row).await
     }
 
     async fn list_roles(&self, org: &OrgId) -> Result<Vec<CustomRole>> {
         let sql = format!("SELECT {ROLE_COLUMNS} FROM custom_roles WHERE org_id = $1 ORDER BY key");
-        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, rows::role).await
+        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, from_row).await
     }
 
     async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()> {
@@ -130,4 +132,17 @@ fn in_use(key: &RoleKey, members: i64, tokens: i64) -> StoreError {
         plural(members, "member"),
         plural(tokens, "token")
     ))
+}
+
+const ROLE_COLUMNS: &str = "org_id, key, name, policy, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<CustomRole> {
+    Ok(CustomRole {
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        key: RoleKey::from_trusted(text(row, "key")?),
+        name: text(row, "name")?,
+        policy: json(row, "policy")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
 }

@@ -6,7 +6,10 @@ use time::OffsetDateTime;
 use tessera_core::model::{AuditEvent, Session};
 use tessera_core::{MemberId, SecretHash};
 
-use super::rows::{self, SESSION_COLUMNS};
+use sqlx::any::AnyRow;
+use tessera_core::OrgId;
+
+use super::rows::{required_hash, text, time};
 use super::{db, insert_error, optional, secs, SqlStore};
 use crate::{Result, SessionStore, Unique};
 
@@ -34,12 +37,7 @@ impl SessionStore for SqlStore {
 
     async fn get_session(&self, id_hash: &SecretHash) -> Result<Option<Session>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1");
-        optional(
-            sqlx::query(&sql).bind(&id_hash.0[..]),
-            &self.pool,
-            rows::session,
-        )
-        .await
+        optional(sqlx::query(&sql).bind(&id_hash.0[..]), &self.pool, from_row).await
     }
 
     /// Ends a session. Ending one that is already gone succeeds (logging
@@ -84,4 +82,16 @@ impl SessionStore for SqlStore {
             .map_err(db)?;
         Ok(done.rows_affected())
     }
+}
+
+const SESSION_COLUMNS: &str = "id_hash, org_id, member_id, created_at, expires_at";
+
+fn from_row(row: &AnyRow) -> Result<Session> {
+    Ok(Session {
+        id_hash: required_hash(row, "id_hash")?,
+        member_id: MemberId::from_trusted(text(row, "member_id")?),
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        created_at: time(row, "created_at")?,
+        expires_at: time(row, "expires_at")?,
+    })
 }

@@ -27,7 +27,14 @@ use sqlx::AnyConnection;
 use tessera_core::model::{AuditEvent, Token};
 use tessera_core::{MemberId, OrgId, TokenId};
 
-use super::rows::{self, scope_roles, to_json, token_select, ScopeColumns};
+use sqlx::any::AnyRow;
+use tessera_core::model::PreviousSecret;
+use tessera_core::{Policy, RoleKey, TokenScope};
+
+use super::dialect::Dialect;
+use super::rows::{
+    builtin_role, corrupt, get, hash, json, opt_time, required_hash, text, time, to_json,
+};
 use super::{
     all, db, found, insert_error, insert_role_grants, is_retryable, opt_secs, optional, secs,
     SqlStore, Statement, Tx,
@@ -100,7 +107,7 @@ impl TokenStore for SqlStore {
             token_select(&self.dialect)
         );
         let query = sqlx::query(&sql).bind(org.as_str()).bind(member.as_str());
-        all(query, &self.pool, rows::token).await
+        all(query, &self.pool, from_row).await
     }
 
     async fn update_token(
@@ -216,7 +223,7 @@ impl TokenStore for SqlStore {
 impl SqlStore {
     async fn fetch_token(&self, conn: &mut AnyConnection, id: &TokenId) -> Result<Option<Token>> {
         let sql = format!("{} WHERE t.id = $1", token_select(&self.dialect));
-        optional(sqlx::query(&sql).bind(id.as_str()), conn, rows::token).await
+        optional(sqlx::query(&sql).bind(id.as_str()), conn, from_row).await
     }
 
     /// Re-reads the token as it will be saved, then commits.
@@ -321,4 +328,94 @@ async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
         scope_roles(&token.scope),
     )
     .await
+}
+
+/// The columns of [`from_row`], from `tokens t`, as [`member_select`].
+pub(super) fn token_select(dialect: &Dialect) -> String {
+    let custom_roles = dialect.json_list(
+        "r.role_key",
+        "r.position",
+        "FROM token_custom_roles r WHERE r.org_id = t.org_id AND r.token_id = t.id",
+    );
+    format!(
+        "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
+         t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
+         t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
+         t.previous_valid_until, {custom_roles} AS custom_roles FROM tokens t"
+    )
+}
+
+/// A token scope as its columns: `scope_kind`, `scope_role`,
+/// `scope_policy`. Custom roles live in `token_custom_roles`.
+pub(super) struct ScopeColumns {
+    pub kind: &'static str,
+    pub role: Option<&'static str>,
+    pub policy: Option<String>,
+}
+
+impl ScopeColumns {
+    pub fn of(scope: &TokenScope) -> Result<Self> {
+        let (kind, role, policy) = match scope {
+            TokenScope::Inherit => ("inherit", None, None),
+            TokenScope::Role(r) => ("role", Some(r.as_str()), None),
+            TokenScope::CustomRoles(_) => ("custom_roles", None, None),
+            TokenScope::Policy(p) => ("policy", None, Some(to_json(p)?)),
+        };
+        Ok(Self { kind, role, policy })
+    }
+}
+
+/// The custom roles a scope names (none for other kinds).
+pub(super) fn scope_roles(scope: &TokenScope) -> &[RoleKey] {
+    match scope {
+        TokenScope::CustomRoles(keys) => keys,
+        _ => &[],
+    }
+}
+
+fn scope(row: &AnyRow) -> Result<TokenScope> {
+    let kind = text(row, "scope_kind")?;
+    Ok(match kind.as_str() {
+        "inherit" => TokenScope::Inherit,
+        "role" => {
+            let role: Option<String> = get(row, "scope_role")?;
+            let role = role.ok_or_else(|| corrupt("scope_role", "missing"))?;
+            TokenScope::Role(builtin_role("scope_role", &role)?)
+        }
+        "custom_roles" => TokenScope::CustomRoles(json(row, "custom_roles")?),
+        "policy" => {
+            let policy: Option<String> = get(row, "scope_policy")?;
+            let policy = policy.ok_or_else(|| corrupt("scope_policy", "missing"))?;
+            TokenScope::Policy(
+                serde_json::from_str::<Policy>(&policy).map_err(|e| corrupt("scope_policy", e))?,
+            )
+        }
+        other => return Err(corrupt("scope_kind", other)),
+    })
+}
+
+fn from_row(row: &AnyRow) -> Result<Token> {
+    let previous_secret = match (
+        hash(row, "previous_hash")?,
+        opt_time(row, "previous_valid_until")?,
+    ) {
+        (Some(hash), Some(valid_until)) => Some(PreviousSecret { hash, valid_until }),
+        _ => None,
+    };
+    Ok(Token {
+        id: TokenId::from_trusted(text(row, "id")?),
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        member_id: MemberId::from_trusted(text(row, "member_id")?),
+        name: text(row, "name")?,
+        snippet: text(row, "snippet")?,
+        secret_hash: required_hash(row, "secret_hash")?,
+        scope: scope(row)?,
+        projects: json(row, "projects")?,
+        created_at: time(row, "created_at")?,
+        expires_at: opt_time(row, "expires_at")?,
+        last_used_at: opt_time(row, "last_used_at")?,
+        last_used_ip: get(row, "last_used_ip")?,
+        rotated_at: opt_time(row, "rotated_at")?,
+        previous_secret,
+    })
 }
