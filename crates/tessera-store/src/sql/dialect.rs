@@ -165,11 +165,7 @@ pub(crate) async fn open_sqlite(url: &str) -> Result<AnyPool> {
     .connect_with(options)
     .await
     .map_err(db)?;
-    sqlx::migrate!("./migrations/sqlite")
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Database(format!("migrating the database: {e}")))?;
-    Ok(pool)
+    migrated(pool, sqlx::migrate!("./migrations/sqlite")).await
 }
 
 /// Connects to PostgreSQL and migrates it. Several nodes may start at once:
@@ -190,11 +186,18 @@ pub(crate) async fn open_postgres(
         .connect_with(AnyConnectOptions::from_str(url).map_err(db)?)
         .await
         .map_err(db)?;
-    sqlx::migrate!("./migrations/postgres")
+    let pool = migrated(pool, sqlx::migrate!("./migrations/postgres")).await?;
+    Ok((pool, listen))
+}
+
+/// Brings the schema up to date: the migrations embedded in the binary
+/// that the database has not applied yet.
+async fn migrated(pool: AnyPool, migrator: sqlx::migrate::Migrator) -> Result<AnyPool> {
+    migrator
         .run(&pool)
         .await
         .map_err(|e| StoreError::Database(format!("migrating the database: {e}")))?;
-    Ok((pool, listen))
+    Ok(pool)
 }
 
 /// The database file holds password hashes: it, and the `-wal` and `-shm`
