@@ -8,9 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Token};
 use tessera_core::token::NewToken;
-use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, RoleKey, TokenFormat, TokenPolicy, TokenScope,
-};
+use tessera_core::{BuiltinRole, OrgKey, Policy, RoleKey, TokenFormat, TokenScope};
 use tessera_engine::{Engine, Rejection};
 use tessera_store::{Change, FeedEvent, Rotation, SqlStore, Store, TokenChanges};
 use time::macros::datetime;
@@ -32,13 +30,7 @@ impl World {
         let url = format!("sqlite://{}", dir.path().join("e.db").display());
         let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
         let engine = Engine::new(store, TokenFormat::default());
-        let org = Org {
-            id: OrgId::generate(NOW),
-            key: OrgKey::parse("acme").expect("key"),
-            name: "Acme".into(),
-            token_policy: TokenPolicy::default(),
-            created_at: NOW,
-        };
+        let org = Org::new(OrgKey::parse("acme").expect("key"), "Acme", NOW);
         let owner = member(&org, "owner@acme.test", BuiltinRole::Owner);
         let w = World {
             engine,
@@ -110,16 +102,7 @@ impl World {
 }
 
 fn member(org: &Org, email: &str, role: BuiltinRole) -> Member {
-    Member {
-        id: MemberId::generate(NOW),
-        org_id: org.id.clone(),
-        email: email.into(),
-        name: email.into(),
-        role,
-        custom_roles: vec![],
-        password_hash: None,
-        created_at: NOW,
-    }
+    Member::new(&org.id, email, email, role, NOW)
 }
 
 #[tokio::test]

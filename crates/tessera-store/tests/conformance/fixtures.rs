@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 
 use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
 use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
-    TokenId, TokenPolicy, TokenScope,
+    BuiltinRole, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement, TokenId,
+    TokenScope,
 };
 use tessera_store::{AuditQuery, Store};
 
@@ -81,13 +81,7 @@ impl<'a> Fx<'a> {
     }
 
     pub fn org_record(key: &str) -> (Org, Member) {
-        let org = Org {
-            id: OrgId::generate(T0),
-            key: OrgKey::parse(key).unwrap(),
-            name: format!("Org {key}"),
-            token_policy: TokenPolicy::default(),
-            created_at: T0,
-        };
+        let org = Org::new(OrgKey::parse(key).unwrap(), format!("Org {key}"), T0);
         let owner = member_record(&org.id, &format!("owner@{key}.example"), BuiltinRole::Owner);
         (org, owner)
     }
@@ -179,16 +173,7 @@ impl<'a> Fx<'a> {
 }
 
 pub fn member_record(org: &OrgId, email: &str, role: BuiltinRole) -> Member {
-    Member {
-        id: MemberId::generate(T0),
-        org_id: org.clone(),
-        email: email.to_owned(),
-        name: format!("Member {email}"),
-        role,
-        custom_roles: Vec::new(),
-        password_hash: None,
-        created_at: T0,
-    }
+    Member::new(org, email, format!("Member {email}"), role, T0)
 }
 
 pub fn role_record(org: &OrgId, key: &str) -> CustomRole {
