@@ -31,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::CliError;
-use crate::remote::Connection;
+use crate::remote::{Connection, Server};
 
 pub const LONG_ABOUT: &str = "\
 An MCP server on stdio for AI assistants (Claude Desktop, Claude Code,
@@ -47,20 +47,9 @@ assistant's MCP server configuration, e.g.:
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
-    /// The Tessera server [default: the one `tessera login` saved, else
-    /// http://127.0.0.1:8080]
-    #[arg(long, env = "TESSERA_URL", value_name = "URL")]
-    pub url: Option<String>,
-    /// The API token the assistant acts with [default: the one `tessera
-    /// login` saved]. Prefer TESSERA_TOKEN in the assistant's
-    /// configuration.
-    #[arg(
-        long,
-        env = "TESSERA_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    // The server, and the token the assistant acts with.
+    #[command(flatten)]
+    pub server: Server,
 }
 
 /// Serves MCP on stdin/stdout until the client closes the connection.
@@ -86,8 +75,7 @@ pub struct Tools {
 impl Tools {
     fn from_args(args: McpArgs) -> Self {
         let conn = Connection {
-            url: args.url,
-            token: args.token,
+            server: args.server,
             json: false,
         };
         let client = match conn.resolve() {

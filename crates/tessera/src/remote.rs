@@ -60,16 +60,17 @@ pub enum RemoteCommand {
     Logout(session::LogoutArgs),
 }
 
-/// Where the server is and which credential to use; on every remote
-/// command.
+/// Where the server is and which credential to use: `--url` and
+/// `--token`, on every remote command and on `tessera mcp`.
 #[derive(Debug, Clone, Args)]
-pub struct Connection {
+pub struct Server {
     /// The Tessera server [default: the one `tessera login` saved, else
     /// http://127.0.0.1:8080]
     #[arg(long, env = "TESSERA_URL", value_name = "URL")]
     pub url: Option<String>,
     /// The API token to authenticate with [default: the one `tessera
-    /// login` saved]. Prefer TESSERA_TOKEN: a flag ends up in shell history.
+    /// login` saved]. Prefer TESSERA_TOKEN (in the environment, or in an
+    /// assistant's MCP configuration): a flag ends up in shell history.
     #[arg(
         long,
         env = "TESSERA_TOKEN",
@@ -77,6 +78,14 @@ pub struct Connection {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+}
+
+/// The server and credential, and the output format; on every remote
+/// command.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    #[command(flatten)]
+    pub server: Server,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -95,15 +104,12 @@ impl Connection {
     /// The server and credential this command will use, and where the
     /// credential came from.
     pub fn resolve(&self) -> Result<credentials::Resolved, CliError> {
-        let saved = match &self.token {
+        let Server { url, token } = &self.server;
+        let saved = match token {
             Some(_) => None,
             None => credentials::load()?,
         };
-        Ok(credentials::resolve(
-            self.url.clone(),
-            self.token.clone(),
-            saved,
-        ))
+        Ok(credentials::resolve(url.clone(), token.clone(), saved))
     }
 }
 
@@ -123,8 +129,10 @@ pub struct PublicConnection {
 impl PublicConnection {
     pub fn client(&self) -> Result<Client, CliError> {
         Connection {
-            url: self.url.clone(),
-            token: None,
+            server: Server {
+                url: self.url.clone(),
+                token: None,
+            },
             json: self.json,
         }
         .client()
@@ -188,7 +196,7 @@ pub(crate) mod tests {
         assert_eq!(args.name, "ci");
         assert_eq!(args.projects, ["web", "api"]);
         assert!(args.conn.json);
-        assert_eq!(args.conn.url.as_deref(), Some("http://h:1"));
+        assert_eq!(args.conn.server.url.as_deref(), Some("http://h:1"));
     }
 
     #[test]
