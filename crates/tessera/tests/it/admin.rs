@@ -76,19 +76,7 @@ async fn member_management_and_rank_rules() {
     assert!(writer.body.get("initial_password").is_none());
 
     // A writer cannot manage members at all.
-    let (_, writer_token) = {
-        let cookie = s.login("w@acme.test", "writer-password").await;
-        let t = s
-            .call_with_cookie(
-                Method::POST,
-                "/api/v1/tokens",
-                &cookie,
-                Some(json!({ "name": "w" })),
-            )
-            .await
-            .expect(201);
-        ((), t.body["token"].as_str().expect("token").to_owned())
-    };
+    let writer_token = s.token_of("w@acme.test", "writer-password", "w").await;
     s.post(
         "/api/v1/members",
         &writer_token,
@@ -194,9 +182,7 @@ async fn roles_and_projects_crud() {
 #[tokio::test]
 async fn audit_log_records_every_change_newest_first() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "audited" }))
-        .await;
+    let (id, token, _) = s.owner_creates_token("audited").await;
     s.patch(
         &format!("/api/v1/tokens/{id}"),
         &s.owner_token,

@@ -356,7 +356,7 @@ async fn database_files_are_readable_by_their_owner_only() {
         let url = format!("sqlite://{}", dir.path().join(name).display());
         let s = crate::harness::start_with(|c| c.database_url = url).await;
         // A write, so the WAL and shared-memory files exist.
-        s.create_token(&s.owner_token, json!({ "name": "t" })).await;
+        s.owner_creates_token("t").await;
         let files: Vec<_> = std::fs::read_dir(dir.path())
             .expect("dir")
             .filter_map(Result::ok)
@@ -375,7 +375,7 @@ async fn database_files_are_readable_by_their_owner_only() {
 #[tokio::test]
 async fn no_error_message_echoes_a_token() {
     let s = start().await;
-    let (_, token, _) = s.create_token(&s.owner_token, json!({ "name": "t" })).await;
+    let (_, token, _) = s.owner_creates_token("t").await;
     let secret = &token[4..];
     let bad_policies = [
         json!([{ "effect": "allow", "actions": ["flag:read"], "resources": [token] }]),

@@ -246,9 +246,7 @@ async fn unknown_ids_and_paths() {
 #[tokio::test]
 async fn tokens_never_come_back_in_errors() {
     let s = start().await;
-    let (_, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "secret" }))
-        .await;
+    let (_, token, _) = s.owner_creates_token("secret").await;
     let r = s
         .post(
             "/api/v1/tokens",
@@ -304,9 +302,7 @@ async fn verify_questions_must_be_well_formed() {
 #[tokio::test]
 async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
     let s = start().await;
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "original" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("original").await;
     let clone = format!("/api/v1/tokens/{id}/clone");
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),

@@ -116,16 +116,7 @@ impl World<'_> {
 
     /// Adds a member (by the owner), with a token of their own.
     async fn add(&mut self, email: &str, role: &str, custom_roles: &[&str]) -> Member {
-        let reply = self
-            .s
-            .post(
-                "/api/v1/members",
-                &self.s.owner_token,
-                json!({ "email": email, "role": role, "password": PASSWORD }),
-            )
-            .await
-            .expect(201);
-        let id = reply.body["id"].as_str().expect("id").to_owned();
+        let id = self.s.add_member(email, role, PASSWORD).await;
         let member = self.member_from(id.clone(), email).await;
         self.owner_sets_custom_roles(&id, json!(custom_roles)).await;
         member
@@ -153,22 +144,12 @@ impl World<'_> {
             .expect(200);
         let custom_roles = me.body["custom_roles"].clone();
         self.owner_sets_custom_roles(&id, json!([])).await;
-        let cookie = self.s.login(email, PASSWORD).await;
-        let reply = self
-            .s
-            .call_with_cookie(
-                Method::POST,
-                "/api/v1/tokens",
-                &cookie,
-                Some(json!({ "name": "probe" })),
-            )
-            .await
-            .expect(201);
+        let token = self.s.token_of(email, PASSWORD, "probe").await;
         self.owner_sets_custom_roles(&id, custom_roles).await;
         let member = Member {
             id,
             email: email.to_owned(),
-            token: reply.body["token"].as_str().expect("token").to_owned(),
+            token,
         };
         self.members.push(member.clone());
         member

@@ -742,9 +742,7 @@ async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed
         c.leak_report_window_seconds = 600;
     })
     .await;
-    let (_, victim, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (_, victim, _) = s.owner_creates_token("victim").await;
     for _ in 0..3 {
         report_from(&s, "203.0.113.1", &["tsr_not_a_token"])
             .await
@@ -777,9 +775,7 @@ async fn a_report_with_too_many_tokens_is_refused_whole() {
     // A body limit large enough that the token cap, not the body size,
     // is what refuses it.
     let s = start_with(|c| c.max_body_bytes = 1024 * 1024).await;
-    let (_, victim, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (_, victim, _) = s.owner_creates_token("victim").await;
     let mut tokens = vec!["tsr_not_a_token"; 1000];
     tokens.push(&victim);
     s.post("/api/v1/leaks", "", json!({ "tokens": tokens }))

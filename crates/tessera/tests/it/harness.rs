@@ -224,9 +224,16 @@ impl TestServer {
         (id, token, reply.body)
     }
 
-    /// Adds a member with `role` and gives back (member id, a token of theirs).
-    pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
-        let password = "member-password-1";
+    /// The owner creates a token with only a name; returns (id, token
+    /// string, body).
+    pub async fn owner_creates_token(&self, name: &str) -> (String, String, Value) {
+        self.create_token(&self.owner_token, json!({ "name": name }))
+            .await
+    }
+
+    /// The owner adds a member with `role` and `password`; returns the
+    /// member's id.
+    pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
         let reply = self
             .post(
                 "/api/v1/members",
@@ -235,18 +242,31 @@ impl TestServer {
             )
             .await
             .expect(201);
-        let id = reply.body["id"].as_str().expect("member id").to_owned();
+        reply.body["id"].as_str().expect("member id").to_owned()
+    }
+
+    /// Logs in as `email` and creates a token named `name` with that
+    /// session (as the member would on the page); returns the token string.
+    pub async fn token_of(&self, email: &str, password: &str, name: &str) -> String {
         let cookie = self.login(email, password).await;
         let reply = self
             .call_with_cookie(
                 Method::POST,
                 "/api/v1/tokens",
                 &cookie,
-                Some(json!({ "name": "their token" })),
+                Some(json!({ "name": name })),
             )
             .await
             .expect(201);
-        (id, reply.body["token"].as_str().expect("token").to_owned())
+        reply.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Adds a member with `role` and gives back (member id, a token of theirs).
+    pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
+        let password = "member-password-1";
+        let id = self.add_member(email, role, password).await;
+        let token = self.token_of(email, password, "their token").await;
+        (id, token)
     }
 
     /// Logs in and returns the `Cookie` header value.

@@ -100,9 +100,7 @@ async fn changes_on_one_node_reach_the_other() {
     let write = Some(("flag:update", "proj/web:flag/x"));
 
     // Revocation.
-    let (id, token, _) = a
-        .create_token(&a.owner_token, json!({ "name": "shared" }))
-        .await;
+    let (id, token, _) = a.owner_creates_token("shared").await;
     assert_eq!(
         verify_on(&a, &b, &token, None).await["valid"],
         true,
@@ -224,7 +222,7 @@ async fn propagation_latency() {
     let trials = 200;
     let mut samples = Vec::with_capacity(trials);
     for _ in 0..trials {
-        let (id, token, _) = a.create_token(&a.owner_token, json!({ "name": "m" })).await;
+        let (id, token, _) = a.owner_creates_token("m").await;
         assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
         // Time from the delete's acknowledgement to node B refusing the token.
         a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
@@ -393,9 +391,7 @@ async fn postgres_restart_under_load() {
         }
     }
     // And changes propagate again (the feed resumed).
-    let (id, token, _) = a
-        .create_token(&a.owner_token, json!({ "name": "last" }))
-        .await;
+    let (id, token, _) = a.owner_creates_token("last").await;
     assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
     a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
         .await

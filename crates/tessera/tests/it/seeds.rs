@@ -11,9 +11,7 @@ use crate::harness::{in_days, start, Reply};
 #[tokio::test]
 async fn groundlight_create_list_revoke() {
     let s = start().await;
-    let (id, token, created) = s
-        .create_token(&s.owner_token, json!({ "name": "CI deploy" }))
-        .await;
+    let (id, token, created) = s.owner_creates_token("CI deploy").await;
     assert!(token.starts_with("tsr_"), "{token}");
     assert_eq!(token.len(), 4 + 27 + 32 + 6);
     assert_eq!(&token[4..31], id, "the KSUID inside the token is its id");
@@ -74,9 +72,7 @@ pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
 #[tokio::test]
 async fn last_used_is_flushed_on_shutdown() {
     let mut s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "flushed" }))
-        .await;
+    let (id, token, _) = s.owner_creates_token("flushed").await;
     s.get("/api/v1/me", &token).await.expect(200);
     s.stop().await;
     let store = tessera_store::connect(&s.database_url)
@@ -482,9 +478,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
     assert_eq!(apikey.status(), 200);
 
     // A token without an expiration cannot be rotated.
-    let (forever_id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "forever" }))
-        .await;
+    let (forever_id, _, _) = s.owner_creates_token("forever").await;
     s.post(
         &format!("/api/v1/tokens/{forever_id}/rotate"),
         &s.owner_token,

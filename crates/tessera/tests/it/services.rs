@@ -105,9 +105,7 @@ async fn forward_auth_for_reverse_proxies() {
 #[tokio::test]
 async fn leak_reports_revoke_and_audit() {
     let s = start().await;
-    let (id, leaked, _) = s
-        .create_token(&s.owner_token, json!({ "name": "leaked" }))
-        .await;
+    let (id, leaked, _) = s.owner_creates_token("leaked").await;
     let r = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked, "tsr_random", "hello"], "url": "https://example.com/paste/1" }))
         .await
@@ -212,9 +210,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
             json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }),
         )
         .await;
-    let (_, plain, _) = s
-        .create_token(&s.owner_token, json!({ "name": "plain" }))
-        .await;
+    let (_, plain, _) = s.owner_creates_token("plain").await;
     let mut broken = plain.clone();
     broken.pop();
     broken.push(if plain.ends_with('A') { 'B' } else { 'A' });

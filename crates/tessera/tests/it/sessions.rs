@@ -66,9 +66,7 @@ async fn login_cookie_and_session_only_endpoints() {
     .await;
     assert_eq!(form.status, 403, "{}", form.text);
     assert_eq!(form.code(), "csrf_failed");
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "to delete" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("to delete").await;
     let no_csrf = send(
         s.http
             .delete(s.url(&format!("/api/v1/tokens/{id}")))

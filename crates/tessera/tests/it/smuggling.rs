@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -94,9 +94,7 @@ fn healthz_with(framing: &str, body: &str) -> String {
 #[tokio::test]
 async fn content_length_with_transfer_encoding_is_400_json_and_nothing_is_smuggled() {
     let s = start().await;
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("victim").await;
     // Read as chunked, the body ends at `0\r\n\r\n` and a DELETE by the
     // owner follows; read by its length, it is all body.
     let smuggled = format!(

@@ -258,13 +258,8 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
 async fn the_value_is_shown_once_in_a_no_store_response() {
     let server = start().await;
     server
-        .post(
-            "/api/v1/members",
-            &server.owner_token,
-            json!({ "email": "writer@acme.test", "role": "writer", "password": "writer-password-1" }),
-        )
-        .await
-        .expect(201);
+        .add_member("writer@acme.test", "writer", "writer-password-1")
+        .await;
     let browser = Browser::login(&server, "writer@acme.test", "writer-password-1").await;
     let empty = browser.get("/tokens").await;
     assert!(empty.html.contains("You have no tokens yet"));
@@ -611,13 +606,8 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
 async fn the_page_enforces_the_apis_permission_rules() {
     let server = start().await;
     server
-        .post(
-            "/api/v1/members",
-            &server.owner_token,
-            json!({ "email": "reader@acme.test", "role": "reader", "password": "reader-password-1" }),
-        )
-        .await
-        .expect(201);
+        .add_member("reader@acme.test", "reader", "reader-password-1")
+        .await;
     let reader = Browser::login(&server, "reader@acme.test", "reader-password-1").await;
     // The form offers a reader only the reader role...
     let form = reader.get("/tokens/new").await;
