@@ -84,14 +84,7 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
         id: id.clone(),
         removed,
     };
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Reader, &[])
         .await
         .unwrap();
     store

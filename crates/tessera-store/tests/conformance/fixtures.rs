@@ -9,10 +9,10 @@ use time::{Duration, OffsetDateTime};
 
 use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
 use tessera_core::{
-    BuiltinRole, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement, TokenId,
-    TokenScope,
+    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
+    TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store};
+use tessera_store::{AuditQuery, Store, StoreError};
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
@@ -102,6 +102,21 @@ impl<'a> Fx<'a> {
             .await
             .unwrap();
         member
+    }
+
+    /// Sets a member's built-in and custom roles (one `member:update`
+    /// event).
+    pub async fn set_roles(
+        &self,
+        org: &OrgId,
+        member: &MemberId,
+        role: BuiltinRole,
+        custom_roles: &[RoleKey],
+    ) -> Result<(), StoreError> {
+        let event = self.event(org, "member:update", "m");
+        self.store
+            .update_member_roles(org, member, role, custom_roles, &event)
+            .await
     }
 
     /// Creates a custom role (one `role:create` event).

@@ -181,14 +181,7 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     );
 
     let both = [role_key("beta"), role_key("alpha")];
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &both,
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &both)
         .await
         .unwrap();
     let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
@@ -196,14 +189,7 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     assert_eq!(saved.custom_roles, both, "kept in the order given");
 
     let one = [role_key("alpha")];
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &one,
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &one)
         .await
         .unwrap();
     let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
@@ -212,14 +198,8 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     // An unknown role, or another org's, changes nothing at all.
     for bad in ["nope", "gamma"] {
         let roles = [role_key("beta"), role_key(bad)];
-        let err = store
-            .update_member_roles(
-                &org.id,
-                &ada.id,
-                BuiltinRole::Admin,
-                &roles,
-                &fx.event(&org.id, "member:update", "m"),
-            )
+        let err = fx
+            .set_roles(&org.id, &ada.id, BuiltinRole::Admin, &roles)
             .await
             .unwrap_err();
         match err {
@@ -232,26 +212,14 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
         Some(saved)
     );
 
-    let err = store
-        .update_member_roles(
-            &org.id,
-            &MemberId::generate(T0),
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &MemberId::generate(T0), BuiltinRole::Reader, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     // A member is only reachable through its own org.
-    let err = store
-        .update_member_roles(
-            &globex.id,
-            &ada.id,
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&globex.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&globex.id, &ada.id, BuiltinRole::Reader, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -286,14 +254,8 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
         .member(&org.id, "reader@example.com", BuiltinRole::Reader)
         .await;
 
-    let err = store
-        .update_member_roles(
-            &org.id,
-            &first.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
@@ -308,24 +270,10 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
     );
 
     // Changing and removing others is fine while an owner remains.
-    store
-        .update_member_roles(
-            &org.id,
-            &reader.id,
-            BuiltinRole::Owner,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &reader.id, BuiltinRole::Owner, &[])
         .await
         .unwrap();
-    store
-        .update_member_roles(
-            &org.id,
-            &first.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
         .await
         .unwrap();
     let err = store

@@ -267,14 +267,8 @@ async fn a_change_that_fails_announces_nothing() {
     let err = a.update_org(&org, &reused).await.unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     // Rolled back by a rule, after the member row changed.
-    let err = a
-        .update_member_roles(
-            &org.id,
-            &owner.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &owner.id, BuiltinRole::Admin, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");

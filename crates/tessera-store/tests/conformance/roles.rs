@@ -106,16 +106,14 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            std::slice::from_ref(&ops.key),
-            &fx.event(&org.id, "member:update", "m"),
-        )
-        .await
-        .unwrap();
+    fx.set_roles(
+        &org.id,
+        &ada.id,
+        BuiltinRole::Writer,
+        std::slice::from_ref(&ops.key),
+    )
+    .await
+    .unwrap();
     let delete = |n: &str| fx.event(&org.id, "role:delete", n);
 
     let err = store
@@ -128,14 +126,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     }
 
     // Released by the member, then held by a token.
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &[])
         .await
         .unwrap();
     let token = fx.token(&owner, "deploy", T0).await;
