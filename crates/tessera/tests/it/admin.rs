@@ -197,12 +197,7 @@ async fn audit_log_records_every_change_newest_first() {
         .await
         .expect(204);
     let _ = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": crate::harness::OWNER_EMAIL, "password": "wrong-password" })),
-        )
+        .try_login(crate::harness::OWNER_EMAIL, "wrong-password")
         .await;
 
     // Failed logins are audited in the background (so they answer as fast

@@ -11,16 +11,6 @@ use tokio::net::TcpStream;
 
 use crate::harness::{send, start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
-async fn login(s: &TestServer, email: &str, password: &str) -> crate::harness::Reply {
-    s.call(
-        Method::POST,
-        "/api/v1/session",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
-}
-
 fn retry_after(reply: &crate::harness::Reply) -> u64 {
     reply.headers["retry-after"]
         .to_str()
@@ -40,10 +30,12 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
     // Wrong password for a real account and any password for an unknown
     // one: the same 401 body.
     for _ in 0..3 {
-        let real = login(&s, OWNER_EMAIL, "wrong-password")
+        let real = s
+            .try_login(OWNER_EMAIL, "wrong-password")
             .await
             .expect_error(401, "invalid_credentials");
-        let ghost = login(&s, "nobody@acme.test", "wrong-password")
+        let ghost = s
+            .try_login("nobody@acme.test", "wrong-password")
             .await
             .expect_error(401, "invalid_credentials");
         assert_eq!(real.text, ghost.text);
@@ -53,24 +45,26 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
         );
     }
     // Both are now blocked, with the same answer — even the right password.
-    let real = login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    let real = s
+        .try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
-    let ghost = login(&s, "nobody@acme.test", "x-password")
+    let ghost = s
+        .try_login("nobody@acme.test", "x-password")
         .await
         .expect_error(429, "rate_limited");
     assert_eq!(real.text, ghost.text);
     let wait = retry_after(&real);
     assert!((1..=600).contains(&wait), "Retry-After {wait}");
     // Email case and spacing do not give a fresh count.
-    login(&s, " OWNER@ACME.TEST ", OWNER_PASSWORD)
+    s.try_login(" OWNER@ACME.TEST ", OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
     // Tokens keep working while password login is blocked.
     s.get("/api/v1/me", &s.owner_token).await.expect(200);
     // When the window ends, the right password works again.
     s.clock.advance(time::Duration::seconds(601));
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
 }
 
 /// Guessing the current password from a stolen session is throttled like
@@ -83,7 +77,7 @@ async fn password_changes_share_the_login_throttle() {
         c.login_failures_per_ip = 1000;
     })
     .await;
-    let session = login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+    let session = s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
     let cookie = set_cookie(&session);
     let change = |current: &'static str| {
         s.call_with_cookie(
@@ -101,7 +95,7 @@ async fn password_changes_share_the_login_throttle() {
         .expect_error(429, "rate_limited");
     assert!(retry_after(&blocked) > 0);
     // The account is blocked for logins too.
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
 }
@@ -115,16 +109,17 @@ async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() 
     .await;
     for i in 0..4 {
         // A success in between gives back only its own charge.
-        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
-        login(&s, &format!("guess{i}@acme.test"), "wrong-password")
+        s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+        s.try_login(&format!("guess{i}@acme.test"), "wrong-password")
             .await
             .expect_error(401, "invalid_credentials");
     }
-    let blocked = login(&s, "another@acme.test", "wrong-password")
+    let blocked = s
+        .try_login("another@acme.test", "wrong-password")
         .await
         .expect_error(429, "rate_limited");
     assert!(retry_after(&blocked) >= 1);
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
 }
@@ -156,10 +151,10 @@ async fn unknown_emails_cost_a_password_check_like_known_ones() {
     let mut unknown = Vec::new();
     for i in 0..9 {
         let t = Instant::now();
-        login(&s, OWNER_EMAIL, "wrong-password").await.expect(401);
+        s.try_login(OWNER_EMAIL, "wrong-password").await.expect(401);
         known.push(t.elapsed());
         let t = Instant::now();
-        login(&s, &format!("ghost{i}@acme.test"), "wrong-password")
+        s.try_login(&format!("ghost{i}@acme.test"), "wrong-password")
             .await
             .expect(401);
         unknown.push(t.elapsed());
@@ -383,7 +378,7 @@ async fn every_response_carries_security_headers() {
             .expect(404),
         s.call(Method::GET, "/api/v1/openapi.json", None, None)
             .await,
-        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
+        s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
     ];
     // The verification endpoints are answered in front of the router
     // (`hot.rs`), with their own copy of the headers: every kind of answer.
@@ -506,7 +501,8 @@ async fn the_session_cookie_is_secure_only_behind_https() {
 
     // cookie_secure forces it.
     let forced = start_with(|c| c.cookie_secure = true).await;
-    let reply = login(&forced, OWNER_EMAIL, OWNER_PASSWORD)
+    let reply = forced
+        .try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect(200);
     assert!(set_cookie(&reply).contains("; Secure"));

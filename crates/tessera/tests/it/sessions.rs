@@ -10,32 +10,17 @@ async fn login_cookie_and_session_only_endpoints() {
     let s = start().await;
     // Wrong password and unknown email look the same.
     let wrong = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": OWNER_EMAIL, "password": "nope-nope" })),
-        )
+        .try_login(OWNER_EMAIL, "nope-nope")
         .await
         .expect_error(401, "invalid_credentials");
     let unknown = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": "who@acme.test", "password": "nope-nope" })),
-        )
+        .try_login("who@acme.test", "nope-nope")
         .await
         .expect_error(401, "invalid_credentials");
     assert_eq!(wrong.text, unknown.text);
 
     let login = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": "OWNER@acme.test", "password": OWNER_PASSWORD })),
-        )
+        .try_login("OWNER@acme.test", OWNER_PASSWORD)
         .await
         .expect(200);
     let set_cookie = login.headers["set-cookie"]
@@ -175,14 +160,7 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
     // other org's password gets the same 401 as any wrong password.
     let mut answers = Vec::new();
     for password in [OWNER_PASSWORD, "beta-password-1"] {
-        let reply = s
-            .call(
-                Method::POST,
-                "/api/v1/session",
-                None,
-                Some(json!({ "email": OWNER_EMAIL, "password": password })),
-            )
-            .await;
+        let reply = s.try_login(OWNER_EMAIL, password).await;
         answers.push((reply.status.as_u16(), reply.code().to_owned(), reply.text));
     }
     answers.sort();
