@@ -268,8 +268,8 @@ async fn run(seed: u64, steps: usize) {
 
         // A member or token the actor made is bounded by the actor.
         if reply.status.is_success() && path == "/api/v1/members" && method == Method::POST {
-            let id = reply.body["id"].as_str().expect("id").to_owned();
-            let email = reply.body["email"].as_str().expect("email").to_owned();
+            let id = reply.string("id");
+            let email = reply.string("email");
             let added = world.member_from(id.clone(), &email).await;
             let can = world.can(&id, &added.token).await;
             if let Some(extra) = can.difference(&could_actor).next() {

@@ -40,6 +40,24 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
+    /// The string `field` of the JSON body.
+    #[track_caller]
+    pub fn string(&self, field: &str) -> String {
+        match self.body[field].as_str() {
+            Some(value) => value.to_owned(),
+            None => panic!("no string {field:?} in the body: {}", self.text),
+        }
+    }
+
+    /// The `items` of a JSON list page.
+    #[track_caller]
+    pub fn items(&self) -> &[Value] {
+        match self.body["items"].as_array() {
+            Some(items) => items,
+            None => panic!("no items in the body: {}", self.text),
+        }
+    }
+
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
         assert_eq!(
@@ -219,8 +237,8 @@ impl TestServer {
     /// Creates a token for the caller; returns (id, token string, body).
     pub async fn create_token(&self, caller: &str, body: Value) -> (String, String, Value) {
         let reply = self.post("/api/v1/tokens", caller, body).await.expect(201);
-        let id = reply.body["id"].as_str().expect("id").to_owned();
-        let token = reply.body["token"].as_str().expect("token").to_owned();
+        let id = reply.string("id");
+        let token = reply.string("token");
         (id, token, reply.body)
     }
 
@@ -242,7 +260,7 @@ impl TestServer {
             )
             .await
             .expect(201);
-        reply.body["id"].as_str().expect("member id").to_owned()
+        reply.string("id")
     }
 
     /// Logs in as `email` and creates a token named `name` with that
@@ -258,7 +276,7 @@ impl TestServer {
             )
             .await
             .expect(201);
-        reply.body["token"].as_str().expect("token").to_owned()
+        reply.string("token")
     }
 
     /// Adds a member with `role` and gives back (member id, a token of theirs).

@@ -60,9 +60,7 @@ async fn groundlight_create_list_revoke() {
 }
 
 pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    list.items()
         .iter()
         .find(|t| t["id"] == id)
         .unwrap_or_else(|| panic!("{id} not in list: {}", list.text))
@@ -180,7 +178,7 @@ async fn launchdarkly_roles_and_bounds() {
     assert_ne!(clone.body["id"], w_id.as_str());
     assert_eq!(clone.body["role"], "writer");
     assert_eq!(clone.body["name"], "writer token (copy)");
-    let clone_token = clone.body["token"].as_str().expect("token").to_owned();
+    let clone_token = clone.string("token");
     assert!(may_write(clone_token.clone()).await);
 
     // Re-scope to reader: the same string loses write at once.
@@ -417,9 +415,8 @@ async fn graphorlm_project_scoped_token() {
     s.get("/api/v1/projects", &token).await.expect(200);
     // Listing shows only itself: the one token it may read outside its projects.
     let mine = s.get("/api/v1/tokens", &token).await.expect(200);
-    let ids: Vec<&str> = mine.body["items"]
-        .as_array()
-        .expect("items")
+    let ids: Vec<&str> = mine
+        .items()
         .iter()
         .map(|t| t["id"].as_str().expect("id"))
         .collect();
@@ -511,7 +508,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
         )
         .await
         .expect(200);
-    let new_token = rotated.body["token"].as_str().expect("token").to_owned();
+    let new_token = rotated.string("token");
     assert_eq!(rotated.body["id"], id.as_str());
     assert_eq!(rotated.body["name"], "pat");
     assert_ne!(new_token, token);
@@ -546,10 +543,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
         )
         .await
         .expect(200);
-    let newest = self_rotated.body["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let newest = self_rotated.string("token");
     s.get("/api/v1/me", &new_token).await.expect(200);
     s.get("/api/v1/me", &newest).await.expect(200);
     s.clock.advance(Duration::seconds(601));

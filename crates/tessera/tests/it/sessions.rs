@@ -30,7 +30,7 @@ async fn login_cookie_and_session_only_endpoints() {
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert_eq!(login.body["member"]["role"], "owner");
-    let csrf = login.body["csrf_token"].as_str().expect("csrf").to_owned();
+    let csrf = login.string("csrf_token");
     let cookie = set_cookie.split(';').next().expect("pair").to_owned();
 
     let me = s

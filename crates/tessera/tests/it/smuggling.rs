@@ -91,6 +91,15 @@ fn healthz_with(framing: &str, body: &str) -> String {
     format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n{body}")
 }
 
+/// A request for `/healthz` with each of `framings` and `body` is
+/// refused with the JSON 400.
+async fn assert_each_refused(s: &TestServer, framings: &[&str], body: &str) {
+    for framing in framings {
+        let answer = exchange(s, healthz_with(framing, body).as_bytes()).await;
+        assert_json_error(&answer, 400, "bad_request");
+    }
+}
+
 #[tokio::test]
 async fn content_length_with_transfer_encoding_is_400_json_and_nothing_is_smuggled() {
     let s = start().await;
@@ -161,29 +170,25 @@ async fn a_refused_request_after_good_ones_is_answered_in_order() {
 #[tokio::test]
 async fn several_content_lengths_are_400_json() {
     let s = start().await;
-    for framing in [
+    let framings = [
         "Content-Length: 5\r\nContent-Length: 6",
         "Content-Length: 5\r\nContent-Length: 5",
         "Content-Length: 5, 5",
         "Content-Length: +5",
-    ] {
-        let answer = exchange(&s, healthz_with(framing, "hello!").as_bytes()).await;
-        assert_json_error(&answer, 400, "bad_request");
-    }
+    ];
+    assert_each_refused(&s, &framings, "hello!").await;
 }
 
 #[tokio::test]
 async fn a_transfer_encoding_other_than_chunked_is_400_json() {
     let s = start().await;
-    for framing in [
+    let framings = [
         "Transfer-Encoding: gzip",
         "Transfer-Encoding: gzip, chunked",
         "Transfer-Encoding: chunked, gzip",
         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
-    ] {
-        let answer = exchange(&s, healthz_with(framing, "0\r\n\r\n").as_bytes()).await;
-        assert_json_error(&answer, 400, "bad_request");
-    }
+    ];
+    assert_each_refused(&s, &framings, "0\r\n\r\n").await;
     // HTTP/1.0 has no chunked coding at all.
     let answer = exchange(
         &s,

@@ -100,9 +100,7 @@ fn shown_token(html: &str) -> String {
 
 async fn token_names(server: &TestServer) -> Vec<String> {
     let list = server.get("/api/v1/tokens", &server.owner_token).await;
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    list.items()
         .iter()
         .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
         .collect()
@@ -686,9 +684,7 @@ async fn static_assets_are_files_and_pages_have_no_inline_code() {
 /// The id of the owner's token called `name`, and its metadata.
 async fn token_named(server: &TestServer, name: &str) -> Value {
     let list = server.get("/api/v1/tokens", &server.owner_token).await;
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    list.items()
         .iter()
         .find(|t| t["name"] == name)
         .cloned()
@@ -777,9 +773,8 @@ async fn admins_change_roles_within_the_rank_rules() {
     );
 
     let members = server.get("/api/v1/members", &server.owner_token).await;
-    let ann = members.body["items"]
-        .as_array()
-        .expect("items")
+    let ann = members
+        .items()
         .iter()
         .find(|m| m["email"] == "ann@acme.test")
         .expect("ann")["id"]
@@ -1185,9 +1180,8 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         .await;
     assert_eq!(added.status, 200, "{}", added.html);
     let members = server.get("/api/v1/members", &server.owner_token).await;
-    let ann = members.body["items"]
-        .as_array()
-        .expect("items")
+    let ann = members
+        .items()
         .iter()
         .find(|m| m["email"] == "ann@acme.test")
         .cloned()
