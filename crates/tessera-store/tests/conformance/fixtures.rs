@@ -12,7 +12,7 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
     TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store, StoreError};
+use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
@@ -117,6 +117,64 @@ impl<'a> Fx<'a> {
         self.store
             .update_member_roles(org, member, role, custom_roles, &event)
             .await
+    }
+
+    /// Saves `org`'s new name or policy (one `org:update` event).
+    pub async fn update_org(&self, org: &Org) -> Result<(), StoreError> {
+        let event = self.event(&org.id, "org:update", "org");
+        self.store.update_org(org, &event).await
+    }
+
+    /// Sets a member's password hash (one `member:password` event).
+    pub async fn set_password(
+        &self,
+        org: &OrgId,
+        member: &MemberId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let event = self.event(org, "member:password", "m");
+        self.store.set_password(member, password_hash, &event).await
+    }
+
+    /// Removes a member (one `member:delete` event).
+    pub async fn delete_member(&self, org: &OrgId, member: &MemberId) -> Result<(), StoreError> {
+        let event = self.event(org, "member:delete", "m");
+        self.store.delete_member(org, member, &event).await
+    }
+
+    /// Saves a custom role's new name or policy (one `role:update` event).
+    pub async fn update_role(&self, org: &OrgId, role: &CustomRole) -> Result<(), StoreError> {
+        let event = self.event(org, "role:update", &format!("role/{}", role.key));
+        self.store.update_role(role, &event).await
+    }
+
+    /// Deletes a custom role (one `role:delete` event).
+    pub async fn delete_role(&self, org: &OrgId, key: &RoleKey) -> Result<(), StoreError> {
+        let event = self.event(org, "role:delete", &format!("role/{key}"));
+        self.store.delete_role(org, key, &event).await
+    }
+
+    /// Deletes a project (one `project:delete` event).
+    pub async fn delete_project(&self, org: &OrgId, key: &ProjectKey) -> Result<(), StoreError> {
+        let event = self.event(org, "project:delete", &format!("proj/{key}"));
+        self.store.delete_project(org, key, &event).await
+    }
+
+    /// Applies `changes` to a token (one `token:update` event).
+    pub async fn update_token(
+        &self,
+        org: &OrgId,
+        id: &TokenId,
+        changes: &TokenChanges,
+    ) -> Result<Token, StoreError> {
+        let event = self.event(org, "token:update", "t");
+        self.store.update_token(id, changes, &event).await
+    }
+
+    /// Deletes a token (one `token:delete` event).
+    pub async fn delete_token(&self, org: &OrgId, id: &TokenId) -> Result<(), StoreError> {
+        let event = self.event(org, "token:delete", "t");
+        self.store.delete_token(id, &event).await
     }
 
     /// Creates a custom role (one `role:create` event).

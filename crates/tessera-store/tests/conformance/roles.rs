@@ -46,40 +46,20 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         updated_at: T0 + hours(2),
         ..beta.clone()
     };
-    store
-        .update_role(&updated, &fx.event(&org.id, "role:update", "role/beta"))
-        .await
-        .unwrap();
+    fx.update_role(&org.id, &updated).await.unwrap();
     assert_eq!(
         store.get_role(&org.id, &beta.key).await.unwrap(),
         Some(updated)
     );
 
     let ghost = role_record(&org.id, "ghost");
-    let err = store
-        .update_role(&ghost, &fx.event(&org.id, "role:update", "role/ghost"))
-        .await
-        .unwrap_err();
+    let err = fx.update_role(&org.id, &ghost).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 
-    store
-        .delete_role(
-            &org.id,
-            &beta.key,
-            &fx.event(&org.id, "role:delete", "role/beta"),
-        )
-        .await
-        .unwrap();
+    fx.delete_role(&org.id, &beta.key).await.unwrap();
     assert_eq!(store.get_role(&org.id, &beta.key).await.unwrap(), None);
     assert_eq!(store.list_roles(&org.id).await.unwrap(), vec![alpha]);
-    let err = store
-        .delete_role(
-            &org.id,
-            &beta.key,
-            &fx.event(&org.id, "role:delete", "role/beta"),
-        )
-        .await
-        .unwrap_err();
+    let err = fx.delete_role(&org.id, &beta.key).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert!(store
         .get_role(&globex.id, &beta.key)
@@ -134,10 +114,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         scope: Some(TokenScope::CustomRoles(vec![ops.key.clone()])),
         ..TokenChanges::default()
     };
-    store
-        .update_token(&token.id, &scoped, &fx.event(&org.id, "token:update", "t"))
-        .await
-        .unwrap();
+    fx.update_token(&org.id, &token.id, &scoped).await.unwrap();
     let err = store
         .delete_role(&org.id, &ops.key, &delete("held by token"))
         .await
@@ -152,12 +129,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         scope: Some(TokenScope::Role(BuiltinRole::Reader)),
         ..TokenChanges::default()
     };
-    store
-        .update_token(
-            &token.id,
-            &unscoped,
-            &fx.event(&org.id, "token:update", "t"),
-        )
+    fx.update_token(&org.id, &token.id, &unscoped)
         .await
         .unwrap();
     store
@@ -202,27 +174,13 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
     );
     let globex_web = fx.project(&globex.id, "web").await;
 
-    store
-        .delete_project(
-            &org.id,
-            &web.key,
-            &fx.event(&org.id, "project:delete", "proj/web"),
-        )
-        .await
-        .unwrap();
+    fx.delete_project(&org.id, &web.key).await.unwrap();
     assert_eq!(store.list_projects(&org.id).await.unwrap(), vec![api]);
     assert_eq!(
         store.list_projects(&globex.id).await.unwrap(),
         vec![globex_web]
     );
-    let err = store
-        .delete_project(
-            &org.id,
-            &web.key,
-            &fx.event(&org.id, "project:delete", "proj/web"),
-        )
-        .await
-        .unwrap_err();
+    let err = fx.delete_project(&org.id, &web.key).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(
         fx.actions(&org.id).await,

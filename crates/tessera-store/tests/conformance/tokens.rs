@@ -213,12 +213,8 @@ pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
         Some(expected.clone())
     );
 
-    let err = store
-        .update_token(
-            &TokenId::generate(T0),
-            &TokenChanges::default(),
-            &fx.event(&org.id, "token:update", "t"),
-        )
+    let err = fx
+        .update_token(&org.id, &TokenId::generate(T0), &TokenChanges::default())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -234,19 +230,13 @@ pub async fn deleted_tokens_are_gone(store: &dyn Store) {
     let (org, owner) = fx.org("acme").await;
     let doomed = fx.token(&owner, "doomed", T0).await;
     let kept = fx.token(&owner, "kept", T0).await;
-    store
-        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap();
+    fx.delete_token(&org.id, &doomed.id).await.unwrap();
     assert_eq!(store.get_token(&doomed.id).await.unwrap(), None);
     assert_eq!(
         store.list_tokens(&org.id, &owner.id).await.unwrap(),
         vec![kept]
     );
-    let err = store
-        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_token(&org.id, &doomed.id).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(
         fx.actions(&org.id).await,
