@@ -110,13 +110,8 @@ async fn roles_and_projects_crud() {
     let s = start().await;
     let policy = json!([{ "effect": "allow", "actions": ["flag:*"], "resources": ["proj/*:*"] }]);
     let role = s
-        .post(
-            "/api/v1/roles",
-            &s.owner_token,
-            json!({ "key": "flags", "policy": policy }),
-        )
-        .await
-        .expect(201);
+        .add_role(json!({ "key": "flags", "policy": policy }))
+        .await;
     assert_eq!(role.body["name"], "flags");
     assert_eq!(role.body["policy"], policy);
     s.post(
@@ -159,9 +154,7 @@ async fn roles_and_projects_crud() {
         .await
         .expect_error(404, "not_found");
 
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
-        .await
-        .expect(201);
+    s.add_project(json!({ "key": "web" })).await;
     s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
         .await
         .expect_error(409, "already_exists");
@@ -187,9 +180,7 @@ async fn audit_log_records_every_change_newest_first() {
     )
     .await
     .expect(200);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
-        .await
-        .expect(201);
+    s.add_project(json!({ "key": "web" })).await;
     s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
         .await
         .expect(204);

@@ -18,13 +18,7 @@ const MEMBER_PASSWORD: &str = "member-password-1";
 /// Creates a custom role `key` allowing (`allow`) or denying (`deny`)
 /// `actions` on `resources`.
 async fn role(s: &TestServer, key: &str, effect: &str, actions: &[&str], resources: &[&str]) {
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": key, "policy": [{ "effect": effect, "actions": actions, "resources": resources }] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": key, "policy": [{ "effect": effect, "actions": actions, "resources": resources }] })).await;
 }
 
 async fn give_roles(s: &TestServer, member: &str, roles: &[&str]) {

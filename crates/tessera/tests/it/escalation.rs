@@ -160,13 +160,8 @@ async fn run(seed: u64, steps: usize) {
     let s = start().await;
     for (i, key) in ROLES.iter().enumerate() {
         let kind = [0, 1, 2, 3, 4, 5][i];
-        s.post(
-            "/api/v1/roles",
-            &s.owner_token,
-            json!({ "key": key, "policy": policy(kind) }),
-        )
-        .await
-        .expect(201);
+        s.add_role(json!({ "key": key, "policy": policy(kind) }))
+            .await;
     }
     let owner = s.owner_id.clone();
     let probes = [

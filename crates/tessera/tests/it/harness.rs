@@ -263,6 +263,22 @@ impl TestServer {
         reply.string("id")
     }
 
+    /// The owner adds a custom role (`body`: its key, policy and maybe a
+    /// name); the reply.
+    pub async fn add_role(&self, body: Value) -> Reply {
+        self.post("/api/v1/roles", &self.owner_token, body)
+            .await
+            .expect(201)
+    }
+
+    /// The owner adds a project (`body`: its key and maybe a name); the
+    /// reply.
+    pub async fn add_project(&self, body: Value) -> Reply {
+        self.post("/api/v1/projects", &self.owner_token, body)
+            .await
+            .expect(201)
+    }
+
     /// Logs in as `email` and creates a token named `name` with that
     /// session (as the member would on the page); returns the token string.
     pub async fn token_of(&self, email: &str, password: &str, name: &str) -> String {

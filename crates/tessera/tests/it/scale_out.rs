@@ -128,13 +128,8 @@ async fn changes_on_one_node_reach_the_other() {
 
     // A custom role's edit.
     let policy = |actions: &str| json!([{ "effect": "allow", "actions": [actions], "resources": ["proj/*:*"] }]);
-    a.post(
-        "/api/v1/roles",
-        &a.owner_token,
-        json!({ "key": "flags", "policy": policy("flag:read") }),
-    )
-    .await
-    .expect(201);
+    a.add_role(json!({ "key": "flags", "policy": policy("flag:read") }))
+        .await;
     let (_, scoped, _) = a
         .create_token(
             &a.owner_token,

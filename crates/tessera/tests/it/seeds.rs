@@ -254,15 +254,7 @@ async fn launchdarkly_roles_and_bounds() {
 #[tokio::test]
 async fn custom_role_restricts_token_creation() {
     let s = start().await;
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "no-tokens", "policy": [
-        { "effect": "deny", "actions": ["token:*"], "resources": ["*"] }
-    ] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": "no-tokens", "policy": [{ "effect": "deny", "actions": ["token:*"], "resources": ["*"] }] })).await;
     let (member_id, member_token) = s.member_with_token("dev@acme.test", "writer").await;
     s.patch(
         &format!("/api/v1/members/{member_id}"),
@@ -290,15 +282,7 @@ async fn custom_role_restricts_token_creation() {
 #[tokio::test]
 async fn custom_role_and_inline_scopes() {
     let s = start().await;
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "flag-reader", "name": "Flag reader", "policy": [
-        { "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }
-    ] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": "flag-reader", "name": "Flag reader", "policy": [{ "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }] })).await;
     let (_, custom, body) = s
         .create_token(
             &s.owner_token,
@@ -370,20 +354,9 @@ async fn custom_role_and_inline_scopes() {
 #[tokio::test]
 async fn graphorlm_project_scoped_token() {
     let s = start().await;
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "rag", "name": "RAG pipeline" }),
-    )
-    .await
-    .expect(201);
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "other" }),
-    )
-    .await
-    .expect(201);
+    s.add_project(json!({ "key": "rag", "name": "RAG pipeline" }))
+        .await;
+    s.add_project(json!({ "key": "other" })).await;
     let (id, token, body) = s
         .create_token(
             &s.owner_token,

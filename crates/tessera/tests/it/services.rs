@@ -196,13 +196,7 @@ async fn health_metrics_and_openapi() {
 #[tokio::test]
 async fn the_hot_verify_answer_is_the_library_answer() {
     let s = start().await;
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "web", "name": "Web" }),
-    )
-    .await
-    .expect(201);
+    s.add_project(json!({ "key": "web", "name": "Web" })).await;
     let expires = in_days(3);
     let (_, scoped, _) = s
         .create_token(

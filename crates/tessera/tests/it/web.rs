@@ -64,6 +64,12 @@ impl Browser {
         }
     }
 
+    /// The owner adds a member with `role` and `password`, who logs in.
+    async fn new_member(server: &TestServer, email: &str, role: &str, password: &str) -> Self {
+        server.add_member(email, role, password).await;
+        Self::login(server, email, password).await
+    }
+
     async fn get(&self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         page(
@@ -255,10 +261,8 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
 #[tokio::test]
 async fn the_value_is_shown_once_in_a_no_store_response() {
     let server = start().await;
-    server
-        .add_member("writer@acme.test", "writer", "writer-password-1")
-        .await;
-    let browser = Browser::login(&server, "writer@acme.test", "writer-password-1").await;
+    let browser =
+        Browser::new_member(&server, "writer@acme.test", "writer", "writer-password-1").await;
     let empty = browser.get("/tokens").await;
     assert!(empty.html.contains("You have no tokens yet"));
     let created = browser
@@ -307,16 +311,7 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
 #[tokio::test]
 async fn the_admin_links_follow_the_members_permissions() {
     let server = start().await;
-    server
-        .post(
-            "/api/v1/roles",
-            &server.owner_token,
-            json!({ "key": "people", "policy": [
-                { "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }
-            ] }),
-        )
-        .await
-        .expect(201);
+    server.add_role(json!({ "key": "people", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] })).await;
     for (email, role, custom) in [
         ("reader@acme.test", "reader", json!([])),
         ("writer@acme.test", "writer", json!([])),
@@ -603,10 +598,8 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
 #[tokio::test]
 async fn the_page_enforces_the_apis_permission_rules() {
     let server = start().await;
-    server
-        .add_member("reader@acme.test", "reader", "reader-password-1")
-        .await;
-    let reader = Browser::login(&server, "reader@acme.test", "reader-password-1").await;
+    let reader =
+        Browser::new_member(&server, "reader@acme.test", "reader", "reader-password-1").await;
     // The form offers a reader only the reader role...
     let form = reader.get("/tokens/new").await;
     assert!(form.html.contains("<option value=\"reader\""));
@@ -859,22 +852,8 @@ async fn snapshot(server: &TestServer, member: &str) -> Value {
 /// A custom role `ops` (anything on projects) and a project `web`, for the
 /// forms that offer custom roles and projects.
 async fn add_ops_role_and_web_project(server: &TestServer) {
-    server
-        .post(
-            "/api/v1/roles",
-            &server.owner_token,
-            json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] }),
-        )
-        .await
-        .expect(201);
-    server
-        .post(
-            "/api/v1/projects",
-            &server.owner_token,
-            json!({ "key": "web" }),
-        )
-        .await
-        .expect(201);
+    server.add_role(json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] })).await;
+    server.add_project(json!({ "key": "web" })).await;
 }
 
 /// Every kind of form on the page refuses a missing, wrong or other
@@ -1343,14 +1322,7 @@ async fn my_tokens_are_listed_newest_first() {
 async fn the_audit_log_filters_by_actor_action_and_target() {
     let server = start().await;
     let (ann, _) = server.member_with_token("ann@acme.test", "writer").await;
-    server
-        .post(
-            "/api/v1/projects",
-            &server.owner_token,
-            json!({ "key": "web" }),
-        )
-        .await
-        .expect(201);
+    server.add_project(json!({ "key": "web" })).await;
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
 
     let by_ann = owner.get(&format!("/admin/audit?actor={ann}")).await;
