@@ -381,8 +381,16 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         at,
         ip: Some(ip.to_owned()),
     };
-    let seen = |t: Token| (t.last_used_at, t.last_used_ip);
-    let get = |id: TokenId| async move { store.get_token(&id).await.unwrap().unwrap() };
+    // When, and from where, `t` was last used, as stored.
+    let last_used = |t: &Token| {
+        let id = t.id.clone();
+        async move {
+            let saved = store.get_token(&id).await.unwrap().unwrap();
+            (saved.last_used_at, saved.last_used_ip)
+        }
+    };
+    // What `last_used` answers for a use `h` hours after T0 from `ip`.
+    let seen = |h: i64, ip: &str| (Some(T0 + hours(h)), Some(ip.to_owned()));
 
     store.record_last_used(&[]).await.unwrap();
     store
@@ -392,14 +400,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(1)), Some("192.0.2.2".into()))
-    );
+    assert_eq!(last_used(&a).await, seen(2, "192.0.2.1"));
+    assert_eq!(last_used(&b).await, seen(1, "192.0.2.2"));
 
     // Older news changes nothing; a deleted or unknown token is skipped.
     let gone = LastUsed {
@@ -415,14 +417,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(3)), Some("198.51.100.2".into()))
-    );
+    assert_eq!(last_used(&a).await, seen(2, "192.0.2.1"));
+    assert_eq!(last_used(&b).await, seen(3, "198.51.100.2"));
 
     // The IP may be unknown.
     store
@@ -433,7 +429,7 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         }])
         .await
         .unwrap();
-    assert_eq!(seen(get(a.id.clone()).await), (Some(T0 + hours(4)), None));
+    assert_eq!(last_used(&a).await, (Some(T0 + hours(4)), None));
 
     // A large flush: thousands of uses (many of them of tokens storage no
     // longer has), the same token more than once and out of order. The
@@ -449,14 +445,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
     batch.insert(10, used(&a, T0 + hours(6), "203.0.113.6"));
     batch.push(used(&b, T0 + hours(5), "203.0.113.5"));
     store.record_last_used(&batch).await.unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(7)), Some("203.0.113.7".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(5)), Some("203.0.113.5".into()))
-    );
+    assert_eq!(last_used(&a).await, seen(7, "203.0.113.7"));
+    assert_eq!(last_used(&b).await, seen(5, "203.0.113.5"));
     assert_eq!(
         fx.actions(&org.id).await,
         ["org:create", "token:create", "token:create"]
