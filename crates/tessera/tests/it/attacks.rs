@@ -506,10 +506,7 @@ async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
     // During grace the old string still authenticates and verifies...
     s.get("/api/v1/me", &old).await.expect(200);
     s.get("/api/v1/tokens", &old).await.expect(200);
-    let verified = s
-        .post("/api/v1/verify", "", json!({ "token": old }))
-        .await
-        .expect(200);
+    let verified = s.verify(json!({ "token": old })).await;
     assert_eq!(verified.body["valid"], true);
     // ...but manages no token: not itself, not a clone, not a new one.
     let refused: Vec<(Method, String, Option<Value>)> = vec![

@@ -315,6 +315,22 @@ impl TestServer {
         .await
     }
 
+    /// A wrong password for `email` and the same password for `unknown`
+    /// (no such account) get the same 401 `invalid_credentials` body;
+    /// returns both answers.
+    pub async fn wrong_logins(&self, email: &str, unknown: &str, password: &str) -> (Reply, Reply) {
+        let real = self
+            .try_login(email, password)
+            .await
+            .expect_error(401, "invalid_credentials");
+        let ghost = self
+            .try_login(unknown, password)
+            .await
+            .expect_error(401, "invalid_credentials");
+        assert_eq!(real.text, ghost.text);
+        (real, ghost)
+    }
+
     /// Logs in and returns the `Cookie` header value.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let reply = self.try_login(email, password).await.expect(200);
@@ -347,16 +363,17 @@ impl TestServer {
         send(request).await
     }
 
+    /// `POST /verify` with `question` (no credential), which must answer
+    /// 200.
+    pub async fn verify(&self, question: Value) -> Reply {
+        self.post("/api/v1/verify", "", question).await.expect(200)
+    }
+
     /// `POST /verify`'s answer: may `token` do `action` on `resource`?
     pub async fn verify_allows(&self, token: &str, action: &str, resource: &str) -> bool {
         let reply = self
-            .post(
-                "/api/v1/verify",
-                "",
-                json!({ "token": token, "action": action, "resource": resource }),
-            )
-            .await
-            .expect(200);
+            .verify(json!({ "token": token, "action": action, "resource": resource }))
+            .await;
         reply.body["allowed"] == true
     }
 

@@ -138,10 +138,7 @@ async fn launchdarkly_roles_and_bounds() {
     let may_write = |token: String| {
         let s = &s;
         async move {
-            let r = s
-                .post("/api/v1/verify", "", json!({ "token": token, "action": "flag:update", "resource": "proj/web:env/prod:flag/x" }))
-                .await
-                .expect(200);
+            let r = s.verify(json!({ "token": token, "action": "flag:update", "resource": "proj/web:env/prod:flag/x" })).await;
             r.body["allowed"].as_bool().expect("allowed")
         }
     };
@@ -293,14 +290,9 @@ async fn custom_role_and_inline_scopes() {
     let ask = |token: String, action: &'static str, resource: &'static str| {
         let s = &s;
         async move {
-            s.post(
-                "/api/v1/verify",
-                "",
-                json!({ "token": token, "action": action, "resource": resource }),
-            )
-            .await
-            .expect(200)
-            .body["allowed"]
+            s.verify(json!({ "token": token, "action": action, "resource": resource }))
+                .await
+                .body["allowed"]
                 .as_bool()
                 .expect("allowed")
         }

@@ -11,10 +11,7 @@ async fn verify_answers_validity_and_permission() {
     let (id, token, _) = s
         .create_token(&s.owner_token, json!({ "name": "svc", "role": "reader" }))
         .await;
-    let r = s
-        .post("/api/v1/verify", "", json!({ "token": token }))
-        .await
-        .expect(200);
+    let r = s.verify(json!({ "token": token })).await;
     assert_eq!(r.body["valid"], true);
     assert_eq!(r.body["code"], "valid");
     assert!(r.body.get("allowed").is_none());
@@ -25,30 +22,17 @@ async fn verify_answers_validity_and_permission() {
     assert!(r.body["token"]["projects"].is_array());
 
     let r = s
-        .post(
-            "/api/v1/verify",
-            "",
-            json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }),
-        )
-        .await
-        .expect(200);
+        .verify(json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }))
+        .await;
     assert_eq!(r.body["allowed"], true);
     let r = s
-        .post(
-            "/api/v1/verify",
-            "",
-            json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }),
-        )
-        .await
-        .expect(200);
+        .verify(json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }))
+        .await;
     assert_eq!(r.body["allowed"], false);
     assert_eq!(r.body["valid"], true);
 
     for (bad, code) in [("garbage", "malformed_token"), ("", "malformed_token")] {
-        let r = s
-            .post("/api/v1/verify", "", json!({ "token": bad }))
-            .await
-            .expect(200);
+        let r = s.verify(json!({ "token": bad })).await;
         assert_eq!(r.body["valid"], false);
         assert_eq!(r.body["code"], code);
         assert!(r.body.get("token").is_none());
@@ -56,10 +40,7 @@ async fn verify_answers_validity_and_permission() {
     s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
         .await
         .expect(204);
-    let r = s
-        .post("/api/v1/verify", "", json!({ "token": token }))
-        .await
-        .expect(200);
+    let r = s.verify(json!({ "token": token })).await;
     assert_eq!(r.body["code"], "invalid_token");
 }
 
@@ -139,9 +120,7 @@ async fn health_metrics_and_openapi() {
     let s = start().await;
     send(s.http.get(s.url("/healthz"))).await.expect(200);
     send(s.http.get(s.url("/readyz"))).await.expect(200);
-    s.post("/api/v1/verify", "", json!({ "token": "garbage" }))
-        .await
-        .expect(200);
+    s.verify(json!({ "token": "garbage" })).await;
     s.get("/api/v1/me", &s.owner_token).await.expect(200);
     let metrics = send(s.http.get(s.url("/metrics"))).await.expect(200);
     assert!(
@@ -219,10 +198,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
         json!({ "token": format!("{}x", &plain[..plain.len() - 1]) }),
     ];
     for question in questions {
-        let over_http = s
-            .post("/api/v1/verify", "", question.clone())
-            .await
-            .expect(200);
+        let over_http = s.verify(question.clone()).await;
         let request: tessera_api::VerifyRequest =
             serde_json::from_value(question.clone()).expect("a verify request");
         let library = tessera_server::api::verify::answer(s.state(), &request, None)
@@ -251,10 +227,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
     )
     .await
     .expect(200);
-    let unescaped = s
-        .post("/api/v1/verify", "", plain_question)
-        .await
-        .expect(200);
+    let unescaped = s.verify(plain_question).await;
     assert_eq!(over_http.body, unescaped.body);
     assert_eq!(over_http.body["allowed"], true);
 }
