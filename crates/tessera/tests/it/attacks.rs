@@ -284,9 +284,7 @@ async fn a_planted_login_csrf_cookie_does_not_log_anyone_in() {
 #[tokio::test]
 async fn auth_refuses_a_client_header_that_contradicts_the_query() {
     let s = start().await;
-    let (_, reader, _) = s
-        .create_token(&s.owner_token, json!({ "name": "r", "role": "reader" }))
-        .await;
+    let (_, reader, _) = s.owner_creates_reader_token("r").await;
     let auth = |query: &'static str, headers: Vec<(&'static str, &'static str)>| {
         let mut request = s
             .http

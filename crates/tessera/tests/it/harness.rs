@@ -249,6 +249,13 @@ impl TestServer {
             .await
     }
 
+    /// The owner creates a reader-scoped token; returns (id, token string,
+    /// body).
+    pub async fn owner_creates_reader_token(&self, name: &str) -> (String, String, Value) {
+        let body = json!({ "name": name, "role": "reader" });
+        self.create_token(&self.owner_token, body).await
+    }
+
     /// The owner adds a member with `role` and `password`; returns the
     /// member's id.
     pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {

@@ -8,9 +8,7 @@ use crate::harness::{in_days, send, start};
 #[tokio::test]
 async fn verify_answers_validity_and_permission() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "svc", "role": "reader" }))
-        .await;
+    let (id, token, _) = s.owner_creates_reader_token("svc").await;
     let r = s.verify(json!({ "token": token })).await;
     assert_eq!(r.body["valid"], true);
     assert_eq!(r.body["code"], "valid");
@@ -47,9 +45,7 @@ async fn verify_answers_validity_and_permission() {
 #[tokio::test]
 async fn forward_auth_for_reverse_proxies() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "proxy", "role": "reader" }))
-        .await;
+    let (id, token, _) = s.owner_creates_reader_token("proxy").await;
     let ok = send(s.http.get(s.url("/api/v1/auth")).bearer_auth(&token))
         .await
         .expect(200);
