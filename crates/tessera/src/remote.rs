@@ -170,25 +170,17 @@ pub(crate) mod tests {
             .map(|cli| cli.c)
     }
 
+    /// `line`, split at spaces, as the words after `tessera`.
+    fn parse_line(line: &str) -> Result<RemoteCommand, clap::Error> {
+        parse(&line.split(' ').collect::<Vec<_>>())
+    }
+
     #[test]
     fn parses_token_create_with_scope_projects_and_expiry() {
-        let cmd = parse(&[
-            "token",
-            "create",
-            "--name",
-            "ci",
-            "--role",
-            "writer",
-            "--project",
-            "web",
-            "--project",
-            "api",
-            "--expires-in",
-            "30d",
-            "--json",
-            "--url",
-            "http://h:1",
-        ])
+        let cmd = parse_line(
+            "token create --name ci --role writer --project web --project api \
+             --expires-in 30d --json --url http://h:1",
+        )
         .expect("parses");
         let RemoteCommand::Token(tokens::TokenCommand::Create(args)) = cmd else {
             panic!("wrong command: {cmd:?}");
@@ -201,60 +193,25 @@ pub(crate) mod tests {
 
     #[test]
     fn scope_flags_exclude_each_other() {
-        let err = parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--role",
-            "reader",
-            "--custom-role",
-            "a",
-        ])
-        .expect_err("conflict");
+        let err = parse_line("token create --name x --role reader --custom-role a")
+            .expect_err("conflict");
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        let err = parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--expires-at",
-            "2030-01-01T00:00:00Z",
-            "--expires-in",
-            "1d",
-        ])
-        .expect_err("conflict");
+        let err =
+            parse_line("token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d")
+                .expect_err("conflict");
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        assert!(parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--custom-role",
-            "a",
-            "--custom-role",
-            "b"
-        ])
-        .is_ok());
+        assert!(parse_line("token create --name x --custom-role a --custom-role b").is_ok());
     }
 
     #[test]
     fn bad_values_are_usage_errors() {
         for args in [
-            &["token", "create", "--name", "x", "--expires-in", "30x"][..],
-            &["token", "create", "--name", "x", "--expires-at", "tomorrow"],
-            &["token", "create", "--name", "x", "--role", "superuser"],
-            &[
-                "token",
-                "rotate",
-                "self",
-                "--expires-in",
-                "1d",
-                "--grace",
-                "90000",
-            ],
+            "token create --name x --expires-in 30x",
+            "token create --name x --expires-at tomorrow",
+            "token create --name x --role superuser",
+            "token rotate self --expires-in 1d --grace 90000",
         ] {
-            let err = parse(args).expect_err("refused");
+            let err = parse_line(args).expect_err("refused");
             assert!(
                 matches!(
                     err.kind(),
@@ -268,80 +225,48 @@ pub(crate) mod tests {
 
     #[test]
     fn rotate_requires_an_expiry() {
-        let err = parse(&["token", "rotate", "self"]).expect_err("needs expiry");
+        let err = parse_line("token rotate self").expect_err("needs expiry");
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
-        assert!(parse(&[
-            "token",
-            "rotate",
-            "self",
-            "--expires-in",
-            "90d",
-            "--grace",
-            "300"
-        ])
-        .is_ok());
+        assert!(parse_line("token rotate self --expires-in 90d --grace 300").is_ok());
     }
 
     #[test]
     fn parses_the_other_commands() {
         for args in [
-            &["token", "list"][..],
-            &["token", "show", "self", "--json"],
-            &[
-                "token",
-                "update",
-                "t1",
-                "--inherit",
-                "--no-projects",
-                "--no-expiry",
-            ],
-            &["token", "clone", "t1", "--name", "copy"],
-            &["token", "delete", "t1", "--yes"],
-            &["member", "create", "--email", "a@b.c", "--role", "writer"],
-            &["member", "update", "m1", "--no-custom-roles"],
-            &["member", "tokens", "m1"],
-            &["role", "create", "--key", "ops", "--policy-file", "-"],
-            &["project", "create", "--key", "web"],
-            &["project", "show", "web", "--json"],
-            &[
-                "org",
-                "update",
-                "--require-expiration",
-                "true",
-                "--no-max-lifetime",
-            ],
-            &["audit", "--action", "token:create", "--limit", "10"],
-            &[
-                "verify",
-                "-",
-                "--action",
-                "flag:update",
-                "--resource",
-                "proj/web",
-            ],
-            &["me"],
-            &["login", "--email", "a@b.c", "--password-stdin"],
-            &["logout"],
+            "token list",
+            "token show self --json",
+            "token update t1 --inherit --no-projects --no-expiry",
+            "token clone t1 --name copy",
+            "token delete t1 --yes",
+            "member create --email a@b.c --role writer",
+            "member update m1 --no-custom-roles",
+            "member tokens m1",
+            "role create --key ops --policy-file -",
+            "project create --key web",
+            "project show web --json",
+            "org update --require-expiration true --no-max-lifetime",
+            "audit --action token:create --limit 10",
+            "verify - --action flag:update --resource proj/web",
+            "me",
+            "login --email a@b.c --password-stdin",
+            "logout",
         ] {
-            assert!(parse(args).is_ok(), "{args:?}: {:?}", parse(args).err());
+            assert!(
+                parse_line(args).is_ok(),
+                "{args:?}: {:?}",
+                parse_line(args).err()
+            );
         }
-        assert!(parse(&["verify", "-", "--action", "flag:update"]).is_err());
-        assert!(parse(&["token", "update", "t1", "--role", "reader", "--inherit"]).is_err());
-        assert!(parse(&[
-            "org",
-            "update",
-            "--max-lifetime-days",
-            "30",
-            "--no-max-lifetime"
-        ])
-        .is_err());
+        assert!(parse_line("verify - --action flag:update").is_err());
+        assert!(parse_line("token update t1 --role reader --inherit").is_err());
+        assert!(parse_line("org update --max-lifetime-days 30 --no-max-lifetime").is_err());
     }
 
     #[test]
     fn help_never_shows_the_token_value() {
         // clap reads TESSERA_TOKEN from the environment while rendering
         // help; hide_env_values keeps it out of the text.
-        let err = parse(&["token", "list", "--help"]).expect_err("help");
+        let err = parse_line("token list --help").expect_err("help");
         let help = err.to_string();
         assert!(help.contains("TESSERA_TOKEN"), "{help}");
         if let Ok(value) = std::env::var("TESSERA_TOKEN") {
