@@ -157,6 +157,7 @@ pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use clap::error::ErrorKind;
     use clap::Parser;
 
     #[derive(Debug, Parser)]
@@ -173,6 +174,12 @@ pub(crate) mod tests {
     /// `line`, split at spaces, as the words after `tessera`.
     fn parse_line(line: &str) -> Result<RemoteCommand, clap::Error> {
         parse(&line.split(' ').collect::<Vec<_>>())
+    }
+
+    /// Why clap refuses `line`.
+    #[track_caller]
+    fn error_kind(line: &str) -> ErrorKind {
+        parse_line(line).expect_err("refused").kind()
     }
 
     #[test]
@@ -193,13 +200,13 @@ pub(crate) mod tests {
 
     #[test]
     fn scope_flags_exclude_each_other() {
-        let err = parse_line("token create --name x --role reader --custom-role a")
-            .expect_err("conflict");
-        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        let err =
-            parse_line("token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d")
-                .expect_err("conflict");
-        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let conflicting = [
+            "token create --name x --role reader --custom-role a",
+            "token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d",
+        ];
+        for line in conflicting {
+            assert_eq!(error_kind(line), ErrorKind::ArgumentConflict, "{line}");
+        }
         assert!(parse_line("token create --name x --custom-role a --custom-role b").is_ok());
     }
 
@@ -211,22 +218,20 @@ pub(crate) mod tests {
             "token create --name x --role superuser",
             "token rotate self --expires-in 1d --grace 90000",
         ] {
-            let err = parse_line(args).expect_err("refused");
+            let kind = error_kind(args);
             assert!(
-                matches!(
-                    err.kind(),
-                    clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
-                ),
-                "{args:?}: {:?}",
-                err.kind()
+                matches!(kind, ErrorKind::ValueValidation | ErrorKind::InvalidValue),
+                "{args:?}: {kind:?}"
             );
         }
     }
 
     #[test]
     fn rotate_requires_an_expiry() {
-        let err = parse_line("token rotate self").expect_err("needs expiry");
-        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            error_kind("token rotate self"),
+            ErrorKind::MissingRequiredArgument
+        );
         assert!(parse_line("token rotate self --expires-in 90d --grace 300").is_ok());
     }
 
