@@ -220,6 +220,16 @@ impl<'a> Fx<'a> {
         token
     }
 
+    /// Creates an inherit-scoped token made at T0 that expires a day later.
+    pub async fn expiring_token(&self, owner: &Member, name: &str) -> Token {
+        let token = Token {
+            expires_at: Some(T0 + hours(24)),
+            ..token_record(owner, name, T0)
+        };
+        self.save_token(&token).await;
+        token
+    }
+
     /// Creates a session of `member` (one `session:create` event).
     pub async fn session(
         &self,

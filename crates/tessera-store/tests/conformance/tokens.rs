@@ -330,9 +330,7 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
 pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
     let fx = Fx::new(store);
     let (org, owner) = fx.org("acme").await;
-    let mut token = token_record(&owner, "raced", T0);
-    token.expires_at = Some(T0 + hours(24));
-    fx.save_token(&token).await;
+    let token = fx.expiring_token(&owner, "raced").await;
     let at = T0 + hours(2);
     let (a, b) = (rotation("a", at, false), rotation("b", at, false));
     let (ev_a, ev_b) = (
