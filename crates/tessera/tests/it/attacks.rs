@@ -22,13 +22,8 @@ async fn role(s: &TestServer, key: &str, effect: &str, actions: &[&str], resourc
 }
 
 async fn give_roles(s: &TestServer, member: &str, roles: &[&str]) {
-    s.patch(
-        &format!("/api/v1/members/{member}"),
-        &s.owner_token,
-        json!({ "custom_roles": roles }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(member, json!({ "custom_roles": roles }))
+        .await;
 }
 
 /// The member's own view: may they do `action` on `resource`? (asked with

@@ -124,13 +124,8 @@ impl World<'_> {
 
     async fn owner_sets_custom_roles(&self, id: &str, roles: Value) {
         self.s
-            .patch(
-                &format!("/api/v1/members/{id}"),
-                &self.s.owner_token,
-                json!({ "custom_roles": roles }),
-            )
-            .await
-            .expect(200);
+            .owner_updates_member(id, json!({ "custom_roles": roles }))
+            .await;
     }
 
     /// Tracks an existing member, giving them an inheriting token: made

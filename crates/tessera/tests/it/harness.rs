@@ -286,6 +286,15 @@ impl TestServer {
             .expect(201)
     }
 
+    /// The owner changes member `id` (`changes`: a role, custom roles);
+    /// the reply.
+    pub async fn owner_updates_member(&self, id: &str, changes: Value) -> Reply {
+        let path = format!("/api/v1/members/{id}");
+        self.patch(&path, &self.owner_token, changes)
+            .await
+            .expect(200)
+    }
+
     /// Logs in as `email` and creates a token named `name` with that
     /// session (as the member would on the page); returns the token string.
     pub async fn token_of(&self, email: &str, password: &str, name: &str) -> String {
@@ -382,6 +391,13 @@ impl TestServer {
             .verify(json!({ "token": token, "action": action, "resource": resource }))
             .await;
         reply.body["allowed"] == true
+    }
+
+    /// The server still answers `GET /healthz` with 200.
+    pub async fn assert_serving(&self) {
+        self.call(Method::GET, "/healthz", None, None)
+            .await
+            .expect(200);
     }
 
     /// Stops the server gracefully (flushing last-used times).

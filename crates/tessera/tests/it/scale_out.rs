@@ -117,13 +117,8 @@ async fn changes_on_one_node_reach_the_other() {
         verify_on(&a, &b, &member_token, write).await["allowed"],
         true
     );
-    a.patch(
-        &format!("/api/v1/members/{member_id}"),
-        &a.owner_token,
-        json!({ "role": "reader" }),
-    )
-    .await
-    .expect(200);
+    a.owner_updates_member(&member_id, json!({ "role": "reader" }))
+        .await;
     until(&a, &b, &member_token, write, |v| v["allowed"] == false).await;
 
     // A custom role's edit.

@@ -143,24 +143,14 @@ async fn launchdarkly_roles_and_bounds() {
         }
     };
     assert!(may_write(w_token.clone()).await);
-    s.patch(
-        &format!("/api/v1/members/{writer_id}"),
-        &s.owner_token,
-        json!({ "role": "reader" }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&writer_id, json!({ "role": "reader" }))
+        .await;
     assert!(
         !may_write(w_token.clone()).await,
         "the writer token must shrink with its owner"
     );
-    s.patch(
-        &format!("/api/v1/members/{writer_id}"),
-        &s.owner_token,
-        json!({ "role": "writer" }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&writer_id, json!({ "role": "writer" }))
+        .await;
     assert!(may_write(w_token.clone()).await);
 
     // Clone: new id, new secret, same scope.
@@ -253,13 +243,8 @@ async fn custom_role_restricts_token_creation() {
     let s = start().await;
     s.add_role(json!({ "key": "no-tokens", "policy": [{ "effect": "deny", "actions": ["token:*"], "resources": ["*"] }] })).await;
     let (member_id, member_token) = s.member_with_token("dev@acme.test", "writer").await;
-    s.patch(
-        &format!("/api/v1/members/{member_id}"),
-        &s.owner_token,
-        json!({ "custom_roles": ["no-tokens"] }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&member_id, json!({ "custom_roles": ["no-tokens"] }))
+        .await;
     let denied = s
         .post("/api/v1/tokens", &member_token, json!({ "name": "x" }))
         .await

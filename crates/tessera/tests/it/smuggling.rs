@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -208,9 +207,7 @@ async fn oversized_heads_are_431_json_and_others_are_served() {
         let answer = exchange(&s, request.as_bytes()).await;
         assert_json_error(&answer, 431, "bad_request");
     }
-    s.call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200);
+    s.assert_serving().await;
 }
 
 /// A client announces a body and sends less: the connection is closed
