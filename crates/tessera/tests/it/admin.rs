@@ -9,9 +9,8 @@ use crate::harness::start;
 async fn member_management_and_rank_rules() {
     let s = start().await;
     let created = s
-        .post(
+        .owner_post(
             "/api/v1/members",
-            &s.owner_token,
             json!({ "email": "Admin@Acme.test", "name": "Ada", "role": "admin" }),
         )
         .await
@@ -21,16 +20,14 @@ async fn member_management_and_rank_rules() {
     assert!(initial.len() >= 16);
     let admin_id = created.string("id");
     let admin_cookie = s.login("admin@acme.test", &initial).await;
-    s.post(
+    s.owner_post(
         "/api/v1/members",
-        &s.owner_token,
         json!({ "email": "admin@acme.test", "role": "reader" }),
     )
     .await
     .expect_error(409, "already_exists");
-    s.post(
+    s.owner_post(
         "/api/v1/members",
-        &s.owner_token,
         json!({ "email": "not-an-email", "role": "reader" }),
     )
     .await
@@ -88,19 +85,18 @@ async fn member_management_and_rank_rules() {
         .expect_error(403, "forbidden");
 
     // The last owner stays.
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/members/{}", s.owner_id),
-        &s.owner_token,
         json!({ "role": "admin" }),
     )
     .await
     .expect_error(409, "last_owner");
-    s.delete(&format!("/api/v1/members/{}", s.owner_id), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/members/{}", s.owner_id))
         .await
         .expect_error(409, "last_owner");
-    let listed = s.get("/api/v1/members", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/members").await.expect(200);
     assert_eq!(listed.body["items"].as_array().expect("items").len(), 3);
-    s.get(&format!("/api/v1/members/{admin_id}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/members/{admin_id}"))
         .await
         .expect(200);
 }
@@ -114,28 +110,19 @@ async fn roles_and_projects_crud() {
         .await;
     assert_eq!(role.body["name"], "flags");
     assert_eq!(role.body["policy"], policy);
-    s.post(
+    s.owner_post("/api/v1/roles", json!({ "key": "flags", "policy": policy }))
+        .await
+        .expect_error(409, "already_exists");
+    s.owner_post(
         "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "flags", "policy": policy }),
-    )
-    .await
-    .expect_error(409, "already_exists");
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
         json!({ "key": "Bad Key", "policy": policy }),
     )
     .await
     .expect_error(422, "validation_failed");
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "empty", "policy": [] }),
-    )
-    .await
-    .expect_error(422, "invalid_policy");
-    let roles = s.get("/api/v1/roles", &s.owner_token).await.expect(200);
+    s.owner_post("/api/v1/roles", json!({ "key": "empty", "policy": [] }))
+        .await
+        .expect_error(422, "invalid_policy");
+    let roles = s.owner_get("/api/v1/roles").await.expect(200);
     assert_eq!(roles.body["items"].as_array().expect("items").len(), 1);
     let updated = s
         .call(
@@ -147,24 +134,18 @@ async fn roles_and_projects_crud() {
         .await
         .expect(200);
     assert_eq!(updated.body["name"], "Flag editors");
-    s.delete("/api/v1/roles/flags", &s.owner_token)
-        .await
-        .expect(204);
-    s.get("/api/v1/roles/flags", &s.owner_token)
+    s.owner_delete("/api/v1/roles/flags").await.expect(204);
+    s.owner_get("/api/v1/roles/flags")
         .await
         .expect_error(404, "not_found");
 
     s.add_project(json!({ "key": "web" })).await;
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
+    s.owner_post("/api/v1/projects", json!({ "key": "web" }))
         .await
         .expect_error(409, "already_exists");
-    s.get("/api/v1/projects/web", &s.owner_token)
-        .await
-        .expect(200);
-    s.delete("/api/v1/projects/web", &s.owner_token)
-        .await
-        .expect(204);
-    s.delete("/api/v1/projects/web", &s.owner_token)
+    s.owner_get("/api/v1/projects/web").await.expect(200);
+    s.owner_delete("/api/v1/projects/web").await.expect(204);
+    s.owner_delete("/api/v1/projects/web")
         .await
         .expect_error(404, "not_found");
 }
@@ -173,15 +154,14 @@ async fn roles_and_projects_crud() {
 async fn audit_log_records_every_change_newest_first() {
     let s = start().await;
     let (id, token, _) = s.owner_creates_token("audited").await;
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
-        &s.owner_token,
         json!({ "name": "renamed" }),
     )
     .await
     .expect(200);
     s.add_project(json!({ "key": "web" })).await;
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     let _ = s
@@ -190,13 +170,13 @@ async fn audit_log_records_every_change_newest_first() {
 
     // Failed logins are audited in the background (so they answer as fast
     // as unknown emails): give that write a moment.
-    let mut page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+    let mut page = s.owner_get("/api/v1/audit").await.expect(200);
     for _ in 0..100 {
         if page.body["items"][0]["action"] == "session:login_failed" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+        page = s.owner_get("/api/v1/audit").await.expect(200);
     }
     let actions: Vec<&str> = page
         .items()
@@ -228,33 +208,24 @@ async fn audit_log_records_every_change_newest_first() {
     );
 
     // Pagination and filters.
-    let first = s
-        .get("/api/v1/audit?limit=2", &s.owner_token)
-        .await
-        .expect(200);
+    let first = s.owner_get("/api/v1/audit?limit=2").await.expect(200);
     assert_eq!(first.body["items"].as_array().expect("items").len(), 2);
     let cursor = first.string("next_cursor");
     let second = s
-        .get(
-            &format!("/api/v1/audit?limit=2&before={cursor}"),
-            &s.owner_token,
-        )
+        .owner_get(&format!("/api/v1/audit?limit=2&before={cursor}"))
         .await
         .expect(200);
     assert_eq!(second.body["items"][0]["action"], "project:create");
-    let tokens_only = s
-        .get("/api/v1/audit?action=token:", &s.owner_token)
-        .await
-        .expect(200);
+    let tokens_only = s.owner_get("/api/v1/audit?action=token:").await.expect(200);
     assert_eq!(
         tokens_only.body["items"].as_array().expect("items").len(),
         4
     );
     let by_target = s
-        .get(
-            &format!("/api/v1/audit?target=member/{}:token/{id}", s.owner_id),
-            &s.owner_token,
-        )
+        .owner_get(&format!(
+            "/api/v1/audit?target=member/{}:token/{id}",
+            s.owner_id
+        ))
         .await
         .expect(200);
     assert_eq!(by_target.body["items"].as_array().expect("items").len(), 3);

@@ -63,10 +63,7 @@ async fn a_role_editor_cannot_widen_a_role_they_hold_or_write_policies_above_the
     )
     .await
     .expect_error(403, "forbidden");
-    let role = s
-        .get("/api/v1/roles/role-keeper", &s.owner_token)
-        .await
-        .expect(200);
+    let role = s.owner_get("/api/v1/roles/role-keeper").await.expect(200);
     assert_eq!(role.body["policy"][0]["actions"], json!(["role:*"]));
 
     // An admin held back by a deny role cannot lift it by editing it.
@@ -373,34 +370,21 @@ async fn no_error_message_echoes_a_token() {
     let mut replies = Vec::new();
     for policy in &bad_policies {
         replies.push(
-            s.post(
-                "/api/v1/roles",
-                &s.owner_token,
-                json!({ "key": "r", "policy": policy }),
-            )
-            .await,
+            s.owner_post("/api/v1/roles", json!({ "key": "r", "policy": policy }))
+                .await,
         );
         replies.push(
-            s.post(
-                "/api/v1/tokens",
-                &s.owner_token,
-                json!({ "name": "x", "policy": policy }),
-            )
-            .await,
+            s.owner_post("/api/v1/tokens", json!({ "name": "x", "policy": policy }))
+                .await,
         );
     }
     replies.push(
-        s.post(
-            "/api/v1/tokens",
-            &s.owner_token,
-            json!({ "name": "x", "role": token }),
-        )
-        .await,
+        s.owner_post("/api/v1/tokens", json!({ "name": "x", "role": token }))
+            .await,
     );
     replies.push(
-        s.post(
+        s.owner_post(
             "/api/v1/tokens",
-            &s.owner_token,
             json!({ "name": "x", "projects": [token] }),
         )
         .await,
@@ -597,7 +581,7 @@ async fn restricted_callers_give_nobody_permissions() {
     )
     .await
     .expect_error(403, "forbidden");
-    let members = s.get("/api/v1/members", &s.owner_token).await.expect(200);
+    let members = s.owner_get("/api/v1/members").await.expect(200);
     let emails: Vec<&str> = members
         .items()
         .iter()

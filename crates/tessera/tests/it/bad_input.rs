@@ -74,7 +74,7 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
     .expect_error(400, "bad_request");
 
     // Nothing was created by any of those.
-    let list = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let list = s.owner_get("/api/v1/tokens").await.expect(200);
     assert_eq!(
         list.body["items"].as_array().expect("items").len(),
         1,
@@ -86,7 +86,7 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
 #[tokio::test]
 async fn rule_violations_are_422s() {
     let s = start().await;
-    let post = |body| s.post("/api/v1/tokens", &s.owner_token, body);
+    let post = |body| s.owner_post("/api/v1/tokens", body);
     post(json!({ "name": "" }))
         .await
         .expect_error(422, "validation_failed");
@@ -125,7 +125,7 @@ async fn rule_violations_are_422s() {
 async fn oversized_bodies_are_413() {
     let s = start().await;
     let big = "x".repeat(200 * 1024);
-    s.post("/api/v1/tokens", &s.owner_token, json!({ "name": big }))
+    s.owner_post("/api/v1/tokens", json!({ "name": big }))
         .await
         .expect_error(413, "payload_too_large");
     s.post("/api/v1/verify", "", json!({ "token": big }))
@@ -194,29 +194,27 @@ async fn garbage_credentials_are_401s() {
 async fn unknown_ids_and_paths() {
     let s = start().await;
     let unknown = tessera_core::TokenId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/tokens/{unknown}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/tokens/{unknown}"))
         .await
         .expect_error(404, "not_found");
-    s.get("/api/v1/tokens/not-an-id", &s.owner_token)
+    s.owner_get("/api/v1/tokens/not-an-id")
         .await
         .expect_error(400, "bad_request");
-    s.get("/api/v1/tokens/self", &s.owner_token)
-        .await
-        .expect(200);
-    s.get("/api/v1/members/nope", &s.owner_token)
+    s.owner_get("/api/v1/tokens/self").await.expect(200);
+    s.owner_get("/api/v1/members/nope")
         .await
         .expect_error(400, "bad_request");
     let member = tessera_core::MemberId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/members/{member}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/members/{member}"))
         .await
         .expect_error(404, "not_found");
-    s.get("/api/v1/roles/missing", &s.owner_token)
+    s.owner_get("/api/v1/roles/missing")
         .await
         .expect_error(404, "not_found");
-    s.delete("/api/v1/projects/missing", &s.owner_token)
+    s.owner_delete("/api/v1/projects/missing")
         .await
         .expect_error(404, "not_found");
-    s.get("/api/v1/nowhere", &s.owner_token)
+    s.owner_get("/api/v1/nowhere")
         .await
         .expect_error(404, "not_found");
     let r = s
@@ -229,16 +227,16 @@ async fn unknown_ids_and_paths() {
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "bad_request");
-    s.get("/api/v1/audit?limit=0", &s.owner_token)
+    s.owner_get("/api/v1/audit?limit=0")
         .await
         .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?limit=abc", &s.owner_token)
+    s.owner_get("/api/v1/audit?limit=abc")
         .await
         .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?before=zzz", &s.owner_token)
+    s.owner_get("/api/v1/audit?before=zzz")
         .await
         .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?color=red", &s.owner_token)
+    s.owner_get("/api/v1/audit?color=red")
         .await
         .expect_error(400, "bad_request");
 }
@@ -248,11 +246,7 @@ async fn tokens_never_come_back_in_errors() {
     let s = start().await;
     let (_, token, _) = s.owner_creates_token("secret").await;
     let r = s
-        .post(
-            "/api/v1/tokens",
-            &s.owner_token,
-            json!({ "name": "x", "projects": token }),
-        )
+        .owner_post("/api/v1/tokens", json!({ "name": "x", "projects": token }))
         .await;
     assert_eq!(r.status, 400);
     assert!(

@@ -55,7 +55,7 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
         .await
         .expect_error(429, "rate_limited");
     // Tokens keep working while password login is blocked.
-    s.get("/api/v1/me", &s.owner_token).await.expect(200);
+    s.owner_get("/api/v1/me").await.expect(200);
     // When the window ends, the right password works again.
     s.clock.advance(time::Duration::seconds(601));
     s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
@@ -351,7 +351,7 @@ async fn huge_headers_are_431_and_others_are_served() {
 async fn every_response_carries_security_headers() {
     let s = start().await;
     let created = s
-        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "h" }))
+        .owner_post("/api/v1/tokens", json!({ "name": "h" }))
         .await
         .expect(201);
     let replies = [
@@ -511,7 +511,7 @@ async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
             minting.spawn(async move { send(request).await });
         }
         tokio::task::yield_now().await;
-        s.delete(&format!("/api/v1/members/{member_id}"), &s.owner_token)
+        s.owner_delete(&format!("/api/v1/members/{member_id}"))
             .await
             .expect(204);
         let replies = minting.join_all().await;

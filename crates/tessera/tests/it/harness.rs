@@ -234,6 +234,26 @@ impl TestServer {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// `GET path` as the owner (with the owner's token).
+    pub async fn owner_get(&self, path: &str) -> Reply {
+        self.get(path, &self.owner_token).await
+    }
+
+    /// `POST path` with `body`, as the owner.
+    pub async fn owner_post(&self, path: &str, body: Value) -> Reply {
+        self.post(path, &self.owner_token, body).await
+    }
+
+    /// `PATCH path` with `body`, as the owner.
+    pub async fn owner_patch(&self, path: &str, body: Value) -> Reply {
+        self.patch(path, &self.owner_token, body).await
+    }
+
+    /// `DELETE path` as the owner.
+    pub async fn owner_delete(&self, path: &str) -> Reply {
+        self.delete(path, &self.owner_token).await
+    }
+
     /// Creates a token for the caller; returns (id, token string, body).
     pub async fn create_token(&self, caller: &str, body: Value) -> (String, String, Value) {
         let reply = self.post("/api/v1/tokens", caller, body).await.expect(201);
@@ -259,40 +279,28 @@ impl TestServer {
     /// The owner adds a member with `role` and `password`; returns the
     /// member's id.
     pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
-        let reply = self
-            .post(
-                "/api/v1/members",
-                &self.owner_token,
-                json!({ "email": email, "role": role, "password": password }),
-            )
-            .await
-            .expect(201);
+        let body = json!({ "email": email, "role": role, "password": password });
+        let reply = self.owner_post("/api/v1/members", body).await.expect(201);
         reply.string("id")
     }
 
     /// The owner adds a custom role (`body`: its key, policy and maybe a
     /// name); the reply.
     pub async fn add_role(&self, body: Value) -> Reply {
-        self.post("/api/v1/roles", &self.owner_token, body)
-            .await
-            .expect(201)
+        self.owner_post("/api/v1/roles", body).await.expect(201)
     }
 
     /// The owner adds a project (`body`: its key and maybe a name); the
     /// reply.
     pub async fn add_project(&self, body: Value) -> Reply {
-        self.post("/api/v1/projects", &self.owner_token, body)
-            .await
-            .expect(201)
+        self.owner_post("/api/v1/projects", body).await.expect(201)
     }
 
     /// The owner changes member `id` (`changes`: a role, custom roles);
     /// the reply.
     pub async fn owner_updates_member(&self, id: &str, changes: Value) -> Reply {
         let path = format!("/api/v1/members/{id}");
-        self.patch(&path, &self.owner_token, changes)
-            .await
-            .expect(200)
+        self.owner_patch(&path, changes).await.expect(200)
     }
 
     /// Logs in as `email` and creates a token named `name` with that

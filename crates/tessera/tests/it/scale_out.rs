@@ -106,7 +106,7 @@ async fn changes_on_one_node_reach_the_other() {
         true,
         "node B caches it"
     );
-    a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     until(&a, &b, &token, None, |v| v["valid"] == false).await;
@@ -150,9 +150,8 @@ async fn changes_on_one_node_reach_the_other() {
         )
         .await;
     assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
-    a.post(
+    a.owner_post(
         &format!("/api/v1/tokens/{rid}/rotate"),
-        &a.owner_token,
         json!({ "expires_at": in_days(10) }),
     )
     .await
@@ -160,7 +159,7 @@ async fn changes_on_one_node_reach_the_other() {
     until(&a, &b, &old, None, |v| v["valid"] == false).await;
 
     // Removing a member kills their tokens everywhere.
-    a.delete(&format!("/api/v1/members/{member_id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/members/{member_id}"))
         .await
         .expect(204);
     until(&a, &b, &member_token, None, |v| v["valid"] == false).await;
@@ -215,7 +214,7 @@ async fn propagation_latency() {
         let (id, token, _) = a.owner_creates_token("m").await;
         assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
         // Time from the delete's acknowledgement to node B refusing the token.
-        a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+        a.owner_delete(&format!("/api/v1/tokens/{id}"))
             .await
             .expect(204);
         let started = Instant::now();
@@ -302,11 +301,7 @@ async fn postgres_restart_under_load() {
             while !stop.load(Ordering::SeqCst) {
                 i += 1;
                 let r = a
-                    .post(
-                        "/api/v1/tokens",
-                        &a.owner_token,
-                        json!({ "name": format!("during {i}") }),
-                    )
+                    .owner_post("/api/v1/tokens", json!({ "name": format!("during {i}") }))
                     .await;
                 match r.status.as_u16() {
                     201 => created.push(r.string("token")),
@@ -334,7 +329,7 @@ async fn postgres_restart_under_load() {
     let recovered = Instant::now();
     loop {
         let r = a
-            .post("/api/v1/tokens", &a.owner_token, json!({ "name": "after" }))
+            .owner_post("/api/v1/tokens", json!({ "name": "after" }))
             .await;
         if r.status == 201 {
             acknowledged.push(r.string("token"));
@@ -383,7 +378,7 @@ async fn postgres_restart_under_load() {
     // And changes propagate again (the feed resumed).
     let (id, token, _) = a.owner_creates_token("last").await;
     assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
-    a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     until(&a, &b, &token, None, |v| v["valid"] == false).await;

@@ -23,12 +23,12 @@ async fn groundlight_create_list_revoke() {
 
     // Shown once: no read returns the value again.
     let shown = s
-        .get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .owner_get(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(200);
     assert!(shown.body.get("token").is_none());
     assert!(!shown.text.contains(&token[31..]));
-    let listed = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
     assert!(!listed.text.contains(&token[31..]), "list leaks the secret");
     let item = find(&listed, &id);
     assert_eq!(item["name"], "CI deploy");
@@ -37,13 +37,13 @@ async fn groundlight_create_list_revoke() {
 
     // Using it shows up as last used, with the client IP.
     s.get("/api/v1/me", &token).await.expect(200);
-    let listed = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
     let item = find(&listed, &id);
     assert!(item["last_used_at"].is_string(), "{item}");
     assert_eq!(item["last_used_ip"], "127.0.0.1");
 
     // Revoke: the next request is a 401, and it cannot be restored.
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     let denied = s
@@ -51,10 +51,10 @@ async fn groundlight_create_list_revoke() {
         .await
         .expect_error(401, "invalid_token");
     assert!(denied.headers.get("www-authenticate").is_some());
-    s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/tokens/{id}"))
         .await
         .expect_error(404, "not_found");
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect_error(404, "not_found");
 }
@@ -201,23 +201,19 @@ async fn launchdarkly_roles_and_bounds() {
 
     // An admin lists them (metadata only) and deletes one; never updates or rotates.
     let listed = s
-        .get(
-            &format!("/api/v1/members/{writer_id}/tokens"),
-            &s.owner_token,
-        )
+        .owner_get(&format!("/api/v1/members/{writer_id}/tokens"))
         .await
         .expect(200);
     assert!(listed.body["items"].as_array().expect("items").len() >= 3);
     assert!(!listed.text.contains(&w_token[31..]));
     assert!(listed.body["items"][0].get("token").is_none());
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/tokens/{w_id}"),
-        &s.owner_token,
         json!({ "name": "hijack" }),
     )
     .await
     .expect_error(403, "forbidden");
-    s.delete(&format!("/api/v1/tokens/{w_id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{w_id}"))
         .await
         .expect(204);
     s.get("/api/v1/me", &w_token)
@@ -225,7 +221,7 @@ async fn launchdarkly_roles_and_bounds() {
         .expect_error(401, "invalid_token");
 
     // Removing a member invalidates all their tokens.
-    s.delete(&format!("/api/v1/members/{writer_id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/members/{writer_id}"))
         .await
         .expect(204);
     s.get("/api/v1/me", &writer_token)
@@ -255,7 +251,7 @@ async fn custom_role_restricts_token_creation() {
         denied.text
     );
     // The role cannot be deleted while held.
-    s.delete("/api/v1/roles/no-tokens", &s.owner_token)
+    s.owner_delete("/api/v1/roles/no-tokens")
         .await
         .expect_error(409, "in_use");
 }
@@ -318,9 +314,8 @@ async fn custom_role_and_inline_scopes() {
     );
 
     // Unknown custom roles are a 422.
-    s.post(
+    s.owner_post(
         "/api/v1/tokens",
-        &s.owner_token,
         json!({ "name": "x", "custom_roles": ["nope"] }),
     )
     .await
@@ -396,9 +391,8 @@ async fn graphorlm_project_scoped_token() {
     assert_eq!(rotated.body["id"], ci_id.as_str());
     assert_eq!(rotated.body["projects"], json!(["rag"]));
     // Unknown projects are refused at creation.
-    s.post(
+    s.owner_post(
         "/api/v1/tokens",
-        &s.owner_token,
         json!({ "name": "x", "projects": ["nope"] }),
     )
     .await
@@ -426,24 +420,18 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // A token without an expiration cannot be rotated.
     let (forever_id, _, _) = s.owner_creates_token("forever").await;
-    s.post(
+    s.owner_post(
         &format!("/api/v1/tokens/{forever_id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(10) }),
     )
     .await
     .expect_error(422, "not_rotatable");
     // The new expiry is required and must be in the future.
-    s.post(
+    s.owner_post(&format!("/api/v1/tokens/{id}/rotate"), json!({}))
+        .await
+        .expect_error(400, "bad_request");
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
-        json!({}),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(-1) }),
     )
     .await
@@ -451,9 +439,8 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // Rotate (PATCH, Lightdash's camelCase): same id and name, new string, old dead at once.
     let rotated = s
-        .patch(
+        .owner_patch(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expiresAt": in_days(60) }),
         )
         .await
@@ -469,9 +456,8 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // Once per hour: 429 with Retry-After, then fine an hour later.
     let again = s
-        .post(
+        .owner_post(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expires_at": in_days(60) }),
         )
         .await
@@ -512,17 +498,15 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // An expired token can still be rotated back to life; grace is capped at 24 h.
     let later = in_days(90);
-    s.post(
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": later, "grace_period_seconds": 86401 }),
     )
     .await
     .expect_error(422, "validation_failed");
     let revived = s
-        .post(
+        .owner_post(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expires_at": later }),
         )
         .await
@@ -537,22 +521,20 @@ async fn lightdash_apikey_expiry_and_rotation() {
 #[tokio::test]
 async fn org_token_policy() {
     let s = start().await;
-    s.patch(
+    s.owner_patch(
         "/api/v1/org",
-        &s.owner_token,
         json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
     )
     .await
     .expect(200);
     let r = s
-        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "x" }))
+        .owner_post("/api/v1/tokens", json!({ "name": "x" }))
         .await
         .expect_error(422, "expiration_required");
     assert!(r.text.contains("require_expiration"));
     let r = s
-        .post(
+        .owner_post(
             "/api/v1/tokens",
-            &s.owner_token,
             json!({ "name": "x", "expires_at": in_days(31) }),
         )
         .await
@@ -564,25 +546,22 @@ async fn org_token_policy() {
             json!({ "name": "x", "expires_at": in_days(29) }),
         )
         .await;
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
-        &s.owner_token,
         json!({ "expires_at": null }),
     )
     .await
     .expect_error(422, "expiration_required");
-    s.post(
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(45) }),
     )
     .await
     .expect_error(422, "lifetime_exceeded");
-    let org = s.get("/api/v1/org", &s.owner_token).await.expect(200);
+    let org = s.owner_get("/api/v1/org").await.expect(200);
     assert_eq!(org.body["token_policy"]["max_lifetime_days"], 30);
-    s.patch(
+    s.owner_patch(
         "/api/v1/org",
-        &s.owner_token,
         json!({ "token_policy": { "max_lifetime_days": 0 } }),
     )
     .await

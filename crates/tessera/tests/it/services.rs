@@ -35,7 +35,7 @@ async fn verify_answers_validity_and_permission() {
         assert_eq!(r.body["code"], code);
         assert!(r.body.get("token").is_none());
     }
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     let r = s.verify(json!({ "token": token })).await;
@@ -98,7 +98,7 @@ async fn leak_reports_revoke_and_audit() {
         .expect(200);
     assert_eq!(again.body["revoked"], 0);
     let audit = s
-        .get("/api/v1/audit?action=token:delete", &s.owner_token)
+        .owner_get("/api/v1/audit?action=token:delete")
         .await
         .expect(200);
     let event = &audit.body["items"][0];
@@ -117,7 +117,7 @@ async fn health_metrics_and_openapi() {
     send(s.http.get(s.url("/healthz"))).await.expect(200);
     send(s.http.get(s.url("/readyz"))).await.expect(200);
     s.verify(json!({ "token": "garbage" })).await;
-    s.get("/api/v1/me", &s.owner_token).await.expect(200);
+    s.owner_get("/api/v1/me").await.expect(200);
     let metrics = send(s.http.get(s.url("/metrics"))).await.expect(200);
     assert!(
         metrics

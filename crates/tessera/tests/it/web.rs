@@ -105,7 +105,7 @@ fn shown_token(html: &str) -> String {
 }
 
 async fn token_names(server: &TestServer) -> Vec<String> {
-    let list = server.get("/api/v1/tokens", &server.owner_token).await;
+    let list = server.owner_get("/api/v1/tokens").await;
     list.items()
         .iter()
         .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
@@ -317,12 +317,7 @@ async fn the_admin_links_follow_the_members_permissions() {
         ("writer@acme.test", "writer", json!([])),
         ("hr@acme.test", "reader", json!(["people"])),
     ] {
-        server
-            .post(
-                "/api/v1/members",
-                &server.owner_token,
-                json!({ "email": email, "role": role, "custom_roles": custom, "password": "member-password-1" }),
-            )
+        server.owner_post("/api/v1/members", json!({ "email": email, "role": role, "custom_roles": custom, "password": "member-password-1" }))
             .await
             .expect(201);
     }
@@ -626,7 +621,7 @@ async fn the_page_enforces_the_apis_permission_rules() {
         )
         .await;
     assert_eq!(members.status, 403, "{}", members.html);
-    let list = server.get("/api/v1/members", &server.owner_token).await;
+    let list = server.owner_get("/api/v1/members").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }
 
@@ -676,7 +671,7 @@ async fn static_assets_are_files_and_pages_have_no_inline_code() {
 
 /// The id of the owner's token called `name`, and its metadata.
 async fn token_named(server: &TestServer, name: &str) -> Value {
-    let list = server.get("/api/v1/tokens", &server.owner_token).await;
+    let list = server.owner_get("/api/v1/tokens").await;
     list.items()
         .iter()
         .find(|t| t["name"] == name)
@@ -765,7 +760,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         duplicate.html
     );
 
-    let members = server.get("/api/v1/members", &server.owner_token).await;
+    let members = server.owner_get("/api/v1/members").await;
     let ann = members
         .items()
         .iter()
@@ -781,9 +776,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .post(&format!("/admin/members/{ann}"), &[("role", "owner")])
         .await;
     assert_eq!(refused.status, 403, "{}", refused.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "admin");
     // Looking at the owner, she sees the owner's real role and why she
     // cannot change it, not a form preset to a role the owner lacks.
@@ -813,9 +806,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .post(&format!("/admin/members/{ann}"), &[("role", "reader")])
         .await;
     assert_eq!(saved.status, 303, "{}", saved.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "reader");
 }
 
@@ -842,7 +833,7 @@ async fn snapshot(server: &TestServer, member: &str) -> Value {
         "/api/v1/projects".into(),
         "/api/v1/org".into(),
     ] {
-        let reply = server.get(&path, &server.owner_token).await.expect(200);
+        let reply = server.owner_get(&path).await.expect(200);
         all[path] = reply.body;
     }
     strip(&mut all);
@@ -965,7 +956,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     }
     server.get("/api/v1/me", &mine_value).await.expect(401);
     server.get("/api/v1/me", &member_value).await.expect(401);
-    let org = server.get("/api/v1/org", &server.owner_token).await;
+    let org = server.owner_get("/api/v1/org").await;
     assert_eq!(org.body["token_policy"]["max_lifetime_days"], 60);
     assert_eq!(browser.get("/tokens").await.status, 303, "logged out");
 }
@@ -1109,7 +1100,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
             reply.html
         );
     }
-    let roles = server.get("/api/v1/roles", &server.owner_token).await;
+    let roles = server.owner_get("/api/v1/roles").await;
     assert_eq!(roles.body["items"], json!([]), "nothing saved");
 
     let created = owner
@@ -1132,7 +1123,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         broken.html.contains("[{"),
         "the input is kept for correction"
     );
-    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:read"]));
     let new_policy = r#"[{"effect": "allow", "actions": ["flag:*"], "resources": ["proj/web:*"]}]"#;
     let saved = owner
@@ -1142,7 +1133,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.html);
-    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["name"], "Operators");
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:*"]));
 
@@ -1158,7 +1149,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         )
         .await;
     assert_eq!(added.status, 200, "{}", added.html);
-    let members = server.get("/api/v1/members", &server.owner_token).await;
+    let members = server.owner_get("/api/v1/members").await;
     let ann = members
         .items()
         .iter()
@@ -1187,9 +1178,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         .post(&format!("/admin/members/{ann_id}"), &[("role", "writer")])
         .await;
     assert_eq!(cleared.status, 303, "{}", cleared.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann_id}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann_id}")).await;
     assert_eq!(now.body["custom_roles"], json!([]));
     assert_eq!(now.body["role"], "writer");
 }
@@ -1266,9 +1255,8 @@ async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
 
     // The org requires an expiry of at most 30 days.
     server
-        .patch(
+        .owner_patch(
             "/api/v1/org",
-            &server.owner_token,
             json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
         )
         .await
