@@ -80,6 +80,13 @@ impl<'a> Fx<'a> {
         events.into_iter().map(|e| e.action).collect()
     }
 
+    /// Asserts the org's audit actions, oldest first: `expected` lists
+    /// them separated by spaces.
+    pub async fn assert_actions(&self, org: &OrgId, expected: &str) {
+        let expected: Vec<&str> = expected.split(' ').collect();
+        assert_eq!(self.actions(org).await, expected);
+    }
+
     pub fn org_record(key: &str) -> (Org, Member) {
         let org = Org::new(OrgKey::parse(key).unwrap(), format!("Org {key}"), T0);
         let owner = member_record(&org.id, &format!("owner@{key}.example"), BuiltinRole::Owner);

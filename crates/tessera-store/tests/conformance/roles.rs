@@ -67,16 +67,11 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         .unwrap()
         .is_some());
 
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "role:create",
-            "role:update",
-            "role:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create role:create role:create role:update role:delete",
+    )
+    .await;
 }
 
 pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
@@ -137,20 +132,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.get_role(&org.id, &ops.key).await.unwrap(), None);
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "member:create",
-            "member:update",
-            "member:update",
-            "token:create",
-            "token:update",
-            "token:update",
-            "role:delete"
-        ]
-    );
+    fx.assert_actions(&org.id, "org:create role:create member:create member:update member:update token:create token:update token:update role:delete").await;
 }
 
 pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
@@ -182,13 +164,9 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
     );
     let err = fx.delete_project(&org.id, &web.key).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "project:create",
-            "project:create",
-            "project:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create project:create project:create project:delete",
+    )
+    .await;
 }

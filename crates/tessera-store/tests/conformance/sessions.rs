@@ -32,15 +32,11 @@ pub async fn sessions_are_created_read_and_deleted(store: &dyn Store) {
         .await
         .unwrap();
 
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "session:create",
-            "session:create",
-            "session:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create session:create session:create session:delete",
+    )
+    .await;
 }
 
 pub async fn member_sessions_end_together_except_one(store: &dyn Store) {

@@ -86,7 +86,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
     assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
     assert_eq!(store.get_token(&stray.id).await.unwrap(), None);
 
-    assert_eq!(fx.actions(&org.id).await, ["org:create", "token:create"]);
+    fx.assert_actions(&org.id, "org:create token:create").await;
 }
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
@@ -238,10 +238,8 @@ pub async fn deleted_tokens_are_gone(store: &dyn Store) {
     );
     let err = fx.delete_token(&org.id, &doomed.id).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:create", "token:delete"]
-    );
+    fx.assert_actions(&org.id, "org:create token:create token:create token:delete")
+        .await;
 }
 
 fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
@@ -321,10 +319,8 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:rotate", "token:rotate"]
-    );
+    fx.assert_actions(&org.id, "org:create token:create token:rotate token:rotate")
+        .await;
 }
 
 pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
@@ -445,8 +441,6 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
     store.record_last_used(&batch).await.unwrap();
     assert_eq!(last_used(&a).await, seen(7, "203.0.113.7"));
     assert_eq!(last_used(&b).await, seen(5, "203.0.113.5"));
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:create"]
-    );
+    fx.assert_actions(&org.id, "org:create token:create token:create")
+        .await;
 }
