@@ -54,6 +54,14 @@ impl<'a> Fx<'a> {
         }
     }
 
+    /// A fixture on `store` and a new org `key` with its owner: how most
+    /// cases begin.
+    pub async fn with_org(store: &'a dyn Store, key: &str) -> (Self, Org, Member) {
+        let fx = Self::new(store);
+        let (org, owner) = fx.org(key).await;
+        (fx, org, owner)
+    }
+
     /// A fresh audit event; ids sort in the order events are made.
     pub fn event(&self, org: &OrgId, action: &str, target: &str) -> AuditEvent {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;

@@ -37,8 +37,7 @@ pub async fn org_is_created_with_its_owner(store: &dyn Store) {
 }
 
 pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (acme, _) = fx.org("acme").await;
+    let (fx, acme, _) = Fx::with_org(store, "acme").await;
     let (again, again_owner) = Fx::org_record("acme");
     let event = fx.event(&again.id, "org:create", "org/acme");
     let err = store
@@ -62,8 +61,7 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
 }
 
 pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let changed = Org {
         name: "Acme Corporation".into(),
         token_policy: TokenPolicy {
@@ -86,8 +84,7 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
 }
 
 pub async fn member_email_is_unique_per_org(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (acme, acme_owner) = fx.org("acme").await;
+    let (fx, acme, acme_owner) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let ada = fx
         .member(&acme.id, "ada@example.com", BuiltinRole::Writer)
@@ -137,8 +134,7 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
 }
 
 pub async fn members_are_listed_by_email(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     for email in ["carol@x.example", "alice@x.example", "bob@x.example"] {
         fx.member(&org.id, email, BuiltinRole::Reader).await;
     }
@@ -161,8 +157,7 @@ pub async fn members_are_listed_by_email(store: &dyn Store) {
 }
 
 pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
@@ -241,8 +236,7 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
 }
 
 pub async fn the_last_owner_stays(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, first) = fx.org("acme").await;
+    let (fx, org, first) = Fx::with_org(store, "acme").await;
     let reader = fx
         .member(&org.id, "reader@example.com", BuiltinRole::Reader)
         .await;
@@ -283,8 +277,7 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
 }
 
 pub async fn set_password_saves_the_hash(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.set_password(&org.id, &owner.id, "$argon2id$new")
         .await
         .unwrap();
@@ -300,8 +293,7 @@ pub async fn set_password_saves_the_hash(store: &dyn Store) {
 }
 
 pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "ops").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)

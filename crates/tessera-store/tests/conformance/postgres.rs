@@ -166,8 +166,7 @@ fn rotation(secret: &str, at: time::OffsetDateTime) -> Rotation {
 async fn every_cached_change_reaches_the_other_node() {
     let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
@@ -254,8 +253,7 @@ async fn every_cached_change_reaches_the_other_node() {
 async fn a_change_that_fails_announces_nothing() {
     let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
 
     // Nothing to change.
     let (ghost, _) = Fx::org_record("ghost");
@@ -301,8 +299,7 @@ async fn a_change_that_fails_announces_nothing() {
 async fn the_feed_says_when_it_lost_its_connection_and_when_it_is_back() {
     let (schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (_, owner) = fx.org("acme").await;
+    let (fx, _, owner) = Fx::with_org(&a, "acme").await;
 
     let killed: i64 = sqlx::query_scalar(
         "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
@@ -404,8 +401,7 @@ async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_gone() {
     let (_schema, a, b) = two_nodes().await;
-    let fx = Fx::new(&a);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(&a, "acme").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
@@ -448,8 +444,7 @@ async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_g
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_nodes_rotating_one_token_one_wins() {
     let (_schema, a, b) = two_nodes().await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     for round in 0..12 {
         let token = fx.expiring_token(&owner, &format!("raced-{round}")).await;
         let at = T0 + hours(2);
@@ -488,8 +483,7 @@ fn seen<'a>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
     let (_schema, a, b) = two_nodes().await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     for round in 0..12 {
         let token = fx.expiring_token(&owner, &format!("both-{round}")).await;
         let rename = TokenChanges {
@@ -517,8 +511,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_used_flushes_from_two_nodes_neither_deadlock_nor_go_back() {
     let (_schema, a, b) = two_nodes().await;
-    let fx = Fx::new(&a);
-    let (_, owner) = fx.org("acme").await;
+    let (fx, _, owner) = Fx::with_org(&a, "acme").await;
     let mut tokens = Vec::new();
     for n in 0..40 {
         tokens.push(fx.token(&owner, &format!("t{n:02}"), T0).await);

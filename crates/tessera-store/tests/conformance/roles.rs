@@ -7,8 +7,7 @@ use tessera_store::{Store, StoreError, TokenChanges, Unique};
 use crate::fixtures::*;
 
 pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let beta = fx.role(&org.id, "beta").await;
     let alpha = fx.role(&org.id, "alpha").await;
@@ -75,8 +74,7 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
 }
 
 pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let ops = fx.role(&org.id, "ops").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
@@ -136,8 +134,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
 }
 
 pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let web = fx.project(&org.id, "web").await;
     let api = fx.project(&org.id, "api").await;

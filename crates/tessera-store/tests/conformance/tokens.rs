@@ -8,8 +8,7 @@ use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges, Unique}
 use crate::fixtures::*;
 
 pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
 
@@ -42,8 +41,7 @@ pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
 }
 
 pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let (globex, globex_owner) = fx.org("globex").await;
     fx.role(&globex.id, "theirs").await;
     let first = fx.token(&owner, "first", T0).await;
@@ -90,8 +88,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
 }
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Reader)
@@ -124,8 +121,7 @@ pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
 }
 
 pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
     let mut expected = token_record(&owner, "deploy", T0);
@@ -226,8 +222,7 @@ pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
 }
 
 pub async fn deleted_tokens_are_gone(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let doomed = fx.token(&owner, "doomed", T0).await;
     let kept = fx.token(&owner, "kept", T0).await;
     fx.delete_token(&org.id, &doomed.id).await.unwrap();
@@ -257,8 +252,7 @@ fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
 }
 
 pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let mut token = token_record(&owner, "first", T0);
     token.expires_at = Some(T0 + hours(24));
     token.scope = TokenScope::Role(BuiltinRole::Writer);
@@ -324,8 +318,7 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
 }
 
 pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let token = fx.expiring_token(&owner, "raced").await;
     let at = T0 + hours(2);
     let (a, b) = (rotation("a", at, false), rotation("b", at, false));
@@ -366,8 +359,7 @@ pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
 }
 
 pub async fn last_used_only_moves_forward(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let a = fx.token(&owner, "a", T0).await;
     let b = fx.token(&owner, "b", T0).await;
     let used = |t: &Token, at, ip: &str| LastUsed {
