@@ -16,62 +16,33 @@ async fn post_raw(s: &TestServer, path: &str, body: &'static str, content_type: 
     send(request.body(body)).await
 }
 
+/// POSTs `body` as JSON to `/tokens`, which must refuse it with a 400.
+async fn bad_token_request(s: &TestServer, body: &'static str) -> Reply {
+    post_raw(s, "/api/v1/tokens", body, "application/json")
+        .await
+        .expect_error(400, "bad_request")
+}
+
 #[tokio::test]
 async fn malformed_bodies_are_400s_and_change_nothing() {
     let s = start().await;
-    post_raw(&s, "/api/v1/tokens", "{not json", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    post_raw(&s, "/api/v1/tokens", "", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    post_raw(&s, "/api/v1/tokens", "[]", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    let r = post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "nmae": "y"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, "{not json").await;
+    bad_token_request(&s, "").await;
+    bad_token_request(&s, "[]").await;
+    let r = bad_token_request(&s, r#"{"name": "x", "nmae": "y"}"#).await;
     assert!(
         r.text.contains("nmae"),
         "the message names the unknown field: {}",
         r.text
     );
-    let r = post_raw(&s, "/api/v1/tokens", r#"{"name": 42}"#, "application/json")
-        .await
-        .expect_error(400, "bad_request");
+    let r = bad_token_request(&s, r#"{"name": 42}"#).await;
     assert!(r.text.contains("name"), "{}", r.text);
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "role": "superuser"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "expires_at": "tomorrow"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, r#"{"name": "x", "role": "superuser"}"#).await;
+    bad_token_request(&s, r#"{"name": "x", "expires_at": "tomorrow"}"#).await;
     post_raw(&s, "/api/v1/tokens", r#"{"name": "x"}"#, "text/plain")
         .await
         .expect_error(415, "unsupported_media_type");
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "role": "reader", "policy": []}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, r#"{"name": "x", "role": "reader", "policy": []}"#).await;
 
     // Nothing was created by any of those.
     let list = s.owner_get("/api/v1/tokens").await.expect(200);
@@ -193,28 +164,28 @@ async fn garbage_credentials_are_401s() {
 #[tokio::test]
 async fn unknown_ids_and_paths() {
     let s = start().await;
-    let unknown = tessera_core::TokenId::generate(time::OffsetDateTime::now_utc());
-    s.owner_get(&format!("/api/v1/tokens/{unknown}"))
-        .await
-        .expect_error(404, "not_found");
-    s.owner_get("/api/v1/tokens/not-an-id")
-        .await
-        .expect_error(400, "bad_request");
+    let now = time::OffsetDateTime::now_utc();
+    let unknown = tessera_core::TokenId::generate(now);
+    let member = tessera_core::MemberId::generate(now);
+    let (not_found, bad_request) = ((404, "not_found"), (400, "bad_request"));
+    for (path, (status, code)) in [
+        (format!("/api/v1/tokens/{unknown}"), not_found),
+        ("/api/v1/tokens/not-an-id".into(), bad_request),
+        ("/api/v1/members/nope".into(), bad_request),
+        (format!("/api/v1/members/{member}"), not_found),
+        ("/api/v1/roles/missing".into(), not_found),
+        ("/api/v1/nowhere".into(), not_found),
+        ("/api/v1/audit?limit=0".into(), bad_request),
+        ("/api/v1/audit?limit=abc".into(), bad_request),
+        ("/api/v1/audit?before=zzz".into(), bad_request),
+        ("/api/v1/audit?color=red".into(), bad_request),
+    ] {
+        let reply = s.owner_get(&path).await;
+        assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text);
+        reply.expect_error(status, code);
+    }
     s.owner_get("/api/v1/tokens/self").await.expect(200);
-    s.owner_get("/api/v1/members/nope")
-        .await
-        .expect_error(400, "bad_request");
-    let member = tessera_core::MemberId::generate(time::OffsetDateTime::now_utc());
-    s.owner_get(&format!("/api/v1/members/{member}"))
-        .await
-        .expect_error(404, "not_found");
-    s.owner_get("/api/v1/roles/missing")
-        .await
-        .expect_error(404, "not_found");
     s.owner_delete("/api/v1/projects/missing")
-        .await
-        .expect_error(404, "not_found");
-    s.owner_get("/api/v1/nowhere")
         .await
         .expect_error(404, "not_found");
     let r = s
@@ -227,18 +198,6 @@ async fn unknown_ids_and_paths() {
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "bad_request");
-    s.owner_get("/api/v1/audit?limit=0")
-        .await
-        .expect_error(400, "bad_request");
-    s.owner_get("/api/v1/audit?limit=abc")
-        .await
-        .expect_error(400, "bad_request");
-    s.owner_get("/api/v1/audit?before=zzz")
-        .await
-        .expect_error(400, "bad_request");
-    s.owner_get("/api/v1/audit?color=red")
-        .await
-        .expect_error(400, "bad_request");
 }
 
 #[tokio::test]
@@ -265,27 +224,15 @@ async fn tokens_never_come_back_in_errors() {
 async fn verify_questions_must_be_well_formed() {
     let s = start().await;
     let t = s.owner_token.clone();
-    s.post(
-        "/api/v1/verify",
-        "",
+    for question in [
         json!({ "token": t, "action": "flag:read" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        "/api/v1/verify",
-        "",
         json!({ "token": t, "action": "flag:read", "resource": "proj" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        "/api/v1/verify",
-        "",
         json!({ "token": t, "action": "read", "resource": "proj/x" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
+    ] {
+        s.post("/api/v1/verify", "", question)
+            .await
+            .expect_error(400, "bad_request");
+    }
     s.post("/api/v1/leaks", "", json!({ "tokens": vec!["x"; 1001] }))
         .await
         .expect_error(400, "bad_request");
