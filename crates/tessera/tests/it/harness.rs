@@ -401,6 +401,14 @@ impl TestServer {
         reply.body["allowed"] == true
     }
 
+    /// `token` no longer authenticates (`GET /me` is a 401
+    /// `invalid_token`); the answer.
+    pub async fn assert_token_refused(&self, token: &str) -> Reply {
+        self.get("/api/v1/me", token)
+            .await
+            .expect_error(401, "invalid_token")
+    }
+
     /// The server still answers `GET /healthz` with 200.
     pub async fn assert_serving(&self) {
         self.call(Method::GET, "/healthz", None, None)

@@ -89,9 +89,7 @@ async fn leak_reports_revoke_and_audit() {
         .expect(200);
     assert_eq!(r.body["revoked"], 1);
     assert_eq!(r.body["ignored"], 2);
-    s.get("/api/v1/me", &leaked)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&leaked).await;
     let again = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked] }))
         .await
