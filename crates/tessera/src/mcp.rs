@@ -151,6 +151,11 @@ fn explain(error: Error) -> String {
     }
 }
 
+/// A tool's answer: the API's JSON, or the error explained.
+fn answer<T: serde::Serialize>(result: Result<T, Error>) -> Result<String, String> {
+    result.map(|value| to_json(&value)).map_err(explain)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -224,8 +229,7 @@ impl Tools {
         annotations(read_only_hint = true)
     )]
     async fn list_tokens(&self) -> Result<String, String> {
-        let list = self.client()?.list_tokens().await.map_err(explain)?;
-        Ok(to_json(&list))
+        answer(self.client()?.list_tokens().await)
     }
 
     #[tool(
@@ -250,12 +254,7 @@ impl Tools {
             expires_at: expiry(p.expires_in_days, p.expires_at.as_deref())?,
             ..Default::default()
         };
-        let created = self
-            .client()?
-            .create_token(&request)
-            .await
-            .map_err(explain)?;
-        Ok(to_json(&created))
+        answer(self.client()?.create_token(&request).await)
     }
 
     #[tool(
@@ -273,12 +272,7 @@ impl Tools {
             expires_at,
             grace_period_seconds: p.grace_period_seconds,
         };
-        let rotated = self
-            .client()?
-            .rotate_token(&p.id, &request)
-            .await
-            .map_err(explain)?;
-        Ok(to_json(&rotated))
+        answer(self.client()?.rotate_token(&p.id, &request).await)
     }
 
     #[tool(
@@ -300,8 +294,7 @@ impl Tools {
             action: p.action,
             resource: p.resource,
         };
-        let answer = self.client()?.verify(&request).await.map_err(explain)?;
-        Ok(to_json(&answer))
+        answer(self.client()?.verify(&request).await)
     }
 
     #[tool(
@@ -309,8 +302,7 @@ impl Tools {
         annotations(read_only_hint = true)
     )]
     async fn whoami(&self) -> Result<String, String> {
-        let me = self.client()?.me().await.map_err(explain)?;
-        Ok(to_json(&me))
+        answer(self.client()?.me().await)
     }
 }
 
