@@ -465,10 +465,7 @@ async fn escaped_tokens_in_paths_stay_out_of_the_logs_at_every_level() {
 async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
     let s = start().await;
     let (id, old, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "ci", "expires_at": in_days(30) }),
-        )
+        .owner_creates_token_with(json!({ "name": "ci", "expires_at": in_days(30) }))
         .await;
     let rotated = s
         .post(
@@ -568,11 +565,7 @@ async fn restricted_callers_give_nobody_permissions() {
     .expect(200);
 
     // The owner's token limited to managing members.
-    let (_, narrow, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "hr", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] }),
-        )
+    let (_, narrow, _) = s.owner_creates_token_with(json!({ "name": "hr", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] }))
         .await;
     s.post(
         "/api/v1/members",

@@ -262,18 +262,23 @@ impl TestServer {
         (id, token, reply.body)
     }
 
+    /// The owner creates a token as `body` asks; returns (id, token string,
+    /// body).
+    pub async fn owner_creates_token_with(&self, body: Value) -> (String, String, Value) {
+        self.create_token(&self.owner_token, body).await
+    }
+
     /// The owner creates a token with only a name; returns (id, token
     /// string, body).
     pub async fn owner_creates_token(&self, name: &str) -> (String, String, Value) {
-        self.create_token(&self.owner_token, json!({ "name": name }))
-            .await
+        self.owner_creates_token_with(json!({ "name": name })).await
     }
 
     /// The owner creates a reader-scoped token; returns (id, token string,
     /// body).
     pub async fn owner_creates_reader_token(&self, name: &str) -> (String, String, Value) {
         let body = json!({ "name": name, "role": "reader" });
-        self.create_token(&self.owner_token, body).await
+        self.owner_creates_token_with(body).await
     }
 
     /// The owner adds a member with `role` and `password`; returns the

@@ -126,10 +126,7 @@ async fn changes_on_one_node_reach_the_other() {
     a.add_role(json!({ "key": "flags", "policy": policy("flag:read") }))
         .await;
     let (_, scoped, _) = a
-        .create_token(
-            &a.owner_token,
-            json!({ "name": "c", "custom_roles": ["flags"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "c", "custom_roles": ["flags"] }))
         .await;
     assert_eq!(verify_on(&a, &b, &scoped, write).await["allowed"], false);
     a.call(
@@ -144,10 +141,7 @@ async fn changes_on_one_node_reach_the_other() {
 
     // Rotation: the old string stops working on B too.
     let (rid, old, _) = a
-        .create_token(
-            &a.owner_token,
-            json!({ "name": "r", "expires_at": in_days(5) }),
-        )
+        .owner_creates_token_with(json!({ "name": "r", "expires_at": in_days(5) }))
         .await;
     assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
     a.owner_post(
@@ -174,10 +168,7 @@ async fn concurrent_rotation_across_nodes_has_one_winner() {
     let expires = in_days(30);
     for _ in 0..5 {
         let (id, _, _) = a
-            .create_token(
-                &a.owner_token,
-                json!({ "name": "raced", "expires_at": expires }),
-            )
+            .owner_creates_token_with(json!({ "name": "raced", "expires_at": expires }))
             .await;
         let body = json!({ "expires_at": expires });
         let on_a = send(
@@ -252,7 +243,7 @@ async fn postgres_restart_under_load() {
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let (_, token, _) = a
-            .create_token(&a.owner_token, json!({ "name": format!("before {i}") }))
+            .owner_creates_token_with(json!({ "name": format!("before {i}") }))
             .await;
         assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
         acknowledged.push(token);

@@ -253,10 +253,7 @@ async fn custom_role_and_inline_scopes() {
     let s = start().await;
     s.add_role(json!({ "key": "flag-reader", "name": "Flag reader", "policy": [{ "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }] })).await;
     let (_, custom, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "c", "custom_roles": ["flag-reader"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "c", "custom_roles": ["flag-reader"] }))
         .await;
     assert_eq!(body["custom_roles"], json!(["flag-reader"]));
     let ask = |token: String, action: &'static str, resource: &'static str| {
@@ -284,14 +281,7 @@ async fn custom_role_and_inline_scopes() {
     .expect(200);
     assert!(ask(custom.clone(), "flag:update", "proj/web:flag/x").await);
 
-    let (_, inline, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "i", "policy": [
-            { "effect": "allow", "actions": ["*"], "resources": ["proj/*:*"] },
-            { "effect": "deny", "actions": ["flag:delete"], "resources": ["proj/*:env/prod:*"] }
-        ] }),
-        )
+    let (_, inline, body) = s.owner_creates_token_with(json!({ "name": "i", "policy": [ { "effect": "allow", "actions": ["*"], "resources": ["proj/*:*"] }, { "effect": "deny", "actions": ["flag:delete"], "resources": ["proj/*:env/prod:*"] } ] }))
         .await;
     assert_eq!(body["policy"][1]["effect"], "deny");
     assert!(ask(inline.clone(), "flag:delete", "proj/web:env/dev:flag/x").await);
@@ -321,10 +311,7 @@ async fn graphorlm_project_scoped_token() {
         .await;
     s.add_project(json!({ "key": "other" })).await;
     let (id, token, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "Claude Integration", "projects": ["rag"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "Claude Integration", "projects": ["rag"] }))
         .await;
     assert_eq!(body["projects"], json!(["rag"]));
 
@@ -366,8 +353,7 @@ async fn graphorlm_project_scoped_token() {
         .await
         .expect_error(403, "forbidden");
     let (ci_id, ci_token, _) = s
-        .create_token(
-            &s.owner_token,
+        .owner_creates_token_with(
             json!({ "name": "ci", "projects": ["rag"], "expires_at": in_days(7) }),
         )
         .await;
@@ -395,10 +381,7 @@ async fn graphorlm_project_scoped_token() {
 async fn lightdash_apikey_expiry_and_rotation() {
     let s = start().await;
     let (id, token, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "pat", "expires_at": in_days(30) }),
-        )
+        .owner_creates_token_with(json!({ "name": "pat", "expires_at": in_days(30) }))
         .await;
     let apikey = s
         .http
@@ -528,10 +511,7 @@ async fn org_token_policy() {
         .expect_error(422, "lifetime_exceeded");
     assert!(r.text.contains("max_lifetime_days"));
     let (id, _, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "x", "expires_at": in_days(29) }),
-        )
+        .owner_creates_token_with(json!({ "name": "x", "expires_at": in_days(29) }))
         .await;
     s.owner_patch(
         &format!("/api/v1/tokens/{id}"),

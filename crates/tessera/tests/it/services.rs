@@ -171,11 +171,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
     let s = start().await;
     s.add_project(json!({ "key": "web", "name": "Web" })).await;
     let expires = in_days(3);
-    let (_, scoped, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }),
-        )
+    let (_, scoped, _) = s.owner_creates_token_with(json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }))
         .await;
     let (_, plain, _) = s.owner_creates_token("plain").await;
     let mut broken = plain.clone();

@@ -860,10 +860,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
         .to_owned();
     let in_30_days = in_days(30);
     let (mine, mine_value, _) = server
-        .create_token(
-            &server.owner_token,
-            json!({ "name": "mine", "expires_at": in_30_days }),
-        )
+        .owner_creates_token_with(json!({ "name": "mine", "expires_at": in_30_days }))
         .await;
     add_ops_role_and_web_project(&server).await;
 
