@@ -27,12 +27,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::Router;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tessera_core::model::{Actor, AuditEvent, Member, Org, Token};
-use tessera_core::{
-    resource, BuiltinRole, MemberId, OrgId, OrgKey, TokenFormat, TokenPolicy, TokenScope,
-};
+use tessera_core::{resource, BuiltinRole, OrgKey, TokenFormat, TokenScope};
 use tessera_store::{LastUsed, SqlStore, Store};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,30 +52,7 @@ enum Command {
     },
     /// Create an org, its owner and COUNT tokens in the database, and write
     /// the token strings to OUT.
-    Seed {
-        /// `sqlite://FILE`, as for `tessera serve --database-url`.
-        #[arg(long)]
-        database_url: String,
-        #[arg(long)]
-        count: u64,
-        #[arg(long)]
-        out: PathBuf,
-        /// The org's key; an existing org with this key is reused.
-        #[arg(long, default_value = "bench")]
-        org: String,
-        /// Built-in role the tokens are scoped to, or `inherit` (no scope:
-        /// the owner's permissions).
-        #[arg(long, default_value = "writer")]
-        role: String,
-        /// Token prefix, as `tessera serve --token-prefix`.
-        #[arg(long, default_value = "tsr")]
-        token_prefix: String,
-        /// Create each token with `Store::create_token` (one transaction
-        /// and one audit line each, as the API does) instead of bulk
-        /// INSERTs: realistic, but about 1,500 tokens/s on 2 cores.
-        #[arg(long)]
-        via_store: bool,
-    },
+    Seed(SeedArgs),
     /// POST /api/v1/verify once for every token of a file, over
     /// CONNECTIONS keep-alive connections: loads every token into the
     /// server's cache, and measures the cold (cache-miss) path.
@@ -125,10 +100,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `Runtime::new`: multi-threaded, with I/O and timers.
+    let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tessera-bench: cannot start the runtime: {e}");
@@ -138,26 +111,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Floor { listen } => floor(listen).await,
-            Command::Seed {
-                database_url,
-                count,
-                out,
-                org,
-                role,
-                token_prefix,
-                via_store,
-            } => {
-                seed(SeedArgs {
-                    database_url,
-                    count,
-                    out,
-                    org,
-                    role,
-                    token_prefix,
-                    via_store,
-                })
-                .await
-            }
+            Command::Seed(args) => seed(args).await,
             Command::Warm {
                 addr,
                 tokens,
@@ -210,13 +164,29 @@ async fn floor(listen: SocketAddr) -> Result<(), String> {
         .map_err(|e| format!("floor server: {e}"))
 }
 
+#[derive(Debug, Args)]
 struct SeedArgs {
+    /// `sqlite://FILE`, as for `tessera serve --database-url`.
+    #[arg(long)]
     database_url: String,
+    #[arg(long)]
     count: u64,
+    #[arg(long)]
     out: PathBuf,
+    /// The org's key; an existing org with this key is reused.
+    #[arg(long, default_value = "bench")]
     org: String,
+    /// Built-in role the tokens are scoped to, or `inherit` (no scope:
+    /// the owner's permissions).
+    #[arg(long, default_value = "writer")]
     role: String,
+    /// Token prefix, as `tessera serve --token-prefix`.
+    #[arg(long, default_value = "tsr")]
     token_prefix: String,
+    /// Create each token with `Store::create_token` (one transaction
+    /// and one audit line each, as the API does) instead of bulk
+    /// INSERTs: realistic, but about 1,500 tokens/s on 2 cores.
+    #[arg(long)]
     via_store: bool,
 }
 
@@ -416,23 +386,14 @@ async fn org_and_owner(
             .ok_or_else(|| format!("org {key} has no owner"))?;
         return Ok((org, owner));
     }
-    let org = Org {
-        id: OrgId::generate(now),
-        name: key.to_string(),
-        key,
-        token_policy: TokenPolicy::default(),
-        created_at: now,
-    };
-    let owner = Member {
-        id: MemberId::generate(now),
-        org_id: org.id.clone(),
-        email: "owner@bench.test".into(),
-        name: "bench owner".into(),
-        role: BuiltinRole::Owner,
-        custom_roles: Vec::new(),
-        password_hash: None,
-        created_at: now,
-    };
+    let org = Org::new(key.clone(), key.to_string(), now);
+    let owner = Member::new(
+        &org.id,
+        "owner@bench.test",
+        "bench owner",
+        BuiltinRole::Owner,
+        now,
+    );
     let event = AuditEvent {
         id: ids.next(),
         org_id: org.id.clone(),

@@ -47,29 +47,20 @@ pub fn is_ksuid(s: &str) -> bool {
         && s <= KSUID_MAX
 }
 
-macro_rules! ksuid_id {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+/// A string newtype: the struct, `from_trusted`, `as_str`, `Display`, and
+/// the constructors of its kind: `ksuid` (`generate`, and `parse` checking
+/// the KSUID form) or `key` (`parse` checking [`validate_key`]). `$what`
+/// names the value in errors.
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident, $kind:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// A new id, created at `now`.
-            pub fn generate(now: OffsetDateTime) -> Self {
-                Self(new_ksuid(now))
-            }
-
-            /// Validates an id that came from outside.
-            pub fn parse(s: &str) -> Result<Self, Error> {
-                if is_ksuid(s) {
-                    Ok(Self(s.to_owned()))
-                } else {
-                    Err(Error::invalid($what, "not a valid id (27 base62 characters)"))
-                }
-            }
-
-            /// Wraps an id read back from storage, which only holds valid ids.
+            /// Wraps a value read back from storage, which only holds valid
+            /// ones.
             pub fn from_trusted(s: String) -> Self {
                 Self(s)
             }
@@ -84,22 +75,52 @@ macro_rules! ksuid_id {
                 f.write_str(&self.0)
             }
         }
+
+        string_newtype!(@constructors $kind $name $what);
+    };
+    (@constructors ksuid $name:ident $what:literal) => {
+        impl $name {
+            /// A new id, created at `now`.
+            pub fn generate(now: OffsetDateTime) -> Self {
+                Self(new_ksuid(now))
+            }
+
+            /// Validates an id that came from outside.
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                if is_ksuid(s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(Error::invalid($what, "not a valid id (27 base62 characters)"))
+                }
+            }
+        }
+    };
+    (@constructors key $name:ident $what:literal) => {
+        impl $name {
+            pub fn parse(s: &str) -> Result<Self, Error> {
+                validate_key($what, s)?;
+                Ok(Self(s.to_owned()))
+            }
+        }
     };
 }
 
-ksuid_id!(
+string_newtype!(
     /// A token's public id: the KSUID inside the token string.
     TokenId,
+    ksuid,
     "token id"
 );
-ksuid_id!(
+string_newtype!(
     /// A member of an organization.
     MemberId,
+    ksuid,
     "member id"
 );
-ksuid_id!(
+string_newtype!(
     /// An organization.
     OrgId,
+    ksuid,
     "org id"
 );
 
@@ -131,50 +152,22 @@ pub fn validate_key(field: &'static str, s: &str) -> Result<(), Error> {
     Ok(())
 }
 
-macro_rules! key {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn parse(s: &str) -> Result<Self, Error> {
-                validate_key($what, s)?;
-                Ok(Self(s.to_owned()))
-            }
-
-            /// Wraps a key read back from storage, which only holds valid keys.
-            pub fn from_trusted(s: String) -> Self {
-                Self(s)
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-key!(
+string_newtype!(
     /// An organization's key, chosen at set-up (`acme`).
     OrgKey,
+    key,
     "org"
 );
-key!(
+string_newtype!(
     /// A custom role's key (`flag-editor`).
     RoleKey,
+    key,
     "key"
 );
-key!(
+string_newtype!(
     /// A project's key (`web`); tokens may be restricted to projects.
     ProjectKey,
+    key,
     "key"
 );
 

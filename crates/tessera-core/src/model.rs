@@ -18,6 +18,19 @@ pub struct Org {
     pub created_at: OffsetDateTime,
 }
 
+impl Org {
+    /// A new org with the default token policy, created at `now`.
+    pub fn new(key: OrgKey, name: impl Into<String>, now: OffsetDateTime) -> Self {
+        Self {
+            id: OrgId::generate(now),
+            key,
+            name: name.into(),
+            token_policy: TokenPolicy::default(),
+            created_at: now,
+        }
+    }
+}
+
 #[derive(Clone, PartialEq)]
 pub struct Member {
     pub id: MemberId,
@@ -30,6 +43,29 @@ pub struct Member {
     /// Argon2id PHC string; `None` until a password is set.
     pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
+}
+
+impl Member {
+    /// A new member of `org_id` with a built-in role only and no password
+    /// yet, created at `now`. `email` must already be lowercased.
+    pub fn new(
+        org_id: &OrgId,
+        email: impl Into<String>,
+        name: impl Into<String>,
+        role: BuiltinRole,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: MemberId::generate(now),
+            org_id: org_id.clone(),
+            email: email.into(),
+            name: name.into(),
+            role,
+            custom_roles: Vec::new(),
+            password_hash: None,
+            created_at: now,
+        }
+    }
 }
 
 impl std::fmt::Debug for Member {

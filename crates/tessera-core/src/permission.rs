@@ -530,26 +530,27 @@ mod tests {
         };
         assert!(via_role.check_member_grant().is_ok());
 
-        let added = [key.clone()];
-        assert!(grantor(Admin, false)
-            .check_custom_roles_change(false, &added, &[])
-            .is_ok());
-        assert!(grantor(Admin, false)
-            .check_custom_roles_change(false, &[], &added)
-            .is_ok());
-        assert!(grantor(Owner, false)
-            .check_custom_roles_change(true, &[], &added)
-            .is_err());
-        assert!(grantor(Writer, false)
-            .check_custom_roles_change(false, &[], &added)
-            .is_err());
-        assert!(grantor(Admin, true)
-            .check_custom_roles_change(false, &[], &added)
-            .is_err());
-        // No change is no grant, even on oneself.
-        assert!(grantor(Reader, true)
-            .check_custom_roles_change(true, &[], &[])
-            .is_ok());
+        let one = [key.clone()];
+        let (one, none): (&[RoleKey], &[RoleKey]) = (&one, &[]);
+        // (grantor's role, held back, on self, added, removed, allowed)
+        let cases = [
+            (Admin, false, false, one, none, true),
+            (Admin, false, false, none, one, true),
+            (Owner, false, true, none, one, false),
+            (Writer, false, false, none, one, false),
+            (Admin, true, false, none, one, false),
+            // No change is no grant, even on oneself.
+            (Reader, true, true, none, none, true),
+        ];
+        for (role, held_back, on_self, added, removed, allowed) in cases {
+            let result =
+                grantor(role, held_back).check_custom_roles_change(on_self, added, removed);
+            assert_eq!(
+                result.is_ok(),
+                allowed,
+                "{role:?} (held back: {held_back}) on self: {on_self}, +{added:?} -{removed:?}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tessera_core::model::{Actor, AuditEvent, Member, Org, Token};
-use tessera_core::{BuiltinRole, MemberId, OrgId, OrgKey, TokenFormat, TokenPolicy, TokenScope};
+use tessera_core::{BuiltinRole, OrgKey, TokenFormat, TokenScope};
 use tessera_engine::{Engine, Rejection};
 use tessera_store::{SqlStore, Store};
 use time::OffsetDateTime;
@@ -71,23 +71,14 @@ fn world() -> World {
     let (engine, valid) = rt.block_on(async {
         let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
         let engine = Engine::new(store, TokenFormat::default());
-        let org = Org {
-            id: OrgId::generate(now),
-            key: OrgKey::parse("bench").expect("key"),
-            name: "Bench".into(),
-            token_policy: TokenPolicy::default(),
-            created_at: now,
-        };
-        let owner = Member {
-            id: MemberId::generate(now),
-            org_id: org.id.clone(),
-            email: "owner@bench.test".into(),
-            name: "owner".into(),
-            role: BuiltinRole::Owner,
-            custom_roles: vec![],
-            password_hash: None,
-            created_at: now,
-        };
+        let org = Org::new(OrgKey::parse("bench").expect("key"), "Bench", now);
+        let owner = Member::new(
+            &org.id,
+            "owner@bench.test",
+            "owner",
+            BuiltinRole::Owner,
+            now,
+        );
         engine
             .store()
             .create_org(&org, &owner, &event(&org, 1, "org:create"))

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Token};
 use tessera_core::token::NewToken;
-use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, RoleKey, TokenFormat, TokenPolicy, TokenScope,
-};
+use tessera_core::{BuiltinRole, OrgKey, Policy, RoleKey, TokenFormat, TokenScope};
 use tessera_engine::{Engine, Rejection};
 use tessera_store::{Change, FeedEvent, Rotation, SqlStore, Store, TokenChanges};
 use time::macros::datetime;
@@ -35,13 +33,7 @@ impl World {
         let url = format!("sqlite://{}", dir.path().join("e.db").display());
         let store: Arc<dyn Store> = Arc::new(SqlStore::connect(&url).await.expect("store"));
         let engine = Engine::new(store, TokenFormat::default());
-        let org = Org {
-            id: OrgId::generate(NOW),
-            key: OrgKey::parse("acme").expect("key"),
-            name: "Acme".into(),
-            token_policy: TokenPolicy::default(),
-            created_at: NOW,
-        };
+        let org = Org::new(OrgKey::parse("acme").expect("key"), "Acme", NOW);
         let owner = member(&org, "owner@acme.test", BuiltinRole::Owner);
         let w = World {
             engine,
@@ -107,22 +99,19 @@ impl World {
         self.engine.verify(token, NOW).await.expect("storage")
     }
 
+    /// Is `token` valid, and may it update a flag in project web?
+    async fn may_write(&self, token: &str) -> bool {
+        let verified = self.verify(token).await.expect("valid");
+        verified.allows("flag:update", "proj/web:flag/x")
+    }
+
     fn reads(&self) -> u64 {
         self.engine.stats().storage_reads()
     }
 }
 
 fn member(org: &Org, email: &str, role: BuiltinRole) -> Member {
-    Member {
-        id: MemberId::generate(NOW),
-        org_id: org.id.clone(),
-        email: email.into(),
-        name: email.into(),
-        role,
-        custom_roles: vec![],
-        password_hash: None,
-        created_at: NOW,
-    }
+    Member::new(&org.id, email, email, role, NOW)
 }
 
 #[tokio::test]
@@ -258,12 +247,7 @@ async fn every_change_is_seen_at_once() {
             Some(NOW + Duration::days(1)),
         )
         .await;
-    let write = ("flag:update", "proj/web:flag/x");
-    assert!(w
-        .verify(&minted.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(w.may_write(&minted.token).await);
 
     // Downgrade the owner: the cached token shrinks.
     let store = w.engine.store();
@@ -271,20 +255,12 @@ async fn every_change_is_seen_at_once() {
         .update_member_roles(&w.org.id, &writer.id, BuiltinRole::Reader, &[], &w.event())
         .await
         .expect("demote");
-    assert!(!w
-        .verify(&minted.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(!w.may_write(&minted.token).await);
     store
         .update_member_roles(&w.org.id, &writer.id, BuiltinRole::Writer, &[], &w.event())
         .await
         .expect("promote");
-    assert!(w
-        .verify(&minted.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(w.may_write(&minted.token).await);
 
     // Re-scope the token.
     let changes = TokenChanges {
@@ -295,11 +271,7 @@ async fn every_change_is_seen_at_once() {
         .update_token(&token.id, &changes, &w.event())
         .await
         .expect("rescope");
-    assert!(!w
-        .verify(&minted.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(!w.may_write(&minted.token).await);
 
     // A custom role's edit reaches a token scoped to it.
     let role = CustomRole {
@@ -321,11 +293,7 @@ async fn every_change_is_seen_at_once() {
             None,
         )
         .await;
-    assert!(!w
-        .verify(&custom.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(!w.may_write(&custom.token).await);
     let wider = CustomRole {
         policy: Policy(vec![tessera_core::Statement::allow(
             &["flag:*"],
@@ -337,11 +305,7 @@ async fn every_change_is_seen_at_once() {
         .update_role(&wider, &w.event())
         .await
         .expect("edit role");
-    assert!(w
-        .verify(&custom.token)
-        .await
-        .expect("valid")
-        .allows(write.0, write.1));
+    assert!(w.may_write(&custom.token).await);
 
     // Rotate: the old string dies at once, the new one works.
     let fresh = w.engine.format().generate_for(token.id.clone());

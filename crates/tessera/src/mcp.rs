@@ -31,7 +31,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::CliError;
-use crate::remote::Connection;
+use crate::remote::{Connection, Server};
 
 pub const LONG_ABOUT: &str = "\
 An MCP server on stdio for AI assistants (Claude Desktop, Claude Code,
@@ -47,20 +47,9 @@ assistant's MCP server configuration, e.g.:
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
-    /// The Tessera server [default: the one `tessera login` saved, else
-    /// http://127.0.0.1:8080]
-    #[arg(long, env = "TESSERA_URL", value_name = "URL")]
-    pub url: Option<String>,
-    /// The API token the assistant acts with [default: the one `tessera
-    /// login` saved]. Prefer TESSERA_TOKEN in the assistant's
-    /// configuration.
-    #[arg(
-        long,
-        env = "TESSERA_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
-    pub token: Option<String>,
+    // The server, and the token the assistant acts with.
+    #[command(flatten)]
+    pub server: Server,
 }
 
 /// Serves MCP on stdin/stdout until the client closes the connection.
@@ -86,8 +75,7 @@ pub struct Tools {
 impl Tools {
     fn from_args(args: McpArgs) -> Self {
         let conn = Connection {
-            url: args.url,
-            token: args.token,
+            server: args.server,
             json: false,
         };
         let client = match conn.resolve() {
@@ -163,6 +151,11 @@ fn explain(error: Error) -> String {
     }
 }
 
+/// A tool's answer: the API's JSON, or the error explained.
+fn answer<T: serde::Serialize>(result: Result<T, Error>) -> Result<String, String> {
+    result.map(|value| to_json(&value)).map_err(explain)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -234,8 +227,7 @@ impl Tools {
         annotations(read_only_hint = true)
     )]
     async fn list_tokens(&self) -> Result<String, String> {
-        let list = self.client()?.list_tokens().await.map_err(explain)?;
-        Ok(to_json(&list))
+        answer(self.client()?.list_tokens().await)
     }
 
     #[tool(
@@ -260,12 +252,7 @@ impl Tools {
             expires_at: expiry(p.expires_in_days, p.expires_at.as_deref())?,
             ..Default::default()
         };
-        let created = self
-            .client()?
-            .create_token(&request)
-            .await
-            .map_err(explain)?;
-        Ok(to_json(&created))
+        answer(self.client()?.create_token(&request).await)
     }
 
     #[tool(
@@ -283,12 +270,7 @@ impl Tools {
             expires_at,
             grace_period_seconds: p.grace_period_seconds,
         };
-        let rotated = self
-            .client()?
-            .rotate_token(&p.id, &request)
-            .await
-            .map_err(explain)?;
-        Ok(to_json(&rotated))
+        answer(self.client()?.rotate_token(&p.id, &request).await)
     }
 
     #[tool(
@@ -310,8 +292,7 @@ impl Tools {
             action: p.action,
             resource: p.resource,
         };
-        let answer = self.client()?.verify(&request).await.map_err(explain)?;
-        Ok(to_json(&answer))
+        answer(self.client()?.verify(&request).await)
     }
 
     #[tool(
@@ -319,8 +300,7 @@ impl Tools {
         annotations(read_only_hint = true)
     )]
     async fn whoami(&self) -> Result<String, String> {
-        let me = self.client()?.me().await.map_err(explain)?;
-        Ok(to_json(&me))
+        answer(self.client()?.me().await)
     }
 }
 

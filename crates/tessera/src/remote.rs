@@ -60,16 +60,17 @@ pub enum RemoteCommand {
     Logout(session::LogoutArgs),
 }
 
-/// Where the server is and which credential to use; on every remote
-/// command.
+/// Where the server is and which credential to use: `--url` and
+/// `--token`, on every remote command and on `tessera mcp`.
 #[derive(Debug, Clone, Args)]
-pub struct Connection {
+pub struct Server {
     /// The Tessera server [default: the one `tessera login` saved, else
     /// http://127.0.0.1:8080]
     #[arg(long, env = "TESSERA_URL", value_name = "URL")]
     pub url: Option<String>,
     /// The API token to authenticate with [default: the one `tessera
-    /// login` saved]. Prefer TESSERA_TOKEN: a flag ends up in shell history.
+    /// login` saved]. Prefer TESSERA_TOKEN (in the environment, or in an
+    /// assistant's MCP configuration): a flag ends up in shell history.
     #[arg(
         long,
         env = "TESSERA_TOKEN",
@@ -77,6 +78,14 @@ pub struct Connection {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+}
+
+/// The server and credential, and the output format; on every remote
+/// command.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    #[command(flatten)]
+    pub server: Server,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -95,15 +104,12 @@ impl Connection {
     /// The server and credential this command will use, and where the
     /// credential came from.
     pub fn resolve(&self) -> Result<credentials::Resolved, CliError> {
-        let saved = match &self.token {
+        let Server { url, token } = &self.server;
+        let saved = match token {
             Some(_) => None,
             None => credentials::load()?,
         };
-        Ok(credentials::resolve(
-            self.url.clone(),
-            self.token.clone(),
-            saved,
-        ))
+        Ok(credentials::resolve(url.clone(), token.clone(), saved))
     }
 }
 
@@ -123,8 +129,10 @@ pub struct PublicConnection {
 impl PublicConnection {
     pub fn client(&self) -> Result<Client, CliError> {
         Connection {
-            url: self.url.clone(),
-            token: None,
+            server: Server {
+                url: self.url.clone(),
+                token: None,
+            },
             json: self.json,
         }
         .client()
@@ -149,6 +157,7 @@ pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use clap::error::ErrorKind;
     use clap::Parser;
 
     #[derive(Debug, Parser)]
@@ -162,25 +171,23 @@ pub(crate) mod tests {
             .map(|cli| cli.c)
     }
 
+    /// `line`, split at spaces, as the words after `tessera`.
+    fn parse_line(line: &str) -> Result<RemoteCommand, clap::Error> {
+        parse(&line.split(' ').collect::<Vec<_>>())
+    }
+
+    /// Why clap refuses `line`.
+    #[track_caller]
+    fn error_kind(line: &str) -> ErrorKind {
+        parse_line(line).expect_err("refused").kind()
+    }
+
     #[test]
     fn parses_token_create_with_scope_projects_and_expiry() {
-        let cmd = parse(&[
-            "token",
-            "create",
-            "--name",
-            "ci",
-            "--role",
-            "writer",
-            "--project",
-            "web",
-            "--project",
-            "api",
-            "--expires-in",
-            "30d",
-            "--json",
-            "--url",
-            "http://h:1",
-        ])
+        let cmd = parse_line(
+            "token create --name ci --role writer --project web --project api \
+             --expires-in 30d --json --url http://h:1",
+        )
         .expect("parses");
         let RemoteCommand::Token(tokens::TokenCommand::Create(args)) = cmd else {
             panic!("wrong command: {cmd:?}");
@@ -188,152 +195,83 @@ pub(crate) mod tests {
         assert_eq!(args.name, "ci");
         assert_eq!(args.projects, ["web", "api"]);
         assert!(args.conn.json);
-        assert_eq!(args.conn.url.as_deref(), Some("http://h:1"));
+        assert_eq!(args.conn.server.url.as_deref(), Some("http://h:1"));
     }
 
     #[test]
     fn scope_flags_exclude_each_other() {
-        let err = parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--role",
-            "reader",
-            "--custom-role",
-            "a",
-        ])
-        .expect_err("conflict");
-        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        let err = parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--expires-at",
-            "2030-01-01T00:00:00Z",
-            "--expires-in",
-            "1d",
-        ])
-        .expect_err("conflict");
-        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        assert!(parse(&[
-            "token",
-            "create",
-            "--name",
-            "x",
-            "--custom-role",
-            "a",
-            "--custom-role",
-            "b"
-        ])
-        .is_ok());
+        let conflicting = [
+            "token create --name x --role reader --custom-role a",
+            "token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d",
+        ];
+        for line in conflicting {
+            assert_eq!(error_kind(line), ErrorKind::ArgumentConflict, "{line}");
+        }
+        assert!(parse_line("token create --name x --custom-role a --custom-role b").is_ok());
     }
 
     #[test]
     fn bad_values_are_usage_errors() {
         for args in [
-            &["token", "create", "--name", "x", "--expires-in", "30x"][..],
-            &["token", "create", "--name", "x", "--expires-at", "tomorrow"],
-            &["token", "create", "--name", "x", "--role", "superuser"],
-            &[
-                "token",
-                "rotate",
-                "self",
-                "--expires-in",
-                "1d",
-                "--grace",
-                "90000",
-            ],
+            "token create --name x --expires-in 30x",
+            "token create --name x --expires-at tomorrow",
+            "token create --name x --role superuser",
+            "token rotate self --expires-in 1d --grace 90000",
         ] {
-            let err = parse(args).expect_err("refused");
+            let kind = error_kind(args);
             assert!(
-                matches!(
-                    err.kind(),
-                    clap::error::ErrorKind::ValueValidation | clap::error::ErrorKind::InvalidValue
-                ),
-                "{args:?}: {:?}",
-                err.kind()
+                matches!(kind, ErrorKind::ValueValidation | ErrorKind::InvalidValue),
+                "{args:?}: {kind:?}"
             );
         }
     }
 
     #[test]
     fn rotate_requires_an_expiry() {
-        let err = parse(&["token", "rotate", "self"]).expect_err("needs expiry");
-        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
-        assert!(parse(&[
-            "token",
-            "rotate",
-            "self",
-            "--expires-in",
-            "90d",
-            "--grace",
-            "300"
-        ])
-        .is_ok());
+        assert_eq!(
+            error_kind("token rotate self"),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert!(parse_line("token rotate self --expires-in 90d --grace 300").is_ok());
     }
 
     #[test]
     fn parses_the_other_commands() {
         for args in [
-            &["token", "list"][..],
-            &["token", "show", "self", "--json"],
-            &[
-                "token",
-                "update",
-                "t1",
-                "--inherit",
-                "--no-projects",
-                "--no-expiry",
-            ],
-            &["token", "clone", "t1", "--name", "copy"],
-            &["token", "delete", "t1", "--yes"],
-            &["member", "create", "--email", "a@b.c", "--role", "writer"],
-            &["member", "update", "m1", "--no-custom-roles"],
-            &["member", "tokens", "m1"],
-            &["role", "create", "--key", "ops", "--policy-file", "-"],
-            &["project", "create", "--key", "web"],
-            &["project", "show", "web", "--json"],
-            &[
-                "org",
-                "update",
-                "--require-expiration",
-                "true",
-                "--no-max-lifetime",
-            ],
-            &["audit", "--action", "token:create", "--limit", "10"],
-            &[
-                "verify",
-                "-",
-                "--action",
-                "flag:update",
-                "--resource",
-                "proj/web",
-            ],
-            &["me"],
-            &["login", "--email", "a@b.c", "--password-stdin"],
-            &["logout"],
+            "token list",
+            "token show self --json",
+            "token update t1 --inherit --no-projects --no-expiry",
+            "token clone t1 --name copy",
+            "token delete t1 --yes",
+            "member create --email a@b.c --role writer",
+            "member update m1 --no-custom-roles",
+            "member tokens m1",
+            "role create --key ops --policy-file -",
+            "project create --key web",
+            "project show web --json",
+            "org update --require-expiration true --no-max-lifetime",
+            "audit --action token:create --limit 10",
+            "verify - --action flag:update --resource proj/web",
+            "me",
+            "login --email a@b.c --password-stdin",
+            "logout",
         ] {
-            assert!(parse(args).is_ok(), "{args:?}: {:?}", parse(args).err());
+            assert!(
+                parse_line(args).is_ok(),
+                "{args:?}: {:?}",
+                parse_line(args).err()
+            );
         }
-        assert!(parse(&["verify", "-", "--action", "flag:update"]).is_err());
-        assert!(parse(&["token", "update", "t1", "--role", "reader", "--inherit"]).is_err());
-        assert!(parse(&[
-            "org",
-            "update",
-            "--max-lifetime-days",
-            "30",
-            "--no-max-lifetime"
-        ])
-        .is_err());
+        assert!(parse_line("verify - --action flag:update").is_err());
+        assert!(parse_line("token update t1 --role reader --inherit").is_err());
+        assert!(parse_line("org update --max-lifetime-days 30 --no-max-lifetime").is_err());
     }
 
     #[test]
     fn help_never_shows_the_token_value() {
         // clap reads TESSERA_TOKEN from the environment while rendering
         // help; hide_env_values keeps it out of the text.
-        let err = parse(&["token", "list", "--help"]).expect_err("help");
+        let err = parse_line("token list --help").expect_err("help");
         let help = err.to_string();
         assert!(help.contains("TESSERA_TOKEN"), "{help}");
         if let Ok(value) = std::env::var("TESSERA_TOKEN") {

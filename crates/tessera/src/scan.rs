@@ -298,7 +298,7 @@ async fn report(
 ) -> Result<tessera_api::LeakReportResponse, CliError> {
     let mut conn = args.conn.clone();
     if !url.is_empty() {
-        conn.url = Some(url.to_owned());
+        conn.server.url = Some(url.to_owned());
     }
     let client = conn.client()?;
     let mut tokens: Vec<String> = findings.iter().map(|f| f.token.clone()).collect();

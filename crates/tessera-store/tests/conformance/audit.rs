@@ -9,8 +9,7 @@ use tessera_store::{AuditQuery, Store, StoreError};
 use crate::fixtures::*;
 
 pub async fn audit_events_round_trip(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (_, org, owner) = Fx::with_org(store, "acme").await;
     let event = AuditEvent {
         id: "evt-900000".into(),
         org_id: org.id.clone(),
@@ -43,8 +42,7 @@ pub async fn audit_events_round_trip(store: &dyn Store) {
 /// The audit line is part of the change: when it cannot be written (here,
 /// a reused event id), the change is undone too.
 pub async fn a_failed_audit_write_undoes_the_change(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let project = Project {
         org_id: org.id.clone(),
         key: project_key("web"),
@@ -56,7 +54,7 @@ pub async fn a_failed_audit_write_undoes_the_change(store: &dyn Store) {
     let err = store.create_project(&project, &reused).await.unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     assert!(store.list_projects(&org.id).await.unwrap().is_empty());
-    assert_eq!(fx.actions(&org.id).await, ["org:create"]);
+    fx.assert_actions(&org.id, "org:create").await;
 }
 
 fn event(

@@ -28,10 +28,7 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
     assert_eq!(take(), vec![Change::Roles(org.id.clone())]);
 
     org.name = "Acme Inc".into();
-    store
-        .update_org(&org, &fx.event(&org.id, "org:update", "org"))
-        .await
-        .unwrap();
+    fx.update_org(&org).await.unwrap();
     assert_eq!(take(), vec![Change::Org(org.id.clone())]);
 
     let token = fx.token(&ada, "ci", T0).await;
@@ -39,10 +36,7 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
         name: Some("deploy".into()),
         ..TokenChanges::default()
     };
-    store
-        .update_token(&token.id, &rename, &fx.event(&org.id, "token:update", "t"))
-        .await
-        .unwrap();
+    fx.update_token(&org.id, &token.id, &rename).await.unwrap();
     let rotation = Rotation {
         secret_hash: hash("next"),
         snippet: "next".into(),
@@ -59,10 +53,7 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
         )
         .await
         .unwrap();
-    store
-        .delete_token(&token.id, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap();
+    fx.delete_token(&org.id, &token.id).await.unwrap();
     let token_change = Change::Token(token.id.clone());
     assert_eq!(take(), vec![token_change.clone(); 4]);
 
@@ -70,42 +61,21 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
         name: "CI".into(),
         ..role.clone()
     };
-    store
-        .update_role(&edited, &fx.event(&org.id, "role:update", "r"))
-        .await
-        .unwrap();
-    store
-        .delete_role(&org.id, &role.key, &fx.event(&org.id, "role:delete", "r"))
-        .await
-        .unwrap();
+    fx.update_role(&org.id, &edited).await.unwrap();
+    fx.delete_role(&org.id, &role.key).await.unwrap();
     assert_eq!(take(), vec![Change::Roles(org.id.clone()); 2]);
 
     let member = |id: &MemberId, removed| Change::Member {
         id: id.clone(),
         removed,
     };
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Reader, &[])
         .await
         .unwrap();
-    store
-        .set_password(
-            &ada.id,
-            "$argon2id$x",
-            &fx.event(&org.id, "member:password", "m"),
-        )
+    fx.set_password(&org.id, &ada.id, "$argon2id$x")
         .await
         .unwrap();
-    store
-        .delete_member(&org.id, &ada.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap();
+    fx.delete_member(&org.id, &ada.id).await.unwrap();
     assert_eq!(
         take(),
         vec![
@@ -116,16 +86,10 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
     );
 
     // A call refused before it changed anything announces nothing.
-    let err = store
-        .delete_member(&org.id, &owner.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_member(&org.id, &owner.id).await.unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
     let unknown = TokenId::generate(T0);
-    let err = store
-        .delete_token(&unknown, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_token(&org.id, &unknown).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(take(), vec![]);
 }

@@ -10,9 +10,9 @@ use time::{Duration, OffsetDateTime};
 use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
 use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
-    TokenId, TokenPolicy, TokenScope,
+    TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store};
+use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
@@ -54,6 +54,14 @@ impl<'a> Fx<'a> {
         }
     }
 
+    /// A fixture on `store` and a new org `key` with its owner: how most
+    /// cases begin.
+    pub async fn with_org(store: &'a dyn Store, key: &str) -> (Self, Org, Member) {
+        let fx = Self::new(store);
+        let (org, owner) = fx.org(key).await;
+        (fx, org, owner)
+    }
+
     /// A fresh audit event; ids sort in the order events are made.
     pub fn event(&self, org: &OrgId, action: &str, target: &str) -> AuditEvent {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
@@ -80,14 +88,15 @@ impl<'a> Fx<'a> {
         events.into_iter().map(|e| e.action).collect()
     }
 
+    /// Asserts the org's audit actions, oldest first: `expected` lists
+    /// them separated by spaces.
+    pub async fn assert_actions(&self, org: &OrgId, expected: &str) {
+        let expected: Vec<&str> = expected.split(' ').collect();
+        assert_eq!(self.actions(org).await, expected);
+    }
+
     pub fn org_record(key: &str) -> (Org, Member) {
-        let org = Org {
-            id: OrgId::generate(T0),
-            key: OrgKey::parse(key).unwrap(),
-            name: format!("Org {key}"),
-            token_policy: TokenPolicy::default(),
-            created_at: T0,
-        };
+        let org = Org::new(OrgKey::parse(key).unwrap(), format!("Org {key}"), T0);
         let owner = member_record(&org.id, &format!("owner@{key}.example"), BuiltinRole::Owner);
         (org, owner)
     }
@@ -108,6 +117,79 @@ impl<'a> Fx<'a> {
             .await
             .unwrap();
         member
+    }
+
+    /// Sets a member's built-in and custom roles (one `member:update`
+    /// event).
+    pub async fn set_roles(
+        &self,
+        org: &OrgId,
+        member: &MemberId,
+        role: BuiltinRole,
+        custom_roles: &[RoleKey],
+    ) -> Result<(), StoreError> {
+        let event = self.event(org, "member:update", "m");
+        self.store
+            .update_member_roles(org, member, role, custom_roles, &event)
+            .await
+    }
+
+    /// Saves `org`'s new name or policy (one `org:update` event).
+    pub async fn update_org(&self, org: &Org) -> Result<(), StoreError> {
+        let event = self.event(&org.id, "org:update", "org");
+        self.store.update_org(org, &event).await
+    }
+
+    /// Sets a member's password hash (one `member:password` event).
+    pub async fn set_password(
+        &self,
+        org: &OrgId,
+        member: &MemberId,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let event = self.event(org, "member:password", "m");
+        self.store.set_password(member, password_hash, &event).await
+    }
+
+    /// Removes a member (one `member:delete` event).
+    pub async fn delete_member(&self, org: &OrgId, member: &MemberId) -> Result<(), StoreError> {
+        let event = self.event(org, "member:delete", "m");
+        self.store.delete_member(org, member, &event).await
+    }
+
+    /// Saves a custom role's new name or policy (one `role:update` event).
+    pub async fn update_role(&self, org: &OrgId, role: &CustomRole) -> Result<(), StoreError> {
+        let event = self.event(org, "role:update", &format!("role/{}", role.key));
+        self.store.update_role(role, &event).await
+    }
+
+    /// Deletes a custom role (one `role:delete` event).
+    pub async fn delete_role(&self, org: &OrgId, key: &RoleKey) -> Result<(), StoreError> {
+        let event = self.event(org, "role:delete", &format!("role/{key}"));
+        self.store.delete_role(org, key, &event).await
+    }
+
+    /// Deletes a project (one `project:delete` event).
+    pub async fn delete_project(&self, org: &OrgId, key: &ProjectKey) -> Result<(), StoreError> {
+        let event = self.event(org, "project:delete", &format!("proj/{key}"));
+        self.store.delete_project(org, key, &event).await
+    }
+
+    /// Applies `changes` to a token (one `token:update` event).
+    pub async fn update_token(
+        &self,
+        org: &OrgId,
+        id: &TokenId,
+        changes: &TokenChanges,
+    ) -> Result<Token, StoreError> {
+        let event = self.event(org, "token:update", "t");
+        self.store.update_token(id, changes, &event).await
+    }
+
+    /// Deletes a token (one `token:delete` event).
+    pub async fn delete_token(&self, org: &OrgId, id: &TokenId) -> Result<(), StoreError> {
+        let event = self.event(org, "token:delete", "t");
+        self.store.delete_token(id, &event).await
     }
 
     /// Creates a custom role (one `role:create` event).
@@ -153,6 +235,16 @@ impl<'a> Fx<'a> {
         token
     }
 
+    /// Creates an inherit-scoped token made at T0 that expires a day later.
+    pub async fn expiring_token(&self, owner: &Member, name: &str) -> Token {
+        let token = Token {
+            expires_at: Some(T0 + hours(24)),
+            ..token_record(owner, name, T0)
+        };
+        self.save_token(&token).await;
+        token
+    }
+
     /// Creates a session of `member` (one `session:create` event).
     pub async fn session(
         &self,
@@ -179,16 +271,7 @@ impl<'a> Fx<'a> {
 }
 
 pub fn member_record(org: &OrgId, email: &str, role: BuiltinRole) -> Member {
-    Member {
-        id: MemberId::generate(T0),
-        org_id: org.clone(),
-        email: email.to_owned(),
-        name: format!("Member {email}"),
-        role,
-        custom_roles: Vec::new(),
-        password_hash: None,
-        created_at: T0,
-    }
+    Member::new(org, email, format!("Member {email}"), role, T0)
 }
 
 pub fn role_record(org: &OrgId, key: &str) -> CustomRole {

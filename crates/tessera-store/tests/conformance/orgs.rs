@@ -33,12 +33,11 @@ pub async fn org_is_created_with_its_owner(store: &dyn Store) {
     assert_eq!(store.get_org(&OrgId::generate(T0)).await.unwrap(), None);
     let other_key = OrgKey::parse("globex").unwrap();
     assert_eq!(store.get_org_by_key(&other_key).await.unwrap(), None);
-    assert_eq!(fx.actions(&org.id).await, ["org:create"]);
+    fx.assert_actions(&org.id, "org:create").await;
 }
 
 pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (acme, _) = fx.org("acme").await;
+    let (fx, acme, _) = Fx::with_org(store, "acme").await;
     let (again, again_owner) = Fx::org_record("acme");
     let event = fx.event(&again.id, "org:create", "org/acme");
     let err = store
@@ -58,12 +57,11 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
         .unwrap()
         .is_none());
     assert!(fx.actions(&again.id).await.is_empty());
-    assert_eq!(fx.actions(&acme.id).await, ["org:create"]);
+    fx.assert_actions(&acme.id, "org:create").await;
 }
 
 pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let changed = Org {
         name: "Acme Corporation".into(),
         token_policy: TokenPolicy {
@@ -79,18 +77,14 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
     assert_eq!(store.get_org(&org.id).await.unwrap(), Some(changed));
 
     let (ghost, _) = Fx::org_record("ghost");
-    let err = store
-        .update_org(&ghost, &fx.event(&ghost.id, "org:update", "org"))
-        .await
-        .unwrap_err();
+    let err = fx.update_org(&ghost).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert!(fx.actions(&ghost.id).await.is_empty());
-    assert_eq!(fx.actions(&org.id).await, ["org:create", "org:update"]);
+    fx.assert_actions(&org.id, "org:create org:update").await;
 }
 
 pub async fn member_email_is_unique_per_org(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (acme, acme_owner) = fx.org("acme").await;
+    let (fx, acme, acme_owner) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let ada = fx
         .member(&acme.id, "ada@example.com", BuiltinRole::Writer)
@@ -135,12 +129,12 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
     assert!(fx.actions(&ghost.id).await.is_empty());
-    assert_eq!(fx.actions(&acme.id).await, ["org:create", "member:create"]);
+    fx.assert_actions(&acme.id, "org:create member:create")
+        .await;
 }
 
 pub async fn members_are_listed_by_email(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     for email in ["carol@x.example", "alice@x.example", "bob@x.example"] {
         fx.member(&org.id, email, BuiltinRole::Reader).await;
     }
@@ -163,8 +157,7 @@ pub async fn members_are_listed_by_email(store: &dyn Store) {
 }
 
 pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
@@ -181,14 +174,7 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     );
 
     let both = [role_key("beta"), role_key("alpha")];
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &both,
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &both)
         .await
         .unwrap();
     let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
@@ -196,14 +182,7 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     assert_eq!(saved.custom_roles, both, "kept in the order given");
 
     let one = [role_key("alpha")];
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &one,
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &one)
         .await
         .unwrap();
     let saved = store.get_member(&org.id, &ada.id).await.unwrap().unwrap();
@@ -212,14 +191,8 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     // An unknown role, or another org's, changes nothing at all.
     for bad in ["nope", "gamma"] {
         let roles = [role_key("beta"), role_key(bad)];
-        let err = store
-            .update_member_roles(
-                &org.id,
-                &ada.id,
-                BuiltinRole::Admin,
-                &roles,
-                &fx.event(&org.id, "member:update", "m"),
-            )
+        let err = fx
+            .set_roles(&org.id, &ada.id, BuiltinRole::Admin, &roles)
             .await
             .unwrap_err();
         match err {
@@ -232,26 +205,14 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
         Some(saved)
     );
 
-    let err = store
-        .update_member_roles(
-            &org.id,
-            &MemberId::generate(T0),
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &MemberId::generate(T0), BuiltinRole::Reader, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     // A member is only reachable through its own org.
-    let err = store
-        .update_member_roles(
-            &globex.id,
-            &ada.id,
-            BuiltinRole::Reader,
-            &[],
-            &fx.event(&globex.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&globex.id, &ada.id, BuiltinRole::Reader, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -265,42 +226,27 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
     assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
     assert_eq!(store.get_member(&org.id, &carol.id).await.unwrap(), None);
 
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "role:create",
-            "member:create",
-            "member:update",
-            "member:update"
-        ]
-    );
-    assert_eq!(fx.actions(&globex.id).await, ["org:create", "role:create"]);
+    fx.assert_actions(
+        &org.id,
+        "org:create role:create role:create member:create member:update member:update",
+    )
+    .await;
+    fx.assert_actions(&globex.id, "org:create role:create")
+        .await;
 }
 
 pub async fn the_last_owner_stays(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, first) = fx.org("acme").await;
+    let (fx, org, first) = Fx::with_org(store, "acme").await;
     let reader = fx
         .member(&org.id, "reader@example.com", BuiltinRole::Reader)
         .await;
 
-    let err = store
-        .update_member_roles(
-            &org.id,
-            &first.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
-    let err = store
-        .delete_member(&org.id, &first.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_member(&org.id, &first.id).await.unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
     assert_eq!(
         store.get_member(&org.id, &first.id).await.unwrap(),
@@ -308,85 +254,46 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
     );
 
     // Changing and removing others is fine while an owner remains.
-    store
-        .update_member_roles(
-            &org.id,
-            &reader.id,
-            BuiltinRole::Owner,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &reader.id, BuiltinRole::Owner, &[])
         .await
         .unwrap();
-    store
-        .update_member_roles(
-            &org.id,
-            &first.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
         .await
         .unwrap();
-    let err = store
-        .delete_member(
-            &org.id,
-            &reader.id,
-            &fx.event(&org.id, "member:delete", "m"),
-        )
-        .await
-        .unwrap_err();
+    let err = fx.delete_member(&org.id, &reader.id).await.unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
-    store
-        .delete_member(&org.id, &first.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap();
+    fx.delete_member(&org.id, &first.id).await.unwrap();
     let left: Vec<_> = store.list_members(&org.id).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(
         (left[0].id.clone(), left[0].role),
         (reader.id, BuiltinRole::Owner)
     );
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "member:create",
-            "member:update",
-            "member:update",
-            "member:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create member:create member:update member:update member:delete",
+    )
+    .await;
 }
 
 pub async fn set_password_saves_the_hash(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
-    store
-        .set_password(
-            &owner.id,
-            "$argon2id$new",
-            &fx.event(&org.id, "member:password", "m"),
-        )
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
+    fx.set_password(&org.id, &owner.id, "$argon2id$new")
         .await
         .unwrap();
     let saved = store.get_member(&org.id, &owner.id).await.unwrap().unwrap();
     assert_eq!(saved.password_hash.as_deref(), Some("$argon2id$new"));
-    let err = store
-        .set_password(
-            &MemberId::generate(T0),
-            "x",
-            &fx.event(&org.id, "member:password", "m"),
-        )
+    let err = fx
+        .set_password(&org.id, &MemberId::generate(T0), "x")
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(fx.actions(&org.id).await, ["org:create", "member:password"]);
+    fx.assert_actions(&org.id, "org:create member:password")
+        .await;
 }
 
 pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "ops").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
@@ -399,10 +306,7 @@ pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store
     let kept_token = fx.token(&owner, "owner's", T0).await;
     let kept_session = fx.session(&owner, "owner-session", T0 + hours(8)).await;
 
-    store
-        .delete_member(&org.id, &ada.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap();
+    fx.delete_member(&org.id, &ada.id).await.unwrap();
     assert_eq!(store.get_member(&org.id, &ada.id).await.unwrap(), None);
     assert_eq!(store.get_token(&plain.id).await.unwrap(), None);
     assert_eq!(store.get_token(&scoped.id).await.unwrap(), None);
@@ -421,33 +325,9 @@ pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store
         Some(kept_session)
     );
     // The deleted token no longer holds the role.
-    store
-        .delete_role(
-            &org.id,
-            &role_key("ops"),
-            &fx.event(&org.id, "role:delete", "r"),
-        )
-        .await
-        .unwrap();
+    fx.delete_role(&org.id, &role_key("ops")).await.unwrap();
 
-    let err = store
-        .delete_member(&org.id, &ada.id, &fx.event(&org.id, "member:delete", "m"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_member(&org.id, &ada.id).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "member:create",
-            "token:create",
-            "token:create",
-            "session:create",
-            "token:create",
-            "session:create",
-            "member:delete",
-            "role:delete"
-        ]
-    );
+    fx.assert_actions(&org.id, "org:create role:create member:create token:create token:create session:create token:create session:create member:delete role:delete").await;
 }

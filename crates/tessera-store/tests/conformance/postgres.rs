@@ -115,6 +115,13 @@ async fn node(schema: &Schema) -> SqlStore {
         .unwrap_or_else(|e| panic!("opening PostgreSQL in schema {}: {e}", schema.name()))
 }
 
+/// Two nodes on one fresh schema, and the schema (dropped with it).
+async fn two_nodes() -> (Schema, SqlStore, SqlStore) {
+    let schema = Schema::create().await;
+    let (a, b) = (node(&schema).await, node(&schema).await);
+    (schema, a, b)
+}
+
 async fn subscribe(store: &SqlStore) -> ChangeFeed {
     store
         .subscribe()
@@ -157,11 +164,9 @@ fn rotation(secret: &str, at: time::OffsetDateTime) -> Rotation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cached_change_reaches_the_other_node() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
+    let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
@@ -174,9 +179,7 @@ async fn every_cached_change_reaches_the_other_node() {
     };
     let roles = FeedEvent::Change(Change::Roles(org.id.clone()));
 
-    let mut token = token_record(&owner, "deploy", T0);
-    token.expires_at = Some(T0 + hours(24));
-    fx.save_token(&token).await;
+    let token = fx.expiring_token(&owner, "deploy").await;
     until(&mut feed, &token_change(&token), SOON).await;
     let rename = TokenChanges {
         name: Some("deploy (prod)".into()),
@@ -248,18 +251,13 @@ async fn every_cached_change_reaches_the_other_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_that_fails_announces_nothing() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
+    let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
 
     // Nothing to change.
     let (ghost, _) = Fx::org_record("ghost");
-    let err = a
-        .update_org(&ghost, &fx.event(&ghost.id, "org:update", "org"))
-        .await
-        .unwrap_err();
+    let err = fx.update_org(&ghost).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     // Rolled back after the notification was queued: the audit id is taken.
     let mut reused = fx.event(&org.id, "org:update", "org");
@@ -267,14 +265,8 @@ async fn a_change_that_fails_announces_nothing() {
     let err = a.update_org(&org, &reused).await.unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     // Rolled back by a rule, after the member row changed.
-    let err = a
-        .update_member_roles(
-            &org.id,
-            &owner.id,
-            BuiltinRole::Admin,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    let err = fx
+        .set_roles(&org.id, &owner.id, BuiltinRole::Admin, &[])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::LastOwner), "{err:?}");
@@ -305,11 +297,9 @@ async fn a_change_that_fails_announces_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_says_when_it_lost_its_connection_and_when_it_is_back() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
+    let (schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
-    let fx = Fx::new(&a);
-    let (_, owner) = fx.org("acme").await;
+    let (fx, _, owner) = Fx::with_org(&a, "acme").await;
 
     let killed: i64 = sqlx::query_scalar(
         "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
@@ -373,8 +363,7 @@ async fn a_dropped_feed_closes_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
+    let (_schema, a, b) = two_nodes().await;
     let fx = Fx::new(&a);
     for round in 0..12 {
         let (org, first) = fx.org(&format!("org-{round}")).await;
@@ -411,10 +400,8 @@ async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_gone() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
-    let fx = Fx::new(&a);
-    let (org, _) = fx.org("acme").await;
+    let (_schema, a, b) = two_nodes().await;
+    let (fx, org, _) = Fx::with_org(&a, "acme").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
@@ -456,14 +443,10 @@ async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_g
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_nodes_rotating_one_token_one_wins() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (_schema, a, b) = two_nodes().await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     for round in 0..12 {
-        let mut token = token_record(&owner, &format!("raced-{round}"), T0);
-        token.expires_at = Some(T0 + hours(24));
-        fx.save_token(&token).await;
+        let token = fx.expiring_token(&owner, &format!("raced-{round}")).await;
         let at = T0 + hours(2);
         let (ev_a, ev_b) = (
             fx.event(&org.id, "token:rotate", "a"),
@@ -499,14 +482,10 @@ fn seen<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
-    let fx = Fx::new(&a);
-    let (org, owner) = fx.org("acme").await;
+    let (_schema, a, b) = two_nodes().await;
+    let (fx, org, owner) = Fx::with_org(&a, "acme").await;
     for round in 0..12 {
-        let mut token = token_record(&owner, &format!("both-{round}"), T0);
-        token.expires_at = Some(T0 + hours(24));
-        fx.save_token(&token).await;
+        let token = fx.expiring_token(&owner, &format!("both-{round}")).await;
         let rename = TokenChanges {
             name: Some("renamed".into()),
             ..TokenChanges::default()
@@ -531,10 +510,8 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_used_flushes_from_two_nodes_neither_deadlock_nor_go_back() {
-    let schema = Schema::create().await;
-    let (a, b) = (node(&schema).await, node(&schema).await);
-    let fx = Fx::new(&a);
-    let (_, owner) = fx.org("acme").await;
+    let (_schema, a, b) = two_nodes().await;
+    let (fx, _, owner) = Fx::with_org(&a, "acme").await;
     let mut tokens = Vec::new();
     for n in 0..40 {
         tokens.push(fx.token(&owner, &format!("t{n:02}"), T0).await);

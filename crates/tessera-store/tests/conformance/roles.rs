@@ -7,8 +7,7 @@ use tessera_store::{Store, StoreError, TokenChanges, Unique};
 use crate::fixtures::*;
 
 pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let beta = fx.role(&org.id, "beta").await;
     let alpha = fx.role(&org.id, "alpha").await;
@@ -46,40 +45,20 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         updated_at: T0 + hours(2),
         ..beta.clone()
     };
-    store
-        .update_role(&updated, &fx.event(&org.id, "role:update", "role/beta"))
-        .await
-        .unwrap();
+    fx.update_role(&org.id, &updated).await.unwrap();
     assert_eq!(
         store.get_role(&org.id, &beta.key).await.unwrap(),
         Some(updated)
     );
 
     let ghost = role_record(&org.id, "ghost");
-    let err = store
-        .update_role(&ghost, &fx.event(&org.id, "role:update", "role/ghost"))
-        .await
-        .unwrap_err();
+    let err = fx.update_role(&org.id, &ghost).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
 
-    store
-        .delete_role(
-            &org.id,
-            &beta.key,
-            &fx.event(&org.id, "role:delete", "role/beta"),
-        )
-        .await
-        .unwrap();
+    fx.delete_role(&org.id, &beta.key).await.unwrap();
     assert_eq!(store.get_role(&org.id, &beta.key).await.unwrap(), None);
     assert_eq!(store.list_roles(&org.id).await.unwrap(), vec![alpha]);
-    let err = store
-        .delete_role(
-            &org.id,
-            &beta.key,
-            &fx.event(&org.id, "role:delete", "role/beta"),
-        )
-        .await
-        .unwrap_err();
+    let err = fx.delete_role(&org.id, &beta.key).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert!(store
         .get_role(&globex.id, &beta.key)
@@ -87,35 +66,27 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         .unwrap()
         .is_some());
 
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "role:create",
-            "role:update",
-            "role:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create role:create role:create role:update role:delete",
+    )
+    .await;
 }
 
 pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let ops = fx.role(&org.id, "ops").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Writer)
         .await;
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            std::slice::from_ref(&ops.key),
-            &fx.event(&org.id, "member:update", "m"),
-        )
-        .await
-        .unwrap();
+    fx.set_roles(
+        &org.id,
+        &ada.id,
+        BuiltinRole::Writer,
+        std::slice::from_ref(&ops.key),
+    )
+    .await
+    .unwrap();
     let delete = |n: &str| fx.event(&org.id, "role:delete", n);
 
     let err = store
@@ -128,14 +99,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     }
 
     // Released by the member, then held by a token.
-    store
-        .update_member_roles(
-            &org.id,
-            &ada.id,
-            BuiltinRole::Writer,
-            &[],
-            &fx.event(&org.id, "member:update", "m"),
-        )
+    fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &[])
         .await
         .unwrap();
     let token = fx.token(&owner, "deploy", T0).await;
@@ -143,10 +107,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         scope: Some(TokenScope::CustomRoles(vec![ops.key.clone()])),
         ..TokenChanges::default()
     };
-    store
-        .update_token(&token.id, &scoped, &fx.event(&org.id, "token:update", "t"))
-        .await
-        .unwrap();
+    fx.update_token(&org.id, &token.id, &scoped).await.unwrap();
     let err = store
         .delete_role(&org.id, &ops.key, &delete("held by token"))
         .await
@@ -161,12 +122,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         scope: Some(TokenScope::Role(BuiltinRole::Reader)),
         ..TokenChanges::default()
     };
-    store
-        .update_token(
-            &token.id,
-            &unscoped,
-            &fx.event(&org.id, "token:update", "t"),
-        )
+    fx.update_token(&org.id, &token.id, &unscoped)
         .await
         .unwrap();
     store
@@ -174,25 +130,11 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.get_role(&org.id, &ops.key).await.unwrap(), None);
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "role:create",
-            "member:create",
-            "member:update",
-            "member:update",
-            "token:create",
-            "token:update",
-            "token:update",
-            "role:delete"
-        ]
-    );
+    fx.assert_actions(&org.id, "org:create role:create member:create member:update member:update token:create token:update token:update role:delete").await;
 }
 
 pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, _) = fx.org("acme").await;
+    let (fx, org, _) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let web = fx.project(&org.id, "web").await;
     let api = fx.project(&org.id, "api").await;
@@ -211,35 +153,17 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
     );
     let globex_web = fx.project(&globex.id, "web").await;
 
-    store
-        .delete_project(
-            &org.id,
-            &web.key,
-            &fx.event(&org.id, "project:delete", "proj/web"),
-        )
-        .await
-        .unwrap();
+    fx.delete_project(&org.id, &web.key).await.unwrap();
     assert_eq!(store.list_projects(&org.id).await.unwrap(), vec![api]);
     assert_eq!(
         store.list_projects(&globex.id).await.unwrap(),
         vec![globex_web]
     );
-    let err = store
-        .delete_project(
-            &org.id,
-            &web.key,
-            &fx.event(&org.id, "project:delete", "proj/web"),
-        )
-        .await
-        .unwrap_err();
+    let err = fx.delete_project(&org.id, &web.key).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "project:create",
-            "project:create",
-            "project:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create project:create project:create project:delete",
+    )
+    .await;
 }

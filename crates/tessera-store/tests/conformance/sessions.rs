@@ -6,8 +6,7 @@ use tessera_store::Store;
 use crate::fixtures::*;
 
 pub async fn sessions_are_created_read_and_deleted(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let logged_out = fx.session(&owner, "one", T0 + hours(8)).await;
     let expired = fx.session(&owner, "two", T0 + hours(8)).await;
     assert_eq!(
@@ -32,20 +31,15 @@ pub async fn sessions_are_created_read_and_deleted(store: &dyn Store) {
         .await
         .unwrap();
 
-    assert_eq!(
-        fx.actions(&org.id).await,
-        [
-            "org:create",
-            "session:create",
-            "session:create",
-            "session:delete"
-        ]
-    );
+    fx.assert_actions(
+        &org.id,
+        "org:create session:create session:create session:delete",
+    )
+    .await;
 }
 
 pub async fn member_sessions_end_together_except_one(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Reader)
         .await;
@@ -78,8 +72,7 @@ pub async fn member_sessions_end_together_except_one(store: &dyn Store) {
 }
 
 pub async fn expired_sessions_are_purged(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (_, owner) = fx.org("acme").await;
+    let (fx, _, owner) = Fx::with_org(store, "acme").await;
     let early = fx.session(&owner, "early", T0 + hours(1)).await;
     let on_time = fx.session(&owner, "on time", T0 + hours(2)).await;
     let late = fx.session(&owner, "late", T0 + hours(3)).await;

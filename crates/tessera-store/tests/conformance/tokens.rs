@@ -8,8 +8,7 @@ use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges, Unique}
 use crate::fixtures::*;
 
 pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
 
@@ -42,8 +41,7 @@ pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
 }
 
 pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let (globex, globex_owner) = fx.org("globex").await;
     fx.role(&globex.id, "theirs").await;
     let first = fx.token(&owner, "first", T0).await;
@@ -86,12 +84,11 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
     assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
     assert_eq!(store.get_token(&stray.id).await.unwrap(), None);
 
-    assert_eq!(fx.actions(&org.id).await, ["org:create", "token:create"]);
+    fx.assert_actions(&org.id, "org:create token:create").await;
 }
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let (globex, _) = fx.org("globex").await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Reader)
@@ -124,8 +121,7 @@ pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
 }
 
 pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
     let mut expected = token_record(&owner, "deploy", T0);
@@ -213,12 +209,8 @@ pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
         Some(expected.clone())
     );
 
-    let err = store
-        .update_token(
-            &TokenId::generate(T0),
-            &TokenChanges::default(),
-            &fx.event(&org.id, "token:update", "t"),
-        )
+    let err = fx
+        .update_token(&org.id, &TokenId::generate(T0), &TokenChanges::default())
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
@@ -230,28 +222,19 @@ pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
 }
 
 pub async fn deleted_tokens_are_gone(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let doomed = fx.token(&owner, "doomed", T0).await;
     let kept = fx.token(&owner, "kept", T0).await;
-    store
-        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap();
+    fx.delete_token(&org.id, &doomed.id).await.unwrap();
     assert_eq!(store.get_token(&doomed.id).await.unwrap(), None);
     assert_eq!(
         store.list_tokens(&org.id, &owner.id).await.unwrap(),
         vec![kept]
     );
-    let err = store
-        .delete_token(&doomed.id, &fx.event(&org.id, "token:delete", "t"))
-        .await
-        .unwrap_err();
+    let err = fx.delete_token(&org.id, &doomed.id).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:create", "token:delete"]
-    );
+    fx.assert_actions(&org.id, "org:create token:create token:create token:delete")
+        .await;
 }
 
 fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
@@ -269,8 +252,7 @@ fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
 }
 
 pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let mut token = token_record(&owner, "first", T0);
     token.expires_at = Some(T0 + hours(24));
     token.scope = TokenScope::Role(BuiltinRole::Writer);
@@ -331,18 +313,13 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:rotate", "token:rotate"]
-    );
+    fx.assert_actions(&org.id, "org:create token:create token:rotate token:rotate")
+        .await;
 }
 
 pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
-    let mut token = token_record(&owner, "raced", T0);
-    token.expires_at = Some(T0 + hours(24));
-    fx.save_token(&token).await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
+    let token = fx.expiring_token(&owner, "raced").await;
     let at = T0 + hours(2);
     let (a, b) = (rotation("a", at, false), rotation("b", at, false));
     let (ev_a, ev_b) = (
@@ -382,8 +359,7 @@ pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
 }
 
 pub async fn last_used_only_moves_forward(store: &dyn Store) {
-    let fx = Fx::new(store);
-    let (org, owner) = fx.org("acme").await;
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let a = fx.token(&owner, "a", T0).await;
     let b = fx.token(&owner, "b", T0).await;
     let used = |t: &Token, at, ip: &str| LastUsed {
@@ -391,8 +367,16 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         at,
         ip: Some(ip.to_owned()),
     };
-    let seen = |t: Token| (t.last_used_at, t.last_used_ip);
-    let get = |id: TokenId| async move { store.get_token(&id).await.unwrap().unwrap() };
+    // When, and from where, `t` was last used, as stored.
+    let last_used = |t: &Token| {
+        let id = t.id.clone();
+        async move {
+            let saved = store.get_token(&id).await.unwrap().unwrap();
+            (saved.last_used_at, saved.last_used_ip)
+        }
+    };
+    // What `last_used` answers for a use `h` hours after T0 from `ip`.
+    let seen = |h: i64, ip: &str| (Some(T0 + hours(h)), Some(ip.to_owned()));
 
     store.record_last_used(&[]).await.unwrap();
     store
@@ -402,14 +386,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(1)), Some("192.0.2.2".into()))
-    );
+    assert_eq!(last_used(&a).await, seen(2, "192.0.2.1"));
+    assert_eq!(last_used(&b).await, seen(1, "192.0.2.2"));
 
     // Older news changes nothing; a deleted or unknown token is skipped.
     let gone = LastUsed {
@@ -425,14 +403,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         ])
         .await
         .unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(2)), Some("192.0.2.1".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(3)), Some("198.51.100.2".into()))
-    );
+    assert_eq!(last_used(&a).await, seen(2, "192.0.2.1"));
+    assert_eq!(last_used(&b).await, seen(3, "198.51.100.2"));
 
     // The IP may be unknown.
     store
@@ -443,7 +415,7 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
         }])
         .await
         .unwrap();
-    assert_eq!(seen(get(a.id.clone()).await), (Some(T0 + hours(4)), None));
+    assert_eq!(last_used(&a).await, (Some(T0 + hours(4)), None));
 
     // A large flush: thousands of uses (many of them of tokens storage no
     // longer has), the same token more than once and out of order. The
@@ -459,16 +431,8 @@ pub async fn last_used_only_moves_forward(store: &dyn Store) {
     batch.insert(10, used(&a, T0 + hours(6), "203.0.113.6"));
     batch.push(used(&b, T0 + hours(5), "203.0.113.5"));
     store.record_last_used(&batch).await.unwrap();
-    assert_eq!(
-        seen(get(a.id.clone()).await),
-        (Some(T0 + hours(7)), Some("203.0.113.7".into()))
-    );
-    assert_eq!(
-        seen(get(b.id.clone()).await),
-        (Some(T0 + hours(5)), Some("203.0.113.5".into()))
-    );
-    assert_eq!(
-        fx.actions(&org.id).await,
-        ["org:create", "token:create", "token:create"]
-    );
+    assert_eq!(last_used(&a).await, seen(7, "203.0.113.7"));
+    assert_eq!(last_used(&b).await, seen(5, "203.0.113.5"));
+    fx.assert_actions(&org.id, "org:create token:create token:create")
+        .await;
 }

@@ -160,21 +160,14 @@ pub struct ShowArgs {
     pub conn: Connection,
 }
 
-/// Scope changes: one of them, or none to keep the scope.
+/// Scope changes: a new scope (as at creation), or `--inherit`, or none
+/// to keep the scope.
 #[derive(Debug, Args)]
-#[group(multiple = false)]
 pub struct UpdateScopeArgs {
-    /// Scope the token to a built-in role.
-    #[arg(long, value_enum)]
-    pub role: Option<RoleArg>,
-    /// Scope the token to custom roles (repeatable).
-    #[arg(long = "custom-role", value_name = "KEY")]
-    pub custom_roles: Vec<String>,
-    /// Scope the token to an inline policy from a file, or `-` for stdin.
-    #[arg(long, value_name = "FILE|-")]
-    pub policy_file: Option<String>,
+    #[command(flatten)]
+    pub new: ScopeArgs,
     /// Drop the scope: the token gets its owner's permissions.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ScopeArgs")]
     pub inherit: bool,
 }
 
@@ -290,12 +283,12 @@ fn update_request(args: &UpdateArgs, now: OffsetDateTime) -> Result<UpdateTokenR
         ..Default::default()
     };
     // Sending any one of the three scope fields replaces the whole scope.
-    if let Some(role) = scope.role {
+    if let Some(role) = scope.new.role {
         request.role = Some(Some(role.into()));
-    } else if !scope.custom_roles.is_empty() {
-        request.custom_roles = Some(Some(scope.custom_roles.clone()));
-    } else if let Some(path) = &scope.policy_file {
-        request.policy = Some(Some(input::read_policy_file(path)?));
+    } else if let Some(roles) = scope.new.custom_roles() {
+        request.custom_roles = Some(Some(roles));
+    } else if let Some(policy) = scope.new.policy()? {
+        request.policy = Some(Some(policy));
     } else if scope.inherit {
         request.role = Some(None);
         request.custom_roles = Some(None);

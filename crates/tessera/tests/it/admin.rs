@@ -9,31 +9,25 @@ use crate::harness::start;
 async fn member_management_and_rank_rules() {
     let s = start().await;
     let created = s
-        .post(
+        .owner_post(
             "/api/v1/members",
-            &s.owner_token,
             json!({ "email": "Admin@Acme.test", "name": "Ada", "role": "admin" }),
         )
         .await
         .expect(201);
     assert_eq!(created.body["email"], "admin@acme.test");
-    let initial = created.body["initial_password"]
-        .as_str()
-        .expect("generated password")
-        .to_owned();
+    let initial = created.string("initial_password");
     assert!(initial.len() >= 16);
-    let admin_id = created.body["id"].as_str().expect("id").to_owned();
+    let admin_id = created.string("id");
     let admin_cookie = s.login("admin@acme.test", &initial).await;
-    s.post(
+    s.owner_post(
         "/api/v1/members",
-        &s.owner_token,
         json!({ "email": "admin@acme.test", "role": "reader" }),
     )
     .await
     .expect_error(409, "already_exists");
-    s.post(
+    s.owner_post(
         "/api/v1/members",
-        &s.owner_token,
         json!({ "email": "not-an-email", "role": "reader" }),
     )
     .await
@@ -76,19 +70,7 @@ async fn member_management_and_rank_rules() {
     assert!(writer.body.get("initial_password").is_none());
 
     // A writer cannot manage members at all.
-    let (_, writer_token) = {
-        let cookie = s.login("w@acme.test", "writer-password").await;
-        let t = s
-            .call_with_cookie(
-                Method::POST,
-                "/api/v1/tokens",
-                &cookie,
-                Some(json!({ "name": "w" })),
-            )
-            .await
-            .expect(201);
-        ((), t.body["token"].as_str().expect("token").to_owned())
-    };
+    let writer_token = s.token_of("w@acme.test", "writer-password", "w").await;
     s.post(
         "/api/v1/members",
         &writer_token,
@@ -103,19 +85,18 @@ async fn member_management_and_rank_rules() {
         .expect_error(403, "forbidden");
 
     // The last owner stays.
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/members/{}", s.owner_id),
-        &s.owner_token,
         json!({ "role": "admin" }),
     )
     .await
     .expect_error(409, "last_owner");
-    s.delete(&format!("/api/v1/members/{}", s.owner_id), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/members/{}", s.owner_id))
         .await
         .expect_error(409, "last_owner");
-    let listed = s.get("/api/v1/members", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/members").await.expect(200);
     assert_eq!(listed.body["items"].as_array().expect("items").len(), 3);
-    s.get(&format!("/api/v1/members/{admin_id}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/members/{admin_id}"))
         .await
         .expect(200);
 }
@@ -125,37 +106,23 @@ async fn roles_and_projects_crud() {
     let s = start().await;
     let policy = json!([{ "effect": "allow", "actions": ["flag:*"], "resources": ["proj/*:*"] }]);
     let role = s
-        .post(
-            "/api/v1/roles",
-            &s.owner_token,
-            json!({ "key": "flags", "policy": policy }),
-        )
-        .await
-        .expect(201);
+        .add_role(json!({ "key": "flags", "policy": policy }))
+        .await;
     assert_eq!(role.body["name"], "flags");
     assert_eq!(role.body["policy"], policy);
-    s.post(
+    s.owner_post("/api/v1/roles", json!({ "key": "flags", "policy": policy }))
+        .await
+        .expect_error(409, "already_exists");
+    s.owner_post(
         "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "flags", "policy": policy }),
-    )
-    .await
-    .expect_error(409, "already_exists");
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
         json!({ "key": "Bad Key", "policy": policy }),
     )
     .await
     .expect_error(422, "validation_failed");
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "empty", "policy": [] }),
-    )
-    .await
-    .expect_error(422, "invalid_policy");
-    let roles = s.get("/api/v1/roles", &s.owner_token).await.expect(200);
+    s.owner_post("/api/v1/roles", json!({ "key": "empty", "policy": [] }))
+        .await
+        .expect_error(422, "invalid_policy");
+    let roles = s.owner_get("/api/v1/roles").await.expect(200);
     assert_eq!(roles.body["items"].as_array().expect("items").len(), 1);
     let updated = s
         .call(
@@ -167,26 +134,18 @@ async fn roles_and_projects_crud() {
         .await
         .expect(200);
     assert_eq!(updated.body["name"], "Flag editors");
-    s.delete("/api/v1/roles/flags", &s.owner_token)
-        .await
-        .expect(204);
-    s.get("/api/v1/roles/flags", &s.owner_token)
+    s.owner_delete("/api/v1/roles/flags").await.expect(204);
+    s.owner_get("/api/v1/roles/flags")
         .await
         .expect_error(404, "not_found");
 
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
-        .await
-        .expect(201);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
+    s.add_project(json!({ "key": "web" })).await;
+    s.owner_post("/api/v1/projects", json!({ "key": "web" }))
         .await
         .expect_error(409, "already_exists");
-    s.get("/api/v1/projects/web", &s.owner_token)
-        .await
-        .expect(200);
-    s.delete("/api/v1/projects/web", &s.owner_token)
-        .await
-        .expect(204);
-    s.delete("/api/v1/projects/web", &s.owner_token)
+    s.owner_get("/api/v1/projects/web").await.expect(200);
+    s.owner_delete("/api/v1/projects/web").await.expect(204);
+    s.owner_delete("/api/v1/projects/web")
         .await
         .expect_error(404, "not_found");
 }
@@ -194,44 +153,33 @@ async fn roles_and_projects_crud() {
 #[tokio::test]
 async fn audit_log_records_every_change_newest_first() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "audited" }))
-        .await;
-    s.patch(
+    let (id, token, _) = s.owner_creates_token("audited").await;
+    s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
-        &s.owner_token,
         json!({ "name": "renamed" }),
     )
     .await
     .expect(200);
-    s.post("/api/v1/projects", &s.owner_token, json!({ "key": "web" }))
-        .await
-        .expect(201);
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.add_project(json!({ "key": "web" })).await;
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     let _ = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": crate::harness::OWNER_EMAIL, "password": "wrong-password" })),
-        )
+        .try_login(crate::harness::OWNER_EMAIL, "wrong-password")
         .await;
 
     // Failed logins are audited in the background (so they answer as fast
     // as unknown emails): give that write a moment.
-    let mut page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+    let mut page = s.owner_get("/api/v1/audit").await.expect(200);
     for _ in 0..100 {
         if page.body["items"][0]["action"] == "session:login_failed" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        page = s.get("/api/v1/audit", &s.owner_token).await.expect(200);
+        page = s.owner_get("/api/v1/audit").await.expect(200);
     }
-    let actions: Vec<&str> = page.body["items"]
-        .as_array()
-        .expect("items")
+    let actions: Vec<&str> = page
+        .items()
         .iter()
         .map(|e| e["action"].as_str().expect("action"))
         .collect();
@@ -260,36 +208,24 @@ async fn audit_log_records_every_change_newest_first() {
     );
 
     // Pagination and filters.
-    let first = s
-        .get("/api/v1/audit?limit=2", &s.owner_token)
-        .await
-        .expect(200);
+    let first = s.owner_get("/api/v1/audit?limit=2").await.expect(200);
     assert_eq!(first.body["items"].as_array().expect("items").len(), 2);
-    let cursor = first.body["next_cursor"]
-        .as_str()
-        .expect("cursor")
-        .to_owned();
+    let cursor = first.string("next_cursor");
     let second = s
-        .get(
-            &format!("/api/v1/audit?limit=2&before={cursor}"),
-            &s.owner_token,
-        )
+        .owner_get(&format!("/api/v1/audit?limit=2&before={cursor}"))
         .await
         .expect(200);
     assert_eq!(second.body["items"][0]["action"], "project:create");
-    let tokens_only = s
-        .get("/api/v1/audit?action=token:", &s.owner_token)
-        .await
-        .expect(200);
+    let tokens_only = s.owner_get("/api/v1/audit?action=token:").await.expect(200);
     assert_eq!(
         tokens_only.body["items"].as_array().expect("items").len(),
         4
     );
     let by_target = s
-        .get(
-            &format!("/api/v1/audit?target=member/{}:token/{id}", s.owner_id),
-            &s.owner_token,
-        )
+        .owner_get(&format!(
+            "/api/v1/audit?target=member/{}:token/{id}",
+            s.owner_id
+        ))
         .await
         .expect(200);
     assert_eq!(by_target.body["items"].as_array().expect("items").len(), 3);

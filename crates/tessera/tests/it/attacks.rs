@@ -18,23 +18,12 @@ const MEMBER_PASSWORD: &str = "member-password-1";
 /// Creates a custom role `key` allowing (`allow`) or denying (`deny`)
 /// `actions` on `resources`.
 async fn role(s: &TestServer, key: &str, effect: &str, actions: &[&str], resources: &[&str]) {
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": key, "policy": [{ "effect": effect, "actions": actions, "resources": resources }] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": key, "policy": [{ "effect": effect, "actions": actions, "resources": resources }] })).await;
 }
 
 async fn give_roles(s: &TestServer, member: &str, roles: &[&str]) {
-    s.patch(
-        &format!("/api/v1/members/{member}"),
-        &s.owner_token,
-        json!({ "custom_roles": roles }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(member, json!({ "custom_roles": roles }))
+        .await;
 }
 
 /// The member's own view: may they do `action` on `resource`? (asked with
@@ -74,10 +63,7 @@ async fn a_role_editor_cannot_widen_a_role_they_hold_or_write_policies_above_the
     )
     .await
     .expect_error(403, "forbidden");
-    let role = s
-        .get("/api/v1/roles/role-keeper", &s.owner_token)
-        .await
-        .expect(200);
+    let role = s.owner_get("/api/v1/roles/role-keeper").await.expect(200);
     assert_eq!(role.body["policy"][0]["actions"], json!(["role:*"]));
 
     // An admin held back by a deny role cannot lift it by editing it.
@@ -290,9 +276,7 @@ async fn a_planted_login_csrf_cookie_does_not_log_anyone_in() {
 #[tokio::test]
 async fn auth_refuses_a_client_header_that_contradicts_the_query() {
     let s = start().await;
-    let (_, reader, _) = s
-        .create_token(&s.owner_token, json!({ "name": "r", "role": "reader" }))
-        .await;
+    let (_, reader, _) = s.owner_creates_reader_token("r").await;
     let auth = |query: &'static str, headers: Vec<(&'static str, &'static str)>| {
         let mut request = s
             .http
@@ -356,7 +340,7 @@ async fn database_files_are_readable_by_their_owner_only() {
         let url = format!("sqlite://{}", dir.path().join(name).display());
         let s = crate::harness::start_with(|c| c.database.url = url.into()).await;
         // A write, so the WAL and shared-memory files exist.
-        s.create_token(&s.owner_token, json!({ "name": "t" })).await;
+        s.owner_creates_token("t").await;
         let files: Vec<_> = std::fs::read_dir(dir.path())
             .expect("dir")
             .filter_map(Result::ok)
@@ -375,7 +359,7 @@ async fn database_files_are_readable_by_their_owner_only() {
 #[tokio::test]
 async fn no_error_message_echoes_a_token() {
     let s = start().await;
-    let (_, token, _) = s.create_token(&s.owner_token, json!({ "name": "t" })).await;
+    let (_, token, _) = s.owner_creates_token("t").await;
     let secret = &token[4..];
     let bad_policies = [
         json!([{ "effect": "allow", "actions": ["flag:read"], "resources": [token] }]),
@@ -386,34 +370,21 @@ async fn no_error_message_echoes_a_token() {
     let mut replies = Vec::new();
     for policy in &bad_policies {
         replies.push(
-            s.post(
-                "/api/v1/roles",
-                &s.owner_token,
-                json!({ "key": "r", "policy": policy }),
-            )
-            .await,
+            s.owner_post("/api/v1/roles", json!({ "key": "r", "policy": policy }))
+                .await,
         );
         replies.push(
-            s.post(
-                "/api/v1/tokens",
-                &s.owner_token,
-                json!({ "name": "x", "policy": policy }),
-            )
-            .await,
+            s.owner_post("/api/v1/tokens", json!({ "name": "x", "policy": policy }))
+                .await,
         );
     }
     replies.push(
-        s.post(
-            "/api/v1/tokens",
-            &s.owner_token,
-            json!({ "name": "x", "role": token }),
-        )
-        .await,
+        s.owner_post("/api/v1/tokens", json!({ "name": "x", "role": token }))
+            .await,
     );
     replies.push(
-        s.post(
+        s.owner_post(
             "/api/v1/tokens",
-            &s.owner_token,
             json!({ "name": "x", "projects": [token] }),
         )
         .await,
@@ -494,10 +465,7 @@ async fn escaped_tokens_in_paths_stay_out_of_the_logs_at_every_level() {
 async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
     let s = start().await;
     let (id, old, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "ci", "expires_at": in_days(30) }),
-        )
+        .owner_creates_token_with(json!({ "name": "ci", "expires_at": in_days(30) }))
         .await;
     let rotated = s
         .post(
@@ -507,18 +475,12 @@ async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
         )
         .await
         .expect(200);
-    let new = rotated.body["token"]
-        .as_str()
-        .expect("new token")
-        .to_owned();
+    let new = rotated.string("token");
 
     // During grace the old string still authenticates and verifies...
     s.get("/api/v1/me", &old).await.expect(200);
     s.get("/api/v1/tokens", &old).await.expect(200);
-    let verified = s
-        .post("/api/v1/verify", "", json!({ "token": old }))
-        .await
-        .expect(200);
+    let verified = s.verify(json!({ "token": old })).await;
     assert_eq!(verified.body["valid"], true);
     // ...but manages no token: not itself, not a clone, not a new one.
     let refused: Vec<(Method, String, Option<Value>)> = vec![
@@ -603,11 +565,7 @@ async fn restricted_callers_give_nobody_permissions() {
     .expect(200);
 
     // The owner's token limited to managing members.
-    let (_, narrow, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "hr", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] }),
-        )
+    let (_, narrow, _) = s.owner_creates_token_with(json!({ "name": "hr", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] }))
         .await;
     s.post(
         "/api/v1/members",
@@ -616,10 +574,9 @@ async fn restricted_callers_give_nobody_permissions() {
     )
     .await
     .expect_error(403, "forbidden");
-    let members = s.get("/api/v1/members", &s.owner_token).await.expect(200);
-    let emails: Vec<&str> = members.body["items"]
-        .as_array()
-        .expect("items")
+    let members = s.owner_get("/api/v1/members").await.expect(200);
+    let emails: Vec<&str> = members
+        .items()
         .iter()
         .filter_map(|m| m["email"].as_str())
         .collect();

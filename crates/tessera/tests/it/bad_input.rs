@@ -16,65 +16,36 @@ async fn post_raw(s: &TestServer, path: &str, body: &'static str, content_type: 
     send(request.body(body)).await
 }
 
+/// POSTs `body` as JSON to `/tokens`, which must refuse it with a 400.
+async fn bad_token_request(s: &TestServer, body: &'static str) -> Reply {
+    post_raw(s, "/api/v1/tokens", body, "application/json")
+        .await
+        .expect_error(400, "bad_request")
+}
+
 #[tokio::test]
 async fn malformed_bodies_are_400s_and_change_nothing() {
     let s = start().await;
-    post_raw(&s, "/api/v1/tokens", "{not json", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    post_raw(&s, "/api/v1/tokens", "", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    post_raw(&s, "/api/v1/tokens", "[]", "application/json")
-        .await
-        .expect_error(400, "bad_request");
-    let r = post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "nmae": "y"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, "{not json").await;
+    bad_token_request(&s, "").await;
+    bad_token_request(&s, "[]").await;
+    let r = bad_token_request(&s, r#"{"name": "x", "nmae": "y"}"#).await;
     assert!(
         r.text.contains("nmae"),
         "the message names the unknown field: {}",
         r.text
     );
-    let r = post_raw(&s, "/api/v1/tokens", r#"{"name": 42}"#, "application/json")
-        .await
-        .expect_error(400, "bad_request");
+    let r = bad_token_request(&s, r#"{"name": 42}"#).await;
     assert!(r.text.contains("name"), "{}", r.text);
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "role": "superuser"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "expires_at": "tomorrow"}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, r#"{"name": "x", "role": "superuser"}"#).await;
+    bad_token_request(&s, r#"{"name": "x", "expires_at": "tomorrow"}"#).await;
     post_raw(&s, "/api/v1/tokens", r#"{"name": "x"}"#, "text/plain")
         .await
         .expect_error(415, "unsupported_media_type");
-    post_raw(
-        &s,
-        "/api/v1/tokens",
-        r#"{"name": "x", "role": "reader", "policy": []}"#,
-        "application/json",
-    )
-    .await
-    .expect_error(400, "bad_request");
+    bad_token_request(&s, r#"{"name": "x", "role": "reader", "policy": []}"#).await;
 
     // Nothing was created by any of those.
-    let list = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let list = s.owner_get("/api/v1/tokens").await.expect(200);
     assert_eq!(
         list.body["items"].as_array().expect("items").len(),
         1,
@@ -86,7 +57,7 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
 #[tokio::test]
 async fn rule_violations_are_422s() {
     let s = start().await;
-    let post = |body| s.post("/api/v1/tokens", &s.owner_token, body);
+    let post = |body| s.owner_post("/api/v1/tokens", body);
     post(json!({ "name": "" }))
         .await
         .expect_error(422, "validation_failed");
@@ -125,7 +96,7 @@ async fn rule_violations_are_422s() {
 async fn oversized_bodies_are_413() {
     let s = start().await;
     let big = "x".repeat(200 * 1024);
-    s.post("/api/v1/tokens", &s.owner_token, json!({ "name": big }))
+    s.owner_post("/api/v1/tokens", json!({ "name": big }))
         .await
         .expect_error(413, "payload_too_large");
     s.post("/api/v1/verify", "", json!({ "token": big }))
@@ -169,14 +140,10 @@ async fn garbage_credentials_are_401s() {
     let mut typo = s.owner_token.clone();
     let last = typo.pop().expect("char");
     typo.push(if last == 'a' { 'b' } else { 'a' });
-    s.get("/api/v1/me", &typo)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&typo).await;
     let format = tessera_core::TokenFormat::default();
     let never_issued = format.generate(time::OffsetDateTime::now_utc()).token;
-    s.get("/api/v1/me", &never_issued)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&never_issued).await;
     // No credential at all.
     s.call(Method::GET, "/api/v1/tokens", None, None)
         .await
@@ -193,30 +160,28 @@ async fn garbage_credentials_are_401s() {
 #[tokio::test]
 async fn unknown_ids_and_paths() {
     let s = start().await;
-    let unknown = tessera_core::TokenId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/tokens/{unknown}"), &s.owner_token)
-        .await
-        .expect_error(404, "not_found");
-    s.get("/api/v1/tokens/not-an-id", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
-    s.get("/api/v1/tokens/self", &s.owner_token)
-        .await
-        .expect(200);
-    s.get("/api/v1/members/nope", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
-    let member = tessera_core::MemberId::generate(time::OffsetDateTime::now_utc());
-    s.get(&format!("/api/v1/members/{member}"), &s.owner_token)
-        .await
-        .expect_error(404, "not_found");
-    s.get("/api/v1/roles/missing", &s.owner_token)
-        .await
-        .expect_error(404, "not_found");
-    s.delete("/api/v1/projects/missing", &s.owner_token)
-        .await
-        .expect_error(404, "not_found");
-    s.get("/api/v1/nowhere", &s.owner_token)
+    let now = time::OffsetDateTime::now_utc();
+    let unknown = tessera_core::TokenId::generate(now);
+    let member = tessera_core::MemberId::generate(now);
+    let (not_found, bad_request) = ((404, "not_found"), (400, "bad_request"));
+    for (path, (status, code)) in [
+        (format!("/api/v1/tokens/{unknown}"), not_found),
+        ("/api/v1/tokens/not-an-id".into(), bad_request),
+        ("/api/v1/members/nope".into(), bad_request),
+        (format!("/api/v1/members/{member}"), not_found),
+        ("/api/v1/roles/missing".into(), not_found),
+        ("/api/v1/nowhere".into(), not_found),
+        ("/api/v1/audit?limit=0".into(), bad_request),
+        ("/api/v1/audit?limit=abc".into(), bad_request),
+        ("/api/v1/audit?before=zzz".into(), bad_request),
+        ("/api/v1/audit?color=red".into(), bad_request),
+    ] {
+        let reply = s.owner_get(&path).await;
+        assert_eq!(reply.status.as_u16(), status, "{path}: {}", reply.text);
+        reply.expect_error(status, code);
+    }
+    s.owner_get("/api/v1/tokens/self").await.expect(200);
+    s.owner_delete("/api/v1/projects/missing")
         .await
         .expect_error(404, "not_found");
     let r = s
@@ -229,32 +194,14 @@ async fn unknown_ids_and_paths() {
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "bad_request");
-    s.get("/api/v1/audit?limit=0", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?limit=abc", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?before=zzz", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
-    s.get("/api/v1/audit?color=red", &s.owner_token)
-        .await
-        .expect_error(400, "bad_request");
 }
 
 #[tokio::test]
 async fn tokens_never_come_back_in_errors() {
     let s = start().await;
-    let (_, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "secret" }))
-        .await;
+    let (_, token, _) = s.owner_creates_token("secret").await;
     let r = s
-        .post(
-            "/api/v1/tokens",
-            &s.owner_token,
-            json!({ "name": "x", "projects": token }),
-        )
+        .owner_post("/api/v1/tokens", json!({ "name": "x", "projects": token }))
         .await;
     assert_eq!(r.status, 400);
     assert!(
@@ -273,27 +220,15 @@ async fn tokens_never_come_back_in_errors() {
 async fn verify_questions_must_be_well_formed() {
     let s = start().await;
     let t = s.owner_token.clone();
-    s.post(
-        "/api/v1/verify",
-        "",
+    for question in [
         json!({ "token": t, "action": "flag:read" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        "/api/v1/verify",
-        "",
         json!({ "token": t, "action": "flag:read", "resource": "proj" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        "/api/v1/verify",
-        "",
         json!({ "token": t, "action": "read", "resource": "proj/x" }),
-    )
-    .await
-    .expect_error(400, "bad_request");
+    ] {
+        s.post("/api/v1/verify", "", question)
+            .await
+            .expect_error(400, "bad_request");
+    }
     s.post("/api/v1/leaks", "", json!({ "tokens": vec!["x"; 1001] }))
         .await
         .expect_error(400, "bad_request");
@@ -304,9 +239,7 @@ async fn verify_questions_must_be_well_formed() {
 #[tokio::test]
 async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
     let s = start().await;
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "original" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("original").await;
     let clone = format!("/api/v1/tokens/{id}/clone");
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),

@@ -42,27 +42,39 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `tessera init` for org "acme", the owner's password on stdin, printing
+/// the owner token.
+pub(crate) fn init_printing_token(dir: &std::path::Path, email: &str, password: &str) -> Output {
+    let mut cmd = tessera(dir);
+    cmd.args(["init", "--org", "acme", "--email", email]);
+    cmd.args(["--password-stdin", "--print-token"]);
+    run(cmd, &format!("{password}\n"))
+}
+
+/// `out`'s stderr says `what` (and is shown whole if not).
+#[track_caller]
+pub(crate) fn assert_stderr_has(out: &Output, what: &str) {
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(what), "{stderr}");
+}
+
+/// The token a command that succeeded printed, alone, on stdout.
+#[track_caller]
+pub(crate) fn printed_token(out: &Output) -> String {
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_owned();
+    assert!(
+        tessera_core::TokenFormat::default().parse(&token).is_ok(),
+        "stdout is not a token: {token:?}"
+    );
+    token
+}
+
 #[test]
 fn init_prints_a_working_owner_token_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = tessera(dir.path());
-    cmd.args([
-        "init",
-        "--org",
-        "acme",
-        "--email",
-        "ops@acme.test",
-        "--password-stdin",
-        "--print-token",
-    ]);
-    let out = run(cmd, "a-long-password\n");
-    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
-    let token = text(&out.stdout).trim().to_owned();
-    let format = tessera_core::TokenFormat::default();
-    assert!(
-        format.parse(&token).is_ok(),
-        "stdout is not a token: {token:?}"
-    );
+    let out = init_printing_token(dir.path(), "ops@acme.test", "a-long-password");
+    let token = printed_token(&out);
     assert!(
         !text(&out.stderr).contains(&token),
         "the token went to stderr too"
@@ -199,13 +211,7 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
         "--expires-in",
         "30d",
     ]);
-    let out = run(cmd, "");
-    assert!(out.status.success(), "create failed: {}", text(&out.stderr));
-    let token = text(&out.stdout).trim().to_owned();
-    assert!(
-        tessera_core::TokenFormat::default().parse(&token).is_ok(),
-        "{token:?}"
-    );
+    let token = printed_token(&run(cmd, ""));
 
     let mut cmd = tessera(dir.path());
     cmd.args(["token", "list", "--json"])
@@ -244,11 +250,7 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
     );
     let out = project(&["show", "nope"]);
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("not_found"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "not_found");
 
     let mut cmd = tessera(dir.path());
     cmd.args(["verify", "-"]).env("TESSERA_URL", &url);
@@ -261,16 +263,23 @@ fn serve_bootstraps_an_owner_once_and_the_cli_works_against_it() {
     drop(server);
 }
 
+/// Runs `cmd`, which must fail with exit 1 and a one-line error; the error.
+#[track_caller]
+fn one_line_error(cmd: Command) -> String {
+    let out = run(cmd, "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    err
+}
+
 #[test]
 fn a_missing_token_is_a_one_line_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cmd = tessera(dir.path());
     cmd.args(["token", "list"])
         .env("TESSERA_URL", "http://127.0.0.1:9");
-    let out = run(cmd, "");
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = one_line_error(cmd);
     assert!(err.contains("TESSERA_TOKEN"), "{err}");
 
     // An unreachable server is a clear error too.
@@ -330,10 +339,7 @@ fn malformed_tokens_and_failing_servers_are_one_line_errors() {
         let mut cmd = tessera(dir.path());
         cmd.args(["token", "list", "--url", &url])
             .env("TESSERA_TOKEN", bad);
-        let out = run(cmd, "");
-        assert_eq!(out.status.code(), Some(1));
-        let err = text(&out.stderr);
-        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        let err = one_line_error(cmd);
         assert!(err.starts_with("error: invalid_token: "), "{err}");
         assert!(!err.contains(bad), "{err}");
     }
@@ -343,10 +349,7 @@ fn malformed_tokens_and_failing_servers_are_one_line_errors() {
     let mut cmd = tessera(dir.path());
     cmd.args(["token", "list", "--url", &failing])
         .env("TESSERA_TOKEN", "tsr_x");
-    let out = run(cmd, "");
-    assert_eq!(out.status.code(), Some(1));
-    let err = text(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = one_line_error(cmd);
     assert!(err.starts_with("error: internal: internal error"), "{err}");
     assert!(err.contains("the Tessera server failed"), "{err}");
 }

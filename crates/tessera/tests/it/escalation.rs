@@ -116,16 +116,7 @@ impl World<'_> {
 
     /// Adds a member (by the owner), with a token of their own.
     async fn add(&mut self, email: &str, role: &str, custom_roles: &[&str]) -> Member {
-        let reply = self
-            .s
-            .post(
-                "/api/v1/members",
-                &self.s.owner_token,
-                json!({ "email": email, "role": role, "password": PASSWORD }),
-            )
-            .await
-            .expect(201);
-        let id = reply.body["id"].as_str().expect("id").to_owned();
+        let id = self.s.add_member(email, role, PASSWORD).await;
         let member = self.member_from(id.clone(), email).await;
         self.owner_sets_custom_roles(&id, json!(custom_roles)).await;
         member
@@ -133,13 +124,8 @@ impl World<'_> {
 
     async fn owner_sets_custom_roles(&self, id: &str, roles: Value) {
         self.s
-            .patch(
-                &format!("/api/v1/members/{id}"),
-                &self.s.owner_token,
-                json!({ "custom_roles": roles }),
-            )
-            .await
-            .expect(200);
+            .owner_updates_member(id, json!({ "custom_roles": roles }))
+            .await;
     }
 
     /// Tracks an existing member, giving them an inheriting token: made
@@ -153,22 +139,12 @@ impl World<'_> {
             .expect(200);
         let custom_roles = me.body["custom_roles"].clone();
         self.owner_sets_custom_roles(&id, json!([])).await;
-        let cookie = self.s.login(email, PASSWORD).await;
-        let reply = self
-            .s
-            .call_with_cookie(
-                Method::POST,
-                "/api/v1/tokens",
-                &cookie,
-                Some(json!({ "name": "probe" })),
-            )
-            .await
-            .expect(201);
+        let token = self.s.token_of(email, PASSWORD, "probe").await;
         self.owner_sets_custom_roles(&id, custom_roles).await;
         let member = Member {
             id,
             email: email.to_owned(),
-            token: reply.body["token"].as_str().expect("token").to_owned(),
+            token,
         };
         self.members.push(member.clone());
         member
@@ -179,13 +155,8 @@ async fn run(seed: u64, steps: usize) {
     let s = start().await;
     for (i, key) in ROLES.iter().enumerate() {
         let kind = [0, 1, 2, 3, 4, 5][i];
-        s.post(
-            "/api/v1/roles",
-            &s.owner_token,
-            json!({ "key": key, "policy": policy(kind) }),
-        )
-        .await
-        .expect(201);
+        s.add_role(json!({ "key": key, "policy": policy(kind) }))
+            .await;
     }
     let owner = s.owner_id.clone();
     let probes = [
@@ -287,8 +258,8 @@ async fn run(seed: u64, steps: usize) {
 
         // A member or token the actor made is bounded by the actor.
         if reply.status.is_success() && path == "/api/v1/members" && method == Method::POST {
-            let id = reply.body["id"].as_str().expect("id").to_owned();
-            let email = reply.body["email"].as_str().expect("email").to_owned();
+            let id = reply.string("id");
+            let email = reply.string("email");
             let added = world.member_from(id.clone(), &email).await;
             let can = world.can(&id, &added.token).await;
             if let Some(extra) = can.difference(&could_actor).next() {

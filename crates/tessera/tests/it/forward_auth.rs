@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::cli::{free_port, run, serve, tessera, text, wait_healthy};
+use super::cli::{
+    free_port, init_printing_token, printed_token, run, serve, tessera, text, wait_healthy,
+};
 
 const DOC: &str = include_str!("../../../../docs/nginx.md");
 
@@ -195,19 +197,8 @@ fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String)
 
 /// `tessera init` + `tessera serve`: the server and an owner token.
 pub(crate) fn serve_with_owner(dir: &Path) -> (super::cli::Server, String, String) {
-    let mut cmd = tessera(dir);
-    cmd.args([
-        "init",
-        "--org",
-        "acme",
-        "--email",
-        "owner@acme.test",
-        "--password-stdin",
-        "--print-token",
-    ]);
-    let out = run(cmd, "owner-password-1\n");
-    assert!(out.status.success(), "init: {}", text(&out.stderr));
-    let owner = text(&out.stdout).trim().to_owned();
+    let out = init_printing_token(dir, "owner@acme.test", "owner-password-1");
+    let owner = printed_token(&out);
     let port = free_port();
     let (server, _) = serve(dir, port);
     let url = format!("http://127.0.0.1:{port}");

@@ -11,16 +11,6 @@ use tokio::net::TcpStream;
 
 use crate::harness::{send, start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
-async fn login(s: &TestServer, email: &str, password: &str) -> crate::harness::Reply {
-    s.call(
-        Method::POST,
-        "/api/v1/session",
-        None,
-        Some(json!({ "email": email, "password": password })),
-    )
-    .await
-}
-
 fn retry_after(reply: &crate::harness::Reply) -> u64 {
     reply.headers["retry-after"]
         .to_str()
@@ -40,37 +30,35 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
     // Wrong password for a real account and any password for an unknown
     // one: the same 401 body.
     for _ in 0..3 {
-        let real = login(&s, OWNER_EMAIL, "wrong-password")
-            .await
-            .expect_error(401, "invalid_credentials");
-        let ghost = login(&s, "nobody@acme.test", "wrong-password")
-            .await
-            .expect_error(401, "invalid_credentials");
-        assert_eq!(real.text, ghost.text);
+        let (real, ghost) = s
+            .wrong_logins(OWNER_EMAIL, "nobody@acme.test", "wrong-password")
+            .await;
         assert_eq!(
             real.headers.get("www-authenticate"),
             ghost.headers.get("www-authenticate")
         );
     }
     // Both are now blocked, with the same answer — even the right password.
-    let real = login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    let real = s
+        .try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
-    let ghost = login(&s, "nobody@acme.test", "x-password")
+    let ghost = s
+        .try_login("nobody@acme.test", "x-password")
         .await
         .expect_error(429, "rate_limited");
     assert_eq!(real.text, ghost.text);
     let wait = retry_after(&real);
     assert!((1..=600).contains(&wait), "Retry-After {wait}");
     // Email case and spacing do not give a fresh count.
-    login(&s, " OWNER@ACME.TEST ", OWNER_PASSWORD)
+    s.try_login(" OWNER@ACME.TEST ", OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
     // Tokens keep working while password login is blocked.
-    s.get("/api/v1/me", &s.owner_token).await.expect(200);
+    s.owner_get("/api/v1/me").await.expect(200);
     // When the window ends, the right password works again.
     s.clock.advance(time::Duration::seconds(601));
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
 }
 
 /// Guessing the current password from a stolen session is throttled like
@@ -83,7 +71,7 @@ async fn password_changes_share_the_login_throttle() {
         c.login.failures_per_ip = 1000;
     })
     .await;
-    let session = login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+    let session = s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
     let cookie = set_cookie(&session);
     let change = |current: &'static str| {
         s.call_with_cookie(
@@ -101,7 +89,7 @@ async fn password_changes_share_the_login_throttle() {
         .expect_error(429, "rate_limited");
     assert!(retry_after(&blocked) > 0);
     // The account is blocked for logins too.
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
 }
@@ -115,16 +103,17 @@ async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() 
     .await;
     for i in 0..4 {
         // A success in between gives back only its own charge.
-        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
-        login(&s, &format!("guess{i}@acme.test"), "wrong-password")
+        s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
+        s.try_login(&format!("guess{i}@acme.test"), "wrong-password")
             .await
             .expect_error(401, "invalid_credentials");
     }
-    let blocked = login(&s, "another@acme.test", "wrong-password")
+    let blocked = s
+        .try_login("another@acme.test", "wrong-password")
         .await
         .expect_error(429, "rate_limited");
     assert!(retry_after(&blocked) >= 1);
-    login(&s, OWNER_EMAIL, OWNER_PASSWORD)
+    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect_error(429, "rate_limited");
 }
@@ -156,10 +145,10 @@ async fn unknown_emails_cost_a_password_check_like_known_ones() {
     let mut unknown = Vec::new();
     for i in 0..9 {
         let t = Instant::now();
-        login(&s, OWNER_EMAIL, "wrong-password").await.expect(401);
+        s.try_login(OWNER_EMAIL, "wrong-password").await.expect(401);
         known.push(t.elapsed());
         let t = Instant::now();
-        login(&s, &format!("ghost{i}@acme.test"), "wrong-password")
+        s.try_login(&format!("ghost{i}@acme.test"), "wrong-password")
             .await
             .expect(401);
         unknown.push(t.elapsed());
@@ -216,9 +205,7 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(400)).await;
             let t = Instant::now();
-            s.call(Method::GET, "/healthz", None, None)
-                .await
-                .expect(200);
+            s.assert_serving().await;
             assert!(t.elapsed() < Duration::from_secs(2));
         }
     };
@@ -235,9 +222,7 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
     assert!(read_until_closed(&mut idle, Duration::from_secs(6))
         .await
         .is_some());
-    s.call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200);
+    s.assert_serving().await;
 }
 
 /// `POST /verify` runs without the per-request timer (it is the hot path),
@@ -325,9 +310,7 @@ async fn a_trickled_verify_body_is_cut_off() {
         "answered only after {:?}",
         started.elapsed()
     );
-    s.call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200);
+    s.assert_serving().await;
 }
 
 #[tokio::test]
@@ -368,7 +351,7 @@ async fn huge_headers_are_431_and_others_are_served() {
 async fn every_response_carries_security_headers() {
     let s = start().await;
     let created = s
-        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "h" }))
+        .owner_post("/api/v1/tokens", json!({ "name": "h" }))
         .await
         .expect(201);
     let replies = [
@@ -383,7 +366,7 @@ async fn every_response_carries_security_headers() {
             .expect(404),
         s.call(Method::GET, "/api/v1/openapi.json", None, None)
             .await,
-        login(&s, OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
+        s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200),
     ];
     // The verification endpoints are answered in front of the router
     // (`verify/hot.rs`), with their own copy of the headers: every kind of answer.
@@ -391,9 +374,7 @@ async fn every_response_carries_security_headers() {
     let auth = || s.http.get(s.url("/api/v1/auth"));
     let bearer = format!("Bearer {token}");
     let hot_replies = [
-        s.post("/api/v1/verify", "", json!({ "token": token }))
-            .await
-            .expect(200),
+        s.verify(json!({ "token": token })).await,
         s.post("/api/v1/verify", "", json!({ "token": 5 }))
             .await
             .expect(400),
@@ -507,7 +488,8 @@ async fn the_session_cookie_is_secure_only_behind_https() {
 
     // cookie_secure forces it.
     let forced = start_with(|c| c.sessions.cookie_secure = true).await;
-    let reply = login(&forced, OWNER_EMAIL, OWNER_PASSWORD)
+    let reply = forced
+        .try_login(OWNER_EMAIL, OWNER_PASSWORD)
         .await
         .expect(200);
     assert!(set_cookie(&reply).contains("; Secure"));
@@ -530,14 +512,14 @@ async fn a_member_removed_mid_flight_can_neither_mint_nor_use_tokens() {
             minting.spawn(async move { send(request).await });
         }
         tokio::task::yield_now().await;
-        s.delete(&format!("/api/v1/members/{member_id}"), &s.owner_token)
+        s.owner_delete(&format!("/api/v1/members/{member_id}"))
             .await
             .expect(204);
         let replies = minting.join_all().await;
         let mut minted: Vec<String> = replies
             .iter()
             .filter(|r| r.status == 201)
-            .map(|r| r.body["token"].as_str().expect("token").to_owned())
+            .map(|r| r.string("token"))
             .collect();
         for r in replies.iter().filter(|r| r.status != 201) {
             assert_eq!(r.status, 401, "a refused mint must be a 401: {}", r.text);
@@ -683,10 +665,7 @@ async fn report_from(s: &TestServer, ip: &str, tokens: &[&str]) -> crate::harnes
 }
 
 async fn is_valid(s: &TestServer, token: &str) -> bool {
-    let reply = s
-        .post("/api/v1/verify", "", json!({ "token": token }))
-        .await
-        .expect(200);
+    let reply = s.verify(json!({ "token": token })).await;
     reply.body["valid"] == true
 }
 
@@ -743,9 +722,7 @@ async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed
         c.leaks.window_seconds = 600;
     })
     .await;
-    let (_, victim, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (_, victim, _) = s.owner_creates_token("victim").await;
     for _ in 0..3 {
         report_from(&s, "203.0.113.1", &["tsr_not_a_token"])
             .await
@@ -778,9 +755,7 @@ async fn a_report_with_too_many_tokens_is_refused_whole() {
     // A body limit large enough that the token cap, not the body size,
     // is what refuses it.
     let s = start_with(|c| c.http.max_body_bytes = 1024 * 1024).await;
-    let (_, victim, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (_, victim, _) = s.owner_creates_token("victim").await;
     let mut tokens = vec!["tsr_not_a_token"; 1000];
     tokens.push(&victim);
     s.post("/api/v1/leaks", "", json!({ "tokens": tokens }))

@@ -40,6 +40,24 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
+    /// The string `field` of the JSON body.
+    #[track_caller]
+    pub fn string(&self, field: &str) -> String {
+        match self.body[field].as_str() {
+            Some(value) => value.to_owned(),
+            None => panic!("no string {field:?} in the body: {}", self.text),
+        }
+    }
+
+    /// The `items` of a JSON list page.
+    #[track_caller]
+    pub fn items(&self) -> &[Value] {
+        match self.body["items"].as_array() {
+            Some(items) => items,
+            None => panic!("no items in the body: {}", self.text),
+        }
+    }
+
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
         assert_eq!(
@@ -210,50 +228,135 @@ impl TestServer {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// `GET path` as the owner (with the owner's token).
+    pub async fn owner_get(&self, path: &str) -> Reply {
+        self.get(path, &self.owner_token).await
+    }
+
+    /// `POST path` with `body`, as the owner.
+    pub async fn owner_post(&self, path: &str, body: Value) -> Reply {
+        self.post(path, &self.owner_token, body).await
+    }
+
+    /// `PATCH path` with `body`, as the owner.
+    pub async fn owner_patch(&self, path: &str, body: Value) -> Reply {
+        self.patch(path, &self.owner_token, body).await
+    }
+
+    /// `DELETE path` as the owner.
+    pub async fn owner_delete(&self, path: &str) -> Reply {
+        self.delete(path, &self.owner_token).await
+    }
+
     /// Creates a token for the caller; returns (id, token string, body).
     pub async fn create_token(&self, caller: &str, body: Value) -> (String, String, Value) {
         let reply = self.post("/api/v1/tokens", caller, body).await.expect(201);
-        let id = reply.body["id"].as_str().expect("id").to_owned();
-        let token = reply.body["token"].as_str().expect("token").to_owned();
+        let id = reply.string("id");
+        let token = reply.string("token");
         (id, token, reply.body)
     }
 
-    /// Adds a member with `role` and gives back (member id, a token of theirs).
-    pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
-        let password = "member-password-1";
-        let reply = self
-            .post(
-                "/api/v1/members",
-                &self.owner_token,
-                json!({ "email": email, "role": role, "password": password }),
-            )
-            .await
-            .expect(201);
-        let id = reply.body["id"].as_str().expect("member id").to_owned();
+    /// The owner creates a token as `body` asks; returns (id, token string,
+    /// body).
+    pub async fn owner_creates_token_with(&self, body: Value) -> (String, String, Value) {
+        self.create_token(&self.owner_token, body).await
+    }
+
+    /// The owner creates a token with only a name; returns (id, token
+    /// string, body).
+    pub async fn owner_creates_token(&self, name: &str) -> (String, String, Value) {
+        self.owner_creates_token_with(json!({ "name": name })).await
+    }
+
+    /// The owner creates a reader-scoped token; returns (id, token string,
+    /// body).
+    pub async fn owner_creates_reader_token(&self, name: &str) -> (String, String, Value) {
+        let body = json!({ "name": name, "role": "reader" });
+        self.owner_creates_token_with(body).await
+    }
+
+    /// The owner adds a member with `role` and `password`; returns the
+    /// member's id.
+    pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
+        let body = json!({ "email": email, "role": role, "password": password });
+        let reply = self.owner_post("/api/v1/members", body).await.expect(201);
+        reply.string("id")
+    }
+
+    /// The owner adds a custom role (`body`: its key, policy and maybe a
+    /// name); the reply.
+    pub async fn add_role(&self, body: Value) -> Reply {
+        self.owner_post("/api/v1/roles", body).await.expect(201)
+    }
+
+    /// The owner adds a project (`body`: its key and maybe a name); the
+    /// reply.
+    pub async fn add_project(&self, body: Value) -> Reply {
+        self.owner_post("/api/v1/projects", body).await.expect(201)
+    }
+
+    /// The owner changes member `id` (`changes`: a role, custom roles);
+    /// the reply.
+    pub async fn owner_updates_member(&self, id: &str, changes: Value) -> Reply {
+        let path = format!("/api/v1/members/{id}");
+        self.owner_patch(&path, changes).await.expect(200)
+    }
+
+    /// Logs in as `email` and creates a token named `name` with that
+    /// session (as the member would on the page); returns the token string.
+    pub async fn token_of(&self, email: &str, password: &str, name: &str) -> String {
         let cookie = self.login(email, password).await;
         let reply = self
             .call_with_cookie(
                 Method::POST,
                 "/api/v1/tokens",
                 &cookie,
-                Some(json!({ "name": "their token" })),
+                Some(json!({ "name": name })),
             )
             .await
             .expect(201);
-        (id, reply.body["token"].as_str().expect("token").to_owned())
+        reply.string("token")
+    }
+
+    /// Adds a member with `role` and gives back (member id, a token of theirs).
+    pub async fn member_with_token(&self, email: &str, role: &str) -> (String, String) {
+        let password = "member-password-1";
+        let id = self.add_member(email, role, password).await;
+        let token = self.token_of(email, password, "their token").await;
+        (id, token)
+    }
+
+    /// `POST /session` with an email and password: the answer, whatever
+    /// it is.
+    pub async fn try_login(&self, email: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/api/v1/session",
+            None,
+            Some(json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// A wrong password for `email` and the same password for `unknown`
+    /// (no such account) get the same 401 `invalid_credentials` body;
+    /// returns both answers.
+    pub async fn wrong_logins(&self, email: &str, unknown: &str, password: &str) -> (Reply, Reply) {
+        let real = self
+            .try_login(email, password)
+            .await
+            .expect_error(401, "invalid_credentials");
+        let ghost = self
+            .try_login(unknown, password)
+            .await
+            .expect_error(401, "invalid_credentials");
+        assert_eq!(real.text, ghost.text);
+        (real, ghost)
     }
 
     /// Logs in and returns the `Cookie` header value.
     pub async fn login(&self, email: &str, password: &str) -> String {
-        let reply = self
-            .call(
-                Method::POST,
-                "/api/v1/session",
-                None,
-                Some(json!({ "email": email, "password": password })),
-            )
-            .await
-            .expect(200);
+        let reply = self.try_login(email, password).await.expect(200);
         let set_cookie = reply
             .headers
             .get("set-cookie")
@@ -283,17 +386,33 @@ impl TestServer {
         send(request).await
     }
 
+    /// `POST /verify` with `question` (no credential), which must answer
+    /// 200.
+    pub async fn verify(&self, question: Value) -> Reply {
+        self.post("/api/v1/verify", "", question).await.expect(200)
+    }
+
     /// `POST /verify`'s answer: may `token` do `action` on `resource`?
     pub async fn verify_allows(&self, token: &str, action: &str, resource: &str) -> bool {
         let reply = self
-            .post(
-                "/api/v1/verify",
-                "",
-                json!({ "token": token, "action": action, "resource": resource }),
-            )
+            .verify(json!({ "token": token, "action": action, "resource": resource }))
+            .await;
+        reply.body["allowed"] == true
+    }
+
+    /// `token` no longer authenticates (`GET /me` is a 401
+    /// `invalid_token`); the answer.
+    pub async fn assert_token_refused(&self, token: &str) -> Reply {
+        self.get("/api/v1/me", token)
+            .await
+            .expect_error(401, "invalid_token")
+    }
+
+    /// The server still answers `GET /healthz` with 200.
+    pub async fn assert_serving(&self) {
+        self.call(Method::GET, "/healthz", None, None)
             .await
             .expect(200);
-        reply.body["allowed"] == true
     }
 
     /// Stops the server gracefully (flushing last-used times).

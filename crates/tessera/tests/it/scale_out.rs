@@ -97,15 +97,13 @@ async fn changes_on_one_node_reach_the_other() {
     let write = Some(("flag:update", "proj/web:flag/x"));
 
     // Revocation.
-    let (id, token, _) = a
-        .create_token(&a.owner_token, json!({ "name": "shared" }))
-        .await;
+    let (id, token, _) = a.owner_creates_token("shared").await;
     assert_eq!(
         verify_on(&a, &b, &token, None).await["valid"],
         true,
         "node B caches it"
     );
-    a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     until(&a, &b, &token, None, |v| v["valid"] == false).await;
@@ -116,29 +114,16 @@ async fn changes_on_one_node_reach_the_other() {
         verify_on(&a, &b, &member_token, write).await["allowed"],
         true
     );
-    a.patch(
-        &format!("/api/v1/members/{member_id}"),
-        &a.owner_token,
-        json!({ "role": "reader" }),
-    )
-    .await
-    .expect(200);
+    a.owner_updates_member(&member_id, json!({ "role": "reader" }))
+        .await;
     until(&a, &b, &member_token, write, |v| v["allowed"] == false).await;
 
     // A custom role's edit.
     let policy = |actions: &str| json!([{ "effect": "allow", "actions": [actions], "resources": ["proj/*:*"] }]);
-    a.post(
-        "/api/v1/roles",
-        &a.owner_token,
-        json!({ "key": "flags", "policy": policy("flag:read") }),
-    )
-    .await
-    .expect(201);
+    a.add_role(json!({ "key": "flags", "policy": policy("flag:read") }))
+        .await;
     let (_, scoped, _) = a
-        .create_token(
-            &a.owner_token,
-            json!({ "name": "c", "custom_roles": ["flags"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "c", "custom_roles": ["flags"] }))
         .await;
     assert_eq!(verify_on(&a, &b, &scoped, write).await["allowed"], false);
     a.call(
@@ -153,15 +138,11 @@ async fn changes_on_one_node_reach_the_other() {
 
     // Rotation: the old string stops working on B too.
     let (rid, old, _) = a
-        .create_token(
-            &a.owner_token,
-            json!({ "name": "r", "expires_at": in_days(5) }),
-        )
+        .owner_creates_token_with(json!({ "name": "r", "expires_at": in_days(5) }))
         .await;
     assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
-    a.post(
+    a.owner_post(
         &format!("/api/v1/tokens/{rid}/rotate"),
-        &a.owner_token,
         json!({ "expires_at": in_days(10) }),
     )
     .await
@@ -169,7 +150,7 @@ async fn changes_on_one_node_reach_the_other() {
     until(&a, &b, &old, None, |v| v["valid"] == false).await;
 
     // Removing a member kills their tokens everywhere.
-    a.delete(&format!("/api/v1/members/{member_id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/members/{member_id}"))
         .await
         .expect(204);
     until(&a, &b, &member_token, None, |v| v["valid"] == false).await;
@@ -184,10 +165,7 @@ async fn concurrent_rotation_across_nodes_has_one_winner() {
     let expires = in_days(30);
     for _ in 0..5 {
         let (id, _, _) = a
-            .create_token(
-                &a.owner_token,
-                json!({ "name": "raced", "expires_at": expires }),
-            )
+            .owner_creates_token_with(json!({ "name": "raced", "expires_at": expires }))
             .await;
         let body = json!({ "expires_at": expires });
         let on_a = send(
@@ -221,10 +199,10 @@ async fn propagation_latency() {
     let trials = 200;
     let mut samples = Vec::with_capacity(trials);
     for _ in 0..trials {
-        let (id, token, _) = a.create_token(&a.owner_token, json!({ "name": "m" })).await;
+        let (id, token, _) = a.owner_creates_token("m").await;
         assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
         // Time from the delete's acknowledgement to node B refusing the token.
-        a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+        a.owner_delete(&format!("/api/v1/tokens/{id}"))
             .await
             .expect(204);
         let started = Instant::now();
@@ -262,7 +240,7 @@ async fn postgres_restart_under_load() {
     let mut acknowledged = Vec::new();
     for i in 0..20 {
         let (_, token, _) = a
-            .create_token(&a.owner_token, json!({ "name": format!("before {i}") }))
+            .owner_creates_token_with(json!({ "name": format!("before {i}") }))
             .await;
         assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
         acknowledged.push(token);
@@ -311,14 +289,10 @@ async fn postgres_restart_under_load() {
             while !stop.load(Ordering::SeqCst) {
                 i += 1;
                 let r = a
-                    .post(
-                        "/api/v1/tokens",
-                        &a.owner_token,
-                        json!({ "name": format!("during {i}") }),
-                    )
+                    .owner_post("/api/v1/tokens", json!({ "name": format!("during {i}") }))
                     .await;
                 match r.status.as_u16() {
-                    201 => created.push(r.body["token"].as_str().expect("token").to_owned()),
+                    201 => created.push(r.string("token")),
                     503 => {}
                     other => panic!("a write during the outage answered {other}: {}", r.text),
                 }
@@ -343,10 +317,10 @@ async fn postgres_restart_under_load() {
     let recovered = Instant::now();
     loop {
         let r = a
-            .post("/api/v1/tokens", &a.owner_token, json!({ "name": "after" }))
+            .owner_post("/api/v1/tokens", json!({ "name": "after" }))
             .await;
         if r.status == 201 {
-            acknowledged.push(r.body["token"].as_str().expect("token").to_owned());
+            acknowledged.push(r.string("token"));
             break;
         }
         assert!(
@@ -390,11 +364,9 @@ async fn postgres_restart_under_load() {
         }
     }
     // And changes propagate again (the feed resumed).
-    let (id, token, _) = a
-        .create_token(&a.owner_token, json!({ "name": "last" }))
-        .await;
+    let (id, token, _) = a.owner_creates_token("last").await;
     assert_eq!(verify_on(&a, &b, &token, None).await["valid"], true);
-    a.delete(&format!("/api/v1/tokens/{id}"), &a.owner_token)
+    a.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
     until(&a, &b, &token, None, |v| v["valid"] == false).await;

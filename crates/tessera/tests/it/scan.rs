@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use tessera_core::TokenFormat;
 use time::OffsetDateTime;
 
-use super::cli::{run, tessera, text};
+use super::cli::{assert_stderr_has, run, tessera, text};
 use super::forward_auth::{create_token, serve_with_owner};
 
 /// A token of the default format with a valid checksum (not on any server).
@@ -89,11 +89,7 @@ fn scan_finds_real_tokens_in_files_and_skips_lookalikes_and_binaries() {
         format!("{root_s}/src/config.env:3: {}", snippet(&a)),
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stdout}");
-    assert!(
-        text(&out.stderr).contains("skipped 1 binary"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "skipped 1 binary");
     for token in [&a, &b, &in_binary] {
         assert_never_printed(&out, token);
     }
@@ -139,11 +135,7 @@ fn scan_exit_codes_for_usage_and_unreadable_paths() {
     // Nothing could be read: exit 2 with a message naming the path.
     let out = scan(dir.path(), &["does-not-exist"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("cannot read does-not-exist"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "cannot read does-not-exist");
     // One unreadable among readable ones: a warning, and the scan goes on.
     let out = scan(dir.path(), &["does-not-exist", "clean.txt"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -287,11 +279,7 @@ fn scan_report_revokes_live_tokens_on_the_server() {
     cmd.args(["me", "--url", &url]).env("TESSERA_TOKEN", &live);
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("invalid_token"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "invalid_token");
 
     // The revocation is in the audit log, with the reason.
     let mut cmd = tessera(dir.path());
@@ -312,11 +300,7 @@ fn scan_report_revokes_live_tokens_on_the_server() {
         .env("TESSERA_URL", &url);
     let out = run(cmd, "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("0 revoked, 2 not live"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "0 revoked, 2 not live");
 
     // A failing server: says so, and the findings are still printed.
     let failing = super::cli::failing_server("502 Bad Gateway", "unavailable");
@@ -338,9 +322,5 @@ fn scan_report_revokes_live_tokens_on_the_server() {
     // An unreachable server: a clear error, still non-zero.
     let out = scan(dir.path(), &["--report=http://127.0.0.1:9", "leak.txt"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("cannot reach"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_stderr_has(&out, "cannot reach");
 }

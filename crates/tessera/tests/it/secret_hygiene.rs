@@ -54,6 +54,13 @@ impl Api {
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body, cookie)
     }
+
+    /// `POST /session` as the owner, with `password`.
+    async fn owner_login(&self, password: &str) -> (u16, Value, String) {
+        let body = json!({"email": OWNER_EMAIL, "password": password});
+        self.call(Method::POST, "/session", Auth::None, Some(body))
+            .await
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -73,23 +80,9 @@ async fn acceptance_flow(api: &Api, owner_token: &str) -> Vec<String> {
     let mut secrets = vec![owner_token.to_owned()];
     let owner = Auth::Bearer(owner_token);
     // Log in (once wrongly), make a member with a password.
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/session",
-            Auth::None,
-            Some(json!({"email": OWNER_EMAIL, "password": WRONG_PASSWORD})),
-        )
-        .await;
+    let (status, _, _) = api.owner_login(WRONG_PASSWORD).await;
     assert_eq!(status, 401);
-    let (status, session, cookie) = api
-        .call(
-            Method::POST,
-            "/session",
-            Auth::None,
-            Some(json!({"email": OWNER_EMAIL, "password": OWNER_PASSWORD})),
-        )
-        .await;
+    let (status, session, cookie) = api.owner_login(OWNER_PASSWORD).await;
     assert_eq!(status, 200);
     secrets.push(cookie.trim_start_matches("tessera_session=").to_owned());
     secrets.push(session["csrf_token"].as_str().expect("csrf").to_owned());
@@ -201,14 +194,7 @@ async fn acceptance_flow(api: &Api, owner_token: &str) -> Vec<String> {
         .await
         .expect("sent");
     assert_eq!(reply.status(), 204);
-    let (status, _, _) = api
-        .call(
-            Method::POST,
-            "/session",
-            Auth::None,
-            Some(json!({"email": OWNER_EMAIL, "password": NEW_PASSWORD})),
-        )
-        .await;
+    let (status, _, _) = api.owner_login(NEW_PASSWORD).await;
     assert_eq!(status, 200);
     secrets.extend(
         [
@@ -427,14 +413,7 @@ async fn web_flow(api: &Api, owner_token: &str) -> Vec<String> {
 /// A fresh owner token, made through the new login (the old owner token
 /// is still valid; this also exercises the new password end to end).
 async fn init_token_after_password_change(api: &Api) -> String {
-    let (_, _, cookie) = api
-        .call(
-            Method::POST,
-            "/session",
-            Auth::None,
-            Some(json!({"email": OWNER_EMAIL, "password": NEW_PASSWORD})),
-        )
-        .await;
+    let (_, _, cookie) = api.owner_login(NEW_PASSWORD).await;
     let (status, body, _) = api
         .call(
             Method::POST,

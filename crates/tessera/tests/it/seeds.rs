@@ -11,9 +11,7 @@ use crate::harness::{in_days, start, Reply};
 #[tokio::test]
 async fn groundlight_create_list_revoke() {
     let s = start().await;
-    let (id, token, created) = s
-        .create_token(&s.owner_token, json!({ "name": "CI deploy" }))
-        .await;
+    let (id, token, created) = s.owner_creates_token("CI deploy").await;
     assert!(token.starts_with("tsr_"), "{token}");
     assert_eq!(token.len(), 4 + 27 + 32 + 6);
     assert_eq!(&token[4..31], id, "the KSUID inside the token is its id");
@@ -25,12 +23,12 @@ async fn groundlight_create_list_revoke() {
 
     // Shown once: no read returns the value again.
     let shown = s
-        .get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+        .owner_get(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(200);
     assert!(shown.body.get("token").is_none());
     assert!(!shown.text.contains(&token[31..]));
-    let listed = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
     assert!(!listed.text.contains(&token[31..]), "list leaks the secret");
     let item = find(&listed, &id);
     assert_eq!(item["name"], "CI deploy");
@@ -39,32 +37,27 @@ async fn groundlight_create_list_revoke() {
 
     // Using it shows up as last used, with the client IP.
     s.get("/api/v1/me", &token).await.expect(200);
-    let listed = s.get("/api/v1/tokens", &s.owner_token).await.expect(200);
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
     let item = find(&listed, &id);
     assert!(item["last_used_at"].is_string(), "{item}");
     assert_eq!(item["last_used_ip"], "127.0.0.1");
 
     // Revoke: the next request is a 401, and it cannot be restored.
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
-    let denied = s
-        .get("/api/v1/me", &token)
-        .await
-        .expect_error(401, "invalid_token");
+    let denied = s.assert_token_refused(&token).await;
     assert!(denied.headers.get("www-authenticate").is_some());
-    s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/tokens/{id}"))
         .await
         .expect_error(404, "not_found");
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect_error(404, "not_found");
 }
 
 pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    list.items()
         .iter()
         .find(|t| t["id"] == id)
         .unwrap_or_else(|| panic!("{id} not in list: {}", list.text))
@@ -74,9 +67,7 @@ pub fn find<'a>(list: &'a Reply, id: &str) -> &'a serde_json::Value {
 #[tokio::test]
 async fn last_used_is_flushed_on_shutdown() {
     let mut s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "flushed" }))
-        .await;
+    let (id, token, _) = s.owner_creates_token("flushed").await;
     s.get("/api/v1/me", &token).await.expect(200);
     s.stop().await;
     let store = tessera_store::connect(&s.database_url)
@@ -144,32 +135,19 @@ async fn launchdarkly_roles_and_bounds() {
     let may_write = |token: String| {
         let s = &s;
         async move {
-            let r = s
-                .post("/api/v1/verify", "", json!({ "token": token, "action": "flag:update", "resource": "proj/web:env/prod:flag/x" }))
-                .await
-                .expect(200);
+            let r = s.verify(json!({ "token": token, "action": "flag:update", "resource": "proj/web:env/prod:flag/x" })).await;
             r.body["allowed"].as_bool().expect("allowed")
         }
     };
     assert!(may_write(w_token.clone()).await);
-    s.patch(
-        &format!("/api/v1/members/{writer_id}"),
-        &s.owner_token,
-        json!({ "role": "reader" }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&writer_id, json!({ "role": "reader" }))
+        .await;
     assert!(
         !may_write(w_token.clone()).await,
         "the writer token must shrink with its owner"
     );
-    s.patch(
-        &format!("/api/v1/members/{writer_id}"),
-        &s.owner_token,
-        json!({ "role": "writer" }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&writer_id, json!({ "role": "writer" }))
+        .await;
     assert!(may_write(w_token.clone()).await);
 
     // Clone: new id, new secret, same scope.
@@ -184,7 +162,7 @@ async fn launchdarkly_roles_and_bounds() {
     assert_ne!(clone.body["id"], w_id.as_str());
     assert_eq!(clone.body["role"], "writer");
     assert_eq!(clone.body["name"], "writer token (copy)");
-    let clone_token = clone.body["token"].as_str().expect("token").to_owned();
+    let clone_token = clone.string("token");
     assert!(may_write(clone_token.clone()).await);
 
     // Re-scope to reader: the same string loses write at once.
@@ -220,39 +198,29 @@ async fn launchdarkly_roles_and_bounds() {
 
     // An admin lists them (metadata only) and deletes one; never updates or rotates.
     let listed = s
-        .get(
-            &format!("/api/v1/members/{writer_id}/tokens"),
-            &s.owner_token,
-        )
+        .owner_get(&format!("/api/v1/members/{writer_id}/tokens"))
         .await
         .expect(200);
     assert!(listed.body["items"].as_array().expect("items").len() >= 3);
     assert!(!listed.text.contains(&w_token[31..]));
     assert!(listed.body["items"][0].get("token").is_none());
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/tokens/{w_id}"),
-        &s.owner_token,
         json!({ "name": "hijack" }),
     )
     .await
     .expect_error(403, "forbidden");
-    s.delete(&format!("/api/v1/tokens/{w_id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{w_id}"))
         .await
         .expect(204);
-    s.get("/api/v1/me", &w_token)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&w_token).await;
 
     // Removing a member invalidates all their tokens.
-    s.delete(&format!("/api/v1/members/{writer_id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/members/{writer_id}"))
         .await
         .expect(204);
-    s.get("/api/v1/me", &writer_token)
-        .await
-        .expect_error(401, "invalid_token");
-    s.get("/api/v1/me", &clone_token)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&writer_token).await;
+    s.assert_token_refused(&clone_token).await;
     let _ = reader_id;
 }
 
@@ -260,23 +228,10 @@ async fn launchdarkly_roles_and_bounds() {
 #[tokio::test]
 async fn custom_role_restricts_token_creation() {
     let s = start().await;
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "no-tokens", "policy": [
-        { "effect": "deny", "actions": ["token:*"], "resources": ["*"] }
-    ] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": "no-tokens", "policy": [{ "effect": "deny", "actions": ["token:*"], "resources": ["*"] }] })).await;
     let (member_id, member_token) = s.member_with_token("dev@acme.test", "writer").await;
-    s.patch(
-        &format!("/api/v1/members/{member_id}"),
-        &s.owner_token,
-        json!({ "custom_roles": ["no-tokens"] }),
-    )
-    .await
-    .expect(200);
+    s.owner_updates_member(&member_id, json!({ "custom_roles": ["no-tokens"] }))
+        .await;
     let denied = s
         .post("/api/v1/tokens", &member_token, json!({ "name": "x" }))
         .await
@@ -287,7 +242,7 @@ async fn custom_role_restricts_token_creation() {
         denied.text
     );
     // The role cannot be deleted while held.
-    s.delete("/api/v1/roles/no-tokens", &s.owner_token)
+    s.owner_delete("/api/v1/roles/no-tokens")
         .await
         .expect_error(409, "in_use");
 }
@@ -296,33 +251,17 @@ async fn custom_role_restricts_token_creation() {
 #[tokio::test]
 async fn custom_role_and_inline_scopes() {
     let s = start().await;
-    s.post(
-        "/api/v1/roles",
-        &s.owner_token,
-        json!({ "key": "flag-reader", "name": "Flag reader", "policy": [
-        { "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }
-    ] }),
-    )
-    .await
-    .expect(201);
+    s.add_role(json!({ "key": "flag-reader", "name": "Flag reader", "policy": [{ "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*:*"] }] })).await;
     let (_, custom, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "c", "custom_roles": ["flag-reader"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "c", "custom_roles": ["flag-reader"] }))
         .await;
     assert_eq!(body["custom_roles"], json!(["flag-reader"]));
     let ask = |token: String, action: &'static str, resource: &'static str| {
         let s = &s;
         async move {
-            s.post(
-                "/api/v1/verify",
-                "",
-                json!({ "token": token, "action": action, "resource": resource }),
-            )
-            .await
-            .expect(200)
-            .body["allowed"]
+            s.verify(json!({ "token": token, "action": action, "resource": resource }))
+                .await
+                .body["allowed"]
                 .as_bool()
                 .expect("allowed")
         }
@@ -342,14 +281,7 @@ async fn custom_role_and_inline_scopes() {
     .expect(200);
     assert!(ask(custom.clone(), "flag:update", "proj/web:flag/x").await);
 
-    let (_, inline, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "i", "policy": [
-            { "effect": "allow", "actions": ["*"], "resources": ["proj/*:*"] },
-            { "effect": "deny", "actions": ["flag:delete"], "resources": ["proj/*:env/prod:*"] }
-        ] }),
-        )
+    let (_, inline, body) = s.owner_creates_token_with(json!({ "name": "i", "policy": [ { "effect": "allow", "actions": ["*"], "resources": ["proj/*:*"] }, { "effect": "deny", "actions": ["flag:delete"], "resources": ["proj/*:env/prod:*"] } ] }))
         .await;
     assert_eq!(body["policy"][1]["effect"], "deny");
     assert!(ask(inline.clone(), "flag:delete", "proj/web:env/dev:flag/x").await);
@@ -363,9 +295,8 @@ async fn custom_role_and_inline_scopes() {
     );
 
     // Unknown custom roles are a 422.
-    s.post(
+    s.owner_post(
         "/api/v1/tokens",
-        &s.owner_token,
         json!({ "name": "x", "custom_roles": ["nope"] }),
     )
     .await
@@ -376,25 +307,11 @@ async fn custom_role_and_inline_scopes() {
 #[tokio::test]
 async fn graphorlm_project_scoped_token() {
     let s = start().await;
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "rag", "name": "RAG pipeline" }),
-    )
-    .await
-    .expect(201);
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "other" }),
-    )
-    .await
-    .expect(201);
+    s.add_project(json!({ "key": "rag", "name": "RAG pipeline" }))
+        .await;
+    s.add_project(json!({ "key": "other" })).await;
     let (id, token, body) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "Claude Integration", "projects": ["rag"] }),
-        )
+        .owner_creates_token_with(json!({ "name": "Claude Integration", "projects": ["rag"] }))
         .await;
     assert_eq!(body["projects"], json!(["rag"]));
 
@@ -421,9 +338,8 @@ async fn graphorlm_project_scoped_token() {
     s.get("/api/v1/projects", &token).await.expect(200);
     // Listing shows only itself: the one token it may read outside its projects.
     let mine = s.get("/api/v1/tokens", &token).await.expect(200);
-    let ids: Vec<&str> = mine.body["items"]
-        .as_array()
-        .expect("items")
+    let ids: Vec<&str> = mine
+        .items()
         .iter()
         .map(|t| t["id"].as_str().expect("id"))
         .collect();
@@ -437,8 +353,7 @@ async fn graphorlm_project_scoped_token() {
         .await
         .expect_error(403, "forbidden");
     let (ci_id, ci_token, _) = s
-        .create_token(
-            &s.owner_token,
+        .owner_creates_token_with(
             json!({ "name": "ci", "projects": ["rag"], "expires_at": in_days(7) }),
         )
         .await;
@@ -453,9 +368,8 @@ async fn graphorlm_project_scoped_token() {
     assert_eq!(rotated.body["id"], ci_id.as_str());
     assert_eq!(rotated.body["projects"], json!(["rag"]));
     // Unknown projects are refused at creation.
-    s.post(
+    s.owner_post(
         "/api/v1/tokens",
-        &s.owner_token,
         json!({ "name": "x", "projects": ["nope"] }),
     )
     .await
@@ -467,10 +381,7 @@ async fn graphorlm_project_scoped_token() {
 async fn lightdash_apikey_expiry_and_rotation() {
     let s = start().await;
     let (id, token, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "pat", "expires_at": in_days(30) }),
-        )
+        .owner_creates_token_with(json!({ "name": "pat", "expires_at": in_days(30) }))
         .await;
     let apikey = s
         .http
@@ -482,27 +393,19 @@ async fn lightdash_apikey_expiry_and_rotation() {
     assert_eq!(apikey.status(), 200);
 
     // A token without an expiration cannot be rotated.
-    let (forever_id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "forever" }))
-        .await;
-    s.post(
+    let (forever_id, _, _) = s.owner_creates_token("forever").await;
+    s.owner_post(
         &format!("/api/v1/tokens/{forever_id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(10) }),
     )
     .await
     .expect_error(422, "not_rotatable");
     // The new expiry is required and must be in the future.
-    s.post(
+    s.owner_post(&format!("/api/v1/tokens/{id}/rotate"), json!({}))
+        .await
+        .expect_error(400, "bad_request");
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
-        json!({}),
-    )
-    .await
-    .expect_error(400, "bad_request");
-    s.post(
-        &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(-1) }),
     )
     .await
@@ -510,27 +413,23 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // Rotate (PATCH, Lightdash's camelCase): same id and name, new string, old dead at once.
     let rotated = s
-        .patch(
+        .owner_patch(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expiresAt": in_days(60) }),
         )
         .await
         .expect(200);
-    let new_token = rotated.body["token"].as_str().expect("token").to_owned();
+    let new_token = rotated.string("token");
     assert_eq!(rotated.body["id"], id.as_str());
     assert_eq!(rotated.body["name"], "pat");
     assert_ne!(new_token, token);
-    s.get("/api/v1/me", &token)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&token).await;
     s.get("/api/v1/me", &new_token).await.expect(200);
 
     // Once per hour: 429 with Retry-After, then fine an hour later.
     let again = s
-        .post(
+        .owner_post(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expires_at": in_days(60) }),
         )
         .await
@@ -552,16 +451,11 @@ async fn lightdash_apikey_expiry_and_rotation() {
         )
         .await
         .expect(200);
-    let newest = self_rotated.body["token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
+    let newest = self_rotated.string("token");
     s.get("/api/v1/me", &new_token).await.expect(200);
     s.get("/api/v1/me", &newest).await.expect(200);
     s.clock.advance(Duration::seconds(601));
-    s.get("/api/v1/me", &new_token)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&new_token).await;
     s.get("/api/v1/me", &newest).await.expect(200);
 
     // Expiry: past expires_at the token is 401 token_expired.
@@ -574,17 +468,15 @@ async fn lightdash_apikey_expiry_and_rotation() {
 
     // An expired token can still be rotated back to life; grace is capped at 24 h.
     let later = in_days(90);
-    s.post(
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": later, "grace_period_seconds": 86401 }),
     )
     .await
     .expect_error(422, "validation_failed");
     let revived = s
-        .post(
+        .owner_post(
             &format!("/api/v1/tokens/{id}/rotate"),
-            &s.owner_token,
             json!({ "expires_at": later }),
         )
         .await
@@ -599,52 +491,44 @@ async fn lightdash_apikey_expiry_and_rotation() {
 #[tokio::test]
 async fn org_token_policy() {
     let s = start().await;
-    s.patch(
+    s.owner_patch(
         "/api/v1/org",
-        &s.owner_token,
         json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
     )
     .await
     .expect(200);
     let r = s
-        .post("/api/v1/tokens", &s.owner_token, json!({ "name": "x" }))
+        .owner_post("/api/v1/tokens", json!({ "name": "x" }))
         .await
         .expect_error(422, "expiration_required");
     assert!(r.text.contains("require_expiration"));
     let r = s
-        .post(
+        .owner_post(
             "/api/v1/tokens",
-            &s.owner_token,
             json!({ "name": "x", "expires_at": in_days(31) }),
         )
         .await
         .expect_error(422, "lifetime_exceeded");
     assert!(r.text.contains("max_lifetime_days"));
     let (id, _, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "x", "expires_at": in_days(29) }),
-        )
+        .owner_creates_token_with(json!({ "name": "x", "expires_at": in_days(29) }))
         .await;
-    s.patch(
+    s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
-        &s.owner_token,
         json!({ "expires_at": null }),
     )
     .await
     .expect_error(422, "expiration_required");
-    s.post(
+    s.owner_post(
         &format!("/api/v1/tokens/{id}/rotate"),
-        &s.owner_token,
         json!({ "expires_at": in_days(45) }),
     )
     .await
     .expect_error(422, "lifetime_exceeded");
-    let org = s.get("/api/v1/org", &s.owner_token).await.expect(200);
+    let org = s.owner_get("/api/v1/org").await.expect(200);
     assert_eq!(org.body["token_policy"]["max_lifetime_days"], 30);
-    s.patch(
+    s.owner_patch(
         "/api/v1/org",
-        &s.owner_token,
         json!({ "token_policy": { "max_lifetime_days": 0 } }),
     )
     .await

@@ -8,13 +8,8 @@ use crate::harness::{in_days, send, start};
 #[tokio::test]
 async fn verify_answers_validity_and_permission() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "svc", "role": "reader" }))
-        .await;
-    let r = s
-        .post("/api/v1/verify", "", json!({ "token": token }))
-        .await
-        .expect(200);
+    let (id, token, _) = s.owner_creates_reader_token("svc").await;
+    let r = s.verify(json!({ "token": token })).await;
     assert_eq!(r.body["valid"], true);
     assert_eq!(r.body["code"], "valid");
     assert!(r.body.get("allowed").is_none());
@@ -25,50 +20,32 @@ async fn verify_answers_validity_and_permission() {
     assert!(r.body["token"]["projects"].is_array());
 
     let r = s
-        .post(
-            "/api/v1/verify",
-            "",
-            json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }),
-        )
-        .await
-        .expect(200);
+        .verify(json!({ "token": token, "action": "flag:read", "resource": "proj/web:flag/a" }))
+        .await;
     assert_eq!(r.body["allowed"], true);
     let r = s
-        .post(
-            "/api/v1/verify",
-            "",
-            json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }),
-        )
-        .await
-        .expect(200);
+        .verify(json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/a" }))
+        .await;
     assert_eq!(r.body["allowed"], false);
     assert_eq!(r.body["valid"], true);
 
     for (bad, code) in [("garbage", "malformed_token"), ("", "malformed_token")] {
-        let r = s
-            .post("/api/v1/verify", "", json!({ "token": bad }))
-            .await
-            .expect(200);
+        let r = s.verify(json!({ "token": bad })).await;
         assert_eq!(r.body["valid"], false);
         assert_eq!(r.body["code"], code);
         assert!(r.body.get("token").is_none());
     }
-    s.delete(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_delete(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(204);
-    let r = s
-        .post("/api/v1/verify", "", json!({ "token": token }))
-        .await
-        .expect(200);
+    let r = s.verify(json!({ "token": token })).await;
     assert_eq!(r.body["code"], "invalid_token");
 }
 
 #[tokio::test]
 async fn forward_auth_for_reverse_proxies() {
     let s = start().await;
-    let (id, token, _) = s
-        .create_token(&s.owner_token, json!({ "name": "proxy", "role": "reader" }))
-        .await;
+    let (id, token, _) = s.owner_creates_reader_token("proxy").await;
     let ok = send(s.http.get(s.url("/api/v1/auth")).bearer_auth(&token))
         .await
         .expect(200);
@@ -105,25 +82,21 @@ async fn forward_auth_for_reverse_proxies() {
 #[tokio::test]
 async fn leak_reports_revoke_and_audit() {
     let s = start().await;
-    let (id, leaked, _) = s
-        .create_token(&s.owner_token, json!({ "name": "leaked" }))
-        .await;
+    let (id, leaked, _) = s.owner_creates_token("leaked").await;
     let r = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked, "tsr_random", "hello"], "url": "https://example.com/paste/1" }))
         .await
         .expect(200);
     assert_eq!(r.body["revoked"], 1);
     assert_eq!(r.body["ignored"], 2);
-    s.get("/api/v1/me", &leaked)
-        .await
-        .expect_error(401, "invalid_token");
+    s.assert_token_refused(&leaked).await;
     let again = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked] }))
         .await
         .expect(200);
     assert_eq!(again.body["revoked"], 0);
     let audit = s
-        .get("/api/v1/audit?action=token:delete", &s.owner_token)
+        .owner_get("/api/v1/audit?action=token:delete")
         .await
         .expect(200);
     let event = &audit.body["items"][0];
@@ -141,10 +114,8 @@ async fn health_metrics_and_openapi() {
     let s = start().await;
     send(s.http.get(s.url("/healthz"))).await.expect(200);
     send(s.http.get(s.url("/readyz"))).await.expect(200);
-    s.post("/api/v1/verify", "", json!({ "token": "garbage" }))
-        .await
-        .expect(200);
-    s.get("/api/v1/me", &s.owner_token).await.expect(200);
+    s.verify(json!({ "token": "garbage" })).await;
+    s.owner_get("/api/v1/me").await.expect(200);
     let metrics = send(s.http.get(s.url("/metrics"))).await.expect(200);
     assert!(
         metrics
@@ -198,23 +169,11 @@ async fn health_metrics_and_openapi() {
 #[tokio::test]
 async fn the_hot_verify_answer_is_the_library_answer() {
     let s = start().await;
-    s.post(
-        "/api/v1/projects",
-        &s.owner_token,
-        json!({ "key": "web", "name": "Web" }),
-    )
-    .await
-    .expect(201);
+    s.add_project(json!({ "key": "web", "name": "Web" })).await;
     let expires = in_days(3);
-    let (_, scoped, _) = s
-        .create_token(
-            &s.owner_token,
-            json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }),
-        )
+    let (_, scoped, _) = s.owner_creates_token_with(json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }))
         .await;
-    let (_, plain, _) = s
-        .create_token(&s.owner_token, json!({ "name": "plain" }))
-        .await;
+    let (_, plain, _) = s.owner_creates_token("plain").await;
     let mut broken = plain.clone();
     broken.pop();
     broken.push(if plain.ends_with('A') { 'B' } else { 'A' });
@@ -229,10 +188,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
         json!({ "token": format!("{}x", &plain[..plain.len() - 1]) }),
     ];
     for question in questions {
-        let over_http = s
-            .post("/api/v1/verify", "", question.clone())
-            .await
-            .expect(200);
+        let over_http = s.verify(question.clone()).await;
         let request: tessera_api::VerifyRequest =
             serde_json::from_value(question.clone()).expect("a verify request");
         let library = tessera_server::verify::answer(s.state(), &request, None)
@@ -261,10 +217,7 @@ async fn the_hot_verify_answer_is_the_library_answer() {
     )
     .await
     .expect(200);
-    let unescaped = s
-        .post("/api/v1/verify", "", plain_question)
-        .await
-        .expect(200);
+    let unescaped = s.verify(plain_question).await;
     assert_eq!(over_http.body, unescaped.body);
     assert_eq!(over_http.body["allowed"], true);
 }

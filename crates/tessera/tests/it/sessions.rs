@@ -3,39 +3,35 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{send, start, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{send, start, Reply, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+
+/// `GET /me` with a session cookie.
+async fn get_me(s: &TestServer, cookie: &str) -> Reply {
+    s.call_with_cookie(Method::GET, "/api/v1/me", cookie, None)
+        .await
+}
+
+/// The session `cookie` no longer authenticates.
+async fn assert_session_ended(s: &TestServer, cookie: &str) {
+    get_me(s, cookie).await.expect_error(401, "unauthenticated");
+}
+
+/// `PUT /me/password` through a session.
+async fn change_password(s: &TestServer, cookie: &str, current: &str, new: &str) -> Reply {
+    let body = json!({ "current_password": current, "new_password": new });
+    s.call_with_cookie(Method::PUT, "/api/v1/me/password", cookie, Some(body))
+        .await
+}
 
 #[tokio::test]
 async fn login_cookie_and_session_only_endpoints() {
     let s = start().await;
     // Wrong password and unknown email look the same.
-    let wrong = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": OWNER_EMAIL, "password": "nope-nope" })),
-        )
-        .await
-        .expect_error(401, "invalid_credentials");
-    let unknown = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": "who@acme.test", "password": "nope-nope" })),
-        )
-        .await
-        .expect_error(401, "invalid_credentials");
-    assert_eq!(wrong.text, unknown.text);
+    s.wrong_logins(OWNER_EMAIL, "who@acme.test", "nope-nope")
+        .await;
 
     let login = s
-        .call(
-            Method::POST,
-            "/api/v1/session",
-            None,
-            Some(json!({ "email": "OWNER@acme.test", "password": OWNER_PASSWORD })),
-        )
+        .try_login("OWNER@acme.test", OWNER_PASSWORD)
         .await
         .expect(200);
     let set_cookie = login.headers["set-cookie"]
@@ -45,13 +41,10 @@ async fn login_cookie_and_session_only_endpoints() {
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert_eq!(login.body["member"]["role"], "owner");
-    let csrf = login.body["csrf_token"].as_str().expect("csrf").to_owned();
+    let csrf = login.string("csrf_token");
     let cookie = set_cookie.split(';').next().expect("pair").to_owned();
 
-    let me = s
-        .call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
-        .await
-        .expect(200);
+    let me = get_me(&s, &cookie).await.expect(200);
     assert_eq!(me.body["authenticated_by"], "session");
     assert!(me.body["token"].is_null());
 
@@ -66,9 +59,7 @@ async fn login_cookie_and_session_only_endpoints() {
     .await;
     assert_eq!(form.status, 403, "{}", form.text);
     assert_eq!(form.code(), "csrf_failed");
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "to delete" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("to delete").await;
     let no_csrf = send(
         s.http
             .delete(s.url(&format!("/api/v1/tokens/{id}")))
@@ -104,60 +95,35 @@ async fn login_cookie_and_session_only_endpoints() {
     .expect_error(403, "session_required");
 
     // Change the password through the session: wrong current, weak new, then fine.
-    s.call_with_cookie(
-        Method::PUT,
-        "/api/v1/me/password",
-        &cookie,
-        Some(json!({ "current_password": "wrong-one", "new_password": "another-password" })),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.call_with_cookie(
-        Method::PUT,
-        "/api/v1/me/password",
-        &cookie,
-        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "short" })),
-    )
-    .await
-    .expect_error(422, "validation_failed");
+    change_password(&s, &cookie, "wrong-one", "another-password")
+        .await
+        .expect_error(403, "forbidden");
+    change_password(&s, &cookie, OWNER_PASSWORD, "short")
+        .await
+        .expect_error(422, "validation_failed");
     let other_session = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
-    s.call_with_cookie(
-        Method::PUT,
-        "/api/v1/me/password",
-        &cookie,
-        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "another-password" })),
-    )
-    .await
-    .expect(204);
+    change_password(&s, &cookie, OWNER_PASSWORD, "another-password")
+        .await
+        .expect(204);
     // Other sessions end; this one stays.
-    s.call_with_cookie(Method::GET, "/api/v1/me", &other_session, None)
-        .await
-        .expect_error(401, "unauthenticated");
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
-        .await
-        .expect(200);
+    assert_session_ended(&s, &other_session).await;
+    get_me(&s, &cookie).await.expect(200);
     s.login(OWNER_EMAIL, "another-password").await;
 
     // Log out: the cookie stops working.
     s.call_with_cookie(Method::DELETE, "/api/v1/session", &cookie, Some(json!({})))
         .await
         .expect(204);
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
-        .await
-        .expect_error(401, "unauthenticated");
+    assert_session_ended(&s, &cookie).await;
 }
 
 #[tokio::test]
 async fn sessions_expire() {
     let s = start().await;
     let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
-        .await
-        .expect(200);
+    get_me(&s, &cookie).await.expect(200);
     s.clock.advance(time::Duration::hours(13));
-    s.call_with_cookie(Method::GET, "/api/v1/me", &cookie, None)
-        .await
-        .expect_error(401, "unauthenticated");
+    assert_session_ended(&s, &cookie).await;
 }
 
 #[tokio::test]
@@ -174,14 +140,7 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
     // other org's password gets the same 401 as any wrong password.
     let mut answers = Vec::new();
     for password in [OWNER_PASSWORD, "beta-password-1"] {
-        let reply = s
-            .call(
-                Method::POST,
-                "/api/v1/session",
-                None,
-                Some(json!({ "email": OWNER_EMAIL, "password": password })),
-            )
-            .await;
+        let reply = s.try_login(OWNER_EMAIL, password).await;
         answers.push((reply.status.as_u16(), reply.code().to_owned(), reply.text));
     }
     answers.sort();

@@ -8,8 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -91,12 +90,19 @@ fn healthz_with(framing: &str, body: &str) -> String {
     format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n{body}")
 }
 
+/// A request for `/healthz` with each of `framings` and `body` is
+/// refused with the JSON 400.
+async fn assert_each_refused(s: &TestServer, framings: &[&str], body: &str) {
+    for framing in framings {
+        let answer = exchange(s, healthz_with(framing, body).as_bytes()).await;
+        assert_json_error(&answer, 400, "bad_request");
+    }
+}
+
 #[tokio::test]
 async fn content_length_with_transfer_encoding_is_400_json_and_nothing_is_smuggled() {
     let s = start().await;
-    let (id, _, _) = s
-        .create_token(&s.owner_token, json!({ "name": "victim" }))
-        .await;
+    let (id, _, _) = s.owner_creates_token("victim").await;
     // Read as chunked, the body ends at `0\r\n\r\n` and a DELETE by the
     // owner follows; read by its length, it is all body.
     let smuggled = format!(
@@ -115,7 +121,7 @@ async fn content_length_with_transfer_encoding_is_400_json_and_nothing_is_smuggl
         assert!(message.contains("Content-Length"), "{message}");
     }
     // The hidden DELETE never ran.
-    s.get(&format!("/api/v1/tokens/{id}"), &s.owner_token)
+    s.owner_get(&format!("/api/v1/tokens/{id}"))
         .await
         .expect(200);
 }
@@ -163,29 +169,25 @@ async fn a_refused_request_after_good_ones_is_answered_in_order() {
 #[tokio::test]
 async fn several_content_lengths_are_400_json() {
     let s = start().await;
-    for framing in [
+    let framings = [
         "Content-Length: 5\r\nContent-Length: 6",
         "Content-Length: 5\r\nContent-Length: 5",
         "Content-Length: 5, 5",
         "Content-Length: +5",
-    ] {
-        let answer = exchange(&s, healthz_with(framing, "hello!").as_bytes()).await;
-        assert_json_error(&answer, 400, "bad_request");
-    }
+    ];
+    assert_each_refused(&s, &framings, "hello!").await;
 }
 
 #[tokio::test]
 async fn a_transfer_encoding_other_than_chunked_is_400_json() {
     let s = start().await;
-    for framing in [
+    let framings = [
         "Transfer-Encoding: gzip",
         "Transfer-Encoding: gzip, chunked",
         "Transfer-Encoding: chunked, gzip",
         "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
-    ] {
-        let answer = exchange(&s, healthz_with(framing, "0\r\n\r\n").as_bytes()).await;
-        assert_json_error(&answer, 400, "bad_request");
-    }
+    ];
+    assert_each_refused(&s, &framings, "0\r\n\r\n").await;
     // HTTP/1.0 has no chunked coding at all.
     let answer = exchange(
         &s,
@@ -205,9 +207,7 @@ async fn oversized_heads_are_431_json_and_others_are_served() {
         let answer = exchange(&s, request.as_bytes()).await;
         assert_json_error(&answer, 431, "bad_request");
     }
-    s.call(Method::GET, "/healthz", None, None)
-        .await
-        .expect(200);
+    s.assert_serving().await;
 }
 
 /// A client announces a body and sends less: the connection is closed

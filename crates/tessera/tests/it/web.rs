@@ -64,6 +64,12 @@ impl Browser {
         }
     }
 
+    /// The owner adds a member with `role` and `password`, who logs in.
+    async fn new_member(server: &TestServer, email: &str, role: &str, password: &str) -> Self {
+        server.add_member(email, role, password).await;
+        Self::login(server, email, password).await
+    }
+
     async fn get(&self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         page(
@@ -99,10 +105,8 @@ fn shown_token(html: &str) -> String {
 }
 
 async fn token_names(server: &TestServer) -> Vec<String> {
-    let list = server.get("/api/v1/tokens", &server.owner_token).await;
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    let list = server.owner_get("/api/v1/tokens").await;
+    list.items()
         .iter()
         .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
         .collect()
@@ -257,15 +261,8 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
 #[tokio::test]
 async fn the_value_is_shown_once_in_a_no_store_response() {
     let server = start().await;
-    server
-        .post(
-            "/api/v1/members",
-            &server.owner_token,
-            json!({ "email": "writer@acme.test", "role": "writer", "password": "writer-password-1" }),
-        )
-        .await
-        .expect(201);
-    let browser = Browser::login(&server, "writer@acme.test", "writer-password-1").await;
+    let browser =
+        Browser::new_member(&server, "writer@acme.test", "writer", "writer-password-1").await;
     let empty = browser.get("/tokens").await;
     assert!(empty.html.contains("You have no tokens yet"));
     let created = browser
@@ -314,27 +311,13 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
 #[tokio::test]
 async fn the_admin_links_follow_the_members_permissions() {
     let server = start().await;
-    server
-        .post(
-            "/api/v1/roles",
-            &server.owner_token,
-            json!({ "key": "people", "policy": [
-                { "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }
-            ] }),
-        )
-        .await
-        .expect(201);
+    server.add_role(json!({ "key": "people", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] })).await;
     for (email, role, custom) in [
         ("reader@acme.test", "reader", json!([])),
         ("writer@acme.test", "writer", json!([])),
         ("hr@acme.test", "reader", json!(["people"])),
     ] {
-        server
-            .post(
-                "/api/v1/members",
-                &server.owner_token,
-                json!({ "email": email, "role": role, "custom_roles": custom, "password": "member-password-1" }),
-            )
+        server.owner_post("/api/v1/members", json!({ "email": email, "role": role, "custom_roles": custom, "password": "member-password-1" }))
             .await
             .expect(201);
     }
@@ -610,15 +593,8 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
 #[tokio::test]
 async fn the_page_enforces_the_apis_permission_rules() {
     let server = start().await;
-    server
-        .post(
-            "/api/v1/members",
-            &server.owner_token,
-            json!({ "email": "reader@acme.test", "role": "reader", "password": "reader-password-1" }),
-        )
-        .await
-        .expect(201);
-    let reader = Browser::login(&server, "reader@acme.test", "reader-password-1").await;
+    let reader =
+        Browser::new_member(&server, "reader@acme.test", "reader", "reader-password-1").await;
     // The form offers a reader only the reader role...
     let form = reader.get("/tokens/new").await;
     assert!(form.html.contains("<option value=\"reader\""));
@@ -645,7 +621,7 @@ async fn the_page_enforces_the_apis_permission_rules() {
         )
         .await;
     assert_eq!(members.status, 403, "{}", members.html);
-    let list = server.get("/api/v1/members", &server.owner_token).await;
+    let list = server.owner_get("/api/v1/members").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }
 
@@ -695,10 +671,8 @@ async fn static_assets_are_files_and_pages_have_no_inline_code() {
 
 /// The id of the owner's token called `name`, and its metadata.
 async fn token_named(server: &TestServer, name: &str) -> Value {
-    let list = server.get("/api/v1/tokens", &server.owner_token).await;
-    list.body["items"]
-        .as_array()
-        .expect("items")
+    let list = server.owner_get("/api/v1/tokens").await;
+    list.items()
         .iter()
         .find(|t| t["name"] == name)
         .cloned()
@@ -786,10 +760,9 @@ async fn admins_change_roles_within_the_rank_rules() {
         duplicate.html
     );
 
-    let members = server.get("/api/v1/members", &server.owner_token).await;
-    let ann = members.body["items"]
-        .as_array()
-        .expect("items")
+    let members = server.owner_get("/api/v1/members").await;
+    let ann = members
+        .items()
         .iter()
         .find(|m| m["email"] == "ann@acme.test")
         .expect("ann")["id"]
@@ -803,9 +776,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .post(&format!("/admin/members/{ann}"), &[("role", "owner")])
         .await;
     assert_eq!(refused.status, 403, "{}", refused.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "admin");
     // Looking at the owner, she sees the owner's real role and why she
     // cannot change it, not a form preset to a role the owner lacks.
@@ -835,9 +806,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .post(&format!("/admin/members/{ann}"), &[("role", "reader")])
         .await;
     assert_eq!(saved.status, 303, "{}", saved.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "reader");
 }
 
@@ -864,7 +833,7 @@ async fn snapshot(server: &TestServer, member: &str) -> Value {
         "/api/v1/projects".into(),
         "/api/v1/org".into(),
     ] {
-        let reply = server.get(&path, &server.owner_token).await.expect(200);
+        let reply = server.owner_get(&path).await.expect(200);
         all[path] = reply.body;
     }
     strip(&mut all);
@@ -874,22 +843,8 @@ async fn snapshot(server: &TestServer, member: &str) -> Value {
 /// A custom role `ops` (anything on projects) and a project `web`, for the
 /// forms that offer custom roles and projects.
 async fn add_ops_role_and_web_project(server: &TestServer) {
-    server
-        .post(
-            "/api/v1/roles",
-            &server.owner_token,
-            json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] }),
-        )
-        .await
-        .expect(201);
-    server
-        .post(
-            "/api/v1/projects",
-            &server.owner_token,
-            json!({ "key": "web" }),
-        )
-        .await
-        .expect(201);
+    server.add_role(json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["proj/*"] }] })).await;
+    server.add_project(json!({ "key": "web" })).await;
 }
 
 /// Every kind of form on the page refuses a missing, wrong or other
@@ -905,10 +860,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
         .to_owned();
     let in_30_days = in_days(30);
     let (mine, mine_value, _) = server
-        .create_token(
-            &server.owner_token,
-            json!({ "name": "mine", "expires_at": in_30_days }),
-        )
+        .owner_creates_token_with(json!({ "name": "mine", "expires_at": in_30_days }))
         .await;
     add_ops_role_and_web_project(&server).await;
 
@@ -1001,7 +953,7 @@ async fn every_form_refuses_a_bad_csrf_token_and_changes_nothing() {
     }
     server.get("/api/v1/me", &mine_value).await.expect(401);
     server.get("/api/v1/me", &member_value).await.expect(401);
-    let org = server.get("/api/v1/org", &server.owner_token).await;
+    let org = server.owner_get("/api/v1/org").await;
     assert_eq!(org.body["token_policy"]["max_lifetime_days"], 60);
     assert_eq!(browser.get("/tokens").await.status, 303, "logged out");
 }
@@ -1145,7 +1097,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
             reply.html
         );
     }
-    let roles = server.get("/api/v1/roles", &server.owner_token).await;
+    let roles = server.owner_get("/api/v1/roles").await;
     assert_eq!(roles.body["items"], json!([]), "nothing saved");
 
     let created = owner
@@ -1168,7 +1120,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         broken.html.contains("[{"),
         "the input is kept for correction"
     );
-    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:read"]));
     let new_policy = r#"[{"effect": "allow", "actions": ["flag:*"], "resources": ["proj/web:*"]}]"#;
     let saved = owner
@@ -1178,7 +1130,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.html);
-    let role = server.get("/api/v1/roles/ops", &server.owner_token).await;
+    let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["name"], "Operators");
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:*"]));
 
@@ -1194,10 +1146,9 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         )
         .await;
     assert_eq!(added.status, 200, "{}", added.html);
-    let members = server.get("/api/v1/members", &server.owner_token).await;
-    let ann = members.body["items"]
-        .as_array()
-        .expect("items")
+    let members = server.owner_get("/api/v1/members").await;
+    let ann = members
+        .items()
         .iter()
         .find(|m| m["email"] == "ann@acme.test")
         .cloned()
@@ -1224,9 +1175,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         .post(&format!("/admin/members/{ann_id}"), &[("role", "writer")])
         .await;
     assert_eq!(cleared.status, 303, "{}", cleared.html);
-    let now = server
-        .get(&format!("/api/v1/members/{ann_id}"), &server.owner_token)
-        .await;
+    let now = server.owner_get(&format!("/api/v1/members/{ann_id}")).await;
     assert_eq!(now.body["custom_roles"], json!([]));
     assert_eq!(now.body["role"], "writer");
 }
@@ -1303,9 +1252,8 @@ async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
 
     // The org requires an expiry of at most 30 days.
     server
-        .patch(
+        .owner_patch(
             "/api/v1/org",
-            &server.owner_token,
             json!({ "token_policy": { "require_expiration": true, "max_lifetime_days": 30 } }),
         )
         .await
@@ -1359,14 +1307,7 @@ async fn my_tokens_are_listed_newest_first() {
 async fn the_audit_log_filters_by_actor_action_and_target() {
     let server = start().await;
     let (ann, _) = server.member_with_token("ann@acme.test", "writer").await;
-    server
-        .post(
-            "/api/v1/projects",
-            &server.owner_token,
-            json!({ "key": "web" }),
-        )
-        .await
-        .expect(201);
+    server.add_project(json!({ "key": "web" })).await;
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
 
     let by_ann = owner.get(&format!("/admin/audit?actor={ann}")).await;
