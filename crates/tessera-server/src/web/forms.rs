@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 use tessera_api::ErrorCode;
 use time::macros::format_description;
@@ -168,6 +168,33 @@ impl Problems {
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
     }
+
+    /// The status of a page showing these: 200 when there are none.
+    pub fn page_status(&self) -> StatusCode {
+        if self.is_empty() {
+            StatusCode::OK
+        } else {
+            self.status()
+        }
+    }
+}
+
+/// No fields: a form not sent yet.
+static EMPTY: FormData = FormData(Vec::new());
+
+/// What a page's form shows: the form as sent with its problems, or (not
+/// sent) an empty one.
+pub fn shown(sent: Option<(&FormData, Problems)>) -> (&FormData, Problems) {
+    sent.unwrap_or_else(|| (&EMPTY, Problems::default()))
+}
+
+/// The answer to a change: a redirect to `to` when it was made, else the
+/// page for the error.
+pub fn redirect_or_failed<T>(result: Result<T, impl Into<ApiError>>, to: &str) -> Response {
+    match result {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(e) => failed(e),
+    }
 }
 
 /// The page for an error the member cannot correct in a form (not found,
@@ -294,7 +321,7 @@ mod tests {
         let err: ApiError = tessera_core::Error::ExpiryInPast.into();
         let p = Problems::from_api(err, &["name", "expires_at"]);
         assert!(p.get("expires_at").is_some());
-        let err = ApiError::forbidden("token:create", "member/x:token/y");
+        let err = crate::service::ServiceError::forbidden("token:create", "member/x:token/y");
         let p = Problems::from_api(err, &["name"]);
         assert!(p.general.is_some());
     }

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
 
@@ -11,7 +10,7 @@ use super::{failed, notice, query_of};
 use crate::redact::redact;
 use crate::service::{projects, roles};
 use crate::state::AppState;
-use crate::web::forms::{FormData, Problems, WebForm};
+use crate::web::forms::{redirect_or_failed, shown, FormData, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
 use crate::web::session::WebUser;
 
@@ -38,10 +37,10 @@ struct RolesPage {
 pub(super) async fn roles_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> Response {
+    let (form, problems) = shown(sent);
     let roles = match roles::list(state, &user.caller).await {
         Ok(list) => list
             .items
@@ -55,11 +54,7 @@ pub(super) async fn roles_page(
             .collect(),
         Err(e) => return failed(e),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     page(
         status,
         &RolesPage {
@@ -96,15 +91,7 @@ pub(super) async fn roles(
     user: WebUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let notice = notice(&query_of(raw));
-    roles_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        notice,
-    )
-    .await
+    roles_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
 pub(super) async fn create_role(
@@ -114,7 +101,7 @@ pub(super) async fn create_role(
 ) -> Response {
     let policy = match policy_field(&form) {
         Ok(p) => p,
-        Err(p) => return roles_page(&state, &user, &form, p, None).await,
+        Err(p) => return roles_page(&state, &user, Some((&form, p)), None).await,
     };
     let request = CreateRoleRequest {
         key: form.get("key").trim().to_owned(),
@@ -125,7 +112,7 @@ pub(super) async fn create_role(
         Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
         Err(e) => {
             let p = Problems::from_api(e, &["key", "name", "policy"]);
-            roles_page(&state, &user, &form, p, None).await
+            roles_page(&state, &user, Some((&form, p)), None).await
         }
     }
 }
@@ -164,11 +151,7 @@ pub(super) async fn role_page(
             Problems::default(),
         ),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     page(
         status,
         &RolePage {
@@ -233,10 +216,8 @@ pub(super) async fn delete_role(
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match roles::delete(&state, &user.caller, &key, state.now()).await {
-        Ok(_) => Redirect::to("/admin/roles?done=deleted").into_response(),
-        Err(e) => failed(e),
-    }
+    let deleted = roles::delete(&state, &user.caller, &key, state.now()).await;
+    redirect_or_failed(deleted, "/admin/roles?done=deleted")
 }
 
 // ---------------------------------------------------------------- projects
@@ -261,10 +242,10 @@ struct ProjectsPage {
 pub(super) async fn projects_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> Response {
+    let (form, problems) = shown(sent);
     let projects = match projects::list(state, &user.caller).await {
         Ok(list) => list
             .items
@@ -277,11 +258,7 @@ pub(super) async fn projects_page(
             .collect(),
         Err(e) => return failed(e),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     page(
         status,
         &ProjectsPage {
@@ -300,15 +277,7 @@ pub(super) async fn projects(
     user: WebUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let notice = notice(&query_of(raw));
-    projects_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        notice,
-    )
-    .await
+    projects_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
 pub(super) async fn create_project(
@@ -324,7 +293,7 @@ pub(super) async fn create_project(
         Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
         Err(e) => {
             let p = Problems::from_api(e, &["key", "name"]);
-            projects_page(&state, &user, &form, p, None).await
+            projects_page(&state, &user, Some((&form, p)), None).await
         }
     }
 }
@@ -347,8 +316,6 @@ pub(super) async fn delete_project(
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match projects::delete(&state, &user.caller, &key, state.now()).await {
-        Ok(_) => Redirect::to("/admin/projects?done=deleted").into_response(),
-        Err(e) => failed(e),
-    }
+    let deleted = projects::delete(&state, &user.caller, &key, state.now()).await;
+    redirect_or_failed(deleted, "/admin/projects?done=deleted")
 }

@@ -8,12 +8,11 @@ use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
 use tessera_core::BuiltinRole;
 
 use super::{failed, notice, query_of};
-use super::{member_role_choices, role_choices};
 use crate::service::members;
 use crate::state::AppState;
-use crate::web::forms::{friendly, FormData, Problems, WebForm};
+use crate::web::forms::{friendly, redirect_or_failed, shown, FormData, Problems, WebForm};
 use crate::web::render::{page, Layout, TokenView};
-use crate::web::scope::Choice;
+use crate::web::scope::{builtin_role_choices, custom_role_choices, Choice};
 use crate::web::session::WebUser;
 use crate::web::tokens::ConfirmPage;
 
@@ -41,11 +40,11 @@ struct MembersPage {
 pub(super) async fn members_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
 ) -> Response {
+    let (form, problems) = shown(sent);
     let list = match members::list(state, &user.caller).await {
         Ok(list) => list
             .items
@@ -57,11 +56,7 @@ pub(super) async fn members_page(
             .collect(),
         Err(e) => return failed(e),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     let role = match form.get("role") {
         "" => "reader",
         r => r,
@@ -75,8 +70,8 @@ pub(super) async fn members_page(
             added,
             email: form.get("email").to_owned(),
             name: form.get("name").to_owned(),
-            roles: member_role_choices(user, role),
-            custom_roles: role_choices(state, user, &form.all("custom_roles")).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.caller), role),
+            custom_roles: custom_role_choices(state, &user.caller, &form.all("custom_roles")).await,
             problems,
         },
     )
@@ -87,16 +82,7 @@ pub(super) async fn members(
     user: WebUser,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let notice = notice(&query_of(raw));
-    members_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        None,
-        notice,
-    )
-    .await
+    members_page(&state, &user, None, None, notice(&query_of(raw))).await
 }
 
 const MEMBER_FIELDS: &[&str] = &["email", "name", "role", "custom_roles", "password"];
@@ -109,7 +95,7 @@ pub(super) async fn add_member(
 ) -> Response {
     let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
         let p = Problems::field("role", "Choose a role.");
-        return members_page(&state, &user, &form, p, None, None).await;
+        return members_page(&state, &user, Some((&form, p)), None, None).await;
     };
     let custom_roles = form.all("custom_roles");
     let request = CreateMemberRequest {
@@ -122,12 +108,11 @@ pub(super) async fn add_member(
     match members::create(&state, &user.caller, request, state.now()).await {
         Ok(created) => {
             let added = Some((created.member.email, created.initial_password));
-            let empty = FormData::default();
-            members_page(&state, &user, &empty, Problems::default(), added, None).await
+            members_page(&state, &user, None, added, None).await
         }
         Err(e) => {
             let p = Problems::from_api(e, MEMBER_FIELDS);
-            members_page(&state, &user, &form, p, None, None).await
+            members_page(&state, &user, Some((&form, p)), None, None).await
         }
     }
 }
@@ -179,17 +164,13 @@ pub(super) async fn member_page(
         ),
         Err(e) => (Vec::new(), Some(friendly(&e.into()))),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     page(
         status,
         &MemberPage {
             layout: user.layout(format!("Member {}", member.email), "members"),
-            roles: member_role_choices(user, &role),
-            custom_roles: role_choices(state, user, &picked).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.caller), &role),
+            custom_roles: custom_role_choices(state, &user.caller, &picked).await,
             member,
             notice,
             tokens,
@@ -269,8 +250,6 @@ pub(super) async fn remove_member(
     Path(id): Path<String>,
     WebForm(_): WebForm,
 ) -> Response {
-    match members::delete(&state, &user.caller, &id, state.now()).await {
-        Ok(_) => Redirect::to("/admin/members?done=removed").into_response(),
-        Err(e) => failed(e),
-    }
+    let removed = members::delete(&state, &user.caller, &id, state.now()).await;
+    redirect_or_failed(removed, "/admin/members?done=removed")
 }
