@@ -17,6 +17,7 @@ use super::render::error_page;
 use crate::auth::{cookie, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::secrets::csrf_token;
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 /// The hidden field every form carries.
@@ -188,12 +189,53 @@ pub fn shown(sent: Option<(&FormData, Problems)>) -> (&FormData, Problems) {
     sent.unwrap_or_else(|| (&EMPTY, Problems::default()))
 }
 
-/// The answer to a change: a redirect to `to` when it was made, else the
-/// page for the error.
-pub fn redirect_or_failed<T>(result: Result<T, impl Into<ApiError>>, to: &str) -> Response {
+/// A page, or the page for an error the member cannot correct in a form:
+/// the pages' handlers use `?` on the service's answers.
+pub type PageResult = Result<Response, Failed>;
+
+/// An error shown as a page of its own (see [`failed`]).
+#[derive(Debug)]
+pub struct Failed(ApiError);
+
+impl From<ApiError> for Failed {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl From<ServiceError> for Failed {
+    fn from(err: ServiceError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for Failed {
+    fn into_response(self) -> Response {
+        failed(self.0)
+    }
+}
+
+/// A redirect, after a change was made.
+pub fn redirect(to: &str) -> PageResult {
+    Ok(Redirect::to(to).into_response())
+}
+
+/// The answer to a form that changes something: a redirect to `done` when
+/// the change was made, else `again`, the form's page showing the problem
+/// next to whichever of `fields` it is about.
+pub async fn done_or_again<T, E, F>(
+    result: Result<T, E>,
+    done: &str,
+    fields: &[&'static str],
+    again: impl FnOnce(Problems) -> F,
+) -> PageResult
+where
+    E: Into<ApiError>,
+    F: std::future::Future<Output = PageResult>,
+{
     match result {
-        Ok(_) => Redirect::to(to).into_response(),
-        Err(e) => failed(e),
+        Ok(_) => redirect(done),
+        Err(e) => again(Problems::from_api(e, fields)).await,
     }
 }
 

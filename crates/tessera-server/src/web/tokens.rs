@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
     UpdateTokenRequest,
@@ -16,7 +16,7 @@ use tessera_api::{
 use tessera_core::lifecycle::validate_name;
 
 use super::forms::{
-    expiry_from, failed, query_of, redirect_or_failed, FormData, Problems, WebForm,
+    done_or_again, expiry_from, query_of, redirect, FormData, PageResult, Problems, WebForm,
 };
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
@@ -57,20 +57,17 @@ pub async fn list(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     let now = state.now();
-    let layout = user.layout("My tokens", "tokens");
-    match tokens::list(&state, &user.caller).await {
-        Ok(list) => page(
-            StatusCode::OK,
-            &ListPage {
-                layout,
-                tokens: list.items.iter().map(|t| TokenView::new(t, now)).collect(),
-                notice: notice(&query_of(raw)),
-            },
-        ),
-        Err(e) => failed(e),
-    }
+    let list = tokens::list(&state, &user.caller).await?;
+    Ok(page(
+        StatusCode::OK,
+        &ListPage {
+            layout: user.layout("My tokens", "tokens"),
+            tokens: list.items.iter().map(|t| TokenView::new(t, now)).collect(),
+            notice: notice(&query_of(raw)),
+        },
+    ))
 }
 
 #[derive(Template)]
@@ -245,9 +242,9 @@ async fn mint_or_show(
     sent: MintForm<'_>,
     verb: &'static str,
     mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
-) -> Response {
+) -> PageResult {
     match mint_once(state, user, headers, sent.form, verb, mint).await {
-        Ok(page) => page,
+        Ok(page) => Ok(page),
         Err(e) => {
             let p = Problems::from_api(e, sent.fields);
             show_page(state, user, id, None, Some((sent.which, sent.form, p))).await
@@ -328,11 +325,8 @@ async fn show_page(
     id: &str,
     notice: Option<&'static str>,
     sent: Sent<'_>,
-) -> Response {
-    let token = match tokens::show(state, &user.caller, id).await {
-        Ok(t) => t,
-        Err(e) => return failed(e),
-    };
+) -> PageResult {
+    let token = tokens::show(state, &user.caller, id).await?;
     let empty = FormData::default();
     let current = form_of(&token);
     // The edit form shows the token as it is, the others start empty;
@@ -354,7 +348,7 @@ async fn show_page(
     let clone_name = clone_form
         .opt("name")
         .unwrap_or_else(|| format!("{} (copy)", token.name));
-    page(
+    Ok(page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
@@ -374,7 +368,7 @@ async fn show_page(
             clone_name,
             clone_problems,
         },
-    )
+    ))
 }
 
 /// The edit form's fields as the token is now.
@@ -409,7 +403,7 @@ pub async fn show(
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     show_page(&state, &user, &id, notice(&query_of(raw)), None).await
 }
 
@@ -419,7 +413,7 @@ pub async fn update(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let chosen = match scope::chosen(&form) {
         Ok(c) => c,
         Err(p) => return show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))).await,
@@ -433,13 +427,14 @@ pub async fn update(
         projects: Some((!projects.is_empty()).then_some(projects)),
         expires_at: None,
     };
-    match tokens::update(&state, &user.caller, &id, request, state.now()).await {
-        Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, TOKEN_FIELDS);
-            show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))).await
-        }
-    }
+    let saved = tokens::update(&state, &user.caller, &id, request, state.now()).await;
+    done_or_again(
+        saved,
+        &format!("/tokens/{id}?done=saved"),
+        TOKEN_FIELDS,
+        |p| show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))),
+    )
+    .await
 }
 
 /// `POST /tokens/{id}/rotate`: a new value for the same token.
@@ -449,7 +444,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     headers: HeaderMap,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let expires_at = expiry_from(&form, state.now()).and_then(|at| {
         at.ok_or_else(|| Problems::field("expires_at", "A rotation needs a new expiry date."))
     });
@@ -482,7 +477,7 @@ pub async fn clone(
     Path(id): Path<String>,
     headers: HeaderMap,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
@@ -525,13 +520,10 @@ pub async fn confirm_delete(
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     let back = safe_back(query_of(raw).get("back"));
-    let token = match tokens::show(&state, &user.caller, &id).await {
-        Ok(t) => t,
-        Err(e) => return failed(e),
-    };
-    page(
+    let token = tokens::show(&state, &user.caller, &id).await?;
+    Ok(page(
         StatusCode::OK,
         &ConfirmPage {
             layout: user.layout("Delete token", "tokens"),
@@ -552,7 +544,7 @@ pub async fn confirm_delete(
             },
             back,
         },
-    )
+    ))
 }
 
 /// `POST /tokens/{id}/delete`.
@@ -561,8 +553,8 @@ pub async fn delete(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let back = safe_back(form.get("back"));
-    let deleted = tokens::delete(&state, &user.caller, &id, state.now()).await;
-    redirect_or_failed(deleted, &format!("{back}?done=deleted"))
+    tokens::delete(&state, &user.caller, &id, state.now()).await?;
+    redirect(&format!("{back}?done=deleted"))
 }

@@ -2,15 +2,15 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
 
 use super::confirm;
-use super::{failed, notice, query_of};
+use super::{notice, query_of};
 use crate::redact::redact;
 use crate::service::{projects, roles};
 use crate::state::AppState;
-use crate::web::forms::{redirect_or_failed, shown, FormData, Problems, WebForm};
+use crate::web::forms::{done_or_again, redirect, shown, FormData, PageResult, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
 use crate::web::session::WebUser;
 
@@ -39,23 +39,21 @@ pub(super) async fn roles_page(
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
+) -> PageResult {
     let (form, problems) = shown(sent);
-    let roles = match roles::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|r| RoleRow {
-                statements: r.policy.0.len(),
-                updated: when(r.updated_at),
-                key: r.key,
-                name: r.name,
-            })
-            .collect(),
-        Err(e) => return failed(e),
-    };
+    let roles = roles::list(state, &user.caller)
+        .await?
+        .items
+        .into_iter()
+        .map(|r| RoleRow {
+            statements: r.policy.0.len(),
+            updated: when(r.updated_at),
+            key: r.key,
+            name: r.name,
+        })
+        .collect();
     let status = problems.page_status();
-    page(
+    Ok(page(
         status,
         &RolesPage {
             layout: user.layout("Custom roles", "roles"),
@@ -66,7 +64,7 @@ pub(super) async fn roles_page(
             policy: form.get("policy").to_owned(),
             problems,
         },
-    )
+    ))
 }
 
 /// The policy textarea, parsed; a message next to it when it is not JSON.
@@ -90,7 +88,7 @@ pub(super) async fn roles(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     roles_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
@@ -98,7 +96,7 @@ pub(super) async fn create_role(
     State(state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
         Err(p) => return roles_page(&state, &user, Some((&form, p)), None).await,
@@ -108,13 +106,14 @@ pub(super) async fn create_role(
         name: form.opt("name"),
         policy,
     };
-    match roles::create(&state, &user.caller, request, state.now()).await {
-        Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["key", "name", "policy"]);
-            roles_page(&state, &user, Some((&form, p)), None).await
-        }
-    }
+    let created = roles::create(&state, &user.caller, request, state.now()).await;
+    done_or_again(
+        created,
+        "/admin/roles?done=created",
+        &["key", "name", "policy"],
+        |p| roles_page(&state, &user, Some((&form, p)), None),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -134,11 +133,8 @@ pub(super) async fn role_page(
     key: &str,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
-    let role = match roles::show(state, &user.caller, key).await {
-        Ok(r) => r,
-        Err(e) => return failed(e),
-    };
+) -> PageResult {
+    let role = roles::show(state, &user.caller, key).await?;
     let (name, policy, problems) = match sent {
         Some((form, p)) => (
             form.get("name").to_owned(),
@@ -152,7 +148,7 @@ pub(super) async fn role_page(
         ),
     };
     let status = problems.page_status();
-    page(
+    Ok(page(
         status,
         &RolePage {
             layout: user.layout(format!("Role {}", role.key), "roles"),
@@ -162,7 +158,7 @@ pub(super) async fn role_page(
             notice,
             problems,
         },
-    )
+    ))
 }
 
 pub(super) async fn role(
@@ -170,7 +166,7 @@ pub(super) async fn role(
     user: WebUser,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     role_page(&state, &user, &key, None, notice(&query_of(raw))).await
 }
 
@@ -179,7 +175,7 @@ pub(super) async fn update_role(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
         Err(p) => return role_page(&state, &user, &key, Some((&form, p)), None).await,
@@ -188,13 +184,12 @@ pub(super) async fn update_role(
         name: form.opt("name"),
         policy,
     };
-    match roles::update(&state, &user.caller, &key, request, state.now()).await {
-        Ok(_) => Redirect::to(&format!("/admin/roles/{key}?done=saved")).into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["name", "policy"]);
-            role_page(&state, &user, &key, Some((&form, p)), None).await
-        }
-    }
+    let saved = roles::update(&state, &user.caller, &key, request, state.now()).await;
+    let done = format!("/admin/roles/{key}?done=saved");
+    done_or_again(saved, &done, &["name", "policy"], |p| {
+        role_page(&state, &user, &key, Some((&form, p)), None)
+    })
+    .await
 }
 
 pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) -> Response {
@@ -215,9 +210,9 @@ pub(super) async fn delete_role(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
-) -> Response {
-    let deleted = roles::delete(&state, &user.caller, &key, state.now()).await;
-    redirect_or_failed(deleted, "/admin/roles?done=deleted")
+) -> PageResult {
+    roles::delete(&state, &user.caller, &key, state.now()).await?;
+    redirect("/admin/roles?done=deleted")
 }
 
 // ---------------------------------------------------------------- projects
@@ -244,22 +239,20 @@ pub(super) async fn projects_page(
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
+) -> PageResult {
     let (form, problems) = shown(sent);
-    let projects = match projects::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|p| ProjectRow {
-                created: when(p.created_at),
-                key: p.key,
-                name: p.name,
-            })
-            .collect(),
-        Err(e) => return failed(e),
-    };
+    let projects = projects::list(state, &user.caller)
+        .await?
+        .items
+        .into_iter()
+        .map(|p| ProjectRow {
+            created: when(p.created_at),
+            key: p.key,
+            name: p.name,
+        })
+        .collect();
     let status = problems.page_status();
-    page(
+    Ok(page(
         status,
         &ProjectsPage {
             layout: user.layout("Projects", "projects"),
@@ -269,14 +262,14 @@ pub(super) async fn projects_page(
             name: form.get("name").to_owned(),
             problems,
         },
-    )
+    ))
 }
 
 pub(super) async fn projects(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     projects_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
@@ -284,18 +277,19 @@ pub(super) async fn create_project(
     State(state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let request = CreateProjectRequest {
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
     };
-    match projects::create(&state, &user.caller, request, state.now()).await {
-        Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["key", "name"]);
-            projects_page(&state, &user, Some((&form, p)), None).await
-        }
-    }
+    let created = projects::create(&state, &user.caller, request, state.now()).await;
+    done_or_again(
+        created,
+        "/admin/projects?done=created",
+        &["key", "name"],
+        |p| projects_page(&state, &user, Some((&form, p)), None),
+    )
+    .await
 }
 
 pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String>) -> Response {
@@ -315,7 +309,7 @@ pub(super) async fn delete_project(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
-) -> Response {
-    let deleted = projects::delete(&state, &user.caller, &key, state.now()).await;
-    redirect_or_failed(deleted, "/admin/projects?done=deleted")
+) -> PageResult {
+    projects::delete(&state, &user.caller, &key, state.now()).await?;
+    redirect("/admin/projects?done=deleted")
 }

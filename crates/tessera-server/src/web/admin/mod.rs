@@ -15,8 +15,8 @@ use axum::response::{Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
+pub(super) use super::forms::query_of;
 use super::forms::FormData;
-pub(super) use super::forms::{failed, query_of};
 use super::render::page;
 use super::session::WebUser;
 use super::tokens::ConfirmPage;
