@@ -5,7 +5,7 @@
 //! setting). Times are RFC 3339 in UTC. With the `openapi` feature every
 //! type also describes itself for the OpenAPI document.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 pub use tessera_core::{BuiltinRole, Policy, TokenPolicy};
 
@@ -20,18 +20,31 @@ mod verifier;
 pub use error_code::ErrorCode;
 pub use verifier::{Verifier, VerifyError, VerifyFuture};
 
-/// Deserializes a field that distinguishes "absent" (`None`) from "null"
-/// (`Some(None)`), for PATCH bodies.
-fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
+/// A PATCH body's field, `Option<Option<T>>`: absent (`None`, and left
+/// out when serialised), `null` (`Some(None)`) or a value. Used as
+/// `#[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]`.
+mod patch {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn deserialize<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
+    where
+        T: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Option::<T>::deserialize(de).map(Some)
+    }
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.serialize(s)
+    }
 }
 
-mod rfc3339_double {
-    use serde::{Deserialize, Deserializer};
+/// [`patch`] for a time, in RFC 3339.
+mod patch_rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
@@ -40,6 +53,13 @@ mod rfc3339_double {
         #[derive(Deserialize)]
         struct Wrap(#[serde(with = "time::serde::rfc3339::option")] Option<OffsetDateTime>);
         Wrap::deserialize(de).map(|w| Some(w.0))
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Option<OffsetDateTime>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::option::serialize(&value.flatten(), s)
     }
 }
 

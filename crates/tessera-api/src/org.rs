@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 #[cfg(feature = "openapi")]
 use crate::schema;
-use crate::{double_option, TokenPolicy};
+use crate::{patch, TokenPolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -43,11 +43,7 @@ pub struct UpdateOrgRequest {
 pub struct TokenPolicyPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_expiration: Option<bool>,
-    #[serde(
-        default,
-        deserialize_with = "double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
         schema(value_type = Option<u32>, minimum = 1, maximum = 3650)

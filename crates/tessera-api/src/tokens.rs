@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 #[cfg(feature = "openapi")]
 use crate::schema;
-use crate::{double_option, rfc3339_double, BuiltinRole, Policy};
+use crate::{patch, patch_rfc3339, BuiltinRole, Policy};
 
 /// `POST /tokens`. At most one of `role`, `custom_roles`, `policy`; with
 /// none the token has its owner's permissions.
@@ -55,52 +55,28 @@ pub struct UpdateTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
     pub name: Option<String>,
-    #[serde(
-        default,
-        deserialize_with = "double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]
     pub role: Option<Option<BuiltinRole>>,
-    #[serde(
-        default,
-        deserialize_with = "double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(
         feature = "openapi",
         schema(value_type = Option<Vec<schema::Key>>, min_items = 1, max_items = 100)
     )]
     pub custom_roles: Option<Option<Vec<String>>>,
-    #[serde(
-        default,
-        deserialize_with = "double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Policy>))]
     pub policy: Option<Option<Policy>>,
-    #[serde(
-        default,
-        deserialize_with = "double_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<schema::Key>>, max_items = 100))]
     pub projects: Option<Option<Vec<String>>>,
     #[serde(
         default,
-        deserialize_with = "rfc3339_double::deserialize",
-        serialize_with = "serialize_double_time",
+        with = "patch_rfc3339",
         skip_serializing_if = "Option::is_none"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<Option<OffsetDateTime>>,
-}
-
-fn serialize_double_time<S: serde::Serializer>(
-    value: &Option<Option<OffsetDateTime>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    time::serde::rfc3339::option::serialize(&value.flatten(), s)
 }
 
 /// `POST /tokens/{id}/clone`: the body is optional; without a name the
