@@ -3,16 +3,46 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
+use tessera_api::{
+    CreateProjectRequest, CreateRoleRequest, Policy, ProjectResponse, RoleResponse,
+    UpdateRoleRequest,
+};
 
 use super::confirm;
 use super::{notice, query_of};
 use crate::redact::redact;
-use crate::service::{projects, roles};
+use crate::service::{projects, roles, ServiceResult};
 use crate::state::AppState;
 use crate::web::forms::{done_or_again, redirect, shown, FormData, PageResult, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
 use crate::web::session::WebUser;
+
+/// The create form under a catalogue's list, as it shows: as sent with
+/// its problems, or empty; and a redirect's notice above the list.
+struct CreateForm<'a> {
+    notice: Option<&'static str>,
+    form: &'a FormData,
+    problems: Problems,
+}
+
+/// A catalogue page (roles, projects): `list`'s answer rendered as `render`
+/// says, above the create form; or the page for the service's error.
+async fn catalog_page<'a, L, T: Template>(
+    list: impl std::future::Future<Output = ServiceResult<L>>,
+    sent: Option<(&'a FormData, Problems)>,
+    notice: Option<&'static str>,
+    render: impl FnOnce(L, CreateForm<'a>) -> T,
+) -> PageResult {
+    let list = list.await?;
+    let (form, problems) = shown(sent);
+    let status = problems.page_status();
+    let create = CreateForm {
+        notice,
+        form,
+        problems,
+    };
+    Ok(page(status, &render(list, create)))
+}
 
 /// A role as the list prints it.
 struct RoleRow {
@@ -22,16 +52,23 @@ struct RoleRow {
     updated: String,
 }
 
+impl From<RoleResponse> for RoleRow {
+    fn from(r: RoleResponse) -> Self {
+        Self {
+            statements: r.policy.0.len(),
+            updated: when(r.updated_at),
+            key: r.key,
+            name: r.name,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_roles.html")]
-struct RolesPage {
+struct RolesPage<'a> {
     layout: Layout,
     roles: Vec<RoleRow>,
-    notice: Option<&'static str>,
-    key: String,
-    name: String,
-    policy: String,
-    problems: Problems,
+    create: CreateForm<'a>,
 }
 
 pub(super) async fn roles_page(
@@ -40,31 +77,13 @@ pub(super) async fn roles_page(
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let (form, problems) = shown(sent);
-    let roles = roles::list(state, &user.caller)
-        .await?
-        .items
-        .into_iter()
-        .map(|r| RoleRow {
-            statements: r.policy.0.len(),
-            updated: when(r.updated_at),
-            key: r.key,
-            name: r.name,
-        })
-        .collect();
-    let status = problems.page_status();
-    Ok(page(
-        status,
-        &RolesPage {
-            layout: user.layout("Custom roles", "roles"),
-            roles,
-            notice,
-            key: form.get("key").to_owned(),
-            name: form.get("name").to_owned(),
-            policy: form.get("policy").to_owned(),
-            problems,
-        },
-    ))
+    let list = roles::list(state, &user.caller);
+    catalog_page(list, sent, notice, |list, create| RolesPage {
+        layout: user.layout("Custom roles", "roles"),
+        roles: list.items.into_iter().map(RoleRow::from).collect(),
+        create,
+    })
+    .await
 }
 
 /// The policy textarea, parsed; a message next to it when it is not JSON.
@@ -223,15 +242,22 @@ struct ProjectRow {
     created: String,
 }
 
+impl From<ProjectResponse> for ProjectRow {
+    fn from(p: ProjectResponse) -> Self {
+        Self {
+            created: when(p.created_at),
+            key: p.key,
+            name: p.name,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_projects.html")]
-struct ProjectsPage {
+struct ProjectsPage<'a> {
     layout: Layout,
     projects: Vec<ProjectRow>,
-    notice: Option<&'static str>,
-    key: String,
-    name: String,
-    problems: Problems,
+    create: CreateForm<'a>,
 }
 
 pub(super) async fn projects_page(
@@ -240,29 +266,13 @@ pub(super) async fn projects_page(
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let (form, problems) = shown(sent);
-    let projects = projects::list(state, &user.caller)
-        .await?
-        .items
-        .into_iter()
-        .map(|p| ProjectRow {
-            created: when(p.created_at),
-            key: p.key,
-            name: p.name,
-        })
-        .collect();
-    let status = problems.page_status();
-    Ok(page(
-        status,
-        &ProjectsPage {
-            layout: user.layout("Projects", "projects"),
-            projects,
-            notice,
-            key: form.get("key").to_owned(),
-            name: form.get("name").to_owned(),
-            problems,
-        },
-    ))
+    let list = projects::list(state, &user.caller);
+    catalog_page(list, sent, notice, |list, create| ProjectsPage {
+        layout: user.layout("Projects", "projects"),
+        projects: list.items.into_iter().map(ProjectRow::from).collect(),
+        create,
+    })
+    .await
 }
 
 pub(super) async fn projects(
