@@ -207,6 +207,12 @@ mod tests {
             let body: Value = response.json().await.unwrap_or(Value::Null);
             (status, body)
         }
+
+        /// The status of a request and the error code in its answer.
+        async fn error_code(&self, method: M, path: &str, token: Option<&str>) -> (u16, Value) {
+            let (status, body) = self.send(method, path, token).await;
+            (status, body["error"]["code"].clone())
+        }
     }
 
     /// A reader token of the owner's: (id, value, the owner's member id).
@@ -252,16 +258,14 @@ mod tests {
         assert_eq!(status, 400, "{body}");
 
         // No token, a malformed one, an unknown one: 401. Open route: open.
-        let (status, body) = service.send(M::GET, "/flags", None).await;
         assert_eq!(
-            (status, &body["error"]["code"]),
-            (401, &json!("unauthenticated"))
+            service.error_code(M::GET, "/flags", None).await,
+            (401, json!("unauthenticated"))
         );
         for bad in ["tsr_nope", "not a token at all"] {
-            let (status, body) = service.send(M::GET, "/flags", Some(bad)).await;
             assert_eq!(
-                (status, &body["error"]["code"]),
-                (401, &json!("invalid_token"))
+                service.error_code(M::GET, "/flags", Some(bad)).await,
+                (401, json!("invalid_token"))
             );
         }
         assert_eq!(service.send(M::GET, "/healthz", None).await.0, 200);
@@ -284,18 +288,16 @@ mod tests {
         as_owner.delete_token(&reader_id).await.expect("revoke");
         let (status, _) = service.send(M::GET, "/flags", Some(&reader)).await;
         assert_eq!(status, 200, "answered from the cache");
-        let (status, body) = service.send(M::GET, "/whoami", Some(&reader)).await;
         assert_eq!(
-            (status, &body["error"]["code"]),
-            (401, &json!("invalid_token"))
+            service.error_code(M::GET, "/whoami", Some(&reader)).await,
+            (401, json!("invalid_token"))
         );
 
         // Tessera gone: the layer fails closed for anything not cached.
         server.shutdown().await;
-        let (status, body) = service.send(M::GET, "/flags", Some(&owner)).await;
         assert_eq!(
-            (status, &body["error"]["code"]),
-            (503, &json!("unavailable"))
+            service.error_code(M::GET, "/flags", Some(&owner)).await,
+            (503, json!("unavailable"))
         );
     }
 
@@ -311,10 +313,9 @@ mod tests {
         // The same engine: a revocation is refused on the next request,
         // even for a question answered a moment ago.
         as_owner.delete_token(&reader_id).await.expect("revoke");
-        let (status, body) = service.send(M::GET, "/flags", Some(&reader)).await;
         assert_eq!(
-            (status, &body["error"]["code"]),
-            (401, &json!("invalid_token"))
+            service.error_code(M::GET, "/flags", Some(&reader)).await,
+            (401, json!("invalid_token"))
         );
 
         // No HTTP is involved: with Tessera's listener gone, the service

@@ -91,6 +91,15 @@ const TOKEN_JSON: &str = r#"{"id":"2GdXMflhJ0000000000000000","name":"ci","snipp
 "created_at":"2026-01-01T00:00:00Z","expires_at":null,"last_used_at":null,
 "last_used_ip":null,"rotated_at":null}"#;
 
+/// The log-in both session tests send (the member of `session_json`).
+fn login_request() -> LoginRequest {
+    LoginRequest {
+        email: "a@example.com".into(),
+        password: "pw".into(),
+        org: None,
+    }
+}
+
 fn session_json() -> String {
     r#"{"member":{"id":"m1","email":"a@example.com","name":"A","role":"owner","custom_roles":[],
     "created_at":"2026-01-01T00:00:00Z"},"org":{"id":"o1","key":"acme","name":"Acme",
@@ -171,14 +180,7 @@ async fn login_switches_to_the_session_and_logout_back_to_the_token() {
         response("204 No Content", &[], ""),
     ]);
     let mut client = Client::new(url, Some("tsr_secret".into())).expect("client");
-    let session = client
-        .login(&LoginRequest {
-            email: "a@example.com".into(),
-            password: "pw".into(),
-            org: None,
-        })
-        .await
-        .expect("login");
+    let session = client.login(&login_request()).await.expect("login");
     assert_eq!(session.org.key, "acme");
     assert!(client.is_logged_in());
     assert!(!format!("{client:?}").contains("sess42"));
@@ -213,14 +215,7 @@ async fn login_switches_to_the_session_and_logout_back_to_the_token() {
 async fn login_without_a_cookie_is_an_error() {
     let (url, _seen) = serve(vec![response("200 OK", &[], &session_json())]);
     let mut client = Client::new(url, None).expect("client");
-    let err = client
-        .login(&LoginRequest {
-            email: "a@example.com".into(),
-            password: "pw".into(),
-            org: None,
-        })
-        .await
-        .expect_err("no cookie");
+    let err = client.login(&login_request()).await.expect_err("no cookie");
     assert!(matches!(err, Error::Decode(_)), "{err:?}");
     assert!(!client.is_logged_in());
 }

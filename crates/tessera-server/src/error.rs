@@ -69,21 +69,10 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn not_found(what: impl Into<String>) -> Self {
-        Self::NotFound(what.into())
-    }
-
     pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Unprocessable {
             code,
             message: message.into(),
-        }
-    }
-
-    pub fn forbidden(action: &str, resource: &str) -> Self {
-        Self::Forbidden {
-            action: action.to_owned(),
-            resource: resource.to_owned(),
         }
     }
 
@@ -176,7 +165,7 @@ fn conflict_message(what: Unique) -> String {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound => Self::not_found("the resource"),
+            StoreError::NotFound => Self::NotFound("the resource".into()),
             StoreError::Conflict(what) => Self::Conflict {
                 code: ErrorCode::AlreadyExists,
                 message: conflict_message(what),

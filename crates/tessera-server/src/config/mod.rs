@@ -20,6 +20,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 use tessera_core::TokenFormat;
@@ -249,77 +250,37 @@ impl Config {
             );
             Err(ConfigError::value(name, reason))
         };
-        let (database, http) = (&self.database, &self.http);
+        let (db, http) = (&self.database, &self.http);
         if let Err(e) = TokenFormat::new(&self.tokens.prefix) {
             return bad("tokens", "prefix", &e.to_string());
         }
-        if !(1..=3600).contains(&self.tokens.last_used_flush_seconds) {
-            return bad(
-                "tokens",
-                "last_used_flush_seconds",
-                "must be between 1 and 3600",
-            );
-        }
-        if !(1..=24 * 90).contains(&self.sessions.ttl_hours) {
-            return bad("sessions", "ttl_hours", "must be between 1 and 2160");
-        }
-        if !(1024..=16 * 1024 * 1024).contains(&http.max_body_bytes) {
-            return bad(
-                "http",
-                "max_body_bytes",
-                "must be between 1024 and 16777216",
-            );
-        }
-        if !(1..=600).contains(&http.request_timeout_seconds) {
-            return bad(
-                "http",
-                "request_timeout_seconds",
-                "must be between 1 and 600",
-            );
-        }
-        if !(1..=1000).contains(&database.max_connections) {
-            return bad("database", "max_connections", "must be between 1 and 1000");
-        }
-        if !(1..=300).contains(&database.acquire_timeout_seconds) {
-            return bad(
-                "database",
-                "acquire_timeout_seconds",
-                "must be between 1 and 300",
-            );
-        }
-        if database.outage_grace_seconds > 3600 {
-            return bad("database", "outage_grace_seconds", "must be at most 3600");
-        }
-        if !(1..=7 * 24 * 3600).contains(&self.login.window_seconds) {
-            return bad(
-                "login",
-                "window_seconds",
-                "must be between 1 and 604800 (a week)",
-            );
-        }
-        if !(1..=600).contains(&http.header_timeout_seconds) {
-            return bad(
-                "http",
-                "header_timeout_seconds",
-                "must be between 1 and 600",
-            );
-        }
-        if !(8192..=1024 * 1024).contains(&http.max_header_bytes) {
-            return bad(
-                "http",
-                "max_header_bytes",
-                "must be between 8192 and 1048576",
-            );
-        }
-        if !(1..=1_000_000).contains(&http.max_connections) {
-            return bad("http", "max_connections", "must be between 1 and 1000000");
-        }
-        if !(1..=24 * 3600).contains(&self.leaks.window_seconds) {
-            return bad(
-                "leaks",
-                "window_seconds",
-                "must be between 1 and 86400 (a day)",
-            );
+        // Each number's bounds, in the order they are checked; what follows
+        // the upper bound in the message says what it means.
+        let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let (tokens, login, leaks) = (&self.tokens, &self.login, &self.leaks);
+        #[rustfmt::skip]
+        let bounds: [(&str, &str, u64, RangeInclusive<u64>, &str); 12] = [
+            ("tokens", "last_used_flush_seconds", tokens.last_used_flush_seconds, 1..=3600, ""),
+            ("sessions", "ttl_hours", self.sessions.ttl_hours, 1..=24 * 90, ""),
+            ("http", "max_body_bytes", wide(http.max_body_bytes), 1024..=16 * 1024 * 1024, ""),
+            ("http", "request_timeout_seconds", http.request_timeout_seconds, 1..=600, ""),
+            ("database", "max_connections", db.max_connections.into(), 1..=1000, ""),
+            ("database", "acquire_timeout_seconds", db.acquire_timeout_seconds, 1..=300, ""),
+            ("database", "outage_grace_seconds", db.outage_grace_seconds, 0..=3600, ""),
+            ("login", "window_seconds", login.window_seconds, 1..=7 * 24 * 3600, " (a week)"),
+            ("http", "header_timeout_seconds", http.header_timeout_seconds, 1..=600, ""),
+            ("http", "max_header_bytes", wide(http.max_header_bytes), 8192..=1024 * 1024, ""),
+            ("http", "max_connections", wide(http.max_connections), 1..=1_000_000, ""),
+            ("leaks", "window_seconds", leaks.window_seconds, 1..=24 * 3600, " (a day)"),
+        ];
+        for (section, key, value, range, means) in bounds {
+            if !range.contains(&value) {
+                let reason = match range.start() {
+                    0 => format!("must be at most {}", range.end()),
+                    low => format!("must be between {low} and {}{means}", range.end()),
+                };
+                return bad(section, key, &reason);
+            }
         }
         if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
             return bad(

@@ -385,18 +385,28 @@ fn closed() -> io::Error {
     )
 }
 
+impl<T: AsyncWrite + Unpin> HeadGuard<T> {
+    /// A write of the answer, refused once the connection is closing (then
+    /// nothing more may reach the client); it leaves bytes to flush.
+    fn write(
+        &mut self,
+        write: impl FnOnce(Pin<&mut T>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if !matches!(self.end, End::Open | End::AtShutdown(_)) {
+            return Poll::Ready(Err(closed()));
+        }
+        self.unflushed = true;
+        write(Pin::new(&mut self.io))
+    }
+}
+
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !matches!(this.end, End::Open | End::AtShutdown(_)) {
-            return Poll::Ready(Err(closed()));
-        }
-        this.unflushed = true;
-        Pin::new(&mut this.io).poll_write(cx, data)
+        self.get_mut().write(|io| io.poll_write(cx, data))
     }
 
     fn poll_write_vectored(
@@ -404,12 +414,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for HeadGuard<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if !matches!(this.end, End::Open | End::AtShutdown(_)) {
-            return Poll::Ready(Err(closed()));
-        }
-        this.unflushed = true;
-        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+        self.get_mut().write(|io| io.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

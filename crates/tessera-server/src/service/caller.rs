@@ -64,6 +64,23 @@ impl Caller {
         }
     }
 
+    /// The `items` this caller may `action` (a `*:read`), each at the
+    /// resource `resource_of` names, as `response` answers them: what a
+    /// list shows.
+    pub fn readable<T, R>(
+        &self,
+        action: &str,
+        items: &[T],
+        resource_of: impl Fn(&T) -> String,
+        response: impl Fn(&T) -> R,
+    ) -> Vec<R> {
+        items
+            .iter()
+            .filter(|item| self.allows(action, &resource_of(item)))
+            .map(response)
+            .collect()
+    }
+
     /// Like [`Caller::allows`], but for a token acting on itself (`self`):
     /// reading and rotating itself are not bound by its project
     /// restriction (see `token_allows_on_itself`).

@@ -38,11 +38,12 @@ pub fn member_response(m: &Member) -> MemberResponse {
 /// The org's members the caller may read.
 pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<MemberList> {
     let members = state.store.list_members(&caller.org.id).await?;
-    let items = members
-        .iter()
-        .filter(|m| caller.allows("member:read", &resource::member(&m.id)))
-        .map(member_response)
-        .collect();
+    let items = caller.readable(
+        "member:read",
+        &members,
+        |m| resource::member(&m.id),
+        member_response,
+    );
     Ok(MemberList { items })
 }
 

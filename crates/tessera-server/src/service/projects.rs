@@ -29,11 +29,12 @@ fn parse_key(key: &str) -> ServiceResult<ProjectKey> {
 /// The org's projects the caller may read.
 pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<ProjectList> {
     let projects = state.store.list_projects(&caller.org.id).await?;
-    let items = projects
-        .iter()
-        .filter(|p| caller.allows("project:read", &resource::project(&p.key)))
-        .map(project_response)
-        .collect();
+    let items = caller.readable(
+        "project:read",
+        &projects,
+        |p| resource::project(&p.key),
+        project_response,
+    );
     Ok(ProjectList { items })
 }
 

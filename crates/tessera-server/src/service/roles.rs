@@ -6,7 +6,7 @@ use serde_json::json;
 use tessera_api::{CreateRoleRequest, RoleList, RoleResponse, UpdateRoleRequest};
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::CustomRole;
-use tessera_core::{resource, RoleKey};
+use tessera_core::{resource, Policy, RoleKey};
 use time::OffsetDateTime;
 
 use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
@@ -22,6 +22,27 @@ pub fn role_response(r: &CustomRole) -> RoleResponse {
     }
 }
 
+/// The role, or a 404.
+async fn load(state: &AppState, caller: &Caller, key: &RoleKey) -> ServiceResult<CustomRole> {
+    state
+        .store
+        .get_role(&caller.org.id, key)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("role"))
+}
+
+/// Writing a role (creating or replacing it, with `policy`): the policy is
+/// valid, the caller has `action` on it, and does not hold it
+/// (`Grantor::check_role_write`).
+fn check_write(caller: &Caller, action: &str, key: &RoleKey, policy: &Policy) -> ServiceResult<()> {
+    policy.validate()?;
+    caller.require(action, &resource::role(key))?;
+    caller
+        .grantor()
+        .check_role_write(key, &caller.member.custom_roles)?;
+    Ok(())
+}
+
 /// A key that does not parse names no role: 404, like a missing one.
 fn parse_key(key: &str) -> ServiceResult<RoleKey> {
     RoleKey::parse(key).map_err(|_| ServiceError::not_found("role"))
@@ -30,11 +51,12 @@ fn parse_key(key: &str) -> ServiceResult<RoleKey> {
 /// The org's custom roles the caller may read.
 pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<RoleList> {
     let roles = state.store.list_roles(&caller.org.id).await?;
-    let items = roles
-        .iter()
-        .filter(|r| caller.allows("role:read", &resource::role(&r.key)))
-        .map(role_response)
-        .collect();
+    let items = caller.readable(
+        "role:read",
+        &roles,
+        |r| resource::role(&r.key),
+        role_response,
+    );
     Ok(RoleList { items })
 }
 
@@ -48,11 +70,7 @@ pub async fn create(
     let key = RoleKey::parse(&request.key)?;
     let name = request.name.unwrap_or_else(|| key.to_string());
     validate_name("name", &name)?;
-    request.policy.validate()?;
-    caller.require("role:create", &resource::role(&key))?;
-    caller
-        .grantor()
-        .check_role_write(&key, &caller.member.custom_roles)?;
+    check_write(caller, "role:create", &key, &request.policy)?;
     let role = CustomRole {
         org_id: caller.org.id.clone(),
         key,
@@ -62,14 +80,8 @@ pub async fn create(
         updated_at: now,
     };
     let details = json!({ "policy": role.policy });
-    let event = event(
-        state,
-        caller,
-        now,
-        "role:create",
-        resource::role(&role.key),
-        details,
-    );
+    let target = resource::role(&role.key);
+    let event = event(state, caller, now, "role:create", target, details);
     state.store.create_role(&role, &event).await?;
     Ok(role_response(&role))
 }
@@ -78,11 +90,7 @@ pub async fn create(
 pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult<RoleResponse> {
     let key = parse_key(key)?;
     caller.require("role:read", &resource::role(&key))?;
-    let role = state
-        .store
-        .get_role(&caller.org.id, &key)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("role"))?;
+    let role = load(state, caller, &key).await?;
     Ok(role_response(&role))
 }
 
@@ -96,16 +104,8 @@ pub async fn update(
     now: OffsetDateTime,
 ) -> ServiceResult<RoleResponse> {
     let key = parse_key(key)?;
-    request.policy.validate()?;
-    caller.require("role:update", &resource::role(&key))?;
-    caller
-        .grantor()
-        .check_role_write(&key, &caller.member.custom_roles)?;
-    let mut role = state
-        .store
-        .get_role(&caller.org.id, &key)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("role"))?;
+    check_write(caller, "role:update", &key, &request.policy)?;
+    let mut role = load(state, caller, &key).await?;
     if let Some(name) = request.name {
         validate_name("name", &name)?;
         role.name = name;
@@ -138,14 +138,8 @@ pub async fn delete(
 ) -> ServiceResult<()> {
     let key = parse_key(key)?;
     caller.require("role:delete", &resource::role(&key))?;
-    let event = event(
-        state,
-        caller,
-        now,
-        "role:delete",
-        resource::role(&key),
-        json!({}),
-    );
+    let target = resource::role(&key);
+    let event = event(state, caller, now, "role:delete", target, json!({}));
     state
         .store
         .delete_role(&caller.org.id, &key, &event)

@@ -71,12 +71,7 @@ pub async fn create(
         expires_at,
     );
     let event = token_event(state, caller, now, "token:create", &token, json!({}));
-    state
-        .store
-        .create_token(&token, &event)
-        .await
-        .map_err(owner_removed)?;
-    Ok(created(state, &token, minted))
+    store_created(state, &token, &event, minted).await
 }
 
 /// One of the caller's tokens (admins: any member's), metadata only.
@@ -207,12 +202,7 @@ pub async fn clone(
         &token,
         json!({ "source": source.id }),
     );
-    state
-        .store
-        .create_token(&token, &event)
-        .await
-        .map_err(owner_removed)?;
-    Ok(created(state, &token, minted))
+    store_created(state, &token, &event, minted).await
 }
 
 fn copy_name(name: &str) -> String {
@@ -477,6 +467,22 @@ fn token_event(
     }
     let target = resource::token(&token.member_id, &token.id);
     event(state, caller, now, action, target, details)
+}
+
+/// Stores a new token (created or cloned) with its audit event; the answer
+/// carries its value, this once.
+async fn store_created(
+    state: &AppState,
+    token: &Token,
+    event: &AuditEvent,
+    minted: NewToken,
+) -> ServiceResult<CreatedTokenResponse> {
+    state
+        .store
+        .create_token(token, event)
+        .await
+        .map_err(owner_removed)?;
+    Ok(created(state, token, minted))
 }
 
 fn created(state: &AppState, token: &Token, minted: NewToken) -> CreatedTokenResponse {

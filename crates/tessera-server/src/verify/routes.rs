@@ -297,7 +297,10 @@ pub(crate) async fn auth_answer(
     state.engine.record_use(&verified.token().id, now, ip);
     if let (Some(a), Some(r)) = (action, resource) {
         if !verified.allows(a, r) {
-            return Err(ApiError::forbidden(a, r));
+            return Err(ApiError::Forbidden {
+                action: a.to_owned(),
+                resource: r.to_owned(),
+            });
         }
     }
     // 200 with no body; the security headers are in place from the start

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use subtle::ConstantTimeEq;
 use tessera_api::ErrorCode;
 use time::macros::format_description;
@@ -17,6 +17,7 @@ use super::render::error_page;
 use crate::auth::{cookie, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::secrets::csrf_token;
+use crate::service::ServiceError;
 use crate::state::AppState;
 
 /// The hidden field every form carries.
@@ -168,6 +169,74 @@ impl Problems {
     pub fn status(&self) -> StatusCode {
         self.status.unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
     }
+
+    /// The status of a page showing these: 200 when there are none.
+    pub fn page_status(&self) -> StatusCode {
+        if self.is_empty() {
+            StatusCode::OK
+        } else {
+            self.status()
+        }
+    }
+}
+
+/// No fields: a form not sent yet.
+static EMPTY: FormData = FormData(Vec::new());
+
+/// What a page's form shows: the form as sent with its problems, or (not
+/// sent) an empty one.
+pub fn shown(sent: Option<(&FormData, Problems)>) -> (&FormData, Problems) {
+    sent.unwrap_or_else(|| (&EMPTY, Problems::default()))
+}
+
+/// A page, or the page for an error the member cannot correct in a form:
+/// the pages' handlers use `?` on the service's answers.
+pub type PageResult = Result<Response, Failed>;
+
+/// An error shown as a page of its own (see [`failed`]).
+#[derive(Debug)]
+pub struct Failed(ApiError);
+
+impl From<ApiError> for Failed {
+    fn from(err: ApiError) -> Self {
+        Self(err)
+    }
+}
+
+impl From<ServiceError> for Failed {
+    fn from(err: ServiceError) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for Failed {
+    fn into_response(self) -> Response {
+        failed(self.0)
+    }
+}
+
+/// A redirect, after a change was made.
+pub fn redirect(to: &str) -> PageResult {
+    Ok(Redirect::to(to).into_response())
+}
+
+/// The answer to a form that changes something: a redirect to `done` when
+/// the change was made, else `again`, the form's page showing the problem
+/// next to whichever of `fields` it is about.
+pub async fn done_or_again<T, E, F>(
+    result: Result<T, E>,
+    done: &str,
+    fields: &[&'static str],
+    again: impl FnOnce(Problems) -> F,
+) -> PageResult
+where
+    E: Into<ApiError>,
+    F: std::future::Future<Output = PageResult>,
+{
+    match result {
+        Ok(_) => redirect(done),
+        Err(e) => again(Problems::from_api(e, fields)).await,
+    }
 }
 
 /// The page for an error the member cannot correct in a form (not found,
@@ -294,7 +363,7 @@ mod tests {
         let err: ApiError = tessera_core::Error::ExpiryInPast.into();
         let p = Problems::from_api(err, &["name", "expires_at"]);
         assert!(p.get("expires_at").is_some());
-        let err = ApiError::forbidden("token:create", "member/x:token/y");
+        let err = crate::service::ServiceError::forbidden("token:create", "member/x:token/y");
         let p = Problems::from_api(err, &["name"]);
         assert!(p.general.is_some());
     }

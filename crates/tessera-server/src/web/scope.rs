@@ -19,6 +19,44 @@ pub struct Choice {
     pub checked: bool,
 }
 
+/// Built-in roles as options, `current` selected.
+pub fn builtin_role_choices(roles: Vec<BuiltinRole>, current: &str) -> Vec<Choice> {
+    roles
+        .into_iter()
+        .map(|r| Choice {
+            value: r.to_string(),
+            label: r.to_string(),
+            checked: current == r.as_str(),
+        })
+        .collect()
+}
+
+/// The org's custom roles the caller may read, as checkboxes ticked where
+/// `picked` has them (none when they cannot be read).
+pub async fn custom_role_choices(
+    state: &AppState,
+    caller: &Caller,
+    picked: &[String],
+) -> Vec<Choice> {
+    match roles::list(state, caller).await {
+        Ok(list) => list
+            .items
+            .into_iter()
+            .map(|r| keyed_choice(r.key, &r.name, picked))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A role or project as "Name (key)", ticked when `picked` has its key.
+fn keyed_choice(key: String, name: &str, picked: &[String]) -> Choice {
+    Choice {
+        checked: picked.contains(&key),
+        label: format!("{name} ({key})"),
+        value: key,
+    }
+}
+
 /// The scope fieldset: built-in role, custom roles, inline policy, or the
 /// member's own permissions; and the project restriction.
 pub struct ScopeFields {
@@ -47,30 +85,11 @@ impl ScopeFields {
         };
         let chosen_role = form.get("role");
         let grantable = tokens::grantable(caller);
-        let roles = grantable
-            .roles
-            .into_iter()
-            .map(|r| Choice {
-                value: r.to_string(),
-                label: r.to_string(),
-                checked: chosen_role == r.as_str(),
-            })
-            .collect();
+        let roles = builtin_role_choices(grantable.roles, chosen_role);
         let can_custom = grantable.custom_roles;
         let picked_roles = form.all("custom_roles");
         let custom_roles = if can_custom {
-            match roles::list(state, caller).await {
-                Ok(list) => list
-                    .items
-                    .into_iter()
-                    .map(|r| Choice {
-                        checked: picked_roles.contains(&r.key),
-                        label: format!("{} ({})", r.name, r.key),
-                        value: r.key,
-                    })
-                    .collect(),
-                Err(_) => Vec::new(),
-            }
+            custom_role_choices(state, caller, &picked_roles).await
         } else {
             Vec::new()
         };
@@ -79,11 +98,7 @@ impl ScopeFields {
             Ok(list) => list
                 .items
                 .into_iter()
-                .map(|p| Choice {
-                    checked: picked_projects.contains(&p.key),
-                    label: format!("{} ({})", p.name, p.key),
-                    value: p.key,
-                })
+                .map(|p| keyed_choice(p.key, &p.name, &picked_projects))
                 .collect(),
             Err(_) => Vec::new(),
         };

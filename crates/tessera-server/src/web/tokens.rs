@@ -8,14 +8,16 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
     UpdateTokenRequest,
 };
 use tessera_core::lifecycle::validate_name;
 
-use super::forms::{expiry_from, failed, query_of, FormData, Problems, WebForm};
+use super::forms::{
+    done_or_again, expiry_from, query_of, redirect, FormData, PageResult, Problems, WebForm,
+};
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
@@ -55,20 +57,17 @@ pub async fn list(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     let now = state.now();
-    let layout = user.layout("My tokens", "tokens");
-    match tokens::list(&state, &user.caller).await {
-        Ok(list) => page(
-            StatusCode::OK,
-            &ListPage {
-                layout,
-                tokens: list.items.iter().map(|t| TokenView::new(t, now)).collect(),
-                notice: notice(&query_of(raw)),
-            },
-        ),
-        Err(e) => failed(e),
-    }
+    let list = tokens::list(&state, &user.caller).await?;
+    Ok(page(
+        StatusCode::OK,
+        &ListPage {
+            layout: user.layout("My tokens", "tokens"),
+            tokens: list.items.iter().map(|t| TokenView::new(t, now)).collect(),
+            notice: notice(&query_of(raw)),
+        },
+    ))
 }
 
 #[derive(Template)]
@@ -89,11 +88,7 @@ async fn new_page(
 ) -> Response {
     let scope = ScopeFields::build(state, &user.caller, form, &problems).await;
     let expiry = ExpiryFields::build(state, &user.caller, form, &problems, true);
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+    let status = problems.page_status();
     page(
         status,
         &NewPage {
@@ -229,6 +224,34 @@ async fn mint_once(
     Ok(created_page(state, user, headers, verb, created))
 }
 
+/// A value-minting form of a token's page: as sent, which one it is, and
+/// the fields an API error may be about.
+struct MintForm<'a> {
+    form: &'a FormData,
+    which: Form,
+    fields: &'static [&'static str],
+}
+
+/// [`mint_once`] from a token's page, which shows again with the problem
+/// next to its field when the service refuses.
+async fn mint_or_show(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+    headers: &HeaderMap,
+    sent: MintForm<'_>,
+    verb: &'static str,
+    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
+) -> PageResult {
+    match mint_once(state, user, headers, sent.form, verb, mint).await {
+        Ok(page) => Ok(page),
+        Err(e) => {
+            let p = Problems::from_api(e, sent.fields);
+            show_page(state, user, id, None, Some((sent.which, sent.form, p))).await
+        }
+    }
+}
+
 /// The answer to a value-minting form sent again (a reload of the page
 /// that showed the value, or a double click): nothing more is done, and
 /// the value, which is not kept, is not shown again.
@@ -285,13 +308,16 @@ struct ShowPage {
     clone_problems: Problems,
 }
 
-/// Which of the page's forms was sent, with its input and problems.
-enum Sent<'a> {
-    Nothing,
-    Edit(&'a FormData, Problems),
-    Rotate(&'a FormData, Problems),
-    Clone(&'a FormData, Problems),
+/// The page's forms, in the order of its arrays below.
+#[derive(Clone, Copy)]
+enum Form {
+    Edit = 0,
+    Rotate = 1,
+    Clone = 2,
 }
+
+/// Which of the page's forms was sent, with its input and problems.
+type Sent<'a> = Option<(Form, &'a FormData, Problems)>;
 
 async fn show_page(
     state: &AppState,
@@ -299,58 +325,30 @@ async fn show_page(
     id: &str,
     notice: Option<&'static str>,
     sent: Sent<'_>,
-) -> Response {
-    let token = match tokens::show(state, &user.caller, id).await {
-        Ok(t) => t,
-        Err(e) => return failed(e),
-    };
+) -> PageResult {
+    let token = tokens::show(state, &user.caller, id).await?;
     let empty = FormData::default();
     let current = form_of(&token);
-    let (edit_form, problems, rotate_form, rotate_problems, clone_form, clone_problems) = match sent
-    {
-        Sent::Nothing => (
-            &current,
-            Problems::default(),
-            &empty,
-            Problems::default(),
-            &empty,
-            Problems::default(),
-        ),
-        Sent::Edit(f, p) => (
-            f,
-            p,
-            &empty,
-            Problems::default(),
-            &empty,
-            Problems::default(),
-        ),
-        Sent::Rotate(f, p) => (
-            &current,
-            Problems::default(),
-            f,
-            p,
-            &empty,
-            Problems::default(),
-        ),
-        Sent::Clone(f, p) => (
-            &current,
-            Problems::default(),
-            &empty,
-            Problems::default(),
-            f,
-            p,
-        ),
-    };
-    let status = [&problems, &rotate_problems, &clone_problems]
-        .into_iter()
+    // The edit form shows the token as it is, the others start empty;
+    // the one sent shows what was sent.
+    let mut forms = [&current, &empty, &empty];
+    let mut problems: [Problems; 3] = Default::default();
+    if let Some((which, form, p)) = sent {
+        forms[which as usize] = form;
+        problems[which as usize] = p;
+    }
+    let status = problems
+        .iter()
         .find(|p| !p.is_empty())
-        .map_or(StatusCode::OK, |p| p.status());
+        .map_or(StatusCode::OK, Problems::status);
+    let [edit_form, rotate_form, clone_form] = forms;
+    let [problems, rotate_problems, clone_problems] = problems;
     let scope = ScopeFields::build(state, &user.caller, edit_form, &problems).await;
     let expiry = ExpiryFields::build(state, &user.caller, rotate_form, &rotate_problems, false);
     let clone_name = clone_form
         .opt("name")
         .unwrap_or_else(|| format!("{} (copy)", token.name));
-    page(
+    Ok(page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
@@ -370,7 +368,7 @@ async fn show_page(
             clone_name,
             clone_problems,
         },
-    )
+    ))
 }
 
 /// The edit form's fields as the token is now.
@@ -405,8 +403,8 @@ pub async fn show(
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    show_page(&state, &user, &id, notice(&query_of(raw)), Sent::Nothing).await
+) -> PageResult {
+    show_page(&state, &user, &id, notice(&query_of(raw)), None).await
 }
 
 /// `POST /tokens/{id}`: rename, re-scope, re-restrict.
@@ -415,10 +413,10 @@ pub async fn update(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let chosen = match scope::chosen(&form) {
         Ok(c) => c,
-        Err(p) => return show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await,
+        Err(p) => return show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))).await,
     };
     let projects = form.all("projects");
     let request = UpdateTokenRequest {
@@ -429,13 +427,14 @@ pub async fn update(
         projects: Some((!projects.is_empty()).then_some(projects)),
         expires_at: None,
     };
-    match tokens::update(&state, &user.caller, &id, request, state.now()).await {
-        Ok(_) => Redirect::to(&format!("/tokens/{id}?done=saved")).into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, TOKEN_FIELDS);
-            show_page(&state, &user, &id, None, Sent::Edit(&form, p)).await
-        }
-    }
+    let saved = tokens::update(&state, &user.caller, &id, request, state.now()).await;
+    done_or_again(
+        saved,
+        &format!("/tokens/{id}?done=saved"),
+        TOKEN_FIELDS,
+        |p| show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))),
+    )
+    .await
 }
 
 /// `POST /tokens/{id}/rotate`: a new value for the same token.
@@ -445,34 +444,30 @@ pub async fn rotate(
     Path(id): Path<String>,
     headers: HeaderMap,
     WebForm(form): WebForm,
-) -> Response {
-    let expires_at = match expiry_from(&form, state.now()) {
-        Ok(Some(at)) => at,
-        Ok(None) => {
-            let p = Problems::field("expires_at", "A rotation needs a new expiry date.");
-            return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await;
+) -> PageResult {
+    let expires_at = expiry_from(&form, state.now()).and_then(|at| {
+        at.ok_or_else(|| Problems::field("expires_at", "A rotation needs a new expiry date."))
+    });
+    let grace = form
+        .get("grace")
+        .parse::<u32>()
+        .map_err(|_| Problems::field("grace_period_seconds", "Choose a grace period."));
+    let request = match (expires_at, grace) {
+        (Ok(expires_at), Ok(grace)) => RotateTokenRequest {
+            expires_at,
+            grace_period_seconds: Some(grace),
+        },
+        (Err(p), _) | (_, Err(p)) => {
+            return show_page(&state, &user, &id, None, Some((Form::Rotate, &form, p))).await
         }
-        Err(p) => return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await,
-    };
-    let grace = match form.get("grace").parse::<u32>() {
-        Ok(g) => g,
-        Err(_) => {
-            let p = Problems::field("grace_period_seconds", "Choose a grace period.");
-            return show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await;
-        }
-    };
-    let request = RotateTokenRequest {
-        expires_at,
-        grace_period_seconds: Some(grace),
     };
     let call = tokens::rotate(&state, &user.caller, &id, request, state.now());
-    match mint_once(&state, &user, &headers, &form, "rotated", call).await {
-        Ok(page) => page,
-        Err(e) => {
-            let p = Problems::from_api(e, &["expires_at", "grace_period_seconds"]);
-            show_page(&state, &user, &id, None, Sent::Rotate(&form, p)).await
-        }
-    }
+    let sent = MintForm {
+        form: &form,
+        which: Form::Rotate,
+        fields: &["expires_at", "grace_period_seconds"],
+    };
+    mint_or_show(&state, &user, &id, &headers, sent, "rotated", call).await
 }
 
 /// `POST /tokens/{id}/clone`: a new token with the same scope.
@@ -482,18 +477,17 @@ pub async fn clone(
     Path(id): Path<String>,
     headers: HeaderMap,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
     let call = tokens::clone(&state, &user.caller, &id, request, state.now());
-    match mint_once(&state, &user, &headers, &form, "cloned", call).await {
-        Ok(page) => page,
-        Err(e) => {
-            let p = Problems::from_api(e, &["name", "expires_at"]);
-            show_page(&state, &user, &id, None, Sent::Clone(&form, p)).await
-        }
-    }
+    let sent = MintForm {
+        form: &form,
+        which: Form::Clone,
+        fields: &["name", "expires_at"],
+    };
+    mint_or_show(&state, &user, &id, &headers, sent, "cloned", call).await
 }
 
 #[derive(Template)]
@@ -526,13 +520,10 @@ pub async fn confirm_delete(
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     let back = safe_back(query_of(raw).get("back"));
-    let token = match tokens::show(&state, &user.caller, &id).await {
-        Ok(t) => t,
-        Err(e) => return failed(e),
-    };
-    page(
+    let token = tokens::show(&state, &user.caller, &id).await?;
+    Ok(page(
         StatusCode::OK,
         &ConfirmPage {
             layout: user.layout("Delete token", "tokens"),
@@ -553,7 +544,7 @@ pub async fn confirm_delete(
             },
             back,
         },
-    )
+    ))
 }
 
 /// `POST /tokens/{id}/delete`.
@@ -562,10 +553,8 @@ pub async fn delete(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let back = safe_back(form.get("back"));
-    match tokens::delete(&state, &user.caller, &id, state.now()).await {
-        Ok(_) => Redirect::to(&format!("{back}?done=deleted")).into_response(),
-        Err(e) => failed(e),
-    }
+    tokens::delete(&state, &user.caller, &id, state.now()).await?;
+    redirect(&format!("{back}?done=deleted"))
 }

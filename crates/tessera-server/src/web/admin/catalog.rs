@@ -2,18 +2,47 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
-use tessera_api::{CreateProjectRequest, CreateRoleRequest, Policy, UpdateRoleRequest};
+use axum::response::Response;
+use tessera_api::{
+    CreateProjectRequest, CreateRoleRequest, Policy, ProjectResponse, RoleResponse,
+    UpdateRoleRequest,
+};
 
 use super::confirm;
-use super::{failed, notice, query_of};
+use super::{notice, query_of};
 use crate::redact::redact;
-use crate::service::{projects, roles};
+use crate::service::{projects, roles, ServiceResult};
 use crate::state::AppState;
-use crate::web::forms::{FormData, Problems, WebForm};
+use crate::web::forms::{done_or_again, redirect, shown, FormData, PageResult, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
 use crate::web::session::WebUser;
+
+/// The create form under a catalogue's list, as it shows: as sent with
+/// its problems, or empty; and a redirect's notice above the list.
+struct CreateForm<'a> {
+    notice: Option<&'static str>,
+    form: &'a FormData,
+    problems: Problems,
+}
+
+/// A catalogue page (roles, projects): `list`'s answer rendered as `render`
+/// says, above the create form; or the page for the service's error.
+async fn catalog_page<'a, L, T: Template>(
+    list: impl std::future::Future<Output = ServiceResult<L>>,
+    sent: Option<(&'a FormData, Problems)>,
+    notice: Option<&'static str>,
+    render: impl FnOnce(L, CreateForm<'a>) -> T,
+) -> PageResult {
+    let list = list.await?;
+    let (form, problems) = shown(sent);
+    let status = problems.page_status();
+    let create = CreateForm {
+        notice,
+        form,
+        problems,
+    };
+    Ok(page(status, &render(list, create)))
+}
 
 /// A role as the list prints it.
 struct RoleRow {
@@ -23,55 +52,38 @@ struct RoleRow {
     updated: String,
 }
 
+impl From<RoleResponse> for RoleRow {
+    fn from(r: RoleResponse) -> Self {
+        Self {
+            statements: r.policy.0.len(),
+            updated: when(r.updated_at),
+            key: r.key,
+            name: r.name,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_roles.html")]
-struct RolesPage {
+struct RolesPage<'a> {
     layout: Layout,
     roles: Vec<RoleRow>,
-    notice: Option<&'static str>,
-    key: String,
-    name: String,
-    policy: String,
-    problems: Problems,
+    create: CreateForm<'a>,
 }
 
 pub(super) async fn roles_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
-    let roles = match roles::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|r| RoleRow {
-                statements: r.policy.0.len(),
-                updated: when(r.updated_at),
-                key: r.key,
-                name: r.name,
-            })
-            .collect(),
-        Err(e) => return failed(e),
-    };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
-    page(
-        status,
-        &RolesPage {
-            layout: user.layout("Custom roles", "roles"),
-            roles,
-            notice,
-            key: form.get("key").to_owned(),
-            name: form.get("name").to_owned(),
-            policy: form.get("policy").to_owned(),
-            problems,
-        },
-    )
+) -> PageResult {
+    let list = roles::list(state, &user.caller);
+    catalog_page(list, sent, notice, |list, create| RolesPage {
+        layout: user.layout("Custom roles", "roles"),
+        roles: list.items.into_iter().map(RoleRow::from).collect(),
+        create,
+    })
+    .await
 }
 
 /// The policy textarea, parsed; a message next to it when it is not JSON.
@@ -95,39 +107,32 @@ pub(super) async fn roles(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let notice = notice(&query_of(raw));
-    roles_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        notice,
-    )
-    .await
+) -> PageResult {
+    roles_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
 pub(super) async fn create_role(
     State(state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
-        Err(p) => return roles_page(&state, &user, &form, p, None).await,
+        Err(p) => return roles_page(&state, &user, Some((&form, p)), None).await,
     };
     let request = CreateRoleRequest {
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
         policy,
     };
-    match roles::create(&state, &user.caller, request, state.now()).await {
-        Ok(_) => Redirect::to("/admin/roles?done=created").into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["key", "name", "policy"]);
-            roles_page(&state, &user, &form, p, None).await
-        }
-    }
+    let created = roles::create(&state, &user.caller, request, state.now()).await;
+    done_or_again(
+        created,
+        "/admin/roles?done=created",
+        &["key", "name", "policy"],
+        |p| roles_page(&state, &user, Some((&form, p)), None),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -147,11 +152,8 @@ pub(super) async fn role_page(
     key: &str,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
-    let role = match roles::show(state, &user.caller, key).await {
-        Ok(r) => r,
-        Err(e) => return failed(e),
-    };
+) -> PageResult {
+    let role = roles::show(state, &user.caller, key).await?;
     let (name, policy, problems) = match sent {
         Some((form, p)) => (
             form.get("name").to_owned(),
@@ -164,12 +166,8 @@ pub(super) async fn role_page(
             Problems::default(),
         ),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
-    page(
+    let status = problems.page_status();
+    Ok(page(
         status,
         &RolePage {
             layout: user.layout(format!("Role {}", role.key), "roles"),
@@ -179,7 +177,7 @@ pub(super) async fn role_page(
             notice,
             problems,
         },
-    )
+    ))
 }
 
 pub(super) async fn role(
@@ -187,7 +185,7 @@ pub(super) async fn role(
     user: WebUser,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     role_page(&state, &user, &key, None, notice(&query_of(raw))).await
 }
 
@@ -196,7 +194,7 @@ pub(super) async fn update_role(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
         Err(p) => return role_page(&state, &user, &key, Some((&form, p)), None).await,
@@ -205,13 +203,12 @@ pub(super) async fn update_role(
         name: form.opt("name"),
         policy,
     };
-    match roles::update(&state, &user.caller, &key, request, state.now()).await {
-        Ok(_) => Redirect::to(&format!("/admin/roles/{key}?done=saved")).into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["name", "policy"]);
-            role_page(&state, &user, &key, Some((&form, p)), None).await
-        }
-    }
+    let saved = roles::update(&state, &user.caller, &key, request, state.now()).await;
+    let done = format!("/admin/roles/{key}?done=saved");
+    done_or_again(saved, &done, &["name", "policy"], |p| {
+        role_page(&state, &user, &key, Some((&form, p)), None)
+    })
+    .await
 }
 
 pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) -> Response {
@@ -232,11 +229,9 @@ pub(super) async fn delete_role(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
-) -> Response {
-    match roles::delete(&state, &user.caller, &key, state.now()).await {
-        Ok(_) => Redirect::to("/admin/roles?done=deleted").into_response(),
-        Err(e) => failed(e),
-    }
+) -> PageResult {
+    roles::delete(&state, &user.caller, &key, state.now()).await?;
+    redirect("/admin/roles?done=deleted")
 }
 
 // ---------------------------------------------------------------- projects
@@ -247,86 +242,64 @@ struct ProjectRow {
     created: String,
 }
 
+impl From<ProjectResponse> for ProjectRow {
+    fn from(p: ProjectResponse) -> Self {
+        Self {
+            created: when(p.created_at),
+            key: p.key,
+            name: p.name,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_projects.html")]
-struct ProjectsPage {
+struct ProjectsPage<'a> {
     layout: Layout,
     projects: Vec<ProjectRow>,
-    notice: Option<&'static str>,
-    key: String,
-    name: String,
-    problems: Problems,
+    create: CreateForm<'a>,
 }
 
 pub(super) async fn projects_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
-    let projects = match projects::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|p| ProjectRow {
-                created: when(p.created_at),
-                key: p.key,
-                name: p.name,
-            })
-            .collect(),
-        Err(e) => return failed(e),
-    };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
-    page(
-        status,
-        &ProjectsPage {
-            layout: user.layout("Projects", "projects"),
-            projects,
-            notice,
-            key: form.get("key").to_owned(),
-            name: form.get("name").to_owned(),
-            problems,
-        },
-    )
+) -> PageResult {
+    let list = projects::list(state, &user.caller);
+    catalog_page(list, sent, notice, |list, create| ProjectsPage {
+        layout: user.layout("Projects", "projects"),
+        projects: list.items.into_iter().map(ProjectRow::from).collect(),
+        create,
+    })
+    .await
 }
 
 pub(super) async fn projects(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let notice = notice(&query_of(raw));
-    projects_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        notice,
-    )
-    .await
+) -> PageResult {
+    projects_page(&state, &user, None, notice(&query_of(raw))).await
 }
 
 pub(super) async fn create_project(
     State(state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let request = CreateProjectRequest {
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
     };
-    match projects::create(&state, &user.caller, request, state.now()).await {
-        Ok(_) => Redirect::to("/admin/projects?done=created").into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["key", "name"]);
-            projects_page(&state, &user, &form, p, None).await
-        }
-    }
+    let created = projects::create(&state, &user.caller, request, state.now()).await;
+    done_or_again(
+        created,
+        "/admin/projects?done=created",
+        &["key", "name"],
+        |p| projects_page(&state, &user, Some((&form, p)), None),
+    )
+    .await
 }
 
 pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String>) -> Response {
@@ -346,9 +319,7 @@ pub(super) async fn delete_project(
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
-) -> Response {
-    match projects::delete(&state, &user.caller, &key, state.now()).await {
-        Ok(_) => Redirect::to("/admin/projects?done=deleted").into_response(),
-        Err(e) => failed(e),
-    }
+) -> PageResult {
+    projects::delete(&state, &user.caller, &key, state.now()).await?;
+    redirect("/admin/projects?done=deleted")
 }

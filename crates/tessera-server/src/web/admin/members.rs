@@ -3,17 +3,17 @@
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::{CreateMemberRequest, MemberResponse, UpdateMemberRequest};
 use tessera_core::BuiltinRole;
 
-use super::{failed, notice, query_of};
-use super::{member_role_choices, role_choices};
+use super::{notice, query_of};
 use crate::service::members;
 use crate::state::AppState;
-use crate::web::forms::{friendly, FormData, Problems, WebForm};
+use crate::web::forms::{
+    done_or_again, friendly, redirect, shown, FormData, PageResult, Problems, WebForm,
+};
 use crate::web::render::{page, Layout, TokenView};
-use crate::web::scope::Choice;
+use crate::web::scope::{builtin_role_choices, custom_role_choices, Choice};
 use crate::web::session::WebUser;
 use crate::web::tokens::ConfirmPage;
 
@@ -41,32 +41,26 @@ struct MembersPage {
 pub(super) async fn members_page(
     state: &AppState,
     user: &WebUser,
-    form: &FormData,
-    problems: Problems,
+    sent: Option<(&FormData, Problems)>,
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
-) -> Response {
-    let list = match members::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|member| MemberRow {
-                manageable: members::check_manageable(&user.caller, member.role).is_ok(),
-                member,
-            })
-            .collect(),
-        Err(e) => return failed(e),
-    };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
+) -> PageResult {
+    let (form, problems) = shown(sent);
+    let list = members::list(state, &user.caller)
+        .await?
+        .items
+        .into_iter()
+        .map(|member| MemberRow {
+            manageable: members::check_manageable(&user.caller, member.role).is_ok(),
+            member,
+        })
+        .collect();
+    let status = problems.page_status();
     let role = match form.get("role") {
         "" => "reader",
         r => r,
     };
-    page(
+    Ok(page(
         status,
         &MembersPage {
             layout: user.layout("Members", "members"),
@@ -75,28 +69,19 @@ pub(super) async fn members_page(
             added,
             email: form.get("email").to_owned(),
             name: form.get("name").to_owned(),
-            roles: member_role_choices(user, role),
-            custom_roles: role_choices(state, user, &form.all("custom_roles")).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.caller), role),
+            custom_roles: custom_role_choices(state, &user.caller, &form.all("custom_roles")).await,
             problems,
         },
-    )
+    ))
 }
 
 pub(super) async fn members(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let notice = notice(&query_of(raw));
-    members_page(
-        &state,
-        &user,
-        &FormData::default(),
-        Problems::default(),
-        None,
-        notice,
-    )
-    .await
+) -> PageResult {
+    members_page(&state, &user, None, None, notice(&query_of(raw))).await
 }
 
 const MEMBER_FIELDS: &[&str] = &["email", "name", "role", "custom_roles", "password"];
@@ -106,10 +91,10 @@ pub(super) async fn add_member(
     State(state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
         let p = Problems::field("role", "Choose a role.");
-        return members_page(&state, &user, &form, p, None, None).await;
+        return members_page(&state, &user, Some((&form, p)), None, None).await;
     };
     let custom_roles = form.all("custom_roles");
     let request = CreateMemberRequest {
@@ -122,12 +107,11 @@ pub(super) async fn add_member(
     match members::create(&state, &user.caller, request, state.now()).await {
         Ok(created) => {
             let added = Some((created.member.email, created.initial_password));
-            let empty = FormData::default();
-            members_page(&state, &user, &empty, Problems::default(), added, None).await
+            members_page(&state, &user, None, added, None).await
         }
         Err(e) => {
             let p = Problems::from_api(e, MEMBER_FIELDS);
-            members_page(&state, &user, &form, p, None, None).await
+            members_page(&state, &user, Some((&form, p)), None, None).await
         }
     }
 }
@@ -155,11 +139,8 @@ pub(super) async fn member_page(
     id: &str,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
-) -> Response {
-    let member = match members::show(state, &user.caller, id).await {
-        Ok(m) => m,
-        Err(e) => return failed(e),
-    };
+) -> PageResult {
+    let member = members::show(state, &user.caller, id).await?;
     let (role, picked, problems) = match sent {
         Some((form, p)) => (form.get("role").to_owned(), form.all("custom_roles"), p),
         None => (
@@ -179,17 +160,13 @@ pub(super) async fn member_page(
         ),
         Err(e) => (Vec::new(), Some(friendly(&e.into()))),
     };
-    let status = if problems.is_empty() {
-        StatusCode::OK
-    } else {
-        problems.status()
-    };
-    page(
+    let status = problems.page_status();
+    Ok(page(
         status,
         &MemberPage {
             layout: user.layout(format!("Member {}", member.email), "members"),
-            roles: member_role_choices(user, &role),
-            custom_roles: role_choices(state, user, &picked).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.caller), &role),
+            custom_roles: custom_role_choices(state, &user.caller, &picked).await,
             member,
             notice,
             tokens,
@@ -197,7 +174,7 @@ pub(super) async fn member_page(
             locked,
             problems,
         },
-    )
+    ))
 }
 
 pub(super) async fn member(
@@ -205,7 +182,7 @@ pub(super) async fn member(
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     member_page(&state, &user, &id, None, notice(&query_of(raw))).await
 }
 
@@ -215,7 +192,7 @@ pub(super) async fn update_member(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
-) -> Response {
+) -> PageResult {
     let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
         let p = Problems::field("role", "Choose a role.");
         return member_page(&state, &user, &id, Some((&form, p)), None).await;
@@ -224,26 +201,21 @@ pub(super) async fn update_member(
         role: Some(role),
         custom_roles: Some(form.all("custom_roles")),
     };
-    let call = members::update(&state, &user.caller, &id, request, state.now());
-    match call.await {
-        Ok(_) => Redirect::to(&format!("/admin/members/{id}?done=saved")).into_response(),
-        Err(e) => {
-            let p = Problems::from_api(e, &["role", "custom_roles"]);
-            member_page(&state, &user, &id, Some((&form, p)), None).await
-        }
-    }
+    let saved = members::update(&state, &user.caller, &id, request, state.now()).await;
+    let done = format!("/admin/members/{id}?done=saved");
+    done_or_again(saved, &done, &["role", "custom_roles"], |p| {
+        member_page(&state, &user, &id, Some((&form, p)), None)
+    })
+    .await
 }
 
 pub(super) async fn confirm_remove(
     State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
-) -> Response {
-    let member = match members::show(&state, &user.caller, &id).await {
-        Ok(m) => m,
-        Err(e) => return failed(e),
-    };
-    page(
+) -> PageResult {
+    let member = members::show(&state, &user.caller, &id).await?;
+    Ok(page(
         StatusCode::OK,
         &ConfirmPage {
             layout: user.layout("Remove member", "members"),
@@ -260,7 +232,7 @@ pub(super) async fn confirm_remove(
             cancel: format!("/admin/members/{id}"),
             back: String::new(),
         },
-    )
+    ))
 }
 
 pub(super) async fn remove_member(
@@ -268,9 +240,7 @@ pub(super) async fn remove_member(
     user: WebUser,
     Path(id): Path<String>,
     WebForm(_): WebForm,
-) -> Response {
-    match members::delete(&state, &user.caller, &id, state.now()).await {
-        Ok(_) => Redirect::to("/admin/members?done=removed").into_response(),
-        Err(e) => failed(e),
-    }
+) -> PageResult {
+    members::delete(&state, &user.caller, &id, state.now()).await?;
+    redirect("/admin/members?done=removed")
 }

@@ -15,14 +15,11 @@ use axum::response::{Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 
+pub(super) use super::forms::query_of;
 use super::forms::FormData;
-pub(super) use super::forms::{failed, query_of};
 use super::render::page;
-use super::scope::Choice;
 use super::session::WebUser;
 use super::tokens::ConfirmPage;
-use crate::service::members::grantable_roles;
-use crate::service::roles;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -73,38 +70,6 @@ pub(super) fn notice(query: &FormData) -> Option<&'static str> {
         "created" => Some("Created."),
         _ => None,
     }
-}
-
-/// Custom roles as checkboxes, ticked where `picked` has them.
-pub(super) async fn role_choices(
-    state: &AppState,
-    user: &WebUser,
-    picked: &[String],
-) -> Vec<Choice> {
-    match roles::list(state, &user.caller).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .map(|r| Choice {
-                checked: picked.contains(&r.key),
-                label: format!("{} ({})", r.name, r.key),
-                value: r.key,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Built-in roles this admin may hand out, `current` selected.
-pub(super) fn member_role_choices(user: &WebUser, current: &str) -> Vec<Choice> {
-    grantable_roles(&user.caller)
-        .into_iter()
-        .map(|r| Choice {
-            value: r.to_string(),
-            label: r.to_string(),
-            checked: current == r.as_str(),
-        })
-        .collect()
 }
 
 /// A confirmation page for deleting something by name.

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::{AuditEventResponse, TokenPolicyPatch, UpdateOrgRequest};
 
-use super::{failed, notice, query_of};
+use super::{notice, query_of};
 use crate::error::ApiError;
 use crate::service::audit::AuditParams;
 use crate::service::{audit, members, org};
 use crate::state::AppState;
-use crate::web::forms::{friendly, Problems, WebForm};
+use crate::web::forms::{friendly, PageResult, Problems, WebForm};
 use crate::web::render::{page, when, Layout};
 use crate::web::scope::Choice;
 use crate::web::session::WebUser;
@@ -28,12 +28,9 @@ struct PolicyPage {
 
 /// `GET /admin/policy`: the org's token policy as `GET /api/v1/org` reads
 /// it (with the same permission check).
-pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> Response {
-    let current = match org::show(&user.caller) {
-        Ok(org) => org.token_policy,
-        Err(e) => return failed(e),
-    };
-    page(
+pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    let current = org::show(&user.caller)?.token_policy;
+    Ok(page(
         StatusCode::OK,
         &PolicyPage {
             layout: user.layout("Token policy", "policy"),
@@ -45,7 +42,7 @@ pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> Response {
             notice: notice(&query_of(raw)),
             problems: Problems::default(),
         },
-    )
+    ))
 }
 
 pub(super) async fn update_policy(
@@ -119,16 +116,13 @@ pub(super) async fn audit(
     State(state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
-) -> Response {
+) -> PageResult {
     let query = query_of(raw);
     let kept: Vec<(&str, String)> = ["actor", "action", "target", "before"]
         .into_iter()
         .filter_map(|k| query.opt(k).map(|v| (k, v)))
         .collect();
-    let members = match members::list(&state, &user.caller).await {
-        Ok(list) => list.items,
-        Err(e) => return failed(e),
-    };
+    let members = members::list(&state, &user.caller).await?.items;
     let name_of = |id: &str| {
         members
             .iter()
@@ -179,7 +173,7 @@ pub(super) async fn audit(
         Some((status, message)) => (status, Some(message)),
         None => (StatusCode::OK, None),
     };
-    page(
+    Ok(page(
         status,
         &AuditPageView {
             layout: user.layout("Audit log", "audit"),
@@ -190,7 +184,7 @@ pub(super) async fn audit(
             next,
             problem,
         },
-    )
+    ))
 }
 
 fn audit_row(e: AuditEventResponse, name_of: &impl Fn(&str) -> String) -> AuditRow {

@@ -1,0 +1,85 @@
+//! The org and its token policy (`/org`), and its audit log (`/audit`).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+#[cfg(feature = "openapi")]
+use crate::schema;
+use crate::{patch, TokenPolicy};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OrgResponse {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub token_policy: TokenPolicy,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// `PATCH /org`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UpdateOrgRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::Name>))]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_policy: Option<TokenPolicyPatch>,
+}
+
+/// Changes to the org's token policy; absent fields stay as they are, and
+/// `"max_lifetime_days": null` removes the cap.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenPolicyPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_expiration: Option<bool>,
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 1, maximum = 3650)
+    )]
+    pub max_lifetime_days: Option<Option<u32>>,
+}
+
+// ---------------------------------------------------------------- audit
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditActor {
+    pub member: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditEventResponse {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+    pub actor: AuditActor,
+    pub action: String,
+    pub target: String,
+    pub ip: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AuditPage {
+    pub items: Vec<AuditEventResponse>,
+    /// Pass as `before` to get the next (older) page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
