@@ -4,6 +4,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::token::NewToken;
 use crate::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, TokenId,
     TokenPolicy, TokenScope,
@@ -125,6 +126,33 @@ pub struct Token {
 }
 
 impl Token {
+    /// The record of a freshly `minted` token of `owner`, created at `now`:
+    /// not restricted to projects, no expiry, never used or rotated.
+    pub fn minted(
+        minted: &NewToken,
+        owner: &Member,
+        name: impl Into<String>,
+        scope: TokenScope,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: minted.id.clone(),
+            org_id: owner.org_id.clone(),
+            member_id: owner.id.clone(),
+            name: name.into(),
+            snippet: minted.snippet.clone(),
+            secret_hash: minted.secret_hash,
+            scope,
+            projects: Vec::new(),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+            rotated_at: None,
+            previous_secret: None,
+        }
+    }
+
     /// Does `presented` match this token's current secret, or its previous
     /// one while the rotation grace period lasts? Both compares always run,
     /// in constant time.

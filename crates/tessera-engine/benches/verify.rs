@@ -85,22 +85,13 @@ fn world() -> World {
             .await
             .expect("org");
         let minted = engine.format().generate(now);
-        let token = Token {
-            id: minted.id.clone(),
-            org_id: org.id.clone(),
-            member_id: owner.id.clone(),
-            name: "bench".into(),
-            snippet: minted.snippet.clone(),
-            secret_hash: minted.secret_hash,
-            scope: TokenScope::Role(BuiltinRole::Writer),
-            projects: vec![],
-            created_at: now,
-            expires_at: None,
-            last_used_at: None,
-            last_used_ip: None,
-            rotated_at: None,
-            previous_secret: None,
-        };
+        let token = Token::minted(
+            &minted,
+            &owner,
+            "bench",
+            TokenScope::Role(BuiltinRole::Writer),
+            now,
+        );
         engine
             .store()
             .create_token(&token, &event(&org, 2, "token:create"))

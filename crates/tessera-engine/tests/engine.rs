@@ -72,20 +72,8 @@ impl World {
     ) -> (NewToken, Token) {
         let minted = self.engine.format().generate(NOW);
         let token = Token {
-            id: minted.id.clone(),
-            org_id: self.org.id.clone(),
-            member_id: owner.id.clone(),
-            name: "t".into(),
-            snippet: minted.snippet.clone(),
-            secret_hash: minted.secret_hash,
-            scope,
-            projects: vec![],
-            created_at: NOW,
             expires_at,
-            last_used_at: None,
-            last_used_ip: None,
-            rotated_at: None,
-            previous_secret: None,
+            ..Token::minted(&minted, owner, "t", scope, NOW)
         };
         self.engine
             .store()

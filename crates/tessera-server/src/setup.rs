@@ -100,22 +100,7 @@ pub async fn create_owner_token(
 ) -> Result<String, ApiError> {
     let now = state.now();
     let minted = state.format.generate(now);
-    let token = Token {
-        id: minted.id.clone(),
-        org_id: created.org.id.clone(),
-        member_id: created.owner.id.clone(),
-        name: name.to_owned(),
-        snippet: minted.snippet.clone(),
-        secret_hash: minted.secret_hash,
-        scope: TokenScope::Inherit,
-        projects: Vec::new(),
-        created_at: now,
-        expires_at: None,
-        last_used_at: None,
-        last_used_ip: None,
-        rotated_at: None,
-        previous_secret: None,
-    };
+    let token = Token::minted(&minted, &created.owner, name, TokenScope::Inherit, now);
     let event = state.audit(
         &created.org.id,
         Actor {
