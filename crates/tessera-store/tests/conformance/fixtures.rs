@@ -12,7 +12,16 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
     TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
+use tessera_store::{AuditQuery, Store, StoreError, TokenChanges, Unique};
+
+/// Asserts that `result` failed on the uniqueness rule `unique`.
+#[track_caller]
+pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, unique: Unique) {
+    match result {
+        Err(StoreError::Conflict(u)) if u == unique => {}
+        other => panic!("expected a {unique:?} conflict, got {other:?}"),
+    }
+}
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);

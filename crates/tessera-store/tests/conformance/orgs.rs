@@ -40,13 +40,9 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
     let (fx, acme, _) = Fx::with_org(store, "acme").await;
     let (again, again_owner) = Fx::org_record("acme");
     let event = fx.event(&again.id, "org:create", "org/acme");
-    let err = store
-        .create_org(&again, &again_owner, &event)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Unique::OrgKey)),
-        "{err:?}"
+    assert_conflict(
+        store.create_org(&again, &again_owner, &event).await,
+        Unique::OrgKey,
     );
 
     assert_eq!(store.count_orgs().await.unwrap(), 1);
@@ -91,13 +87,11 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
         .await;
 
     let twin = member_record(&acme.id, "ada@example.com", BuiltinRole::Reader);
-    let err = store
-        .create_member(&twin, &fx.event(&acme.id, "member:create", "member"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Unique::MemberEmail)),
-        "{err:?}"
+    assert_conflict(
+        store
+            .create_member(&twin, &fx.event(&acme.id, "member:create", "member"))
+            .await,
+        Unique::MemberEmail,
     );
     assert_eq!(store.get_member(&acme.id, &twin.id).await.unwrap(), None);
 

@@ -24,13 +24,11 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         name: "Another beta".into(),
         ..beta.clone()
     };
-    let err = store
-        .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Unique::RoleKey)),
-        "{err:?}"
+    assert_conflict(
+        store
+            .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
+            .await,
+        Unique::RoleKey,
     );
     // The same key in another org is another role.
     let globex_beta = fx.role(&globex.id, "beta").await;
@@ -143,13 +141,11 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
         vec![api.clone(), web.clone()]
     );
 
-    let err = store
-        .create_project(&web, &fx.event(&org.id, "project:create", "proj/web"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Unique::ProjectKey)),
-        "{err:?}"
+    assert_conflict(
+        store
+            .create_project(&web, &fx.event(&org.id, "project:create", "proj/web"))
+            .await,
+        Unique::ProjectKey,
     );
     let globex_web = fx.project(&globex.id, "web").await;
 

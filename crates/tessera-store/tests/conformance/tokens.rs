@@ -54,11 +54,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
         name: "twin".into(),
         ..first.clone()
     };
-    let err = create(&twin).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Unique::TokenId)),
-        "{err:?}"
-    );
+    assert_conflict(create(&twin).await, Unique::TokenId);
     assert_eq!(store.get_token(&first.id).await.unwrap(), Some(first));
 
     for missing in ["nope", "theirs"] {
