@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    in_days, send, set_cookie_pair, start, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
+    in_days, send, set_cookie_pair, start, Reply, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
 };
 use crate::process::{init, ServeProcess};
 
@@ -24,6 +24,18 @@ async fn role(s: &TestServer, key: &str, effect: &str, actions: &[&str], resourc
 async fn give_roles(s: &TestServer, member: &str, roles: &[&str]) {
     s.owner_updates_member(member, json!({ "custom_roles": roles }))
         .await;
+}
+
+/// The holder of `token` replaces role `key`'s policy with `policy`.
+async fn put_role_as(s: &TestServer, token: &str, key: &str, policy: Value) -> Reply {
+    let path = format!("/api/v1/roles/{key}");
+    s.call(
+        Method::PUT,
+        &path,
+        Some(token),
+        Some(json!({ "policy": policy })),
+    )
+    .await
 }
 
 /// The member's own view: may they do `action` on `resource`? (asked with
@@ -43,14 +55,10 @@ async fn a_role_editor_cannot_widen_a_role_they_hold_or_write_policies_above_the
     assert!(!may(&s, &writer_token, "audit:read", "audit/log").await);
 
     // The attack: make the role one holds allow everything.
-    s.call(
-        Method::PUT,
-        "/api/v1/roles/role-keeper",
-        Some(&writer_token),
-        Some(json!({ "policy": [{ "effect": "allow", "actions": ["*"], "resources": ["*"] }] })),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    let everything = json!([{ "effect": "allow", "actions": ["*"], "resources": ["*"] }]);
+    put_role_as(&s, &writer_token, "role-keeper", everything)
+        .await
+        .expect_error(403, "forbidden");
     assert!(!may(&s, &writer_token, "audit:read", "audit/log").await);
     s.get("/api/v1/audit", &writer_token)
         .await
@@ -75,28 +83,46 @@ async fn role_with_deny_for_admin(s: &TestServer) {
     let (admin, admin_token) = s.member_with_token("a@acme.test", "admin").await;
     give_roles(s, &admin, &["no-audit"]).await;
     assert!(!may(s, &admin_token, "audit:read", "audit/log").await);
-    s.call(
-        Method::PUT,
-        "/api/v1/roles/no-audit",
-        Some(&admin_token),
-        Some(json!({ "policy": [{ "effect": "deny", "actions": ["flag:delete"], "resources": ["*"] }] })),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    let milder = json!([{ "effect": "deny", "actions": ["flag:delete"], "resources": ["*"] }]);
+    put_role_as(s, &admin_token, "no-audit", milder.clone())
+        .await
+        .expect_error(403, "forbidden");
     assert!(!may(s, &admin_token, "audit:read", "audit/log").await);
     // The owner (who does not hold it) may change it.
-    s.call(
-        Method::PUT,
-        "/api/v1/roles/no-audit",
-        Some(&s.owner_token),
-        Some(json!({ "policy": [{ "effect": "deny", "actions": ["flag:delete"], "resources": ["*"] }] })),
-    )
-    .await
-    .expect(200);
+    put_role_as(s, &s.owner_token, "no-audit", milder)
+        .await
+        .expect(200);
     assert!(may(s, &admin_token, "audit:read", "audit/log").await);
 }
 
 // ------------------------------------------------------------- finding 2
+
+/// The holder of `token` changes `member` (role, custom roles).
+async fn update_member_as(s: &TestServer, token: &str, member: &str, changes: Value) -> Reply {
+    s.patch(&format!("/api/v1/members/{member}"), token, changes)
+        .await
+}
+
+/// The holder of `token` sets `member`'s custom roles to `roles`.
+async fn set_roles_as(s: &TestServer, token: &str, member: &str, roles: &[&str]) -> Reply {
+    update_member_as(s, token, member, json!({ "custom_roles": roles })).await
+}
+
+/// The holder of `token` adds a member `email` with `role`.
+async fn add_member_as(s: &TestServer, token: &str, email: &str, role: &str) -> Reply {
+    s.post(
+        "/api/v1/members",
+        token,
+        json!({ "email": email, "role": role, "password": MEMBER_PASSWORD }),
+    )
+    .await
+}
+
+/// The holder of `token` creates a token named `name`.
+async fn mint_as(s: &TestServer, token: &str, name: &str) -> Reply {
+    s.post("/api/v1/tokens", token, json!({ "name": name }))
+        .await
+}
 
 #[tokio::test]
 async fn nobody_drops_a_deny_role_from_themselves_and_only_admins_remove_custom_roles() {
@@ -105,66 +131,43 @@ async fn nobody_drops_a_deny_role_from_themselves_and_only_admins_remove_custom_
     role(&s, "no-tokens", "deny", &["token:create"], &["*"]).await;
     let (writer, writer_token) = s.member_with_token("w@acme.test", "writer").await;
     give_roles(&s, &writer, &["member-keeper", "no-tokens"]).await;
-    s.post("/api/v1/tokens", &writer_token, json!({ "name": "nope" }))
+    mint_as(&s, &writer_token, "nope")
         .await
         .expect_error(403, "forbidden");
 
     // The attack: remove the deny role from oneself.
-    s.patch(
-        &format!("/api/v1/members/{writer}"),
-        &writer_token,
-        json!({ "custom_roles": ["member-keeper"] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post("/api/v1/tokens", &writer_token, json!({ "name": "nope" }))
+    set_roles_as(&s, &writer_token, &writer, &["member-keeper"])
+        .await
+        .expect_error(403, "forbidden");
+    mint_as(&s, &writer_token, "nope")
         .await
         .expect_error(403, "forbidden");
     // Nor from someone else: removing custom roles is granting, admins only.
     let (other, _) = s.member_with_token("o@acme.test", "reader").await;
     give_roles(&s, &other, &["no-tokens"]).await;
-    s.patch(
-        &format!("/api/v1/members/{other}"),
-        &writer_token,
-        json!({ "custom_roles": [] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    set_roles_as(&s, &writer_token, &other, &[])
+        .await
+        .expect_error(403, "forbidden");
 
     // An admin cannot strip a deny role from themselves either...
     let (admin, admin_token) = s.member_with_token("a@acme.test", "admin").await;
     give_roles(&s, &admin, &["no-tokens"]).await;
-    s.patch(
-        &format!("/api/v1/members/{admin}"),
-        &admin_token,
-        json!({ "custom_roles": [] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post("/api/v1/tokens", &admin_token, json!({ "name": "nope" }))
+    set_roles_as(&s, &admin_token, &admin, &[])
+        .await
+        .expect_error(403, "forbidden");
+    mint_as(&s, &admin_token, "nope")
         .await
         .expect_error(403, "forbidden");
     // Nor, held back by that deny, from anyone else: the owner may.
-    s.patch(
-        &format!("/api/v1/members/{other}"),
-        &admin_token,
-        json!({ "custom_roles": [] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    set_roles_as(&s, &admin_token, &other, &[])
+        .await
+        .expect_error(403, "forbidden");
     give_roles(&s, &admin, &[]).await;
-    let reply = s
-        .patch(
-            &format!("/api/v1/members/{other}"),
-            &admin_token,
-            json!({ "custom_roles": [] }),
-        )
+    let reply = set_roles_as(&s, &admin_token, &other, &[])
         .await
         .expect(200);
     assert_eq!(reply.body["custom_roles"], json!([]));
-    s.post("/api/v1/tokens", &admin_token, json!({ "name": "now" }))
-        .await
-        .expect(201);
+    mint_as(&s, &admin_token, "now").await.expect(201);
 }
 
 // ------------------------------------------------------------- findings 4, 5, 12
@@ -539,41 +542,25 @@ async fn restricted_callers_give_nobody_permissions() {
     role(&s, "no-audit", "deny", &["audit:read"], &["*"]).await;
     let (admin, admin_token) = s.member_with_token("a@acme.test", "admin").await;
     give_roles(&s, &admin, &["no-audit"]).await;
-    s.post(
-        "/api/v1/members",
-        &admin_token,
-        json!({ "email": "stooge@acme.test", "role": "admin", "password": MEMBER_PASSWORD }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    add_member_as(&s, &admin_token, "stooge@acme.test", "admin")
+        .await
+        .expect_error(403, "forbidden");
     let (reader, _) = s.member_with_token("r@acme.test", "reader").await;
-    s.patch(
-        &format!("/api/v1/members/{reader}"),
-        &admin_token,
-        json!({ "role": "admin" }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    update_member_as(&s, &admin_token, &reader, json!({ "role": "admin" }))
+        .await
+        .expect_error(403, "forbidden");
     // Lowering is not giving: still allowed.
     let (writer, _) = s.member_with_token("w@acme.test", "writer").await;
-    s.patch(
-        &format!("/api/v1/members/{writer}"),
-        &admin_token,
-        json!({ "role": "reader" }),
-    )
-    .await
-    .expect(200);
+    update_member_as(&s, &admin_token, &writer, json!({ "role": "reader" }))
+        .await
+        .expect(200);
 
     // The owner's token limited to managing members.
     let (_, narrow, _) = s.owner_creates_token_with(json!({ "name": "hr", "policy": [{ "effect": "allow", "actions": ["member:*"], "resources": ["member/*"] }] }))
         .await;
-    s.post(
-        "/api/v1/members",
-        &narrow,
-        json!({ "email": "stooge2@acme.test", "role": "owner", "password": MEMBER_PASSWORD }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    add_member_as(&s, &narrow, "stooge2@acme.test", "owner")
+        .await
+        .expect_error(403, "forbidden");
     let members = s.owner_get("/api/v1/members").await.expect(200);
     let emails: Vec<&str> = members
         .items()
