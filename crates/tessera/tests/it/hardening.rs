@@ -181,7 +181,7 @@ pub(crate) async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -
 #[tokio::test]
 async fn a_slowloris_client_is_cut_off_and_others_are_served() {
     let s = start_with(|c| c.http.header_timeout_seconds = 2).await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     let mut slow = TcpStream::connect(&addr).await.expect("connect");
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .await
@@ -237,7 +237,7 @@ async fn the_header_timeout_does_not_cut_a_request_in_progress() {
         c.http.request_timeout_seconds = 30;
     })
     .await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     let body = br#"{"token":"tsr_not-a-token"}"#;
     let mut conn = TcpStream::connect(&addr).await.expect("connect");
     conn.write_all(
@@ -282,7 +282,7 @@ async fn read_answer_head(conn: &mut (impl tokio::io::AsyncRead + Unpin)) -> Str
 #[tokio::test]
 async fn a_trickled_verify_body_is_cut_off() {
     let s = start_with(|c| c.http.request_timeout_seconds = 2).await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     let mut slow = TcpStream::connect(&addr).await.expect("connect");
     slow.write_all(
         b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"token\":",
@@ -316,7 +316,7 @@ async fn a_trickled_verify_body_is_cut_off() {
 #[tokio::test]
 async fn huge_headers_are_431_and_others_are_served() {
     let s = start_with(|c| c.http.max_header_bytes = 16 * 1024).await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     // One enormous header, and many ordinary ones.
     let big = format!(
         "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
@@ -442,49 +442,33 @@ fn set_cookie(reply: &crate::harness::Reply) -> String {
         .to_owned()
 }
 
+/// Logs the owner in with `X-Forwarded-Proto: proto`.
+async fn login_forwarded(s: &TestServer, proto: &str) -> crate::harness::Reply {
+    let body = json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD });
+    let request = s
+        .http
+        .post(s.url("/api/v1/session"))
+        .header("x-forwarded-proto", proto)
+        .json(&body);
+    send(request).await.expect(200)
+}
+
 #[tokio::test]
 async fn the_session_cookie_is_secure_only_behind_https() {
     // Plain HTTP, no trusted proxy: X-Forwarded-Proto from a client is ignored.
     let s = start().await;
-    let body = json!({ "email": OWNER_EMAIL, "password": OWNER_PASSWORD });
-    let plain = send(
-        s.http
-            .post(s.url("/api/v1/session"))
-            .header("x-forwarded-proto", "https")
-            .json(&body),
-    )
-    .await
-    .expect(200);
-    let cookie = set_cookie(&plain);
+    let cookie = set_cookie(&login_forwarded(&s, "https").await);
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     assert!(!cookie.contains("Secure"), "{cookie}");
 
     // Behind a trusted TLS-terminating proxy, the cookie is Secure.
     let proxied =
         start_with(|c| c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
-    let reply = send(
-        proxied
-            .http
-            .post(proxied.url("/api/v1/session"))
-            .header("x-forwarded-proto", "https")
-            .json(&body),
-    )
-    .await
-    .expect(200);
-    let cookie = set_cookie(&reply);
+    let cookie = set_cookie(&login_forwarded(&proxied, "https").await);
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
     // The same proxy forwarding plain HTTP: not Secure.
-    let reply = send(
-        proxied
-            .http
-            .post(proxied.url("/api/v1/session"))
-            .header("x-forwarded-proto", "http")
-            .json(&body),
-    )
-    .await
-    .expect(200);
-    assert!(!set_cookie(&reply).contains("Secure"));
+    assert!(!set_cookie(&login_forwarded(&proxied, "http").await).contains("Secure"));
 
     // cookie_secure forces it.
     let forced = start_with(|c| c.sessions.cookie_secure = true).await;
@@ -582,7 +566,7 @@ async fn get_on(stream: &mut TcpStream, path: &str) -> String {
 #[tokio::test]
 async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
     let s = start_with(|c| c.http.max_connections = 2).await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     // Two keep-alive connections the server has accepted and answered.
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -629,7 +613,7 @@ async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
         c.http.header_timeout_seconds = 1;
     })
     .await;
-    let addr = s.base.trim_start_matches("http://").to_owned();
+    let addr = s.address();
     // A keep-alive connection makes a request, then sits idle holding the
     // only slot.
     let mut idle = TcpStream::connect(&addr).await.expect("connect");
@@ -781,11 +765,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
         c.http.header_timeout_seconds = 1;
     })
     .await;
-    let addr = s
-        .base
-        .trim_start_matches("http://")
-        .parse()
-        .expect("address");
+    let addr = s.address().parse().expect("address");
     // A client with a tiny receive window pipelines requests for a large
     // public answer (the OpenAPI document) and never reads them: the server
     // is left with answers it cannot write, and no read timeout running.

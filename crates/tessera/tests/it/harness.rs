@@ -188,6 +188,11 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// `host:port`, to open raw TCP connections to the server.
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
     /// The running server's state, to call the library beside the HTTP API.
     pub fn state(&self) -> &tessera_server::AppState {
         &self.server.as_ref().expect("the server is running").state

@@ -15,14 +15,10 @@ use tokio::net::TcpStream;
 use crate::hardening::read_until_closed;
 use crate::harness::{start, start_with, TestServer};
 
-fn address(s: &TestServer) -> String {
-    s.base.trim_start_matches("http://").to_owned()
-}
-
 /// Sends `request` on a new connection and returns everything the server
 /// answered before closing it (failing if it kept it open for 10 s).
 async fn exchange(s: &TestServer, request: &[u8]) -> String {
-    let mut stream = TcpStream::connect(address(s)).await.expect("connect");
+    let mut stream = TcpStream::connect(s.address()).await.expect("connect");
     // The server may stop reading early (an oversized head); that is fine.
     let _ = stream.write_all(request).await;
     read_until_closed(&mut stream, Duration::from_secs(10))
@@ -143,7 +139,7 @@ async fn a_refused_request_after_good_ones_is_answered_in_order() {
     );
     // All at once, and the bad one a moment later (the good ones answered).
     for pause in [None, Some(Duration::from_millis(300))] {
-        let mut stream = TcpStream::connect(address(&s)).await.expect("connect");
+        let mut stream = TcpStream::connect(s.address()).await.expect("connect");
         match pause {
             None => stream
                 .write_all(format!("{good}{bad}").as_bytes())
@@ -221,7 +217,7 @@ async fn a_body_shorter_than_its_content_length_is_cut_off_early() {
     })
     .await;
     for path in ["/api/v1/verify", "/api/v1/tokens"] {
-        let mut stream = TcpStream::connect(address(&s)).await.expect("connect");
+        let mut stream = TcpStream::connect(s.address()).await.expect("connect");
         stream
             .write_all(
                 format!(
@@ -271,7 +267,7 @@ async fn pipelined_keep_alive_requests_are_all_answered() {
     );
     // All in one write, then in pieces of every size from 1 to 13 bytes.
     for piece in [requests.len(), 1, 2, 3, 5, 7, 13] {
-        let mut stream = TcpStream::connect(address(&s)).await.expect("connect");
+        let mut stream = TcpStream::connect(s.address()).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         for part in requests.as_bytes().chunks(piece) {
             stream.write_all(part).await.expect("write");
