@@ -86,6 +86,20 @@ impl<'a> Fx<'a> {
         }
     }
 
+    /// The events of two racing writers `a` and `b` (their targets), doing
+    /// `action_a` and `action_b`.
+    pub fn racing_events(
+        &self,
+        org: &OrgId,
+        action_a: &str,
+        action_b: &str,
+    ) -> (AuditEvent, AuditEvent) {
+        (
+            self.event(org, action_a, "a"),
+            self.event(org, action_b, "b"),
+        )
+    }
+
     /// The org's audit actions, oldest first.
     pub async fn actions(&self, org: &OrgId) -> Vec<String> {
         let query = AuditQuery {

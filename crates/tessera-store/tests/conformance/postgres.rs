@@ -370,10 +370,7 @@ async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
         let second = fx
             .member(&org.id, "second@example.com", BuiltinRole::Owner)
             .await;
-        let (ev_a, ev_b) = (
-            fx.event(&org.id, "member:update", "a"),
-            fx.event(&org.id, "member:update", "b"),
-        );
+        let (ev_a, ev_b) = fx.racing_events(&org.id, "member:update", "member:update");
         let demote_first =
             a.update_member_roles(&org.id, &first.id, BuiltinRole::Admin, &[], &ev_a);
         let results = if round % 2 == 0 {
@@ -407,10 +404,7 @@ async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_g
         .await;
     for round in 0..12 {
         let role = fx.role(&org.id, &format!("ops-{round}")).await;
-        let (ev_a, ev_b) = (
-            fx.event(&org.id, "role:delete", "a"),
-            fx.event(&org.id, "member:update", "b"),
-        );
+        let (ev_a, ev_b) = fx.racing_events(&org.id, "role:delete", "member:update");
         let granted = std::slice::from_ref(&role.key);
         match tokio::join!(
             a.delete_role(&org.id, &role.key, &ev_a),
@@ -448,10 +442,7 @@ async fn of_two_nodes_rotating_one_token_one_wins() {
     for round in 0..12 {
         let token = fx.expiring_token(&owner, &format!("raced-{round}")).await;
         let at = T0 + hours(2);
-        let (ev_a, ev_b) = (
-            fx.event(&org.id, "token:rotate", "a"),
-            fx.event(&org.id, "token:rotate", "b"),
-        );
+        let (ev_a, ev_b) = fx.racing_events(&org.id, "token:rotate", "token:rotate");
         let (ra, rb) = (rotation("a", at), rotation("b", at));
         let winner = match tokio::join!(
             a.rotate_token(&token.id, &ra, &ev_a),
@@ -491,10 +482,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
             ..TokenChanges::default()
         };
         let rotated = rotation("rotated", T0 + hours(2));
-        let (ev_a, ev_b) = (
-            fx.event(&org.id, "token:update", "a"),
-            fx.event(&org.id, "token:rotate", "b"),
-        );
+        let (ev_a, ev_b) = fx.racing_events(&org.id, "token:update", "token:rotate");
         let (ra, rb) = tokio::join!(
             a.update_token(&token.id, &rename, &ev_a),
             b.rotate_token(&token.id, &rotated, &ev_b)

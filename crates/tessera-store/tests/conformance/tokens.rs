@@ -318,10 +318,7 @@ pub async fn of_two_concurrent_rotations_one_wins(store: &dyn Store) {
     let token = fx.expiring_token(&owner, "raced").await;
     let at = T0 + hours(2);
     let (a, b) = (rotation("a", at, false), rotation("b", at, false));
-    let (ev_a, ev_b) = (
-        fx.event(&org.id, "token:rotate", "a"),
-        fx.event(&org.id, "token:rotate", "b"),
-    );
+    let (ev_a, ev_b) = fx.racing_events(&org.id, "token:rotate", "token:rotate");
     let (ra, rb) = tokio::join!(
         store.rotate_token(&token.id, &a, &ev_a),
         store.rotate_token(&token.id, &b, &ev_b)
