@@ -51,8 +51,10 @@ pub async fn a_failed_audit_write_undoes_the_change(store: &dyn Store) {
     };
     let mut reused = fx.event(&org.id, "project:create", "proj/web");
     reused.id = "evt-000001".into(); // the org's creation
-    let err = store.create_project(&project, &reused).await.unwrap_err();
-    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert_fails!(
+        store.create_project(&project, &reused).await,
+        StoreError::Database(_)
+    );
     assert!(store.list_projects(&org.id).await.unwrap().is_empty());
     fx.assert_actions(&org.id, "org:create").await;
 }

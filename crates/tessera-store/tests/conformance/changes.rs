@@ -86,10 +86,14 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
     );
 
     // A call refused before it changed anything announces nothing.
-    let err = fx.delete_member(&org.id, &owner.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    assert_fails!(
+        fx.delete_member(&org.id, &owner.id).await,
+        StoreError::LastOwner
+    );
     let unknown = TokenId::generate(T0);
-    let err = fx.delete_token(&org.id, &unknown).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.delete_token(&org.id, &unknown).await,
+        StoreError::NotFound
+    );
     assert_eq!(take(), vec![]);
 }

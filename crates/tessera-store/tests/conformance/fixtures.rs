@@ -12,16 +12,17 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
     TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store, StoreError, TokenChanges, Unique};
+use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
 
-/// Asserts that `result` failed on the uniqueness rule `unique`.
-#[track_caller]
-pub fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, unique: Unique) {
-    match result {
-        Err(StoreError::Conflict(u)) if u == unique => {}
-        other => panic!("expected a {unique:?} conflict, got {other:?}"),
-    }
+/// Asserts that `result` (a store call's) failed with an error matching
+/// `pattern`, and shows the error if not.
+macro_rules! assert_fails {
+    ($result:expr, $pattern:pat) => {{
+        let err = $result.unwrap_err();
+        assert!(matches!(err, $pattern), "{err:?}");
+    }};
 }
+pub(crate) use assert_fails;
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);

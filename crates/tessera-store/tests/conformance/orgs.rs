@@ -40,9 +40,9 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
     let (fx, acme, _) = Fx::with_org(store, "acme").await;
     let (again, again_owner) = Fx::org_record("acme");
     let event = fx.event(&again.id, "org:create", "org/acme");
-    assert_conflict(
+    assert_fails!(
         store.create_org(&again, &again_owner, &event).await,
-        Unique::OrgKey,
+        StoreError::Conflict(Unique::OrgKey)
     );
 
     assert_eq!(store.count_orgs().await.unwrap(), 1);
@@ -73,8 +73,7 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
     assert_eq!(store.get_org(&org.id).await.unwrap(), Some(changed));
 
     let (ghost, _) = Fx::org_record("ghost");
-    let err = fx.update_org(&ghost).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(fx.update_org(&ghost).await, StoreError::NotFound);
     assert!(fx.actions(&ghost.id).await.is_empty());
     fx.assert_actions(&org.id, "org:create org:update").await;
 }
@@ -87,11 +86,11 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
         .await;
 
     let twin = member_record(&acme.id, "ada@example.com", BuiltinRole::Reader);
-    assert_conflict(
+    assert_fails!(
         store
             .create_member(&twin, &fx.event(&acme.id, "member:create", "member"))
             .await,
-        Unique::MemberEmail,
+        StoreError::Conflict(Unique::MemberEmail)
     );
     assert_eq!(store.get_member(&acme.id, &twin.id).await.unwrap(), None);
 
@@ -117,11 +116,12 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
 
     let (ghost, _) = Fx::org_record("ghost");
     let orphan = member_record(&ghost.id, "orphan@example.com", BuiltinRole::Reader);
-    let err = store
-        .create_member(&orphan, &fx.event(&ghost.id, "member:create", "member"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_fails!(
+        store
+            .create_member(&orphan, &fx.event(&ghost.id, "member:create", "member"))
+            .await,
+        StoreError::UnknownReference(_)
+    );
     assert!(fx.actions(&ghost.id).await.is_empty());
     fx.assert_actions(&acme.id, "org:create member:create")
         .await;
@@ -199,25 +199,26 @@ pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
         Some(saved)
     );
 
-    let err = fx
-        .set_roles(&org.id, &MemberId::generate(T0), BuiltinRole::Reader, &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.set_roles(&org.id, &MemberId::generate(T0), BuiltinRole::Reader, &[])
+            .await,
+        StoreError::NotFound
+    );
     // A member is only reachable through its own org.
-    let err = fx
-        .set_roles(&globex.id, &ada.id, BuiltinRole::Reader, &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.set_roles(&globex.id, &ada.id, BuiltinRole::Reader, &[])
+            .await,
+        StoreError::NotFound
+    );
 
     let mut carol = member_record(&org.id, "carol@example.com", BuiltinRole::Reader);
     carol.custom_roles = vec![role_key("nope")];
-    let err = store
-        .create_member(&carol, &fx.event(&org.id, "member:create", "member"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_fails!(
+        store
+            .create_member(&carol, &fx.event(&org.id, "member:create", "member"))
+            .await,
+        StoreError::UnknownReference(_)
+    );
     assert_eq!(store.get_member(&org.id, &carol.id).await.unwrap(), None);
 
     fx.assert_actions(
@@ -235,13 +236,15 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
         .member(&org.id, "reader@example.com", BuiltinRole::Reader)
         .await;
 
-    let err = fx
-        .set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
-    let err = fx.delete_member(&org.id, &first.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    assert_fails!(
+        fx.set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
+            .await,
+        StoreError::LastOwner
+    );
+    assert_fails!(
+        fx.delete_member(&org.id, &first.id).await,
+        StoreError::LastOwner
+    );
     assert_eq!(
         store.get_member(&org.id, &first.id).await.unwrap(),
         Some(first.clone())
@@ -254,8 +257,10 @@ pub async fn the_last_owner_stays(store: &dyn Store) {
     fx.set_roles(&org.id, &first.id, BuiltinRole::Admin, &[])
         .await
         .unwrap();
-    let err = fx.delete_member(&org.id, &reader.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    assert_fails!(
+        fx.delete_member(&org.id, &reader.id).await,
+        StoreError::LastOwner
+    );
     fx.delete_member(&org.id, &first.id).await.unwrap();
     let left: Vec<_> = store.list_members(&org.id).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -277,11 +282,10 @@ pub async fn set_password_saves_the_hash(store: &dyn Store) {
         .unwrap();
     let saved = store.get_member(&org.id, &owner.id).await.unwrap().unwrap();
     assert_eq!(saved.password_hash.as_deref(), Some("$argon2id$new"));
-    let err = fx
-        .set_password(&org.id, &MemberId::generate(T0), "x")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.set_password(&org.id, &MemberId::generate(T0), "x").await,
+        StoreError::NotFound
+    );
     fx.assert_actions(&org.id, "org:create member:password")
         .await;
 }
@@ -321,7 +325,9 @@ pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store
     // The deleted token no longer holds the role.
     fx.delete_role(&org.id, &role_key("ops")).await.unwrap();
 
-    let err = fx.delete_member(&org.id, &ada.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.delete_member(&org.id, &ada.id).await,
+        StoreError::NotFound
+    );
     fx.assert_actions(&org.id, "org:create role:create member:create token:create token:create session:create token:create session:create member:delete role:delete").await;
 }

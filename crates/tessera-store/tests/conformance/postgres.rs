@@ -257,19 +257,17 @@ async fn a_change_that_fails_announces_nothing() {
 
     // Nothing to change.
     let (ghost, _) = Fx::org_record("ghost");
-    let err = fx.update_org(&ghost).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(fx.update_org(&ghost).await, StoreError::NotFound);
     // Rolled back after the notification was queued: the audit id is taken.
     let mut reused = fx.event(&org.id, "org:update", "org");
     reused.id = "evt-000001".into();
-    let err = a.update_org(&org, &reused).await.unwrap_err();
-    assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+    assert_fails!(a.update_org(&org, &reused).await, StoreError::Database(_));
     // Rolled back by a rule, after the member row changed.
-    let err = fx
-        .set_roles(&org.id, &owner.id, BuiltinRole::Admin, &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::LastOwner), "{err:?}");
+    assert_fails!(
+        fx.set_roles(&org.id, &owner.id, BuiltinRole::Admin, &[])
+            .await,
+        StoreError::LastOwner
+    );
 
     // Notifications arrive in commit order, so anything the failures had
     // sent would come before this one.

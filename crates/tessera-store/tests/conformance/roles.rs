@@ -24,11 +24,11 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         name: "Another beta".into(),
         ..beta.clone()
     };
-    assert_conflict(
+    assert_fails!(
         store
             .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
             .await,
-        Unique::RoleKey,
+        StoreError::Conflict(Unique::RoleKey)
     );
     // The same key in another org is another role.
     let globex_beta = fx.role(&globex.id, "beta").await;
@@ -50,14 +50,15 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
     );
 
     let ghost = role_record(&org.id, "ghost");
-    let err = fx.update_role(&org.id, &ghost).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(fx.update_role(&org.id, &ghost).await, StoreError::NotFound);
 
     fx.delete_role(&org.id, &beta.key).await.unwrap();
     assert_eq!(store.get_role(&org.id, &beta.key).await.unwrap(), None);
     assert_eq!(store.list_roles(&org.id).await.unwrap(), vec![alpha]);
-    let err = fx.delete_role(&org.id, &beta.key).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.delete_role(&org.id, &beta.key).await,
+        StoreError::NotFound
+    );
     assert!(store
         .get_role(&globex.id, &beta.key)
         .await
@@ -141,11 +142,11 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
         vec![api.clone(), web.clone()]
     );
 
-    assert_conflict(
+    assert_fails!(
         store
             .create_project(&web, &fx.event(&org.id, "project:create", "proj/web"))
             .await,
-        Unique::ProjectKey,
+        StoreError::Conflict(Unique::ProjectKey)
     );
     let globex_web = fx.project(&globex.id, "web").await;
 
@@ -155,8 +156,10 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
         store.list_projects(&globex.id).await.unwrap(),
         vec![globex_web]
     );
-    let err = fx.delete_project(&org.id, &web.key).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.delete_project(&org.id, &web.key).await,
+        StoreError::NotFound
+    );
     fx.assert_actions(
         &org.id,
         "org:create project:create project:create project:delete",

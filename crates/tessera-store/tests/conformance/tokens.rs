@@ -54,7 +54,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
         name: "twin".into(),
         ..first.clone()
     };
-    assert_conflict(create(&twin).await, Unique::TokenId);
+    assert_fails!(create(&twin).await, StoreError::Conflict(Unique::TokenId));
     assert_eq!(store.get_token(&first.id).await.unwrap(), Some(first));
 
     for missing in ["nope", "theirs"] {
@@ -71,13 +71,11 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
 
     let mut orphan = token_record(&owner, "orphan", T0);
     orphan.member_id = MemberId::generate(T0);
-    let err = create(&orphan).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_fails!(create(&orphan).await, StoreError::UnknownReference(_));
     // A member of another org cannot own a token of this one.
     let mut stray = token_record(&globex_owner, "stray", T0);
     stray.org_id = org.id.clone();
-    let err = create(&stray).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_fails!(create(&stray).await, StoreError::UnknownReference(_));
     assert_eq!(store.get_token(&stray.id).await.unwrap(), None);
 
     fx.assert_actions(&org.id, "org:create token:create").await;
@@ -189,27 +187,28 @@ pub async fn update_token_changes_only_what_is_given(store: &dyn Store) {
     }
 
     // All at once, or not at all.
-    let err = update(TokenChanges {
-        name: Some("renamed".into()),
-        scope: Some(TokenScope::CustomRoles(vec![
-            role_key("alpha"),
-            role_key("nope"),
-        ])),
-        ..TokenChanges::default()
-    })
-    .await
-    .unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference(_)), "{err:?}");
+    assert_fails!(
+        update(TokenChanges {
+            name: Some("renamed".into()),
+            scope: Some(TokenScope::CustomRoles(vec![
+                role_key("alpha"),
+                role_key("nope"),
+            ])),
+            ..TokenChanges::default()
+        })
+        .await,
+        StoreError::UnknownReference(_)
+    );
     assert_eq!(
         store.get_token(&expected.id).await.unwrap(),
         Some(expected.clone())
     );
 
-    let err = fx
-        .update_token(&org.id, &TokenId::generate(T0), &TokenChanges::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.update_token(&org.id, &TokenId::generate(T0), &TokenChanges::default())
+            .await,
+        StoreError::NotFound
+    );
     let actions = fx.actions(&org.id).await;
     assert_eq!(
         actions.iter().filter(|a| *a == "token:update").count(),
@@ -227,8 +226,10 @@ pub async fn deleted_tokens_are_gone(store: &dyn Store) {
         store.list_tokens(&org.id, &owner.id).await.unwrap(),
         vec![kept]
     );
-    let err = fx.delete_token(&org.id, &doomed.id).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        fx.delete_token(&org.id, &doomed.id).await,
+        StoreError::NotFound
+    );
     fx.assert_actions(&org.id, "org:create token:create token:create token:delete")
         .await;
 }
@@ -277,14 +278,15 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
     );
 
     // Half an hour later: the bound is before the last rotation.
-    let err = rotate(rotation(
-        "too-soon",
-        t1 + time::Duration::minutes(30),
-        false,
-    ))
-    .await
-    .unwrap_err();
-    assert!(matches!(err, StoreError::RotationRace), "{err:?}");
+    assert_fails!(
+        rotate(rotation(
+            "too-soon",
+            t1 + time::Duration::minutes(30),
+            false,
+        ))
+        .await,
+        StoreError::RotationRace
+    );
     assert_eq!(
         store.get_token(&token.id).await.unwrap(),
         Some(expected.clone())
@@ -300,15 +302,16 @@ pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
     assert_eq!(saved.previous_secret, None);
     assert_eq!((saved.name.as_str(), &saved.scope), ("first", &token.scope));
 
-    let err = store
-        .rotate_token(
-            &TokenId::generate(T0),
-            &rotation("x", t1 + hours(9), false),
-            &fx.event(&org.id, "token:rotate", "t"),
-        )
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert_fails!(
+        store
+            .rotate_token(
+                &TokenId::generate(T0),
+                &rotation("x", t1 + hours(9), false),
+                &fx.event(&org.id, "token:rotate", "t"),
+            )
+            .await,
+        StoreError::NotFound
+    );
     fx.assert_actions(&org.id, "org:create token:create token:rotate token:rotate")
         .await;
 }
