@@ -149,6 +149,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+// The test's Tessera server: the setup `tests/embedded.rs` uses too.
+#[cfg(test)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 #[cfg(test)]
 mod tests {
     //! The example against a real Tessera server (in-process, SQLite), in
@@ -159,18 +164,7 @@ mod tests {
     use tessera_client::api::{BuiltinRole, CreateTokenRequest};
 
     async fn start_tessera() -> (tessera_server::RunningServer, String, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = tessera_server::Config::with_database_url(format!(
-            "sqlite://{}",
-            dir.path().join("t.db").display()
-        ));
-        let state = tessera_server::open(config).await.expect("open");
-        let created = tessera_server::setup::create_org(&state, "acme", "o@acme.test", None)
-            .await
-            .expect("org");
-        let owner = tessera_server::setup::create_owner_token(&state, &created, "owner")
-            .await
-            .expect("owner token");
+        let (state, _, owner, dir) = super::support::acme().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -15,6 +15,8 @@ use tessera_client::TesseraLayer;
 use tessera_server::embedded::EmbeddedVerifier;
 use tower::ServiceExt;
 
+mod support;
+
 async fn status_and_body(app: &Router, token: Option<&str>) -> (StatusCode, String) {
     let mut request = Request::builder().uri("/flags");
     if let Some(token) = token {
@@ -34,18 +36,7 @@ async fn status_and_body(app: &Router, token: Option<&str>) -> (StatusCode, Stri
 
 #[tokio::test]
 async fn the_layer_verifies_in_process() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = tessera_server::Config::with_database_url(format!(
-        "sqlite://{}",
-        dir.path().join("t.db").display()
-    ));
-    let state = tessera_server::open(config).await.expect("open");
-    let created = tessera_server::setup::create_org(&state, "acme", "o@acme.test", None)
-        .await
-        .expect("org");
-    let owner = tessera_server::setup::create_owner_token(&state, &created, "owner")
-        .await
-        .expect("token");
+    let (state, created, owner, _dir) = support::acme().await;
 
     let layer = TesseraLayer::with_verifier(EmbeddedVerifier::new(state.clone()));
     let app = Router::new()

@@ -1,5 +1,5 @@
 //! Who is on the other end: the client's address, directly or behind a
-//! trusted proxy, and the extractors that hand it to handlers which run
+//! trusted proxy, and the extractor that hands it to handlers which run
 //! without a [`crate::auth::Caller`].
 //!
 //! Kept apart from `auth` so that the verification path (which `auth`
@@ -51,11 +51,9 @@ pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpA
         .unwrap_or(peer)
 }
 
-/// The client's address, for handlers that run without a `Caller`.
-pub struct ClientIp(pub Option<String>);
-
-/// The client's address, unformatted (the verification path records it
-/// without allocating).
+/// The client's address, for handlers that run without a `Caller`; as an
+/// address, unformatted (the verification path records it without
+/// allocating).
 pub struct ClientAddr(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientAddr {
@@ -66,16 +64,5 @@ impl FromRequestParts<AppState> for ClientAddr {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self(client_addr(parts, state)))
-    }
-}
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(parts, state)))
     }
 }

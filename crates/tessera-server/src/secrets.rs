@@ -398,6 +398,19 @@ pub fn set_password_check_deadline(deadline: Duration) {
 mod tests {
     use super::*;
 
+    /// A hasher of one slot, and the permit that holds that slot.
+    async fn only_slot_taken(
+        deadline: Duration,
+        waiting_per_slot: usize,
+    ) -> (Arc<Hasher>, tokio::sync::OwnedSemaphorePermit) {
+        let hasher = Hasher::new(1, deadline, waiting_per_slot);
+        let held = Arc::clone(&hasher.slots)
+            .acquire_owned()
+            .await
+            .expect("the only slot");
+        (hasher, held)
+    }
+
     #[tokio::test]
     async fn passwords_hash_and_verify() {
         let h = hash_password("correct horse".into()).await.expect("hash");
@@ -522,11 +535,7 @@ mod tests {
 
     #[tokio::test]
     async fn busy_after_the_deadline_when_every_slot_is_taken() {
-        let hasher = Hasher::new(1, Duration::from_millis(50), 2);
-        let held = Arc::clone(&hasher.slots)
-            .acquire_owned()
-            .await
-            .expect("the only slot");
+        let (hasher, held) = only_slot_taken(Duration::from_millis(50), 2).await;
         let err = hasher
             .verify("pw".into(), None)
             .await
@@ -552,11 +561,7 @@ mod tests {
     async fn busy_at_once_when_too_many_wait() {
         // 1 slot, 2 may wait: with the slot taken and two waiting, a third
         // is refused without waiting for the deadline.
-        let hasher = Hasher::new(1, Duration::from_secs(60), 2);
-        let held = Arc::clone(&hasher.slots)
-            .acquire_owned()
-            .await
-            .expect("the only slot");
+        let (hasher, held) = only_slot_taken(Duration::from_secs(60), 2).await;
         let waiters: Vec<_> = (0..2)
             .map(|_| {
                 let hasher = Arc::clone(&hasher);
@@ -581,11 +586,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dropped_request_stops_waiting() {
-        let hasher = Hasher::new(1, Duration::from_secs(60), 8);
-        let held = Arc::clone(&hasher.slots)
-            .acquire_owned()
-            .await
-            .expect("the only slot");
+        let (hasher, held) = only_slot_taken(Duration::from_secs(60), 8).await;
         let gone =
             tokio::time::timeout(Duration::from_millis(20), hasher.verify("pw".into(), None)).await;
         assert!(gone.is_err(), "still waiting when dropped");

@@ -11,7 +11,7 @@ use tessera_api::{
     RoleList, RoleResponse, UpdateOrgRequest, UpdateRoleRequest,
 };
 
-use super::{ApiJson, ApiQuery};
+use super::{ApiJson, ApiQuery, Created};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::{audit, org, projects, roles};
@@ -51,9 +51,10 @@ pub async fn create_role(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateRoleRequest>,
-) -> ApiResult<(StatusCode, Json<RoleResponse>)> {
-    let role = roles::create(&state, &caller, body, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(role)))
+) -> ApiResult<Created<RoleResponse>> {
+    Ok(Created(
+        roles::create(&state, &caller, body, state.now()).await?,
+    ))
 }
 
 /// One custom role.
@@ -112,9 +113,10 @@ pub async fn create_project(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateProjectRequest>,
-) -> ApiResult<(StatusCode, Json<ProjectResponse>)> {
-    let project = projects::create(&state, &caller, body, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(project)))
+) -> ApiResult<Created<ProjectResponse>> {
+    Ok(Created(
+        projects::create(&state, &caller, body, state.now()).await?,
+    ))
 }
 
 /// One project.

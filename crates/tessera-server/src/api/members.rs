@@ -10,7 +10,7 @@ use tessera_api::{
     UpdateMemberRequest,
 };
 
-use super::ApiJson;
+use super::{ApiJson, Created};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::members;
@@ -43,9 +43,10 @@ pub async fn create_member(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateMemberRequest>,
-) -> ApiResult<(StatusCode, Json<CreatedMemberResponse>)> {
-    let created = members::create(&state, &caller, body, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+) -> ApiResult<Created<CreatedMemberResponse>> {
+    Ok(Created(
+        members::create(&state, &caller, body, state.now()).await?,
+    ))
 }
 
 /// One member.

@@ -11,11 +11,22 @@ pub mod members;
 pub mod session;
 pub mod tokens;
 
-use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 
 pub use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 
 use crate::state::AppState;
+
+/// `201 Created`, with what was created as JSON.
+pub struct Created<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, Json(self.0)).into_response()
+    }
+}
 
 /// Every `/api/v1` route but verification's (`crate::verify::routes`) and
 /// the OpenAPI document (`crate::openapi`), which the server adds beside

@@ -12,7 +12,7 @@ use super::ApiJson;
 use crate::auth::{session_cookie, Caller};
 use crate::error::ApiResult;
 use crate::headers::Https;
-use crate::peer::ClientIp;
+use crate::peer::ClientAddr;
 use crate::service::sessions;
 use crate::state::AppState;
 
@@ -30,10 +30,11 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "too many password checks waiting (a login flood); Retry-After says when to retry", body = tessera_api::ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
+    ClientAddr(addr): ClientAddr,
     https: Https,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    let ip = addr.map(|addr| addr.to_string());
     let started = sessions::login(&state, ip.as_deref(), body, state.now()).await?;
     let cookie = session_cookie(https, &started.secret, started.max_age_seconds);
     Ok(([(header::SET_COOKIE, cookie)], Json(started.response)).into_response())

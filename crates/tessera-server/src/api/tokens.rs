@@ -10,7 +10,7 @@ use tessera_api::{
     TokenResponse, UpdateTokenRequest,
 };
 
-use super::{ApiJson, OptionalJson};
+use super::{ApiJson, Created, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::service::tokens;
@@ -48,9 +48,10 @@ pub async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateTokenRequest>,
-) -> ApiResult<(StatusCode, Json<CreatedTokenResponse>)> {
-    let created = tokens::create(&state, &caller, body, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+) -> ApiResult<Created<CreatedTokenResponse>> {
+    Ok(Created(
+        tokens::create(&state, &caller, body, state.now()).await?,
+    ))
 }
 
 /// One of your tokens (admins: any member's), metadata only.
@@ -103,9 +104,10 @@ pub async fn clone_token(
     caller: Caller,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<CloneTokenRequest>,
-) -> ApiResult<(StatusCode, Json<CreatedTokenResponse>)> {
-    let created = tokens::clone(&state, &caller, &id, body, state.now()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+) -> ApiResult<Created<CreatedTokenResponse>> {
+    Ok(Created(
+        tokens::clone(&state, &caller, &id, body, state.now()).await?,
+    ))
 }
 
 /// A new secret for the same id, name and scope; the old string stops

@@ -26,7 +26,7 @@ use std::path::Path;
 use tessera_core::TokenFormat;
 
 use table::settings;
-pub use table::{redact_url, DatabaseUrl, Setting, Value};
+pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
 
 settings! {
     /// Where data lives, and how this node uses the database.
@@ -197,7 +197,7 @@ impl Config {
                 toml::Value::Table(keys) if SETTINGS.iter().any(|s| s.section == name) => keys,
                 value => {
                     let setting = by_flat_name(&name).ok_or_else(|| unknown(&name))?;
-                    self.set_from_toml(setting, value)
+                    self.set(setting, Raw::Toml(value))
                         .map_err(|reason| ConfigError::value(&name, reason))?;
                     warnings.push(format!(
                         "{path}: the key `{name}` is deprecated: write `{}` under `[{}]` \
@@ -210,7 +210,7 @@ impl Config {
             for (key, value) in section_keys {
                 let setting =
                     by_path(&name, &key).ok_or_else(|| unknown(&format!("{name}.{key}")))?;
-                self.set_from_toml(setting, value)
+                self.set(setting, Raw::Toml(value))
                     .map_err(|reason| ConfigError::value(setting.path(), reason))?;
             }
         }
@@ -221,7 +221,7 @@ impl Config {
         let mut warnings = Vec::new();
         for (name, value) in env.iter().filter(|(k, _)| k.starts_with("TESSERA_")) {
             if let Some(setting) = SETTINGS.iter().find(|s| s.env() == *name) {
-                self.set_from_text(setting, value)
+                self.set(setting, Raw::Text(value))
                     .map_err(|reason| ConfigError::value(name, reason))?;
             } else if !CLIENT_ENV.contains(&name.as_str()) {
                 warnings.push(format!(
@@ -237,7 +237,7 @@ impl Config {
     pub fn apply_flag(&mut self, flat: &str, value: &str) -> Result<(), ConfigError> {
         let setting = by_flat_name(flat)
             .ok_or_else(|| ConfigError::value(format!("--{flat}"), "no such setting"))?;
-        self.set_from_text(setting, value)
+        self.set(setting, Raw::Text(value))
             .map_err(|reason| ConfigError::value(setting.flag(), reason))
     }
 

@@ -84,22 +84,11 @@ macro_rules! settings {
         ];
 
         impl Config {
-            /// Sets `setting` from the text of a variable or flag.
-            fn set_from_text(&mut self, setting: &Setting, text: &str) -> Result<(), String> {
+            /// Sets `setting` from what a variable, a flag or the file says.
+            fn set(&mut self, setting: &Setting, raw: $crate::config::Raw<'_>) -> Result<(), String> {
                 match (setting.section, setting.key) {
                     $( $( (stringify!($section), stringify!($field)) => {
-                        self.$section.$field = <$ty as $crate::config::Value>::from_text(text)?;
-                    } )* )*
-                    _ => return Err(format!("no setting {}", setting.path())),
-                }
-                Ok(())
-            }
-
-            /// Sets `setting` from a value of the TOML file.
-            fn set_from_toml(&mut self, setting: &Setting, value: toml::Value) -> Result<(), String> {
-                match (setting.section, setting.key) {
-                    $( $( (stringify!($section), stringify!($field)) => {
-                        self.$section.$field = <$ty as $crate::config::Value>::from_toml(value)?;
+                        self.$section.$field = <$ty as $crate::config::Value>::from_raw(raw)?;
                     } )* )*
                     _ => return Err(format!("no setting {}", setting.path())),
                 }
@@ -127,6 +116,21 @@ pub trait Value: Sized {
     fn from_text(text: &str) -> Result<Self, String>;
     fn from_toml(value: toml::Value) -> Result<Self, String>;
     fn show(&self) -> String;
+
+    /// `raw` read by the one of the two above that fits it.
+    fn from_raw(raw: Raw<'_>) -> Result<Self, String> {
+        match raw {
+            Raw::Text(text) => Self::from_text(text),
+            Raw::Toml(value) => Self::from_toml(value),
+        }
+    }
+}
+
+/// A setting's value as written: text (an environment variable, a flag) or
+/// a value of the TOML file.
+pub enum Raw<'a> {
+    Text(&'a str),
+    Toml(toml::Value),
 }
 
 /// Numbers, booleans and addresses: parsed from trimmed text, taken from

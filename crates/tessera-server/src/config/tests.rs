@@ -164,7 +164,7 @@ fn every_setting_has_a_unique_file_key_and_variable() {
         let mut config = Config::default();
         let text = if shown == "none" { "" } else { shown.as_str() };
         config
-            .set_from_text(setting, text)
+            .set(setting, Raw::Text(text))
             .expect("its own default parses");
         assert_eq!(config.show(setting), Some(shown));
     }

@@ -492,20 +492,31 @@ mod tests {
         buf[..n].to_vec()
     }
 
+    /// Whether the guard still passes nothing on after 100 ms.
+    async fn holds_back(guard: &mut HeadGuard<tokio::io::DuplexStream>) -> bool {
+        let mut buf = [0u8; 64];
+        tokio::time::timeout(Duration::from_millis(100), guard.read(&mut buf))
+            .await
+            .is_err()
+    }
+
+    async fn send(client: &mut tokio::io::DuplexStream, bytes: &[u8]) {
+        client.write_all(bytes).await.expect("write");
+    }
+
+    /// Everything the client received, once the guard is gone.
+    async fn received(client: &mut tokio::io::DuplexStream) -> String {
+        let mut got = String::new();
+        client.read_to_string(&mut got).await.expect("read");
+        got
+    }
+
     #[tokio::test]
     async fn a_split_head_reaches_hyper_whole() {
         let (mut guard, mut client, _) = guard(MAX, Duration::from_secs(5));
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHo")
-            .await
-            .expect("write");
-        let mut buf = [0u8; 64];
-        let early = tokio::time::timeout(Duration::from_millis(100), guard.read(&mut buf)).await;
-        assert!(early.is_err(), "part of a head was passed on");
-        client
-            .write_all(b"st: x\r\n\r\nGET /2")
-            .await
-            .expect("write");
+        send(&mut client, b"GET / HTTP/1.1\r\nHo").await;
+        assert!(holds_back(&mut guard).await, "part of a head was passed on");
+        send(&mut client, b"st: x\r\n\r\nGET /2").await;
         assert_eq!(
             read_some(&mut guard).await,
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -515,15 +526,13 @@ mod tests {
     #[tokio::test]
     async fn a_refused_head_is_answered_once_earlier_ones_are() {
         let (mut guard, mut client, answers) = guard(MAX, Duration::from_secs(5));
-        client
-            .write_all(b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx")
-            .await
-            .expect("write");
+        send(&mut client, b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx").await;
         assert_eq!(read_some(&mut guard).await, b"GET / HTTP/1.1\r\n\r\n");
         // The first request is not answered yet: the guard waits.
-        let mut buf = [0u8; 64];
-        let waiting = tokio::time::timeout(Duration::from_millis(100), guard.read(&mut buf)).await;
-        assert!(waiting.is_err(), "refused before the earlier answer");
+        assert!(
+            holds_back(&mut guard).await,
+            "refused before the earlier answer"
+        );
         guard
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             .await
@@ -534,8 +543,7 @@ mod tests {
         assert_eq!(read_some(&mut guard).await, b"");
         guard.shutdown().await.expect("shutdown");
         drop(guard);
-        let mut got = String::new();
-        client.read_to_string(&mut got).await.expect("read");
+        let got = received(&mut client).await;
         assert!(
             got.starts_with(
                 "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\nHTTP/1.1 400 Bad Request\r\n"
@@ -548,10 +556,11 @@ mod tests {
     #[tokio::test]
     async fn a_stalled_body_is_answered_408() {
         let (mut guard, mut client, _) = guard(MAX, Duration::from_millis(200));
-        client
-            .write_all(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
-            .await
-            .expect("write");
+        send(
+            &mut client,
+            b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+        )
+        .await;
         let first = read_some(&mut guard).await;
         assert!(first.ends_with(b"abc"));
         let mut buf = [0u8; 64];
@@ -567,8 +576,7 @@ mod tests {
         // hyper's late answer is not written after the guard's.
         assert!(guard.write_all(b"HTTP/1.1 400").await.is_err());
         drop(guard);
-        let mut got = String::new();
-        client.read_to_string(&mut got).await.expect("read");
+        let got = received(&mut client).await;
         assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
         assert!(
             got.ends_with(r#""message":"the request body stopped arriving"}}"#),

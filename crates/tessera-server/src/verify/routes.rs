@@ -16,7 +16,7 @@ use tessera_core::resource;
 use super::{presented_credential, rejection_error, verify_token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::peer::{ClientAddr, ClientIp};
+use crate::peer::ClientAddr;
 use crate::state::AppState;
 use tessera_engine::Verified;
 
@@ -371,10 +371,11 @@ struct AuthQuery {
         (status = 429, body = tessera_api::ErrorBody)))]
 pub async fn report_leaks(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ClientAddr(addr): ClientAddr,
     ApiJson(body): ApiJson<LeakReport>,
 ) -> ApiResult<Json<LeakReportResponse>> {
-    if let Some(addr) = ip.0.as_deref() {
+    let ip = addr.map(|addr| addr.to_string());
+    if let Some(addr) = ip.as_deref() {
         let key = crate::throttle::ip_key(addr);
         if let Err(blocked) = state.leak_reports.hit(&key, state.now()) {
             tracing::info!("leak report refused by the rate limit");
@@ -417,7 +418,7 @@ pub async fn report_leaks(
         let event = state.audit(
             &token.org_id,
             Actor::default(),
-            ip.0.clone(),
+            ip.clone(),
             "token:delete",
             resource::token(&token.member_id, &token.id),
             json!({ "reason": "leak_report", "url": url, "name": token.name, "snippet": token.snippet }),
