@@ -19,7 +19,9 @@ use super::dialect::Dialect;
 use sqlx::any::AnyRow;
 
 use super::rows::{builtin_role, get, json, text, time};
-use super::{all, db, found, insert_error, insert_role_grants, optional, secs, SqlStore};
+use super::{
+    all, db, found, granted_roles, insert_error, insert_role_grants, optional, secs, SqlStore,
+};
 use crate::{Change, MemberStore, Result, StoreError, Unique};
 
 const INSERT_MEMBER_ROLE: &str = "INSERT INTO member_custom_roles (org_id, member_id, role_key, \
@@ -237,11 +239,7 @@ async fn ensure_an_owner(conn: &mut AnyConnection, org: &OrgId) -> Result<()> {
 /// The columns of [`from_row`], from `members m`: its custom roles are
 /// gathered as a JSON list in their order.
 pub(super) fn member_select(dialect: &Dialect) -> String {
-    let custom_roles = dialect.json_list(
-        "r.role_key",
-        "r.position",
-        "FROM member_custom_roles r WHERE r.org_id = m.org_id AND r.member_id = m.id",
-    );
+    let custom_roles = granted_roles(dialect, "member_custom_roles", "member_id", "m");
     format!(
         "SELECT m.id, m.org_id, m.email, m.name, m.role, m.password_hash, m.created_at, \
          {custom_roles} AS custom_roles FROM members m"

@@ -273,7 +273,8 @@ where
     rows.iter().map(decode).collect()
 }
 
-/// Runs `query` and decodes the row it returns, if any.
+/// Runs `query`, which selects by a unique key, and decodes the row it
+/// returns, if any.
 async fn optional<'q, 'c, T>(
     query: Query<'q>,
     executor: impl Executor<'c, Database = Any> + 'q,
@@ -282,8 +283,19 @@ async fn optional<'q, 'c, T>(
 where
     'c: 'q,
 {
-    let row = query.fetch_optional(executor).await.map_err(db)?;
-    row.as_ref().map(decode).transpose()
+    Ok(all(query, executor, decode).await?.into_iter().next())
+}
+
+/// A subquery: the JSON list of the custom roles that `grants` (a grant
+/// table) gives the row `alias` of the owning table, in their order.
+fn granted_roles(dialect: &Dialect, grants: &str, owner_column: &str, alias: &str) -> String {
+    dialect.json_list(
+        "r.role_key",
+        "r.position",
+        &format!(
+            "FROM {grants} r WHERE r.org_id = {alias}.org_id AND r.{owner_column} = {alias}.id"
+        ),
+    )
 }
 
 fn secs(t: OffsetDateTime) -> i64 {

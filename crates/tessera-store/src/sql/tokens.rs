@@ -36,8 +36,8 @@ use super::rows::{
     builtin_role, corrupt, get, hash, json, opt_time, required_hash, text, time, to_json,
 };
 use super::{
-    all, db, found, insert_error, insert_role_grants, is_retryable, opt_secs, optional, secs,
-    SqlStore, Statement, Tx,
+    all, db, found, granted_roles, insert_error, insert_role_grants, is_retryable, opt_secs,
+    optional, secs, SqlStore, Statement, Tx,
 };
 use crate::{Change, LastUsed, Result, Rotation, StoreError, TokenChanges, TokenStore, Unique};
 
@@ -332,11 +332,7 @@ async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
 
 /// The columns of [`from_row`], from `tokens t`, as [`member_select`].
 pub(super) fn token_select(dialect: &Dialect) -> String {
-    let custom_roles = dialect.json_list(
-        "r.role_key",
-        "r.position",
-        "FROM token_custom_roles r WHERE r.org_id = t.org_id AND r.token_id = t.id",
-    );
+    let custom_roles = granted_roles(dialect, "token_custom_roles", "token_id", "t");
     format!(
         "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
          t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
