@@ -24,6 +24,7 @@ use tessera_core::model::{Member, Org, Token};
 use tessera_core::permission::ResolvedScope;
 use tessera_core::policy::CompiledPolicy;
 use tessera_core::{MemberPermissions, RoleKey, TokenScope};
+use tessera_store::Change;
 
 /// A token as verification needs it: the record and its compiled scope.
 #[derive(Debug)]
@@ -168,6 +169,16 @@ impl Cache {
         self.tokens.pin().retain(|_, t| {
             !(t.token.org_id.as_str() == org && matches!(t.token.scope, TokenScope::CustomRoles(_)))
         });
+    }
+
+    /// Drops what a committed change made stale.
+    pub fn invalidate_changed(&self, change: &Change) {
+        match change {
+            Change::Token(id) => self.invalidate_token(id.as_str()),
+            Change::Member { id, removed } => self.invalidate_member(id.as_str(), *removed),
+            Change::Org(id) => self.invalidate_org(id.as_str()),
+            Change::Roles(org) => self.invalidate_roles(org.as_str()),
+        }
     }
 
     /// Drops everything (after losing track of changes, e.g. a lost

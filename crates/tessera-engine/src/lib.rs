@@ -229,6 +229,14 @@ impl Engine {
 
     pub fn with_config(store: Arc<dyn Store>, format: TokenFormat, config: EngineConfig) -> Self {
         let cache = Arc::new(Cache::default());
+        // Every write this node commits reaches the cache before the call
+        // that made it returns, whichever front end made it.
+        let listening = Arc::downgrade(&cache);
+        store.on_commit(Arc::new(move |change: &Change| {
+            if let Some(cache) = listening.upgrade() {
+                cache.invalidate_changed(change);
+            }
+        }));
         let inner = Arc::new(Inner {
             store,
             format,
@@ -241,14 +249,6 @@ impl Engine {
             trusted: AtomicBool::new(true),
             lost_at: AtomicI64::new(0),
         });
-        // Every write this node commits reaches the cache before the call
-        // that made it returns, whichever front end made it.
-        let weak = Arc::downgrade(&inner);
-        inner.store.on_commit(Arc::new(move |change: &Change| {
-            if let Some(inner) = weak.upgrade() {
-                Engine { inner }.apply(&FeedEvent::Change(change.clone()));
-            }
-        }));
         Self { inner }
     }
 
@@ -301,12 +301,7 @@ impl Engine {
     pub fn apply(&self, event: &FeedEvent) {
         let cache = &self.inner.cache;
         match event {
-            FeedEvent::Change(Change::Token(id)) => cache.invalidate_token(id.as_str()),
-            FeedEvent::Change(Change::Member { id, removed }) => {
-                cache.invalidate_member(id.as_str(), *removed)
-            }
-            FeedEvent::Change(Change::Org(id)) => cache.invalidate_org(id.as_str()),
-            FeedEvent::Change(Change::Roles(org)) => cache.invalidate_roles(org.as_str()),
+            FeedEvent::Change(change) => cache.invalidate_changed(change),
             FeedEvent::Lost => {
                 let now = wall_clock().unix_timestamp();
                 self.inner.lost_at.store(now, Ordering::SeqCst);
