@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::headers::Https;
 use crate::peer::client_addr;
 pub use crate::service::caller::{Caller, Via};
+use crate::service::Call;
 use crate::state::AppState;
 pub use crate::verify::{presented_credential, presented_token};
 use crate::verify::{rejection_error, verify_token};
@@ -39,10 +40,20 @@ impl FromRequestParts<AppState> for Caller {
             check_csrf(&parts.method, &parts.headers, &secret)?;
             return Ok(caller);
         }
-        Err(ApiError::Unauthenticated(
-            "missing credential: send Authorization: Bearer <token> (or ApiKey <token>), or log in"
-                .into(),
+        Err(ApiError::unauthenticated(
+            "missing credential: send Authorization: Bearer <token> (or ApiKey <token>), or log in",
         ))
+    }
+}
+
+/// What an API handler hands the service layer: the caller (as above) and
+/// the moment of the request.
+impl FromRequestParts<AppState> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Call::new(state, caller))
     }
 }
 
@@ -75,7 +86,7 @@ async fn from_token(
 /// directly: their forms carry the CSRF token in a field, not a header).
 pub async fn from_session(state: &AppState, secret: &str, ip: Option<String>) -> ApiResult<Caller> {
     let expired =
-        || ApiError::Unauthenticated("the login session has expired or ended; log in again".into());
+        || ApiError::unauthenticated("the login session has expired or ended; log in again");
     let id_hash = SecretHash::of(secret);
     let session = state
         .store

@@ -40,7 +40,7 @@ pub(crate) fn body_error(status: axum::http::StatusCode, text: &str) -> ApiError
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
     } else {
-        ApiError::BadRequest(format!("unreadable request body: {text}"))
+        ApiError::bad_request(format!("unreadable request body: {text}"))
     }
 }
 
@@ -83,14 +83,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
         JsonRejection::JsonSyntaxError(e) => {
-            ApiError::BadRequest(redact(&format!("malformed JSON: {}", source_text(&e))))
+            ApiError::bad_request(redact(&format!("malformed JSON: {}", source_text(&e))))
         }
-        JsonRejection::JsonDataError(e) => ApiError::BadRequest(redact(&format!(
+        JsonRejection::JsonDataError(e) => ApiError::bad_request(redact(&format!(
             "invalid request body: {}",
             source_text(&e)
         ))),
         JsonRejection::BytesRejection(e) => body_error(e.status(), &e.body_text()),
-        other => ApiError::BadRequest(format!("unreadable request body: {}", other.body_text())),
+        other => ApiError::bad_request(format!("unreadable request body: {}", other.body_text())),
     }
 }
 
@@ -122,7 +122,7 @@ where
 }
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
-    ApiError::BadRequest(redact(&format!(
+    ApiError::bad_request(redact(&format!(
         "invalid query string: {}",
         source_text(&rejection)
     )))

@@ -48,6 +48,7 @@ use tokio::task::JoinHandle;
 pub use clock::Clock;
 pub use config::Config;
 pub use error::ApiError;
+use service::ServiceError;
 pub use state::AppState;
 /// Where `EmbeddedVerifier` has always been found.
 pub use verify::embedded;
@@ -148,7 +149,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            ApiError::Unavailable.into_response()
+            ApiError::unavailable().into_response()
         }
     }
 }
@@ -167,12 +168,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::NotFound("endpoint (the API is described at /api/v1/openapi.json)".into())
+    ServiceError::not_found("endpoint (the API is described at /api/v1/openapi.json)").into()
 }
 
 async fn method_not_allowed() -> Response {
     let mut response =
-        ApiError::BadRequest("method not allowed for this endpoint".into()).into_response();
+        ApiError::bad_request("method not allowed for this endpoint").into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response
 }
@@ -184,7 +185,7 @@ pub(crate) async fn request_timeout(
 ) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Unavailable.into_response(),
+        Err(_) => ApiError::unavailable().into_response(),
     }
 }
 

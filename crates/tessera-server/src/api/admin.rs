@@ -2,7 +2,7 @@
 //! policy, and the audit log (the rules are in [`crate::service`]'s
 //! `roles`, `projects`, `org` and `audit`).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,9 +12,8 @@ use tessera_api::{
 };
 
 use super::{ApiJson, ApiQuery, Created};
-use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::service::{audit, org, projects, roles};
+use crate::service::{audit, org, projects, roles, Call};
 use crate::state::AppState;
 
 pub use crate::service::audit::AuditParams;
@@ -36,11 +35,8 @@ pub fn router() -> Router<AppState> {
 
 /// The org's custom roles.
 #[utoipa::path(get, path = "/api/v1/roles", tag = "roles", responses((status = 200, body = RoleList)))]
-pub async fn list_roles(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<RoleList>> {
-    Ok(Json(roles::list(&state, &caller).await?))
+pub async fn list_roles(call: Call) -> ApiResult<Json<RoleList>> {
+    Ok(Json(roles::list(&call).await?))
 }
 
 /// Create a custom role from policy statements.
@@ -48,24 +44,17 @@ pub async fn list_roles(
     responses((status = 201, body = RoleResponse), (status = 409, body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn create_role(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<CreateRoleRequest>,
 ) -> ApiResult<Created<RoleResponse>> {
-    Ok(Created(
-        roles::create(&state, &caller, body, state.now()).await?,
-    ))
+    Ok(Created(roles::create(&call, body).await?))
 }
 
 /// One custom role.
 #[utoipa::path(get, path = "/api/v1/roles/{key}", tag = "roles",
     responses((status = 200, body = RoleResponse), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn get_role(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> ApiResult<Json<RoleResponse>> {
-    Ok(Json(roles::show(&state, &caller, &key).await?))
+pub async fn get_role(call: Call, Path(key): Path<String>) -> ApiResult<Json<RoleResponse>> {
+    Ok(Json(roles::show(&call, &key).await?))
 }
 
 /// Replace a custom role's name and policy; every member and token holding
@@ -74,24 +63,19 @@ pub async fn get_role(
     responses((status = 200, body = RoleResponse), (status = 404, body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn update_role(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     Path(key): Path<String>,
     ApiJson(body): ApiJson<UpdateRoleRequest>,
 ) -> ApiResult<Json<RoleResponse>> {
-    let role = roles::update(&state, &caller, &key, body, state.now()).await?;
+    let role = roles::update(&call, &key, body).await?;
     Ok(Json(role))
 }
 
 /// Delete a custom role that no member or token holds.
 #[utoipa::path(delete, path = "/api/v1/roles/{key}", tag = "roles",
     responses((status = 204), (status = 404, body = tessera_api::ErrorBody), (status = 409, body = tessera_api::ErrorBody)))]
-pub async fn delete_role(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> ApiResult<StatusCode> {
-    roles::delete(&state, &caller, &key, state.now()).await?;
+pub async fn delete_role(call: Call, Path(key): Path<String>) -> ApiResult<StatusCode> {
+    roles::delete(&call, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -99,35 +83,25 @@ pub async fn delete_role(
 
 /// The org's projects.
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", responses((status = 200, body = ProjectList)))]
-pub async fn list_projects(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<ProjectList>> {
-    Ok(Json(projects::list(&state, &caller).await?))
+pub async fn list_projects(call: Call) -> ApiResult<Json<ProjectList>> {
+    Ok(Json(projects::list(&call).await?))
 }
 
 /// Create a project.
 #[utoipa::path(post, path = "/api/v1/projects", tag = "projects", request_body = CreateProjectRequest,
     responses((status = 201, body = ProjectResponse), (status = 409, body = tessera_api::ErrorBody)))]
 pub async fn create_project(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<CreateProjectRequest>,
 ) -> ApiResult<Created<ProjectResponse>> {
-    Ok(Created(
-        projects::create(&state, &caller, body, state.now()).await?,
-    ))
+    Ok(Created(projects::create(&call, body).await?))
 }
 
 /// One project.
 #[utoipa::path(get, path = "/api/v1/projects/{key}", tag = "projects",
     responses((status = 200, body = ProjectResponse), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn get_project(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> ApiResult<Json<ProjectResponse>> {
-    Ok(Json(projects::show(&state, &caller, &key).await?))
+pub async fn get_project(call: Call, Path(key): Path<String>) -> ApiResult<Json<ProjectResponse>> {
+    Ok(Json(projects::show(&call, &key).await?))
 }
 
 /// Delete a project. Tokens restricted to it keep the key in their
@@ -135,12 +109,8 @@ pub async fn get_project(
 /// regain it if a project with the same key is created again.
 #[utoipa::path(delete, path = "/api/v1/projects/{key}", tag = "projects",
     responses((status = 204), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn delete_project(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> ApiResult<StatusCode> {
-    projects::delete(&state, &caller, &key, state.now()).await?;
+pub async fn delete_project(call: Call, Path(key): Path<String>) -> ApiResult<StatusCode> {
+    projects::delete(&call, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -148,8 +118,8 @@ pub async fn delete_project(
 
 /// The org and its token policy.
 #[utoipa::path(get, path = "/api/v1/org", tag = "org", responses((status = 200, body = OrgResponse)))]
-pub async fn get_org(caller: Caller) -> ApiResult<Json<OrgResponse>> {
-    Ok(Json(org::show(&caller)?))
+pub async fn get_org(call: Call) -> ApiResult<Json<OrgResponse>> {
+    Ok(Json(org::show(&call.caller)?))
 }
 
 /// Change the org's name or token policy. New rules apply to tokens
@@ -158,11 +128,10 @@ pub async fn get_org(caller: Caller) -> ApiResult<Json<OrgResponse>> {
     responses((status = 200, body = OrgResponse), (status = 403, body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn update_org(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<UpdateOrgRequest>,
 ) -> ApiResult<Json<OrgResponse>> {
-    Ok(Json(org::update(&state, &caller, body, state.now()).await?))
+    Ok(Json(org::update(&call, body).await?))
 }
 
 // ---------------------------------------------------------------- audit
@@ -171,9 +140,8 @@ pub async fn update_org(
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = AuditPage), (status = 400, body = tessera_api::ErrorBody)))]
 pub async fn list_audit(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditPage>> {
-    Ok(Json(audit::list(&state, &caller, params).await?))
+    Ok(Json(audit::list(&call, params).await?))
 }

@@ -1,7 +1,7 @@
 //! `/members`: who is in the org, with which roles (the rank rules are in
 //! [`crate::service::members`]).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -11,9 +11,8 @@ use tessera_api::{
 };
 
 use super::{ApiJson, Created};
-use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::service::members;
+use crate::service::{members, Call};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -28,11 +27,8 @@ pub fn router() -> Router<AppState> {
 
 /// The org's members you may read.
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", responses((status = 200, body = MemberList)))]
-pub async fn list_members(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<MemberList>> {
-    Ok(Json(members::list(&state, &caller).await?))
+pub async fn list_members(call: Call) -> ApiResult<Json<MemberList>> {
+    Ok(Json(members::list(&call).await?))
 }
 
 /// Add a member. Without a password, one is generated and returned once.
@@ -40,24 +36,17 @@ pub async fn list_members(
     responses((status = 201, body = CreatedMemberResponse), (status = 403, body = tessera_api::ErrorBody),
         (status = 409, body = tessera_api::ErrorBody)))]
 pub async fn create_member(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<CreateMemberRequest>,
 ) -> ApiResult<Created<CreatedMemberResponse>> {
-    Ok(Created(
-        members::create(&state, &caller, body, state.now()).await?,
-    ))
+    Ok(Created(members::create(&call, body).await?))
 }
 
 /// One member.
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members",
     responses((status = 200, body = MemberResponse), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn get_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<MemberResponse>> {
-    Ok(Json(members::show(&state, &caller, &id).await?))
+pub async fn get_member(call: Call, Path(id): Path<String>) -> ApiResult<Json<MemberResponse>> {
+    Ok(Json(members::show(&call, &id).await?))
 }
 
 /// Change a member's built-in role and custom roles. Their tokens follow
@@ -66,34 +55,25 @@ pub async fn get_member(
     responses((status = 200, body = MemberResponse), (status = 403, body = tessera_api::ErrorBody),
         (status = 409, body = tessera_api::ErrorBody)))]
 pub async fn update_member(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<Json<MemberResponse>> {
-    let updated = members::update(&state, &caller, &id, body, state.now()).await?;
+    let updated = members::update(&call, &id, body).await?;
     Ok(Json(updated))
 }
 
 /// Remove a member: their tokens and sessions stop working at once.
 #[utoipa::path(delete, path = "/api/v1/members/{id}", tag = "members",
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody), (status = 409, body = tessera_api::ErrorBody)))]
-pub async fn delete_member(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    members::delete(&state, &caller, &id, state.now()).await?;
+pub async fn delete_member(call: Call, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    members::delete(&call, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// An admin's view of a member's tokens: metadata only, never values.
 #[utoipa::path(get, path = "/api/v1/members/{id}/tokens", tag = "members",
     responses((status = 200, body = TokenList), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn list_member_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TokenList>> {
-    Ok(Json(members::list_tokens(&state, &caller, &id).await?))
+pub async fn list_member_tokens(call: Call, Path(id): Path<String>) -> ApiResult<Json<TokenList>> {
+    Ok(Json(members::list_tokens(&call, &id).await?))
 }

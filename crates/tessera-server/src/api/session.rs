@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use tessera_api::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
 
 use super::ApiJson;
-use crate::auth::{session_cookie, Caller};
+use crate::auth::session_cookie;
 use crate::error::ApiResult;
 use crate::headers::Https;
 use crate::peer::ClientAddr;
-use crate::service::sessions;
+use crate::service::{sessions, Call};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -43,12 +43,8 @@ pub async fn login(
 /// Log out: ends this session (session only).
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody)))]
-pub async fn logout(
-    State(state): State<AppState>,
-    https: Https,
-    caller: Caller,
-) -> ApiResult<Response> {
-    sessions::logout(&state, &caller, state.now()).await?;
+pub async fn logout(https: Https, call: Call) -> ApiResult<Response> {
+    sessions::logout(&call).await?;
     let cookie = session_cookie(https, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -56,18 +52,17 @@ pub async fn logout(
 /// Who am I, and through which token.
 #[utoipa::path(get, path = "/api/v1/me", tag = "session",
     responses((status = 200, body = MeResponse), (status = 401, body = tessera_api::ErrorBody)))]
-pub async fn me(State(state): State<AppState>, caller: Caller) -> Json<MeResponse> {
-    Json(sessions::me(&state, &caller))
+pub async fn me(call: Call) -> Json<MeResponse> {
+    Json(sessions::me(&call))
 }
 
 /// Change your password (session only); ends your other sessions.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "session", request_body = ChangePasswordRequest,
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody), (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn change_password(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    sessions::change_password(&state, &caller, body, state.now()).await?;
+    sessions::change_password(&call, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

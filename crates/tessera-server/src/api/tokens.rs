@@ -1,7 +1,7 @@
 //! `/tokens`: a member's own tokens — create, list, show, update, clone,
 //! rotate, delete (the rules are in [`crate::service::tokens`]).
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,9 +11,8 @@ use tessera_api::{
 };
 
 use super::{ApiJson, Created, OptionalJson};
-use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::service::tokens;
+use crate::service::{tokens, Call};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,11 +32,8 @@ pub fn router() -> Router<AppState> {
 /// Your tokens, newest first (metadata only).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList), (status = 401, body = tessera_api::ErrorBody)))]
-pub async fn list_tokens(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> ApiResult<Json<TokenList>> {
-    Ok(Json(tokens::list(&state, &caller).await?))
+pub async fn list_tokens(call: Call) -> ApiResult<Json<TokenList>> {
+    Ok(Json(tokens::list(&call).await?))
 }
 
 /// Create a token. The response carries its value, this once.
@@ -45,25 +41,18 @@ pub async fn list_tokens(
     responses((status = 201, body = CreatedTokenResponse), (status = 403, body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn create_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     ApiJson(body): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<Created<CreatedTokenResponse>> {
-    Ok(Created(
-        tokens::create(&state, &caller, body, state.now()).await?,
-    ))
+    Ok(Created(tokens::create(&call, body).await?))
 }
 
 /// One of your tokens (admins: any member's), metadata only.
 #[utoipa::path(get, path = "/api/v1/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "token id, or `self`")),
     responses((status = 200, body = TokenResponse), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn get_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<TokenResponse>> {
-    Ok(Json(tokens::show(&state, &caller, &id).await?))
+pub async fn get_token(call: Call, Path(id): Path<String>) -> ApiResult<Json<TokenResponse>> {
+    Ok(Json(tokens::show(&call, &id).await?))
 }
 
 /// Rename, re-scope, restrict to projects, or move the expiry.
@@ -72,12 +61,11 @@ pub async fn get_token(
     responses((status = 200, body = TokenResponse), (status = 403, body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn update_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateTokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let updated = tokens::update(&state, &caller, &id, body, state.now()).await?;
+    let updated = tokens::update(&call, &id, body).await?;
     Ok(Json(updated))
 }
 
@@ -85,12 +73,8 @@ pub async fn update_token(
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
     params(("id" = String, Path, description = "token id, or `self`")),
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody), (status = 404, body = tessera_api::ErrorBody)))]
-pub async fn delete_token(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    tokens::delete(&state, &caller, &id, state.now()).await?;
+pub async fn delete_token(call: Call, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    tokens::delete(&call, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -100,14 +84,11 @@ pub async fn delete_token(
     params(("id" = String, Path, description = "token id, or `self`")),
     responses((status = 201, body = CreatedTokenResponse), (status = 403, body = tessera_api::ErrorBody)))]
 pub async fn clone_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<CloneTokenRequest>,
 ) -> ApiResult<Created<CreatedTokenResponse>> {
-    Ok(Created(
-        tokens::clone(&state, &caller, &id, body, state.now()).await?,
-    ))
+    Ok(Created(tokens::clone(&call, &id, body).await?))
 }
 
 /// A new secret for the same id, name and scope; the old string stops
@@ -117,11 +98,10 @@ pub async fn clone_token(
     responses((status = 200, body = CreatedTokenResponse), (status = 422, body = tessera_api::ErrorBody),
         (status = 429, body = tessera_api::ErrorBody)))]
 pub async fn rotate_token(
-    State(state): State<AppState>,
-    caller: Caller,
+    call: Call,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RotateTokenRequest>,
 ) -> ApiResult<Json<CreatedTokenResponse>> {
-    let rotated = tokens::rotate(&state, &caller, &id, body, state.now()).await?;
+    let rotated = tokens::rotate(&call, &id, body).await?;
     Ok(Json(rotated))
 }

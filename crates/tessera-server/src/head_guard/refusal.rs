@@ -44,7 +44,7 @@ impl Refusal {
 /// `bad_request`, as for other malformed requests), the security headers
 /// every answer carries, and `Connection: close`.
 pub fn answer(status: StatusCode, message: &str) -> Vec<u8> {
-    let (_, code) = ApiError::BadRequest(String::new()).status_and_code();
+    let code = ApiError::bad_request("").code();
     let body = serde_json::to_vec(&ErrorBody {
         error: ErrorDetail {
             code,

@@ -6,8 +6,8 @@ use tessera_core::model::AuditEvent;
 use tessera_core::{resource, MemberId};
 use tessera_store::AuditQuery;
 
-use super::{Caller, ServiceError, ServiceResult};
-use crate::state::{AppState, AuditIds};
+use super::{Call, ServiceError, ServiceResult};
+use crate::state::AuditIds;
 
 /// What to read of the log: the query of `GET /audit`, which the web page's
 /// filters also send, so that one parser checks both.
@@ -34,11 +34,8 @@ pub struct AuditParams {
 }
 
 /// One page of the log, filtered as `params` says.
-pub async fn list(
-    state: &AppState,
-    caller: &Caller,
-    params: AuditParams,
-) -> ServiceResult<AuditPage> {
+pub async fn list(call: &Call, params: AuditParams) -> ServiceResult<AuditPage> {
+    let (state, caller, _) = call.parts();
     caller.require("audit:read", resource::AUDIT_LOG)?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {

@@ -14,12 +14,10 @@ use tessera_core::lifecycle::{normalize_email, validate_name, validate_password}
 use tessera_core::model::Member;
 use tessera_core::permission::check_member_change;
 use tessera_core::{resource, BuiltinRole, MemberId, RoleKey};
-use time::OffsetDateTime;
 
 use super::tokens::{parse_role_keys, readable_list};
-use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
 use crate::secrets;
-use crate::state::AppState;
 
 /// Length of a generated initial password.
 const INITIAL_PASSWORD_LEN: usize = 20;
@@ -36,7 +34,8 @@ pub fn member_response(m: &Member) -> MemberResponse {
 }
 
 /// The org's members the caller may read.
-pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<MemberList> {
+pub async fn list(call: &Call) -> ServiceResult<MemberList> {
+    let (state, caller, _) = call.parts();
     let members = state.store.list_members(&caller.org.id).await?;
     let items = caller.readable(
         "member:read",
@@ -49,11 +48,10 @@ pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<MemberList
 
 /// Adds a member. Without a password, one is generated and returned once.
 pub async fn create(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     request: CreateMemberRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<CreatedMemberResponse> {
+    let (state, caller, now) = call.parts();
     let email = normalize_email(&request.email)?;
     let name = request
         .name
@@ -92,8 +90,9 @@ pub async fn create(
 }
 
 /// One member.
-pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<MemberResponse> {
-    let member = load(state, caller, id).await?;
+pub async fn show(call: &Call, id: &str) -> ServiceResult<MemberResponse> {
+    let (_, caller, _) = call.parts();
+    let member = load(call, id).await?;
     caller.require("member:read", &resource::member(&member.id))?;
     Ok(member_response(&member))
 }
@@ -101,13 +100,12 @@ pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<
 /// Changes a member's built-in role and custom roles; their tokens follow
 /// at once.
 pub async fn update(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     id: &str,
     request: UpdateMemberRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<MemberResponse> {
-    let mut member = load(state, caller, id).await?;
+    let (state, caller, now) = call.parts();
+    let mut member = load(call, id).await?;
     caller.require("member:update", &resource::member(&member.id))?;
     let role = request.role.unwrap_or(member.role);
     let custom_roles = match request.custom_roles {
@@ -147,13 +145,9 @@ pub async fn update(
 }
 
 /// Removes a member: their tokens and sessions stop working at once.
-pub async fn delete(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
-    let member = load(state, caller, id).await?;
+pub async fn delete(call: &Call, id: &str) -> ServiceResult<()> {
+    let (state, caller, now) = call.parts();
+    let member = load(call, id).await?;
     caller.require("member:delete", &resource::member(&member.id))?;
     check_member_change(caller.grantor().effective_rank(), Some(member.role), None)?;
     let details = json!({ "email": member.email });
@@ -167,14 +161,15 @@ pub async fn delete(
 }
 
 /// An admin's view of a member's tokens: metadata only, never values.
-pub async fn list_tokens(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<TokenList> {
-    let member = load(state, caller, id).await?;
+pub async fn list_tokens(call: &Call, id: &str) -> ServiceResult<TokenList> {
+    let (state, caller, _) = call.parts();
+    let member = load(call, id).await?;
     let all = format!("{}:token/*", resource::member(&member.id));
     if !caller.allows("token:read", &all) && member.id != caller.member.id {
         return Err(ServiceError::forbidden("token:read", &all));
     }
     let tokens = state.store.list_tokens(&caller.org.id, &member.id).await?;
-    Ok(readable_list(state, caller, tokens))
+    Ok(readable_list(call, tokens))
 }
 
 /// May the caller change or remove a member holding `role` at all (the
@@ -214,7 +209,8 @@ fn check_new_member_grant(
     Ok(())
 }
 
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<Member> {
+async fn load(call: &Call, id: &str) -> ServiceResult<Member> {
+    let (state, caller, _) = call.parts();
     let id = MemberId::parse(id).map_err(|_| {
         ServiceError::BadRequest("not a member id: expected 27 base62 characters".into())
     })?;

@@ -3,8 +3,8 @@
 //! under `web`).
 //!
 //! Invariants every function here keeps:
-//! - It takes the [`Caller`], the request (the `tessera_api` request types),
-//!   and `now`; it never reads the clock.
+//! - It takes a [`Call`] (the app, the [`Caller`] and `now`) and the
+//!   request (the `tessera_api` request types); it never reads the clock.
 //! - It checks the caller's permission itself, before it changes anything,
 //!   so a front end cannot forget one: front ends only translate (extract
 //!   the request, call here, render the answer).
@@ -32,6 +32,34 @@ pub use caller::Caller;
 pub use error::{ServiceError, ServiceResult};
 
 use crate::state::AppState;
+
+/// One operation's context: the app it runs in, who it acts for, and the
+/// instant it acts at. The front end makes one per request (the API's
+/// handlers extract it; the web page's [`crate::web::session::WebUser`]
+/// holds one), so the clock is read once, at the edge, and an operation's
+/// checks, change and audit event share one time.
+#[derive(Clone)]
+pub struct Call {
+    pub state: AppState,
+    pub caller: Caller,
+    pub now: OffsetDateTime,
+}
+
+impl Call {
+    /// `caller`'s call, now.
+    pub fn new(state: &AppState, caller: Caller) -> Self {
+        Self {
+            state: state.clone(),
+            now: state.now(),
+            caller,
+        }
+    }
+
+    /// The three, borrowed: what an operation's body works with.
+    pub(crate) fn parts(&self) -> (&AppState, &Caller, OffsetDateTime) {
+        (&self.state, &self.caller, self.now)
+    }
+}
 
 /// A new audit event: `caller` did `action` to `target` at `now`.
 pub(crate) fn event(

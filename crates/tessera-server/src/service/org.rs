@@ -6,10 +6,8 @@ use tessera_api::{OrgResponse, UpdateOrgRequest};
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::Org;
 use tessera_core::resource;
-use time::OffsetDateTime;
 
-use super::{event, Caller, ServiceResult};
-use crate::state::AppState;
+use super::{event, Call, Caller, ServiceResult};
 
 pub fn org_response(o: &Org) -> OrgResponse {
     OrgResponse {
@@ -28,12 +26,8 @@ pub fn show(caller: &Caller) -> ServiceResult<OrgResponse> {
 }
 
 /// Changes the org's name or token policy.
-pub async fn update(
-    state: &AppState,
-    caller: &Caller,
-    request: UpdateOrgRequest,
-    now: OffsetDateTime,
-) -> ServiceResult<OrgResponse> {
+pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<OrgResponse> {
+    let (state, caller, now) = call.parts();
     caller.require("org:update", &resource::org(&caller.org.key))?;
     let mut org = caller.org.clone();
     if let Some(name) = request.name {

@@ -8,10 +8,8 @@ use tessera_api::{CreateProjectRequest, ProjectList, ProjectResponse};
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::Project;
 use tessera_core::{resource, ProjectKey};
-use time::OffsetDateTime;
 
-use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
-use crate::state::AppState;
+use super::{event, not_found_as, Call, ServiceError, ServiceResult};
 
 pub fn project_response(p: &Project) -> ProjectResponse {
     ProjectResponse {
@@ -27,7 +25,8 @@ fn parse_key(key: &str) -> ServiceResult<ProjectKey> {
 }
 
 /// The org's projects the caller may read.
-pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<ProjectList> {
+pub async fn list(call: &Call) -> ServiceResult<ProjectList> {
+    let (state, caller, _) = call.parts();
     let projects = state.store.list_projects(&caller.org.id).await?;
     let items = caller.readable(
         "project:read",
@@ -39,12 +38,8 @@ pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<ProjectLis
 }
 
 /// A new project.
-pub async fn create(
-    state: &AppState,
-    caller: &Caller,
-    request: CreateProjectRequest,
-    now: OffsetDateTime,
-) -> ServiceResult<ProjectResponse> {
+pub async fn create(call: &Call, request: CreateProjectRequest) -> ServiceResult<ProjectResponse> {
+    let (state, caller, now) = call.parts();
     let key = ProjectKey::parse(&request.key)?;
     let name = request.name.unwrap_or_else(|| key.to_string());
     validate_name("name", &name)?;
@@ -62,7 +57,8 @@ pub async fn create(
 }
 
 /// One project.
-pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult<ProjectResponse> {
+pub async fn show(call: &Call, key: &str) -> ServiceResult<ProjectResponse> {
+    let (state, caller, _) = call.parts();
     let key = parse_key(key)?;
     caller.require("project:read", &resource::project(&key))?;
     let projects = state.store.list_projects(&caller.org.id).await?;
@@ -74,12 +70,8 @@ pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult
 }
 
 /// Deletes a project (see the module docs for the tokens restricted to it).
-pub async fn delete(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
+pub async fn delete(call: &Call, key: &str) -> ServiceResult<()> {
+    let (state, caller, now) = call.parts();
     let key = parse_key(key)?;
     caller.require("project:delete", &resource::project(&key))?;
     let target = resource::project(&key);

@@ -7,10 +7,8 @@ use tessera_api::{CreateRoleRequest, RoleList, RoleResponse, UpdateRoleRequest};
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::CustomRole;
 use tessera_core::{resource, Policy, RoleKey};
-use time::OffsetDateTime;
 
-use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
-use crate::state::AppState;
+use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
 
 pub fn role_response(r: &CustomRole) -> RoleResponse {
     RoleResponse {
@@ -23,7 +21,8 @@ pub fn role_response(r: &CustomRole) -> RoleResponse {
 }
 
 /// The role, or a 404.
-async fn load(state: &AppState, caller: &Caller, key: &RoleKey) -> ServiceResult<CustomRole> {
+async fn load(call: &Call, key: &RoleKey) -> ServiceResult<CustomRole> {
+    let (state, caller, _) = call.parts();
     state
         .store
         .get_role(&caller.org.id, key)
@@ -49,7 +48,8 @@ fn parse_key(key: &str) -> ServiceResult<RoleKey> {
 }
 
 /// The org's custom roles the caller may read.
-pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<RoleList> {
+pub async fn list(call: &Call) -> ServiceResult<RoleList> {
+    let (state, caller, _) = call.parts();
     let roles = state.store.list_roles(&caller.org.id).await?;
     let items = caller.readable(
         "role:read",
@@ -61,12 +61,8 @@ pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<RoleList> 
 }
 
 /// A new custom role from policy statements.
-pub async fn create(
-    state: &AppState,
-    caller: &Caller,
-    request: CreateRoleRequest,
-    now: OffsetDateTime,
-) -> ServiceResult<RoleResponse> {
+pub async fn create(call: &Call, request: CreateRoleRequest) -> ServiceResult<RoleResponse> {
+    let (state, caller, now) = call.parts();
     let key = RoleKey::parse(&request.key)?;
     let name = request.name.unwrap_or_else(|| key.to_string());
     validate_name("name", &name)?;
@@ -87,25 +83,25 @@ pub async fn create(
 }
 
 /// One custom role.
-pub async fn show(state: &AppState, caller: &Caller, key: &str) -> ServiceResult<RoleResponse> {
+pub async fn show(call: &Call, key: &str) -> ServiceResult<RoleResponse> {
+    let (_, caller, _) = call.parts();
     let key = parse_key(key)?;
     caller.require("role:read", &resource::role(&key))?;
-    let role = load(state, caller, &key).await?;
+    let role = load(call, &key).await?;
     Ok(role_response(&role))
 }
 
 /// Replaces a custom role's name and policy; every member and token
 /// holding it changes at once.
 pub async fn update(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     key: &str,
     request: UpdateRoleRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<RoleResponse> {
+    let (state, caller, now) = call.parts();
     let key = parse_key(key)?;
     check_write(caller, "role:update", &key, &request.policy)?;
-    let mut role = load(state, caller, &key).await?;
+    let mut role = load(call, &key).await?;
     if let Some(name) = request.name {
         validate_name("name", &name)?;
         role.name = name;
@@ -130,12 +126,8 @@ pub async fn update(
 }
 
 /// Deletes a custom role that no member or token holds.
-pub async fn delete(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
+pub async fn delete(call: &Call, key: &str) -> ServiceResult<()> {
+    let (state, caller, now) = call.parts();
     let key = parse_key(key)?;
     caller.require("role:delete", &resource::role(&key))?;
     let target = resource::role(&key);

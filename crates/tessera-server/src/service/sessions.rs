@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime};
 use super::members::member_response;
 use super::org::org_response;
 use super::tokens::token_response;
-use super::{event, Caller, ServiceError, ServiceResult};
+use super::{event, Call, ServiceError, ServiceResult};
 use crate::secrets;
 use crate::state::AppState;
 
@@ -175,7 +175,8 @@ fn member_event(
 }
 
 /// Ends the caller's session (sessions only: a token cannot log out).
-pub async fn logout(state: &AppState, caller: &Caller, now: OffsetDateTime) -> ServiceResult<()> {
+pub async fn logout(call: &Call) -> ServiceResult<()> {
+    let (state, caller, now) = call.parts();
     let id_hash = caller.require_session()?;
     let target = resource::member(&caller.member.id);
     let event = event(state, caller, now, "session:delete", target, json!({}));
@@ -184,7 +185,8 @@ pub async fn logout(state: &AppState, caller: &Caller, now: OffsetDateTime) -> S
 }
 
 /// Who the caller is, and through which token.
-pub fn me(state: &AppState, caller: &Caller) -> MeResponse {
+pub fn me(call: &Call) -> MeResponse {
+    let (state, caller, _) = call.parts();
     MeResponse {
         member: member_response(&caller.member),
         org: org_response(&caller.org),
@@ -200,12 +202,8 @@ pub fn me(state: &AppState, caller: &Caller) -> MeResponse {
 
 /// Changes the caller's password (sessions only) after checking the
 /// current one; ends the member's other sessions.
-pub async fn change_password(
-    state: &AppState,
-    caller: &Caller,
-    request: ChangePasswordRequest,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
+pub async fn change_password(call: &Call, request: ChangePasswordRequest) -> ServiceResult<()> {
+    let (state, caller, now) = call.parts();
     let keep = caller.require_session()?;
     // Guessing the current password from a stolen session is password
     // guessing too: the same throttle as logins, for this account and IP.

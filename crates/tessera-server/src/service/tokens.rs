@@ -18,23 +18,25 @@ use tessera_core::{resource, BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, 
 use tessera_store::{Rotation, StoreError, TokenChanges};
 use time::{OffsetDateTime, UtcOffset};
 
-use super::{event, not_found_as, Caller, ServiceError, ServiceResult};
+use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
 use crate::state::AppState;
 
 /// Most projects (or custom roles) one token may be restricted to.
 const MAX_PROJECTS: usize = 100;
 
 /// The caller's own tokens they may read, newest first (metadata only).
-pub async fn list(state: &AppState, caller: &Caller) -> ServiceResult<TokenList> {
+pub async fn list(call: &Call) -> ServiceResult<TokenList> {
+    let (state, caller, _) = call.parts();
     let tokens = state
         .store
         .list_tokens(&caller.org.id, &caller.member.id)
         .await?;
-    Ok(readable_list(state, caller, tokens))
+    Ok(readable_list(call, tokens))
 }
 
 /// The tokens `caller` may read, as a list response.
-pub(crate) fn readable_list(state: &AppState, caller: &Caller, tokens: Vec<Token>) -> TokenList {
+pub(crate) fn readable_list(call: &Call, tokens: Vec<Token>) -> TokenList {
+    let (state, caller, _) = call.parts();
     let items = tokens
         .iter()
         .filter(|t| caller.allows_on("token:read", &resource::token(&t.member_id, &t.id), &t.id))
@@ -45,11 +47,10 @@ pub(crate) fn readable_list(state: &AppState, caller: &Caller, tokens: Vec<Token
 
 /// A new token for the caller; the answer carries its value, this once.
 pub async fn create(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     request: CreateTokenRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<CreatedTokenResponse> {
+    let (state, caller, now) = call.parts();
     validate_name("name", &request.name)?;
     let scope = scope_from(request.role, request.custom_roles, request.policy)?;
     let expires_at = request.expires_at.map(whole_seconds_utc);
@@ -59,7 +60,7 @@ pub async fn create(
         &resource::token(&caller.member.id, &minted.id),
     )?;
     caller.grantor().check_grant(&scope)?;
-    let projects = projects_from(state, caller, request.projects).await?;
+    let projects = projects_from(call, request.projects).await?;
     caller.org.token_policy.check_expiry(now, expires_at)?;
     let token = new_token_record(
         caller,
@@ -70,13 +71,14 @@ pub async fn create(
         now,
         expires_at,
     );
-    let event = token_event(state, caller, now, "token:create", &token, json!({}));
+    let event = token_event(call, "token:create", &token, json!({}));
     store_created(state, &token, &event, minted).await
 }
 
 /// One of the caller's tokens (admins: any member's), metadata only.
-pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<TokenResponse> {
-    let token = load(state, caller, id).await?;
+pub async fn show(call: &Call, id: &str) -> ServiceResult<TokenResponse> {
+    let (state, caller, _) = call.parts();
+    let token = load(call, id).await?;
     let target = resource::token(&token.member_id, &token.id);
     if !caller.allows_on("token:read", &target, &token.id) {
         return Err(ServiceError::forbidden("token:read", &target));
@@ -86,13 +88,12 @@ pub async fn show(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<
 
 /// Renames, re-scopes, re-restricts or re-dates one of the caller's tokens.
 pub async fn update(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     id: &str,
     request: UpdateTokenRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<TokenResponse> {
-    let token = load_own(state, caller, id, "token:update").await?;
+    let (state, caller, now) = call.parts();
+    let token = load_own(call, id, "token:update").await?;
     let mut changes = TokenChanges::default();
     if let Some(name) = request.name {
         validate_name("name", &name)?;
@@ -108,7 +109,7 @@ pub async fn update(
         changes.scope = Some(scope);
     }
     if let Some(projects) = request.projects {
-        changes.projects = Some(projects_from(state, caller, projects).await?);
+        changes.projects = Some(projects_from(call, projects).await?);
     }
     if let Some(expires_at) = request.expires_at {
         let expires_at = expires_at.map(whole_seconds_utc);
@@ -125,14 +126,7 @@ pub async fn update(
         "projects": changes.projects.is_some(),
         "expires_at": changes.expires_at.is_some(),
     });
-    let event = token_event(
-        state,
-        caller,
-        now,
-        "token:update",
-        &token,
-        json!({ "changed": details }),
-    );
+    let event = token_event(call, "token:update", &token, json!({ "changed": details }));
     let updated = state
         .store
         .update_token(&token.id, &changes, &event)
@@ -141,18 +135,14 @@ pub async fn update(
 }
 
 /// Revokes a token, at once and for good.
-pub async fn delete(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    now: OffsetDateTime,
-) -> ServiceResult<()> {
-    let token = load(state, caller, id).await?;
+pub async fn delete(call: &Call, id: &str) -> ServiceResult<()> {
+    let (state, caller, _) = call.parts();
+    let token = load(call, id).await?;
     caller.require(
         "token:delete",
         &resource::token(&token.member_id, &token.id),
     )?;
-    let event = token_event(state, caller, now, "token:delete", &token, json!({}));
+    let event = token_event(call, "token:delete", &token, json!({}));
     state
         .store
         .delete_token(&token.id, &event)
@@ -163,13 +153,12 @@ pub async fn delete(
 /// A new token (new id, new secret) with the same scope, projects and
 /// expiry as one of the caller's own.
 pub async fn clone(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     id: &str,
     request: CloneTokenRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<CreatedTokenResponse> {
-    let source = load_own(state, caller, id, "token:clone").await?;
+    let (state, caller, now) = call.parts();
+    let source = load_own(call, id, "token:clone").await?;
     let name = match request.name {
         Some(name) => name,
         None => copy_name(&source.name),
@@ -194,14 +183,7 @@ pub async fn clone(
         now,
         source.expires_at,
     );
-    let event = token_event(
-        state,
-        caller,
-        now,
-        "token:clone",
-        &token,
-        json!({ "source": source.id }),
-    );
+    let event = token_event(call, "token:clone", &token, json!({ "source": source.id }));
     store_created(state, &token, &event, minted).await
 }
 
@@ -215,13 +197,12 @@ fn copy_name(name: &str) -> String {
 /// A new secret for the same id, name and scope; the old string stops
 /// working at once, or after the grace period.
 pub async fn rotate(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     id: &str,
     request: RotateTokenRequest,
-    now: OffsetDateTime,
 ) -> ServiceResult<CreatedTokenResponse> {
-    let token = load_own(state, caller, id, "token:rotate").await?;
+    let (state, caller, now) = call.parts();
+    let token = load_own(call, id, "token:rotate").await?;
     let rotating_itself = caller.token().is_some_and(|t| t.id == token.id);
     if !rotating_itself {
         // The new value carries the token's scope: only hand it to a caller
@@ -249,7 +230,7 @@ pub async fn rotate(
         "old_snippet": token.snippet,
         "snippet": minted.snippet,
     });
-    let event = token_event(state, caller, now, "token:rotate", &token, details);
+    let event = token_event(call, "token:rotate", &token, details);
     let rotated = match state.store.rotate_token(&token.id, &rotation, &event).await {
         Err(StoreError::RotationRace) => return Err(rotation_race(state, &token.id, now).await),
         other => other.map_err(not_found_as("token"))?,
@@ -282,7 +263,8 @@ fn whole_seconds_utc(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// Loads a token of the caller's org by id or `self`; 404 otherwise.
-async fn load(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<Token> {
+async fn load(call: &Call, id: &str) -> ServiceResult<Token> {
+    let (state, caller, _) = call.parts();
     let id = if id == "self" {
         caller.token().map(|t| t.id.clone()).ok_or_else(|| {
             ServiceError::BadRequest(
@@ -304,13 +286,9 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ServiceResult<Toke
 }
 
 /// Loads a token the caller owns and checks `action` on it.
-async fn load_own(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: &str,
-) -> ServiceResult<Token> {
-    let token = load(state, caller, id).await?;
+async fn load_own(call: &Call, id: &str, action: &str) -> ServiceResult<Token> {
+    let (_, caller, _) = call.parts();
+    let token = load(call, id).await?;
     let target = resource::token(&token.member_id, &token.id);
     if token.member_id != caller.member.id {
         caller.require("token:read", &target)?;
@@ -390,10 +368,10 @@ pub(crate) fn parse_role_keys(keys: &[String]) -> ServiceResult<Vec<RoleKey>> {
 
 /// Parses and checks a project list: keys valid, projects exist.
 async fn projects_from(
-    state: &AppState,
-    caller: &Caller,
+    call: &Call,
     projects: Option<Vec<String>>,
 ) -> ServiceResult<Vec<ProjectKey>> {
+    let (state, caller, _) = call.parts();
     let Some(keys) = projects else {
         return Ok(Vec::new());
     };
@@ -454,13 +432,12 @@ fn new_token_record(
 
 /// A token's audit event, which always names it (name and snippet).
 fn token_event(
-    state: &AppState,
-    caller: &Caller,
-    now: OffsetDateTime,
+    call: &Call,
     action: &str,
     token: &Token,
     mut details: serde_json::Value,
 ) -> AuditEvent {
+    let (state, caller, now) = call.parts();
     if let Some(map) = details.as_object_mut() {
         map.entry("name").or_insert_with(|| json!(token.name));
         map.entry("snippet").or_insert_with(|| json!(token.snippet));

@@ -236,7 +236,7 @@ async fn read_body(body: Incoming, limit: usize, timeout: Duration) -> ApiResult
     }
     tokio::time::timeout(timeout, reading)
         .await
-        .unwrap_or(Err(ApiError::Unavailable))
+        .unwrap_or(Err(ApiError::unavailable()))
 }
 
 /// The answer's JSON, written straight into its body.
@@ -249,7 +249,7 @@ fn json_response(answer: &Answer) -> Response {
             response
         }
         Err(e) => secured(
-            ApiError::Internal(format!("could not serialize an answer: {e}")).into_response(),
+            ApiError::internal(format!("could not serialize an answer: {e}")).into_response(),
         ),
     }
 }

@@ -64,8 +64,8 @@ pub fn presented_credential(headers: &HeaderMap) -> ApiResult<Option<&str>> {
         return Ok(None);
     };
     let bad = || {
-        ApiError::Unauthenticated(
-            "malformed Authorization header: use `Bearer <token>` or `ApiKey <token>`".into(),
+        ApiError::unauthenticated(
+            "malformed Authorization header: use `Bearer <token>` or `ApiKey <token>`",
         )
     };
     let text = value.to_str().map_err(|_| bad())?;

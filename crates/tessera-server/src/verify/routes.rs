@@ -17,6 +17,7 @@ use super::{presented_credential, rejection_error, verify_token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::peer::ClientAddr;
+use crate::service::ServiceError;
 use crate::state::AppState;
 use tessera_engine::Verified;
 
@@ -53,20 +54,17 @@ pub(crate) fn check_question(action: Option<&str>, resource: Option<&str>) -> Ap
         (None, None) => Ok(()),
         (Some(action), Some(resource)) => {
             if action.is_empty() || action.len() > MAX_CHECK_LEN || !action.contains(':') {
-                return Err(ApiError::BadRequest(
-                    "action must look like `type:verb`".into(),
-                ));
+                return Err(ApiError::bad_request("action must look like `type:verb`"));
             }
             if resource.len() > MAX_CHECK_LEN || check_resource_shape(resource, false).is_err() {
-                return Err(ApiError::BadRequest(
-                    "resource must be `:`-separated `type/name` segments, like `proj/web:env/prod`"
-                        .into(),
+                return Err(ApiError::bad_request(
+                    "resource must be `:`-separated `type/name` segments, like `proj/web:env/prod`",
                 ));
             }
             Ok(())
         }
-        _ => Err(ApiError::BadRequest(
-            "give both `action` and `resource`, or neither".into(),
+        _ => Err(ApiError::bad_request(
+            "give both `action` and `resource`, or neither",
         )),
     }
 }
@@ -277,7 +275,7 @@ pub(crate) async fn auth_answer(
     let query = match uri.query() {
         Some(_) => {
             Query::<AuthQuery>::try_from_uri(uri)
-                .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))?
+                .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))?
                 .0
         }
         None => AuthQuery::default(),
@@ -288,7 +286,7 @@ pub(crate) async fn auth_answer(
     let resource = header_or_query(headers, "x-tessera-resource", query.resource.as_deref())?;
     check_question(action, resource)?;
     let presented = presented_credential(headers)?.ok_or_else(|| {
-        ApiError::Unauthenticated("missing credential: send Authorization: Bearer <token>".into())
+        ApiError::unauthenticated("missing credential: send Authorization: Bearer <token>")
     })?;
     let now = state.now();
     let verified = verify_token(state, presented, now)
@@ -297,10 +295,7 @@ pub(crate) async fn auth_answer(
     state.engine.record_use(&verified.token().id, now, ip);
     if let (Some(a), Some(r)) = (action, resource) {
         if !verified.allows(a, r) {
-            return Err(ApiError::Forbidden {
-                action: a.to_owned(),
-                resource: r.to_owned(),
-            });
+            return Err(ServiceError::forbidden(a, r).into());
         }
     }
     // 200 with no body; the security headers are in place from the start
@@ -336,15 +331,15 @@ fn header_or_query<'a>(
     };
     let value = first
         .to_str()
-        .map_err(|_| ApiError::BadRequest(format!("{header} is not valid text")))?;
+        .map_err(|_| ApiError::bad_request(format!("{header} is not valid text")))?;
     if copies.any(|other| other != first) {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::bad_request(format!(
             "several different {header} headers: the proxy must set it once and remove any copy the client sent"
         )));
     }
     if param.is_some_and(|p| p != value) {
         let name = header.trim_start_matches("x-tessera-");
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::bad_request(format!(
             "{header} and the `{name}` query parameter disagree: the proxy must ask one question, and remove any {header} the client sent"
         )));
     }
@@ -379,20 +374,21 @@ pub async fn report_leaks(
         let key = crate::throttle::ip_key(addr);
         if let Err(blocked) = state.leak_reports.hit(&key, state.now()) {
             tracing::info!("leak report refused by the rate limit");
-            return Err(ApiError::TooManyRequests {
+            return Err(ServiceError::TooManyRequests {
                 message: "too many leak reports from this address; try again later".into(),
                 retry_after_secs: blocked.retry_after_secs,
-            });
+            }
+            .into());
         }
     }
     if body.tokens.len() > MAX_LEAK_TOKENS {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::bad_request(format!(
             "at most {MAX_LEAK_TOKENS} tokens per report"
         )));
     }
     if body.url.as_ref().is_some_and(|u| u.len() > 2048) {
-        return Err(ApiError::BadRequest(
-            "url is too long (at most 2048 bytes)".into(),
+        return Err(ApiError::bad_request(
+            "url is too long (at most 2048 bytes)",
         ));
     }
     // Where a token was found often contains it (a paste's URL, a commit's

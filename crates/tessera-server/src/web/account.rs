@@ -31,7 +31,7 @@ fn account_page(user: &WebUser, notice: Option<&'static str>, problems: Problems
     } else {
         problems.status()
     };
-    let member = &user.caller.member;
+    let member = &user.call.caller.member;
     page(
         status,
         &AccountPage {
@@ -54,7 +54,7 @@ pub async fn show(user: WebUser, RawQuery(query): RawQuery) -> Response {
 
 /// `POST /account/password`.
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
 ) -> Response {
@@ -67,7 +67,7 @@ pub async fn change_password(
         current_password: form.get("current_password").to_owned(),
         new_password: new_password.to_owned(),
     };
-    match sessions::change_password(&state, &user.caller, request, state.now()).await {
+    match sessions::change_password(&user.call, request).await {
         Ok(_) => Redirect::to("/account?done=password").into_response(),
         Err(ServiceError::NotAllowed(_)) => {
             let p = Problems::field("current_password", "The current password is wrong.");

@@ -253,14 +253,14 @@ pub fn query_of(raw: Option<String>) -> FormData {
 
 /// An error's message for people; internal failures stay generic.
 pub fn friendly(err: &ApiError) -> String {
-    match err {
-        ApiError::Internal(_) => {
+    match err.service() {
+        Some(ServiceError::Internal(_)) => {
             "Something went wrong on the server; nothing was saved. Try again.".into()
         }
-        ApiError::Unavailable => {
+        Some(ServiceError::Unavailable) => {
             "The service is temporarily unavailable; nothing was saved. Try again shortly.".into()
         }
-        other => sentence(&crate::redact::redact(&other.to_string())),
+        _ => sentence(&crate::redact::redact(&err.to_string())),
     }
 }
 
@@ -272,8 +272,8 @@ fn field_of(err: &ApiError, fields: &[&'static str]) -> Option<(&'static str, St
             .find_map(|c| fields.iter().find(|f| *f == c).copied())
     };
     let message = crate::redact::redact(&err.to_string());
-    let field = match err {
-        ApiError::Unprocessable { code, .. } => match code {
+    let field = match err.service()? {
+        ServiceError::Unprocessable { code, .. } => match code {
             ErrorCode::InvalidPolicy => pick(&["policy"]),
             ErrorCode::ExpirationRequired
             | ErrorCode::LifetimeExceeded
@@ -287,9 +287,9 @@ fn field_of(err: &ApiError, fields: &[&'static str]) -> Option<(&'static str, St
                 return Some((field, sentence(reason)));
             }
         },
-        ApiError::NotAllowed(_) => pick(&["scope", "role"]),
-        ApiError::Conflict { .. } => pick(&["key", "email"]),
-        ApiError::TooManyRequests { .. } => pick(&["expires_at"]),
+        ServiceError::NotAllowed(_) => pick(&["scope", "role"]),
+        ServiceError::Conflict { .. } => pick(&["key", "email"]),
+        ServiceError::TooManyRequests { .. } => pick(&["expires_at"]),
         _ => None,
     }?;
     // The API names fields as in JSON; people read "the expiry".

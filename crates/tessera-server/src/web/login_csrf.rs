@@ -61,7 +61,7 @@ pub async fn check(state: &AppState, cookie: &str, sent: &str) -> ApiResult<bool
 fn mac(key: &[u8], nonce: &str, expires: i64) -> ApiResult<HmacSha256> {
     // HMAC accepts keys of any length: this error cannot happen.
     let mut mac =
-        <HmacSha256 as Mac>::new_from_slice(key).map_err(|e| ApiError::Internal(e.to_string()))?;
+        <HmacSha256 as Mac>::new_from_slice(key).map_err(|e| ApiError::internal(e.to_string()))?;
     mac.update(format!("tessera-login-csrf:{nonce}:{expires}").as_bytes());
     Ok(mac)
 }

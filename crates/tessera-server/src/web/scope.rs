@@ -7,10 +7,9 @@ use time::macros::format_description;
 use time::Duration;
 
 use super::forms::{FormData, Problems};
-use crate::auth::Caller;
 use crate::redact::redact;
+use crate::service::Call;
 use crate::service::{projects, roles, tokens};
-use crate::state::AppState;
 
 /// One option of a select, radio group or checkbox list.
 pub struct Choice {
@@ -33,12 +32,8 @@ pub fn builtin_role_choices(roles: Vec<BuiltinRole>, current: &str) -> Vec<Choic
 
 /// The org's custom roles the caller may read, as checkboxes ticked where
 /// `picked` has them (none when they cannot be read).
-pub async fn custom_role_choices(
-    state: &AppState,
-    caller: &Caller,
-    picked: &[String],
-) -> Vec<Choice> {
-    match roles::list(state, caller).await {
+pub async fn custom_role_choices(call: &Call, picked: &[String]) -> Vec<Choice> {
+    match roles::list(call).await {
         Ok(list) => list
             .items
             .into_iter()
@@ -73,28 +68,23 @@ pub struct ScopeFields {
 }
 
 impl ScopeFields {
-    pub async fn build(
-        state: &AppState,
-        caller: &Caller,
-        form: &FormData,
-        problems: &Problems,
-    ) -> Self {
+    pub async fn build(call: &Call, form: &FormData, problems: &Problems) -> Self {
         let kind = match form.get("scope") {
             "" => "inherit".to_owned(),
             k => k.to_owned(),
         };
         let chosen_role = form.get("role");
-        let grantable = tokens::grantable(caller);
+        let grantable = tokens::grantable(&call.caller);
         let roles = builtin_role_choices(grantable.roles, chosen_role);
         let can_custom = grantable.custom_roles;
         let picked_roles = form.all("custom_roles");
         let custom_roles = if can_custom {
-            custom_role_choices(state, caller, &picked_roles).await
+            custom_role_choices(call, &picked_roles).await
         } else {
             Vec::new()
         };
         let picked_projects = form.all("projects");
-        let projects = match projects::list(state, caller).await {
+        let projects = match projects::list(call).await {
             Ok(list) => list
                 .items
                 .into_iter()
@@ -188,15 +178,9 @@ pub struct ExpiryFields {
 }
 
 impl ExpiryFields {
-    pub fn build(
-        state: &AppState,
-        caller: &Caller,
-        form: &FormData,
-        problems: &Problems,
-        offer_none: bool,
-    ) -> Self {
-        let policy = caller.org.token_policy;
-        let now = state.now();
+    pub fn build(call: &Call, form: &FormData, problems: &Problems, offer_none: bool) -> Self {
+        let policy = call.caller.org.token_policy;
+        let now = call.now;
         let current = match form.get("expiry") {
             "" => "30",
             other => other,

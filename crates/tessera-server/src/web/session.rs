@@ -16,12 +16,12 @@ use tessera_api::LoginRequest;
 use super::forms::{failed, read_form, FormData, Problems, WebForm, CSRF_FIELD};
 use super::login_csrf;
 use super::render::{page, Layout};
-use crate::auth::{cookie, from_session, session_cookie, Caller, SESSION_COOKIE};
+use crate::auth::{cookie, from_session, session_cookie, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::headers::{is_https, Https};
 use crate::peer::client_ip;
 use crate::secrets;
-use crate::service::{sessions, ServiceError};
+use crate::service::{sessions, Call, ServiceError};
 use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
@@ -29,17 +29,17 @@ const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
 /// A member logged in through the web page, and their session's CSRF
 /// token for the forms on the page.
 pub struct WebUser {
-    pub caller: Caller,
+    pub call: Call,
     pub csrf: String,
 }
 
 impl WebUser {
     pub fn layout(&self, title: impl Into<String>, section: &'static str) -> Layout {
-        Layout::new(title, section, &self.caller, &self.csrf)
+        Layout::new(title, section, &self.call.caller, &self.csrf)
     }
 
     pub fn member_id(&self) -> &str {
-        self.caller.member.id.as_str()
+        self.call.caller.member.id.as_str()
     }
 }
 
@@ -53,10 +53,12 @@ impl FromRequestParts<AppState> for WebUser {
         };
         match from_session(state, &secret, ip).await {
             Ok(caller) => Ok(Self {
-                caller,
+                call: Call::new(state, caller),
                 csrf: secrets::csrf_token(&secret),
             }),
-            Err(e @ (ApiError::Internal(_) | ApiError::Unavailable)) => Err(failed(e)),
+            Err(e @ ApiError::Service(ServiceError::Internal(_) | ServiceError::Unavailable)) => {
+                Err(failed(e))
+            }
             Err(_) => Err(to_login(parts)),
         }
     }
@@ -222,12 +224,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
 
 /// `POST /logout`: ends the session, as the API's logout does.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     https: Https,
     WebForm(_): WebForm,
 ) -> Response {
-    match sessions::logout(&state, &user.caller, state.now()).await {
+    match sessions::logout(&user.call).await {
         Ok(()) => {
             let mut response = Redirect::to("/login?bye=1").into_response();
             let cookie = session_cookie(https, "", 0);

@@ -59,7 +59,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let now = state.now();
-    let list = tokens::list(&state, &user.caller).await?;
+    let list = tokens::list(&user.call).await?;
     Ok(page(
         StatusCode::OK,
         &ListPage {
@@ -81,13 +81,13 @@ struct NewPage {
 }
 
 async fn new_page(
-    state: &AppState,
+    _state: &AppState,
     user: &WebUser,
     form: &FormData,
     problems: Problems,
 ) -> Response {
-    let scope = ScopeFields::build(state, &user.caller, form, &problems).await;
-    let expiry = ExpiryFields::build(state, &user.caller, form, &problems, true);
+    let scope = ScopeFields::build(&user.call, form, &problems).await;
+    let expiry = ExpiryFields::build(&user.call, form, &problems, true);
     let status = problems.page_status();
     page(
         status,
@@ -117,7 +117,7 @@ pub async fn create(
         Ok(r) => r,
         Err(problems) => return new_page(&state, &user, &form, problems).await,
     };
-    let call = tokens::create(&state, &user.caller, request, state.now());
+    let call = tokens::create(&user.call, request);
     match mint_once(&state, &user, &headers, &form, "created", call).await {
         Ok(page) => page,
         Err(e) => new_page(&state, &user, &form, Problems::from_api(e, TOKEN_FIELDS)).await,
@@ -326,7 +326,7 @@ async fn show_page(
     notice: Option<&'static str>,
     sent: Sent<'_>,
 ) -> PageResult {
-    let token = tokens::show(state, &user.caller, id).await?;
+    let token = tokens::show(&user.call, id).await?;
     let empty = FormData::default();
     let current = form_of(&token);
     // The edit form shows the token as it is, the others start empty;
@@ -343,8 +343,8 @@ async fn show_page(
         .map_or(StatusCode::OK, Problems::status);
     let [edit_form, rotate_form, clone_form] = forms;
     let [problems, rotate_problems, clone_problems] = problems;
-    let scope = ScopeFields::build(state, &user.caller, edit_form, &problems).await;
-    let expiry = ExpiryFields::build(state, &user.caller, rotate_form, &rotate_problems, false);
+    let scope = ScopeFields::build(&user.call, edit_form, &problems).await;
+    let expiry = ExpiryFields::build(&user.call, rotate_form, &rotate_problems, false);
     let clone_name = clone_form
         .opt("name")
         .unwrap_or_else(|| format!("{} (copy)", token.name));
@@ -352,8 +352,8 @@ async fn show_page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
-            own: token.member_id == user.caller.member.id.as_str(),
-            back: if token.member_id == user.caller.member.id.as_str() {
+            own: token.member_id == user.call.caller.member.id.as_str(),
+            back: if token.member_id == user.call.caller.member.id.as_str() {
                 "/tokens".into()
             } else {
                 format!("/admin/members/{}", token.member_id)
@@ -427,7 +427,7 @@ pub async fn update(
         projects: Some((!projects.is_empty()).then_some(projects)),
         expires_at: None,
     };
-    let saved = tokens::update(&state, &user.caller, &id, request, state.now()).await;
+    let saved = tokens::update(&user.call, &id, request).await;
     done_or_again(
         saved,
         &format!("/tokens/{id}?done=saved"),
@@ -461,7 +461,7 @@ pub async fn rotate(
             return show_page(&state, &user, &id, None, Some((Form::Rotate, &form, p))).await
         }
     };
-    let call = tokens::rotate(&state, &user.caller, &id, request, state.now());
+    let call = tokens::rotate(&user.call, &id, request);
     let sent = MintForm {
         form: &form,
         which: Form::Rotate,
@@ -481,7 +481,7 @@ pub async fn clone(
     let request = CloneTokenRequest {
         name: Some(form.get("name").to_owned()),
     };
-    let call = tokens::clone(&state, &user.caller, &id, request, state.now());
+    let call = tokens::clone(&user.call, &id, request);
     let sent = MintForm {
         form: &form,
         which: Form::Clone,
@@ -516,13 +516,13 @@ fn safe_back(back: &str) -> String {
 
 /// `GET /tokens/{id}/delete`: a confirmation that names the token.
 pub async fn confirm_delete(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let back = safe_back(query_of(raw).get("back"));
-    let token = tokens::show(&state, &user.caller, &id).await?;
+    let token = tokens::show(&user.call, &id).await?;
     Ok(page(
         StatusCode::OK,
         &ConfirmPage {
@@ -549,12 +549,12 @@ pub async fn confirm_delete(
 
 /// `POST /tokens/{id}/delete`.
 pub async fn delete(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
 ) -> PageResult {
     let back = safe_back(form.get("back"));
-    tokens::delete(&state, &user.caller, &id, state.now()).await?;
+    tokens::delete(&user.call, &id).await?;
     redirect(&format!("{back}?done=deleted"))
 }

@@ -72,12 +72,12 @@ struct RolesPage<'a> {
 }
 
 pub(super) async fn roles_page(
-    state: &AppState,
+    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let list = roles::list(state, &user.caller);
+    let list = roles::list(&user.call);
     catalog_page(list, sent, notice, |list, create| RolesPage {
         layout: user.layout("Custom roles", "roles"),
         roles: list.items.into_iter().map(RoleRow::from).collect(),
@@ -125,7 +125,7 @@ pub(super) async fn create_role(
         name: form.opt("name"),
         policy,
     };
-    let created = roles::create(&state, &user.caller, request, state.now()).await;
+    let created = roles::create(&user.call, request).await;
     done_or_again(
         created,
         "/admin/roles?done=created",
@@ -147,13 +147,13 @@ struct RolePage {
 }
 
 pub(super) async fn role_page(
-    state: &AppState,
+    _state: &AppState,
     user: &WebUser,
     key: &str,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let role = roles::show(state, &user.caller, key).await?;
+    let role = roles::show(&user.call, key).await?;
     let (name, policy, problems) = match sent {
         Some((form, p)) => (
             form.get("name").to_owned(),
@@ -203,7 +203,7 @@ pub(super) async fn update_role(
         name: form.opt("name"),
         policy,
     };
-    let saved = roles::update(&state, &user.caller, &key, request, state.now()).await;
+    let saved = roles::update(&user.call, &key, request).await;
     let done = format!("/admin/roles/{key}?done=saved");
     done_or_again(saved, &done, &["name", "policy"], |p| {
         role_page(&state, &user, &key, Some((&form, p)), None)
@@ -225,12 +225,12 @@ pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) 
 }
 
 pub(super) async fn delete_role(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> PageResult {
-    roles::delete(&state, &user.caller, &key, state.now()).await?;
+    roles::delete(&user.call, &key).await?;
     redirect("/admin/roles?done=deleted")
 }
 
@@ -261,12 +261,12 @@ struct ProjectsPage<'a> {
 }
 
 pub(super) async fn projects_page(
-    state: &AppState,
+    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let list = projects::list(state, &user.caller);
+    let list = projects::list(&user.call);
     catalog_page(list, sent, notice, |list, create| ProjectsPage {
         layout: user.layout("Projects", "projects"),
         projects: list.items.into_iter().map(ProjectRow::from).collect(),
@@ -292,7 +292,7 @@ pub(super) async fn create_project(
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
     };
-    let created = projects::create(&state, &user.caller, request, state.now()).await;
+    let created = projects::create(&user.call, request).await;
     done_or_again(
         created,
         "/admin/projects?done=created",
@@ -315,11 +315,11 @@ pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String
 }
 
 pub(super) async fn delete_project(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(key): Path<String>,
     WebForm(_): WebForm,
 ) -> PageResult {
-    projects::delete(&state, &user.caller, &key, state.now()).await?;
+    projects::delete(&user.call, &key).await?;
     redirect("/admin/projects?done=deleted")
 }

@@ -39,19 +39,19 @@ struct MembersPage {
 }
 
 pub(super) async fn members_page(
-    state: &AppState,
+    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     added: Option<(String, Option<String>)>,
     notice: Option<&'static str>,
 ) -> PageResult {
     let (form, problems) = shown(sent);
-    let list = members::list(state, &user.caller)
+    let list = members::list(&user.call)
         .await?
         .items
         .into_iter()
         .map(|member| MemberRow {
-            manageable: members::check_manageable(&user.caller, member.role).is_ok(),
+            manageable: members::check_manageable(&user.call.caller, member.role).is_ok(),
             member,
         })
         .collect();
@@ -69,8 +69,8 @@ pub(super) async fn members_page(
             added,
             email: form.get("email").to_owned(),
             name: form.get("name").to_owned(),
-            roles: builtin_role_choices(members::grantable_roles(&user.caller), role),
-            custom_roles: custom_role_choices(state, &user.caller, &form.all("custom_roles")).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.call.caller), role),
+            custom_roles: custom_role_choices(&user.call, &form.all("custom_roles")).await,
             problems,
         },
     ))
@@ -104,7 +104,7 @@ pub(super) async fn add_member(
         custom_roles: (!custom_roles.is_empty()).then_some(custom_roles),
         password: form.opt("password"),
     };
-    match members::create(&state, &user.caller, request, state.now()).await {
+    match members::create(&user.call, request).await {
         Ok(created) => {
             let added = Some((created.member.email, created.initial_password));
             members_page(&state, &user, None, added, None).await
@@ -140,7 +140,7 @@ pub(super) async fn member_page(
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
 ) -> PageResult {
-    let member = members::show(state, &user.caller, id).await?;
+    let member = members::show(&user.call, id).await?;
     let (role, picked, problems) = match sent {
         Some((form, p)) => (form.get("role").to_owned(), form.all("custom_roles"), p),
         None => (
@@ -149,11 +149,11 @@ pub(super) async fn member_page(
             Problems::default(),
         ),
     };
-    let locked = members::check_manageable(&user.caller, member.role)
+    let locked = members::check_manageable(&user.call.caller, member.role)
         .err()
         .map(|e| friendly(&e.into()));
     let now = state.now();
-    let (tokens, tokens_error) = match members::list_tokens(state, &user.caller, id).await {
+    let (tokens, tokens_error) = match members::list_tokens(&user.call, id).await {
         Ok(list) => (
             list.items.iter().map(|t| TokenView::new(t, now)).collect(),
             None,
@@ -165,8 +165,8 @@ pub(super) async fn member_page(
         status,
         &MemberPage {
             layout: user.layout(format!("Member {}", member.email), "members"),
-            roles: builtin_role_choices(members::grantable_roles(&user.caller), &role),
-            custom_roles: custom_role_choices(state, &user.caller, &picked).await,
+            roles: builtin_role_choices(members::grantable_roles(&user.call.caller), &role),
+            custom_roles: custom_role_choices(&user.call, &picked).await,
             member,
             notice,
             tokens,
@@ -201,7 +201,7 @@ pub(super) async fn update_member(
         role: Some(role),
         custom_roles: Some(form.all("custom_roles")),
     };
-    let saved = members::update(&state, &user.caller, &id, request, state.now()).await;
+    let saved = members::update(&user.call, &id, request).await;
     let done = format!("/admin/members/{id}?done=saved");
     done_or_again(saved, &done, &["role", "custom_roles"], |p| {
         member_page(&state, &user, &id, Some((&form, p)), None)
@@ -210,11 +210,11 @@ pub(super) async fn update_member(
 }
 
 pub(super) async fn confirm_remove(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
 ) -> PageResult {
-    let member = members::show(&state, &user.caller, &id).await?;
+    let member = members::show(&user.call, &id).await?;
     Ok(page(
         StatusCode::OK,
         &ConfirmPage {
@@ -222,7 +222,7 @@ pub(super) async fn confirm_remove(
             heading: format!("Remove {} ({})?", member.name, member.email),
             message: format!(
                 "{} will no longer be able to log in to {}.",
-                member.email, user.caller.org.name
+                member.email, user.call.caller.org.name
             ),
             warning: "Every token they created stops working at once: services and scripts using \
                       them will get 401. This cannot be undone."
@@ -236,11 +236,11 @@ pub(super) async fn confirm_remove(
 }
 
 pub(super) async fn remove_member(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     WebForm(_): WebForm,
 ) -> PageResult {
-    members::delete(&state, &user.caller, &id, state.now()).await?;
+    members::delete(&user.call, &id).await?;
     redirect("/admin/members?done=removed")
 }

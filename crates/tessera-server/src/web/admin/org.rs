@@ -29,7 +29,7 @@ struct PolicyPage {
 /// `GET /admin/policy`: the org's token policy as `GET /api/v1/org` reads
 /// it (with the same permission check).
 pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
-    let current = org::show(&user.caller)?.token_policy;
+    let current = org::show(&user.call.caller)?.token_policy;
     Ok(page(
         StatusCode::OK,
         &PolicyPage {
@@ -46,7 +46,7 @@ pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
 }
 
 pub(super) async fn update_policy(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     WebForm(form): WebForm,
 ) -> Response {
@@ -81,7 +81,7 @@ pub(super) async fn update_policy(
             max_lifetime_days: Some(max),
         }),
     };
-    match org::update(&state, &user.caller, request, state.now()).await {
+    match org::update(&user.call, request).await {
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
         Err(e) => show(Problems::from_api(e, &["max_lifetime_days"])),
     }
@@ -113,7 +113,7 @@ struct AuditPageView {
 /// `GET /admin/audit?actor=&action=&target=&before=`: the API's own query
 /// parameters ([`AuditParams`]), so one parser checks both.
 pub(super) async fn audit(
-    State(state): State<AppState>,
+    State(_state): State<AppState>,
     user: WebUser,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
@@ -122,7 +122,7 @@ pub(super) async fn audit(
         .into_iter()
         .filter_map(|k| query.opt(k).map(|v| (k, v)))
         .collect();
-    let members = members::list(&state, &user.caller).await?.items;
+    let members = members::list(&user.call).await?.items;
     let name_of = |id: &str| {
         members
             .iter()
@@ -141,7 +141,7 @@ pub(super) async fn audit(
                 "Those filters cannot be read.".to_owned(),
             )),
         ),
-        Some(params) => match audit::list(&state, &user.caller, params).await {
+        Some(params) => match audit::list(&user.call, params).await {
             Ok(page) => (
                 page.items
                     .into_iter()
