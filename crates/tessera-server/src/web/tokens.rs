@@ -14,6 +14,7 @@ use tessera_api::{
     UpdateTokenRequest,
 };
 use tessera_core::lifecycle::validate_name;
+use time::OffsetDateTime;
 
 use super::forms::{
     done_or_again, expiry_from, query_of, redirect, FormData, PageResult, Problems, WebForm,
@@ -53,12 +54,8 @@ fn notice(query: &FormData) -> Option<&'static str> {
 }
 
 /// `GET /tokens`: my tokens, newest first.
-pub async fn list(
-    State(state): State<AppState>,
-    user: WebUser,
-    RawQuery(raw): RawQuery,
-) -> PageResult {
-    let now = state.now();
+pub async fn list(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    let now = user.call.now;
     let list = tokens::list(&user.call).await?;
     Ok(page(
         StatusCode::OK,
@@ -80,12 +77,7 @@ struct NewPage {
     problems: Problems,
 }
 
-async fn new_page(
-    _state: &AppState,
-    user: &WebUser,
-    form: &FormData,
-    problems: Problems,
-) -> Response {
+async fn new_page(user: &WebUser, form: &FormData, problems: Problems) -> Response {
     let scope = ScopeFields::build(&user.call, form, &problems).await;
     let expiry = ExpiryFields::build(&user.call, form, &problems, true);
     let status = problems.page_status();
@@ -102,35 +94,30 @@ async fn new_page(
 }
 
 /// `GET /tokens/new`.
-pub async fn new_form(State(state): State<AppState>, user: WebUser) -> Response {
-    new_page(&state, &user, &FormData::default(), Problems::default()).await
+pub async fn new_form(user: WebUser) -> Response {
+    new_page(&user, &FormData::default(), Problems::default()).await
 }
 
 /// `POST /tokens`: create, and show the value this once.
-pub async fn create(
-    State(state): State<AppState>,
-    user: WebUser,
-    headers: HeaderMap,
-    WebForm(form): WebForm,
-) -> Response {
-    let request = match create_request(&state, &form) {
+pub async fn create(user: WebUser, headers: HeaderMap, WebForm(form): WebForm) -> Response {
+    let request = match create_request(&form, user.call.now) {
         Ok(r) => r,
-        Err(problems) => return new_page(&state, &user, &form, problems).await,
+        Err(problems) => return new_page(&user, &form, problems).await,
     };
     let call = tokens::create(&user.call, request);
-    match mint_once(&state, &user, &headers, &form, "created", call).await {
+    match mint_once(&user, &headers, &form, "created", call).await {
         Ok(page) => page,
-        Err(e) => new_page(&state, &user, &form, Problems::from_api(e, TOKEN_FIELDS)).await,
+        Err(e) => new_page(&user, &form, Problems::from_api(e, TOKEN_FIELDS)).await,
     }
 }
 
 /// The API's request from the form, or every problem the form's shape
 /// shows at once (the name by the domain's own rule, so that an empty name
 /// is not hidden behind a policy that does not parse).
-fn create_request(state: &AppState, form: &FormData) -> Result<CreateTokenRequest, Problems> {
+fn create_request(form: &FormData, now: OffsetDateTime) -> Result<CreateTokenRequest, Problems> {
     let name =
         validate_name("name", form.get("name")).map_err(|e| Problems::from_api(e, TOKEN_FIELDS));
-    match (name, scope::chosen(form), expiry_from(form, state.now())) {
+    match (name, scope::chosen(form), expiry_from(form, now)) {
         (Ok(()), Ok(chosen), Ok(expires_at)) => Ok(CreateTokenRequest {
             name: form.get("name").to_owned(),
             role: chosen.role,
@@ -165,7 +152,6 @@ struct CreatedPage {
 /// The one page that holds a token value: the answer to the POST itself
 /// (never a redirect), `no-store` like every page.
 fn created_page(
-    state: &AppState,
     user: &WebUser,
     headers: &HeaderMap,
     verb: &'static str,
@@ -186,9 +172,9 @@ fn created_page(
         &CreatedPage {
             layout: user.layout(title, "tokens"),
             verb,
-            token: TokenView::new(&created.metadata, state.now()),
+            token: TokenView::new(&created.metadata, user.call.now),
             value: created.token,
-            origin: origin(state, headers),
+            origin: origin(&user.call.state, headers),
         },
     );
     // Nothing may keep this page: not the browser cache, not a proxy.
@@ -204,7 +190,6 @@ fn created_page(
 /// the caller can show its form again with the problem next to its field
 /// (and the form, unclaimed, can be sent again).
 async fn mint_once(
-    state: &AppState,
     user: &WebUser,
     headers: &HeaderMap,
     form: &FormData,
@@ -212,16 +197,19 @@ async fn mint_once(
     mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
 ) -> Result<Response, ServiceError> {
     let form_id = form.opt(FORM_ID_FIELD);
-    let ticket = match state
-        .sent_forms
-        .claim(user.member_id(), form_id.as_deref(), state.now())
-    {
-        Claim::First(ticket) => ticket,
-        Claim::Again(first) => return Ok(sent_again(user, verb, first)),
-    };
+    let ticket =
+        match user
+            .call
+            .state
+            .sent_forms
+            .claim(user.member_id(), form_id.as_deref(), user.call.now)
+        {
+            Claim::First(ticket) => ticket,
+            Claim::Again(first) => return Ok(sent_again(user, verb, first)),
+        };
     let created = mint.await?;
     ticket.done(&created.metadata.id, &created.metadata.name);
-    Ok(created_page(state, user, headers, verb, created))
+    Ok(created_page(user, headers, verb, created))
 }
 
 /// A value-minting form of a token's page: as sent, which one it is, and
@@ -235,7 +223,6 @@ struct MintForm<'a> {
 /// [`mint_once`] from a token's page, which shows again with the problem
 /// next to its field when the service refuses.
 async fn mint_or_show(
-    state: &AppState,
     user: &WebUser,
     id: &str,
     headers: &HeaderMap,
@@ -243,11 +230,11 @@ async fn mint_or_show(
     verb: &'static str,
     mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
 ) -> PageResult {
-    match mint_once(state, user, headers, sent.form, verb, mint).await {
+    match mint_once(user, headers, sent.form, verb, mint).await {
         Ok(page) => Ok(page),
         Err(e) => {
             let p = Problems::from_api(e, sent.fields);
-            show_page(state, user, id, None, Some((sent.which, sent.form, p))).await
+            show_page(user, id, None, Some((sent.which, sent.form, p))).await
         }
     }
 }
@@ -320,7 +307,6 @@ enum Form {
 type Sent<'a> = Option<(Form, &'a FormData, Problems)>;
 
 async fn show_page(
-    state: &AppState,
     user: &WebUser,
     id: &str,
     notice: Option<&'static str>,
@@ -358,7 +344,7 @@ async fn show_page(
             } else {
                 format!("/admin/members/{}", token.member_id)
             },
-            token: TokenView::new(&token, state.now()),
+            token: TokenView::new(&token, user.call.now),
             notice,
             name: edit_form.get("name").to_owned(),
             scope,
@@ -398,25 +384,15 @@ fn form_of(token: &TokenResponse) -> FormData {
 }
 
 /// `GET /tokens/{id}`.
-pub async fn show(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> PageResult {
-    show_page(&state, &user, &id, notice(&query_of(raw)), None).await
+pub async fn show(user: WebUser, Path(id): Path<String>, RawQuery(raw): RawQuery) -> PageResult {
+    show_page(&user, &id, notice(&query_of(raw)), None).await
 }
 
 /// `POST /tokens/{id}`: rename, re-scope, re-restrict.
-pub async fn update(
-    State(state): State<AppState>,
-    user: WebUser,
-    Path(id): Path<String>,
-    WebForm(form): WebForm,
-) -> PageResult {
+pub async fn update(user: WebUser, Path(id): Path<String>, WebForm(form): WebForm) -> PageResult {
     let chosen = match scope::chosen(&form) {
         Ok(c) => c,
-        Err(p) => return show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))).await,
+        Err(p) => return show_page(&user, &id, None, Some((Form::Edit, &form, p))).await,
     };
     let projects = form.all("projects");
     let request = UpdateTokenRequest {
@@ -432,20 +408,19 @@ pub async fn update(
         saved,
         &format!("/tokens/{id}?done=saved"),
         TOKEN_FIELDS,
-        |p| show_page(&state, &user, &id, None, Some((Form::Edit, &form, p))),
+        |p| show_page(&user, &id, None, Some((Form::Edit, &form, p))),
     )
     .await
 }
 
 /// `POST /tokens/{id}/rotate`: a new value for the same token.
 pub async fn rotate(
-    State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     headers: HeaderMap,
     WebForm(form): WebForm,
 ) -> PageResult {
-    let expires_at = expiry_from(&form, state.now()).and_then(|at| {
+    let expires_at = expiry_from(&form, user.call.now).and_then(|at| {
         at.ok_or_else(|| Problems::field("expires_at", "A rotation needs a new expiry date."))
     });
     let grace = form
@@ -458,7 +433,7 @@ pub async fn rotate(
             grace_period_seconds: Some(grace),
         },
         (Err(p), _) | (_, Err(p)) => {
-            return show_page(&state, &user, &id, None, Some((Form::Rotate, &form, p))).await
+            return show_page(&user, &id, None, Some((Form::Rotate, &form, p))).await
         }
     };
     let call = tokens::rotate(&user.call, &id, request);
@@ -467,12 +442,11 @@ pub async fn rotate(
         which: Form::Rotate,
         fields: &["expires_at", "grace_period_seconds"],
     };
-    mint_or_show(&state, &user, &id, &headers, sent, "rotated", call).await
+    mint_or_show(&user, &id, &headers, sent, "rotated", call).await
 }
 
 /// `POST /tokens/{id}/clone`: a new token with the same scope.
 pub async fn clone(
-    State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -487,7 +461,7 @@ pub async fn clone(
         which: Form::Clone,
         fields: &["name", "expires_at"],
     };
-    mint_or_show(&state, &user, &id, &headers, sent, "cloned", call).await
+    mint_or_show(&user, &id, &headers, sent, "cloned", call).await
 }
 
 #[derive(Template)]

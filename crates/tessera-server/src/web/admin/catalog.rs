@@ -72,7 +72,6 @@ struct RolesPage<'a> {
 }
 
 pub(super) async fn roles_page(
-    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
@@ -103,22 +102,14 @@ fn policy_field(form: &FormData) -> Result<Policy, Problems> {
     })
 }
 
-pub(super) async fn roles(
-    State(state): State<AppState>,
-    user: WebUser,
-    RawQuery(raw): RawQuery,
-) -> PageResult {
-    roles_page(&state, &user, None, notice(&query_of(raw))).await
+pub(super) async fn roles(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    roles_page(&user, None, notice(&query_of(raw))).await
 }
 
-pub(super) async fn create_role(
-    State(state): State<AppState>,
-    user: WebUser,
-    WebForm(form): WebForm,
-) -> PageResult {
+pub(super) async fn create_role(user: WebUser, WebForm(form): WebForm) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
-        Err(p) => return roles_page(&state, &user, Some((&form, p)), None).await,
+        Err(p) => return roles_page(&user, Some((&form, p)), None).await,
     };
     let request = CreateRoleRequest {
         key: form.get("key").trim().to_owned(),
@@ -130,7 +121,7 @@ pub(super) async fn create_role(
         created,
         "/admin/roles?done=created",
         &["key", "name", "policy"],
-        |p| roles_page(&state, &user, Some((&form, p)), None),
+        |p| roles_page(&user, Some((&form, p)), None),
     )
     .await
 }
@@ -147,7 +138,6 @@ struct RolePage {
 }
 
 pub(super) async fn role_page(
-    _state: &AppState,
     user: &WebUser,
     key: &str,
     sent: Option<(&FormData, Problems)>,
@@ -181,23 +171,21 @@ pub(super) async fn role_page(
 }
 
 pub(super) async fn role(
-    State(state): State<AppState>,
     user: WebUser,
     Path(key): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    role_page(&state, &user, &key, None, notice(&query_of(raw))).await
+    role_page(&user, &key, None, notice(&query_of(raw))).await
 }
 
 pub(super) async fn update_role(
-    State(state): State<AppState>,
     user: WebUser,
     Path(key): Path<String>,
     WebForm(form): WebForm,
 ) -> PageResult {
     let policy = match policy_field(&form) {
         Ok(p) => p,
-        Err(p) => return role_page(&state, &user, &key, Some((&form, p)), None).await,
+        Err(p) => return role_page(&user, &key, Some((&form, p)), None).await,
     };
     let request = UpdateRoleRequest {
         name: form.opt("name"),
@@ -206,7 +194,7 @@ pub(super) async fn update_role(
     let saved = roles::update(&user.call, &key, request).await;
     let done = format!("/admin/roles/{key}?done=saved");
     done_or_again(saved, &done, &["name", "policy"], |p| {
-        role_page(&state, &user, &key, Some((&form, p)), None)
+        role_page(&user, &key, Some((&form, p)), None)
     })
     .await
 }
@@ -261,7 +249,6 @@ struct ProjectsPage<'a> {
 }
 
 pub(super) async fn projects_page(
-    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     notice: Option<&'static str>,
@@ -275,19 +262,11 @@ pub(super) async fn projects_page(
     .await
 }
 
-pub(super) async fn projects(
-    State(state): State<AppState>,
-    user: WebUser,
-    RawQuery(raw): RawQuery,
-) -> PageResult {
-    projects_page(&state, &user, None, notice(&query_of(raw))).await
+pub(super) async fn projects(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    projects_page(&user, None, notice(&query_of(raw))).await
 }
 
-pub(super) async fn create_project(
-    State(state): State<AppState>,
-    user: WebUser,
-    WebForm(form): WebForm,
-) -> PageResult {
+pub(super) async fn create_project(user: WebUser, WebForm(form): WebForm) -> PageResult {
     let request = CreateProjectRequest {
         key: form.get("key").trim().to_owned(),
         name: form.opt("name"),
@@ -297,7 +276,7 @@ pub(super) async fn create_project(
         created,
         "/admin/projects?done=created",
         &["key", "name"],
-        |p| projects_page(&state, &user, Some((&form, p)), None),
+        |p| projects_page(&user, Some((&form, p)), None),
     )
     .await
 }

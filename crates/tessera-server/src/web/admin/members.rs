@@ -39,7 +39,6 @@ struct MembersPage {
 }
 
 pub(super) async fn members_page(
-    _state: &AppState,
     user: &WebUser,
     sent: Option<(&FormData, Problems)>,
     added: Option<(String, Option<String>)>,
@@ -76,25 +75,17 @@ pub(super) async fn members_page(
     ))
 }
 
-pub(super) async fn members(
-    State(state): State<AppState>,
-    user: WebUser,
-    RawQuery(raw): RawQuery,
-) -> PageResult {
-    members_page(&state, &user, None, None, notice(&query_of(raw))).await
+pub(super) async fn members(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    members_page(&user, None, None, notice(&query_of(raw))).await
 }
 
 const MEMBER_FIELDS: &[&str] = &["email", "name", "role", "custom_roles", "password"];
 
 /// `POST /admin/members`: shows a generated password once, on this page.
-pub(super) async fn add_member(
-    State(state): State<AppState>,
-    user: WebUser,
-    WebForm(form): WebForm,
-) -> PageResult {
+pub(super) async fn add_member(user: WebUser, WebForm(form): WebForm) -> PageResult {
     let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
         let p = Problems::field("role", "Choose a role.");
-        return members_page(&state, &user, Some((&form, p)), None, None).await;
+        return members_page(&user, Some((&form, p)), None, None).await;
     };
     let custom_roles = form.all("custom_roles");
     let request = CreateMemberRequest {
@@ -107,11 +98,11 @@ pub(super) async fn add_member(
     match members::create(&user.call, request).await {
         Ok(created) => {
             let added = Some((created.member.email, created.initial_password));
-            members_page(&state, &user, None, added, None).await
+            members_page(&user, None, added, None).await
         }
         Err(e) => {
             let p = Problems::from_api(e, MEMBER_FIELDS);
-            members_page(&state, &user, Some((&form, p)), None, None).await
+            members_page(&user, Some((&form, p)), None, None).await
         }
     }
 }
@@ -134,7 +125,6 @@ struct MemberPage {
 }
 
 pub(super) async fn member_page(
-    state: &AppState,
     user: &WebUser,
     id: &str,
     sent: Option<(&FormData, Problems)>,
@@ -152,7 +142,7 @@ pub(super) async fn member_page(
     let locked = members::check_manageable(&user.call.caller, member.role)
         .err()
         .map(|e| friendly(&e.into()));
-    let now = state.now();
+    let now = user.call.now;
     let (tokens, tokens_error) = match members::list_tokens(&user.call, id).await {
         Ok(list) => (
             list.items.iter().map(|t| TokenView::new(t, now)).collect(),
@@ -178,24 +168,22 @@ pub(super) async fn member_page(
 }
 
 pub(super) async fn member(
-    State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    member_page(&state, &user, &id, None, notice(&query_of(raw))).await
+    member_page(&user, &id, None, notice(&query_of(raw))).await
 }
 
 /// `POST /admin/members/{id}`: change the built-in and custom roles.
 pub(super) async fn update_member(
-    State(state): State<AppState>,
     user: WebUser,
     Path(id): Path<String>,
     WebForm(form): WebForm,
 ) -> PageResult {
     let Ok(role) = form.get("role").parse::<BuiltinRole>() else {
         let p = Problems::field("role", "Choose a role.");
-        return member_page(&state, &user, &id, Some((&form, p)), None).await;
+        return member_page(&user, &id, Some((&form, p)), None).await;
     };
     let request = UpdateMemberRequest {
         role: Some(role),
@@ -204,7 +192,7 @@ pub(super) async fn update_member(
     let saved = members::update(&user.call, &id, request).await;
     let done = format!("/admin/members/{id}?done=saved");
     done_or_again(saved, &done, &["role", "custom_roles"], |p| {
-        member_page(&state, &user, &id, Some((&form, p)), None)
+        member_page(&user, &id, Some((&form, p)), None)
     })
     .await
 }
