@@ -23,7 +23,8 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use tessera_client::Client;
+use serde::Serialize;
+use tessera_client::{Client, Error as ClientError};
 
 use crate::error::CliError;
 
@@ -97,8 +98,7 @@ impl Connection {
     /// here: the client reports it, naming the ways to give one, only if
     /// the command needs one.
     pub fn client(&self) -> Result<Client, CliError> {
-        let resolved = self.resolve()?;
-        Ok(Client::new(resolved.url, resolved.token)?)
+        self.resolve()?.client()
     }
 
     /// The server and credential this command will use, and where the
@@ -110,6 +110,61 @@ impl Connection {
             None => credentials::load()?,
         };
         Ok(credentials::resolve(url.clone(), token.clone(), saved))
+    }
+
+    /// Makes one call with this connection's client and prints the answer
+    /// (see [`output::emit`]): most commands are exactly that. The answer
+    /// is returned for what a command says after it (a cursor, a verdict).
+    pub async fn show<T: Serialize>(
+        &self,
+        call: impl AsyncFnOnce(&Client) -> Result<T, ClientError>,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<T, CliError> {
+        let value = call(&self.client()?).await?;
+        output::emit(self.json, &value, human)?;
+        Ok(value)
+    }
+}
+
+/// What every delete command takes besides what it deletes: `--yes` and
+/// the connection. One place, so that deleting asks alike everywhere.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteFlags {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+impl DeleteFlags {
+    /// Fails before any request when confirmation would be needed but
+    /// there is no terminal to ask on.
+    pub fn check(&self) -> Result<(), CliError> {
+        input::check_can_confirm(self.yes)
+    }
+
+    /// Unless `--yes`, asks the question `ask` builds (it may look up what
+    /// is about to go, hence async); a "no" is the error `cancelled`.
+    pub async fn confirm(
+        &self,
+        ask: impl AsyncFnOnce() -> Result<String, CliError>,
+        cancelled: &str,
+    ) -> Result<(), CliError> {
+        if self.yes || input::confirm(false, &ask().await?)? {
+            Ok(())
+        } else {
+            Err(CliError::Input(cancelled.into()))
+        }
+    }
+
+    /// Says what was deleted, for people only: with `--json` stdout stays
+    /// empty.
+    pub fn done(&self, text: &str) -> Result<(), CliError> {
+        if self.conn.json {
+            return Ok(());
+        }
+        output::print(&format!("{text}\n"))
     }
 }
 
@@ -127,7 +182,8 @@ pub struct PublicConnection {
 }
 
 impl PublicConnection {
-    pub fn client(&self) -> Result<Client, CliError> {
+    /// The same, with no credential to send.
+    pub fn connection(&self) -> Connection {
         Connection {
             server: Server {
                 url: self.url.clone(),
@@ -135,7 +191,6 @@ impl PublicConnection {
             },
             json: self.json,
         }
-        .client()
     }
 }
 

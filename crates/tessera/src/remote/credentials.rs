@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tessera_client::DEFAULT_URL;
+use tessera_client::{Client, DEFAULT_URL};
 
 use crate::error::CliError;
 
@@ -48,6 +48,13 @@ pub struct Resolved {
     pub url: String,
     pub token: Option<String>,
     pub source: Source,
+}
+
+impl Resolved {
+    /// A client for this server and credential.
+    pub fn client(&self) -> Result<Client, CliError> {
+        Ok(Client::new(self.url.clone(), self.token.clone())?)
+    }
 }
 
 /// Picks the server and token from what was given (`--url`/`TESSERA_URL`,
