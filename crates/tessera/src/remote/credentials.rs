@@ -25,12 +25,13 @@ pub struct Saved {
     pub token: String,
 }
 
+/// Leaves the token out, as `tessera_core::model::Member` leaves out its
+/// password hash: a credential must not reach a log through `{:?}`.
 impl fmt::Debug for Saved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Saved")
             .field("url", &self.url)
-            .field("token", &"<redacted>")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
