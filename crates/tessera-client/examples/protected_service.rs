@@ -161,7 +161,7 @@ mod tests {
 
     use super::*;
     use reqwest::Method as M;
-    use tessera_client::api::{BuiltinRole, CreateTokenRequest};
+    use tessera_client::api::{BuiltinRole, CreateTokenRequest, ErrorBody, ErrorCode, ErrorDetail};
 
     async fn start_tessera() -> (tessera_server::RunningServer, String, tempfile::TempDir) {
         let (state, _, owner, dir) = super::support::acme().await;
@@ -202,10 +202,16 @@ mod tests {
             (status, body)
         }
 
-        /// The status of a request and the error code in its answer.
-        async fn error_code(&self, method: M, path: &str, token: Option<&str>) -> (u16, Value) {
+        /// The status of a refused request and the error in its answer.
+        async fn error(&self, method: M, path: &str, token: Option<&str>) -> (u16, ErrorDetail) {
             let (status, body) = self.send(method, path, token).await;
-            (status, body["error"]["code"].clone())
+            let body: ErrorBody = serde_json::from_value(body).expect("an error answer");
+            (status, body.error)
+        }
+
+        async fn error_code(&self, method: M, path: &str, token: Option<&str>) -> (u16, ErrorCode) {
+            let (status, error) = self.error(method, path, token).await;
+            (status, error.code)
         }
     }
 
@@ -235,14 +241,17 @@ mod tests {
         // Per-route permissions: a reader token reads but cannot update.
         let (status, body) = service.send(M::GET, "/flags", Some(reader)).await;
         assert_eq!((status, &body["read_by"]), (200, &json!(member)));
-        let (status, body) = service.send(M::PUT, "/flags/checkout", Some(reader)).await;
-        assert_eq!(status, 403, "{body}");
-        assert_eq!(body["error"]["code"], "forbidden");
+        let (status, error) = service.error(M::PUT, "/flags/checkout", Some(reader)).await;
+        assert_eq!(
+            (status, error.code),
+            (403, ErrorCode::Forbidden),
+            "{error:?}"
+        );
         assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("flag:update on proj/web:flag/checkout")),
-            "{body}"
+            error
+                .message
+                .contains("flag:update on proj/web:flag/checkout"),
+            "{error:?}"
         );
         let (status, body) = service.send(M::PUT, "/flags/checkout", Some(owner)).await;
         assert_eq!((status, &body["updated"]), (200, &json!("checkout")));
@@ -254,12 +263,12 @@ mod tests {
         // No token, a malformed one, an unknown one: 401. Open route: open.
         assert_eq!(
             service.error_code(M::GET, "/flags", None).await,
-            (401, json!("unauthenticated"))
+            (401, ErrorCode::Unauthenticated)
         );
         for bad in ["tsr_nope", "not a token at all"] {
             assert_eq!(
                 service.error_code(M::GET, "/flags", Some(bad)).await,
-                (401, json!("invalid_token"))
+                (401, ErrorCode::InvalidToken)
             );
         }
         assert_eq!(service.send(M::GET, "/healthz", None).await.0, 200);
@@ -284,14 +293,14 @@ mod tests {
         assert_eq!(status, 200, "answered from the cache");
         assert_eq!(
             service.error_code(M::GET, "/whoami", Some(&reader)).await,
-            (401, json!("invalid_token"))
+            (401, ErrorCode::InvalidToken)
         );
 
         // Tessera gone: the layer fails closed for anything not cached.
         server.shutdown().await;
         assert_eq!(
             service.error_code(M::GET, "/flags", Some(&owner)).await,
-            (503, json!("unavailable"))
+            (503, ErrorCode::Unavailable)
         );
     }
 
@@ -309,7 +318,7 @@ mod tests {
         as_owner.delete_token(&reader_id).await.expect("revoke");
         assert_eq!(
             service.error_code(M::GET, "/flags", Some(&reader)).await,
-            (401, json!("invalid_token"))
+            (401, ErrorCode::InvalidToken)
         );
 
         // No HTTP is involved: with Tessera's listener gone, the service

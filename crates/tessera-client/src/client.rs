@@ -61,6 +61,38 @@ pub(crate) enum Auth {
     None,
 }
 
+/// One request as an endpoint describes it, for [`Client::call`] (a JSON
+/// answer) or [`Client::call_empty`] (none worth reading); both send it
+/// through the one request path.
+pub(crate) struct Call {
+    method: Method,
+    url: Url,
+    auth: Auth,
+    body: Option<Vec<u8>>,
+}
+
+impl Call {
+    /// A request without a body.
+    pub(crate) fn new(method: Method, url: Url, auth: Auth) -> Self {
+        Self {
+            method,
+            url,
+            auth,
+            body: None,
+        }
+    }
+
+    /// The same request with `body` as its JSON body.
+    pub(crate) fn json<B: Serialize + ?Sized>(self, body: &B) -> Result<Self, Error> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| Error::InvalidArgument(format!("cannot encode the request: {e}")))?;
+        Ok(Self {
+            body: Some(body),
+            ..self
+        })
+    }
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let redacted = |present: bool| if present { "<redacted>" } else { "<none>" };
@@ -263,7 +295,7 @@ impl Client {
     pub async fn login(&mut self, request: &LoginRequest) -> Result<SessionResponse, Error> {
         let url = self.api_url(&["session"])?;
         let response = self
-            .send(Method::POST, url, Auth::None, Some(encode(request)?))
+            .send(Call::new(Method::POST, url, Auth::None).json(request)?)
             .await?;
         let cookie = session_cookie(response.headers()).ok_or_else(|| {
             Error::Decode("the login answer did not set the session cookie".into())
@@ -285,7 +317,7 @@ impl Client {
     pub async fn logout(&mut self) -> Result<(), Error> {
         let url = self.api_url(&["session"])?;
         let result = self
-            .call_empty(Method::DELETE, url, Auth::Required, None)
+            .call_empty(Call::new(Method::DELETE, url, Auth::Required))
             .await;
         self.session = None;
         result
@@ -319,36 +351,24 @@ impl Client {
     }
 
     /// Sends a request and decodes a JSON answer.
-    pub(crate) async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: Url,
-        auth: Auth,
-        body: Option<Vec<u8>>,
-    ) -> Result<T, Error> {
-        decode(self.send(method, url, auth, body).await?).await
+    pub(crate) async fn call<T: DeserializeOwned>(&self, call: Call) -> Result<T, Error> {
+        decode(self.send(call).await?).await
     }
 
     /// Sends a request whose answer has no body worth reading (204).
-    pub(crate) async fn call_empty(
-        &self,
-        method: Method,
-        url: Url,
-        auth: Auth,
-        body: Option<Vec<u8>>,
-    ) -> Result<(), Error> {
-        self.send(method, url, auth, body).await.map(drop)
+    pub(crate) async fn call_empty(&self, call: Call) -> Result<(), Error> {
+        self.send(call).await.map(drop)
     }
 
     /// The one place a request leaves the client. Returns the response only
     /// when its status is a success.
-    async fn send(
-        &self,
-        method: Method,
-        url: Url,
-        auth: Auth,
-        body: Option<Vec<u8>>,
-    ) -> Result<Response, Error> {
+    async fn send(&self, call: Call) -> Result<Response, Error> {
+        let Call {
+            method,
+            url,
+            auth,
+            body,
+        } = call;
         let headers = self.credential_headers(auth)?;
         let state_changing = !matches!(method, Method::GET | Method::HEAD);
         // A cookie-authenticated state-changing request must be JSON (the
@@ -437,11 +457,6 @@ impl Client {
             reason,
         }
     }
-}
-
-pub(crate) fn encode<T: Serialize + ?Sized>(body: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(body)
-        .map_err(|e| Error::InvalidArgument(format!("cannot encode the request: {e}")))
 }
 
 async fn decode<T: DeserializeOwned>(response: Response) -> Result<T, Error> {

@@ -15,7 +15,7 @@ use tessera_api::{
     VerifyResponse,
 };
 
-use crate::client::{encode, Auth};
+use crate::client::{Auth, Call};
 use crate::{Client, Error};
 
 /// Who a token belongs to, from the headers of a `200` to `GET /auth`.
@@ -69,9 +69,13 @@ impl AuditFilter {
 }
 
 impl Client {
+    /// A request to `/api/v1/{path...}` with the client's credential.
+    fn authed(&self, method: Method, path: &[&str]) -> Result<Call, Error> {
+        Ok(Call::new(method, self.api_url(path)?, Auth::Required))
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &[&str]) -> Result<T, Error> {
-        self.call(Method::GET, self.api_url(path)?, Auth::Required, None)
-            .await
+        self.call(self.authed(Method::GET, path)?).await
     }
 
     async fn send_json<B, T>(&self, method: Method, path: &[&str], body: &B) -> Result<T, Error>
@@ -79,14 +83,11 @@ impl Client {
         B: serde::Serialize + ?Sized,
         T: serde::de::DeserializeOwned,
     {
-        let url = self.api_url(path)?;
-        self.call(method, url, Auth::Required, Some(encode(body)?))
-            .await
+        self.call(self.authed(method, path)?.json(body)?).await
     }
 
     async fn delete(&self, path: &[&str]) -> Result<(), Error> {
-        self.call_empty(Method::DELETE, self.api_url(path)?, Auth::Required, None)
-            .await
+        self.call_empty(self.authed(Method::DELETE, path)?).await
     }
 
     // ------------------------------------------------------------ me
@@ -99,9 +100,8 @@ impl Client {
     /// `PUT /me/password`; only a login session may do this (a token gets
     /// `403 session_required`).
     pub async fn change_password(&self, request: &ChangePasswordRequest) -> Result<(), Error> {
-        let url = self.api_url(&["me", "password"])?;
-        self.call_empty(Method::PUT, url, Auth::Required, Some(encode(request)?))
-            .await
+        let call = self.authed(Method::PUT, &["me", "password"])?;
+        self.call_empty(call.json(request)?).await
     }
 
     // ------------------------------------------------------------ tokens
@@ -277,7 +277,7 @@ impl Client {
     pub async fn list_audit(&self, filter: &AuditFilter) -> Result<AuditPage, Error> {
         let mut url = self.api_url(&["audit"])?;
         filter.apply(&mut url);
-        self.call(Method::GET, url, Auth::Required, None).await
+        self.call(Call::new(Method::GET, url, Auth::Required)).await
     }
 
     // ------------------------------------------------------------ no credential
@@ -286,7 +286,7 @@ impl Client {
     /// credential; the client's own is not sent.
     pub async fn verify(&self, request: &VerifyRequest) -> Result<VerifyResponse, Error> {
         let url = self.api_url(&["verify"])?;
-        self.call(Method::POST, url, Auth::None, Some(encode(request)?))
+        self.call(Call::new(Method::POST, url, Auth::None).json(request)?)
             .await
     }
 
@@ -294,7 +294,7 @@ impl Client {
     /// credential, so a scanner can report what it found.
     pub async fn report_leaks(&self, report: &LeakReport) -> Result<LeakReportResponse, Error> {
         let url = self.api_url(&["leaks"])?;
-        self.call(Method::POST, url, Auth::None, Some(encode(report)?))
+        self.call(Call::new(Method::POST, url, Auth::None).json(report)?)
             .await
     }
 
@@ -339,20 +339,22 @@ impl Client {
     /// `GET /healthz`: succeeds when the server process answers.
     pub async fn health(&self) -> Result<(), Error> {
         let url = self.root_url(&["healthz"])?;
-        self.call_empty(Method::GET, url, Auth::None, None).await
+        self.call_empty(Call::new(Method::GET, url, Auth::None))
+            .await
     }
 
     /// `GET /readyz`: succeeds when the server can serve requests (its
     /// database is reachable).
     pub async fn ready(&self) -> Result<(), Error> {
         let url = self.root_url(&["readyz"])?;
-        self.call_empty(Method::GET, url, Auth::None, None).await
+        self.call_empty(Call::new(Method::GET, url, Auth::None))
+            .await
     }
 
     /// `GET /api/v1/openapi.json`: the API's OpenAPI document.
     pub async fn openapi(&self) -> Result<serde_json::Value, Error> {
         let url = self.api_url(&["openapi.json"])?;
-        self.call(Method::GET, url, Auth::None, None).await
+        self.call(Call::new(Method::GET, url, Auth::None)).await
     }
 }
 

@@ -488,13 +488,11 @@ mod tests {
         for _ in 0..2 {
             let response = call(layer.clone(), Some("Bearer tsr_x")).await;
             assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-            let body: serde_json::Value = serde_json::from_str(response.body()).expect("json");
-            assert_eq!(body["error"]["code"], "unavailable");
+            let body: ErrorBody = serde_json::from_str(response.body()).expect("error body");
+            assert_eq!(body.error.code, ErrorCode::Unavailable);
             assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("could not be verified")),
-                "{body}"
+                body.error.message.contains("could not be verified"),
+                "{body:?}"
             );
         }
         // A failure is not cached: the next request asks again.

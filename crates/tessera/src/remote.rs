@@ -23,7 +23,8 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use tessera_client::Client;
+use serde::Serialize;
+use tessera_client::{Client, Error as ClientError};
 
 use crate::error::CliError;
 
@@ -97,8 +98,7 @@ impl Connection {
     /// here: the client reports it, naming the ways to give one, only if
     /// the command needs one.
     pub fn client(&self) -> Result<Client, CliError> {
-        let resolved = self.resolve()?;
-        Ok(Client::new(resolved.url, resolved.token)?)
+        self.resolve()?.client()
     }
 
     /// The server and credential this command will use, and where the
@@ -110,6 +110,61 @@ impl Connection {
             None => credentials::load()?,
         };
         Ok(credentials::resolve(url.clone(), token.clone(), saved))
+    }
+
+    /// Makes one call with this connection's client and prints the answer
+    /// (see [`output::emit`]): most commands are exactly that. The answer
+    /// is returned for what a command says after it (a cursor, a verdict).
+    pub async fn show<T: Serialize>(
+        &self,
+        call: impl AsyncFnOnce(&Client) -> Result<T, ClientError>,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<T, CliError> {
+        let value = call(&self.client()?).await?;
+        output::emit(self.json, &value, human)?;
+        Ok(value)
+    }
+}
+
+/// What every delete command takes besides what it deletes: `--yes` and
+/// the connection. One place, so that deleting asks alike everywhere.
+#[derive(Debug, Clone, Args)]
+pub struct DeleteFlags {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+impl DeleteFlags {
+    /// Fails before any request when confirmation would be needed but
+    /// there is no terminal to ask on.
+    pub fn check(&self) -> Result<(), CliError> {
+        input::check_can_confirm(self.yes)
+    }
+
+    /// Unless `--yes`, asks the question `ask` builds (it may look up what
+    /// is about to go, hence async); a "no" is the error `cancelled`.
+    pub async fn confirm(
+        &self,
+        ask: impl AsyncFnOnce() -> Result<String, CliError>,
+        cancelled: &str,
+    ) -> Result<(), CliError> {
+        if self.yes || input::confirm(false, &ask().await?)? {
+            Ok(())
+        } else {
+            Err(CliError::Input(cancelled.into()))
+        }
+    }
+
+    /// Says what was deleted, for people only: with `--json` stdout stays
+    /// empty.
+    pub fn done(&self, text: &str) -> Result<(), CliError> {
+        if self.conn.json {
+            return Ok(());
+        }
+        output::print(&format!("{text}\n"))
     }
 }
 
@@ -127,7 +182,8 @@ pub struct PublicConnection {
 }
 
 impl PublicConnection {
-    pub fn client(&self) -> Result<Client, CliError> {
+    /// The same, with no credential to send.
+    pub fn connection(&self) -> Connection {
         Connection {
             server: Server {
                 url: self.url.clone(),
@@ -135,7 +191,6 @@ impl PublicConnection {
             },
             json: self.json,
         }
-        .client()
     }
 }
 
@@ -157,7 +212,9 @@ pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use clap::error::ErrorKind;
+    use clap::error::ErrorKind::{
+        self, ArgumentConflict, InvalidValue, MissingRequiredArgument, ValueValidation,
+    };
     use clap::Parser;
 
     #[derive(Debug, Parser)]
@@ -176,12 +233,6 @@ pub(crate) mod tests {
         parse(&line.split(' ').collect::<Vec<_>>())
     }
 
-    /// Why clap refuses `line`.
-    #[track_caller]
-    fn error_kind(line: &str) -> ErrorKind {
-        parse_line(line).expect_err("refused").kind()
-    }
-
     #[test]
     fn parses_token_create_with_scope_projects_and_expiry() {
         let cmd = parse_line(
@@ -198,73 +249,75 @@ pub(crate) mod tests {
         assert_eq!(args.conn.server.url.as_deref(), Some("http://h:1"));
     }
 
+    /// Command lines (the words after `tessera`) that clap takes.
+    const ACCEPTED: &[&str] = &[
+        "token list",
+        "token show self --json",
+        "token update t1 --inherit --no-projects --no-expiry",
+        "token clone t1 --name copy",
+        "token delete t1 --yes",
+        "token create --name x --custom-role a --custom-role b",
+        "token rotate self --expires-in 90d --grace 300",
+        "member create --email a@b.c --role writer",
+        "member update m1 --no-custom-roles",
+        "member tokens m1",
+        "role create --key ops --policy-file -",
+        "project create --key web",
+        "project show web --json",
+        "org update --require-expiration true --no-max-lifetime",
+        "audit --action token:create --limit 10",
+        "verify - --action flag:update --resource proj/web",
+        "me",
+        "login --email a@b.c --password-stdin",
+        "logout",
+    ];
+
+    /// Command lines that clap refuses, by the kind of refusal: usage
+    /// errors, before any request.
+    const REFUSED: &[(ErrorKind, &[&str])] = &[
+        // At most one scope and one expiry; a flag or its negation.
+        (
+            ArgumentConflict,
+            &[
+                "token create --name x --role reader --custom-role a",
+                "token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d",
+                "token update t1 --role reader --inherit",
+                "org update --max-lifetime-days 30 --no-max-lifetime",
+            ],
+        ),
+        (
+            ValueValidation,
+            &[
+                "token create --name x --expires-in 30x",
+                "token create --name x --expires-at tomorrow",
+                "token rotate self --expires-in 1d --grace 90000",
+            ],
+        ),
+        (InvalidValue, &["token create --name x --role superuser"]),
+        // Rotation needs an expiry; a permission question both halves.
+        (
+            MissingRequiredArgument,
+            &["token rotate self", "verify - --action flag:update"],
+        ),
+    ];
+
     #[test]
-    fn scope_flags_exclude_each_other() {
-        let conflicting = [
-            "token create --name x --role reader --custom-role a",
-            "token create --name x --expires-at 2030-01-01T00:00:00Z --expires-in 1d",
-        ];
-        for line in conflicting {
-            assert_eq!(error_kind(line), ErrorKind::ArgumentConflict, "{line}");
+    fn accepts_every_command() {
+        for line in ACCEPTED {
+            if let Err(e) = parse_line(line) {
+                panic!("{line:?}: {e}");
+            }
         }
-        assert!(parse_line("token create --name x --custom-role a --custom-role b").is_ok());
     }
 
     #[test]
-    fn bad_values_are_usage_errors() {
-        for args in [
-            "token create --name x --expires-in 30x",
-            "token create --name x --expires-at tomorrow",
-            "token create --name x --role superuser",
-            "token rotate self --expires-in 1d --grace 90000",
-        ] {
-            let kind = error_kind(args);
-            assert!(
-                matches!(kind, ErrorKind::ValueValidation | ErrorKind::InvalidValue),
-                "{args:?}: {kind:?}"
-            );
+    fn refuses_bad_lines_as_usage_errors() {
+        for (kind, lines) in REFUSED {
+            for line in *lines {
+                let got = parse_line(line).map(drop).map_err(|e| e.kind());
+                assert_eq!(got, Err(*kind), "{line}");
+            }
         }
-    }
-
-    #[test]
-    fn rotate_requires_an_expiry() {
-        assert_eq!(
-            error_kind("token rotate self"),
-            ErrorKind::MissingRequiredArgument
-        );
-        assert!(parse_line("token rotate self --expires-in 90d --grace 300").is_ok());
-    }
-
-    #[test]
-    fn parses_the_other_commands() {
-        for args in [
-            "token list",
-            "token show self --json",
-            "token update t1 --inherit --no-projects --no-expiry",
-            "token clone t1 --name copy",
-            "token delete t1 --yes",
-            "member create --email a@b.c --role writer",
-            "member update m1 --no-custom-roles",
-            "member tokens m1",
-            "role create --key ops --policy-file -",
-            "project create --key web",
-            "project show web --json",
-            "org update --require-expiration true --no-max-lifetime",
-            "audit --action token:create --limit 10",
-            "verify - --action flag:update --resource proj/web",
-            "me",
-            "login --email a@b.c --password-stdin",
-            "logout",
-        ] {
-            assert!(
-                parse_line(args).is_ok(),
-                "{args:?}: {:?}",
-                parse_line(args).err()
-            );
-        }
-        assert!(parse_line("verify - --action flag:update").is_err());
-        assert!(parse_line("token update t1 --role reader --inherit").is_err());
-        assert!(parse_line("org update --max-lifetime-days 30 --no-max-lifetime").is_err());
     }
 
     #[test]

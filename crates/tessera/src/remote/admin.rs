@@ -8,11 +8,11 @@ use tessera_api::{
     AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, ProjectResponse,
     RoleList, RoleResponse, TokenPolicyPatch, UpdateOrgRequest, UpdateRoleRequest,
 };
-use tessera_client::AuditFilter;
+use tessera_client::{AuditFilter, Client, Error as ClientError};
 
 use super::input;
-use super::output::{self, emit, print, Table};
-use super::Connection;
+use super::output::{self, Table};
+use super::{Connection, DeleteFlags};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -119,11 +119,8 @@ pub struct ProjectCreateArgs {
 pub struct DeleteArgs {
     /// The key.
     pub key: String,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
     #[command(flatten)]
-    pub conn: Connection,
+    pub flags: DeleteFlags,
 }
 
 #[derive(Debug, Args)]
@@ -168,12 +165,14 @@ pub struct AuditArgs {
 pub async fn run_role(cmd: RoleCommand) -> Result<ExitCode, CliError> {
     match cmd {
         RoleCommand::List(args) => {
-            let roles = args.conn.client()?.list_roles().await?;
-            emit(args.conn.json, &roles, role_table)?;
+            args.conn
+                .show(async |c| c.list_roles().await, role_table)
+                .await?;
         }
         RoleCommand::Show(args) => {
-            let role = args.conn.client()?.get_role(&args.key).await?;
-            emit(args.conn.json, &role, role_details)?;
+            args.conn
+                .show(async |c| c.get_role(&args.key).await, role_details)
+                .await?;
         }
         RoleCommand::Create(args) => {
             let request = CreateRoleRequest {
@@ -181,28 +180,29 @@ pub async fn run_role(cmd: RoleCommand) -> Result<ExitCode, CliError> {
                 name: args.name,
                 policy: input::read_policy_file(&args.policy_file)?,
             };
-            let role = args.conn.client()?.create_role(&request).await?;
-            emit(args.conn.json, &role, role_details)?;
+            args.conn
+                .show(async |c| c.create_role(&request).await, role_details)
+                .await?;
         }
         RoleCommand::Update(args) => {
             let policy = input::read_policy_file(&args.policy_file)?;
-            let client = args.conn.client()?;
-            // PUT replaces the name too; keep it unless a new one is given.
-            let name = match args.name {
-                Some(name) => name,
-                None => client.get_role(&args.key).await?.name,
+            let update = async |c: &Client| {
+                // PUT replaces the name too; keep it unless a new one is
+                // given.
+                let name = match args.name {
+                    Some(name) => name,
+                    None => c.get_role(&args.key).await?.name,
+                };
+                let request = UpdateRoleRequest {
+                    name: Some(name),
+                    policy,
+                };
+                c.update_role(&args.key, &request).await
             };
-            let request = UpdateRoleRequest {
-                name: Some(name),
-                policy,
-            };
-            let role = client.update_role(&args.key, &request).await?;
-            emit(args.conn.json, &role, role_details)?;
+            args.conn.show(update, role_details).await?;
         }
         RoleCommand::Delete(args) => {
-            delete(&args, "role").await?;
-            args.conn.client()?.delete_role(&args.key).await?;
-            deleted(&args, "role")?;
+            delete(&args, "role", async |c, key| c.delete_role(key).await).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -211,58 +211,62 @@ pub async fn run_role(cmd: RoleCommand) -> Result<ExitCode, CliError> {
 pub async fn run_project(cmd: ProjectCommand) -> Result<ExitCode, CliError> {
     match cmd {
         ProjectCommand::List(args) => {
-            let projects = args.conn.client()?.list_projects().await?;
-            emit(args.conn.json, &projects, project_table)?;
+            args.conn
+                .show(async |c| c.list_projects().await, project_table)
+                .await?;
         }
         ProjectCommand::Create(args) => {
             let request = CreateProjectRequest {
                 key: args.key,
                 name: args.name,
             };
-            let project = args.conn.client()?.create_project(&request).await?;
-            emit(args.conn.json, &project, project_details)?;
+            args.conn
+                .show(async |c| c.create_project(&request).await, project_details)
+                .await?;
         }
         ProjectCommand::Show(args) => {
-            let project = args.conn.client()?.get_project(&args.key).await?;
-            emit(args.conn.json, &project, project_details)?;
+            args.conn
+                .show(async |c| c.get_project(&args.key).await, project_details)
+                .await?;
         }
         ProjectCommand::Delete(args) => {
-            delete(&args, "project").await?;
-            args.conn.client()?.delete_project(&args.key).await?;
-            deleted(&args, "project")?;
+            delete(&args, "project", async |c, key| c.delete_project(key).await).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Asks before deleting `what` (a role or a project), unless `--yes`.
-async fn delete(args: &DeleteArgs, what: &str) -> Result<(), CliError> {
-    input::check_can_confirm(args.yes)?;
-    let question = format!("Delete {what} {}?", output::clean(&args.key));
-    if input::confirm(args.yes, &question)? {
-        Ok(())
-    } else {
-        Err(CliError::Input("cancelled: nothing was deleted".into()))
-    }
-}
-
-fn deleted(args: &DeleteArgs, what: &str) -> Result<(), CliError> {
-    if args.conn.json {
-        return Ok(());
-    }
-    print(&format!("Deleted {what} {}.\n", output::clean(&args.key)))
+/// Deletes `what` (a role or a project) by key with `call`, asking first
+/// unless `--yes`.
+async fn delete(
+    args: &DeleteArgs,
+    what: &str,
+    call: impl AsyncFnOnce(&Client, &str) -> Result<(), ClientError>,
+) -> Result<(), CliError> {
+    let key = output::clean(&args.key);
+    args.flags.check()?;
+    args.flags
+        .confirm(
+            async || Ok(format!("Delete {what} {key}?")),
+            "cancelled: nothing was deleted",
+        )
+        .await?;
+    call(&args.flags.conn.client()?, &args.key).await?;
+    args.flags.done(&format!("Deleted {what} {key}."))
 }
 
 pub async fn run_org(cmd: OrgCommand) -> Result<ExitCode, CliError> {
     match cmd {
         OrgCommand::Show(args) => {
-            let org = args.conn.client()?.get_org().await?;
-            emit(args.conn.json, &org, org_details)?;
+            args.conn
+                .show(async |c| c.get_org().await, org_details)
+                .await?;
         }
         OrgCommand::Update(args) => {
             let request = org_update_request(&args)?;
-            let org = args.conn.client()?.update_org(&request).await?;
-            emit(args.conn.json, &org, org_details)?;
+            args.conn
+                .show(async |c| c.update_org(&request).await, org_details)
+                .await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -300,8 +304,10 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode, CliError> {
         before: args.before,
         limit: args.limit,
     };
-    let page = args.conn.client()?.list_audit(&filter).await?;
-    emit(args.conn.json, &page, audit_table)?;
+    let page = args
+        .conn
+        .show(async |c| c.list_audit(&filter).await, audit_table)
+        .await?;
     if let (false, Some(cursor)) = (args.conn.json, &page.next_cursor) {
         eprintln!("More: tessera audit --before {cursor}");
     }

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tessera_client::DEFAULT_URL;
+use tessera_client::{Client, DEFAULT_URL};
 
 use crate::error::CliError;
 
@@ -25,12 +25,13 @@ pub struct Saved {
     pub token: String,
 }
 
+/// Leaves the token out, as `tessera_core::model::Member` leaves out its
+/// password hash: a credential must not reach a log through `{:?}`.
 impl fmt::Debug for Saved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Saved")
             .field("url", &self.url)
-            .field("token", &"<redacted>")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,6 +49,13 @@ pub struct Resolved {
     pub url: String,
     pub token: Option<String>,
     pub source: Source,
+}
+
+impl Resolved {
+    /// A client for this server and credential.
+    pub fn client(&self) -> Result<Client, CliError> {
+        Ok(Client::new(self.url.clone(), self.token.clone())?)
+    }
 }
 
 /// Picks the server and token from what was given (`--url`/`TESSERA_URL`,

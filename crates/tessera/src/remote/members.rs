@@ -7,12 +7,15 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use tessera_api::{CreateMemberRequest, MeResponse, MemberResponse, UpdateMemberRequest};
+use tessera_api::{
+    CreateMemberRequest, CreatedMemberResponse, MeResponse, MemberResponse, UpdateMemberRequest,
+};
+use tessera_client::Client;
 
 use super::input;
-use super::output::{self, emit, print, Table};
+use super::output::{self, Table};
 use super::tokens::RoleArg;
-use super::Connection;
+use super::{Connection, DeleteFlags};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -96,11 +99,8 @@ pub struct UpdateArgs {
 pub struct DeleteArgs {
     /// The member's id.
     pub id: String,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
     #[command(flatten)]
-    pub conn: Connection,
+    pub flags: DeleteFlags,
 }
 
 #[derive(Debug, Args)]
@@ -111,21 +111,27 @@ pub struct MeArgs {
 
 pub async fn run(cmd: MemberCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        MemberCommand::List(args) => {
-            let list = args.conn.client()?.list_members().await?;
-            emit(args.conn.json, &list, |l| member_table(&l.items))
-        }
-        MemberCommand::Show(args) => {
-            let member = args.conn.client()?.get_member(&args.id).await?;
-            emit(args.conn.json, &member, details)
-        }
+        MemberCommand::List(args) => args
+            .conn
+            .show(async |c| c.list_members().await, |l| member_table(&l.items))
+            .await
+            .map(drop),
+        MemberCommand::Show(args) => args
+            .conn
+            .show(async |c| c.get_member(&args.id).await, details)
+            .await
+            .map(drop),
         MemberCommand::Create(args) => create(args).await,
         MemberCommand::Update(args) => update(args).await,
         MemberCommand::Delete(args) => delete(args).await,
-        MemberCommand::Tokens(args) => {
-            let tokens = args.conn.client()?.list_member_tokens(&args.id).await?;
-            emit(args.conn.json, &tokens, |l| output::token_table(&l.items))
-        }
+        MemberCommand::Tokens(args) => args
+            .conn
+            .show(
+                async |c| c.list_member_tokens(&args.id).await,
+                |l| output::token_table(&l.items),
+            )
+            .await
+            .map(drop),
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -143,15 +149,16 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
         custom_roles: (!args.custom_roles.is_empty()).then_some(args.custom_roles),
         password,
     };
-    let created = args.conn.client()?.create_member(&request).await?;
-    emit(args.conn.json, &created, |c| {
+    let human = |c: &CreatedMemberResponse| {
         let mut rows = detail_rows(&c.member);
         if let Some(password) = &c.initial_password {
             eprintln!("The initial password is shown only now; ask them to change it.");
             rows.push(("initial password", password.clone()));
         }
         output::pairs(&rows)
-    })
+    };
+    let create = async |c: &Client| c.create_member(&request).await;
+    args.conn.show(create, human).await.map(drop)
 }
 
 async fn update(args: UpdateArgs) -> Result<(), CliError> {
@@ -168,38 +175,31 @@ async fn update(args: UpdateArgs) -> Result<(), CliError> {
             "nothing to update: give --role, --custom-role or --no-custom-roles".into(),
         ));
     }
-    let member = args
-        .conn
-        .client()?
-        .update_member(&args.id, &request)
-        .await?;
-    emit(args.conn.json, &member, details)
+    let update = async |c: &Client| c.update_member(&args.id, &request).await;
+    args.conn.show(update, details).await.map(drop)
 }
 
 async fn delete(args: DeleteArgs) -> Result<(), CliError> {
-    input::check_can_confirm(args.yes)?;
-    let client = args.conn.client()?;
-    if !args.yes {
+    args.flags.check()?;
+    let client = args.flags.conn.client()?;
+    let ask = async || {
         let member = client.get_member(&args.id).await?;
-        let question = format!(
+        Ok(format!(
             "Remove member {} ({})? Their tokens stop working at once.",
             output::clean(&member.email),
             member.id
-        );
-        if !input::confirm(false, &question)? {
-            return Err(CliError::Input("cancelled: nothing was removed".into()));
-        }
-    }
+        ))
+    };
+    args.flags
+        .confirm(ask, "cancelled: nothing was removed")
+        .await?;
     client.delete_member(&args.id).await?;
-    if !args.conn.json {
-        print(&format!("Removed member {}.\n", output::clean(&args.id)))?;
-    }
-    Ok(())
+    args.flags
+        .done(&format!("Removed member {}.", output::clean(&args.id)))
 }
 
 pub async fn me(args: MeArgs) -> Result<ExitCode, CliError> {
-    let me = args.conn.client()?.me().await?;
-    emit(args.conn.json, &me, me_details)?;
+    args.conn.show(async |c| c.me().await, me_details).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,15 +9,15 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use tessera_api::{
     BuiltinRole, CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, Policy,
-    RotateTokenRequest, TokenResponse, UpdateTokenRequest,
+    RotateTokenRequest, TokenList, TokenResponse, UpdateTokenRequest,
 };
 use tessera_client::{Client, Error as ClientError};
 use time::{Duration, OffsetDateTime};
 
 use super::credentials::{self, Resolved, Saved, Source};
 use super::input::{self, parse_duration, parse_time};
-use super::output::{self, emit, print, print_json};
-use super::Connection;
+use super::output::{self, print, print_json};
+use super::{Connection, DeleteFlags};
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -223,11 +223,8 @@ pub struct RotateArgs {
 pub struct DeleteArgs {
     /// The token's id, or `self`.
     pub id: String,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
     #[command(flatten)]
-    pub conn: Connection,
+    pub flags: DeleteFlags,
 }
 
 pub async fn run(cmd: TokenCommand) -> Result<ExitCode, CliError> {
@@ -258,21 +255,24 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn list(args: ListArgs) -> Result<(), CliError> {
-    let tokens = args.conn.client()?.list_tokens().await?;
-    emit(args.conn.json, &tokens, |list| {
-        output::token_table(&list.items)
-    })
+    let table = |list: &TokenList| output::token_table(&list.items);
+    args.conn
+        .show(async |c| c.list_tokens().await, table)
+        .await
+        .map(drop)
 }
 
 async fn show(args: ShowArgs) -> Result<(), CliError> {
-    let token = args.conn.client()?.get_token(&args.id).await?;
-    emit(args.conn.json, &token, details)
+    args.conn
+        .show(async |c| c.get_token(&args.id).await, details)
+        .await
+        .map(drop)
 }
 
 async fn update(args: UpdateArgs) -> Result<(), CliError> {
     let request = update_request(&args, crate::clock::now())?;
-    let token = args.conn.client()?.update_token(&args.id, &request).await?;
-    emit(args.conn.json, &token, details)
+    let update = async |c: &Client| c.update_token(&args.id, &request).await;
+    args.conn.show(update, details).await.map(drop)
 }
 
 /// The PATCH body for `token update`: only what was asked to change.
@@ -337,7 +337,7 @@ async fn rotate(args: RotateArgs) -> Result<(), CliError> {
         grace_period_seconds: args.grace,
     };
     let resolved = args.conn.resolve()?;
-    let client = Client::new(resolved.url.clone(), resolved.token.clone())?;
+    let client = resolved.client()?;
     let rotated = client.rotate_token(&args.id, &request).await?;
     let old = match args.grace {
         Some(secs) if secs > 0 => format!("The old token keeps working for {secs} more seconds."),
@@ -375,9 +375,9 @@ fn is_saved_token(resolved: &Resolved, given_id: &str, id: &str) -> bool {
 }
 
 async fn delete(args: DeleteArgs) -> Result<(), CliError> {
-    input::check_can_confirm(args.yes)?;
-    let resolved = args.conn.resolve()?;
-    let client = Client::new(resolved.url.clone(), resolved.token.clone())?;
+    args.flags.check()?;
+    let resolved = args.flags.conn.resolve()?;
+    let client = resolved.client()?;
     let target = match client.get_token(&args.id).await {
         Ok(t) => Some(t),
         Err(e @ (ClientError::MissingCredential | ClientError::Unreachable { .. })) => {
@@ -387,20 +387,21 @@ async fn delete(args: DeleteArgs) -> Result<(), CliError> {
         // has to do.
         Err(_) => None,
     };
-    if !args.yes {
+    let ask = async || {
         let what = match &target {
             Some(t) => format!("token \"{}\" ({})", output::clean(&t.name), t.id),
             None => format!("token {}", output::clean(&args.id)),
         };
-        let question = format!("Delete {what}? It stops working at once and cannot be restored.");
-        if !input::confirm(false, &question)? {
-            return Err(CliError::Input("cancelled: nothing was deleted".into()));
-        }
-    }
+        Ok(format!(
+            "Delete {what}? It stops working at once and cannot be restored."
+        ))
+    };
+    args.flags
+        .confirm(ask, "cancelled: nothing was deleted")
+        .await?;
     client.delete_token(&args.id).await?;
-    if !args.conn.json {
-        print(&format!("Deleted token {}.\n", output::clean(&args.id)))?;
-    }
+    args.flags
+        .done(&format!("Deleted token {}.", output::clean(&args.id)))?;
     let id = target.map_or_else(|| args.id.clone(), |t| t.id);
     if is_saved_token(&resolved, &args.id, &id) {
         if let Some(path) = credentials::path() {

@@ -8,7 +8,7 @@ use clap::Args;
 use tessera_api::{VerifyRequest, VerifyResponse};
 
 use super::input;
-use super::output::{self, emit};
+use super::output;
 use super::PublicConnection;
 use crate::error::CliError;
 
@@ -48,8 +48,11 @@ pub async fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         action: args.action.clone(),
         resource: args.resource.clone(),
     };
-    let answer = args.conn.client()?.verify(&request).await?;
-    emit(args.conn.json, &answer, |a| verdict(a, &args))?;
+    let answer = args
+        .conn
+        .connection()
+        .show(async |c| c.verify(&request).await, |a| verdict(a, &args))
+        .await?;
     Ok(if passes(&answer) {
         ExitCode::SUCCESS
     } else {
