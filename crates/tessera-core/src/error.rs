@@ -49,8 +49,25 @@ pub enum Error {
     NotRotatable,
 
     /// Rotation sooner than an hour after the last one.
-    #[error("a token can be rotated at most once per hour; retry in {retry_after_secs} seconds")]
+    #[error("a token can be rotated at most once per hour; retry in {}", Wait(*retry_after_secs))]
     RotationTooSoon { retry_after_secs: u64 },
+}
+
+/// A wait as people say it: "45 seconds", "60 minutes", "2 hours" (rounded
+/// up, so the retry is never too early). Machines get the exact seconds in
+/// `Retry-After`.
+pub struct Wait(pub u64);
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (amount, unit) = match self.0 {
+            s if s < 90 => (s, "second"),
+            s if s < 90 * 60 => (s.div_ceil(60), "minute"),
+            s => (s.div_ceil(3600), "hour"),
+        };
+        let plural = if amount == 1 { "" } else { "s" };
+        write!(f, "{amount} {unit}{plural}")
+    }
 }
 
 impl Error {
@@ -59,5 +76,28 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_as_people_say_them() {
+        for (secs, said) in [
+            (1, "1 second"),
+            (45, "45 seconds"),
+            (90, "2 minutes"),
+            (3587, "60 minutes"),
+            (5399, "90 minutes"),
+            (5400, "2 hours"),
+        ] {
+            assert_eq!(Wait(secs).to_string(), said, "{secs} s");
+        }
+        let err = Error::RotationTooSoon {
+            retry_after_secs: 3587,
+        };
+        assert!(err.to_string().ends_with("retry in 60 minutes"), "{err}");
     }
 }

@@ -57,6 +57,22 @@ impl FromRequestParts<AppState> for Call {
     }
 }
 
+/// A call from a login session. A token is refused (`403
+/// session_required`) here, while the request's head is read, so it gets
+/// that answer whatever body it sent: who may call is decided before what
+/// they sent is read. For the endpoints that change the credential itself.
+pub struct SessionCall(pub Call);
+
+impl FromRequestParts<AppState> for SessionCall {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let call = Call::from_request_parts(parts, state).await?;
+        call.caller.require_session()?;
+        Ok(Self(call))
+    }
+}
+
 async fn from_token(
     state: &AppState,
     presented: &str,

@@ -9,7 +9,7 @@ use axum::{Json, Router};
 use tessera_api::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
 
 use super::ApiJson;
-use crate::auth::session_cookie;
+use crate::auth::{session_cookie, SessionCall};
 use crate::error::ApiResult;
 use crate::headers::Https;
 use crate::peer::ClientAddr;
@@ -43,7 +43,7 @@ pub async fn login(
 /// Log out: ends this session (session only).
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody)))]
-pub async fn logout(https: Https, call: Call) -> ApiResult<Response> {
+pub async fn logout(https: Https, SessionCall(call): SessionCall) -> ApiResult<Response> {
     sessions::logout(&call).await?;
     let cookie = session_cookie(https, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -60,7 +60,7 @@ pub async fn me(call: Call) -> Json<MeResponse> {
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "session", request_body = ChangePasswordRequest,
     responses((status = 204), (status = 403, body = tessera_api::ErrorBody), (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn change_password(
-    call: Call,
+    SessionCall(call): SessionCall,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
     sessions::change_password(&call, body).await?;

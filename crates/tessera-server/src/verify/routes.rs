@@ -252,7 +252,7 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
 #[utoipa::path(get, path = "/api/v1/auth", tag = "verify",
     params(("action" = Option<String>, Query, description = "or header X-Tessera-Action"),
            ("resource" = Option<String>, Query, description = "or header X-Tessera-Resource")),
-    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id"),
+    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id, X-Tessera-Email, X-Tessera-Role"),
         (status = 401, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
 pub async fn forward_auth(
     State(state): State<AppState>,
@@ -303,10 +303,15 @@ pub(crate) async fn auth_answer(
     let mut response = Response::new(axum::body::Body::empty());
     *response.headers_mut() = crate::headers::secured_headers(false);
     let out = response.headers_mut();
+    let member = verified.member();
     for (name, value) in [
-        ("x-tessera-member", verified.member().id.as_str()),
+        ("x-tessera-member", member.id.as_str()),
         ("x-tessera-org", verified.org().key.as_str()),
         ("x-tessera-token-id", verified.token().id.as_str()),
+        // An email that is not header-safe text (non-ASCII) is left out
+        // rather than mangled; the member id always identifies.
+        ("x-tessera-email", member.email.as_str()),
+        ("x-tessera-role", member.role.as_str()),
     ] {
         if let Ok(v) = HeaderValue::from_str(value) {
             out.insert(HeaderName::from_static(name), v);
