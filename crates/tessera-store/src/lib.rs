@@ -101,6 +101,8 @@ pub enum Unique {
     ProjectKey,
     /// Token ids are unique.
     TokenId,
+    /// A member's tokens have distinct names.
+    TokenName,
     /// Session ids are unique.
     SessionId,
 }
@@ -114,6 +116,7 @@ impl Unique {
             Self::RoleKey => "role_key",
             Self::ProjectKey => "project_key",
             Self::TokenId => "token_id",
+            Self::TokenName => "token_name",
             Self::SessionId => "session_id",
         }
     }

@@ -161,7 +161,13 @@ pub async fn clone(
     let source = load_own(call, id, "token:clone").await?;
     let name = match request.name {
         Some(name) => name,
-        None => copy_name(&source.name),
+        None => {
+            let own = state
+                .store
+                .list_tokens(&caller.org.id, &caller.member.id)
+                .await?;
+            copy_name(&source.name, |n| own.iter().any(|t| t.name == n))
+        }
     };
     validate_name("name", &name)?;
     caller.grantor().check_grant(&source.scope)?;
@@ -187,11 +193,22 @@ pub async fn clone(
     store_created(state, &token, &event, minted).await
 }
 
-fn copy_name(name: &str) -> String {
-    let suffix = " (copy)";
-    let keep = MAX_NAME_CHARS - suffix.chars().count();
-    let base: String = name.chars().take(keep).collect();
-    format!("{base}{suffix}")
+/// A clone's default name: "<name> (copy)", or "(copy 2)", "(copy 3)", ...
+/// when the owner already has that one (a member's token names are
+/// unique), cut to fit the name limit.
+fn copy_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    (1u32..)
+        .map(|n| {
+            let suffix = match n {
+                1 => " (copy)".to_owned(),
+                n => format!(" (copy {n})"),
+            };
+            let keep = MAX_NAME_CHARS - suffix.chars().count();
+            let base: String = name.chars().take(keep).collect();
+            format!("{base}{suffix}")
+        })
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_else(|| name.to_owned())
 }
 
 /// A new secret for the same id, name and scope; the old string stops

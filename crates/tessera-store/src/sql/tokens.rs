@@ -83,7 +83,10 @@ impl TokenStore for SqlStore {
         .bind(opt_secs(token.previous_secret.map(|p| p.valid_until)))
         .execute(&mut *tx)
         .await
-        .map_err(|e| insert_error(e, Unique::TokenId, || format!("member {}", token.member_id)))?;
+        .map_err(|e| {
+            let what = token_unique(&e);
+            insert_error(e, what, || format!("member {}", token.member_id))
+        })?;
         insert_role_grants(
             &mut tx,
             INSERT_TOKEN_ROLE,
@@ -154,7 +157,7 @@ impl TokenStore for SqlStore {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(|e| insert_error(e, Unique::TokenName, || format!("token {id}")))?;
         self.commit_token(tx, id, audit).await
     }
 
@@ -414,4 +417,13 @@ fn from_row(row: &AnyRow) -> Result<Token> {
         rotated_at: opt_time(row, "rotated_at")?,
         previous_secret,
     })
+}
+
+/// Which of a token's unique constraints an insert broke: both databases
+/// name the `(member_id, name)` index or its columns in the message.
+fn token_unique(err: &sqlx::Error) -> Unique {
+    match err.as_database_error() {
+        Some(e) if e.message().contains("name") => Unique::TokenName,
+        _ => Unique::TokenId,
+    }
 }
