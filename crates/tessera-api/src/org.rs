@@ -58,6 +58,12 @@ pub struct TokenPolicyPatch {
 pub struct AuditActor {
     pub member: Option<String>,
     pub token: Option<String>,
+    /// The member's email, also once they are removed (from the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The token's name, when the call was made with a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +76,10 @@ pub struct AuditEventResponse {
     pub actor: AuditActor,
     pub action: String,
     pub target: String,
+    /// The target in words, for members and tokens: an email, or
+    /// `token “name” of email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
     pub ip: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: serde_json::Value,

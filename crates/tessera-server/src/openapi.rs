@@ -21,7 +21,7 @@ use crate::api;
         api::admin::update_role, api::admin::delete_role,
         api::admin::list_projects, api::admin::create_project, api::admin::get_project,
         api::admin::delete_project,
-        api::admin::get_org, api::admin::update_org, api::admin::list_audit,
+        api::admin::get_org, api::admin::update_org, api::audit::list_audit,
         api::tokens::list_tokens, api::tokens::create_token, api::tokens::get_token,
         api::tokens::update_token, api::tokens::delete_token, api::tokens::clone_token,
         api::tokens::rotate_token,

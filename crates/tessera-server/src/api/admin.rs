@@ -7,16 +7,14 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use tessera_api::{
-    AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, ProjectResponse,
-    RoleList, RoleResponse, UpdateOrgRequest, UpdateRoleRequest,
+    CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, ProjectResponse, RoleList,
+    RoleResponse, UpdateOrgRequest, UpdateRoleRequest,
 };
 
-use super::{ApiJson, ApiQuery, Created};
+use super::{ApiJson, Created};
 use crate::error::ApiResult;
-use crate::service::{audit, org, projects, roles, Call};
+use crate::service::{org, projects, roles, Call};
 use crate::state::AppState;
-
-pub use crate::service::audit::AuditParams;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,7 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{key}", get(get_project).delete(delete_project))
         .route("/org", get(get_org).patch(update_org))
-        .route("/audit", get(list_audit))
 }
 
 // ---------------------------------------------------------------- roles
@@ -132,16 +129,4 @@ pub async fn update_org(
     ApiJson(body): ApiJson<UpdateOrgRequest>,
 ) -> ApiResult<Json<OrgResponse>> {
     Ok(Json(org::update(&call, body).await?))
-}
-
-// ---------------------------------------------------------------- audit
-
-/// The audit log, newest first, a page at a time.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, body = tessera_api::ErrorBody)))]
-pub async fn list_audit(
-    call: Call,
-    ApiQuery(params): ApiQuery<AuditParams>,
-) -> ApiResult<Json<AuditPage>> {
-    Ok(Json(audit::list(&call, params).await?))
 }

@@ -7,6 +7,7 @@
 //! JSON and the status the operation implies.
 
 pub mod admin;
+pub mod audit;
 pub mod members;
 pub mod session;
 pub mod tokens;
@@ -36,5 +37,6 @@ pub fn router() -> Router<AppState> {
         .merge(session::router())
         .merge(members::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(tokens::router())
 }

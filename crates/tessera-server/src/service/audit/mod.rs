@@ -1,4 +1,7 @@
-//! The org's audit log, newest first, a page at a time.
+//! The org's audit log, newest first, a page at a time, with the people
+//! and tokens it mentions named ([`names`]).
+
+mod names;
 
 use serde::Deserialize;
 use tessera_api::{AuditActor, AuditEventResponse, AuditPage};
@@ -8,10 +11,11 @@ use tessera_store::AuditQuery;
 
 use super::{Call, ServiceError, ServiceResult};
 use crate::state::AuditIds;
+use names::Names;
 
 /// What to read of the log: the query of `GET /audit`, which the web page's
 /// filters also send, so that one parser checks both.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
@@ -28,9 +32,23 @@ pub struct AuditParams {
     /// The previous page's `next_cursor`.
     #[param(pattern = r"^[0-9a-f]{24}$")]
     pub before: Option<String>,
-    /// 1 to 500; default 100.
-    #[param(minimum = 1, maximum = 500)]
+    /// 1 to 500; default 100. With `format=jsonl|csv`: at most this many
+    /// events in all (any number; default every one).
+    #[param(minimum = 1)]
     pub limit: Option<u32>,
+    /// `json` (default): a page; `jsonl` or `csv`: every matching event, as
+    /// one download.
+    pub format: Option<AuditFormat>,
+}
+
+/// How `GET /audit` answers (see [`AuditParams::format`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFormat {
+    #[default]
+    Json,
+    Jsonl,
+    Csv,
 }
 
 /// One page of the log, filtered as `params` says.
@@ -82,19 +100,28 @@ pub async fn list(call: &Call, params: AuditParams) -> ServiceResult<AuditPage> 
     } else {
         None
     };
-    let items = events.into_iter().map(audit_response).collect();
+    let names = Names::of(call, &events).await?;
+    let items = events
+        .into_iter()
+        .map(|e| audit_response(e, &names))
+        .collect();
     Ok(AuditPage { items, next_cursor })
 }
 
-fn audit_response(e: AuditEvent) -> AuditEventResponse {
+fn audit_response(e: AuditEvent, names: &Names) -> AuditEventResponse {
+    let member = e.actor.member.map(|m| m.to_string());
+    let token = e.actor.token.map(|t| t.to_string());
     AuditEventResponse {
         id: e.id,
         at: e.at,
         actor: AuditActor {
-            member: e.actor.member.map(|m| m.to_string()),
-            token: e.actor.token.map(|t| t.to_string()),
+            email: member.as_deref().and_then(|m| names.member(m)),
+            token_name: token.as_deref().and_then(|t| names.token(t)),
+            member,
+            token,
         },
         action: e.action,
+        target_name: names.target(&e.target),
         target: e.target,
         ip: e.ip,
         details: e.details,
