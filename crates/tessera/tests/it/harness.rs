@@ -128,6 +128,17 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     }
 }
 
+/// A server whose header timeout is `seconds`, with the request timeout
+/// at 30 s, far above it: what cuts a slow client off within the test's
+/// time is the header timeout, not the request timeout.
+pub async fn start_with_header_timeout(seconds: u64) -> TestServer {
+    start_with(|c| {
+        c.http.header_timeout_seconds = seconds;
+        c.http.request_timeout_seconds = 30;
+    })
+    .await
+}
+
 /// Another node on an existing database: no org is created.
 pub async fn start_node(database_url: &str) -> (String, RunningServer) {
     let mut config = Config::with_database_url(database_url);

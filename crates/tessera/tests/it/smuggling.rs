@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::hardening::read_until_closed;
-use crate::harness::{start, start_with, TestServer};
+use crate::harness::{start, start_with, start_with_header_timeout, TestServer};
 
 /// Sends `request` on a new connection and returns everything the server
 /// answered before closing it (failing if it kept it open for 10 s).
@@ -211,11 +211,7 @@ async fn oversized_heads_are_431_json_and_others_are_served() {
 /// `request_timeout_seconds`, with a JSON 408; others are served meanwhile.
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_is_cut_off_early() {
-    let s = start_with(|c| {
-        c.http.header_timeout_seconds = 2;
-        c.http.request_timeout_seconds = 30;
-    })
-    .await;
+    let s = start_with_header_timeout(2).await;
     for path in ["/api/v1/verify", "/api/v1/tokens"] {
         let mut stream = TcpStream::connect(s.address()).await.expect("connect");
         stream
