@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::start;
+use crate::harness::{start, start_with_owner_token};
 
 #[tokio::test]
 async fn member_management_and_rank_rules() {
@@ -152,8 +152,7 @@ async fn roles_and_projects_crud() {
 
 #[tokio::test]
 async fn audit_log_records_every_change_newest_first() {
-    let s = start().await;
-    let (id, token, _) = s.owner_creates_token("audited").await;
+    let (s, id, token, _) = start_with_owner_token("audited").await;
     s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
         json!({ "name": "renamed" }),

@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    in_days, send, set_cookie_pair, start, Reply, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
+    in_days, send, set_cookie_pair, start, start_with_owner_token, Reply, TestServer, OWNER_EMAIL,
+    OWNER_PASSWORD,
 };
 use crate::process::{init, ServeProcess};
 
@@ -361,8 +362,7 @@ async fn database_files_are_readable_by_their_owner_only() {
 
 #[tokio::test]
 async fn no_error_message_echoes_a_token() {
-    let s = start().await;
-    let (_, token, _) = s.owner_creates_token("t").await;
+    let (s, _, token, _) = start_with_owner_token("t").await;
     let secret = &token[4..];
     let bad_policies = [
         json!([{ "effect": "allow", "actions": ["flag:read"], "resources": [token] }]),

@@ -128,6 +128,14 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
     }
 }
 
+/// A new server and a token its owner created named `name` (with the
+/// owner's role): the server, then the token's id, value and JSON body.
+pub async fn start_with_owner_token(name: &str) -> (TestServer, String, String, Value) {
+    let s = start().await;
+    let (id, token, body) = s.owner_creates_token(name).await;
+    (s, id, token, body)
+}
+
 /// A server whose header timeout is `seconds`, with the request timeout
 /// at 30 s, far above it: what cuts a slow client off within the test's
 /// time is the header timeout, not the request timeout.
@@ -293,6 +301,14 @@ impl TestServer {
 
     /// The owner adds a member with `role` and `password`; returns the
     /// member's id.
+    /// The owner asks for a token with `body` and is refused with
+    /// `status` and the error `code`.
+    pub async fn owner_cannot_create_token(&self, body: Value, status: u16, code: &str) -> Reply {
+        self.owner_post("/api/v1/tokens", body)
+            .await
+            .expect_error(status, code)
+    }
+
     pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
         let body = json!({ "email": email, "role": role, "password": password });
         let reply = self.owner_post("/api/v1/members", body).await.expect(201);

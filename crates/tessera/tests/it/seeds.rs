@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{in_days, start, Reply};
+use crate::harness::{in_days, start, start_with_owner_token, Reply};
 
 /// Groundlight: create → shown once → snippet and last used in the list →
 /// revoke → 401.
 #[tokio::test]
 async fn groundlight_create_list_revoke() {
-    let s = start().await;
-    let (id, token, created) = s.owner_creates_token("CI deploy").await;
+    let (s, id, token, created) = start_with_owner_token("CI deploy").await;
     assert!(token.starts_with("tsr_"), "{token}");
     assert_eq!(token.len(), 4 + 27 + 32 + 6);
     assert_eq!(&token[4..31], id, "the KSUID inside the token is its id");
@@ -293,14 +292,6 @@ async fn custom_role_and_inline_scopes() {
         !ask(inline.clone(), "member:read", "member/x").await,
         "nothing matched means deny"
     );
-
-    // Unknown custom roles are a 422.
-    s.owner_post(
-        "/api/v1/tokens",
-        json!({ "name": "x", "custom_roles": ["nope"] }),
-    )
-    .await
-    .expect_error(422, "unknown_reference");
 }
 
 /// GraphorLM: a token restricted to a project, used as a Bearer token.
@@ -367,13 +358,6 @@ async fn graphorlm_project_scoped_token() {
         .expect(200);
     assert_eq!(rotated.body["id"], ci_id.as_str());
     assert_eq!(rotated.body["projects"], json!(["rag"]));
-    // Unknown projects are refused at creation.
-    s.owner_post(
-        "/api/v1/tokens",
-        json!({ "name": "x", "projects": ["nope"] }),
-    )
-    .await
-    .expect_error(422, "unknown_project");
 }
 
 /// Lightdash: the ApiKey scheme, expiry, and the rotation rules.
@@ -498,17 +482,16 @@ async fn org_token_policy() {
     .await
     .expect(200);
     let r = s
-        .owner_post("/api/v1/tokens", json!({ "name": "x" }))
-        .await
-        .expect_error(422, "expiration_required");
+        .owner_cannot_create_token(json!({ "name": "x" }), 422, "expiration_required")
+        .await;
     assert!(r.text.contains("require_expiration"));
     let r = s
-        .owner_post(
-            "/api/v1/tokens",
+        .owner_cannot_create_token(
             json!({ "name": "x", "expires_at": in_days(31) }),
+            422,
+            "lifetime_exceeded",
         )
-        .await
-        .expect_error(422, "lifetime_exceeded");
+        .await;
     assert!(r.text.contains("max_lifetime_days"));
     let (id, _, _) = s
         .owner_creates_token_with(json!({ "name": "x", "expires_at": in_days(29) }))
@@ -533,4 +516,24 @@ async fn org_token_policy() {
     )
     .await
     .expect_error(422, "validation_failed");
+}
+
+/// A token scoped to a custom role or project the org does not have is
+/// refused at creation (LaunchDarkly's custom roles, GraphorLM's projects).
+#[tokio::test]
+async fn unknown_scope_references_are_refused_at_creation() {
+    let s = start().await;
+    for (body, code) in [
+        (
+            json!({ "name": "x", "custom_roles": ["nope"] }),
+            "unknown_reference",
+        ),
+        (
+            json!({ "name": "x", "projects": ["nope"] }),
+            "unknown_project",
+        ),
+    ] {
+        let refused = s.owner_cannot_create_token(body.clone(), 422, code).await;
+        assert!(refused.text.contains("nope"), "{body}: {}", refused.text);
+    }
 }
