@@ -73,6 +73,14 @@ impl<'a> Fx<'a> {
     }
 
     /// A fresh audit event; ids sort in the order events are made.
+    /// Creates the orgs "acme" and "globex" with their owners: for the
+    /// cases that check one org never sees another's rows.
+    pub async fn with_two_orgs(store: &'a dyn Store) -> (Self, [(Org, Member); 2]) {
+        let (fx, acme, acme_owner) = Self::with_org(store, "acme").await;
+        let globex = fx.org("globex").await;
+        (fx, [(acme, acme_owner), globex])
+    }
+
     pub fn event(&self, org: &OrgId, action: &str, target: &str) -> AuditEvent {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         AuditEvent {
@@ -216,17 +224,27 @@ impl<'a> Fx<'a> {
         self.store.delete_token(id, &event).await
     }
 
+    /// Creates `role` (one `role:create` event), or says why not.
+    pub async fn create_role(&self, role: &CustomRole) -> Result<(), StoreError> {
+        let event = self.event(&role.org_id, "role:create", &format!("role/{}", role.key));
+        self.store.create_role(role, &event).await
+    }
+
     /// Creates a custom role (one `role:create` event).
     pub async fn role(&self, org: &OrgId, key: &str) -> CustomRole {
         let role = role_record(org, key);
-        self.store
-            .create_role(
-                &role,
-                &self.event(org, "role:create", &format!("role/{key}")),
-            )
-            .await
-            .unwrap();
+        self.create_role(&role).await.unwrap();
         role
+    }
+
+    /// Creates `project` (one `project:create` event), or says why not.
+    pub async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        let event = self.event(
+            &project.org_id,
+            "project:create",
+            &format!("proj/{}", project.key),
+        );
+        self.store.create_project(project, &event).await
     }
 
     /// Creates a project (one `project:create` event).
@@ -237,10 +255,7 @@ impl<'a> Fx<'a> {
             name: format!("Project {key}"),
             created_at: T0,
         };
-        self.store
-            .create_project(&project, &self.event(org, "project:create", "proj"))
-            .await
-            .unwrap();
+        self.create_project(&project).await.unwrap();
         project
     }
 

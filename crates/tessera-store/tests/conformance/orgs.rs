@@ -47,11 +47,10 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
 
     assert_eq!(store.count_orgs().await.unwrap(), 1);
     assert_eq!(store.get_org(&again.id).await.unwrap(), None);
-    assert!(store
-        .get_member(&again.id, &again_owner.id)
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(
+        store.get_member(&again.id, &again_owner.id).await.unwrap(),
+        None
+    );
     assert!(fx.actions(&again.id).await.is_empty());
     fx.assert_actions(&acme.id, "org:create").await;
 }
@@ -79,8 +78,7 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
 }
 
 pub async fn member_email_is_unique_per_org(store: &dyn Store) {
-    let (fx, acme, acme_owner) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(acme, acme_owner), (globex, _)]) = Fx::with_two_orgs(store).await;
     let ada = fx
         .member(&acme.id, "ada@example.com", BuiltinRole::Writer)
         .await;
@@ -151,8 +149,7 @@ pub async fn members_are_listed_by_email(store: &dyn Store) {
 }
 
 pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
-    let (fx, org, _) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(org, _), (globex, _)]) = Fx::with_two_orgs(store).await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
     fx.role(&globex.id, "gamma").await;

@@ -41,8 +41,7 @@ pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
 }
 
 pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn Store) {
-    let (fx, org, owner) = Fx::with_org(store, "acme").await;
-    let (globex, globex_owner) = fx.org("globex").await;
+    let (fx, [(org, owner), (globex, globex_owner)]) = Fx::with_two_orgs(store).await;
     fx.role(&globex.id, "theirs").await;
     let first = fx.token(&owner, "first", T0).await;
     let create = |t: &Token| {
@@ -82,8 +81,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
 }
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
-    let (fx, org, owner) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(org, owner), (globex, _)]) = Fx::with_two_orgs(store).await;
     let ada = fx
         .member(&org.id, "ada@example.com", BuiltinRole::Reader)
         .await;
