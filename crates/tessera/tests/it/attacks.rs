@@ -467,18 +467,8 @@ async fn escaped_tokens_in_paths_stay_out_of_the_logs_at_every_level() {
 #[tokio::test]
 async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
     let s = start().await;
-    let (id, old, _) = s
-        .owner_creates_token_with(json!({ "name": "ci", "expires_at": in_days(30) }))
-        .await;
-    let rotated = s
-        .post(
-            &format!("/api/v1/tokens/{id}/rotate"),
-            &old,
-            json!({ "expires_at": in_days(60), "grace_period_seconds": 3600 }),
-        )
-        .await
-        .expect(200);
-    let new = rotated.string("token");
+    let (id, old, _) = s.owner_creates_expiring_token("ci", 30).await;
+    let new = s.rotate_with_grace(&id, &old, 3600).await;
 
     // During grace the old string still authenticates and verifies...
     s.get("/api/v1/me", &old).await.expect(200);

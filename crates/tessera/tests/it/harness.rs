@@ -309,6 +309,32 @@ impl TestServer {
             .expect_error(status, code)
     }
 
+    /// `caller` rotates the token `id` (or `self`) with `body`; the
+    /// answer (200) carries the new string in `token`.
+    pub async fn rotate_token(&self, id: &str, caller: &str, body: Value) -> Reply {
+        let path = format!("/api/v1/tokens/{id}/rotate");
+        self.post(&path, caller, body).await.expect(200)
+    }
+
+    /// `caller` rotates the token `id` (or `self`) to a new string that
+    /// expires in 60 days, keeping the old one valid for `grace_seconds`;
+    /// returns the new string.
+    pub async fn rotate_with_grace(&self, id: &str, caller: &str, grace_seconds: u64) -> String {
+        let body = json!({ "expires_at": in_days(60), "grace_period_seconds": grace_seconds });
+        self.rotate_token(id, caller, body).await.string("token")
+    }
+
+    /// The owner creates a token `name` that expires in `days` (only an
+    /// expiring token may be rotated): (id, value, JSON body).
+    pub async fn owner_creates_expiring_token(
+        &self,
+        name: &str,
+        days: i64,
+    ) -> (String, String, Value) {
+        self.owner_creates_token_with(json!({ "name": name, "expires_at": in_days(days) }))
+            .await
+    }
+
     pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
         let body = json!({ "email": email, "role": role, "password": password });
         let reply = self.owner_post("/api/v1/members", body).await.expect(201);

@@ -92,37 +92,45 @@ async fn launchdarkly_roles_and_bounds() {
     let (reader_id, reader_token) = s.member_with_token("reader@acme.test", "reader").await;
     let (writer_id, writer_token) = s.member_with_token("writer@acme.test", "writer").await;
 
-    // A reader can only create reader tokens; a writer reader or writer.
-    s.post(
-        "/api/v1/tokens",
-        &reader_token,
-        json!({ "name": "r", "role": "writer" }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post(
-        "/api/v1/tokens",
-        &reader_token,
-        json!({ "name": "r", "role": "reader" }),
-    )
-    .await
-    .expect(201);
-    s.post(
-        "/api/v1/tokens",
-        &writer_token,
-        json!({ "name": "w", "role": "admin" }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post(
-        "/api/v1/tokens",
-        &writer_token,
-        json!({ "name": "w", "policy": [
-        { "effect": "allow", "actions": ["*"], "resources": ["*"] }
-    ] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    // A reader can only create reader tokens; a writer reader or writer,
+    // and no token beyond its own rights.
+    let everything = json!([{ "effect": "allow", "actions": ["*"], "resources": ["*"] }]);
+    for (who, caller, body, status) in [
+        (
+            "reader",
+            &reader_token,
+            json!({ "name": "r", "role": "writer" }),
+            403,
+        ),
+        (
+            "reader",
+            &reader_token,
+            json!({ "name": "r", "role": "reader" }),
+            201,
+        ),
+        (
+            "writer",
+            &writer_token,
+            json!({ "name": "w", "role": "admin" }),
+            403,
+        ),
+        (
+            "writer",
+            &writer_token,
+            json!({ "name": "w", "policy": everything }),
+            403,
+        ),
+    ] {
+        let reply = s.post("/api/v1/tokens", caller, body.clone()).await;
+        assert_eq!(
+            reply.status, status,
+            "{who} asks for {body}: {}",
+            reply.text
+        );
+        if status == 403 {
+            reply.expect_error(403, "forbidden");
+        }
+    }
     let (w_id, w_token, _) = s
         .create_token(
             &writer_token,
@@ -349,13 +357,8 @@ async fn graphorlm_project_scoped_token() {
         )
         .await;
     let rotated = s
-        .post(
-            "/api/v1/tokens/self/rotate",
-            &ci_token,
-            json!({ "expires_at": in_days(14) }),
-        )
-        .await
-        .expect(200);
+        .rotate_token("self", &ci_token, json!({ "expires_at": in_days(14) }))
+        .await;
     assert_eq!(rotated.body["id"], ci_id.as_str());
     assert_eq!(rotated.body["projects"], json!(["rag"]));
 }
@@ -364,9 +367,7 @@ async fn graphorlm_project_scoped_token() {
 #[tokio::test]
 async fn lightdash_apikey_expiry_and_rotation() {
     let s = start().await;
-    let (id, token, _) = s
-        .owner_creates_token_with(json!({ "name": "pat", "expires_at": in_days(30) }))
-        .await;
+    let (id, token, _) = s.owner_creates_expiring_token("pat", 30).await;
     let apikey = s
         .http
         .get(s.url("/api/v1/me"))
@@ -427,15 +428,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
     s.clock.advance(Duration::hours(1));
 
     // A token may rotate itself via `self`, with a grace period for the old string.
-    let self_rotated = s
-        .post(
-            "/api/v1/tokens/self/rotate",
-            &new_token,
-            json!({ "expires_at": in_days(60), "grace_period_seconds": 600 }),
-        )
-        .await
-        .expect(200);
-    let newest = self_rotated.string("token");
+    let newest = s.rotate_with_grace("self", &new_token, 600).await;
     s.get("/api/v1/me", &new_token).await.expect(200);
     s.get("/api/v1/me", &newest).await.expect(200);
     s.clock.advance(Duration::seconds(601));
@@ -493,9 +486,7 @@ async fn org_token_policy() {
         )
         .await;
     assert!(r.text.contains("max_lifetime_days"));
-    let (id, _, _) = s
-        .owner_creates_token_with(json!({ "name": "x", "expires_at": in_days(29) }))
-        .await;
+    let (id, _, _) = s.owner_creates_expiring_token("x", 29).await;
     s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
         json!({ "expires_at": null }),
