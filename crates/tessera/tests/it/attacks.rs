@@ -511,7 +511,7 @@ async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
         assert!(reply.text.contains("rotat"), "says why: {}", reply.text);
     }
     let listed = s.get("/api/v1/tokens", &new).await.expect(200);
-    let items = listed.body["items"].as_array().expect("items");
+    let items = listed.items();
     assert_eq!(items.len(), 2, "the owner token and this one: {items:?}");
     let token = s.get("/api/v1/tokens/self", &new).await.expect(200);
     assert!(token.body["expires_at"].is_string(), "the expiry was kept");

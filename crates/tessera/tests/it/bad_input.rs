@@ -47,7 +47,7 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
     // Nothing was created by any of those.
     let list = s.owner_get("/api/v1/tokens").await.expect(200);
     assert_eq!(
-        list.body["items"].as_array().expect("items").len(),
+        list.items().len(),
         1,
         "only the owner's own token: {}",
         list.text

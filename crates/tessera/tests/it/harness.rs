@@ -69,23 +69,19 @@ impl Reply {
         self
     }
 
+    /// Asserts a JSON error: the status, the error code, and a message.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
+        let this = self.expect(status);
+        assert_eq!(this.code(), code, "unexpected code; body: {}", this.text);
         assert!(
-            self.body["error"]["message"]
+            this.body["error"]["message"]
                 .as_str()
                 .is_some_and(|m| !m.is_empty()),
             "error without a message: {}",
-            self.text
+            this.text
         );
-        self
+        this
     }
 }
 
