@@ -7,12 +7,14 @@ use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
+use tessera_core::model::{
+    Actor, AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token,
+};
 use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
     TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
+use tessera_store::{AuditQuery, Rotation, Store, StoreError, TokenChanges};
 
 /// Asserts that `result` (a store call's) failed with an error matching
 /// `pattern`, and shows the error if not.
@@ -306,6 +308,22 @@ impl<'a> Fx<'a> {
             .await
             .unwrap();
         session
+    }
+}
+
+/// A rotation at `at` to the string `secret`, valid 30 days; with
+/// `grace`, the string "first" stays valid for an hour.
+pub fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
+    Rotation {
+        secret_hash: hash(secret),
+        snippet: format!("tsr_...{secret}"),
+        expires_at: at + hours(24 * 30),
+        rotated_at: at,
+        previous_secret: grace.then(|| PreviousSecret {
+            hash: hash("first"),
+            valid_until: at + hours(1),
+        }),
+        last_rotation_before: at - hours(1),
     }
 }
 

@@ -17,7 +17,7 @@ use tessera_core::model::{CustomRole, Org, Token};
 use tessera_core::{BuiltinRole, Policy, Statement, TokenId, TokenPolicy};
 use tessera_store::{
     Change, ChangeFeed, FeedEvent, LastUsed, MemberStore, NodeStore, OrgStore, PgOptions,
-    RoleStore, Rotation, SqlStore, StoreError, TokenChanges, TokenStore,
+    RoleStore, SqlStore, StoreError, TokenChanges, TokenStore,
 };
 
 use crate::fixtures::*;
@@ -151,17 +151,6 @@ fn token_change(token: &Token) -> FeedEvent {
     FeedEvent::Change(Change::Token(token.id.clone()))
 }
 
-fn rotation(secret: &str, at: time::OffsetDateTime) -> Rotation {
-    Rotation {
-        secret_hash: hash(secret),
-        snippet: format!("tsr_...{secret}"),
-        expires_at: at + hours(24 * 30),
-        rotated_at: at,
-        previous_secret: None,
-        last_rotation_before: at - hours(1),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cached_change_reaches_the_other_node() {
     let (_schema, a, b) = two_nodes().await;
@@ -191,7 +180,7 @@ async fn every_cached_change_reaches_the_other_node() {
     until(&mut feed, &token_change(&token), SOON).await;
     a.rotate_token(
         &token.id,
-        &rotation("next", T0 + hours(2)),
+        &rotation("next", T0 + hours(2), false),
         &event("token:rotate"),
     )
     .await
@@ -441,7 +430,7 @@ async fn of_two_nodes_rotating_one_token_one_wins() {
         let token = fx.expiring_token(&owner, &format!("raced-{round}")).await;
         let at = T0 + hours(2);
         let (ev_a, ev_b) = fx.racing_events(&org.id, "token:rotate", "token:rotate");
-        let (ra, rb) = (rotation("a", at), rotation("b", at));
+        let (ra, rb) = (rotation("a", at, false), rotation("b", at, false));
         let winner = match tokio::join!(
             a.rotate_token(&token.id, &ra, &ev_a),
             b.rotate_token(&token.id, &rb, &ev_b)
@@ -479,7 +468,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
             name: Some("renamed".into()),
             ..TokenChanges::default()
         };
-        let rotated = rotation("rotated", T0 + hours(2));
+        let rotated = rotation("rotated", T0 + hours(2), false);
         let (ev_a, ev_b) = fx.racing_events(&org.id, "token:update", "token:rotate");
         let (ra, rb) = tokio::join!(
             a.update_token(&token.id, &rename, &ev_a),

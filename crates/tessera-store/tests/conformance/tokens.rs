@@ -232,20 +232,6 @@ pub async fn deleted_tokens_are_gone(store: &dyn Store) {
         .await;
 }
 
-fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
-    Rotation {
-        secret_hash: hash(secret),
-        snippet: format!("tsr_...{secret}"),
-        expires_at: at + hours(24 * 30),
-        rotated_at: at,
-        previous_secret: grace.then(|| PreviousSecret {
-            hash: hash("first"),
-            valid_until: at + hours(1),
-        }),
-        last_rotation_before: at - hours(1),
-    }
-}
-
 pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {
     let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let mut token = token_record(&owner, "first", T0);
