@@ -26,6 +26,9 @@ macro_rules! assert_fails {
 }
 pub(crate) use assert_fails;
 
+/// The email of Ada, the member the cases add beside an org's owner.
+pub const ADA: &str = "ada@example.com";
+
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
 
@@ -141,6 +144,11 @@ impl<'a> Fx<'a> {
         let event = self.event(&org.id, "org:create", &format!("org/{key}"));
         self.store.create_org(&org, &owner, &event).await.unwrap();
         (org, owner)
+    }
+
+    /// Ada ([`ADA`]), the second member of `org` many cases need.
+    pub async fn ada(&self, org: &OrgId, role: BuiltinRole) -> Member {
+        self.member(org, ADA, role).await
     }
 
     /// Creates a member (one `member:create` event).

@@ -156,9 +156,7 @@ async fn every_cached_change_reaches_the_other_node() {
     let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
     let (fx, org, owner) = Fx::with_org(&a, "acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     let event = |action: &str| fx.event(&org.id, action, "x");
     let member = |removed| {
         FeedEvent::Change(Change::Member {
@@ -386,9 +384,7 @@ async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
 async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_gone() {
     let (_schema, a, b) = two_nodes().await;
     let (fx, org, _) = Fx::with_org(&a, "acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     for round in 0..12 {
         let role = fx.role(&org.id, &format!("ops-{round}")).await;
         let (ev_a, ev_b) = fx.racing_events(&org.id, "role:delete", "member:update");

@@ -72,9 +72,7 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
 pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let ops = fx.role(&org.id, "ops").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     fx.set_roles(
         &org.id,
         &ada.id,

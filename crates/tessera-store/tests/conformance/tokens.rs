@@ -82,9 +82,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
     let (fx, [(org, owner), (globex, _)]) = Fx::with_two_orgs(store).await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Reader)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Reader).await;
     let oldest = fx.token(&owner, "oldest", T0).await;
     let newest = fx.token(&owner, "newest", T0 + hours(3)).await;
     let middle = fx.token(&owner, "middle", T0 + hours(1)).await;
