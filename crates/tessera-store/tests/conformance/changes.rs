@@ -19,9 +19,7 @@ pub async fn each_committed_change_is_announced_to_this_node(store: &dyn Store) 
     let take = || std::mem::take(&mut *heard.lock().unwrap());
     let fx = Fx::new(store);
     let (mut org, owner) = fx.org("acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     let role = fx.role(&org.id, "ci").await;
     fx.project(&org.id, "web").await;
     // Creating an org, a member or a project changes nothing cached.

@@ -7,12 +7,14 @@ use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use tessera_core::model::{Actor, AuditEvent, CustomRole, Member, Org, Project, Session, Token};
+use tessera_core::model::{
+    Actor, AuditEvent, CustomRole, Member, Org, PreviousSecret, Project, Session, Token,
+};
 use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
     TokenId, TokenScope,
 };
-use tessera_store::{AuditQuery, Store, StoreError, TokenChanges};
+use tessera_store::{AuditQuery, Rotation, Store, StoreError, TokenChanges};
 
 /// Asserts that `result` (a store call's) failed with an error matching
 /// `pattern`, and shows the error if not.
@@ -23,6 +25,9 @@ macro_rules! assert_fails {
     }};
 }
 pub(crate) use assert_fails;
+
+/// The email of Ada, the member the cases add beside an org's owner.
+pub const ADA: &str = "ada@example.com";
 
 /// The instant every case starts from.
 pub const T0: OffsetDateTime = datetime!(2026-03-01 09:00 UTC);
@@ -73,6 +78,14 @@ impl<'a> Fx<'a> {
     }
 
     /// A fresh audit event; ids sort in the order events are made.
+    /// Creates the orgs "acme" and "globex" with their owners: for the
+    /// cases that check one org never sees another's rows.
+    pub async fn with_two_orgs(store: &'a dyn Store) -> (Self, [(Org, Member); 2]) {
+        let (fx, acme, acme_owner) = Self::with_org(store, "acme").await;
+        let globex = fx.org("globex").await;
+        (fx, [(acme, acme_owner), globex])
+    }
+
     pub fn event(&self, org: &OrgId, action: &str, target: &str) -> AuditEvent {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         AuditEvent {
@@ -131,6 +144,11 @@ impl<'a> Fx<'a> {
         let event = self.event(&org.id, "org:create", &format!("org/{key}"));
         self.store.create_org(&org, &owner, &event).await.unwrap();
         (org, owner)
+    }
+
+    /// Ada ([`ADA`]), the second member of `org` many cases need.
+    pub async fn ada(&self, org: &OrgId, role: BuiltinRole) -> Member {
+        self.member(org, ADA, role).await
     }
 
     /// Creates a member (one `member:create` event).
@@ -216,17 +234,27 @@ impl<'a> Fx<'a> {
         self.store.delete_token(id, &event).await
     }
 
+    /// Creates `role` (one `role:create` event), or says why not.
+    pub async fn create_role(&self, role: &CustomRole) -> Result<(), StoreError> {
+        let event = self.event(&role.org_id, "role:create", &format!("role/{}", role.key));
+        self.store.create_role(role, &event).await
+    }
+
     /// Creates a custom role (one `role:create` event).
     pub async fn role(&self, org: &OrgId, key: &str) -> CustomRole {
         let role = role_record(org, key);
-        self.store
-            .create_role(
-                &role,
-                &self.event(org, "role:create", &format!("role/{key}")),
-            )
-            .await
-            .unwrap();
+        self.create_role(&role).await.unwrap();
         role
+    }
+
+    /// Creates `project` (one `project:create` event), or says why not.
+    pub async fn create_project(&self, project: &Project) -> Result<(), StoreError> {
+        let event = self.event(
+            &project.org_id,
+            "project:create",
+            &format!("proj/{}", project.key),
+        );
+        self.store.create_project(project, &event).await
     }
 
     /// Creates a project (one `project:create` event).
@@ -237,10 +265,7 @@ impl<'a> Fx<'a> {
             name: format!("Project {key}"),
             created_at: T0,
         };
-        self.store
-            .create_project(&project, &self.event(org, "project:create", "proj"))
-            .await
-            .unwrap();
+        self.create_project(&project).await.unwrap();
         project
     }
 
@@ -291,6 +316,22 @@ impl<'a> Fx<'a> {
             .await
             .unwrap();
         session
+    }
+}
+
+/// A rotation at `at` to the string `secret`, valid 30 days; with
+/// `grace`, the string "first" stays valid for an hour.
+pub fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
+    Rotation {
+        secret_hash: hash(secret),
+        snippet: format!("tsr_...{secret}"),
+        expires_at: at + hours(24 * 30),
+        rotated_at: at,
+        previous_secret: grace.then(|| PreviousSecret {
+            hash: hash("first"),
+            valid_until: at + hours(1),
+        }),
+        last_rotation_before: at - hours(1),
     }
 }
 

@@ -47,11 +47,10 @@ pub async fn duplicate_org_key_conflicts(store: &dyn Store) {
 
     assert_eq!(store.count_orgs().await.unwrap(), 1);
     assert_eq!(store.get_org(&again.id).await.unwrap(), None);
-    assert!(store
-        .get_member(&again.id, &again_owner.id)
-        .await
-        .unwrap()
-        .is_none());
+    assert_eq!(
+        store.get_member(&again.id, &again_owner.id).await.unwrap(),
+        None
+    );
     assert!(fx.actions(&again.id).await.is_empty());
     fx.assert_actions(&acme.id, "org:create").await;
 }
@@ -79,13 +78,10 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
 }
 
 pub async fn member_email_is_unique_per_org(store: &dyn Store) {
-    let (fx, acme, acme_owner) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
-    let ada = fx
-        .member(&acme.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let (fx, [(acme, acme_owner), (globex, _)]) = Fx::with_two_orgs(store).await;
+    let ada = fx.ada(&acme.id, BuiltinRole::Writer).await;
 
-    let twin = member_record(&acme.id, "ada@example.com", BuiltinRole::Reader);
+    let twin = member_record(&acme.id, ADA, BuiltinRole::Reader);
     assert_fails!(
         store
             .create_member(&twin, &fx.event(&acme.id, "member:create", "member"))
@@ -94,10 +90,8 @@ pub async fn member_email_is_unique_per_org(store: &dyn Store) {
     );
     assert_eq!(store.get_member(&acme.id, &twin.id).await.unwrap(), None);
 
-    let ada_at_globex = fx
-        .member(&globex.id, "ada@example.com", BuiltinRole::Admin)
-        .await;
-    let mut found = store.members_by_email("ada@example.com").await.unwrap();
+    let ada_at_globex = fx.ada(&globex.id, BuiltinRole::Admin).await;
+    let mut found = store.members_by_email(ADA).await.unwrap();
     found.sort_by(|a, b| a.org_id.cmp(&b.org_id));
     let mut expected = vec![ada.clone(), ada_at_globex];
     expected.sort_by(|a, b| a.org_id.cmp(&b.org_id));
@@ -151,12 +145,11 @@ pub async fn members_are_listed_by_email(store: &dyn Store) {
 }
 
 pub async fn member_roles_are_replaced_with_custom_roles(store: &dyn Store) {
-    let (fx, org, _) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(org, _), (globex, _)]) = Fx::with_two_orgs(store).await;
     fx.role(&org.id, "alpha").await;
     fx.role(&org.id, "beta").await;
     fx.role(&globex.id, "gamma").await;
-    let mut ada = member_record(&org.id, "ada@example.com", BuiltinRole::Reader);
+    let mut ada = member_record(&org.id, ADA, BuiltinRole::Reader);
     ada.custom_roles = vec![role_key("beta")];
     store
         .create_member(&ada, &fx.event(&org.id, "member:create", "member"))
@@ -293,9 +286,7 @@ pub async fn set_password_saves_the_hash(store: &dyn Store) {
 pub async fn deleting_a_member_removes_its_tokens_and_sessions(store: &dyn Store) {
     let (fx, org, owner) = Fx::with_org(store, "acme").await;
     fx.role(&org.id, "ops").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     let plain = fx.token(&ada, "plain", T0).await;
     let mut scoped = token_record(&ada, "scoped", T0 + hours(1));
     scoped.scope = TokenScope::CustomRoles(vec![role_key("ops")]);

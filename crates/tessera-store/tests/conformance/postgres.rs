@@ -17,7 +17,7 @@ use tessera_core::model::{CustomRole, Org, Token};
 use tessera_core::{BuiltinRole, Policy, Statement, TokenId, TokenPolicy};
 use tessera_store::{
     Change, ChangeFeed, FeedEvent, LastUsed, MemberStore, NodeStore, OrgStore, PgOptions,
-    RoleStore, Rotation, SqlStore, StoreError, TokenChanges, TokenStore,
+    RoleStore, SqlStore, StoreError, TokenChanges, TokenStore,
 };
 
 use crate::fixtures::*;
@@ -151,25 +151,12 @@ fn token_change(token: &Token) -> FeedEvent {
     FeedEvent::Change(Change::Token(token.id.clone()))
 }
 
-fn rotation(secret: &str, at: time::OffsetDateTime) -> Rotation {
-    Rotation {
-        secret_hash: hash(secret),
-        snippet: format!("tsr_...{secret}"),
-        expires_at: at + hours(24 * 30),
-        rotated_at: at,
-        previous_secret: None,
-        last_rotation_before: at - hours(1),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_cached_change_reaches_the_other_node() {
     let (_schema, a, b) = two_nodes().await;
     let mut feed = subscribe(&b).await;
     let (fx, org, owner) = Fx::with_org(&a, "acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     let event = |action: &str| fx.event(&org.id, action, "x");
     let member = |removed| {
         FeedEvent::Change(Change::Member {
@@ -191,7 +178,7 @@ async fn every_cached_change_reaches_the_other_node() {
     until(&mut feed, &token_change(&token), SOON).await;
     a.rotate_token(
         &token.id,
-        &rotation("next", T0 + hours(2)),
+        &rotation("next", T0 + hours(2), false),
         &event("token:rotate"),
     )
     .await
@@ -397,9 +384,7 @@ async fn of_two_nodes_removing_the_last_two_owners_one_fails() {
 async fn a_role_deleted_on_one_node_while_granted_on_another_is_either_held_or_gone() {
     let (_schema, a, b) = two_nodes().await;
     let (fx, org, _) = Fx::with_org(&a, "acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     for round in 0..12 {
         let role = fx.role(&org.id, &format!("ops-{round}")).await;
         let (ev_a, ev_b) = fx.racing_events(&org.id, "role:delete", "member:update");
@@ -441,7 +426,7 @@ async fn of_two_nodes_rotating_one_token_one_wins() {
         let token = fx.expiring_token(&owner, &format!("raced-{round}")).await;
         let at = T0 + hours(2);
         let (ev_a, ev_b) = fx.racing_events(&org.id, "token:rotate", "token:rotate");
-        let (ra, rb) = (rotation("a", at), rotation("b", at));
+        let (ra, rb) = (rotation("a", at, false), rotation("b", at, false));
         let winner = match tokio::join!(
             a.rotate_token(&token.id, &ra, &ev_a),
             b.rotate_token(&token.id, &rb, &ev_b)
@@ -479,7 +464,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
             name: Some("renamed".into()),
             ..TokenChanges::default()
         };
-        let rotated = rotation("rotated", T0 + hours(2));
+        let rotated = rotation("rotated", T0 + hours(2), false);
         let (ev_a, ev_b) = fx.racing_events(&org.id, "token:update", "token:rotate");
         let (ra, rb) = tokio::join!(
             a.update_token(&token.id, &rename, &ev_a),

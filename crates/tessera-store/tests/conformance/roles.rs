@@ -7,8 +7,7 @@ use tessera_store::{Store, StoreError, TokenChanges, Unique};
 use crate::fixtures::*;
 
 pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
-    let (fx, org, _) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(org, _), (globex, _)]) = Fx::with_two_orgs(store).await;
     let beta = fx.role(&org.id, "beta").await;
     let alpha = fx.role(&org.id, "alpha").await;
     assert_eq!(
@@ -25,9 +24,7 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
         ..beta.clone()
     };
     assert_fails!(
-        store
-            .create_role(&twin, &fx.event(&org.id, "role:create", "role/beta"))
-            .await,
+        fx.create_role(&twin).await,
         StoreError::Conflict(Unique::RoleKey)
     );
     // The same key in another org is another role.
@@ -75,9 +72,7 @@ pub async fn roles_are_created_read_updated_and_deleted(store: &dyn Store) {
 pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     let (fx, org, owner) = Fx::with_org(store, "acme").await;
     let ops = fx.role(&org.id, "ops").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Writer)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
     fx.set_roles(
         &org.id,
         &ada.id,
@@ -86,16 +81,8 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     )
     .await
     .unwrap();
-    let delete = |n: &str| fx.event(&org.id, "role:delete", n);
 
-    let err = store
-        .delete_role(&org.id, &ops.key, &delete("held by ada"))
-        .await
-        .unwrap_err();
-    match err {
-        StoreError::InUse(why) => assert_eq!(why, "role ops is held by 1 member and 0 tokens"),
-        other => panic!("{other:?}"),
-    }
+    assert_held(&fx, &ops, "role ops is held by 1 member and 0 tokens").await;
 
     // Released by the member, then held by a token.
     fx.set_roles(&org.id, &ada.id, BuiltinRole::Writer, &[])
@@ -107,14 +94,7 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
         ..TokenChanges::default()
     };
     fx.update_token(&org.id, &token.id, &scoped).await.unwrap();
-    let err = store
-        .delete_role(&org.id, &ops.key, &delete("held by token"))
-        .await
-        .unwrap_err();
-    match err {
-        StoreError::InUse(why) => assert_eq!(why, "role ops is held by 0 members and 1 token"),
-        other => panic!("{other:?}"),
-    }
+    assert_held(&fx, &ops, "role ops is held by 0 members and 1 token").await;
     assert!(store.get_role(&org.id, &ops.key).await.unwrap().is_some());
 
     let unscoped = TokenChanges {
@@ -124,17 +104,21 @@ pub async fn a_held_role_cannot_be_deleted(store: &dyn Store) {
     fx.update_token(&org.id, &token.id, &unscoped)
         .await
         .unwrap();
-    store
-        .delete_role(&org.id, &ops.key, &delete("released"))
-        .await
-        .unwrap();
+    fx.delete_role(&org.id, &ops.key).await.unwrap();
     assert_eq!(store.get_role(&org.id, &ops.key).await.unwrap(), None);
     fx.assert_actions(&org.id, "org:create role:create member:create member:update member:update token:create token:update token:update role:delete").await;
 }
 
+/// Asserts that `role` cannot be deleted because it is held, as `why` says.
+async fn assert_held(fx: &Fx<'_>, role: &CustomRole, why: &str) {
+    match fx.delete_role(&role.org_id, &role.key).await {
+        Err(StoreError::InUse(held)) => assert_eq!(held, why),
+        other => panic!("expected the role to be held ({why}): {other:?}"),
+    }
+}
+
 pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
-    let (fx, org, _) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
+    let (fx, [(org, _), (globex, _)]) = Fx::with_two_orgs(store).await;
     let web = fx.project(&org.id, "web").await;
     let api = fx.project(&org.id, "api").await;
     assert_eq!(
@@ -143,9 +127,7 @@ pub async fn projects_are_created_listed_and_deleted(store: &dyn Store) {
     );
 
     assert_fails!(
-        store
-            .create_project(&web, &fx.event(&org.id, "project:create", "proj/web"))
-            .await,
+        fx.create_project(&web).await,
         StoreError::Conflict(Unique::ProjectKey)
     );
     let globex_web = fx.project(&globex.id, "web").await;

@@ -40,9 +40,7 @@ pub async fn sessions_are_created_read_and_deleted(store: &dyn Store) {
 
 pub async fn member_sessions_end_together_except_one(store: &dyn Store) {
     let (fx, org, owner) = Fx::with_org(store, "acme").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Reader)
-        .await;
+    let ada = fx.ada(&org.id, BuiltinRole::Reader).await;
     let s1 = fx.session(&ada, "s1", T0 + hours(8)).await;
     let s2 = fx.session(&ada, "s2", T0 + hours(8)).await;
     let s3 = fx.session(&ada, "s3", T0 + hours(8)).await;

@@ -41,8 +41,7 @@ pub async fn tokens_round_trip_every_scope_kind(store: &dyn Store) {
 }
 
 pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn Store) {
-    let (fx, org, owner) = Fx::with_org(store, "acme").await;
-    let (globex, globex_owner) = fx.org("globex").await;
+    let (fx, [(org, owner), (globex, globex_owner)]) = Fx::with_two_orgs(store).await;
     fx.role(&globex.id, "theirs").await;
     let first = fx.token(&owner, "first", T0).await;
     let create = |t: &Token| {
@@ -82,11 +81,8 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
 }
 
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
-    let (fx, org, owner) = Fx::with_org(store, "acme").await;
-    let (globex, _) = fx.org("globex").await;
-    let ada = fx
-        .member(&org.id, "ada@example.com", BuiltinRole::Reader)
-        .await;
+    let (fx, [(org, owner), (globex, _)]) = Fx::with_two_orgs(store).await;
+    let ada = fx.ada(&org.id, BuiltinRole::Reader).await;
     let oldest = fx.token(&owner, "oldest", T0).await;
     let newest = fx.token(&owner, "newest", T0 + hours(3)).await;
     let middle = fx.token(&owner, "middle", T0 + hours(1)).await;
@@ -232,20 +228,6 @@ pub async fn deleted_tokens_are_gone(store: &dyn Store) {
     );
     fx.assert_actions(&org.id, "org:create token:create token:create token:delete")
         .await;
-}
-
-fn rotation(secret: &str, at: time::OffsetDateTime, grace: bool) -> Rotation {
-    Rotation {
-        secret_hash: hash(secret),
-        snippet: format!("tsr_...{secret}"),
-        expires_at: at + hours(24 * 30),
-        rotated_at: at,
-        previous_secret: grace.then(|| PreviousSecret {
-            hash: hash("first"),
-            valid_until: at + hours(1),
-        }),
-        last_rotation_before: at - hours(1),
-    }
 }
 
 pub async fn rotation_is_a_compare_and_set(store: &dyn Store) {

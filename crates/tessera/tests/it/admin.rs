@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::start;
+use crate::harness::{start, start_with_owner_token};
 
 #[tokio::test]
 async fn member_management_and_rank_rules() {
@@ -95,7 +95,7 @@ async fn member_management_and_rank_rules() {
         .await
         .expect_error(409, "last_owner");
     let listed = s.owner_get("/api/v1/members").await.expect(200);
-    assert_eq!(listed.body["items"].as_array().expect("items").len(), 3);
+    assert_eq!(listed.items().len(), 3);
     s.owner_get(&format!("/api/v1/members/{admin_id}"))
         .await
         .expect(200);
@@ -123,7 +123,7 @@ async fn roles_and_projects_crud() {
         .await
         .expect_error(422, "invalid_policy");
     let roles = s.owner_get("/api/v1/roles").await.expect(200);
-    assert_eq!(roles.body["items"].as_array().expect("items").len(), 1);
+    assert_eq!(roles.items().len(), 1);
     let updated = s
         .call(
             Method::PUT,
@@ -152,8 +152,7 @@ async fn roles_and_projects_crud() {
 
 #[tokio::test]
 async fn audit_log_records_every_change_newest_first() {
-    let s = start().await;
-    let (id, token, _) = s.owner_creates_token("audited").await;
+    let (s, id, token, _) = start_with_owner_token("audited").await;
     s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
         json!({ "name": "renamed" }),
@@ -209,7 +208,7 @@ async fn audit_log_records_every_change_newest_first() {
 
     // Pagination and filters.
     let first = s.owner_get("/api/v1/audit?limit=2").await.expect(200);
-    assert_eq!(first.body["items"].as_array().expect("items").len(), 2);
+    assert_eq!(first.items().len(), 2);
     let cursor = first.string("next_cursor");
     let second = s
         .owner_get(&format!("/api/v1/audit?limit=2&before={cursor}"))
@@ -217,10 +216,7 @@ async fn audit_log_records_every_change_newest_first() {
         .expect(200);
     assert_eq!(second.body["items"][0]["action"], "project:create");
     let tokens_only = s.owner_get("/api/v1/audit?action=token:").await.expect(200);
-    assert_eq!(
-        tokens_only.body["items"].as_array().expect("items").len(),
-        4
-    );
+    assert_eq!(tokens_only.items().len(), 4);
     let by_target = s
         .owner_get(&format!(
             "/api/v1/audit?target=member/{}:token/{id}",
@@ -228,5 +224,5 @@ async fn audit_log_records_every_change_newest_first() {
         ))
         .await
         .expect(200);
-    assert_eq!(by_target.body["items"].as_array().expect("items").len(), 3);
+    assert_eq!(by_target.items().len(), 3);
 }

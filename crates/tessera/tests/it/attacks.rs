@@ -9,7 +9,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    in_days, send, set_cookie_pair, start, Reply, TestServer, OWNER_EMAIL, OWNER_PASSWORD,
+    in_days, send, set_cookie_pair, start, start_with_owner_token, Reply, TestServer, OWNER_EMAIL,
+    OWNER_PASSWORD,
 };
 use crate::process::{init, ServeProcess};
 
@@ -361,8 +362,7 @@ async fn database_files_are_readable_by_their_owner_only() {
 
 #[tokio::test]
 async fn no_error_message_echoes_a_token() {
-    let s = start().await;
-    let (_, token, _) = s.owner_creates_token("t").await;
+    let (s, _, token, _) = start_with_owner_token("t").await;
     let secret = &token[4..];
     let bad_policies = [
         json!([{ "effect": "allow", "actions": ["flag:read"], "resources": [token] }]),
@@ -467,18 +467,8 @@ async fn escaped_tokens_in_paths_stay_out_of_the_logs_at_every_level() {
 #[tokio::test]
 async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
     let s = start().await;
-    let (id, old, _) = s
-        .owner_creates_token_with(json!({ "name": "ci", "expires_at": in_days(30) }))
-        .await;
-    let rotated = s
-        .post(
-            &format!("/api/v1/tokens/{id}/rotate"),
-            &old,
-            json!({ "expires_at": in_days(60), "grace_period_seconds": 3600 }),
-        )
-        .await
-        .expect(200);
-    let new = rotated.string("token");
+    let (id, old, _) = s.owner_creates_expiring_token("ci", 30).await;
+    let new = s.rotate_with_grace(&id, &old, 3600).await;
 
     // During grace the old string still authenticates and verifies...
     s.get("/api/v1/me", &old).await.expect(200);
@@ -521,7 +511,7 @@ async fn a_superseded_string_authenticates_but_cannot_manage_tokens() {
         assert!(reply.text.contains("rotat"), "says why: {}", reply.text);
     }
     let listed = s.get("/api/v1/tokens", &new).await.expect(200);
-    let items = listed.body["items"].as_array().expect("items");
+    let items = listed.items();
     assert_eq!(items.len(), 2, "the owner token and this one: {items:?}");
     let token = s.get("/api/v1/tokens/self", &new).await.expect(200);
     assert!(token.body["expires_at"].is_string(), "the expiry was kept");

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{send, start, Reply, TestServer};
+use crate::harness::{send, start, start_with_owner_token, Reply, TestServer};
 
 /// POSTs `body` to `path` as the owner, with `content_type` (none when
 /// empty), whatever the body holds.
@@ -47,7 +47,7 @@ async fn malformed_bodies_are_400s_and_change_nothing() {
     // Nothing was created by any of those.
     let list = s.owner_get("/api/v1/tokens").await.expect(200);
     assert_eq!(
-        list.body["items"].as_array().expect("items").len(),
+        list.items().len(),
         1,
         "only the owner's own token: {}",
         list.text
@@ -96,9 +96,8 @@ async fn rule_violations_are_422s() {
 async fn oversized_bodies_are_413() {
     let s = start().await;
     let big = "x".repeat(200 * 1024);
-    s.owner_post("/api/v1/tokens", json!({ "name": big }))
-        .await
-        .expect_error(413, "payload_too_large");
+    s.owner_cannot_create_token(json!({ "name": big }), 413, "payload_too_large")
+        .await;
     s.post("/api/v1/verify", "", json!({ "token": big }))
         .await
         .expect_error(413, "payload_too_large");
@@ -198,8 +197,7 @@ async fn unknown_ids_and_paths() {
 
 #[tokio::test]
 async fn tokens_never_come_back_in_errors() {
-    let s = start().await;
-    let (_, token, _) = s.owner_creates_token("secret").await;
+    let (s, _, token, _) = start_with_owner_token("secret").await;
     let r = s
         .owner_post("/api/v1/tokens", json!({ "name": "x", "projects": token }))
         .await;
@@ -238,8 +236,7 @@ async fn verify_questions_must_be_well_formed() {
 /// read by the rules of every other endpoint.
 #[tokio::test]
 async fn an_optional_body_is_read_by_the_same_rules_as_every_endpoint() {
-    let s = start().await;
-    let (id, _, _) = s.owner_creates_token("original").await;
+    let (s, id, _, _) = start_with_owner_token("original").await;
     let clone = format!("/api/v1/tokens/{id}/clone");
     for (body, content_type, status) in [
         ("{not json", "application/json", 400),

@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
 use super::cli::{
     free_port, init_printing_token, printed_token, run, serve, tessera, text, wait_healthy,
 };
@@ -118,19 +120,22 @@ fn start_nginx(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Nginx, u
     (nginx, port)
 }
 
-/// What the stand-in upstream saw of one request.
+/// What the stand-in upstream saw of one request. A `HeaderMap`, so
+/// lookups are case-insensitive and repeated headers are all kept.
 #[derive(Debug)]
 struct Seen {
     path: String,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
 }
 
 impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
+    /// Every value of the header `name`, in order.
+    fn header_values(&self, name: &str) -> Vec<&str> {
         self.headers
+            .get_all(name)
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|v| v.to_str().expect("ASCII header value"))
+            .collect()
     }
 }
 
@@ -146,14 +151,17 @@ fn upstream() -> (String, mpsc::Receiver<Seen>) {
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut request_line = String::new();
             let _ = reader.read_line(&mut request_line);
-            let mut headers = Vec::new();
+            let mut headers = HeaderMap::new();
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
                     break;
                 }
                 if let Some((k, v)) = line.split_once(':') {
-                    headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                    headers.append(
+                        HeaderName::try_from(k.trim()).expect("header name"),
+                        HeaderValue::try_from(v.trim()).expect("header value"),
+                    );
                 }
             }
             let path = request_line
@@ -193,6 +201,20 @@ fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, head.to_owned(), body.to_owned())
+}
+
+/// The code and message of the JSON error page nginx returns for a
+/// refused request (Tessera's error body, passed on or written by nginx).
+fn error_page(body: &str) -> (String, String) {
+    let page: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("not a JSON error page ({e}): {body}"));
+    let field = |name: &str| {
+        page["error"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error {name} in: {body}"))
+            .to_owned()
+    };
+    (field("code"), field("message"))
 }
 
 /// `tessera init` + `tessera serve`: the server and an owner token.
@@ -267,19 +289,12 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
         .expect("upstream called");
     assert_eq!(request.path, "/flags/checkout");
     let me = whoami(dir.path(), &url, &writer);
-    assert_eq!(request.header("x-tessera-member"), Some(me.as_str()));
-    assert_eq!(request.header("x-tessera-org"), Some("acme"));
+    // One value each: the client's own X-Tessera-Member is not passed on.
+    assert_eq!(request.header_values("x-tessera-member"), [me.as_str()]);
+    assert_eq!(request.header_values("x-tessera-org"), ["acme"]);
     assert_eq!(
-        request.header("x-tessera-token-id"),
-        Some(token_id.as_str())
-    );
-    assert_eq!(
-        request
-            .headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("x-tessera-member"))
-            .count(),
-        1
+        request.header_values("x-tessera-token-id"),
+        [token_id.as_str()]
     );
 
     // ApiKey works too, on a location that only authenticates.
@@ -306,8 +321,7 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
             auth.iter().map(|a| ("Authorization", a.as_str())).collect();
         let (status, head, body) = get(port, "/flags/checkout", &headers);
         assert_eq!(status, 401, "{auth:?}: {head}");
-        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON error page");
-        assert_eq!(body["error"]["code"], "unauthenticated");
+        assert_eq!(error_page(&body).0, "unauthenticated", "{auth:?}: {body}");
         assert!(
             head.to_ascii_lowercase()
                 .contains("www-authenticate: bearer realm=\"tessera\""),
@@ -323,7 +337,7 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
         .expect("upstream called");
     let (status, _, body) = get(port, "/admin/x", &[("Authorization", &reader_bearer)]);
     assert_eq!(status, 403);
-    assert!(body.contains(r#""code":"forbidden""#), "{body}");
+    assert_eq!(error_page(&body).0, "forbidden", "{body}");
     let (status, _, _) = get(port, "/admin/x", &[("Authorization", &bearer)]);
     assert_eq!(status, 200);
     seen.recv_timeout(Duration::from_secs(5))
@@ -342,14 +356,9 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
     drop(server);
     let (status, head, body) = get(port, "/flags/x", &[("Authorization", &reader_bearer)]);
     assert_eq!(status, 503, "{head}");
-    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON error page");
-    assert_eq!(body["error"]["code"], "unavailable");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("could not be checked")),
-        "{body}"
-    );
+    let (code, message) = error_page(&body);
+    assert_eq!(code, "unavailable", "{body}");
+    assert!(message.contains("could not be checked"), "{body}");
 
     // None of the refused requests reached the upstream.
     assert!(

@@ -9,9 +9,52 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{send, start, start_with, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{
+    send, start, start_with, start_with_header_timeout, Reply, TestServer, OWNER_EMAIL,
+    OWNER_PASSWORD,
+};
 
-fn retry_after(reply: &crate::harness::Reply) -> u64 {
+/// A server that serves one connection at a time and gives a client 1 s
+/// to send a request's head: a connection that holds the only slot
+/// without progress must be closed for anyone else to be served.
+async fn start_with_one_slot() -> TestServer {
+    start_with(|c| {
+        c.http.max_connections = 1;
+        c.http.header_timeout_seconds = 1;
+    })
+    .await
+}
+
+/// A server behind a trusted proxy on 127.0.0.1 (the tests' own address),
+/// so a test can give each request a client address in X-Forwarded-For;
+/// `tweak` sets the rest.
+async fn start_behind_proxy(tweak: impl FnOnce(&mut tessera_server::Config)) -> TestServer {
+    start_with(|c| {
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+        tweak(c);
+    })
+    .await
+}
+
+/// A server that throttles logins after `per_account` failures for one
+/// account or `per_ip` from one address within `window_seconds`.
+async fn start_with_login_limits(per_account: u32, per_ip: u32, window_seconds: u64) -> TestServer {
+    start_with(|c| {
+        c.login.failures_per_account = per_account;
+        c.login.failures_per_ip = per_ip;
+        c.login.window_seconds = window_seconds;
+    })
+    .await
+}
+
+/// A login that the throttle refuses, whatever the password.
+async fn login_throttled(s: &TestServer, email: &str, password: &str) -> Reply {
+    s.try_login(email, password)
+        .await
+        .expect_error(429, "rate_limited")
+}
+
+fn retry_after(reply: &Reply) -> u64 {
     reply.headers["retry-after"]
         .to_str()
         .expect("text")
@@ -21,12 +64,7 @@ fn retry_after(reply: &crate::harness::Reply) -> u64 {
 
 #[tokio::test]
 async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
-    let s = start_with(|c| {
-        c.login.failures_per_account = 3;
-        c.login.failures_per_ip = 1000;
-        c.login.window_seconds = 600;
-    })
-    .await;
+    let s = start_with_login_limits(3, 1000, 600).await;
     // Wrong password for a real account and any password for an unknown
     // one: the same 401 body.
     for _ in 0..3 {
@@ -39,21 +77,13 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
         );
     }
     // Both are now blocked, with the same answer — even the right password.
-    let real = s
-        .try_login(OWNER_EMAIL, OWNER_PASSWORD)
-        .await
-        .expect_error(429, "rate_limited");
-    let ghost = s
-        .try_login("nobody@acme.test", "x-password")
-        .await
-        .expect_error(429, "rate_limited");
+    let real = login_throttled(&s, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let ghost = login_throttled(&s, "nobody@acme.test", "x-password").await;
     assert_eq!(real.text, ghost.text);
     let wait = retry_after(&real);
     assert!((1..=600).contains(&wait), "Retry-After {wait}");
     // Email case and spacing do not give a fresh count.
-    s.try_login(" OWNER@ACME.TEST ", OWNER_PASSWORD)
-        .await
-        .expect_error(429, "rate_limited");
+    login_throttled(&s, " OWNER@ACME.TEST ", OWNER_PASSWORD).await;
     // Tokens keep working while password login is blocked.
     s.owner_get("/api/v1/me").await.expect(200);
     // When the window ends, the right password works again.
@@ -66,11 +96,7 @@ async fn login_throttling_per_account_is_429_and_hides_which_accounts_exist() {
 /// is the account's, shared with the login form.
 #[tokio::test]
 async fn password_changes_share_the_login_throttle() {
-    let s = start_with(|c| {
-        c.login.failures_per_account = 3;
-        c.login.failures_per_ip = 1000;
-    })
-    .await;
+    let s = start_with_login_limits(3, 1000, 900).await;
     let session = s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
     let cookie = set_cookie(&session);
     let change = |current: &'static str| {
@@ -89,18 +115,12 @@ async fn password_changes_share_the_login_throttle() {
         .expect_error(429, "rate_limited");
     assert!(retry_after(&blocked) > 0);
     // The account is blocked for logins too.
-    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
-        .await
-        .expect_error(429, "rate_limited");
+    login_throttled(&s, OWNER_EMAIL, OWNER_PASSWORD).await;
 }
 
 #[tokio::test]
 async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() {
-    let s = start_with(|c| {
-        c.login.failures_per_account = 100;
-        c.login.failures_per_ip = 4;
-    })
-    .await;
+    let s = start_with_login_limits(100, 4, 900).await;
     for i in 0..4 {
         // A success in between gives back only its own charge.
         s.try_login(OWNER_EMAIL, OWNER_PASSWORD).await.expect(200);
@@ -108,14 +128,9 @@ async fn login_throttling_per_ip_spans_accounts_and_successes_do_not_reset_it() 
             .await
             .expect_error(401, "invalid_credentials");
     }
-    let blocked = s
-        .try_login("another@acme.test", "wrong-password")
-        .await
-        .expect_error(429, "rate_limited");
+    let blocked = login_throttled(&s, "another@acme.test", "wrong-password").await;
     assert!(retry_after(&blocked) >= 1);
-    s.try_login(OWNER_EMAIL, OWNER_PASSWORD)
-        .await
-        .expect_error(429, "rate_limited");
+    login_throttled(&s, OWNER_EMAIL, OWNER_PASSWORD).await;
 }
 
 #[tokio::test]
@@ -232,11 +247,7 @@ async fn a_slowloris_client_is_cut_off_and_others_are_served() {
 /// request timeout) is answered, and the connection then serves more.
 #[tokio::test]
 async fn the_header_timeout_does_not_cut_a_request_in_progress() {
-    let s = start_with(|c| {
-        c.http.header_timeout_seconds = 1;
-        c.http.request_timeout_seconds = 30;
-    })
-    .await;
+    let s = start_with_header_timeout(1).await;
     let addr = s.address();
     let body = br#"{"token":"tsr_not-a-token"}"#;
     let mut conn = TcpStream::connect(&addr).await.expect("connect");
@@ -462,8 +473,7 @@ async fn the_session_cookie_is_secure_only_behind_https() {
     assert!(!cookie.contains("Secure"), "{cookie}");
 
     // Behind a trusted TLS-terminating proxy, the cookie is Secure.
-    let proxied =
-        start_with(|c| c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    let proxied = start_behind_proxy(|_| {}).await;
     let cookie = set_cookie(&login_forwarded(&proxied, "https").await);
     assert!(cookie.contains("; Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
@@ -592,12 +602,7 @@ async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
         .starts_with("HTTP/1.1 200"));
     // One closes: the waiting request is served.
     drop(held.pop());
-    let answer = tokio::time::timeout(Duration::from_secs(10), third)
-        .await
-        .expect("served once a slot was free")
-        .expect("task")
-        .expect("sent");
-    assert_eq!(answer.status(), 200);
+    assert_served_within_10s(third, "a slot was free").await;
     // The open connections are a metric: the one still held and the third.
     let metrics = get_on(&mut held[0], "/metrics").await;
     assert!(
@@ -608,11 +613,7 @@ async fn at_the_connection_cap_a_new_connection_waits_until_one_closes() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
-    let s = start_with(|c| {
-        c.http.max_connections = 1;
-        c.http.header_timeout_seconds = 1;
-    })
-    .await;
+    let s = start_with_one_slot().await;
     let addr = s.address();
     // A keep-alive connection makes a request, then sits idle holding the
     // only slot.
@@ -630,12 +631,21 @@ async fn an_idle_keep_alive_connection_is_closed_and_frees_its_slot() {
             .is_some(),
         "an idle keep-alive connection was kept open"
     );
+    assert_served_within_10s(waiting, "the idle connection was closed").await;
+}
+
+/// Asserts that `waiting`, a request sent while no connection slot was
+/// free, is answered 200 within 10 s, once `freed` (what gave up a slot).
+async fn assert_served_within_10s(
+    waiting: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    freed: &str,
+) {
     let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
         .await
-        .expect("served once the idle connection was closed")
+        .unwrap_or_else(|_| panic!("not served within 10 s once {freed}"))
         .expect("task")
         .expect("sent");
-    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.status(), 200, "once {freed}");
 }
 
 async fn report_from(s: &TestServer, ip: &str, tokens: &[&str]) -> crate::harness::Reply {
@@ -655,8 +665,7 @@ async fn is_valid(s: &TestServer, token: &str) -> bool {
 
 #[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
-    let s = start_with(|c| {
-        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let s = start_behind_proxy(|c| {
         c.leaks.reports_per_ip = 2;
         c.login.failures_per_ip = 2;
         c.login.failures_per_account = 0;
@@ -700,8 +709,7 @@ async fn an_ipv6_client_is_limited_by_its_64_not_per_address() {
 #[tokio::test]
 async fn leak_reports_are_rate_limited_per_ip_and_a_refused_one_is_not_processed() {
     // Behind a trusted proxy, so each test client can have its own address.
-    let s = start_with(|c| {
-        c.http.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let s = start_behind_proxy(|c| {
         c.leaks.reports_per_ip = 3;
         c.leaks.window_seconds = 600;
     })
@@ -760,11 +768,7 @@ async fn a_report_with_too_many_tokens_is_refused_whole() {
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
-    let s = start_with(|c| {
-        c.http.max_connections = 1;
-        c.http.header_timeout_seconds = 1;
-    })
-    .await;
+    let s = start_with_one_slot().await;
     let addr = s.address().parse().expect("address");
     // A client with a tiny receive window pipelines requests for a large
     // public answer (the OpenAPI document) and never reads them: the server
@@ -778,11 +782,8 @@ async fn a_client_that_stops_reading_is_cut_off_and_frees_its_slot() {
         .expect("write");
     // It holds the only slot until the server gives up on it.
     let other = reqwest::Client::new();
-    let answer = tokio::time::timeout(Duration::from_secs(10), other.get(s.url("/healthz")).send())
-        .await
-        .expect("served once the stalled connection was cut off")
-        .expect("sent");
-    assert_eq!(answer.status(), 200);
+    let waiting = tokio::spawn(other.get(s.url("/healthz")).send());
+    assert_served_within_10s(waiting, "the stalled connection was cut off").await;
     // The stalled connection was closed, before all its answers were sent.
     let received = read_until_closed(&mut stalled, Duration::from_secs(10))
         .await

@@ -69,23 +69,19 @@ impl Reply {
         self
     }
 
+    /// Asserts a JSON error: the status, the error code, and a message.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text
-        );
-        assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
+        let this = self.expect(status);
+        assert_eq!(this.code(), code, "unexpected code; body: {}", this.text);
         assert!(
-            self.body["error"]["message"]
+            this.body["error"]["message"]
                 .as_str()
                 .is_some_and(|m| !m.is_empty()),
             "error without a message: {}",
-            self.text
+            this.text
         );
-        self
+        this
     }
 }
 
@@ -126,6 +122,25 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         _dir: dir,
         server: Some(server),
     }
+}
+
+/// A new server and a token its owner created named `name` (with the
+/// owner's role): the server, then the token's id, value and JSON body.
+pub async fn start_with_owner_token(name: &str) -> (TestServer, String, String, Value) {
+    let s = start().await;
+    let (id, token, body) = s.owner_creates_token(name).await;
+    (s, id, token, body)
+}
+
+/// A server whose header timeout is `seconds`, with the request timeout
+/// at 30 s, far above it: what cuts a slow client off within the test's
+/// time is the header timeout, not the request timeout.
+pub async fn start_with_header_timeout(seconds: u64) -> TestServer {
+    start_with(|c| {
+        c.http.header_timeout_seconds = seconds;
+        c.http.request_timeout_seconds = 30;
+    })
+    .await
 }
 
 /// Another node on an existing database: no org is created.
@@ -282,6 +297,40 @@ impl TestServer {
 
     /// The owner adds a member with `role` and `password`; returns the
     /// member's id.
+    /// The owner asks for a token with `body` and is refused with
+    /// `status` and the error `code`.
+    pub async fn owner_cannot_create_token(&self, body: Value, status: u16, code: &str) -> Reply {
+        self.owner_post("/api/v1/tokens", body)
+            .await
+            .expect_error(status, code)
+    }
+
+    /// `caller` rotates the token `id` (or `self`) with `body`; the
+    /// answer (200) carries the new string in `token`.
+    pub async fn rotate_token(&self, id: &str, caller: &str, body: Value) -> Reply {
+        let path = format!("/api/v1/tokens/{id}/rotate");
+        self.post(&path, caller, body).await.expect(200)
+    }
+
+    /// `caller` rotates the token `id` (or `self`) to a new string that
+    /// expires in 60 days, keeping the old one valid for `grace_seconds`;
+    /// returns the new string.
+    pub async fn rotate_with_grace(&self, id: &str, caller: &str, grace_seconds: u64) -> String {
+        let body = json!({ "expires_at": in_days(60), "grace_period_seconds": grace_seconds });
+        self.rotate_token(id, caller, body).await.string("token")
+    }
+
+    /// The owner creates a token `name` that expires in `days` (only an
+    /// expiring token may be rotated): (id, value, JSON body).
+    pub async fn owner_creates_expiring_token(
+        &self,
+        name: &str,
+        days: i64,
+    ) -> (String, String, Value) {
+        self.owner_creates_token_with(json!({ "name": name, "expires_at": in_days(days) }))
+            .await
+    }
+
     pub async fn add_member(&self, email: &str, role: &str, password: &str) -> String {
         let body = json!({ "email": email, "role": role, "password": password });
         let reply = self.owner_post("/api/v1/members", body).await.expect(201);

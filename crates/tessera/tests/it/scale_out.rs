@@ -137,9 +137,7 @@ async fn changes_on_one_node_reach_the_other() {
     until(&a, &b, &scoped, write, |v| v["allowed"] == true).await;
 
     // Rotation: the old string stops working on B too.
-    let (rid, old, _) = a
-        .owner_creates_token_with(json!({ "name": "r", "expires_at": in_days(5) }))
-        .await;
+    let (rid, old, _) = a.owner_creates_expiring_token("r", 5).await;
     assert_eq!(verify_on(&a, &b, &old, None).await["valid"], true);
     a.owner_post(
         &format!("/api/v1/tokens/{rid}/rotate"),

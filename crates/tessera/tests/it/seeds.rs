@@ -4,14 +4,13 @@ use reqwest::Method;
 use serde_json::json;
 use time::Duration;
 
-use crate::harness::{in_days, start, Reply};
+use crate::harness::{in_days, start, start_with_owner_token, Reply};
 
 /// Groundlight: create → shown once → snippet and last used in the list →
 /// revoke → 401.
 #[tokio::test]
 async fn groundlight_create_list_revoke() {
-    let s = start().await;
-    let (id, token, created) = s.owner_creates_token("CI deploy").await;
+    let (s, id, token, created) = start_with_owner_token("CI deploy").await;
     assert!(token.starts_with("tsr_"), "{token}");
     assert_eq!(token.len(), 4 + 27 + 32 + 6);
     assert_eq!(&token[4..31], id, "the KSUID inside the token is its id");
@@ -93,37 +92,45 @@ async fn launchdarkly_roles_and_bounds() {
     let (reader_id, reader_token) = s.member_with_token("reader@acme.test", "reader").await;
     let (writer_id, writer_token) = s.member_with_token("writer@acme.test", "writer").await;
 
-    // A reader can only create reader tokens; a writer reader or writer.
-    s.post(
-        "/api/v1/tokens",
-        &reader_token,
-        json!({ "name": "r", "role": "writer" }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post(
-        "/api/v1/tokens",
-        &reader_token,
-        json!({ "name": "r", "role": "reader" }),
-    )
-    .await
-    .expect(201);
-    s.post(
-        "/api/v1/tokens",
-        &writer_token,
-        json!({ "name": "w", "role": "admin" }),
-    )
-    .await
-    .expect_error(403, "forbidden");
-    s.post(
-        "/api/v1/tokens",
-        &writer_token,
-        json!({ "name": "w", "policy": [
-        { "effect": "allow", "actions": ["*"], "resources": ["*"] }
-    ] }),
-    )
-    .await
-    .expect_error(403, "forbidden");
+    // A reader can only create reader tokens; a writer reader or writer,
+    // and no token beyond its own rights.
+    let everything = json!([{ "effect": "allow", "actions": ["*"], "resources": ["*"] }]);
+    for (who, caller, body, status) in [
+        (
+            "reader",
+            &reader_token,
+            json!({ "name": "r", "role": "writer" }),
+            403,
+        ),
+        (
+            "reader",
+            &reader_token,
+            json!({ "name": "r", "role": "reader" }),
+            201,
+        ),
+        (
+            "writer",
+            &writer_token,
+            json!({ "name": "w", "role": "admin" }),
+            403,
+        ),
+        (
+            "writer",
+            &writer_token,
+            json!({ "name": "w", "policy": everything }),
+            403,
+        ),
+    ] {
+        let reply = s.post("/api/v1/tokens", caller, body.clone()).await;
+        assert_eq!(
+            reply.status, status,
+            "{who} asks for {body}: {}",
+            reply.text
+        );
+        if status == 403 {
+            reply.expect_error(403, "forbidden");
+        }
+    }
     let (w_id, w_token, _) = s
         .create_token(
             &writer_token,
@@ -201,7 +208,7 @@ async fn launchdarkly_roles_and_bounds() {
         .owner_get(&format!("/api/v1/members/{writer_id}/tokens"))
         .await
         .expect(200);
-    assert!(listed.body["items"].as_array().expect("items").len() >= 3);
+    assert!(listed.items().len() >= 3);
     assert!(!listed.text.contains(&w_token[31..]));
     assert!(listed.body["items"][0].get("token").is_none());
     s.owner_patch(
@@ -293,14 +300,6 @@ async fn custom_role_and_inline_scopes() {
         !ask(inline.clone(), "member:read", "member/x").await,
         "nothing matched means deny"
     );
-
-    // Unknown custom roles are a 422.
-    s.owner_post(
-        "/api/v1/tokens",
-        json!({ "name": "x", "custom_roles": ["nope"] }),
-    )
-    .await
-    .expect_error(422, "unknown_reference");
 }
 
 /// GraphorLM: a token restricted to a project, used as a Bearer token.
@@ -358,31 +357,17 @@ async fn graphorlm_project_scoped_token() {
         )
         .await;
     let rotated = s
-        .post(
-            "/api/v1/tokens/self/rotate",
-            &ci_token,
-            json!({ "expires_at": in_days(14) }),
-        )
-        .await
-        .expect(200);
+        .rotate_token("self", &ci_token, json!({ "expires_at": in_days(14) }))
+        .await;
     assert_eq!(rotated.body["id"], ci_id.as_str());
     assert_eq!(rotated.body["projects"], json!(["rag"]));
-    // Unknown projects are refused at creation.
-    s.owner_post(
-        "/api/v1/tokens",
-        json!({ "name": "x", "projects": ["nope"] }),
-    )
-    .await
-    .expect_error(422, "unknown_project");
 }
 
 /// Lightdash: the ApiKey scheme, expiry, and the rotation rules.
 #[tokio::test]
 async fn lightdash_apikey_expiry_and_rotation() {
     let s = start().await;
-    let (id, token, _) = s
-        .owner_creates_token_with(json!({ "name": "pat", "expires_at": in_days(30) }))
-        .await;
+    let (id, token, _) = s.owner_creates_expiring_token("pat", 30).await;
     let apikey = s
         .http
         .get(s.url("/api/v1/me"))
@@ -443,15 +428,7 @@ async fn lightdash_apikey_expiry_and_rotation() {
     s.clock.advance(Duration::hours(1));
 
     // A token may rotate itself via `self`, with a grace period for the old string.
-    let self_rotated = s
-        .post(
-            "/api/v1/tokens/self/rotate",
-            &new_token,
-            json!({ "expires_at": in_days(60), "grace_period_seconds": 600 }),
-        )
-        .await
-        .expect(200);
-    let newest = self_rotated.string("token");
+    let newest = s.rotate_with_grace("self", &new_token, 600).await;
     s.get("/api/v1/me", &new_token).await.expect(200);
     s.get("/api/v1/me", &newest).await.expect(200);
     s.clock.advance(Duration::seconds(601));
@@ -498,21 +475,18 @@ async fn org_token_policy() {
     .await
     .expect(200);
     let r = s
-        .owner_post("/api/v1/tokens", json!({ "name": "x" }))
-        .await
-        .expect_error(422, "expiration_required");
+        .owner_cannot_create_token(json!({ "name": "x" }), 422, "expiration_required")
+        .await;
     assert!(r.text.contains("require_expiration"));
     let r = s
-        .owner_post(
-            "/api/v1/tokens",
+        .owner_cannot_create_token(
             json!({ "name": "x", "expires_at": in_days(31) }),
+            422,
+            "lifetime_exceeded",
         )
-        .await
-        .expect_error(422, "lifetime_exceeded");
-    assert!(r.text.contains("max_lifetime_days"));
-    let (id, _, _) = s
-        .owner_creates_token_with(json!({ "name": "x", "expires_at": in_days(29) }))
         .await;
+    assert!(r.text.contains("max_lifetime_days"));
+    let (id, _, _) = s.owner_creates_expiring_token("x", 29).await;
     s.owner_patch(
         &format!("/api/v1/tokens/{id}"),
         json!({ "expires_at": null }),
@@ -533,4 +507,24 @@ async fn org_token_policy() {
     )
     .await
     .expect_error(422, "validation_failed");
+}
+
+/// A token scoped to a custom role or project the org does not have is
+/// refused at creation (LaunchDarkly's custom roles, GraphorLM's projects).
+#[tokio::test]
+async fn unknown_scope_references_are_refused_at_creation() {
+    let s = start().await;
+    for (body, code) in [
+        (
+            json!({ "name": "x", "custom_roles": ["nope"] }),
+            "unknown_reference",
+        ),
+        (
+            json!({ "name": "x", "projects": ["nope"] }),
+            "unknown_project",
+        ),
+    ] {
+        let refused = s.owner_cannot_create_token(body.clone(), 422, code).await;
+        assert!(refused.text.contains("nope"), "{body}: {}", refused.text);
+    }
 }

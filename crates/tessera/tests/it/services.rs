@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{in_days, send, start};
+use crate::harness::{in_days, send, start, start_with_owner_token};
 
 #[tokio::test]
 async fn verify_answers_validity_and_permission() {
@@ -81,8 +81,7 @@ async fn forward_auth_for_reverse_proxies() {
 
 #[tokio::test]
 async fn leak_reports_revoke_and_audit() {
-    let s = start().await;
-    let (id, leaked, _) = s.owner_creates_token("leaked").await;
+    let (s, id, leaked, _) = start_with_owner_token("leaked").await;
     let r = s
         .post("/api/v1/leaks", "", json!({ "tokens": [leaked, "tsr_random", "hello"], "url": "https://example.com/paste/1" }))
         .await

@@ -172,7 +172,7 @@ async fn an_email_in_two_orgs_needs_the_org_key() {
         .call_with_cookie(Method::GET, "/api/v1/members", &cookie, None)
         .await
         .expect(200);
-    assert_eq!(members.body["items"].as_array().expect("items").len(), 1);
+    assert_eq!(members.items().len(), 1);
     let acme_token_id = &s.owner_token[4..31];
     s.call_with_cookie(
         Method::GET,

@@ -13,7 +13,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::hardening::read_until_closed;
-use crate::harness::{start, start_with, TestServer};
+use crate::harness::{
+    start, start_with, start_with_header_timeout, start_with_owner_token, TestServer,
+};
 
 /// Sends `request` on a new connection and returns everything the server
 /// answered before closing it (failing if it kept it open for 10 s).
@@ -97,8 +99,7 @@ async fn assert_each_refused(s: &TestServer, framings: &[&str], body: &str) {
 
 #[tokio::test]
 async fn content_length_with_transfer_encoding_is_400_json_and_nothing_is_smuggled() {
-    let s = start().await;
-    let (id, _, _) = s.owner_creates_token("victim").await;
+    let (s, id, _, _) = start_with_owner_token("victim").await;
     // Read as chunked, the body ends at `0\r\n\r\n` and a DELETE by the
     // owner follows; read by its length, it is all body.
     let smuggled = format!(
@@ -211,11 +212,7 @@ async fn oversized_heads_are_431_json_and_others_are_served() {
 /// `request_timeout_seconds`, with a JSON 408; others are served meanwhile.
 #[tokio::test]
 async fn a_body_shorter_than_its_content_length_is_cut_off_early() {
-    let s = start_with(|c| {
-        c.http.header_timeout_seconds = 2;
-        c.http.request_timeout_seconds = 30;
-    })
-    .await;
+    let s = start_with_header_timeout(2).await;
     for path in ["/api/v1/verify", "/api/v1/tokens"] {
         let mut stream = TcpStream::connect(s.address()).await.expect("connect");
         stream

@@ -37,6 +37,25 @@ struct Page {
     html: String,
 }
 
+impl Page {
+    /// Asserts the status, showing the page when it is another.
+    #[track_caller]
+    fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{}", self.html);
+        self
+    }
+
+    /// Asserts the page shows an error next to the form field `field`.
+    #[track_caller]
+    fn assert_field_error(&self, field: &str) {
+        assert!(
+            self.html.contains(&format!("id=\"{field}-error\"")),
+            "no error for {field}: {}",
+            self.html
+        );
+    }
+}
+
 async fn page(response: reqwest::Response) -> Page {
     Page {
         status: response.status().as_u16(),
@@ -97,6 +116,13 @@ impl Browser {
             .form(fields);
         page(request.send().await.expect("post")).await
     }
+}
+
+/// A new server and its owner, logged in to the page.
+async fn start_as_owner() -> (TestServer, Browser) {
+    let server = start().await;
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    (server, owner)
 }
 
 /// The value of the page's read-only token field.
@@ -217,13 +243,12 @@ async fn login_form_checks_the_password_and_its_csrf_field() {
 
 #[tokio::test]
 async fn forms_without_the_sessions_csrf_token_change_nothing() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
-    let missing = browser
+    let (server, browser) = start_as_owner().await;
+    browser
         .post_raw("/tokens", &[("name", "no csrf"), ("expiry", "30")])
-        .await;
-    assert_eq!(missing.status, 403);
-    let wrong = browser
+        .await
+        .expect(403);
+    browser
         .post_raw(
             "/tokens",
             &[
@@ -232,8 +257,8 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
                 ("csrf_token", "x"),
             ],
         )
-        .await;
-    assert_eq!(wrong.status, 403);
+        .await
+        .expect(403);
     // Another session's token does not fit this one.
     let other = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
     let crossed = browser
@@ -245,16 +270,15 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
                 ("csrf_token", &other.csrf),
             ],
         )
-        .await;
-    assert_eq!(crossed.status, 403);
+        .await
+        .expect(403);
     assert!(crossed.html.contains("nothing was changed"));
     let names = token_names(&server).await;
     for name in ["no csrf", "wrong csrf", "crossed"] {
         assert!(!names.contains(&name.to_owned()), "{name} was saved");
     }
     // Log-out is a form too.
-    let logout = browser.post_raw("/logout", &[]).await;
-    assert_eq!(logout.status, 403);
+    browser.post_raw("/logout", &[]).await.expect(403);
     assert_eq!(browser.get("/tokens").await.status, 200);
 }
 
@@ -274,8 +298,8 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
                 ("expiry", "30"),
             ],
         )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.html);
+        .await
+        .expect(201);
     assert!(created.headers.get(LOCATION).is_none(), "never a redirect");
     assert_eq!(created.headers[CACHE_CONTROL], "no-store");
     let value = shown_token(&created.html);
@@ -301,8 +325,7 @@ async fn the_value_is_shown_once_in_a_no_store_response() {
     assert!(list.html.contains("deploy bot"));
     let secret_part = &value[value.len() - 20..];
     assert!(!list.html.contains(secret_part));
-    let detail = browser.get(&format!("/tokens/{id}")).await;
-    assert_eq!(detail.status, 200);
+    let detail = browser.get(&format!("/tokens/{id}")).await.expect(200);
     assert!(!detail.html.contains(secret_part));
 }
 
@@ -351,8 +374,7 @@ async fn the_admin_links_follow_the_members_permissions() {
     );
     // And the linked page works for them.
     let hr = Browser::login(&server, "hr@acme.test", "member-password-1").await;
-    let members = hr.get("/admin/members").await;
-    assert_eq!(members.status, 200);
+    let members = hr.get("/admin/members").await.expect(200);
     assert!(
         members.html.contains("writer@acme.test"),
         "{}",
@@ -365,11 +387,9 @@ async fn the_admin_links_follow_the_members_permissions() {
 /// enough; on success only the new password logs in and other sessions end.
 #[tokio::test]
 async fn members_change_their_password_on_the_account_page() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, browser) = start_as_owner().await;
     let other = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
-    let account = browser.get("/account").await;
-    assert_eq!(account.status, 200);
+    let account = browser.get("/account").await.expect(200);
     assert!(account.html.contains(OWNER_EMAIL), "{}", account.html);
 
     let browser = &browser;
@@ -381,26 +401,16 @@ async fn members_change_their_password_on_the_account_page() {
         ];
         browser.post("/account/password", &fields).await
     };
-    let wrong = try_change("not-the-password", "brand-new-pass-1", "brand-new-pass-1").await;
-    assert_eq!(wrong.status, 422);
-    assert!(
-        wrong.html.contains("id=\"current_password-error\""),
-        "{}",
-        wrong.html
-    );
+    let wrong = try_change("not-the-password", "brand-new-pass-1", "brand-new-pass-1")
+        .await
+        .expect(422);
+    wrong.assert_field_error("current_password");
     let differ = try_change(OWNER_PASSWORD, "brand-new-pass-1", "brand-new-pass-2").await;
-    assert!(
-        differ.html.contains("id=\"confirm_password-error\""),
-        "{}",
-        differ.html
-    );
-    let short = try_change(OWNER_PASSWORD, "short", "short").await;
-    assert_eq!(short.status, 422);
-    assert!(
-        short.html.contains("id=\"new_password-error\""),
-        "{}",
-        short.html
-    );
+    differ.assert_field_error("confirm_password");
+    let short = try_change(OWNER_PASSWORD, "short", "short")
+        .await
+        .expect(422);
+    short.assert_field_error("new_password");
     let login = |password: &'static str| {
         client()
             .post(server.url("/api/v1/session"))
@@ -410,8 +420,9 @@ async fn members_change_their_password_on_the_account_page() {
     // None of these changed anything.
     assert_eq!(login(OWNER_PASSWORD).await.expect("login").status(), 200);
 
-    let changed = try_change(OWNER_PASSWORD, "brand-new-pass-1", "brand-new-pass-1").await;
-    assert_eq!(changed.status, 303, "{}", changed.html);
+    let changed = try_change(OWNER_PASSWORD, "brand-new-pass-1", "brand-new-pass-1")
+        .await
+        .expect(303);
     assert_eq!(changed.headers[LOCATION], "/account?done=password");
     assert!(browser
         .get("/account?done=password")
@@ -433,29 +444,26 @@ async fn members_change_their_password_on_the_account_page() {
 /// again, and must not show the value again.
 #[tokio::test]
 async fn a_value_form_sent_twice_acts_once() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, browser) = start_as_owner().await;
     let form_page = browser.get("/tokens/new").await;
     let form_id = field_value(&form_page.html, "name=\"form_id\"");
 
     // A first try with a mistake is not "sent": corrected, the same form works.
-    let bad = browser
+    browser
         .post(
             "/tokens",
             &[("name", ""), ("expiry", "30"), ("form_id", &form_id)],
         )
-        .await;
-    assert_eq!(bad.status, 422);
+        .await
+        .expect(422);
     let fields = [
         ("name", "once"),
         ("expiry", "30"),
         ("form_id", form_id.as_str()),
     ];
-    let created = browser.post("/tokens", &fields).await;
-    assert_eq!(created.status, 201, "{}", created.html);
+    let created = browser.post("/tokens", &fields).await.expect(201);
     let value = shown_token(&created.html);
-    let again = browser.post("/tokens", &fields).await;
-    assert_eq!(again.status, 409, "{}", again.html);
+    let again = browser.post("/tokens", &fields).await.expect(409);
     assert!(again.html.contains("already sent"), "{}", again.html);
     assert!(
         !again.html.contains(&value),
@@ -479,11 +487,15 @@ async fn a_value_form_sent_twice_acts_once() {
         ("grace", "0"),
         ("form_id", rotate_id.as_str()),
     ];
-    let rotated = browser.post(&format!("/tokens/{id}/rotate"), &rotate).await;
-    assert_eq!(rotated.status, 200, "{}", rotated.html);
+    let rotated = browser
+        .post(&format!("/tokens/{id}/rotate"), &rotate)
+        .await
+        .expect(200);
     let new_value = shown_token(&rotated.html);
-    let again = browser.post(&format!("/tokens/{id}/rotate"), &rotate).await;
-    assert_eq!(again.status, 409, "{}", again.html);
+    browser
+        .post(&format!("/tokens/{id}/rotate"), &rotate)
+        .await
+        .expect(409);
     server.get("/api/v1/me", &new_value).await.expect(200);
     server.get("/api/v1/me", &value).await.expect(401);
 
@@ -512,8 +524,7 @@ async fn a_value_form_sent_twice_acts_once() {
 
 #[tokio::test]
 async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, browser) = start_as_owner().await;
     // (form fields, id of the error element, text it must contain)
     let cases: [(Fields, &str, &str); 4] = [
         (
@@ -577,8 +588,8 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
                 ("expires_on", "someday"),
             ],
         )
-        .await;
-    assert_eq!(reply.status, 422);
+        .await
+        .expect(422);
     for id in ["name-error", "policy-error", "expires_at-error"] {
         assert!(
             reply.html.contains(&format!("id=\"{id}\"")),
@@ -610,17 +621,17 @@ async fn the_page_enforces_the_apis_permission_rules() {
                 ("expiry", "7"),
             ],
         )
-        .await;
-    assert_eq!(reply.status, 403);
-    assert!(reply.html.contains("id=\"scope-error\""), "{}", reply.html);
+        .await
+        .expect(403);
+    reply.assert_field_error("scope");
     // Admin pages answer a reader with the API's 403, as a message.
-    let members = reader
+    reader
         .post(
             "/admin/members",
             &[("email", "x@acme.test"), ("role", "reader")],
         )
-        .await;
-    assert_eq!(members.status, 403, "{}", members.html);
+        .await
+        .expect(403);
     let list = server.owner_get("/api/v1/members").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }
@@ -681,12 +692,11 @@ async fn token_named(server: &TestServer, name: &str) -> Value {
 
 #[tokio::test]
 async fn edit_clone_and_the_rotation_rules_through_the_page() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
-    let created = browser
+    let (server, browser) = start_as_owner().await;
+    browser
         .post("/tokens", &[("name", "forever"), ("expiry", "none")])
-        .await;
-    assert_eq!(created.status, 201, "{}", created.html);
+        .await
+        .expect(201);
     let id = token_named(&server, "forever").await["id"]
         .as_str()
         .expect("id")
@@ -699,32 +709,32 @@ async fn edit_clone_and_the_rotation_rules_through_the_page() {
             &format!("/tokens/{id}/rotate"),
             &[("expiry", "30"), ("grace", "0")],
         )
-        .await;
-    assert_eq!(rotate.status, 422, "{}", rotate.html);
+        .await
+        .expect(422);
     let at = rotate.html.find("id=\"expires_at-error\"").expect("error");
     assert!(rotate.html[at..].contains("cannot be rotated"));
 
     // Rename and re-scope.
-    let saved = browser
+    browser
         .post(
             &format!("/tokens/{id}"),
             &[("name", "renamed"), ("scope", "role"), ("role", "reader")],
         )
-        .await;
-    assert_eq!(saved.status, 303, "{}", saved.html);
+        .await
+        .expect(303);
     let token = token_named(&server, "renamed").await;
     assert_eq!(token["role"], "reader");
 
     // Clone: an empty name is refused next to the field; a name works.
     let bad = browser
         .post(&format!("/tokens/{id}/clone"), &[("name", "")])
-        .await;
-    assert_eq!(bad.status, 422);
-    assert!(bad.html.contains("id=\"clone-name-error\""), "{}", bad.html);
+        .await
+        .expect(422);
+    bad.assert_field_error("clone-name");
     let clone = browser
         .post(&format!("/tokens/{id}/clone"), &[("name", "the copy")])
-        .await;
-    assert_eq!(clone.status, 201, "{}", clone.html);
+        .await
+        .expect(201);
     let value = shown_token(&clone.html);
     let me = server.get("/api/v1/me", &value).await.expect(200);
     assert_eq!(me.body["token"]["name"], "the copy");
@@ -733,8 +743,7 @@ async fn edit_clone_and_the_rotation_rules_through_the_page() {
 
 #[tokio::test]
 async fn admins_change_roles_within_the_rank_rules() {
-    let server = start().await;
-    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, owner) = start_as_owner().await;
     let added = owner
         .post(
             "/admin/members",
@@ -744,21 +753,17 @@ async fn admins_change_roles_within_the_rank_rules() {
                 ("password", "ann-password-1"),
             ],
         )
-        .await;
-    assert_eq!(added.status, 200, "{}", added.html);
+        .await
+        .expect(200);
     assert!(added.html.contains("ann@acme.test was added"));
     let duplicate = owner
         .post(
             "/admin/members",
             &[("email", "ann@acme.test"), ("role", "reader")],
         )
-        .await;
-    assert_eq!(duplicate.status, 409);
-    assert!(
-        duplicate.html.contains("id=\"email-error\""),
-        "{}",
-        duplicate.html
-    );
+        .await
+        .expect(409);
+    duplicate.assert_field_error("email");
 
     let members = server.owner_get("/api/v1/members").await;
     let ann = members
@@ -772,18 +777,18 @@ async fn admins_change_roles_within_the_rank_rules() {
 
     // An admin may not make anyone an owner; the page says so and nothing changes.
     let admin = Browser::login(&server, "ann@acme.test", "ann-password-1").await;
-    let refused = admin
+    admin
         .post(&format!("/admin/members/{ann}"), &[("role", "owner")])
-        .await;
-    assert_eq!(refused.status, 403, "{}", refused.html);
+        .await
+        .expect(403);
     let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "admin");
     // Looking at the owner, she sees the owner's real role and why she
     // cannot change it, not a form preset to a role the owner lacks.
     let owner_page = admin
         .get(&format!("/admin/members/{}", server.owner_id))
-        .await;
-    assert_eq!(owner_page.status, 200, "{}", owner_page.html);
+        .await
+        .expect(200);
     assert!(
         owner_page.html.contains("<dd>owner</dd>"),
         "{}",
@@ -802,10 +807,10 @@ async fn admins_change_roles_within_the_rank_rules() {
     assert!(list.html.contains(&format!("/admin/members/{ann}/remove")));
 
     // The owner may downgrade her.
-    let saved = owner
+    owner
         .post(&format!("/admin/members/{ann}"), &[("role", "reader")])
-        .await;
-    assert_eq!(saved.status, 303, "{}", saved.html);
+        .await
+        .expect(303);
     let now = server.owner_get(&format!("/api/v1/members/{ann}")).await;
     assert_eq!(now.body["role"], "reader");
 }
@@ -983,8 +988,10 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     let snippet = me.body["token"]["snippet"].as_str().expect("snippet");
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
 
-    let page = owner.get(&format!("/admin/members/{member}")).await;
-    assert_eq!(page.status, 200, "{}", page.html);
+    let page = owner
+        .get(&format!("/admin/members/{member}"))
+        .await
+        .expect(200);
     assert!(page.html.contains("their token"));
     assert!(page.html.contains(snippet));
     assert!(!page.html.contains(&value[value.len() - 20..]), "no value");
@@ -992,29 +999,28 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     assert!(page.html.contains(&delete_link), "{}", page.html);
 
     // Their token's page: metadata, but no forms that change or mint it.
-    let detail = owner.get(&format!("/tokens/{id}")).await;
-    assert_eq!(detail.status, 200);
+    let detail = owner.get(&format!("/tokens/{id}")).await.expect(200);
     assert!(!detail.html.contains("/rotate\""));
     assert!(!detail.html.contains("/clone\""));
     assert!(
         detail.html.contains(&delete_link),
         "deleting leads back to their page"
     );
-    let rotate = owner
+    owner
         .post(
             &format!("/tokens/{id}/rotate"),
             &[("expiry", "7"), ("grace", "0")],
         )
-        .await;
-    assert_eq!(rotate.status, 403, "{}", rotate.html);
-    let rename = owner
+        .await
+        .expect(403);
+    owner
         .post(&format!("/tokens/{id}"), &[("name", "hijacked")])
-        .await;
-    assert_eq!(rename.status, 403, "{}", rename.html);
-    let clone = owner
+        .await
+        .expect(403);
+    owner
         .post(&format!("/tokens/{id}/clone"), &[("name", "mine now")])
-        .await;
-    assert_eq!(clone.status, 403, "{}", clone.html);
+        .await
+        .expect(403);
     server.get("/api/v1/me", &value).await.expect(200);
 
     // A fellow writer may not look.
@@ -1025,12 +1031,12 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     assert!(!theirs.html.contains(snippet), "{}", theirs.html);
     assert!(!theirs.html.contains(&delete_link));
     assert_eq!(peer.get(&format!("/tokens/{id}")).await.status, 403);
-    let refused = peer.post(&format!("/tokens/{id}/delete"), &[]).await;
-    assert_eq!(refused.status, 403);
+    peer.post(&format!("/tokens/{id}/delete"), &[])
+        .await
+        .expect(403);
     server.get("/api/v1/me", &value).await.expect(200);
 
-    let confirm = owner.get(&delete_link).await;
-    assert_eq!(confirm.status, 200);
+    let confirm = owner.get(&delete_link).await.expect(200);
     assert!(confirm.html.contains("Delete the token “their token”?"));
     assert!(
         confirm
@@ -1043,8 +1049,8 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
             &format!("/tokens/{id}/delete"),
             &[("back", &format!("/admin/members/{member}"))],
         )
-        .await;
-    assert_eq!(deleted.status, 303, "{}", deleted.html);
+        .await
+        .expect(303);
     assert_eq!(
         deleted.headers[LOCATION],
         format!("/admin/members/{member}?done=deleted").as_str()
@@ -1073,8 +1079,7 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
 /// admin gives members custom roles and takes them away.
 #[tokio::test]
 async fn custom_roles_are_edited_with_their_policy_checked() {
-    let server = start().await;
-    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, owner) = start_as_owner().await;
     let allow = r#"[{"effect": "allow", "actions": ["flag:read"], "resources": ["proj/*"]}]"#;
     // (fields, id of the error element)
     let bad: [(Fields, &str); 3] = [
@@ -1100,22 +1105,22 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
     let roles = server.owner_get("/api/v1/roles").await;
     assert_eq!(roles.body["items"], json!([]), "nothing saved");
 
-    let created = owner
+    owner
         .post(
             "/admin/roles",
             &[("key", "ops"), ("name", "Ops"), ("policy", allow)],
         )
-        .await;
-    assert_eq!(created.status, 303, "{}", created.html);
+        .await
+        .expect(303);
     let edit = owner.get("/admin/roles/ops").await;
     assert!(edit.html.contains("flag:read"), "{}", edit.html);
 
     // Editing: a broken policy is refused next to it and nothing changes.
     let broken = owner
         .post("/admin/roles/ops", &[("name", "Ops"), ("policy", "[{")])
-        .await;
-    assert_eq!(broken.status, 422, "{}", broken.html);
-    assert!(broken.html.contains("id=\"policy-error\""));
+        .await
+        .expect(422);
+    broken.assert_field_error("policy");
     assert!(
         broken.html.contains("[{"),
         "the input is kept for correction"
@@ -1123,19 +1128,19 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
     let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:read"]));
     let new_policy = r#"[{"effect": "allow", "actions": ["flag:*"], "resources": ["proj/web:*"]}]"#;
-    let saved = owner
+    owner
         .post(
             "/admin/roles/ops",
             &[("name", "Operators"), ("policy", new_policy)],
         )
-        .await;
-    assert_eq!(saved.status, 303, "{}", saved.html);
+        .await
+        .expect(303);
     let role = server.owner_get("/api/v1/roles/ops").await;
     assert_eq!(role.body["name"], "Operators");
     assert_eq!(role.body["policy"][0]["actions"], json!(["flag:*"]));
 
     // Members get it and lose it on their page.
-    let added = owner
+    owner
         .post(
             "/admin/members",
             &[
@@ -1144,8 +1149,8 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
                 ("custom_roles", "ops"),
             ],
         )
-        .await;
-    assert_eq!(added.status, 200, "{}", added.html);
+        .await
+        .expect(200);
     let members = server.owner_get("/api/v1/members").await;
     let ann = members
         .items()
@@ -1164,17 +1169,13 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
             &format!("/admin/members/{ann_id}"),
             &[("role", "reader"), ("custom_roles", "ghost")],
         )
-        .await;
-    assert_eq!(unknown.status, 422, "{}", unknown.html);
-    assert!(
-        unknown.html.contains("id=\"custom_roles-error\""),
-        "{}",
-        unknown.html
-    );
-    let cleared = owner
+        .await
+        .expect(422);
+    unknown.assert_field_error("custom_roles");
+    owner
         .post(&format!("/admin/members/{ann_id}"), &[("role", "writer")])
-        .await;
-    assert_eq!(cleared.status, 303, "{}", cleared.html);
+        .await
+        .expect(303);
     let now = server.owner_get(&format!("/api/v1/members/{ann_id}")).await;
     assert_eq!(now.body["custom_roles"], json!([]));
     assert_eq!(now.body["role"], "writer");
@@ -1204,7 +1205,7 @@ async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
     ] {
         assert!(form.html.contains(&format!("id=\"{id}\"")), "{id}");
     }
-    let made = owner
+    owner
         .post(
             "/tokens",
             &[
@@ -1215,8 +1216,8 @@ async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
                 ("expiry", "7"),
             ],
         )
-        .await;
-    assert_eq!(made.status, 201, "{}", made.html);
+        .await
+        .expect(201);
     let token = token_named(&server, "ops bot").await;
     assert_eq!(token["custom_roles"], json!(["ops"]));
     assert_eq!(token["projects"], json!(["web"]));
@@ -1281,14 +1282,13 @@ async fn the_create_form_follows_the_orgs_roles_projects_and_policy() {
 /// The list is newest first.
 #[tokio::test]
 async fn my_tokens_are_listed_newest_first() {
-    let server = start().await;
-    let browser = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, browser) = start_as_owner().await;
     for name in ["first", "second", "third"] {
         server.clock.advance(time::Duration::seconds(2));
-        let made = browser
+        browser
             .post("/tokens", &[("name", name), ("expiry", "30")])
-            .await;
-        assert_eq!(made.status, 201);
+            .await
+            .expect(201);
     }
     let list = browser.get("/tokens").await;
     let names: Vec<String> = column(&list.html, "Name")
@@ -1310,8 +1310,10 @@ async fn the_audit_log_filters_by_actor_action_and_target() {
     server.add_project(json!({ "key": "web" })).await;
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
 
-    let by_ann = owner.get(&format!("/admin/audit?actor={ann}")).await;
-    assert_eq!(by_ann.status, 200, "{}", by_ann.html);
+    let by_ann = owner
+        .get(&format!("/admin/audit?actor={ann}"))
+        .await
+        .expect(200);
     let actors = column(&by_ann.html, "Actor");
     assert!(!actors.is_empty(), "{}", by_ann.html);
     assert!(
@@ -1334,12 +1336,13 @@ async fn the_audit_log_filters_by_actor_action_and_target() {
     let targets = column(&projects.html, "Target");
     assert_eq!(targets, ["<code>proj/web</code>"], "{}", projects.html);
 
-    let unreadable = owner.get("/admin/audit?before=not-a-cursor").await;
-    assert_eq!(unreadable.status, 400, "{}", unreadable.html);
+    let unreadable = owner
+        .get("/admin/audit?before=not-a-cursor")
+        .await
+        .expect(400);
     assert!(unreadable.html.contains("role=\"alert\""));
     // A writer cannot read it.
     let writer = Browser::login(&server, "ann@acme.test", "member-password-1").await;
-    let refused = writer.get("/admin/audit").await;
-    assert_eq!(refused.status, 403, "{}", refused.html);
+    let refused = writer.get("/admin/audit").await.expect(403);
     assert!(column(&refused.html, "Action").is_empty());
 }
