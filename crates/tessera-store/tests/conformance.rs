@@ -100,6 +100,7 @@ macro_rules! conformance_tests {
                 roles::projects_are_created_listed_and_deleted,
                 tokens::tokens_round_trip_every_scope_kind,
                 tokens::create_token_reports_conflicts_and_unknown_references,
+                tokens::a_members_token_names_are_distinct,
                 tokens::tokens_are_listed_newest_first,
                 tokens::update_token_changes_only_what_is_given,
                 tokens::deleted_tokens_are_gone,

@@ -15,7 +15,7 @@ use tessera_core::OrgId;
 use sqlx::any::AnyRow;
 
 use super::rows::{get, json, text, time};
-use super::{all, db, secs, SqlStore, Statement};
+use super::{all, db, secs, Run, SqlStore, Statement};
 use crate::{AuditQuery, AuditStore, Result};
 use tessera_core::model::Actor;
 use tessera_core::{MemberId, TokenId};
@@ -38,9 +38,8 @@ pub(super) async fn insert(conn: &mut AnyConnection, event: &AuditEvent) -> Resu
     .bind(&event.target)
     .bind(event.ip.as_deref())
     .bind(event.details.to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    .run(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use sqlx::any::AnyRow;
 
 use super::rows::{builtin_role, get, json, text, time};
 use super::{
-    all, db, found, granted_roles, insert_error, insert_role_grants, optional, secs, SqlStore,
+    all, db, granted_roles, insert_error, insert_role_grants, optional, secs, Run, SqlStore,
 };
 use crate::{Change, MemberStore, Result, StoreError, Unique};
 
@@ -99,18 +99,16 @@ impl MemberStore for SqlStore {
             .bind(role.as_str())
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         if was == BuiltinRole::Owner && role != BuiltinRole::Owner {
             ensure_an_owner(&mut tx, org).await?;
         }
         sqlx::query("DELETE FROM member_custom_roles WHERE org_id = $1 AND member_id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         insert_role_grants(&mut tx, INSERT_MEMBER_ROLE, org, id.as_str(), custom_roles).await?;
         let change = Change::Member {
             id: id.clone(),
@@ -126,13 +124,11 @@ impl MemberStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
+        sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        found(done.rows_affected())?;
+            .run_found(&mut *tx)
+            .await?;
         let change = Change::Member {
             id: id.clone(),
             removed: false,
@@ -155,16 +151,14 @@ impl MemberStore for SqlStore {
             ))
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         }
         sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         if was == BuiltinRole::Owner {
             ensure_an_owner(&mut tx, org).await?;
         }
@@ -192,9 +186,8 @@ async fn lock_org(conn: &mut AnyConnection, dialect: &Dialect, org: &OrgId) -> R
             dialect.lock_rows()
         ))
         .bind(org.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .run(&mut *conn)
+        .await?;
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ mod rows;
 mod sessions;
 mod tokens;
 
+use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -129,9 +130,8 @@ impl SqlStore {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(Change::CHANNEL)
                     .bind(change.to_payload())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                    .run(&mut *tx)
+                    .await?;
             }
         }
         audit::insert(&mut tx, event).await?;
@@ -163,9 +163,8 @@ impl NodeStore for SqlStore {
         )
         .bind(name)
         .bind(candidate)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+        .run(&self.pool)
+        .await?;
         sqlx::query_scalar("SELECT key FROM server_keys WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
@@ -259,6 +258,39 @@ async fn insert_role_grants(
 }
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// Running a statement that returns no rows, in the store's terms: a
+/// database error becomes a [`StoreError`], and an update or delete of a
+/// row that is not there becomes `NotFound` ([`Run::run_found`]).
+trait Run<'q> {
+    /// Runs the statement; how many rows it changed.
+    fn run<'e, 'c: 'e, E>(self, executor: E) -> impl Future<Output = Result<u64>> + Send + 'e
+    where
+        'q: 'e,
+        E: 'e + Executor<'c, Database = Any>;
+
+    /// Runs the statement, which must change a row: `NotFound` if none.
+    fn run_found<'e, 'c: 'e, E>(self, executor: E) -> impl Future<Output = Result<()>> + Send + 'e
+    where
+        'q: 'e,
+        E: 'e + Executor<'c, Database = Any>,
+        Self: Sized + Send + 'e,
+    {
+        let changed = self.run(executor);
+        async move { found(changed.await?) }
+    }
+}
+
+impl<'q> Run<'q> for Query<'q> {
+    fn run<'e, 'c: 'e, E>(self, executor: E) -> impl Future<Output = Result<u64>> + Send + 'e
+    where
+        'q: 'e,
+        E: 'e + Executor<'c, Database = Any>,
+    {
+        let done = self.execute(executor);
+        async move { Ok(done.await.map_err(db)?.rows_affected()) }
+    }
+}
 
 /// Runs `query` and decodes each row it returns.
 async fn all<'q, 'c, T>(

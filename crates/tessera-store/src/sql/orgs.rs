@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use tessera_core::TokenPolicy;
 
 use super::rows::{corrupt, flag, get, text, time};
-use super::{db, found, insert_error, members, optional, secs, SqlStore};
+use super::{db, insert_error, members, optional, secs, Run, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
 #[async_trait]
@@ -52,7 +52,7 @@ impl OrgStore for SqlStore {
 
     async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3 \
              WHERE id = $4",
         )
@@ -60,10 +60,8 @@ impl OrgStore for SqlStore {
         .bind(org.token_policy.require_expiration)
         .bind(org.token_policy.max_lifetime_days.map(i64::from))
         .bind(org.id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        found(done.rows_affected())?;
+        .run_found(&mut *tx)
+        .await?;
         self.commit(tx, audit, Some(Change::Org(org.id.clone())))
             .await
     }

@@ -8,7 +8,7 @@ use tessera_core::{OrgId, ProjectKey};
 use sqlx::any::AnyRow;
 
 use super::rows::{text, time};
-use super::{all, db, found, insert_error, secs, SqlStore};
+use super::{all, insert_error, secs, Run, SqlStore};
 use crate::{ProjectStore, Result, Unique};
 
 #[async_trait]
@@ -42,13 +42,11 @@ impl ProjectStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM projects WHERE org_id = $1 AND key = $2")
+        sqlx::query("DELETE FROM projects WHERE org_id = $1 AND key = $2")
             .bind(org.as_str())
             .bind(key.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        found(done.rows_affected())?;
+            .run_found(&mut *tx)
+            .await?;
         self.commit(tx, audit, None).await
     }
 }

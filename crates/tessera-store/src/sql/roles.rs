@@ -19,7 +19,7 @@ use tessera_core::{OrgId, RoleKey};
 use sqlx::any::AnyRow;
 
 use super::rows::{json, text, time, to_json};
-use super::{all, db, found, insert_error, optional, secs, SqlStore};
+use super::{all, db, insert_error, optional, secs, Run, SqlStore};
 use crate::{Change, Result, RoleStore, StoreError, Unique};
 
 #[async_trait]
@@ -55,7 +55,7 @@ impl RoleStore for SqlStore {
 
     async fn update_role(&self, role: &CustomRole, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE custom_roles SET name = $1, policy = $2, updated_at = $3 \
              WHERE org_id = $4 AND key = $5",
         )
@@ -64,10 +64,8 @@ impl RoleStore for SqlStore {
         .bind(secs(role.updated_at))
         .bind(role.org_id.as_str())
         .bind(role.key.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        found(done.rows_affected())?;
+        .run_found(&mut *tx)
+        .await?;
         self.commit(tx, audit, Some(Change::Roles(role.org_id.clone())))
             .await
     }
@@ -94,9 +92,8 @@ impl RoleStore for SqlStore {
         sqlx::query("DELETE FROM custom_roles WHERE org_id = $1 AND key = $2")
             .bind(org.as_str())
             .bind(key.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         self.commit(tx, audit, Some(Change::Roles(org.clone())))
             .await
     }

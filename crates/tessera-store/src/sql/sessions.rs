@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use tessera_core::OrgId;
 
 use super::rows::{required_hash, text, time};
-use super::{db, insert_error, optional, secs, SqlStore};
+use super::{db, insert_error, optional, secs, Run, SqlStore};
 use crate::{Result, SessionStore, Unique};
 
 #[async_trait]
@@ -45,13 +45,12 @@ impl SessionStore for SqlStore {
     /// nothing.
     async fn delete_session(&self, id_hash: &SecretHash, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        let deleted = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(&id_hash.0[..])
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            .run(&mut *tx)
+            .await?;
         match audit {
-            Some(event) if done.rows_affected() > 0 => self.commit(tx, event, None).await,
+            Some(event) if deleted > 0 => self.commit(tx, event, None).await,
             _ => tx.commit().await.map_err(db),
         }
     }
@@ -66,21 +65,19 @@ impl SessionStore for SqlStore {
         sqlx::query("DELETE FROM sessions WHERE member_id = $1 AND id_hash <> $2")
             .bind(member.as_str())
             .bind(keep)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+            .run(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// Removes sessions whose `expires_at` is not after `now` (a session is
     /// unusable from its expiry on).
     async fn purge_expired_sessions(&self, now: OffsetDateTime) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        let expired = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(secs(now))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(done.rows_affected())
+            .run(&self.pool)
+            .await?;
+        Ok(expired)
     }
 }
 

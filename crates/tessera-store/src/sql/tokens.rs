@@ -36,8 +36,8 @@ use super::rows::{
     builtin_role, corrupt, get, hash, json, opt_time, required_hash, text, time, to_json,
 };
 use super::{
-    all, db, found, granted_roles, insert_error, insert_role_grants, is_retryable, opt_secs,
-    optional, secs, SqlStore, Statement, Tx,
+    all, db, granted_roles, insert_error, insert_role_grants, is_retryable, opt_secs, optional,
+    secs, Run, SqlStore, Statement, Tx,
 };
 use crate::{Change, LastUsed, Result, Rotation, StoreError, TokenChanges, TokenStore, Unique};
 
@@ -58,6 +58,19 @@ impl TokenStore for SqlStore {
     async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()> {
         let scope = ScopeColumns::of(&token.scope)?;
         let mut tx = self.begin().await?;
+        // Checked first, inside the transaction, so that a taken name is
+        // told from an id clash by the statement rather than by the error's
+        // text. Two PostgreSQL nodes racing past it meet the index, which
+        // names itself.
+        let taken = sqlx::query("SELECT 1 FROM tokens WHERE member_id = $1 AND name = $2")
+            .bind(token.member_id.as_str())
+            .bind(&token.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(Unique::TokenName));
+        }
         sqlx::query(
             "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
              scope_role, scope_policy, projects, created_at, expires_at, last_used_at, \
@@ -168,7 +181,7 @@ impl TokenStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<Token> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
+        let rotated = sqlx::query(
             "UPDATE tokens SET secret_hash = $1, snippet = $2, expires_at = $3, rotated_at = $4, \
              previous_hash = $5, previous_valid_until = $6 \
              WHERE id = $7 AND (rotated_at IS NULL OR rotated_at <= $8)",
@@ -181,10 +194,9 @@ impl TokenStore for SqlStore {
         .bind(opt_secs(rotation.previous_secret.map(|p| p.valid_until)))
         .bind(id.as_str())
         .bind(secs(rotation.last_rotation_before))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if done.rows_affected() == 0 {
+        .run(&mut *tx)
+        .await?;
+        if rotated == 0 {
             return Err(match self.fetch_token(&mut tx, id).await? {
                 None => StoreError::NotFound,
                 Some(_) => StoreError::RotationRace,
@@ -195,12 +207,10 @@ impl TokenStore for SqlStore {
 
     async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+        sqlx::query("DELETE FROM tokens WHERE id = $1")
             .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        found(done.rows_affected())?;
+            .run_found(&mut *tx)
+            .await?;
         self.commit(tx, audit, Some(Change::Token(id.clone())))
             .await
     }
@@ -314,15 +324,13 @@ async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
     .bind(scope.role)
     .bind(scope.policy)
     .bind(token.id.as_str())
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    .run(&mut *conn)
+    .await?;
     sqlx::query("DELETE FROM token_custom_roles WHERE org_id = $1 AND token_id = $2")
         .bind(token.org_id.as_str())
         .bind(token.id.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .run(&mut *conn)
+        .await?;
     insert_role_grants(
         conn,
         INSERT_TOKEN_ROLE,
@@ -419,11 +427,11 @@ fn from_row(row: &AnyRow) -> Result<Token> {
     })
 }
 
-/// Which of a token's unique constraints an insert broke: both databases
-/// name the `(member_id, name)` index or its columns in the message.
+/// Which of a token's unique constraints an insert broke, when a name
+/// check raced with another node's insert: PostgreSQL names the index.
 fn token_unique(err: &sqlx::Error) -> Unique {
-    match err.as_database_error() {
-        Some(e) if e.message().contains("name") => Unique::TokenName,
+    match err.as_database_error().and_then(|e| e.constraint()) {
+        Some("tokens_member_name") => Unique::TokenName,
         _ => Unique::TokenId,
     }
 }

@@ -461,7 +461,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
     for round in 0..12 {
         let token = fx.expiring_token(&owner, &format!("both-{round}")).await;
         let rename = TokenChanges {
-            name: Some("renamed".into()),
+            name: Some(format!("renamed-{round}")),
             ..TokenChanges::default()
         };
         let rotated = rotation("rotated", T0 + hours(2), false);
@@ -473,7 +473,7 @@ async fn an_update_on_one_node_keeps_a_rotation_made_on_another() {
         ra.unwrap();
         rb.unwrap();
         let saved = a.get_token(&token.id).await.unwrap().unwrap();
-        assert_eq!(saved.name, "renamed", "round {round}");
+        assert_eq!(saved.name, format!("renamed-{round}"), "round {round}");
         assert_eq!(saved.secret_hash, rotated.secret_hash, "round {round}");
         assert_eq!(saved.expires_at, Some(rotated.expires_at), "round {round}");
     }

@@ -80,6 +80,37 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
     fx.assert_actions(&org.id, "org:create token:create").await;
 }
 
+pub async fn a_members_token_names_are_distinct(store: &dyn Store) {
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
+    let ada = fx.ada(&org.id, BuiltinRole::Writer).await;
+    let first = fx.token(&owner, "deploy", T0).await;
+    let event = || fx.event(&org.id, "token:create", "t");
+
+    // The same name again, for the same member: refused, nothing stored.
+    let again = token_record(&owner, "deploy", T0);
+    assert_fails!(
+        store.create_token(&again, &event()).await,
+        StoreError::Conflict(Unique::TokenName)
+    );
+    assert_eq!(store.get_token(&again.id).await.unwrap(), None);
+    // Another member may use it.
+    let theirs = token_record(&ada, "deploy", T0);
+    store.create_token(&theirs, &event()).await.unwrap();
+
+    // Renaming into a taken name is refused too, and changes nothing.
+    let other = fx.token(&owner, "other", T0).await;
+    let rename = TokenChanges {
+        name: Some("deploy".into()),
+        ..TokenChanges::default()
+    };
+    let refused = store
+        .update_token(&other.id, &rename, &fx.event(&org.id, "token:update", "t"))
+        .await;
+    assert_fails!(refused, StoreError::Conflict(Unique::TokenName));
+    assert_eq!(store.get_token(&other.id).await.unwrap(), Some(other));
+    assert_eq!(store.get_token(&first.id).await.unwrap(), Some(first));
+}
+
 pub async fn tokens_are_listed_newest_first(store: &dyn Store) {
     let (fx, [(org, owner), (globex, _)]) = Fx::with_two_orgs(store).await;
     let ada = fx.ada(&org.id, BuiltinRole::Reader).await;
