@@ -76,6 +76,14 @@ macro_rules! string_newtype {
             }
         }
 
+        impl std::str::FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self, Error> {
+                Self::parse(s)
+            }
+        }
+
         string_newtype!(@constructors $kind $name $what);
     };
     (@constructors ksuid $name:ident $what:literal) => {

@@ -8,6 +8,7 @@
 
 use tessera_core::model::{Actor, Member, Org, Token};
 use tessera_core::permission::ResolvedScope;
+use tessera_core::resource::Resource;
 use tessera_core::{Grantor, MemberPermissions, SecretHash, TokenScope};
 
 use super::{ServiceError, ServiceResult};
@@ -64,19 +65,17 @@ impl Caller {
         }
     }
 
-    /// The `items` this caller may `action` (a `*:read`), each at the
-    /// resource `resource_of` names, as `response` answers them: what a
-    /// list shows.
-    pub fn readable<T, R>(
+    /// The `items` this caller may `action` (a `*:read`), as `response`
+    /// answers them: what a list shows.
+    pub fn readable<T: Resource, R>(
         &self,
         action: &str,
         items: &[T],
-        resource_of: impl Fn(&T) -> String,
         response: impl Fn(&T) -> R,
     ) -> Vec<R> {
         items
             .iter()
-            .filter(|item| self.allows(action, &resource_of(item)))
+            .filter(|item| self.allows(action, &item.resource()))
             .map(response)
             .collect()
     }

@@ -37,12 +37,7 @@ pub fn member_response(m: &Member) -> MemberResponse {
 pub async fn list(call: &Call) -> ServiceResult<MemberList> {
     let (state, caller, _) = call.parts();
     let members = state.store.list_members(&caller.org.id).await?;
-    let items = caller.readable(
-        "member:read",
-        &members,
-        |m| resource::member(&m.id),
-        member_response,
-    );
+    let items = caller.readable("member:read", &members, member_response);
     Ok(MemberList { items })
 }
 

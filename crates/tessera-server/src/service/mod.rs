@@ -82,6 +82,15 @@ pub(crate) fn event(
     }
 }
 
+/// A key or id from a request's path, where one that does not parse names
+/// nothing: `404` naming `what`, like a missing one (not a `400`).
+pub(crate) fn parse_or_not_found<T: std::str::FromStr>(
+    raw: &str,
+    what: &'static str,
+) -> ServiceResult<T> {
+    raw.parse().map_err(|_| ServiceError::not_found(what))
+}
+
 /// The store's "not found" as a 404 that names `what`; other store errors
 /// as they are.
 pub(crate) fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ServiceError {

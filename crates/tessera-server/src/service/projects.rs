@@ -9,7 +9,7 @@ use tessera_core::lifecycle::validate_name;
 use tessera_core::model::Project;
 use tessera_core::{resource, ProjectKey};
 
-use super::{event, not_found_as, Call, ServiceError, ServiceResult};
+use super::{event, not_found_as, parse_or_not_found, Call, ServiceError, ServiceResult};
 
 pub fn project_response(p: &Project) -> ProjectResponse {
     ProjectResponse {
@@ -19,21 +19,11 @@ pub fn project_response(p: &Project) -> ProjectResponse {
     }
 }
 
-/// A key that does not parse names no project: 404, like a missing one.
-fn parse_key(key: &str) -> ServiceResult<ProjectKey> {
-    ProjectKey::parse(key).map_err(|_| ServiceError::not_found("project"))
-}
-
 /// The org's projects the caller may read.
 pub async fn list(call: &Call) -> ServiceResult<ProjectList> {
     let (state, caller, _) = call.parts();
     let projects = state.store.list_projects(&caller.org.id).await?;
-    let items = caller.readable(
-        "project:read",
-        &projects,
-        |p| resource::project(&p.key),
-        project_response,
-    );
+    let items = caller.readable("project:read", &projects, project_response);
     Ok(ProjectList { items })
 }
 
@@ -59,7 +49,7 @@ pub async fn create(call: &Call, request: CreateProjectRequest) -> ServiceResult
 /// One project.
 pub async fn show(call: &Call, key: &str) -> ServiceResult<ProjectResponse> {
     let (state, caller, _) = call.parts();
-    let key = parse_key(key)?;
+    let key: ProjectKey = parse_or_not_found(key, "project")?;
     caller.require("project:read", &resource::project(&key))?;
     let projects = state.store.list_projects(&caller.org.id).await?;
     let project = projects
@@ -72,7 +62,7 @@ pub async fn show(call: &Call, key: &str) -> ServiceResult<ProjectResponse> {
 /// Deletes a project (see the module docs for the tokens restricted to it).
 pub async fn delete(call: &Call, key: &str) -> ServiceResult<()> {
     let (state, caller, now) = call.parts();
-    let key = parse_key(key)?;
+    let key: ProjectKey = parse_or_not_found(key, "project")?;
     caller.require("project:delete", &resource::project(&key))?;
     let target = resource::project(&key);
     let event = event(state, caller, now, "project:delete", target, json!({}));

@@ -8,7 +8,7 @@ use tessera_core::lifecycle::validate_name;
 use tessera_core::model::CustomRole;
 use tessera_core::{resource, Policy, RoleKey};
 
-use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
+use super::{event, not_found_as, parse_or_not_found, Call, Caller, ServiceError, ServiceResult};
 
 pub fn role_response(r: &CustomRole) -> RoleResponse {
     RoleResponse {
@@ -42,21 +42,11 @@ fn check_write(caller: &Caller, action: &str, key: &RoleKey, policy: &Policy) ->
     Ok(())
 }
 
-/// A key that does not parse names no role: 404, like a missing one.
-fn parse_key(key: &str) -> ServiceResult<RoleKey> {
-    RoleKey::parse(key).map_err(|_| ServiceError::not_found("role"))
-}
-
 /// The org's custom roles the caller may read.
 pub async fn list(call: &Call) -> ServiceResult<RoleList> {
     let (state, caller, _) = call.parts();
     let roles = state.store.list_roles(&caller.org.id).await?;
-    let items = caller.readable(
-        "role:read",
-        &roles,
-        |r| resource::role(&r.key),
-        role_response,
-    );
+    let items = caller.readable("role:read", &roles, role_response);
     Ok(RoleList { items })
 }
 
@@ -85,7 +75,7 @@ pub async fn create(call: &Call, request: CreateRoleRequest) -> ServiceResult<Ro
 /// One custom role.
 pub async fn show(call: &Call, key: &str) -> ServiceResult<RoleResponse> {
     let (_, caller, _) = call.parts();
-    let key = parse_key(key)?;
+    let key: RoleKey = parse_or_not_found(key, "role")?;
     caller.require("role:read", &resource::role(&key))?;
     let role = load(call, &key).await?;
     Ok(role_response(&role))
@@ -99,7 +89,7 @@ pub async fn update(
     request: UpdateRoleRequest,
 ) -> ServiceResult<RoleResponse> {
     let (state, caller, now) = call.parts();
-    let key = parse_key(key)?;
+    let key: RoleKey = parse_or_not_found(key, "role")?;
     check_write(caller, "role:update", &key, &request.policy)?;
     let mut role = load(call, &key).await?;
     if let Some(name) = request.name {
@@ -128,7 +118,7 @@ pub async fn update(
 /// Deletes a custom role that no member or token holds.
 pub async fn delete(call: &Call, key: &str) -> ServiceResult<()> {
     let (state, caller, now) = call.parts();
-    let key = parse_key(key)?;
+    let key: RoleKey = parse_or_not_found(key, "role")?;
     caller.require("role:delete", &resource::role(&key))?;
     let target = resource::role(&key);
     let event = event(state, caller, now, "role:delete", target, json!({}));

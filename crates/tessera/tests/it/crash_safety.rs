@@ -60,6 +60,9 @@ struct Load {
     base: String,
     owner: String,
     ledger: Arc<Mutex<Ledger>>,
+    /// Which run of the load this is: token names are unique per member,
+    /// and every run's workers count their steps from zero again.
+    round: usize,
 }
 
 impl Load {
@@ -111,7 +114,8 @@ impl Load {
     }
 
     async fn create(&self, worker: usize, step: usize) -> bool {
-        let body = json!({ "name": format!("w{worker}-{step}"), "expires_at": EXPIRES });
+        let name = format!("r{}-w{worker}-{step}", self.round);
+        let body = json!({ "name": name, "expires_at": EXPIRES });
         let Ok((status, body)) = self
             .send(reqwest::Method::POST, "/tokens", Some(body))
             .await
@@ -308,6 +312,7 @@ async fn acknowledged_changes_survive_kill_9_under_load() {
             base: server.base.clone(),
             owner: owner.clone(),
             ledger: Arc::clone(&ledger),
+            round: iteration,
         });
         let workers: Vec<_> = (0..WORKERS)
             .map(|w| tokio::spawn(Arc::clone(&load).run(w)))

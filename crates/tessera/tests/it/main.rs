@@ -30,4 +30,5 @@ mod seeds;
 mod services;
 mod sessions;
 mod smuggling;
+mod usability;
 mod web;

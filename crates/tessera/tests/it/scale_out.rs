@@ -161,9 +161,11 @@ async fn concurrent_rotation_across_nodes_has_one_winner() {
     let a = start_on(&url).await;
     let (b, _b_server) = start_node(&url).await;
     let expires = in_days(30);
-    for _ in 0..5 {
+    for round in 0..5 {
         let (id, _, _) = a
-            .owner_creates_token_with(json!({ "name": "raced", "expires_at": expires }))
+            .owner_creates_token_with(
+                json!({ "name": format!("raced {round}"), "expires_at": expires }),
+            )
             .await;
         let body = json!({ "expires_at": expires });
         let on_a = send(

@@ -1,0 +1,228 @@
+//! What a new user and an operator trip over (issue 15), through HTTP:
+//! who may call is decided before the body is read, `/auth` names the
+//! member, token names are distinct per member, waits read in words, and
+//! the audit log names people and tokens and exports whole.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::harness::{in_days, start, OWNER_EMAIL, OWNER_PASSWORD};
+
+#[tokio::test]
+async fn a_token_on_a_session_only_endpoint_is_403_whatever_its_body() {
+    let s = start().await;
+    let bodies = [
+        None,
+        Some(json!({})),
+        Some(json!({ "nonsense": true })),
+        Some(json!({ "current_password": OWNER_PASSWORD, "new_password": "long enough new one" })),
+    ];
+    for body in bodies {
+        for (method, path) in [
+            (Method::PUT, "/api/v1/me/password"),
+            (Method::DELETE, "/api/v1/session"),
+        ] {
+            let token = Some(s.owner_token.as_str());
+            s.call(method.clone(), path, token, body.clone())
+                .await
+                .expect_error(403, "session_required");
+        }
+    }
+    // A body that is not even JSON is still refused as a token first.
+    let raw = s
+        .http
+        .put(s.url("/api/v1/me/password"))
+        .bearer_auth(&s.owner_token)
+        .header("content-type", "text/plain")
+        .body("{{{")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(raw.status(), 403);
+    // A session with a bad body still gets the 400 about its body.
+    let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
+    let reply = s
+        .call_with_cookie(Method::PUT, "/api/v1/me/password", &cookie, Some(json!({})))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn auth_names_the_members_email_and_role() {
+    let s = start().await;
+    let (_, writer) = s.member_with_token("writer@acme.test", "writer").await;
+    for (token, email, role) in [
+        (s.owner_token.as_str(), OWNER_EMAIL, "owner"),
+        (writer.as_str(), "writer@acme.test", "writer"),
+    ] {
+        let answer = s
+            .http
+            .get(s.url("/api/v1/auth"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("auth");
+        assert_eq!(answer.status(), 200);
+        let header = |name: &str| answer.headers()[name].to_str().expect("text").to_owned();
+        assert_eq!(header("x-tessera-email"), email);
+        assert_eq!(header("x-tessera-role"), role);
+    }
+}
+
+#[tokio::test]
+async fn a_members_token_names_are_distinct() {
+    let s = start().await;
+    let (id, _, _) = s.owner_creates_token("deploy").await;
+    let again = json!({ "name": "deploy" });
+    s.owner_post("/api/v1/tokens", again)
+        .await
+        .expect_error(409, "already_exists");
+    // Another member may use the name.
+    let (_, writer) = s.member_with_token("writer@acme.test", "writer").await;
+    s.create_token(&writer, json!({ "name": "deploy" })).await;
+    // Renaming into a taken name is refused, and changes nothing.
+    let (other, _, _) = s.owner_creates_token("other").await;
+    s.owner_patch(
+        &format!("/api/v1/tokens/{other}"),
+        json!({ "name": "deploy" }),
+    )
+    .await
+    .expect_error(409, "already_exists");
+    let kept = s
+        .owner_get(&format!("/api/v1/tokens/{other}"))
+        .await
+        .expect(200);
+    assert_eq!(kept.string("name"), "other");
+    // Clones without a name take the first free "(copy N)".
+    for expected in ["deploy (copy)", "deploy (copy 2)", "deploy (copy 3)"] {
+        let clone = s
+            .owner_post(&format!("/api/v1/tokens/{id}/clone"), json!({}))
+            .await
+            .expect(201);
+        assert_eq!(clone.body["name"], expected, "{}", clone.text);
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_too_soon_says_when_in_minutes() {
+    let s = start().await;
+    let (id, _, _) = s
+        .owner_creates_token_with(json!({ "name": "r", "expires_at": in_days(30) }))
+        .await;
+    let body = json!({ "expires_at": in_days(30) });
+    s.owner_post(&format!("/api/v1/tokens/{id}/rotate"), body.clone())
+        .await
+        .expect(200);
+    let refused = s
+        .owner_post(&format!("/api/v1/tokens/{id}/rotate"), body)
+        .await
+        .expect_error(429, "rate_limited");
+    let message = refused.body["error"]["message"].as_str().expect("message");
+    assert!(message.ends_with("retry in 60 minutes"), "{message}");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((3500..=3600).contains(&retry), "{retry}");
+}
+
+/// The owner's audit log after a writer was added, made a token, and was
+/// removed: everyone and every token is named.
+#[tokio::test]
+async fn the_audit_log_names_people_and_tokens_even_once_removed() {
+    let s = start().await;
+    let (writer_id, writer) = s.member_with_token("gone@acme.test", "writer").await;
+    let (token_id, _, _) = s.create_token(&writer, json!({ "name": "nightly" })).await;
+    s.owner_delete(&format!("/api/v1/members/{writer_id}"))
+        .await
+        .expect(204);
+    let page = s.owner_get("/api/v1/audit").await.expect(200);
+    let event = |action: &str| -> Value {
+        page.items()
+            .iter()
+            .find(|e| e["action"] == action)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} in {}", page.text))
+    };
+    let removal = event("member:delete");
+    assert_eq!(removal["actor"]["email"], OWNER_EMAIL);
+    assert_eq!(removal["target_name"], "gone@acme.test");
+    let creation = event("token:create");
+    assert_eq!(
+        creation["target"],
+        format!("member/{writer_id}:token/{token_id}")
+    );
+    assert_eq!(
+        creation["target_name"],
+        "token \u{201c}nightly\u{201d} of gone@acme.test"
+    );
+    // The removed writer made that token: named by the log itself.
+    assert_eq!(creation["actor"]["email"], "gone@acme.test");
+    assert_eq!(creation["actor"]["token_name"], "their token");
+}
+
+#[tokio::test]
+async fn the_audit_log_exports_as_json_lines_and_csv() {
+    let s = start().await;
+    // A token named like a spreadsheet formula, which then acts: its name
+    // is a cell of its own (the actor's token name) in the export.
+    let (_, hostile, _) = s.owner_creates_token("=cmd|' /C calc'!A0").await;
+    for i in 1..7 {
+        s.create_token(&hostile, json!({ "name": format!("made by it {i}") }))
+            .await;
+    }
+    let all = s.owner_get("/api/v1/audit?limit=500").await.expect(200);
+    let total = all.items().len();
+    assert!(total >= 8, "{total}");
+
+    let get = |query: &'static str| {
+        s.http
+            .get(s.url(&format!("/api/v1/audit?{query}")))
+            .bearer_auth(&s.owner_token)
+            .send()
+    };
+    // JSON Lines: every event, one per line, as in the JSON page, newest
+    // first, read in pages smaller than the log.
+    let lines = get("format=jsonl").await.expect("jsonl");
+    assert_eq!(lines.status(), 200);
+    assert_eq!(lines.headers()["content-type"], "application/x-ndjson");
+    let text = lines.text().await.expect("body");
+    let exported: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(exported.as_slice(), all.items());
+
+    // limit caps an export; filters apply.
+    let capped = get("format=jsonl&limit=3&action=token:create")
+        .await
+        .expect("capped");
+    let text = capped.text().await.expect("body");
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.lines().all(|l| l.contains("\"token:create\"")));
+
+    // CSV: a header, a record per event, and no cell a spreadsheet would
+    // run as a formula.
+    let csv = get("format=csv").await.expect("csv");
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = csv.text().await.expect("body");
+    let mut records = text.split("\r\n").filter(|r| !r.is_empty());
+    assert!(records
+        .next()
+        .expect("header")
+        .starts_with("id,at,actor_member,"));
+    assert_eq!(records.clone().count(), total);
+    assert!(records.all(|r| !r.contains(",\"=")), "{text}");
+    assert!(text.contains("\"'=cmd|' /C calc'!A0\""), "{text}");
+
+    // Bad formats and limits are 400s; a reader may not export.
+    for query in ["format=xml", "format=csv&limit=0", "limit=501"] {
+        let reply = s.owner_get(&format!("/api/v1/audit?{query}")).await;
+        assert_eq!(reply.status, 400, "{query}: {}", reply.text);
+    }
+    let (_, reader) = s.member_with_token("reader@acme.test", "reader").await;
+    s.get("/api/v1/audit?format=csv", &reader)
+        .await
+        .expect_error(403, "forbidden");
+}
