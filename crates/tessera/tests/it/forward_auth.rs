@@ -281,6 +281,7 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
         &[
             ("Authorization", &bearer),
             ("X-Tessera-Member", "someone-else"),
+            ("X-Tessera-Role", "reader"),
         ],
     );
     assert_eq!((status, body.as_str()), (200, "upstream"));
@@ -296,6 +297,10 @@ fn nginx_auth_request_passes_identity_and_refuses_401_403() {
         request.header_values("x-tessera-token-id"),
         [token_id.as_str()]
     );
+    // The email and the member's built-in role too; a client's own claim
+    // is replaced.
+    assert_eq!(request.header_values("x-tessera-role"), ["owner"]);
+    assert_eq!(request.header_values("x-tessera-email").len(), 1);
 
     // ApiKey works too, on a location that only authenticates.
     let (status, _, _) = get(
