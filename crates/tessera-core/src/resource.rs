@@ -18,34 +18,24 @@ pub trait Resource {
     fn resource(&self) -> String;
 }
 
-impl Resource for Token {
-    fn resource(&self) -> String {
-        token(&self.member_id, &self.id)
-    }
+/// `impl Resource` for each stored type, from how its name is made.
+macro_rules! resources {
+    ($($stored:ty => |$it:ident| $name:expr;)*) => {$(
+        impl Resource for $stored {
+            fn resource(&self) -> String {
+                let $it = self;
+                $name
+            }
+        }
+    )*};
 }
 
-impl Resource for Member {
-    fn resource(&self) -> String {
-        member(&self.id)
-    }
-}
-
-impl Resource for CustomRole {
-    fn resource(&self) -> String {
-        role(&self.key)
-    }
-}
-
-impl Resource for Project {
-    fn resource(&self) -> String {
-        project(&self.key)
-    }
-}
-
-impl Resource for Org {
-    fn resource(&self) -> String {
-        org(&self.key)
-    }
+resources! {
+    Token => |t| token(&t.member_id, &t.id);
+    Member => |m| member(&m.id);
+    CustomRole => |r| role(&r.key);
+    Project => |p| project(&p.key);
+    Org => |o| org(&o.key);
 }
 
 pub fn token(member: &MemberId, token: &TokenId) -> String {
