@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 use tessera_core::model::PreviousSecret;
 use tessera_core::{MemberId, OrgId, ProjectKey, SecretHash, TokenId, TokenScope};
 
-pub use sql::{PgOptions, SqlStore};
+pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
     SessionStore, Store, TokenStore,

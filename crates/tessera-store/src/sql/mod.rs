@@ -5,7 +5,8 @@
 //! and how its rows decode: a new stored field is a change to one of them
 //! (and a migration). [`dialect`] holds what differs between the two
 //! databases, [`feed`] PostgreSQL's change feed, [`rows`] how a column
-//! encodes a value.
+//! encodes a value. [`backup`] and [`copy`] work on a whole deployment
+//! (`tessera backup`, `tessera migrate`) rather than on one aggregate.
 //!
 //! Invariants, beyond those of the traits:
 //! - Every mutating call is one transaction ([`SqlStore::begin`]) that ends
@@ -25,6 +26,8 @@
 //!   one exception that succeeds, still without an event.
 
 mod audit;
+mod backup;
+mod copy;
 mod dialect;
 mod feed;
 mod members;
@@ -48,6 +51,8 @@ use time::OffsetDateTime;
 use tessera_core::model::AuditEvent;
 use tessera_core::{OrgId, RoleKey};
 
+pub use backup::OperationError;
+pub use copy::CopiedTable;
 use dialect::Dialect;
 pub use dialect::PgOptions;
 
