@@ -17,6 +17,7 @@ mod bad_input;
 mod cli;
 mod client_api;
 mod crash_safety;
+mod deploy;
 mod escalation;
 mod forward_auth;
 mod hardening;
