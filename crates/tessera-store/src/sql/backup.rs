@@ -8,6 +8,7 @@
 //! the files by hand would tear a database that is being written.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use super::{db, SqlStore};
 use crate::StoreError;
@@ -25,6 +26,29 @@ pub enum OperationError {
 }
 
 impl SqlStore {
+    /// Opens the SQLite deployment `url` names as the source of a backup or
+    /// a migration: as [`SqlStore::connect`] would, except that a database
+    /// file that does not exist is refused rather than created (a
+    /// mistyped path would otherwise back up, or migrate, an empty
+    /// deployment), and so is an in-memory database.
+    pub async fn open_sqlite_source(url: &str) -> Result<SqlStore, OperationError> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(OperationError::Refused(
+                "the database is in memory (sqlite::memory:): there is nothing to copy".to_owned(),
+            ));
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(db)?;
+        let file = options.get_filename();
+        if !file.is_file() {
+            return Err(OperationError::Refused(format!(
+                "there is no database at {} (database.url); give the configuration \
+                 that tessera serve uses (--config, TESSERA_DATABASE_URL or --database-url)",
+                file.display()
+            )));
+        }
+        Ok(SqlStore::connect(url).await?)
+    }
+
     /// Writes a consistent copy of this SQLite database to `path`, a file
     /// that must not exist yet. The copy is created owner-only (0600), as
     /// the database itself is, because it holds password hashes; it is a

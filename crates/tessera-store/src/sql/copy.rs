@@ -102,14 +102,14 @@ impl SqlStore {
         let mut expected = Vec::with_capacity(tables.len());
         for table in &tables {
             copy_table(&mut source, &mut sink, table).await?;
-            expected.push(count(&mut *source, &table.name).await?);
+            expected.push(count(&mut source, &table.name).await?);
         }
         sink.commit().await.map_err(db)?;
         source.rollback().await.map_err(db)?;
         let mut copied = Vec::with_capacity(tables.len());
         for (table, rows) in tables.into_iter().zip(expected) {
             let mut conn = target.pool.acquire().await.map_err(db)?;
-            let landed = count(&mut *conn, &table.name).await?;
+            let landed = count(&mut conn, &table.name).await?;
             if landed != rows {
                 return Err(StoreError::Database(format!(
                     "after the copy, table {} has {landed} rows in PostgreSQL but {rows} in SQLite",
@@ -207,12 +207,12 @@ async fn refuse_rows(
     sink: &mut Transaction<'static, Any>,
     table: &str,
 ) -> std::result::Result<(), OperationError> {
-    let rows = count(&mut **sink, table).await?;
+    let rows = count(sink, table).await?;
     if rows == 0 {
         return Ok(());
     }
     Err(OperationError::Refused(format!(
-        "the PostgreSQL database is not empty: table {table} has {rows} rows; \
+        "the PostgreSQL database is not empty: table {table} already holds {rows} row(s); \
          migrate copies into an empty database only (create a new one with `createdb`)"
     )))
 }
