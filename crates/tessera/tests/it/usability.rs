@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{in_days, start, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{in_days, metrics_of, start, OWNER_EMAIL, OWNER_PASSWORD};
 
 #[tokio::test]
 async fn a_token_on_a_session_only_endpoint_is_403_whatever_its_body() {
@@ -245,15 +245,7 @@ async fn metrics_count_requests_by_route_template_and_failed_logins() {
         .await
         .expect("auth without a credential");
     s.try_login(OWNER_EMAIL, "not the password").await;
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_of(&s.http, &s.base).await;
     for line in [
         r#"tessera_http_requests_total{route="/api/v1/tokens/{id}",method="GET",status="200"} 1"#,
         r#"tessera_http_requests_total{route="/api/v1/tokens",method="POST",status="201"} 1"#,
