@@ -15,6 +15,7 @@ mod admin;
 mod attacks;
 mod bad_input;
 mod cli;
+mod cli_guidance;
 mod client_api;
 mod crash_safety;
 mod escalation;
