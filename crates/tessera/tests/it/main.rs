@@ -18,6 +18,7 @@ mod cli;
 mod cli_guidance;
 mod client_api;
 mod crash_safety;
+mod docs_examples;
 mod escalation;
 mod forward_auth;
 mod hardening;
