@@ -279,6 +279,7 @@ pub(crate) mod tests {
         "verify - --action flag:update --resource proj/web",
         "me",
         "login --email a@b.c --password-stdin",
+        "login --email a@b.c --url http://h:1",
         "logout",
     ];
 

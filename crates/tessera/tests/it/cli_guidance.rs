@@ -223,11 +223,7 @@ fn first_start_and_login_keep_the_password_off_command_lines() {
     let port = free_port();
     let (_server, printed) = serve(d, port);
     let url = format!("http://127.0.0.1:{port}");
-    let password = printed
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password:"))
-        .map(|p| p.trim().to_owned())
-        .expect("password line");
+    let password = first_start_password(&printed);
     let hint = format!("tessera login --url {url} --email admin@example.com");
     assert!(printed.lines().any(|l| l.trim() == hint), "{printed}");
     assert_eq!(printed.matches(&password).count(), 1, "{printed}");
@@ -248,14 +244,8 @@ fn first_start_and_login_keep_the_password_off_command_lines() {
         .chain(login)
         .collect::<Vec<_>>()
         .join(" ");
-    let mut script = Command::new("script");
+    let mut script = with_tessera_env(Command::new("script"), d);
     script.args(["-qec", &line, "/dev/null"]).current_dir(d);
-    for (key, value) in tessera(d).get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
     let (status, shown) = on_terminal(script, "Password for admin@example.com: ", &password);
     assert!(status, "login on a terminal failed: {shown}");
     assert!(shown.contains("Logged in to"), "{shown}");
@@ -265,6 +255,29 @@ fn first_start_and_login_keep_the_password_off_command_lines() {
     );
     let out = run(cmd(d, &["me"], &[]), "");
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// The password the first start of `serve` printed (`printed`: its
+/// stdout).
+#[track_caller]
+pub(crate) fn first_start_password(printed: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password:"))
+        .map(|p| p.trim().to_owned())
+        .unwrap_or_else(|| panic!("no password line in: {printed}"))
+}
+
+/// `cmd` with the environment [`tessera`] gives the binary, for a
+/// program that runs it (script(1), a shell).
+pub(crate) fn with_tessera_env(mut cmd: Command, dir: &Path) -> Command {
+    for (key, value) in tessera(dir).get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd
 }
 
 /// Runs `cmd` (a command that gives its child a terminal), types `input`

@@ -9,7 +9,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::cli::{free_port, serve, tessera, text, BIN};
+use super::cli::{free_port, serve, text, BIN};
+use super::cli_guidance::{first_start_password, with_tessera_env};
 
 const DOC: &str = include_str!("../../../../docs/cli.md");
 
@@ -69,11 +70,7 @@ fn every_sh_example_in_cli_md_runs_on_a_fresh_install() {
     let d = dir.path();
     let port = free_port();
     let (_server, printed) = serve(d, port);
-    let password = printed
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("password:"))
-        .map(|p| p.trim().to_owned())
-        .expect("the first start printed a password");
+    let password = first_start_password(&printed);
 
     // The reader's working directory: a git repository (for `scan
     // --git`) with the files the examples read. The saved login and the
@@ -89,14 +86,7 @@ fn every_sh_example_in_cli_md_runs_on_a_fresh_install() {
     let script_file = d.join("cli-md-examples.sh");
     let url = format!("http://127.0.0.1:{port}");
     std::fs::write(&script_file, script(&blocks, &url)).expect("script");
-    let mut bash = Command::new("bash");
-    for (key, value) in tessera(d).get_envs() {
-        match value {
-            Some(value) => bash.env(key, value),
-            None => bash.env_remove(key),
-        };
-    }
-    let out = bash
+    let out = with_tessera_env(Command::new("bash"), d)
         .arg(&script_file)
         .current_dir(&work)
         .env("TESSERA_BIN", BIN)
