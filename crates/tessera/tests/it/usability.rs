@@ -324,3 +324,50 @@ async fn requests_are_logged_by_route_without_their_values() {
         assert!(!log.contains(&owner), "{run}: the token in the log");
     }
 }
+
+/// `tessera audit` names people and tokens, and `--format csv|jsonl`
+/// streams the whole log to stdout.
+#[test]
+fn the_cli_audit_names_people_and_exports() {
+    use crate::cli::{run, tessera, text};
+    use crate::forward_auth::{create_token, serve_with_owner};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, url, owner) = serve_with_owner(dir.path());
+    create_token(dir.path(), &url, &owner, &["--name", "audited"]);
+    let audit = |extra: &[&str]| {
+        let mut cmd = tessera(dir.path());
+        cmd.args(["audit", "--url", &url])
+            .args(extra)
+            .env("TESSERA_TOKEN", &owner);
+        let out = run(cmd, "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let table = audit(&[]);
+    assert!(table.contains("owner@acme.test"), "{table}");
+    assert!(
+        table.contains("token \u{201c}audited\u{201d} of owner@acme.test"),
+        "{table}"
+    );
+    let csv = audit(&["--format", "csv"]);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .starts_with("id,at,actor_member,"),
+        "{csv}"
+    );
+    let records: Vec<&str> = lines.collect();
+    assert!(
+        records.iter().any(|r| r.contains("\"token:create\"")),
+        "{csv}"
+    );
+    let jsonl = audit(&["--format", "jsonl", "--limit", "1"]);
+    let events: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{jsonl}");
+    assert_eq!(records.len(), audit(&["--format", "jsonl"]).lines().count());
+}
