@@ -360,6 +360,25 @@ impl Client {
         self.send(call).await.map(drop)
     }
 
+    /// Sends a request and copies its (streamed) body into `out`, chunk by
+    /// chunk; the bytes written.
+    pub(crate) async fn download(
+        &self,
+        call: Call,
+        out: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, Error> {
+        let mut response = self.send(call).await?;
+        let mut written = 0u64;
+        loop {
+            let chunk = response.chunk().await.map_err(|e| self.unreachable(e))?;
+            let Some(chunk) = chunk else { break };
+            out.write_all(&chunk).map_err(Error::Output)?;
+            written += chunk.len() as u64;
+        }
+        out.flush().map_err(Error::Output)?;
+        Ok(written)
+    }
+
     /// The one place a request leaves the client. Returns the response only
     /// when its status is a success.
     async fn send(&self, call: Call) -> Result<Response, Error> {

@@ -44,6 +44,9 @@ pub enum Error {
     /// understand (usually a client/server version mismatch).
     #[error("unexpected response from the server: {0}")]
     Decode(String),
+    /// A download could not be written where it was asked to go.
+    #[error("could not write the download: {0}")]
+    Output(std::io::Error),
 }
 
 /// Names the wait unless the server's message already does.

@@ -20,6 +20,7 @@ mod module_graph;
 pub mod openapi;
 pub mod peer;
 pub mod redact;
+pub mod requests;
 pub mod secrets;
 pub mod sent_forms;
 pub mod service;
@@ -123,7 +124,11 @@ pub fn router(state: AppState) -> Router {
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(body_limit);
+        .layer(body_limit)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            requests::record,
+        ));
     // A span per request costs even when filtered out, so the layer is
     // there only when something would log it (request traces are `debug`).
     let app = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {

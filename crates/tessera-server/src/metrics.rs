@@ -1,6 +1,8 @@
-//! Prometheus metrics at `/metrics`: verification counts by outcome, a
-//! latency histogram, and gauges of pending last-used writes and open
-//! client connections. Labels carry outcomes, never tokens.
+//! Prometheus metrics at `/metrics`: requests by route template, method
+//! and status with their latency (`crate::requests` records them), failed
+//! logins, verification counts by outcome with a latency histogram, and
+//! gauges of pending last-used writes and open client connections. Labels
+//! carry route templates and outcomes, never ids or tokens.
 
 use std::sync::Arc;
 
@@ -15,6 +17,61 @@ use prometheus_client::registry::Registry;
 pub struct OutcomeLabels {
     /// `valid`, `malformed_token`, `invalid_token`, `token_expired`.
     pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The route's template (`/api/v1/tokens/{id}`), or `unmatched`.
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// The endpoints answered in front of the router (`crate::verify::hot`),
+/// whose counters are looked up once.
+#[derive(Clone, Copy)]
+pub enum HotRoute {
+    Verify,
+    Auth,
+}
+
+impl HotRoute {
+    pub const fn route(self) -> &'static str {
+        match self {
+            Self::Verify => "/api/v1/verify",
+            Self::Auth => "/api/v1/auth",
+        }
+    }
+
+    const fn method(self) -> &'static str {
+        match self {
+            Self::Verify => "POST",
+            Self::Auth => "GET",
+        }
+    }
+}
+
+/// The statuses the hot endpoints answer, in the order of their counters.
+const HOT_STATUSES: [u16; 8] = [200, 400, 401, 403, 413, 415, 429, 503];
+
+/// A hot endpoint's counters (one per [`HOT_STATUSES`]) and histogram.
+#[derive(Clone)]
+struct HotCounters {
+    by_status: Vec<Counter>,
+    seconds: Histogram,
+}
+
+/// 100 µs .. ~6.5 s in powers of two: from a cached verification to a
+/// slow page.
+fn request_buckets() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        1e-4, 2.0, 17,
+    ))
 }
 
 /// Every outcome the engine reports, plus storage errors.
@@ -37,6 +94,12 @@ pub struct Metrics {
     /// Client connections open now (kept by the connection loop, which
     /// holds at most `max_connections`).
     pub open_connections: Gauge,
+    http_requests: Family<RequestLabels, Counter>,
+    http_seconds: Family<RouteLabels, Histogram>,
+    /// `/verify` and `/auth`, resolved once (see [`Metrics::hot_request`]).
+    hot: [HotCounters; 2],
+    /// Logins refused for a wrong email or password.
+    pub login_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -69,6 +132,44 @@ impl Default for Metrics {
             "Client connections open now (at most max_connections)",
             open_connections.clone(),
         );
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests, by route template, method and status",
+            http_requests.clone(),
+        );
+        let http_seconds =
+            Family::<RouteLabels, Histogram>::new_with_constructor(request_buckets as fn() -> _);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            http_seconds.clone(),
+        );
+        let login_failures = Counter::default();
+        registry.register(
+            "login_failures",
+            "Logins refused for a wrong email or password",
+            login_failures.clone(),
+        );
+        let hot = [HotRoute::Verify, HotRoute::Auth].map(|hot| HotCounters {
+            by_status: HOT_STATUSES
+                .iter()
+                .map(|status| {
+                    http_requests
+                        .get_or_create(&RequestLabels {
+                            route: hot.route().to_owned(),
+                            method: hot.method().to_owned(),
+                            status: *status,
+                        })
+                        .clone()
+                })
+                .collect(),
+            seconds: http_seconds
+                .get_or_create(&RouteLabels {
+                    route: hot.route().to_owned(),
+                })
+                .clone(),
+        });
         let by_outcome = OUTCOMES
             .iter()
             .map(|o| {
@@ -86,6 +187,10 @@ impl Default for Metrics {
             verification_seconds,
             last_used_pending,
             open_connections,
+            http_requests,
+            http_seconds,
+            hot,
+            login_failures,
         }
     }
 }
@@ -108,6 +213,41 @@ impl Metrics {
             }
         }
         self.verification_seconds.observe(seconds);
+    }
+
+    /// Counts and times one request the router answered.
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels {
+            route: route.to_owned(),
+            method: method.to_owned(),
+            status,
+        };
+        self.http_requests.get_or_create(&labels).inc();
+        let route = RouteLabels {
+            route: labels.route,
+        };
+        self.http_seconds.get_or_create(&route).observe(seconds);
+    }
+
+    /// Counts and times one request a hot endpoint answered: from counters
+    /// looked up once, so the hot path neither allocates a label nor takes
+    /// a family's lock for its usual statuses.
+    pub fn hot_request(&self, hot: HotRoute, status: u16, seconds: f64) {
+        let counters = &self.hot[hot as usize];
+        match HOT_STATUSES.iter().position(|s| *s == status) {
+            Some(i) => {
+                counters.by_status[i].inc();
+            }
+            None => {
+                let labels = RequestLabels {
+                    route: hot.route().to_owned(),
+                    method: hot.method().to_owned(),
+                    status,
+                };
+                self.http_requests.get_or_create(&labels).inc();
+            }
+        }
+        counters.seconds.observe(seconds);
     }
 
     pub fn render(&self) -> String {

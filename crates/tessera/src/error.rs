@@ -7,7 +7,7 @@ use thiserror::Error;
 pub enum CliError {
     /// The API answered with an error, or could not be reached.
     #[error(transparent)]
-    Client(#[from] tessera_client::Error),
+    Client(tessera_client::Error),
     /// A flag, file or input the user gave is not usable.
     #[error("{0}")]
     Input(String),
@@ -19,6 +19,17 @@ pub enum CliError {
         context: String,
         source: std::io::Error,
     },
+}
+
+impl From<tessera_client::Error> for CliError {
+    /// A missing credential is explained by what the CLI knows and the
+    /// client does not: a saved login for another server.
+    fn from(error: tessera_client::Error) -> Self {
+        match (&error, crate::remote::missing_credential()) {
+            (tessera_client::Error::MissingCredential, Some(why)) => Self::Input(why.to_owned()),
+            _ => Self::Client(error),
+        }
+    }
 }
 
 impl CliError {

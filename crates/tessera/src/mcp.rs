@@ -80,11 +80,12 @@ impl Tools {
         };
         let client = match conn.resolve() {
             Ok(resolved) => match resolved.token {
-                None => Err(
-                    "no token: set TESSERA_TOKEN (and TESSERA_URL) in the `env` of the tessera \
-                     MCP server in your assistant's configuration"
-                        .to_owned(),
-                ),
+                None => Err(crate::remote::missing_credential()
+                    .unwrap_or(
+                        "no token: set TESSERA_TOKEN (and TESSERA_URL) in the `env` of the \
+                         tessera MCP server in your assistant's configuration",
+                    )
+                    .to_owned()),
                 Some(token) => check_shape(&token)
                     .and_then(|()| {
                         Client::new(resolved.url, Some(token))
@@ -92,7 +93,7 @@ impl Tools {
                     })
                     .map(Arc::new),
             },
-            Err(e) => Err(format!("cannot read the saved login: {e}")),
+            Err(e) => Err(format!("the MCP server's configuration is unusable: {e}")),
         };
         Self { client }
     }

@@ -20,6 +20,8 @@ mod session;
 mod tokens;
 mod verify;
 
+pub use credentials::missing_credential;
+
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -65,8 +67,9 @@ pub enum RemoteCommand {
 /// `--token`, on every remote command and on `tessera mcp`.
 #[derive(Debug, Clone, Args)]
 pub struct Server {
-    /// The Tessera server [default: the one `tessera login` saved, else
-    /// http://127.0.0.1:8080]
+    /// The Tessera server, e.g. http://127.0.0.1:8080 [default: the one
+    /// `tessera login` saved, else http://127.0.0.1:8080; required with
+    /// --token or TESSERA_TOKEN]
     #[arg(long, env = "TESSERA_URL", value_name = "URL")]
     pub url: Option<String>,
     /// The API token to authenticate with [default: the one `tessera
@@ -105,11 +108,18 @@ impl Connection {
     /// credential came from.
     pub fn resolve(&self) -> Result<credentials::Resolved, CliError> {
         let Server { url, token } = &self.server;
+        // Checked here rather than by clap so that `tessera mcp` still
+        // starts with a bad URL and says so through its tools.
+        let url = url
+            .as_deref()
+            .map(input::parse_url)
+            .transpose()
+            .map_err(CliError::Input)?;
         let saved = match token {
             Some(_) => None,
             None => credentials::load()?,
         };
-        Ok(credentials::resolve(url.clone(), token.clone(), saved))
+        credentials::resolve(url, token.clone(), saved)
     }
 
     /// Makes one call with this connection's client and prints the answer
@@ -269,6 +279,7 @@ pub(crate) mod tests {
         "verify - --action flag:update --resource proj/web",
         "me",
         "login --email a@b.c --password-stdin",
+        "login --email a@b.c --url http://h:1",
         "logout",
     ];
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +12,8 @@ use tessera_server::{setup, AppState, Config};
 use tokio::net::TcpListener;
 
 use crate::error::CliError;
+
+mod listen;
 
 /// Flags shared by `serve` and `init`; each overrides its file and
 /// environment setting.
@@ -60,15 +63,31 @@ fn load_config(
     flags: &ConfigFlags,
     listen: Option<&str>,
 ) -> Result<(Config, Vec<String>), CliError> {
-    let env: BTreeMap<String, String> = std::env::vars().collect();
-    let (mut config, warnings) =
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    let mut notes = Vec::new();
+    // The address as people type it (a host name, `:8080`) is made an IP
+    // address, or refused with what to type, before the configuration
+    // reads it.
+    let mut listen = listen.map(str::to_owned);
+    for (flag, value) in [
+        ("--listen", listen.as_mut()),
+        ("TESSERA_LISTEN", env.get_mut("TESSERA_LISTEN")),
+    ] {
+        if let Some(value) = value {
+            let (addr, note) = listen::normalize(flag, value).map_err(CliError::Input)?;
+            *value = addr;
+            notes.extend(note);
+        }
+    }
+    let (mut config, mut warnings) =
         Config::load(flags.config.as_deref(), &env).map_err(|e| CliError::Setup(e.to_string()))?;
+    warnings.extend(notes);
     // Each flag is named after the setting it overrides (see
     // tessera_server::config); a value it cannot take is a usage error.
     let given = [
         ("database_url", flags.database_url.as_deref()),
         ("token_prefix", flags.token_prefix.as_deref()),
-        ("listen", listen),
+        ("listen", listen.as_deref()),
     ];
     for (setting, value) in given {
         if let Some(value) = value {
@@ -125,7 +144,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
 /// to log in. Shown once, because the next start finds the org; when
 /// several nodes start together on an empty database, by the one that
 /// created it.
-async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(), CliError> {
+async fn bootstrap(state: &AppState, listen: SocketAddr) -> Result<(), CliError> {
     let org = state.config.bootstrap.org.clone();
     let email = state.config.bootstrap.email.clone();
     let Some(created) = setup::create_first_org(state, &org, &email)
@@ -135,15 +154,30 @@ async fn bootstrap(state: &AppState, listen: std::net::SocketAddr) -> Result<(),
         return Ok(());
     };
     let password = created.generated_password.unwrap_or_default();
-    println!(
+    println!("{}", first_start_message(&org, &email, &password, listen));
+    Ok(())
+}
+
+/// What the first start prints. The password appears once, on its own
+/// line, and not in the login command: a command line lands in shell
+/// history and `ps`, so `tessera login` asks for it instead.
+fn first_start_message(org: &str, email: &str, password: &str, listen: SocketAddr) -> String {
+    // A server listening on every interface is reached locally through
+    // the loopback address.
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}", SocketAddr::new(ip, listen.port()));
+    format!(
         "\nTessera created the organization \"{org}\" and its owner. This is shown once.\n\n  \
          email:    {email}\n  password: {password}\n\n\
-         Log in from the CLI (it saves a token for later commands):\n\n  \
-         echo '{password}' | tessera login --url http://{listen} --email {email} --password-stdin\n\n\
-         Then: tessera token create --name \"my first token\"\n\
-         Change the password at http://{listen}/account (or PUT /api/v1/me/password).\n"
-    );
-    Ok(())
+         Log in from the CLI (it asks for the password and saves a token for later commands):\n\n  \
+         tessera login --url {url} --email {email}\n\n\
+         Then: tessera token create --name \"my first token\" --expires-in 90d\n\
+         Change the password at {url}/account (or PUT /api/v1/me/password).\n"
+    )
 }
 
 async fn shutdown_signal() {
@@ -208,4 +242,27 @@ pub async fn init(args: InitArgs) -> Result<ExitCode, CliError> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_start_message_keeps_the_password_off_the_command_line() {
+        let listen = "0.0.0.0:9000".parse().expect("addr");
+        let text = first_start_message("default", "admin@example.com", "pw-123", listen);
+        assert_eq!(text.matches("pw-123").count(), 1, "{text}");
+        assert!(text.contains("  password: pw-123\n"), "{text}");
+        assert!(
+            text.contains(
+                "  tessera login --url http://127.0.0.1:9000 --email admin@example.com\n"
+            ),
+            "{text}"
+        );
+        let v6 = first_start_message("o", "e@x.y", "p", "[::]:1".parse().expect("addr"));
+        assert!(v6.contains("--url http://[::1]:1 "), "{v6}");
+        let v6 = first_start_message("o", "e@x.y", "p", "[::1]:1".parse().expect("addr"));
+        assert!(v6.contains("--url http://[::1]:1 "), "{v6}");
+    }
 }

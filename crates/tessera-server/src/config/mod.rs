@@ -105,6 +105,11 @@ settings! {
     [log] LogConfig {
         /// Log filter (`tessera=debug,info`).
         filter: String = "info".into(), flat "log";
+        /// Log each request at `info`: method, route template, status, time.
+        requests: bool = true, flat "log_requests";
+        /// Log `/verify` and `/auth` requests too (they come at the rate of
+        /// the product's own traffic; they are always counted in `/metrics`).
+        verify_requests: bool = false, flat "log_verify_requests";
     }
 }
 

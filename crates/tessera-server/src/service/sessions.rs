@@ -118,6 +118,7 @@ async fn check_credentials(
         None
     };
     let Some(member) = matched else {
+        state.metrics.login_failures.inc();
         audit_failed_login(state, memberships.first(), ip, now);
         return Err(ServiceError::InvalidCredentials);
     };

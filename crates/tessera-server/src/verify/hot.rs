@@ -27,7 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
@@ -44,7 +44,9 @@ use super::routes::{self, Answer, Question};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{body_error, is_json_content_type, parse_json};
 use crate::headers::{self, Secured, SecuredFuture};
+use crate::metrics::HotRoute;
 use crate::peer::client_behind;
+use crate::requests;
 use crate::state::AppState;
 
 const VERIFY: &str = "/api/v1/verify";
@@ -125,6 +127,7 @@ impl Future for HotFuture {
 }
 
 async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
+    let started = Instant::now();
     let (parts, body) = request.into_parts();
     let ip = client_behind(peer.ip(), &parts.headers, &state);
     let answered = async {
@@ -143,10 +146,17 @@ async fn verify(state: AppState, peer: SocketAddr, request: Request<Incoming>) -
         }
     }
     .await;
-    match answered {
+    let response = match answered {
         Ok(answer) => json_response(&answer),
         Err(e) => secured(e.into_response()),
-    }
+    };
+    requests::hot(
+        &state,
+        HotRoute::Verify,
+        response.status().as_u16(),
+        started,
+    );
+    response
 }
 
 /// `POST /verify`'s body with its strings borrowed from the body where
@@ -202,11 +212,14 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
 }
 
 async fn auth(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> Response {
+    let started = Instant::now();
     let ip = client_behind(peer.ip(), request.headers(), &state);
     // A successful answer starts from the security headers already.
-    routes::auth_answer(&state, Some(ip), request.headers(), request.uri())
+    let response = routes::auth_answer(&state, Some(ip), request.headers(), request.uri())
         .await
-        .unwrap_or_else(|e| secured(e.into_response()))
+        .unwrap_or_else(|e| secured(e.into_response()));
+    requests::hot(&state, HotRoute::Auth, response.status().as_u16(), started);
+    response
 }
 
 fn secured(mut response: Response) -> Response {

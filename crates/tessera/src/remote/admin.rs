@@ -8,7 +8,7 @@ use tessera_api::{
     AuditPage, CreateProjectRequest, CreateRoleRequest, OrgResponse, ProjectList, ProjectResponse,
     RoleList, RoleResponse, TokenPolicyPatch, UpdateOrgRequest, UpdateRoleRequest,
 };
-use tessera_client::{AuditFilter, Client, Error as ClientError};
+use tessera_client::{AuditExport, AuditFilter, Client, Error as ClientError};
 
 use super::input;
 use super::output::{self, Table};
@@ -158,8 +158,20 @@ pub struct AuditArgs {
     /// Older than this cursor (printed after each page).
     #[arg(long, value_name = "CURSOR")]
     pub before: Option<String>,
+    /// `table` (a page, the default), or every matching event as `jsonl`
+    /// (JSON Lines) or `csv`, streamed to stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: AuditFormat,
     #[command(flatten)]
     pub conn: Connection,
+}
+
+/// How `tessera audit` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Jsonl,
+    Csv,
 }
 
 pub async fn run_role(cmd: RoleCommand) -> Result<ExitCode, CliError> {
@@ -304,6 +316,17 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode, CliError> {
         before: args.before,
         limit: args.limit,
     };
+    let export = match args.format {
+        AuditFormat::Table => None,
+        AuditFormat::Jsonl => Some(AuditExport::Jsonl),
+        AuditFormat::Csv => Some(AuditExport::Csv),
+    };
+    if let Some(format) = export {
+        let client = args.conn.client()?;
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        client.export_audit(&filter, format, &mut out).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let page = args
         .conn
         .show(async |c| c.list_audit(&filter).await, audit_table)
@@ -317,17 +340,20 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode, CliError> {
 fn audit_table(page: &AuditPage) -> String {
     let mut table = Table::new(&["AT", "ACTOR", "ACTION", "TARGET", "IP"]);
     for e in &page.items {
-        let actor = match (&e.actor.member, &e.actor.token) {
-            (Some(m), Some(t)) => format!("{m} (token {t})"),
+        // People and tokens by name; the ids are in --json and the exports.
+        let who = e.actor.email.as_ref().or(e.actor.member.as_ref());
+        let token = e.actor.token_name.as_ref().or(e.actor.token.as_ref());
+        let actor = match (who, token) {
+            (Some(m), Some(t)) => format!("{m} (token \u{201c}{t}\u{201d})"),
             (Some(m), None) => m.clone(),
-            (None, Some(t)) => format!("token {t}"),
+            (None, Some(t)) => format!("token \u{201c}{t}\u{201d}"),
             (None, None) => "-".into(),
         };
         table.row(vec![
             output::time(e.at),
             actor,
             e.action.clone(),
-            e.target.clone(),
+            e.target_name.clone().unwrap_or_else(|| e.target.clone()),
             e.ip.clone().unwrap_or_else(|| "-".into()),
         ]);
     }

@@ -60,27 +60,74 @@ impl Resolved {
 
 /// Picks the server and token from what was given (`--url`/`TESSERA_URL`,
 /// `--token`/`TESSERA_TOKEN`) and what `tessera login` saved.
-pub fn resolve(url: Option<String>, token: Option<String>, saved: Option<Saved>) -> Resolved {
+///
+/// A given token with no server is refused rather than sent to the
+/// default address: it belongs to some server, and guessing which one
+/// either fails confusingly or hands the token to the wrong one.
+pub fn resolve(
+    url: Option<String>,
+    token: Option<String>,
+    saved: Option<Saved>,
+) -> Result<Resolved, CliError> {
     let url = url.filter(|u| !u.trim().is_empty());
     match (token.filter(|t| !t.trim().is_empty()), saved) {
-        (Some(token), _) => Resolved {
-            url: url.unwrap_or_else(|| DEFAULT_URL.into()),
-            token: Some(token),
-            source: Source::Given,
-        },
+        (Some(token), _) => {
+            let url = url.ok_or_else(|| {
+                CliError::Input(format!(
+                    "a token is given (TESSERA_TOKEN or --token) but no server: set TESSERA_URL \
+                     too, e.g. `export TESSERA_URL={DEFAULT_URL}`, or pass --url"
+                ))
+            })?;
+            Ok(Resolved {
+                url,
+                token: Some(token),
+                source: Source::Given,
+            })
+        }
         (None, Some(saved)) if url.as_deref().is_none_or(|u| same_server(u, &saved.url)) => {
-            Resolved {
+            Ok(Resolved {
                 url: saved.url,
                 token: Some(saved.token),
                 source: Source::Saved,
-            }
+            })
         }
-        (None, _) => Resolved {
-            url: url.unwrap_or_else(|| DEFAULT_URL.into()),
-            token: None,
-            source: Source::None,
-        },
+        (None, saved) => {
+            let url = url.unwrap_or_else(|| DEFAULT_URL.into());
+            if let Some(saved) = saved {
+                note_login_elsewhere(&url, &saved.url);
+            }
+            Ok(Resolved {
+                url,
+                token: None,
+                source: Source::None,
+            })
+        }
     }
+}
+
+/// Why there is no credential, when a saved login was left unused because
+/// it is for another server. Kept here for [`missing_credential`]: the
+/// client reports a missing credential only when a command needs one,
+/// long after the resolution that knows why, and every command's error
+/// passes through `From<tessera_client::Error>`, which asks here.
+static LOGIN_ELSEWHERE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn note_login_elsewhere(url: &str, saved_url: &str) {
+    let _ = LOGIN_ELSEWHERE.set(login_elsewhere_message(url, saved_url));
+}
+
+fn login_elsewhere_message(url: &str, saved_url: &str) -> String {
+    format!(
+        "no API token for {url}: the saved login is for {saved_url}, and a saved token \
+         is only sent to its own server. To use it, drop --url and TESSERA_URL (or give \
+         --url {saved_url}); to use {url}, log in there: `tessera login --url {url} --email EMAIL`"
+    )
+}
+
+/// The message for a missing credential when a saved login was left
+/// unused (see [`resolve`]), if one was.
+pub fn missing_credential() -> Option<&'static str> {
+    LOGIN_ELSEWHERE.get().map(String::as_str)
 }
 
 fn same_server(a: &str, b: &str) -> bool {
@@ -197,25 +244,48 @@ mod tests {
     #[test]
     fn a_given_token_wins_over_the_saved_one() {
         let r = resolve(
-            None,
-            Some("tsr_given".into()),
-            Some(saved("https://a.example")),
-        );
-        assert_eq!(r.token.as_deref(), Some("tsr_given"));
-        assert_eq!(r.source, Source::Given);
-        // The saved URL belongs to the saved token, not to this one.
-        assert_eq!(r.url, DEFAULT_URL);
-        let r = resolve(
             Some("https://b.example".into()),
             Some("tsr_given".into()),
-            None,
-        );
+            Some(saved("https://a.example")),
+        )
+        .expect("resolves");
+        assert_eq!(r.token.as_deref(), Some("tsr_given"));
+        assert_eq!(r.source, Source::Given);
         assert_eq!(r.url, "https://b.example");
     }
 
     #[test]
+    fn a_given_token_needs_a_server() {
+        // The saved URL belongs to the saved token, not to this one, and
+        // the default is a guess: the command says to set TESSERA_URL.
+        for saved in [None, Some(saved("https://a.example"))] {
+            let err = resolve(None, Some("tsr_given".into()), saved).expect_err("no server");
+            let err = err.to_string();
+            assert!(
+                err.contains("export TESSERA_URL=http://127.0.0.1:8080"),
+                "{err}"
+            );
+            assert!(!err.contains("tsr_given"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_login_for_another_server_is_named_with_the_way_to_use_it() {
+        let err = login_elsewhere_message("http://b:1", "http://a:8080");
+        assert!(
+            err.contains("the saved login is for http://a:8080"),
+            "{err}"
+        );
+        assert!(err.contains("--url http://a:8080"), "{err}");
+        assert!(
+            err.contains("`tessera login --url http://b:1 --email EMAIL`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_saved_token_goes_only_to_its_own_server() {
-        let r = resolve(None, None, Some(saved("https://a.example")));
+        let r = resolve(None, None, Some(saved("https://a.example"))).expect("resolves");
         assert_eq!(
             r,
             Resolved {
@@ -228,20 +298,22 @@ mod tests {
             Some("https://a.example/".into()),
             None,
             Some(saved("https://a.example")),
-        );
+        )
+        .expect("resolves");
         assert_eq!(r.source, Source::Saved);
         let r = resolve(
             Some("https://evil.example".into()),
             None,
             Some(saved("https://a.example")),
-        );
+        )
+        .expect("resolves");
         assert_eq!(r.token, None);
         assert_eq!(r.url, "https://evil.example");
     }
 
     #[test]
     fn nothing_given_nothing_saved() {
-        let r = resolve(Some(String::new()), Some(" ".into()), None);
+        let r = resolve(Some(String::new()), Some(" ".into()), None).expect("resolves");
         assert_eq!(r.url, DEFAULT_URL);
         assert_eq!(r.token, None);
         assert_eq!(r.source, Source::None);

@@ -9,7 +9,9 @@ use std::io::{BufRead, IsTerminal, Read, Write};
 use serde::Deserialize;
 use tessera_api::Policy;
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use time::{Date, Duration, OffsetDateTime};
 
 use crate::error::CliError;
 
@@ -40,10 +42,54 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?}: the duration is too long"))
 }
 
-/// Parses an RFC 3339 time such as `2026-12-31T00:00:00Z`.
+/// Parses an RFC 3339 time such as `2026-12-31T00:00:00Z`, or a bare date
+/// `2026-12-31`, taken as midnight UTC: a date is what people type for an
+/// expiry, and refusing it only sends them to look up the format.
 pub fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text.trim(), &Rfc3339)
-        .map_err(|e| format!("{text:?} is not an RFC 3339 time like 2026-12-31T00:00:00Z: {e}"))
+    let trimmed = text.trim();
+    if let Ok(date) = Date::parse(trimmed, DATE) {
+        return Ok(date.midnight().assume_utc());
+    }
+    OffsetDateTime::parse(trimmed, &Rfc3339).map_err(|e| {
+        format!(
+            "{text:?} is not a time ({e}): use a date like 2026-12-31 (midnight UTC) or an \
+             RFC 3339 time like 2026-12-31T15:00:00Z"
+        )
+    })
+}
+
+/// `YYYY-MM-DD`.
+const DATE: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+/// Checks a server URL (`--url`, `TESSERA_URL`) for the two mistakes people
+/// make: no scheme (`127.0.0.1:8080`) and the API's path included
+/// (`http://host/api/v1`). The message names what to type instead. Other
+/// problems are left to the client, which names them. Empty stays empty:
+/// it counts as not given.
+pub fn parse_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    if url.is_empty() {
+        return Ok(String::new());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "invalid server URL {url:?}: it has no scheme; type http://{url} (or https://{url} \
+             if the server is behind TLS)"
+        ));
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = path.trim_end_matches('/');
+    // The client adds /api/v1 itself; a base path before it (a reverse
+    // proxy's prefix) is kept.
+    for api in ["/api/v1", "/api"] {
+        if let Some(prefix) = path.strip_suffix(api) {
+            return Err(format!(
+                "invalid server URL {url:?}: it includes the API path {api}; give the server's \
+                 address without it, {scheme}://{authority}{prefix}"
+            ));
+        }
+    }
+    Ok(url.to_owned())
 }
 
 /// The first line of stdin without its line ending: a password or a token
@@ -59,6 +105,24 @@ pub fn read_secret_line(what: &str) -> Result<String, CliError> {
         return Err(CliError::Input(format!("no {what} on stdin")));
     }
     Ok(secret)
+}
+
+/// The password for `email`: asked on the terminal without echo, or, when
+/// there is no terminal to ask on, refused with the flag that pipes it in
+/// (a script must not hang waiting for a prompt nobody sees).
+pub fn prompt_password(email: &str, usage: &str) -> Result<String, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Input(format!(
+            "no password: standard input is not a terminal, so there is no one to ask; \
+             pipe it in with --password-stdin, e.g. `{usage} --password-stdin < pw.txt`"
+        )));
+    }
+    let password = rpassword::prompt_password(format!("Password for {email}: "))
+        .map_err(|e| CliError::io("cannot read the password from the terminal", e))?;
+    if password.is_empty() {
+        return Err(CliError::Input("no password typed".into()));
+    }
+    Ok(password)
 }
 
 /// Reads a policy from `path`, or from stdin when it is `-`: a JSON list of
@@ -165,8 +229,32 @@ mod tests {
             parse_time("2026-12-31T02:00:00+02:00"),
             Ok(datetime!(2026-12-31 0:00 UTC))
         );
-        assert!(parse_time("2026-12-31").is_err());
-        assert!(parse_time("tomorrow").is_err());
+        // A bare date is midnight UTC.
+        assert_eq!(parse_time("2027-01-01"), Ok(datetime!(2027-01-01 0:00 UTC)));
+        for bad in ["tomorrow", "2027-13-01", "2027-01-01 10:00"] {
+            let err = parse_time(bad).expect_err(bad);
+            assert!(err.contains("2026-12-31T15:00:00Z"), "{err}");
+        }
+    }
+
+    #[test]
+    fn urls_without_scheme_or_with_the_api_path_say_what_to_type() {
+        for good in ["http://127.0.0.1:8080", "https://t.example/tessera/", ""] {
+            assert_eq!(parse_url(good).as_deref(), Ok(good), "{good}");
+        }
+        // What to type comes whole at the end of the API-path message.
+        let cases = [
+            ("127.0.0.1:8080", "type http://127.0.0.1:8080 (or"),
+            ("localhost", "type http://localhost (or"),
+            ("http://h:8080/api/v1", "without it, http://h:8080"),
+            ("https://h/tessera/api/v1/", "without it, https://h/tessera"),
+            ("http://h/api", "without it, http://h"),
+        ];
+        for (url, fix) in cases {
+            let err = parse_url(url).expect_err(url);
+            assert!(err.contains(fix), "{url}: {err}");
+            assert!(!fix.starts_with("without") || err.ends_with(fix), "{err}");
+        }
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub async fn run(cmd: MemberCommand) -> Result<ExitCode, CliError> {
             .conn
             .show(
                 async |c| c.list_member_tokens(&args.id).await,
-                |l| output::token_table(&l.items),
+                |l| output::token_table(&l.items, &format!("Member {} has no tokens.", args.id)),
             )
             .await
             .map(drop),

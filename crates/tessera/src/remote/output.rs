@@ -133,8 +133,12 @@ pub fn list_or_dash(items: &[String]) -> String {
     }
 }
 
-/// The tokens table shared by `token list` and `member tokens`.
-pub fn token_table(tokens: &[TokenResponse]) -> String {
+/// The tokens table shared by `token list` and `member tokens`; `empty`
+/// when there are none, since a header alone reads like a glitch.
+pub fn token_table(tokens: &[TokenResponse], empty: &str) -> String {
+    if tokens.is_empty() {
+        return format!("{}\n", clean(empty));
+    }
     let mut table = Table::new(&[
         "ID",
         "NAME",
@@ -273,7 +277,8 @@ pub(crate) mod tests {
         t.last_used_ip = Some("10.0.0.1".into());
         assert_eq!(last_used(&t), "2026-02-01T00:00:00Z from 10.0.0.1");
         assert_eq!(projects(&[]), "all");
-        let rendered = token_table(&[t]);
+        assert_eq!(token_table(&[], "No tokens."), "No tokens.\n");
+        let rendered = token_table(&[t], "No tokens.");
         assert!(
             rendered.starts_with("ID         NAME  SNIPPET"),
             "{rendered}"

@@ -22,12 +22,14 @@ const CLI_TOKEN_DAYS: u32 = 90;
 /// The long help of the command, on its variant in `RemoteCommand`
 /// (clap reads it there, not here).
 pub const LONG_ABOUT: &str = "Log in with email and password, and save a CLI token.\n\n\
-    The password is read from stdin (--password-stdin), so it stays out of shell\n\
-    history. The token is saved to $TESSERA_CONFIG_DIR/credentials.json, else\n\
+    On a terminal the password is asked for, without echo. In a script, pipe it\n\
+    in with --password-stdin, so it stays out of shell history and `ps`. The\n\
+    token is saved to $TESSERA_CONFIG_DIR/credentials.json, else\n\
     $XDG_CONFIG_HOME/tessera/credentials.json, else ~/.config/tessera/credentials.json,\n\
     readable only by you; later commands use it when neither --token nor\n\
     TESSERA_TOKEN is given.\n\n\
-    Example:\n  \
+    Examples:\n  \
+    tessera login --url http://127.0.0.1:8080 --email admin@example.com\n  \
     tessera login --url https://tessera.example.com --email ana@example.com --password-stdin < pw.txt";
 
 #[derive(Debug, Args)]
@@ -38,8 +40,8 @@ pub struct LoginArgs {
     /// The org's key, if the email belongs to several orgs.
     #[arg(long)]
     pub org: Option<String>,
-    /// Read the password from the first line of stdin (required: there is
-    /// no interactive prompt).
+    /// Read the password from the first line of stdin instead of asking
+    /// for it on the terminal.
     #[arg(long)]
     pub password_stdin: bool,
     /// The Tessera server [default: http://127.0.0.1:8080]
@@ -51,18 +53,20 @@ pub struct LoginArgs {
 pub struct LogoutArgs {}
 
 pub async fn login(args: LoginArgs) -> Result<ExitCode, CliError> {
-    if !args.password_stdin {
-        return Err(CliError::Input(
-            "pass --password-stdin and pipe the password in, e.g. \
-             `tessera login --email you@example.com --password-stdin < pw.txt`"
-                .into(),
-        ));
-    }
+    let url = match args.url.as_deref().map(input::parse_url).transpose() {
+        Ok(Some(url)) if !url.is_empty() => url,
+        Ok(_) => DEFAULT_URL.to_owned(),
+        Err(e) => return Err(CliError::Input(e)),
+    };
     let path = credentials::path().ok_or_else(|| {
         CliError::Input("nowhere to save credentials: set TESSERA_CONFIG_DIR or HOME".into())
     })?;
-    let password = input::read_secret_line("password")?;
-    let url = args.url.clone().unwrap_or_else(|| DEFAULT_URL.into());
+    let password = if args.password_stdin {
+        input::read_secret_line("password")?
+    } else {
+        let usage = format!("tessera login --url {url} --email {}", args.email);
+        input::prompt_password(&args.email, &output::clean(&usage))?
+    };
     let mut client = Client::new(url, None)?;
     let session = client
         .login(&LoginRequest {

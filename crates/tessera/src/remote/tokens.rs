@@ -255,7 +255,7 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn list(args: ListArgs) -> Result<(), CliError> {
-    let table = |list: &TokenList| output::token_table(&list.items);
+    let table = |list: &TokenList| output::token_table(&list.items, "You have no tokens.");
     args.conn
         .show(async |c| c.list_tokens().await, table)
         .await
@@ -338,7 +338,10 @@ async fn rotate(args: RotateArgs) -> Result<(), CliError> {
     };
     let resolved = args.conn.resolve()?;
     let client = resolved.client()?;
-    let rotated = client.rotate_token(&args.id, &request).await?;
+    let rotated = client
+        .rotate_token(&args.id, &request)
+        .await
+        .map_err(|e| explain_rotation(e, &args.id))?;
     let old = match args.grace {
         Some(secs) if secs > 0 => format!("The old token keeps working for {secs} more seconds."),
         _ => "The old token has stopped working.".to_owned(),
@@ -357,6 +360,22 @@ async fn rotate(args: RotateArgs) -> Result<(), CliError> {
         }
     }
     print_new_token(args.conn.json, "Rotated", &rotated, Some(&old))
+}
+
+/// A token without an expiry cannot be rotated (the server's rule); the
+/// API says so, and the CLI adds the command that gives it one.
+fn explain_rotation(error: ClientError, id: &str) -> CliError {
+    match &error {
+        ClientError::Api { code, .. } if code == "not_rotatable" => {
+            let id = output::clean(id);
+            CliError::Input(format!(
+                "token {id} has no expiry, and a token without one cannot be rotated; set an \
+                 expiry first with `tessera token update {id} --expires-in 90d`, then rotate it \
+                 again"
+            ))
+        }
+        _ => error.into(),
+    }
 }
 
 /// Whether `id` (as given, and as the server resolved it) is the token

@@ -512,3 +512,9 @@ pub fn field_value(html: &str, marker: &str) -> String {
     let end = rest[start..].find('"').expect("end of value");
     rest[start..start + end].to_owned()
 }
+
+/// The server at `base`'s `/metrics` text.
+pub async fn metrics_of(http: &reqwest::Client, base: &str) -> String {
+    let answer = http.get(format!("{base}/metrics")).send().await;
+    answer.expect("metrics").text().await.expect("text")
+}

@@ -277,15 +277,7 @@ async fn no_token_or_password_reaches_logs_audit_metrics_or_database() {
         "{audit}"
     );
     assert_absent("the audit log", audit.as_bytes(), &secrets);
-    let metrics = api
-        .http
-        .get(format!("{}/metrics", api.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::harness::metrics_of(&api.http, &api.base).await;
     assert_absent("/metrics", metrics.as_bytes(), &secrets);
 
     // The database files while running (WAL not yet checkpointed), then

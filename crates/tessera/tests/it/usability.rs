@@ -6,7 +6,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{in_days, start, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{in_days, metrics_of, start, OWNER_EMAIL, OWNER_PASSWORD};
 
 #[tokio::test]
 async fn a_token_on_a_session_only_endpoint_is_403_whatever_its_body() {
@@ -225,4 +225,149 @@ async fn the_audit_log_exports_as_json_lines_and_csv() {
     s.get("/api/v1/audit?format=csv", &reader)
         .await
         .expect_error(403, "forbidden");
+}
+
+/// `/metrics` counts requests by route template (never a raw path), times
+/// them, and counts failed logins; `/verify` and `/auth` are counted too,
+/// though answered in front of the router.
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_failed_logins() {
+    let s = start().await;
+    let (id, token, _) = s.owner_creates_token("metered").await;
+    s.owner_get(&format!("/api/v1/tokens/{id}"))
+        .await
+        .expect(200);
+    s.owner_get("/api/v1/tokens/nope").await;
+    s.verify(json!({ "token": token })).await;
+    s.http
+        .get(s.url("/api/v1/auth"))
+        .send()
+        .await
+        .expect("auth without a credential");
+    s.try_login(OWNER_EMAIL, "not the password").await;
+    let metrics = metrics_of(&s.http, &s.base).await;
+    for line in [
+        r#"tessera_http_requests_total{route="/api/v1/tokens/{id}",method="GET",status="200"} 1"#,
+        r#"tessera_http_requests_total{route="/api/v1/tokens",method="POST",status="201"} 1"#,
+        r#"tessera_http_requests_total{route="/api/v1/verify",method="POST",status="200"} 1"#,
+        r#"tessera_http_requests_total{route="/api/v1/auth",method="GET",status="401"} 1"#,
+        r#"tessera_http_requests_total{route="/api/v1/session",method="POST",status="401"} 1"#,
+        "tessera_login_failures_total 1",
+    ] {
+        assert!(metrics.contains(line), "missing {line} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains(
+            r#"tessera_http_request_duration_seconds_count{route="/api/v1/tokens/{id}"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains(&id),
+        "a raw path in the labels:\n{metrics}"
+    );
+}
+
+/// The request log names route templates and statuses, never a token id
+/// from a path, and leaves the hot endpoints out unless asked.
+#[tokio::test]
+async fn requests_are_logged_by_route_without_their_values() {
+    use crate::process::{init, ServeProcess};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database_url = crate::harness::database_url(dir.path()).await;
+    let owner = init(dir.path(), &database_url, OWNER_EMAIL, OWNER_PASSWORD);
+    for (run, env, logs_verify) in [
+        ("default", vec![], false),
+        ("quiet", vec![("TESSERA_LOG_REQUESTS", "false")], false),
+        (
+            "verbose",
+            vec![("TESSERA_LOG_VERIFY_REQUESTS", "true")],
+            true,
+        ),
+    ] {
+        let mut server = ServeProcess::start(dir.path(), &database_url, run, &env).await;
+        let http = reqwest::Client::new();
+        let me = http
+            .get(format!("{}/api/v1/me", server.base))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .expect("me");
+        let me: Value = me.json().await.expect("json");
+        let token_id = me["token"]["id"].as_str().expect("token id").to_owned();
+        http.get(format!("{}/api/v1/tokens/{token_id}", server.base))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .expect("token");
+        http.post(format!("{}/api/v1/verify", server.base))
+            .json(&json!({ "token": owner }))
+            .send()
+            .await
+            .expect("verify");
+        server.terminate();
+        let log = server.log_text();
+        // `INFO tessera::request: request method="GET" route="…" status=200 micros=…`
+        let logged = |route: &str| {
+            let field = format!("route=\"{route}\"");
+            log.lines()
+                .any(|l| l.contains("tessera::request") && l.contains(&field))
+        };
+        let quiet = run == "quiet";
+        assert_eq!(logged("/api/v1/tokens/{id}"), !quiet, "{run}:\n{log}");
+        assert_eq!(logged("/api/v1/me"), !quiet, "{run}:\n{log}");
+        assert_eq!(logged("/api/v1/verify"), logs_verify, "{run}:\n{log}");
+        assert!(
+            !log.contains(&format!("/api/v1/tokens/{token_id}")),
+            "{run}:\n{log}"
+        );
+        assert!(!log.contains(&owner), "{run}: the token in the log");
+    }
+}
+
+/// `tessera audit` names people and tokens, and `--format csv|jsonl`
+/// streams the whole log to stdout.
+#[test]
+fn the_cli_audit_names_people_and_exports() {
+    use crate::cli::{run, tessera, text};
+    use crate::forward_auth::{create_token, serve_with_owner};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, url, owner) = serve_with_owner(dir.path());
+    create_token(dir.path(), &url, &owner, &["--name", "audited"]);
+    let audit = |extra: &[&str]| {
+        let mut cmd = tessera(dir.path());
+        cmd.args(["audit", "--url", &url])
+            .args(extra)
+            .env("TESSERA_TOKEN", &owner);
+        let out = run(cmd, "");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let table = audit(&[]);
+    assert!(table.contains("owner@acme.test"), "{table}");
+    assert!(
+        table.contains("token \u{201c}audited\u{201d} of owner@acme.test"),
+        "{table}"
+    );
+    let csv = audit(&["--format", "csv"]);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .starts_with("id,at,actor_member,"),
+        "{csv}"
+    );
+    let records: Vec<&str> = lines.collect();
+    assert!(
+        records.iter().any(|r| r.contains("\"token:create\"")),
+        "{csv}"
+    );
+    let jsonl = audit(&["--format", "jsonl", "--limit", "1"]);
+    let events: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{jsonl}");
+    assert_eq!(records.len(), audit(&["--format", "jsonl"]).lines().count());
 }
