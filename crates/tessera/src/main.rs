@@ -6,6 +6,7 @@
 mod clock;
 mod error;
 mod mcp;
+mod operations;
 mod remote;
 mod scan;
 mod serve;
@@ -32,6 +33,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Set up an org and its owner without starting the service.
     Init(serve::InitArgs),
+    /// Copy the SQLite database to a file while the service serves.
+    #[command(long_about = operations::BACKUP_ABOUT)]
+    Backup(operations::BackupArgs),
+    /// Copy the SQLite deployment into an empty PostgreSQL database.
+    #[command(long_about = operations::MIGRATE_ABOUT)]
+    Migrate(operations::MigrateArgs),
     #[command(flatten)]
     Remote(remote::RemoteCommand),
     /// Find Tessera tokens in files and git history; exit 1 if any.
@@ -58,6 +65,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => serve::init(args).await,
+            Command::Backup(args) => operations::backup(args).await,
+            Command::Migrate(args) => operations::migrate(args).await,
             Command::Remote(cmd) => remote::run(cmd).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Mcp(args) => mcp::run(args).await,

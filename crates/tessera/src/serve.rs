@@ -59,7 +59,7 @@ pub struct InitArgs {
     print_token: bool,
 }
 
-fn load_config(
+pub(crate) fn load_config(
     flags: &ConfigFlags,
     listen: Option<&str>,
 ) -> Result<(Config, Vec<String>), CliError> {
@@ -102,7 +102,7 @@ fn load_config(
     Ok((config, warnings))
 }
 
-fn init_logging(filter: &str) {
+pub(crate) fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colour only on a terminal: log files and journald get plain text.

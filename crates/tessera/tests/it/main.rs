@@ -25,6 +25,7 @@ mod forward_auth;
 mod hardening;
 mod harness;
 mod login_flood;
+mod operations;
 mod process;
 mod scale_out;
 mod scan;
