@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use std::sync::Arc;
+
+use super::dialect::{self, Dialect};
 use super::{db, SqlStore};
 use crate::StoreError;
 
@@ -27,10 +30,11 @@ pub enum OperationError {
 
 impl SqlStore {
     /// Opens the SQLite deployment `url` names as the source of a backup or
-    /// a migration: as [`SqlStore::connect`] would, except that a database
-    /// file that does not exist is refused rather than created (a
+    /// a migration. Unlike [`SqlStore::connect`] it neither creates nor
+    /// migrates: a database file that does not exist is refused (a
     /// mistyped path would otherwise back up, or migrate, an empty
-    /// deployment), and so is an in-memory database.
+    /// deployment), and so is an in-memory database; the schema is left
+    /// as the server running on it (perhaps an older version) expects.
     pub async fn open_sqlite_source(url: &str) -> Result<SqlStore, OperationError> {
         if url.contains(":memory:") || url.contains("mode=memory") {
             return Err(OperationError::Refused(
@@ -46,7 +50,12 @@ impl SqlStore {
                 file.display()
             )));
         }
-        Ok(SqlStore::connect(url).await?)
+        sqlx::any::install_default_drivers();
+        Ok(SqlStore {
+            pool: dialect::sqlite_pool(url).await?,
+            dialect: Dialect::Sqlite,
+            listeners: Arc::default(),
+        })
     }
 
     /// Writes a consistent copy of this SQLite database to `path`, a file
@@ -177,5 +186,15 @@ mod tests {
             .unwrap_err();
         assert!(none.to_string().contains("in memory"), "{none}");
         assert!(!dir.path().join("m.db").exists());
+    }
+
+    #[tokio::test]
+    async fn a_source_that_is_not_there_is_refused_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.db");
+        let url = format!("sqlite://{}", missing.display());
+        let err = SqlStore::open_sqlite_source(&url).await.unwrap_err();
+        assert!(err.to_string().contains("no database at"), "{err}");
+        assert!(!missing.exists());
     }
 }

@@ -93,6 +93,7 @@ impl SqlStore {
         refuse_foreign_tables(url, &names).await?;
         let target = SqlStore::connect_with(url, pg).await?;
         let mut sink = target.pool.begin().await.map_err(db)?;
+        refuse_other_schema(&mut source, &mut sink).await?;
         let mut tables = Vec::with_capacity(names.len());
         for name in &names {
             let table = describe(&mut sink, name).await?;
@@ -199,6 +200,44 @@ async fn refuse_foreign_tables(
         "the PostgreSQL database is not empty: it has tables that are not Tessera's ({list}); \
          migrate copies into an empty database only (create one with `createdb`)"
     )))
+}
+
+/// Refuses a SQLite database whose schema is not the one this binary
+/// gave PostgreSQL: the columns would not match. The source is never
+/// migrated here, since it stays the way back, and the server that wrote
+/// it may be older.
+async fn refuse_other_schema(
+    source: &mut Transaction<'static, Any>,
+    sink: &mut Transaction<'static, Any>,
+) -> std::result::Result<(), OperationError> {
+    let ours = applied(sink).await?;
+    let theirs = applied(source).await.map_err(|_| {
+        OperationError::Refused(
+            "the SQLite database is not a Tessera database (it has no migration history)"
+                .to_owned(),
+        )
+    })?;
+    if ours == theirs {
+        return Ok(());
+    }
+    let last = |versions: &[i64]| versions.last().copied().unwrap_or(0);
+    Err(OperationError::Refused(format!(
+        "the SQLite database's schema is at migration {} and this tessera's at {}: \
+         run this version's `tessera serve` on it once (it migrates at start), stop it, \
+         then migrate",
+        last(&theirs),
+        last(&ours)
+    )))
+}
+
+/// The migrations a database has applied, in order.
+async fn applied(conn: &mut sqlx::AnyConnection) -> Result<Vec<i64>> {
+    sqlx::query_scalar(&format!(
+        "SELECT version FROM {MIGRATIONS_TABLE} ORDER BY version"
+    ))
+    .fetch_all(conn)
+    .await
+    .map_err(db)
 }
 
 /// Refuses a target table that already has rows: merging two deployments

@@ -130,9 +130,19 @@ impl Dialect {
 /// Opens a SQLite database file (created owner-only if missing) or an
 /// in-memory one, with WAL, and migrates it.
 pub(crate) async fn open_sqlite(url: &str) -> Result<AnyPool> {
+    migrated(
+        sqlite_pool(url).await?,
+        sqlx::migrate!("./migrations/sqlite"),
+    )
+    .await
+}
+
+/// As [`open_sqlite`], without migrating: for reading a deployment
+/// (`backup`, `migrate`) that a server of another version may be running.
+pub(crate) async fn sqlite_pool(url: &str) -> Result<AnyPool> {
     let memory = url.contains(":memory:") || url.contains("mode=memory");
     let options = AnyConnectOptions::from_str(url).map_err(db)?;
-    let pool = if memory {
+    if memory {
         // One connection that never closes: the database dies with it.
         AnyPoolOptions::new()
             .max_connections(1)
@@ -164,8 +174,7 @@ pub(crate) async fn open_sqlite(url: &str) -> Result<AnyPool> {
     })
     .connect_with(options)
     .await
-    .map_err(db)?;
-    migrated(pool, sqlx::migrate!("./migrations/sqlite")).await
+    .map_err(db)
 }
 
 /// Connects to PostgreSQL and migrates it. Several nodes may start at once:

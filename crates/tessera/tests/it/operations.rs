@@ -370,4 +370,40 @@ async fn migrate_refuses_another_applications_database_and_a_non_postgres_target
     let out = run_tessera(dir.path(), &sqlite, &["migrate", "--to", &elsewhere]).await;
     assert_refused(&out, "PostgreSQL URL");
     assert!(!dir.path().join("other.db").exists());
+
+    // A SQLite database an older tessera left (its last migration not yet
+    // applied) is refused, and left as it was: it is the way back, and
+    // its server may still be that older version.
+    let file = dir.path().join("live.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&file);
+    let mut older = SqliteConnection::connect_with(&options)
+        .await
+        .expect("open");
+    let forget = "DELETE FROM _sqlx_migrations \
+                  WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    sqlx::query(forget)
+        .execute(&mut older)
+        .await
+        .expect("forget");
+    let applied = "SELECT COUNT(*) FROM _sqlx_migrations";
+    let before: i64 = sqlx::query_scalar(applied)
+        .fetch_one(&mut older)
+        .await
+        .expect("count");
+    older.close().await.expect("close");
+    let out = run_tessera(
+        dir.path(),
+        &sqlite,
+        &["migrate", "--to", &postgres_schema().await],
+    )
+    .await;
+    assert_refused(&out, "run this version's `tessera serve` on it once");
+    let mut older = SqliteConnection::connect_with(&options)
+        .await
+        .expect("open");
+    let after: i64 = sqlx::query_scalar(applied)
+        .fetch_one(&mut older)
+        .await
+        .expect("count");
+    assert_eq!(after, before, "migrate migrated its source");
 }
