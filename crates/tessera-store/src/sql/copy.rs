@@ -107,13 +107,16 @@ impl SqlStore {
         }
         sink.commit().await.map_err(db)?;
         source.rollback().await.map_err(db)?;
+        // Counted again on a fresh connection, after the commit: what
+        // another node will read, not what the transaction believed.
+        let mut conn = target.pool.acquire().await.map_err(db)?;
         let mut copied = Vec::with_capacity(tables.len());
         for (table, rows) in tables.into_iter().zip(expected) {
-            let mut conn = target.pool.acquire().await.map_err(db)?;
             let landed = count(&mut conn, &table.name).await?;
             if landed != rows {
                 return Err(StoreError::Database(format!(
-                    "after the copy, table {} has {landed} rows in PostgreSQL but {rows} in SQLite",
+                    "after the copy, table {} has {landed} rows in PostgreSQL but {rows} in \
+                     SQLite; do not use the PostgreSQL database: empty it and migrate again",
                     table.name
                 ))
                 .into());
@@ -123,6 +126,7 @@ impl SqlStore {
                 rows,
             });
         }
+        drop(conn);
         target.pool.close().await;
         Ok(copied)
     }
