@@ -25,13 +25,17 @@ pub(crate) fn tessera(dir: &std::path::Path) -> Command {
     cmd
 }
 
-pub(crate) fn run(mut cmd: Command, stdin: &str) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
+/// Starts `cmd` with its stdin, stdout and stderr piped to the test.
+pub(crate) fn spawn_piped(cmd: &mut Command) -> std::process::Child {
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+pub(crate) fn run(mut cmd: Command, stdin: &str) -> Output {
+    let mut child = spawn_piped(&mut cmd);
     if let Some(mut input) = child.stdin.take() {
         input.write_all(stdin.as_bytes()).expect("stdin");
     }

@@ -283,12 +283,7 @@ pub(crate) fn with_tessera_env(mut cmd: Command, dir: &Path) -> Command {
 /// Runs `cmd` (a command that gives its child a terminal), types `input`
 /// once `prompt` is shown; whether it succeeded, and everything shown.
 fn on_terminal(mut cmd: Command, prompt: &str, input: &str) -> (bool, String) {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) is installed");
+    let mut child = crate::cli::spawn_piped(&mut cmd);
     let mut stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
