@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -172,8 +172,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> ApiError {
-    ServiceError::not_found("endpoint (the API is described at /api/v1/openapi.json)").into()
+/// An unknown address: a page for a browser, the API's JSON error for
+/// everything else (see [`web::wants_page`]).
+async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
+    if web::wants_page(uri.path(), &headers) {
+        return web::not_found_page();
+    }
+    ApiError::from(ServiceError::not_found(
+        "endpoint (the API is described at /api/v1/openapi.json)",
+    ))
+    .into_response()
 }
 
 async fn method_not_allowed() -> Response {

@@ -31,7 +31,8 @@ mod scope;
 mod session;
 mod tokens;
 
-use axum::response::Redirect;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/tokens") }))
         .route("/static/app.css", get(assets::css))
         .route("/static/app.js", get(assets::js))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/account", get(account::show))
@@ -57,4 +59,26 @@ pub fn router() -> Router<AppState> {
             get(tokens::confirm_delete).post(tokens::delete),
         )
         .merge(admin::router())
+}
+
+/// Is an unknown address a page a person asked for? Not under `/api/`
+/// (clients there always get the API's JSON error, whatever they accept)
+/// and asked for by something that takes HTML, as browsers say they do.
+/// Scripts and health checkers, which rarely send `Accept: text/html`,
+/// keep getting the JSON they can parse.
+pub fn wants_page(path: &str, headers: &HeaderMap) -> bool {
+    let accepts_html = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    accepts_html && path != "/api" && !path.starts_with("/api/")
+}
+
+/// The page for an address that leads nowhere.
+pub fn not_found_page() -> Response {
+    render::error_page(
+        StatusCode::NOT_FOUND,
+        "There is no page at this address. It may have been mistyped, or what it showed was deleted.",
+    )
 }

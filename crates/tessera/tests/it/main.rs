@@ -36,3 +36,4 @@ mod sessions;
 mod smuggling;
 mod usability;
 mod web;
+mod web_pages;

@@ -16,7 +16,7 @@ use crate::harness::{
 type Fields<'a> = &'a [(&'a str, &'a str)];
 
 /// A client that shows redirects instead of following them.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -24,17 +24,17 @@ fn client() -> reqwest::Client {
 }
 
 /// A logged-in browser: its session cookie and the session's CSRF token.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
-    cookie: String,
-    csrf: String,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-struct Page {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    html: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) html: String,
 }
 
 impl Page {
@@ -65,7 +65,7 @@ async fn page(response: reqwest::Response) -> Page {
 }
 
 impl Browser {
-    async fn login(server: &TestServer, email: &str, password: &str) -> Self {
+    pub(crate) async fn login(server: &TestServer, email: &str, password: &str) -> Self {
         let response = client()
             .post(server.url("/api/v1/session"))
             .json(&json!({ "email": email, "password": password }))
@@ -84,12 +84,17 @@ impl Browser {
     }
 
     /// The owner adds a member with `role` and `password`, who logs in.
-    async fn new_member(server: &TestServer, email: &str, role: &str, password: &str) -> Self {
+    pub(crate) async fn new_member(
+        server: &TestServer,
+        email: &str,
+        role: &str,
+        password: &str,
+    ) -> Self {
         server.add_member(email, role, password).await;
         Self::login(server, email, password).await
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         page(
             request
@@ -102,13 +107,13 @@ impl Browser {
     }
 
     /// Posts a form with the session's CSRF token added.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf_token", &self.csrf));
         self.post_raw(path, &form).await
     }
 
-    async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -126,7 +131,7 @@ async fn start_as_owner() -> (TestServer, Browser) {
 }
 
 /// The value of the page's read-only token field.
-fn shown_token(html: &str) -> String {
+pub(crate) fn shown_token(html: &str) -> String {
     field_value(html, "id=\"token-value\"")
 }
 
@@ -681,7 +686,7 @@ async fn static_assets_are_files_and_pages_have_no_inline_code() {
 }
 
 /// The id of the owner's token called `name`, and its metadata.
-async fn token_named(server: &TestServer, name: &str) -> Value {
+pub(crate) async fn token_named(server: &TestServer, name: &str) -> Value {
     let list = server.owner_get("/api/v1/tokens").await;
     list.items()
         .iter()
