@@ -151,6 +151,13 @@ pub fn check_not_expired(
     }
 }
 
+/// May a token with this expiry be rotated at all? Only one that expires
+/// (the Lightdash seed's rule, kept): a rotation replaces the expiry, so a
+/// token without one is first given one, as a change of its own.
+pub fn rotatable(current_expires_at: Option<OffsetDateTime>) -> bool {
+    current_expires_at.is_some()
+}
+
 /// Checks a rotation request: the token must have an expiry, must not have
 /// been rotated within the last hour, and the new expiry must satisfy the
 /// org's policy.
@@ -161,7 +168,7 @@ pub fn check_rotation(
     new_expires_at: OffsetDateTime,
     policy: &TokenPolicy,
 ) -> Result<(), Error> {
-    if current_expires_at.is_none() {
+    if !rotatable(current_expires_at) {
         return Err(Error::NotRotatable);
     }
     if let Some(last) = last_rotated_at {

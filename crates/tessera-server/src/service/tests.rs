@@ -133,3 +133,31 @@ async fn a_wrong_current_password_changes_nothing() {
     // The old password still logs in.
     logged_in(&state, "owner@acme.test").await;
 }
+
+#[tokio::test]
+async fn a_token_without_an_expiry_is_given_one_before_it_rotates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = org(&dir).await;
+    let owner = logged_in(&state, "owner@acme.test").await;
+    let created = tokens::create(&owner, token_request("forever", None))
+        .await
+        .expect("token");
+    let id = created.metadata.id.clone();
+    assert!(!tokens::rotatable(&created.metadata));
+    let rotate = || RotateTokenRequest {
+        expires_at: owner.now + Duration::days(30),
+        grace_period_seconds: None,
+    };
+    assert!(tokens::rotate(&owner, &id, rotate()).await.is_err());
+    let request = tessera_api::UpdateTokenRequest {
+        expires_at: Some(Some(owner.now + Duration::days(7))),
+        ..Default::default()
+    };
+    let dated = tokens::update(&owner, &id, request)
+        .await
+        .expect("expiry set");
+    assert!(tokens::rotatable(&dated));
+    tokens::rotate(&owner, &id, rotate())
+        .await
+        .expect("rotated");
+}

@@ -318,6 +318,13 @@ async fn load_own(call: &Call, id: &str, action: &str) -> ServiceResult<Token> {
     Ok(token)
 }
 
+/// Can `token` be rotated, or must it first be given an expiry (with
+/// `update`'s `expires_at`)? For front ends that offer the form that can
+/// succeed; `rotate` checks again.
+pub fn rotatable(token: &TokenResponse) -> bool {
+    tessera_core::lifecycle::rotatable(token.expires_at)
+}
+
 /// The scopes the caller may give a token: these built-in roles, and
 /// custom roles if `custom_roles`. For front ends that offer only what can
 /// succeed; the operations check the scope asked for again.

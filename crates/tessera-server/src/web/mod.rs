@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/new", get(tokens::new_form))
         .route("/tokens/{id}", get(tokens::show).post(tokens::update))
         .route("/tokens/{id}/rotate", post(tokens::rotate))
+        .route("/tokens/{id}/expiry", post(tokens::set_expiry))
         .route("/tokens/{id}/clone", post(tokens::clone))
         .route(
             "/tokens/{id}/delete",

@@ -49,6 +49,7 @@ fn notice(query: &FormData) -> Option<&'static str> {
     match query.get("done") {
         "deleted" => Some("The token was deleted. Anything still using it is refused from now on."),
         "saved" => Some("Your changes were saved."),
+        "expiry" => Some("The expiry was set. The token can be rotated now."),
         _ => None,
     }
 }
@@ -282,6 +283,9 @@ struct ShowPage {
     layout: Layout,
     token: TokenView,
     own: bool,
+    /// Rotate, or (a token that never expires) set an expiry first: the
+    /// page offers the one form that can succeed.
+    rotatable: bool,
     /// Where "back" and a deletion lead: my tokens, or (an admin looking
     /// at someone else's token) that member's page.
     back: String,
@@ -295,12 +299,26 @@ struct ShowPage {
     clone_problems: Problems,
 }
 
-/// The page's forms, in the order of its arrays below.
+/// The page's forms.
 #[derive(Clone, Copy)]
 enum Form {
-    Edit = 0,
-    Rotate = 1,
-    Clone = 2,
+    Edit,
+    Rotate,
+    /// Set an expiry, shown instead of Rotate for a token without one.
+    Expiry,
+    Clone,
+}
+
+impl Form {
+    /// The form's place in `show_page`'s arrays. Rotate and Expiry share
+    /// one (the page shows one of them, with the same expiry fields).
+    fn slot(self) -> usize {
+        match self {
+            Self::Edit => 0,
+            Self::Rotate | Self::Expiry => 1,
+            Self::Clone => 2,
+        }
+    }
 }
 
 /// Which of the page's forms was sent, with its input and problems.
@@ -320,8 +338,8 @@ async fn show_page(
     let mut forms = [&current, &empty, &empty];
     let mut problems: [Problems; 3] = Default::default();
     if let Some((which, form, p)) = sent {
-        forms[which as usize] = form;
-        problems[which as usize] = p;
+        forms[which.slot()] = form;
+        problems[which.slot()] = p;
     }
     let status = problems
         .iter()
@@ -339,6 +357,7 @@ async fn show_page(
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
             own: token.member_id == user.call.caller.member.id.as_str(),
+            rotatable: tokens::rotatable(&token),
             back: if token.member_id == user.call.caller.member.id.as_str() {
                 "/tokens".into()
             } else {
@@ -443,6 +462,36 @@ pub async fn rotate(
         fields: &["expires_at", "grace_period_seconds"],
     };
     mint_or_show(&user, &id, &headers, sent, "rotated", call).await
+}
+
+/// `POST /tokens/{id}/expiry`: give a token that never expires an expiry,
+/// as `PATCH /api/v1/tokens/{id}` with `expires_at` does, so that it can be
+/// rotated (the page offers this instead of Rotate for such a token).
+pub async fn set_expiry(
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(form): WebForm,
+) -> PageResult {
+    let expires_at = match expiry_from(&form, user.call.now) {
+        Ok(Some(at)) => at,
+        Ok(None) => {
+            let p = Problems::field("expires_at", "Choose when the token expires.");
+            return show_page(&user, &id, None, Some((Form::Expiry, &form, p))).await;
+        }
+        Err(p) => return show_page(&user, &id, None, Some((Form::Expiry, &form, p))).await,
+    };
+    let request = UpdateTokenRequest {
+        expires_at: Some(Some(expires_at)),
+        ..UpdateTokenRequest::default()
+    };
+    let saved = tokens::update(&user.call, &id, request).await;
+    done_or_again(
+        saved,
+        &format!("/tokens/{id}?done=expiry"),
+        &["expires_at"],
+        |p| show_page(&user, &id, None, Some((Form::Expiry, &form, p))),
+    )
+    .await
 }
 
 /// `POST /tokens/{id}/clone`: a new token with the same scope.
