@@ -159,12 +159,24 @@ pub async fn delete(call: &Call, id: &str) -> ServiceResult<()> {
 pub async fn list_tokens(call: &Call, id: &str) -> ServiceResult<TokenList> {
     let (state, caller, _) = call.parts();
     let member = load(call, id).await?;
-    let all = format!("{}:token/*", resource::member(&member.id));
-    if !caller.allows("token:read", &all) && member.id != caller.member.id {
+    if !tokens_listable(caller, &member.id) {
+        let all = format!("{}:token/*", resource::member(&member.id));
         return Err(ServiceError::forbidden("token:read", &all));
     }
     let tokens = state.store.list_tokens(&caller.org.id, &member.id).await?;
     Ok(readable_list(call, tokens))
+}
+
+/// May the caller list `member`'s tokens (their own, or any member's)?
+/// For front ends that show the list only to who may read it.
+pub fn may_list_tokens(caller: &Caller, member: &MemberResponse) -> bool {
+    MemberId::parse(&member.id).is_ok_and(|id| tokens_listable(caller, &id))
+}
+
+/// The rule `list_tokens` and [`may_list_tokens`] share.
+fn tokens_listable(caller: &Caller, id: &MemberId) -> bool {
+    let all = format!("{}:token/*", resource::member(id));
+    caller.allows("token:read", &all) || *id == caller.member.id
 }
 
 /// May the caller change or remove a member holding `role` at all (the
@@ -173,6 +185,43 @@ pub async fn list_tokens(call: &Call, id: &str) -> ServiceResult<TokenList> {
 pub fn check_manageable(caller: &Caller, role: BuiltinRole) -> ServiceResult<()> {
     check_member_change(caller.grantor().effective_rank(), Some(role), None)?;
     Ok(())
+}
+
+/// May the caller add members at all: `member:create`, a role they may
+/// give, and the grant rules (see the module docs)? For front ends that
+/// offer only forms that can succeed; `create` checks it all again.
+pub fn may_add(caller: &Caller) -> bool {
+    caller.allows("member:create", "member/*")
+        && caller.grantor().check_member_grant().is_ok()
+        && !grantable_roles(caller).is_empty()
+}
+
+/// May the caller change `member`'s roles (permission and rank)?
+pub fn may_update(caller: &Caller, member: &MemberResponse) -> bool {
+    may_act_on(caller, "member:update", member)
+}
+
+/// May the caller remove `member` (permission and rank)?
+pub fn may_remove(caller: &Caller, member: &MemberResponse) -> bool {
+    may_act_on(caller, "member:delete", member)
+}
+
+/// Why the caller, who may change members, may not change this one: the
+/// rank rule (an admin and an owner). `None` when they may, or when they
+/// may change no member at all (nothing to explain to them).
+pub fn rank_lock(caller: &Caller, member: &MemberResponse) -> Option<ServiceError> {
+    if !permitted(caller, "member:update", member) {
+        return None;
+    }
+    check_manageable(caller, member.role).err()
+}
+
+fn may_act_on(caller: &Caller, action: &str, member: &MemberResponse) -> bool {
+    permitted(caller, action, member) && check_manageable(caller, member.role).is_ok()
+}
+
+fn permitted(caller: &Caller, action: &str, member: &MemberResponse) -> bool {
+    MemberId::parse(&member.id).is_ok_and(|id| caller.allows(action, &resource::member(&id)))
 }
 
 /// The built-in roles the caller may give a member, lowest first.

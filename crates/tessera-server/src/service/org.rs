@@ -25,6 +25,12 @@ pub fn show(caller: &Caller) -> ServiceResult<OrgResponse> {
     Ok(org_response(&caller.org))
 }
 
+/// May the caller change the org (its token policy)? For front ends that
+/// offer only forms that can succeed.
+pub fn may_update(caller: &Caller) -> bool {
+    caller.allows("org:update", &resource::org(&caller.org.key))
+}
+
 /// Changes the org's name or token policy.
 pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<OrgResponse> {
     let (state, caller, now) = call.parts();

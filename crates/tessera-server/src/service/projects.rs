@@ -9,7 +9,7 @@ use tessera_core::lifecycle::validate_name;
 use tessera_core::model::Project;
 use tessera_core::{resource, ProjectKey};
 
-use super::{event, not_found_as, parse_or_not_found, Call, ServiceError, ServiceResult};
+use super::{event, not_found_as, parse_or_not_found, Call, Caller, ServiceError, ServiceResult};
 
 pub fn project_response(p: &Project) -> ProjectResponse {
     ProjectResponse {
@@ -17,6 +17,18 @@ pub fn project_response(p: &Project) -> ProjectResponse {
         name: p.name.clone(),
         created_at: p.created_at,
     }
+}
+
+/// May the caller create projects? For front ends that offer only forms
+/// that can succeed; `create` checks again, with the key.
+pub fn may_create(caller: &Caller) -> bool {
+    caller.allows("project:create", "proj/*")
+}
+
+/// May the caller delete project `key`?
+pub fn may_delete(caller: &Caller, key: &str) -> bool {
+    ProjectKey::parse(key)
+        .is_ok_and(|key| caller.allows("project:delete", &resource::project(&key)))
 }
 
 /// The org's projects the caller may read.

@@ -42,6 +42,29 @@ fn check_write(caller: &Caller, action: &str, key: &RoleKey, policy: &Policy) ->
     Ok(())
 }
 
+/// May the caller create custom roles? For front ends that offer only
+/// forms that can succeed; `create` checks again, with the key.
+pub fn may_create(caller: &Caller) -> bool {
+    caller.allows("role:create", "role/*")
+}
+
+/// May the caller replace role `key`'s policy: `role:update` on it, and
+/// not a role they hold (`check_write`)?
+pub fn may_update(caller: &Caller, key: &str) -> bool {
+    RoleKey::parse(key).is_ok_and(|key| {
+        caller.allows("role:update", &resource::role(&key))
+            && caller
+                .grantor()
+                .check_role_write(&key, &caller.member.custom_roles)
+                .is_ok()
+    })
+}
+
+/// May the caller delete role `key`?
+pub fn may_delete(caller: &Caller, key: &str) -> bool {
+    RoleKey::parse(key).is_ok_and(|key| caller.allows("role:delete", &resource::role(&key)))
+}
+
 /// The org's custom roles the caller may read.
 pub async fn list(call: &Call) -> ServiceResult<RoleList> {
     let (state, caller, _) = call.parts();

@@ -134,6 +134,50 @@ async fn a_wrong_current_password_changes_nothing() {
     logged_in(&state, "owner@acme.test").await;
 }
 
+/// The helpers front ends ask before offering a form agree with what the
+/// operations allow: a reader is offered nothing of the admin pages, a
+/// writer projects, an admin everything but owners.
+#[tokio::test]
+async fn front_ends_are_told_what_the_caller_may_do() {
+    use super::{audit, org, projects, roles};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = org(&dir).await;
+    let owner = logged_in(&state, "owner@acme.test").await;
+    let reader = add_member(&state, &owner, "reader@acme.test", BuiltinRole::Reader).await;
+    let writer = add_member(&state, &owner, "writer@acme.test", BuiltinRole::Writer).await;
+    let admin = add_member(&state, &owner, "admin@acme.test", BuiltinRole::Admin).await;
+    let me = |c: &Call| members::member_response(&c.caller.member);
+    let (owner_m, reader_m) = (me(&owner), me(&reader));
+
+    for (call, is_admin) in [(&reader, false), (&writer, false), (&admin, true)] {
+        let c = &call.caller;
+        assert_eq!(members::may_add(c), is_admin);
+        assert_eq!(members::may_update(c, &reader_m), is_admin);
+        assert_eq!(members::may_remove(c, &reader_m), is_admin);
+        assert_eq!(
+            members::may_list_tokens(c, &reader_m),
+            is_admin || c.member.id == reader.caller.member.id
+        );
+        assert_eq!(roles::may_create(c), is_admin);
+        assert_eq!(roles::may_update(c, "ops"), is_admin);
+        assert_eq!(roles::may_delete(c, "ops"), is_admin);
+        assert_eq!(org::may_update(c), is_admin);
+        assert_eq!(audit::may_read(c), is_admin);
+        // Nobody but an owner changes an owner; only an admin is told why.
+        assert!(!members::may_update(c, &owner_m));
+        assert_eq!(members::rank_lock(c, &owner_m).is_some(), is_admin);
+    }
+    assert!(!projects::may_create(&reader.caller));
+    assert!(projects::may_create(&writer.caller));
+    assert!(projects::may_delete(&writer.caller, "web"));
+    assert!(!projects::may_delete(&reader.caller, "web"));
+    assert!(members::may_update(&owner.caller, &me(&admin)));
+
+    // And what they are told matches what the operation does.
+    let refused = members::delete(&reader, reader_m.id.as_str()).await;
+    assert!(refused.is_err());
+}
+
 #[tokio::test]
 async fn a_token_without_an_expiry_is_given_one_before_it_rotates() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,11 +5,11 @@ use askama::Template;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_api::TokenResponse;
-use tessera_core::resource;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::auth::Caller;
+use crate::service::{audit, members, org, projects, roles};
 
 /// What the header and navigation need: who is logged in, and the CSRF
 /// token for the log-out button.
@@ -43,11 +43,11 @@ impl AdminNav {
     fn of(caller: &Caller) -> Self {
         let any = |action: &str, resource: &str| caller.allows(action, resource);
         Self {
-            members: any("member:update", "member/*") || any("member:create", "member/*"),
-            roles: any("role:update", "role/*") || any("role:create", "role/*"),
-            projects: any("project:create", "proj/*") || any("project:delete", "proj/*"),
-            policy: any("org:update", &resource::org(&caller.org.key)),
-            audit: any("audit:read", resource::AUDIT_LOG),
+            members: any("member:update", "member/*") || members::may_add(caller),
+            roles: any("role:update", "role/*") || roles::may_create(caller),
+            projects: projects::may_create(caller) || any("project:delete", "proj/*"),
+            policy: org::may_update(caller),
+            audit: audit::may_read(caller),
         }
     }
 }

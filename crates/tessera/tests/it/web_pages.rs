@@ -5,10 +5,12 @@
 //! editor lists what a policy can name and says what one allows.
 
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::harness::{start, OWNER_EMAIL, OWNER_PASSWORD};
+use crate::harness::{start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 use crate::web::{client, shown_token, token_named, Browser};
+
+const PASSWORD: &str = "member-password-1";
 
 /// The `action` of every form on the page.
 fn form_actions(html: &str) -> Vec<String> {
@@ -89,6 +91,129 @@ async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
     assert_eq!(rotated.status, 200, "{}", rotated.html);
     let value = shown_token(&rotated.html);
     server.get("/api/v1/me", &value).await.expect(200);
+}
+
+/// Members every test below sees: a reader, a writer, an admin; a role and
+/// a project to look at.
+async fn org_with_members(server: &TestServer) -> Vec<String> {
+    server
+        .add_role(json!({ "key": "ops", "policy": [{ "effect": "allow", "actions": ["flag:read"], "resources": ["proj/*"] }] }))
+        .await
+        .expect(201);
+    server
+        .add_project(json!({ "key": "web" }))
+        .await
+        .expect(201);
+    let mut ids = Vec::new();
+    for (email, role) in [
+        ("reader@acme.test", "reader"),
+        ("writer@acme.test", "writer"),
+        ("admin@acme.test", "admin"),
+    ] {
+        ids.push(server.add_member(email, role, PASSWORD).await);
+    }
+    ids
+}
+
+const ADMIN_PAGES: [&str; 6] = [
+    "/admin/members",
+    "/admin/roles",
+    "/admin/roles/ops",
+    "/admin/projects",
+    "/admin/policy",
+    "/admin/audit",
+];
+
+#[tokio::test]
+async fn readers_and_writers_see_no_admin_form_they_cannot_use() {
+    let server = start().await;
+    let ids = org_with_members(&server).await;
+    let writer_id = &ids[1];
+    // (who, the forms their admin pages may hold besides "Log out")
+    for (email, usable) in [
+        ("reader@acme.test", vec![]),
+        ("writer@acme.test", vec!["/admin/projects".to_owned()]),
+    ] {
+        let browser = Browser::login(&server, email, PASSWORD).await;
+        let member_page = format!("/admin/members/{writer_id}");
+        for path in ADMIN_PAGES.iter().copied().chain([member_page.as_str()]) {
+            let page = browser.get(path).await;
+            let extra: Vec<String> = form_actions(&page.html)
+                .into_iter()
+                .filter(|a| a != "/logout" && !usable.contains(a))
+                .collect();
+            assert!(extra.is_empty(), "{email} on {path}: {extra:?}");
+            if usable.iter().any(|u| u == path) {
+                continue;
+            }
+            for link in ["/remove\"", "/delete\"", "Add a member", "Create a role"] {
+                assert!(!page.html.contains(link), "{email} on {path}: {link}");
+            }
+        }
+        // The audit log: the API's refusal, and no filter naming members.
+        let audit = browser.get("/admin/audit").await;
+        assert_eq!(audit.status, 403, "{}", audit.html);
+        assert!(!audit.html.contains("id=\"actor\""), "{}", audit.html);
+        for other in [OWNER_EMAIL, "admin@acme.test"] {
+            assert!(!audit.html.contains(other), "{email} sees {other}");
+        }
+        // Another member's page: their roles as text, no token list.
+        let member = browser.get(&format!("/admin/members/{}", ids[2])).await;
+        assert_eq!(member.status, 200);
+        assert!(!member.html.contains("Their tokens"), "{}", member.html);
+        assert!(
+            !member.html.contains("id=\"locked\""),
+            "no rank talk for them"
+        );
+    }
+    // A writer manages projects: the form and the delete link.
+    let writer = Browser::login(&server, "writer@acme.test", PASSWORD).await;
+    let projects = writer.get("/admin/projects").await;
+    assert!(projects.html.contains("/admin/projects/web/delete\""));
+    // The policy is shown to a reader as text.
+    let reader = Browser::login(&server, "reader@acme.test", PASSWORD).await;
+    let policy = reader.get("/admin/policy").await;
+    assert!(policy.html.contains("Longest lifetime"), "{}", policy.html);
+}
+
+#[tokio::test]
+async fn admins_still_see_every_form_and_name() {
+    let server = start().await;
+    let ids = org_with_members(&server).await;
+    let admin = Browser::login(&server, "admin@acme.test", PASSWORD).await;
+    let forms = |html: &str| form_actions(html);
+    let members = admin.get("/admin/members").await;
+    assert!(forms(&members.html).contains(&"/admin/members".to_owned()));
+    assert!(members
+        .html
+        .contains(&format!("/admin/members/{}/remove\"", ids[0])));
+    let roles = admin.get("/admin/roles").await;
+    assert!(forms(&roles.html).contains(&"/admin/roles".to_owned()));
+    let role = admin.get("/admin/roles/ops").await;
+    assert!(forms(&role.html).contains(&"/admin/roles/ops".to_owned()));
+    assert!(role.html.contains("/admin/roles/ops/delete\""));
+    let projects = admin.get("/admin/projects").await;
+    assert!(forms(&projects.html).contains(&"/admin/projects".to_owned()));
+    assert!(projects.html.contains("/admin/projects/web/delete\""));
+    let policy = admin.get("/admin/policy").await;
+    assert!(forms(&policy.html).contains(&"/admin/policy".to_owned()));
+    let audit = admin.get("/admin/audit").await;
+    assert_eq!(audit.status, 200);
+    assert!(audit.html.contains("id=\"actor\""));
+    for email in [OWNER_EMAIL, "reader@acme.test", "writer@acme.test"] {
+        assert!(audit.html.contains(email), "the actor filter names {email}");
+    }
+    // A reader's page: the roles form and their tokens; an owner's: why not.
+    let reader = admin.get(&format!("/admin/members/{}", ids[0])).await;
+    assert!(forms(&reader.html).contains(&format!("/admin/members/{}", ids[0])));
+    assert!(reader.html.contains("Their tokens"));
+    let owner_id = server.owner_get("/api/v1/me").await.body["member"]["id"]
+        .as_str()
+        .expect("owner id")
+        .to_owned();
+    let owner = admin.get(&format!("/admin/members/{owner_id}")).await;
+    assert!(owner.html.contains("id=\"locked\""), "{}", owner.html);
+    assert!(!forms(&owner.html).contains(&format!("/admin/members/{owner_id}")));
 }
 
 #[tokio::test]

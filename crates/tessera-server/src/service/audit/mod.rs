@@ -9,7 +9,7 @@ use tessera_core::model::AuditEvent;
 use tessera_core::{resource, MemberId};
 use tessera_store::AuditQuery;
 
-use super::{Call, ServiceError, ServiceResult};
+use super::{Call, Caller, ServiceError, ServiceResult};
 use crate::state::AuditIds;
 use names::Names;
 
@@ -49,6 +49,12 @@ pub enum AuditFormat {
     Json,
     Jsonl,
     Csv,
+}
+
+/// May the caller read the log? Front ends ask before showing its filters,
+/// which name members and actions of people the caller may not watch.
+pub fn may_read(caller: &Caller) -> bool {
+    caller.allows("audit:read", resource::AUDIT_LOG)
 }
 
 /// One page of the log, filtered as `params` says.

@@ -21,6 +21,8 @@ use crate::web::session::WebUser;
 /// its problems, or empty; and a redirect's notice above the list.
 struct CreateForm<'a> {
     notice: Option<&'static str>,
+    /// Shown only to who may create (the service's `may_create`).
+    allowed: bool,
     form: &'a FormData,
     problems: Problems,
 }
@@ -30,7 +32,7 @@ struct CreateForm<'a> {
 async fn catalog_page<'a, L, T: Template>(
     list: impl std::future::Future<Output = ServiceResult<L>>,
     sent: Option<(&'a FormData, Problems)>,
-    notice: Option<&'static str>,
+    (notice, allowed): (Option<&'static str>, bool),
     render: impl FnOnce(L, CreateForm<'a>) -> T,
 ) -> PageResult {
     let list = list.await?;
@@ -38,6 +40,7 @@ async fn catalog_page<'a, L, T: Template>(
     let status = problems.page_status();
     let create = CreateForm {
         notice,
+        allowed,
         form,
         problems,
     };
@@ -77,7 +80,8 @@ pub(super) async fn roles_page(
     notice: Option<&'static str>,
 ) -> PageResult {
     let list = roles::list(&user.call);
-    catalog_page(list, sent, notice, |list, create| RolesPage {
+    let allowed = roles::may_create(&user.call.caller);
+    catalog_page(list, sent, (notice, allowed), |list, create| RolesPage {
         layout: user.layout("Custom roles", "roles"),
         roles: list.items.into_iter().map(RoleRow::from).collect(),
         create,
@@ -130,6 +134,10 @@ pub(super) async fn create_role(user: WebUser, WebForm(form): WebForm) -> PageRe
 #[template(path = "admin_role.html")]
 struct RolePage {
     layout: Layout,
+    /// The edit form, for who may replace this role's policy; else the
+    /// policy is shown as text.
+    editable: bool,
+    deletable: bool,
     key: String,
     name: String,
     policy: String,
@@ -161,6 +169,8 @@ pub(super) async fn role_page(
         status,
         &RolePage {
             layout: user.layout(format!("Role {}", role.key), "roles"),
+            editable: roles::may_update(&user.call.caller, &role.key),
+            deletable: roles::may_delete(&user.call.caller, &role.key),
             key: role.key,
             name,
             policy,
@@ -228,11 +238,14 @@ struct ProjectRow {
     key: String,
     name: String,
     created: String,
+    /// A Delete link, only for who may delete it.
+    deletable: bool,
 }
 
 impl From<ProjectResponse> for ProjectRow {
     fn from(p: ProjectResponse) -> Self {
         Self {
+            deletable: false,
             created: when(p.created_at),
             key: p.key,
             name: p.name,
@@ -254,9 +267,18 @@ pub(super) async fn projects_page(
     notice: Option<&'static str>,
 ) -> PageResult {
     let list = projects::list(&user.call);
-    catalog_page(list, sent, notice, |list, create| ProjectsPage {
+    let caller = &user.call.caller;
+    let allowed = projects::may_create(caller);
+    catalog_page(list, sent, (notice, allowed), |list, create| ProjectsPage {
         layout: user.layout("Projects", "projects"),
-        projects: list.items.into_iter().map(ProjectRow::from).collect(),
+        projects: list
+            .items
+            .into_iter()
+            .map(|p| ProjectRow {
+                deletable: projects::may_delete(caller, &p.key),
+                ..ProjectRow::from(p)
+            })
+            .collect(),
         create,
     })
     .await

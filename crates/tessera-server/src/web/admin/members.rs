@@ -17,11 +17,12 @@ use crate::web::scope::{builtin_role_choices, custom_role_choices, Choice};
 use crate::web::session::WebUser;
 use crate::web::tokens::ConfirmPage;
 
-/// A member in the list, and whether this viewer may change or remove
-/// them (an admin may not touch an owner: no link that can only be refused).
+/// A member in the list, and whether this viewer may remove them (a
+/// reader, or an admin looking at an owner, may not: no link that can
+/// only be refused).
 struct MemberRow {
     member: MemberResponse,
-    manageable: bool,
+    removable: bool,
 }
 
 #[derive(Template)]
@@ -31,6 +32,8 @@ struct MembersPage {
     members: Vec<MemberRow>,
     notice: Option<&'static str>,
     added: Option<(String, Option<String>)>,
+    /// The "Add a member" form, only for who may add one.
+    can_add: bool,
     email: String,
     name: String,
     roles: Vec<Choice>,
@@ -50,7 +53,7 @@ pub(super) async fn members_page(
         .items
         .into_iter()
         .map(|member| MemberRow {
-            manageable: members::check_manageable(&user.call.caller, member.role).is_ok(),
+            removable: members::may_remove(&user.call.caller, &member),
             member,
         })
         .collect();
@@ -66,6 +69,7 @@ pub(super) async fn members_page(
             members: list,
             notice,
             added,
+            can_add: members::may_add(&user.call.caller),
             email: form.get("email").to_owned(),
             name: form.get("name").to_owned(),
             roles: builtin_role_choices(members::grantable_roles(&user.call.caller), role),
@@ -115,8 +119,13 @@ struct MemberPage {
     notice: Option<&'static str>,
     roles: Vec<Choice>,
     custom_roles: Vec<Choice>,
-    tokens: Vec<TokenView>,
+    /// Their tokens, for who may list them (else the section is not shown).
+    tokens: Option<Vec<TokenView>>,
     tokens_error: Option<String>,
+    /// The roles form, for who may change this member's roles; else their
+    /// roles are shown as text.
+    editable: bool,
+    removable: bool,
     /// Why this admin cannot change or remove the member (an admin
     /// looking at an owner), instead of a form that would show the wrong
     /// role and be refused.
@@ -139,28 +148,43 @@ pub(super) async fn member_page(
             Problems::default(),
         ),
     };
-    let locked = members::check_manageable(&user.call.caller, member.role)
-        .err()
-        .map(|e| friendly(&e.into()));
+    let caller = &user.call.caller;
+    let editable = members::may_update(caller, &member);
+    let locked = members::rank_lock(caller, &member).map(|e| friendly(&e.into()));
     let now = user.call.now;
-    let (tokens, tokens_error) = match members::list_tokens(&user.call, id).await {
-        Ok(list) => (
-            list.items.iter().map(|t| TokenView::new(t, now)).collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(friendly(&e.into()))),
+    let (tokens, tokens_error) = if members::may_list_tokens(caller, &member) {
+        match members::list_tokens(&user.call, id).await {
+            Ok(list) => (
+                Some(list.items.iter().map(|t| TokenView::new(t, now)).collect()),
+                None,
+            ),
+            Err(e) => (Some(Vec::new()), Some(friendly(&e.into()))),
+        }
+    } else {
+        (None, None)
+    };
+    let (roles, custom_roles) = if editable {
+        let grantable = members::grantable_roles(caller);
+        (
+            builtin_role_choices(grantable, &role),
+            custom_role_choices(&user.call, &picked).await,
+        )
+    } else {
+        (Vec::new(), Vec::new())
     };
     let status = problems.page_status();
     Ok(page(
         status,
         &MemberPage {
             layout: user.layout(format!("Member {}", member.email), "members"),
-            roles: builtin_role_choices(members::grantable_roles(&user.call.caller), &role),
-            custom_roles: custom_role_choices(&user.call, &picked).await,
+            roles,
+            custom_roles,
+            removable: members::may_remove(caller, &member),
             member,
             notice,
             tokens,
             tokens_error,
+            editable,
             locked,
             problems,
         },

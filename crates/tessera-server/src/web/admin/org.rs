@@ -20,6 +20,8 @@ use crate::web::session::WebUser;
 #[template(path = "admin_policy.html")]
 struct PolicyPage {
     layout: Layout,
+    /// The form, for who may change the policy; else the policy as text.
+    editable: bool,
     require_expiration: bool,
     max_days: String,
     notice: Option<&'static str>,
@@ -34,6 +36,7 @@ pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
         StatusCode::OK,
         &PolicyPage {
             layout: user.layout("Token policy", "policy"),
+            editable: org::may_update(&user.call.caller),
             require_expiration: current.require_expiration,
             max_days: current
                 .max_lifetime_days
@@ -55,6 +58,7 @@ pub(super) async fn update_policy(
             problems.status(),
             &PolicyPage {
                 layout: user.layout("Token policy", "policy"),
+                editable: true,
                 require_expiration: form.get("require_expiration") == "on",
                 max_days: form.get("max_lifetime_days").to_owned(),
                 notice: None,
@@ -108,6 +112,8 @@ struct AuditPageView {
     rows: Vec<AuditRow>,
     next: Option<String>,
     problem: Option<String>,
+    /// The filters, only for who may read the log: they name members.
+    filters: bool,
 }
 
 /// `GET /admin/audit?actor=&action=&target=&before=`: the API's own query
@@ -122,7 +128,14 @@ pub(super) async fn audit(
         .into_iter()
         .filter_map(|k| query.opt(k).map(|v| (k, v)))
         .collect();
-    let members = members::list(&user.call).await?.items;
+    // Who may not read the log sees neither the filters nor the members
+    // they list: only the refusal.
+    let filters = audit::may_read(&user.call.caller);
+    let members = if filters {
+        members::list(&user.call).await?.items
+    } else {
+        Vec::new()
+    };
     let name_of = |id: &str| {
         members
             .iter()
@@ -183,6 +196,7 @@ pub(super) async fn audit(
             rows,
             next,
             problem,
+            filters,
         },
     ))
 }
