@@ -1,14 +1,7 @@
 //! Tessera's own resource names, in the `type/name` path syntax that
-//! policies match (see [`crate::policy`]). Products add their own.
-//!
-//! | resource | actions |
-//! | --- | --- |
-//! | `member/<member id>:token/<token id>` | `token:read|create|update|rotate|clone|delete` |
-//! | `member/<member id>` | `member:read|create|update|delete` |
-//! | `role/<key>` | `role:read|create|update|delete` |
-//! | `proj/<key>` | `project:read|create|delete` |
-//! | `org/<key>` | `org:read|update` |
-//! | `audit/log` | `audit:read` |
+//! policies match (see [`crate::policy`]), and the actions on each:
+//! [`KINDS`]. Products add their own resources beneath a project
+//! (`proj/web:env/prod:flag/checkout`).
 
 use crate::model::{CustomRole, Member, Org, Project, Token};
 use crate::{MemberId, OrgKey, ProjectKey, RoleKey, TokenId};
@@ -59,3 +52,76 @@ pub fn org(key: &OrgKey) -> String {
 }
 
 pub const AUDIT_LOG: &str = "audit/log";
+
+/// One kind of resource Tessera names: the shape of its name, an example
+/// pattern, and the actions a policy can allow or deny on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceKind {
+    pub shape: &'static str,
+    pub example: &'static str,
+    pub actions: &'static [&'static str],
+}
+
+/// Every resource Tessera itself checks, with its actions: one list, as
+/// data, so that the web page's policy editor shows it rather than a copy.
+pub const KINDS: &[ResourceKind] = &[
+    ResourceKind {
+        shape: "member/<member id>:token/<token id>",
+        example: "member/*:token/*",
+        actions: &[
+            "token:read",
+            "token:create",
+            "token:update",
+            "token:rotate",
+            "token:clone",
+            "token:delete",
+        ],
+    },
+    ResourceKind {
+        shape: "member/<member id>",
+        example: "member/*",
+        actions: &[
+            "member:read",
+            "member:create",
+            "member:update",
+            "member:delete",
+        ],
+    },
+    ResourceKind {
+        shape: "role/<key>",
+        example: "role/*",
+        actions: &["role:read", "role:create", "role:update", "role:delete"],
+    },
+    ResourceKind {
+        shape: "proj/<key>",
+        example: "proj/web",
+        actions: &["project:read", "project:create", "project:delete"],
+    },
+    ResourceKind {
+        shape: "org/<key>",
+        example: "org/*",
+        actions: &["org:read", "org:update"],
+    },
+    ResourceKind {
+        shape: AUDIT_LOG,
+        example: AUDIT_LOG,
+        actions: &["audit:read"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::check_resource_shape;
+
+    #[test]
+    fn every_kind_is_a_valid_pattern_with_type_verb_actions() {
+        for kind in KINDS {
+            assert_eq!(check_resource_shape(kind.example, true), Ok(()), "{kind:?}");
+            for action in kind.actions {
+                let (ty, verb) = action.split_once(':').expect("type:verb");
+                assert!(!ty.is_empty() && !verb.is_empty(), "{action}");
+            }
+        }
+    }
+}

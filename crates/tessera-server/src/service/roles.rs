@@ -34,7 +34,7 @@ async fn load(call: &Call, key: &RoleKey) -> ServiceResult<CustomRole> {
 /// valid, the caller has `action` on it, and does not hold it
 /// (`Grantor::check_role_write`).
 fn check_write(caller: &Caller, action: &str, key: &RoleKey, policy: &Policy) -> ServiceResult<()> {
-    policy.validate()?;
+    check_policy(policy)?;
     caller.require(action, &resource::role(key))?;
     caller
         .grantor()
@@ -63,6 +63,14 @@ pub fn may_update(caller: &Caller, key: &str) -> bool {
 /// May the caller delete role `key`?
 pub fn may_delete(caller: &Caller, key: &str) -> bool {
     RoleKey::parse(key).is_ok_and(|key| caller.allows("role:delete", &resource::role(&key)))
+}
+
+/// The check every write of a policy makes (a role's, or a token's inline
+/// policy), alone: for a front end that shows what a policy means before
+/// it is saved.
+pub fn check_policy(policy: &Policy) -> ServiceResult<()> {
+    policy.validate()?;
+    Ok(())
 }
 
 /// The org's custom roles the caller may read.

@@ -205,3 +205,17 @@ async fn a_token_without_an_expiry_is_given_one_before_it_rotates() {
         .await
         .expect("rotated");
 }
+
+#[test]
+fn a_policy_is_checked_alone_as_every_write_checks_it() {
+    let ok: tessera_core::Policy = serde_json::from_str(
+        r#"[{"effect": "allow", "actions": ["token:read"], "resources": ["proj/web:*"]}]"#,
+    )
+    .expect("policy");
+    assert!(super::roles::check_policy(&ok).is_ok());
+    let bad: tessera_core::Policy = serde_json::from_str(
+        r#"[{"effect": "allow", "actions": ["read"], "resources": ["proj/web"]}]"#,
+    )
+    .expect("policy");
+    assert!(super::roles::check_policy(&bad).is_err());
+}

@@ -357,7 +357,7 @@ pub(crate) fn scope_from(
         (Some(role), None, None) => Ok(TokenScope::Role(role)),
         (None, Some(keys), None) => Ok(TokenScope::CustomRoles(parse_role_keys(&keys)?)),
         (None, None, Some(policy)) => {
-            policy.validate()?;
+            super::roles::check_policy(&policy)?;
             Ok(TokenScope::Policy(policy))
         }
         _ => Err(ServiceError::BadRequest(

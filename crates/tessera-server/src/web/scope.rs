@@ -7,6 +7,7 @@ use time::macros::format_description;
 use time::Duration;
 
 use super::forms::{FormData, Problems};
+use super::policy_help::PolicyHelp;
 use crate::redact::redact;
 use crate::service::Call;
 use crate::service::{projects, roles, tokens};
@@ -60,6 +61,7 @@ pub struct ScopeFields {
     pub can_custom: bool,
     pub custom_roles: Vec<Choice>,
     pub policy: String,
+    pub help: PolicyHelp,
     pub projects: Vec<Choice>,
     pub err_scope: Option<String>,
     pub err_custom_roles: Option<String>,
@@ -99,6 +101,7 @@ impl ScopeFields {
             can_custom,
             custom_roles,
             policy: form.get("policy").to_owned(),
+            help: PolicyHelp::for_text(form.get("policy")),
             projects,
             err_scope: err("scope"),
             err_custom_roles: err("custom_roles"),
@@ -146,25 +149,45 @@ pub fn chosen(form: &FormData) -> Result<Chosen, Problems> {
             }
             chosen.custom_roles = Some(keys);
         }
-        "policy" => {
-            let text = form.get("policy").trim();
-            if text.is_empty() {
-                return Err(Problems::field(
-                    "policy",
-                    "Enter a policy: a JSON list of statements.",
-                ));
-            }
-            let policy = serde_json::from_str::<Policy>(text).map_err(|e| {
-                Problems::field(
-                    "policy",
-                    format!("This is not a valid policy: {}.", redact(&e.to_string())),
-                )
-            })?;
-            chosen.policy = Some(policy);
-        }
+        "policy" => chosen.policy = Some(chosen_policy(form.get("policy"))?),
         _ => return Err(Problems::field("scope", "Choose a scope.")),
     }
     Ok(chosen)
+}
+
+/// The answer to a form's "Check the policy" button: asked for, and then
+/// the policy's problem next to its field, or none (the page then shows
+/// the policy in words). Nothing is saved.
+pub fn policy_checked(form: &FormData, fields: &[&'static str]) -> Option<Problems> {
+    if form.get("check") != "policy" {
+        return None;
+    }
+    let problems = match chosen_policy(form.get("policy")) {
+        Ok(policy) => roles::check_policy(&policy)
+            .err()
+            .map(|e| Problems::from_api(e, fields))
+            .unwrap_or_default(),
+        Err(problems) => problems,
+    };
+    Some(problems)
+}
+
+/// A policy field's text as a policy, or why it is not one (empty, not
+/// JSON, not statements): what every policy field says about its shape.
+pub fn chosen_policy(text: &str) -> Result<Policy, Problems> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Problems::field(
+            "policy",
+            "Enter a policy: a JSON list of statements.",
+        ));
+    }
+    serde_json::from_str::<Policy>(text).map_err(|e| {
+        Problems::field(
+            "policy",
+            format!("This is not a valid policy: {}.", redact(&e.to_string())),
+        )
+    })
 }
 
 /// The expiry fieldset: presets within the org's cap, a custom date, and

@@ -101,6 +101,10 @@ pub async fn new_form(user: WebUser) -> Response {
 
 /// `POST /tokens`: create, and show the value this once.
 pub async fn create(user: WebUser, headers: HeaderMap, WebForm(form): WebForm) -> Response {
+    // "Check the policy": the form again, the policy read, nothing minted.
+    if let Some(checked) = scope::policy_checked(&form, TOKEN_FIELDS) {
+        return new_page(&user, &form, checked).await;
+    }
     let request = match create_request(&form, user.call.now) {
         Ok(r) => r,
         Err(problems) => return new_page(&user, &form, problems).await,
@@ -409,6 +413,9 @@ pub async fn show(user: WebUser, Path(id): Path<String>, RawQuery(raw): RawQuery
 
 /// `POST /tokens/{id}`: rename, re-scope, re-restrict.
 pub async fn update(user: WebUser, Path(id): Path<String>, WebForm(form): WebForm) -> PageResult {
+    if let Some(checked) = scope::policy_checked(&form, TOKEN_FIELDS) {
+        return show_page(&user, &id, None, Some((Form::Edit, &form, checked))).await;
+    }
     let chosen = match scope::chosen(&form) {
         Ok(c) => c,
         Err(p) => return show_page(&user, &id, None, Some((Form::Edit, &form, p))).await,

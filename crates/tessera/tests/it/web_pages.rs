@@ -272,3 +272,95 @@ async fn the_favicon_is_served_from_the_binary_and_cached() {
     let html = login.text().await.expect("html");
     assert!(html.contains("<link rel=\"icon\" href=\"/favicon.ico\""));
 }
+
+#[tokio::test]
+async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
+    let server = start().await;
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    // The reference, from tessera-core's list, beside every policy field.
+    for path in ["/admin/roles", "/tokens/new"] {
+        let page = owner.get(path).await;
+        for known in [
+            "member/&#60;member id&#62;:token/&#60;token id&#62;",
+            "token:rotate",
+            "project:delete",
+            "audit:read",
+        ] {
+            assert!(page.html.contains(known), "{path}: {known}");
+        }
+    }
+    let policy = r#"[{"effect": "allow", "actions": ["token:read"], "resources": ["proj/web:*"]},
+                     {"effect": "deny", "actions": ["token:delete"], "resources": ["*"]}]"#;
+    let in_words = [
+        "Allows token:read on proj/web:*",
+        "Denies token:delete on everything",
+    ];
+    // "Check the policy": read and described, nothing saved.
+    let checked = owner
+        .post(
+            "/admin/roles",
+            &[("key", "ops"), ("policy", policy), ("check", "policy")],
+        )
+        .await;
+    assert_eq!(checked.status, 200, "{}", checked.html);
+    for line in in_words {
+        assert!(checked.html.contains(line), "{line}: {}", checked.html);
+    }
+    assert!(checked.html.contains("value=\"ops\""), "the form is kept");
+    let roles = server.owner_get("/api/v1/roles").await;
+    assert_eq!(roles.body["items"], json!([]), "nothing saved");
+    // A policy that does not validate: its error next to it, no summary.
+    let bad = r#"[{"effect": "allow", "actions": ["read"], "resources": ["proj/web"]}]"#;
+    let refused = owner
+        .post(
+            "/admin/roles",
+            &[("key", "ops"), ("policy", bad), ("check", "policy")],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.html);
+    assert!(
+        refused.html.contains("id=\"policy-error\""),
+        "{}",
+        refused.html
+    );
+    assert!(!refused.html.contains("id=\"policy-summary\""));
+    // Saved, the role's page says it in words too.
+    let saved = owner
+        .post("/admin/roles", &[("key", "ops"), ("policy", policy)])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.html);
+    let role = owner.get("/admin/roles/ops").await;
+    for line in in_words {
+        assert!(role.html.contains(line), "{line}");
+    }
+    let check_edit = owner
+        .post("/admin/roles/ops", &[("policy", bad), ("check", "policy")])
+        .await;
+    assert_eq!(check_edit.status, 422);
+    assert!(check_edit.html.contains("id=\"policy-error\""));
+
+    // An inline token policy: checked on the create form, nothing minted;
+    // the token's page describes the policy it holds.
+    let fields = [
+        ("name", "scoped"),
+        ("scope", "policy"),
+        ("policy", policy),
+        ("expiry", "30"),
+    ];
+    let mut check = fields.to_vec();
+    check.push(("check", "policy"));
+    let checked = owner.post("/tokens", &check).await;
+    assert_eq!(checked.status, 200, "{}", checked.html);
+    assert!(checked.html.contains(in_words[1]), "{}", checked.html);
+    assert!(!checked.html.contains("id=\"token-value\""));
+    let tokens = server.owner_get("/api/v1/tokens").await;
+    assert!(tokens.items().iter().all(|t| t["name"] != "scoped"));
+    let created = owner.post("/tokens", &fields).await;
+    assert_eq!(created.status, 201, "{}", created.html);
+    let id = token_named(&server, "scoped").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let page = owner.get(&format!("/tokens/{id}")).await;
+    assert!(page.html.contains(in_words[0]), "{}", page.html);
+}

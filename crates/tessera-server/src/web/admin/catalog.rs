@@ -10,11 +10,12 @@ use tessera_api::{
 
 use super::confirm;
 use super::{notice, query_of};
-use crate::redact::redact;
 use crate::service::{projects, roles, ServiceResult};
 use crate::state::AppState;
 use crate::web::forms::{done_or_again, redirect, shown, FormData, PageResult, Problems, WebForm};
+use crate::web::policy_help::PolicyHelp;
 use crate::web::render::{page, when, Layout};
+use crate::web::scope::{chosen_policy, policy_checked};
 use crate::web::session::WebUser;
 
 /// The create form under a catalogue's list, as it shows: as sent with
@@ -72,6 +73,7 @@ struct RolesPage<'a> {
     layout: Layout,
     roles: Vec<RoleRow>,
     create: CreateForm<'a>,
+    help: PolicyHelp,
 }
 
 pub(super) async fn roles_page(
@@ -84,6 +86,7 @@ pub(super) async fn roles_page(
     catalog_page(list, sent, (notice, allowed), |list, create| RolesPage {
         layout: user.layout("Custom roles", "roles"),
         roles: list.items.into_iter().map(RoleRow::from).collect(),
+        help: PolicyHelp::for_text(create.form.get("policy")),
         create,
     })
     .await
@@ -91,19 +94,7 @@ pub(super) async fn roles_page(
 
 /// The policy textarea, parsed; a message next to it when it is not JSON.
 fn policy_field(form: &FormData) -> Result<Policy, Problems> {
-    let text = form.get("policy").trim();
-    if text.is_empty() {
-        return Err(Problems::field(
-            "policy",
-            "Enter a policy: a JSON list of statements.",
-        ));
-    }
-    serde_json::from_str(text).map_err(|e| {
-        Problems::field(
-            "policy",
-            format!("This is not a valid policy: {}.", redact(&e.to_string())),
-        )
-    })
+    chosen_policy(form.get("policy"))
 }
 
 pub(super) async fn roles(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
@@ -111,6 +102,9 @@ pub(super) async fn roles(user: WebUser, RawQuery(raw): RawQuery) -> PageResult 
 }
 
 pub(super) async fn create_role(user: WebUser, WebForm(form): WebForm) -> PageResult {
+    if let Some(checked) = policy_checked(&form, &["policy"]) {
+        return roles_page(&user, Some((&form, checked)), None).await;
+    }
     let policy = match policy_field(&form) {
         Ok(p) => p,
         Err(p) => return roles_page(&user, Some((&form, p)), None).await,
@@ -143,6 +137,7 @@ struct RolePage {
     policy: String,
     notice: Option<&'static str>,
     problems: Problems,
+    help: PolicyHelp,
 }
 
 pub(super) async fn role_page(
@@ -173,6 +168,7 @@ pub(super) async fn role_page(
             deletable: roles::may_delete(&user.call.caller, &role.key),
             key: role.key,
             name,
+            help: PolicyHelp::for_text(&policy),
             policy,
             notice,
             problems,
@@ -193,6 +189,9 @@ pub(super) async fn update_role(
     Path(key): Path<String>,
     WebForm(form): WebForm,
 ) -> PageResult {
+    if let Some(checked) = policy_checked(&form, &["policy"]) {
+        return role_page(&user, &key, Some((&form, checked)), None).await;
+    }
     let policy = match policy_field(&form) {
         Ok(p) => p,
         Err(p) => return role_page(&user, &key, Some((&form, p)), None).await,
