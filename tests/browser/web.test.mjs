@@ -294,6 +294,31 @@ test("the tokens page, end to end in chromium", async (t) => {
     assert.match(await fieldError("expires_at-error"), /at most once per hour/);
   });
 
+  await t.test("a token that never expires: set an expiry first, then rotate", async () => {
+    await page.goto(`${base}/tokens/new`);
+    await page.fill("#name", "forever");
+    await page.check("#exp-none");
+    await page.click("text=Create token");
+    await page.locator("h1", { hasText: "Token created" }).waitFor();
+    const forever = await page.inputValue("#token-value");
+    await page.click("text=I have copied it");
+    await page.click('a:text-is("forever")');
+    // No Rotate form that could only be refused: the expiry form instead.
+    assert.equal(await page.locator("text=Rotate token").count(), 0);
+    assert.match(await page.textContent("#no-expiry"), /never expires/);
+    await page.check("#exp-7");
+    await page.click("text=Set expiry");
+    await page.waitForURL(/\/tokens\/[0-9A-Za-z]{27}\?done=expiry$/);
+    assert.match(await page.textContent("[role=status]"), /expiry was set/);
+    const me = await api("GET", "/me", forever);
+    assert.ok(me.body.token.expires_at, "the token now expires");
+    await page.check("#exp-30");
+    await page.click("text=Rotate token");
+    await page.locator("h1", { hasText: "Token rotated" }).waitFor();
+    assert.equal((await api("GET", "/me", forever)).status, 401, "the old value stops");
+    await page.click("text=I have copied it");
+  });
+
   await t.test("delete it, after a confirmation that names it", async () => {
     await page.goto(`${base}/tokens`);
     await page.locator("tr", { hasText: tokenName }).locator("a.danger").click();
@@ -370,6 +395,12 @@ test("the tokens page, end to end in chromium", async (t) => {
     await page.click("text=Create role");
     assert.match(await fieldError("policy-error"), /not a valid policy/i);
     await page.fill("#policy", '[{"effect": "allow", "actions": ["deploy:*"], "resources": ["proj/*"]}]');
+    // Checked on the server, said in words, nothing saved yet.
+    await page.click("text=Check the policy");
+    assert.match(await page.textContent("#policy-summary"), /Allows deploy:\* on proj\/\*/);
+    await page.click("summary:text-is('Actions and resources you can name')");
+    assert.ok(await page.isVisible("code:text-is('token:rotate')"), "the known actions are listed");
+    assert.equal((await api("GET", "/roles", ownerToken)).body.items.length, 0);
     await page.click("text=Create role");
     await page.waitForURL(/done=created/);
     assert.match(await page.textContent("table"), /deployer/);
@@ -523,6 +554,16 @@ test("the tokens page, end to end in chromium", async (t) => {
     }
     await shot("tokens-phone");
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await t.test("an unknown page is a page; the icon is there", async () => {
+    const missing = await page.goto(`${base}/no/such/page`);
+    assert.equal(missing.status(), 404);
+    assert.match(await page.textContent("[role=alert]"), /no page at this address/);
+    const icon = await page.goto(`${base}/favicon.ico`);
+    assert.equal(icon.status(), 200);
+    assert.equal(icon.headers()["content-type"], "image/svg+xml");
+    await page.goto(`${base}/tokens`);
   });
 
   await t.test("log out", async () => {
