@@ -25,6 +25,13 @@ async fn org(dir: &tempfile::TempDir) -> AppState {
     state
 }
 
+/// A new org and its owner's call.
+async fn org_and_owner(dir: &tempfile::TempDir) -> (AppState, Call) {
+    let state = org(dir).await;
+    let owner = logged_in(&state, "owner@acme.test").await;
+    (state, owner)
+}
+
 /// A call as a front end makes one: logged in, then read back from the
 /// session.
 async fn logged_in(state: &AppState, email: &str) -> Call {
@@ -68,8 +75,7 @@ fn token_request(name: &str, role: Option<BuiltinRole>) -> CreateTokenRequest {
 #[tokio::test]
 async fn operations_refuse_what_the_caller_may_not_do() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = org(&dir).await;
-    let owner = logged_in(&state, "owner@acme.test").await;
+    let (state, owner) = org_and_owner(&dir).await;
     let reader = add_member(&state, &owner, "reader@acme.test", BuiltinRole::Reader).await;
     let now = state.now();
 
@@ -122,8 +128,7 @@ async fn operations_refuse_what_the_caller_may_not_do() {
 #[tokio::test]
 async fn a_wrong_current_password_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = org(&dir).await;
-    let owner = logged_in(&state, "owner@acme.test").await;
+    let (state, owner) = org_and_owner(&dir).await;
     let request = ChangePasswordRequest {
         current_password: "not it at all".into(),
         new_password: "another long passphrase".into(),
@@ -141,8 +146,7 @@ async fn a_wrong_current_password_changes_nothing() {
 async fn front_ends_are_told_what_the_caller_may_do() {
     use super::{audit, org, projects, roles};
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = org(&dir).await;
-    let owner = logged_in(&state, "owner@acme.test").await;
+    let (state, owner) = org_and_owner(&dir).await;
     let reader = add_member(&state, &owner, "reader@acme.test", BuiltinRole::Reader).await;
     let writer = add_member(&state, &owner, "writer@acme.test", BuiltinRole::Writer).await;
     let admin = add_member(&state, &owner, "admin@acme.test", BuiltinRole::Admin).await;
@@ -181,8 +185,7 @@ async fn front_ends_are_told_what_the_caller_may_do() {
 #[tokio::test]
 async fn a_token_without_an_expiry_is_given_one_before_it_rotates() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = org(&dir).await;
-    let owner = logged_in(&state, "owner@acme.test").await;
+    let (_, owner) = org_and_owner(&dir).await;
     let created = tokens::create(&owner, token_request("forever", None))
         .await
         .expect("token");

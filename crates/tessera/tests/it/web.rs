@@ -23,6 +23,21 @@ pub(crate) fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// A server, its owner logged in, and the id of the owner's token
+/// "forever", which never expires.
+pub(crate) async fn owner_with_token_that_never_expires() -> (TestServer, Browser, String) {
+    let (server, owner) = start_as_owner().await;
+    let id = owner
+        .create_token(&server, &[("name", "forever"), ("expiry", "none")])
+        .await;
+    (server, owner, id)
+}
+
+/// `GET path` without a session (a file, or a page anyone may see).
+pub(crate) async fn fetch(server: &TestServer, path: &str) -> reqwest::Response {
+    client().get(server.url(path)).send().await.expect(path)
+}
+
 /// A logged-in browser: its session cookie and the session's CSRF token.
 pub(crate) struct Browser {
     http: reqwest::Client,
@@ -40,14 +55,14 @@ pub(crate) struct Page {
 impl Page {
     /// Asserts the status, showing the page when it is another.
     #[track_caller]
-    fn expect(self, status: u16) -> Self {
+    pub(crate) fn expect(self, status: u16) -> Self {
         assert_eq!(self.status, status, "{}", self.html);
         self
     }
 
     /// Asserts the page shows an error next to the form field `field`.
     #[track_caller]
-    fn assert_field_error(&self, field: &str) {
+    pub(crate) fn assert_field_error(&self, field: &str) {
         assert!(
             self.html.contains(&format!("id=\"{field}-error\"")),
             "no error for {field}: {}",
@@ -113,6 +128,17 @@ impl Browser {
         self.post_raw(path, &form).await
     }
 
+    /// Creates one of the owner's tokens with the form's `fields`
+    /// (a name among them); its id.
+    pub(crate) async fn create_token(&self, server: &TestServer, fields: Fields<'_>) -> String {
+        self.post("/tokens", fields).await.expect(201);
+        let name = fields.iter().find(|(k, _)| *k == "name").expect("name").1;
+        token_named(server, name).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
     pub(crate) async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let request = self
             .http
@@ -124,7 +150,7 @@ impl Browser {
 }
 
 /// A new server and its owner, logged in to the page.
-async fn start_as_owner() -> (TestServer, Browser) {
+pub(crate) async fn start_as_owner() -> (TestServer, Browser) {
     let server = start().await;
     let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
     (server, owner)
@@ -644,21 +670,13 @@ async fn the_page_enforces_the_apis_permission_rules() {
 #[tokio::test]
 async fn static_assets_are_files_and_pages_have_no_inline_code() {
     let server = start().await;
-    let css = client()
-        .get(server.url("/static/app.css"))
-        .send()
-        .await
-        .expect("css");
+    let css = fetch(&server, "/static/app.css").await;
     assert_eq!(css.status(), 200);
     assert!(css.headers()["content-type"]
         .to_str()
         .unwrap_or("")
         .starts_with("text/css"));
-    let js = client()
-        .get(server.url("/static/app.js"))
-        .send()
-        .await
-        .expect("js");
+    let js = fetch(&server, "/static/app.js").await;
     assert!(js.headers()["content-type"]
         .to_str()
         .unwrap_or("")
@@ -697,15 +715,7 @@ pub(crate) async fn token_named(server: &TestServer, name: &str) -> Value {
 
 #[tokio::test]
 async fn edit_clone_and_the_rotation_rules_through_the_page() {
-    let (server, browser) = start_as_owner().await;
-    browser
-        .post("/tokens", &[("name", "forever"), ("expiry", "none")])
-        .await
-        .expect(201);
-    let id = token_named(&server, "forever").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (server, browser, id) = owner_with_token_that_never_expires().await;
 
     // A token that never expires cannot be rotated: the spec's rule, as a
     // message next to the expiry.

@@ -7,8 +7,11 @@
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use serde_json::{json, Value};
 
-use crate::harness::{start, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
-use crate::web::{client, shown_token, token_named, Browser};
+use crate::harness::{start, TestServer, OWNER_EMAIL};
+use crate::web::{
+    client, fetch, owner_with_token_that_never_expires, shown_token, start_as_owner, token_named,
+    Browser,
+};
 
 const PASSWORD: &str = "member-password-1";
 
@@ -26,16 +29,7 @@ fn form_actions(html: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
-    let server = start().await;
-    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
-    let created = owner
-        .post("/tokens", &[("name", "forever"), ("expiry", "none")])
-        .await;
-    assert_eq!(created.status, 201, "{}", created.html);
-    let id = token_named(&server, "forever").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (server, owner, id) = owner_with_token_that_never_expires().await;
     let (rotate, expiry) = (
         format!("/tokens/{id}/rotate"),
         format!("/tokens/{id}/expiry"),
@@ -50,22 +44,18 @@ async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
 
     // Without the CSRF token, or with a date in the past: nothing changes,
     // and the mistake is next to the expiry.
-    let forged = owner
+    owner
         .post_raw(&expiry, &[("expiry", "30"), ("csrf_token", "forged")])
-        .await;
-    assert_eq!(forged.status, 403);
+        .await
+        .expect(403);
     let past = owner
         .post(
             &expiry,
             &[("expiry", "custom"), ("expires_on", "2020-01-01")],
         )
-        .await;
-    assert_eq!(past.status, 422, "{}", past.html);
-    assert!(
-        past.html.contains("id=\"expires_at-error\""),
-        "{}",
-        past.html
-    );
+        .await
+        .expect(422);
+    past.assert_field_error("expires_at");
     assert!(form_actions(&past.html).contains(&expiry));
     assert_eq!(
         token_named(&server, "forever").await["expires_at"],
@@ -73,8 +63,7 @@ async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
     );
 
     // Set, as PATCH expires_at does: then the Rotate form shows, and works.
-    let set = owner.post(&expiry, &[("expiry", "30")]).await;
-    assert_eq!(set.status, 303, "{}", set.html);
+    let set = owner.post(&expiry, &[("expiry", "30")]).await.expect(303);
     assert_eq!(
         set.headers[LOCATION].to_str().expect("location"),
         format!("/tokens/{id}?done=expiry")
@@ -87,8 +76,8 @@ async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
     assert!(!actions.contains(&expiry), "{actions:?}");
     let rotated = owner
         .post(&rotate, &[("expiry", "30"), ("grace", "0")])
-        .await;
-    assert_eq!(rotated.status, 200, "{}", rotated.html);
+        .await
+        .expect(200);
     let value = shown_token(&rotated.html);
     server.get("/api/v1/me", &value).await.expect(200);
 }
@@ -197,8 +186,7 @@ async fn admins_still_see_every_form_and_name() {
     assert!(projects.html.contains("/admin/projects/web/delete\""));
     let policy = admin.get("/admin/policy").await;
     assert!(forms(&policy.html).contains(&"/admin/policy".to_owned()));
-    let audit = admin.get("/admin/audit").await;
-    assert_eq!(audit.status, 200);
+    let audit = admin.get("/admin/audit").await.expect(200);
     assert!(audit.html.contains("id=\"actor\""));
     for email in [OWNER_EMAIL, "reader@acme.test", "writer@acme.test"] {
         assert!(audit.html.contains(email), "the actor filter names {email}");
@@ -253,30 +241,21 @@ async fn unknown_pages_answer_browsers_in_html_and_the_api_in_json() {
 #[tokio::test]
 async fn the_favicon_is_served_from_the_binary_and_cached() {
     let server = start().await;
-    let icon = client()
-        .get(server.url("/favicon.ico"))
-        .send()
-        .await
-        .expect("icon");
+    let icon = fetch(&server, "/favicon.ico").await;
     assert_eq!(icon.status(), 200);
     assert_eq!(icon.headers()[CONTENT_TYPE], "image/svg+xml");
     let cache = icon.headers()[CACHE_CONTROL].to_str().expect("cache");
     assert!(cache.contains("max-age"), "{cache}");
     let body = icon.text().await.expect("svg");
     assert!(body.starts_with("<svg"), "{body}");
-    let login = client()
-        .get(server.url("/login"))
-        .send()
-        .await
-        .expect("login");
+    let login = fetch(&server, "/login").await;
     let html = login.text().await.expect("html");
     assert!(html.contains("<link rel=\"icon\" href=\"/favicon.ico\""));
 }
 
 #[tokio::test]
 async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
-    let server = start().await;
-    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let (server, owner) = start_as_owner().await;
     // The reference, from tessera-core's list, beside every policy field.
     for path in ["/admin/roles", "/tokens/new"] {
         let page = owner.get(path).await;
@@ -296,13 +275,14 @@ async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
         "Denies token:delete on everything",
     ];
     // "Check the policy": read and described, nothing saved.
-    let checked = owner
-        .post(
-            "/admin/roles",
-            &[("key", "ops"), ("policy", policy), ("check", "policy")],
-        )
-        .await;
-    assert_eq!(checked.status, 200, "{}", checked.html);
+    let check = |policy: &'static str| {
+        let owner = &owner;
+        async move {
+            let fields = [("key", "ops"), ("policy", policy), ("check", "policy")];
+            owner.post("/admin/roles", &fields).await
+        }
+    };
+    let checked = check(policy).await.expect(200);
     for line in in_words {
         assert!(checked.html.contains(line), "{line}: {}", checked.html);
     }
@@ -311,33 +291,23 @@ async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
     assert_eq!(roles.body["items"], json!([]), "nothing saved");
     // A policy that does not validate: its error next to it, no summary.
     let bad = r#"[{"effect": "allow", "actions": ["read"], "resources": ["proj/web"]}]"#;
-    let refused = owner
-        .post(
-            "/admin/roles",
-            &[("key", "ops"), ("policy", bad), ("check", "policy")],
-        )
-        .await;
-    assert_eq!(refused.status, 422, "{}", refused.html);
-    assert!(
-        refused.html.contains("id=\"policy-error\""),
-        "{}",
-        refused.html
-    );
+    let refused = check(bad).await.expect(422);
+    refused.assert_field_error("policy");
     assert!(!refused.html.contains("id=\"policy-summary\""));
     // Saved, the role's page says it in words too.
-    let saved = owner
+    owner
         .post("/admin/roles", &[("key", "ops"), ("policy", policy)])
-        .await;
-    assert_eq!(saved.status, 303, "{}", saved.html);
+        .await
+        .expect(303);
     let role = owner.get("/admin/roles/ops").await;
     for line in in_words {
         assert!(role.html.contains(line), "{line}");
     }
     let check_edit = owner
         .post("/admin/roles/ops", &[("policy", bad), ("check", "policy")])
-        .await;
-    assert_eq!(check_edit.status, 422);
-    assert!(check_edit.html.contains("id=\"policy-error\""));
+        .await
+        .expect(422);
+    check_edit.assert_field_error("policy");
 
     // An inline token policy: checked on the create form, nothing minted;
     // the token's page describes the policy it holds.
@@ -349,18 +319,12 @@ async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
     ];
     let mut check = fields.to_vec();
     check.push(("check", "policy"));
-    let checked = owner.post("/tokens", &check).await;
-    assert_eq!(checked.status, 200, "{}", checked.html);
+    let checked = owner.post("/tokens", &check).await.expect(200);
     assert!(checked.html.contains(in_words[1]), "{}", checked.html);
     assert!(!checked.html.contains("id=\"token-value\""));
     let tokens = server.owner_get("/api/v1/tokens").await;
     assert!(tokens.items().iter().all(|t| t["name"] != "scoped"));
-    let created = owner.post("/tokens", &fields).await;
-    assert_eq!(created.status, 201, "{}", created.html);
-    let id = token_named(&server, "scoped").await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = owner.create_token(&server, &fields).await;
     let page = owner.get(&format!("/tokens/{id}")).await;
     assert!(page.html.contains(in_words[0]), "{}", page.html);
 }
