@@ -198,12 +198,20 @@ pub fn may_add(caller: &Caller) -> bool {
 
 /// May the caller change `member`'s roles (permission and rank)?
 pub fn may_update(caller: &Caller, member: &MemberResponse) -> bool {
-    may_act_on(caller, "member:update", member)
+    permitted(caller, "member:update", member) && check_manageable(caller, member.role).is_ok()
 }
 
 /// May the caller remove `member` (permission and rank)?
 pub fn may_remove(caller: &Caller, member: &MemberResponse) -> bool {
-    may_act_on(caller, "member:delete", member)
+    check_removable(caller, member).is_ok()
+}
+
+/// [`may_remove`], with the refusal `delete` would answer: for a
+/// confirmation page that must not ask about what cannot be done.
+pub fn check_removable(caller: &Caller, member: &MemberResponse) -> ServiceResult<()> {
+    let id = MemberId::parse(&member.id).map_err(|_| ServiceError::not_found("member"))?;
+    caller.require("member:delete", &resource::member(&id))?;
+    check_manageable(caller, member.role)
 }
 
 /// Why the caller, who may change members, may not change this one: the
@@ -214,10 +222,6 @@ pub fn rank_lock(caller: &Caller, member: &MemberResponse) -> Option<ServiceErro
         return None;
     }
     check_manageable(caller, member.role).err()
-}
-
-fn may_act_on(caller: &Caller, action: &str, member: &MemberResponse) -> bool {
-    permitted(caller, action, member) && check_manageable(caller, member.role).is_ok()
 }
 
 fn permitted(caller: &Caller, action: &str, member: &MemberResponse) -> bool {

@@ -27,8 +27,16 @@ pub fn may_create(caller: &Caller) -> bool {
 
 /// May the caller delete project `key`?
 pub fn may_delete(caller: &Caller, key: &str) -> bool {
-    ProjectKey::parse(key)
-        .is_ok_and(|key| caller.allows("project:delete", &resource::project(&key)))
+    check_deletable(caller, key).is_ok()
+}
+
+/// [`may_delete`], with the refusal `delete` would answer (before it
+/// looks the project up): for a confirmation page.
+pub fn check_deletable(caller: &Caller, key: &str) -> ServiceResult<()> {
+    caller.require(
+        "project:delete",
+        &resource::project(&parse_or_not_found::<ProjectKey>(key, "project")?),
+    )
 }
 
 /// The org's projects the caller may read.

@@ -62,7 +62,16 @@ pub fn may_update(caller: &Caller, key: &str) -> bool {
 
 /// May the caller delete role `key`?
 pub fn may_delete(caller: &Caller, key: &str) -> bool {
-    RoleKey::parse(key).is_ok_and(|key| caller.allows("role:delete", &resource::role(&key)))
+    check_deletable(caller, key).is_ok()
+}
+
+/// [`may_delete`], with the refusal `delete` would answer (before it
+/// looks the role up): for a confirmation page.
+pub fn check_deletable(caller: &Caller, key: &str) -> ServiceResult<()> {
+    caller.require(
+        "role:delete",
+        &resource::role(&parse_or_not_found::<RoleKey>(key, "role")?),
+    )
 }
 
 /// The check every write of a policy makes (a role's, or a token's inline

@@ -655,14 +655,20 @@ async fn the_page_enforces_the_apis_permission_rules() {
         .await
         .expect(403);
     reply.assert_field_error("scope");
-    // Admin pages answer a reader with the API's 403, as a message.
-    reader
+    // Admin pages answer a reader with the API's 403, as a message, said
+    // though the form it would stand beside is not shown to them.
+    let members = reader
         .post(
             "/admin/members",
             &[("email", "x@acme.test"), ("role", "reader")],
         )
         .await
         .expect(403);
+    assert!(
+        members.html.contains("class=\"alert error\""),
+        "{}",
+        members.html
+    );
     let list = server.owner_get("/api/v1/members").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }

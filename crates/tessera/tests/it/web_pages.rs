@@ -155,12 +155,22 @@ async fn readers_and_writers_see_no_admin_form_they_cannot_use() {
             "no rank talk for them"
         );
     }
+    // Confirmation pages for what they cannot do are refused too (and a
+    // form sent anyway says why: web.rs, the page enforces the API's rules).
+    let reader = Browser::login(&server, "reader@acme.test", PASSWORD).await;
+    for path in [
+        format!("/admin/members/{writer_id}/remove"),
+        "/admin/roles/ops/delete".to_owned(),
+        "/admin/projects/web/delete".to_owned(),
+    ] {
+        assert_eq!(reader.get(&path).await.status, 403, "{path}");
+    }
     // A writer manages projects: the form and the delete link.
     let writer = Browser::login(&server, "writer@acme.test", PASSWORD).await;
     let projects = writer.get("/admin/projects").await;
     assert!(projects.html.contains("/admin/projects/web/delete\""));
+    assert_eq!(writer.get("/admin/projects/web/delete").await.status, 200);
     // The policy is shown to a reader as text.
-    let reader = Browser::login(&server, "reader@acme.test", PASSWORD).await;
     let policy = reader.get("/admin/policy").await;
     assert!(policy.html.contains("Longest lifetime"), "{}", policy.html);
 }

@@ -2,7 +2,6 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
 use tessera_api::{
     CreateProjectRequest, CreateRoleRequest, Policy, ProjectResponse, RoleResponse,
     UpdateRoleRequest,
@@ -208,8 +207,9 @@ pub(super) async fn update_role(
     .await
 }
 
-pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) -> Response {
-    confirm(
+pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) -> PageResult {
+    roles::check_deletable(&user.call.caller, &key)?;
+    Ok(confirm(
         &user,
         "roles",
         format!("Delete the role “{key}”?"),
@@ -218,7 +218,7 @@ pub(super) async fn confirm_delete_role(user: WebUser, Path(key): Path<String>) 
         format!("/admin/roles/{key}/delete"),
         format!("Delete role {key}"),
         format!("/admin/roles/{key}"),
-    )
+    ))
 }
 
 pub(super) async fn delete_role(
@@ -302,8 +302,9 @@ pub(super) async fn create_project(user: WebUser, WebForm(form): WebForm) -> Pag
     .await
 }
 
-pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String>) -> Response {
-    confirm(
+pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String>) -> PageResult {
+    projects::check_deletable(&user.call.caller, &key)?;
+    Ok(confirm(
         &user,
         "projects",
         format!("Delete the project “{key}”?"),
@@ -311,7 +312,7 @@ pub(super) async fn confirm_delete_project(user: WebUser, Path(key): Path<String
         format!("/admin/projects/{key}/delete"),
         format!("Delete project {key}"),
         "/admin/projects".into(),
-    )
+    ))
 }
 
 pub(super) async fn delete_project(

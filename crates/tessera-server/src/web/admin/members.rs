@@ -227,6 +227,7 @@ pub(super) async fn confirm_remove(
     Path(id): Path<String>,
 ) -> PageResult {
     let member = members::show(&user.call, &id).await?;
+    members::check_removable(&user.call.caller, &member)?;
     Ok(page(
         StatusCode::OK,
         &ConfirmPage {
