@@ -91,6 +91,19 @@ pub(crate) fn parse_or_not_found<T: std::str::FromStr>(
     raw.parse().map_err(|_| ServiceError::not_found(what))
 }
 
+/// Whether the caller may take `action` on the role or project (`what`)
+/// that `key` names at the resource `name` gives, with the refusal the
+/// operation would answer (a key that does not parse: the 404 of a missing
+/// one). For front ends that ask before offering a link or a confirmation.
+pub(crate) fn check_on_key<K: std::str::FromStr>(
+    caller: &Caller,
+    (action, what): (&str, &'static str),
+    key: &str,
+    name: impl Fn(&K) -> String,
+) -> ServiceResult<()> {
+    caller.require(action, &name(&parse_or_not_found(key, what)?))
+}
+
 /// The store's "not found" as a 404 that names `what`; other store errors
 /// as they are.
 pub(crate) fn not_found_as(what: &'static str) -> impl Fn(StoreError) -> ServiceError {

@@ -9,7 +9,10 @@ use tessera_core::lifecycle::validate_name;
 use tessera_core::model::Project;
 use tessera_core::{resource, ProjectKey};
 
-use super::{event, not_found_as, parse_or_not_found, Call, Caller, ServiceError, ServiceResult};
+use super::{
+    check_on_key, event, not_found_as, parse_or_not_found, Call, Caller, ServiceError,
+    ServiceResult,
+};
 
 pub fn project_response(p: &Project) -> ProjectResponse {
     ProjectResponse {
@@ -33,9 +36,11 @@ pub fn may_delete(caller: &Caller, key: &str) -> bool {
 /// [`may_delete`], with the refusal `delete` would answer (before it
 /// looks the project up): for a confirmation page.
 pub fn check_deletable(caller: &Caller, key: &str) -> ServiceResult<()> {
-    caller.require(
-        "project:delete",
-        &resource::project(&parse_or_not_found::<ProjectKey>(key, "project")?),
+    check_on_key(
+        caller,
+        ("project:delete", "project"),
+        key,
+        resource::project,
     )
 }
 

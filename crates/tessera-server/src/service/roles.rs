@@ -8,7 +8,10 @@ use tessera_core::lifecycle::validate_name;
 use tessera_core::model::CustomRole;
 use tessera_core::{resource, Policy, RoleKey};
 
-use super::{event, not_found_as, parse_or_not_found, Call, Caller, ServiceError, ServiceResult};
+use super::{
+    check_on_key, event, not_found_as, parse_or_not_found, Call, Caller, ServiceError,
+    ServiceResult,
+};
 
 pub fn role_response(r: &CustomRole) -> RoleResponse {
     RoleResponse {
@@ -68,10 +71,7 @@ pub fn may_delete(caller: &Caller, key: &str) -> bool {
 /// [`may_delete`], with the refusal `delete` would answer (before it
 /// looks the role up): for a confirmation page.
 pub fn check_deletable(caller: &Caller, key: &str) -> ServiceResult<()> {
-    caller.require(
-        "role:delete",
-        &resource::role(&parse_or_not_found::<RoleKey>(key, "role")?),
-    )
+    check_on_key(caller, ("role:delete", "role"), key, resource::role)
 }
 
 /// The check every write of a policy makes (a role's, or a token's inline
