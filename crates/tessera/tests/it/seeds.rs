@@ -419,6 +419,9 @@ async fn lightdash_apikey_expiry_and_rotation() {
         )
         .await
         .expect_error(429, "rate_limited");
+    // People read the wait in words; Retry-After keeps the seconds.
+    let message = again.body["error"]["message"].as_str().expect("message");
+    assert!(message.ends_with("retry in 60 minutes"), "{message}");
     let retry: u64 = again.headers["retry-after"]
         .to_str()
         .expect("text")

@@ -60,6 +60,20 @@ impl Page {
         self
     }
 
+    /// Asserts the page holds `needle`, showing the page when it does not.
+    #[track_caller]
+    pub(crate) fn assert_shows(&self, needle: &str) -> &Self {
+        assert!(self.html.contains(needle), "no {needle:?} in {}", self.html);
+        self
+    }
+
+    /// Asserts the page does not hold `needle`.
+    #[track_caller]
+    pub(crate) fn assert_hides(&self, needle: &str) -> &Self {
+        assert!(!self.html.contains(needle), "{needle:?} in {}", self.html);
+        self
+    }
+
     /// Asserts the page shows an error next to the form field `field`.
     #[track_caller]
     pub(crate) fn assert_field_error(&self, field: &str) {
@@ -99,14 +113,11 @@ impl Browser {
     }
 
     /// The owner adds a member with `role` and `password`, who logs in.
-    pub(crate) async fn new_member(
-        server: &TestServer,
-        email: &str,
-        role: &str,
-        password: &str,
-    ) -> Self {
-        server.add_member(email, role, password).await;
-        Self::login(server, email, password).await
+    /// A new member with built-in `role`, `<role>@acme.test`, logged in.
+    pub(crate) async fn new_member(server: &TestServer, role: &str) -> Self {
+        let (email, password) = (format!("{role}@acme.test"), format!("{role}-password-1"));
+        server.add_member(&email, role, &password).await;
+        Self::login(server, &email, &password).await
     }
 
     pub(crate) async fn get(&self, path: &str) -> Page {
@@ -126,6 +137,12 @@ impl Browser {
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf_token", &self.csrf));
         self.post_raw(path, &form).await
+    }
+
+    /// Sends the "Add a member" form for `email` with `role`.
+    pub(crate) async fn add_member(&self, email: &str, role: &str) -> Page {
+        let fields = [("email", email), ("role", role)];
+        self.post("/admin/members", &fields).await
     }
 
     /// Creates one of the owner's tokens with the form's `fields`
@@ -316,8 +333,7 @@ async fn forms_without_the_sessions_csrf_token_change_nothing() {
 #[tokio::test]
 async fn the_value_is_shown_once_in_a_no_store_response() {
     let server = start().await;
-    let browser =
-        Browser::new_member(&server, "writer@acme.test", "writer", "writer-password-1").await;
+    let browser = Browser::new_member(&server, "writer").await;
     let empty = browser.get("/tokens").await;
     assert!(empty.html.contains("You have no tokens yet"));
     let created = browser
@@ -406,11 +422,7 @@ async fn the_admin_links_follow_the_members_permissions() {
     // And the linked page works for them.
     let hr = Browser::login(&server, "hr@acme.test", "member-password-1").await;
     let members = hr.get("/admin/members").await.expect(200);
-    assert!(
-        members.html.contains("writer@acme.test"),
-        "{}",
-        members.html
-    );
+    members.assert_shows("writer@acme.test");
 }
 
 /// Members change their own password on the account page: the current
@@ -421,7 +433,7 @@ async fn members_change_their_password_on_the_account_page() {
     let (server, browser) = start_as_owner().await;
     let other = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
     let account = browser.get("/account").await.expect(200);
-    assert!(account.html.contains(OWNER_EMAIL), "{}", account.html);
+    account.assert_shows(OWNER_EMAIL);
 
     let browser = &browser;
     let try_change = |current: &'static str, new: &'static str, again: &'static str| async move {
@@ -495,7 +507,7 @@ async fn a_value_form_sent_twice_acts_once() {
     let created = browser.post("/tokens", &fields).await.expect(201);
     let value = shown_token(&created.html);
     let again = browser.post("/tokens", &fields).await.expect(409);
-    assert!(again.html.contains("already sent"), "{}", again.html);
+    again.assert_shows("already sent");
     assert!(
         !again.html.contains(&value),
         "the value is never shown again"
@@ -635,8 +647,7 @@ async fn bad_input_is_answered_next_to_the_field_and_nothing_is_saved() {
 #[tokio::test]
 async fn the_page_enforces_the_apis_permission_rules() {
     let server = start().await;
-    let reader =
-        Browser::new_member(&server, "reader@acme.test", "reader", "reader-password-1").await;
+    let reader = Browser::new_member(&server, "reader").await;
     // The form offers a reader only the reader role...
     let form = reader.get("/tokens/new").await;
     assert!(form.html.contains("<option value=\"reader\""));
@@ -657,18 +668,8 @@ async fn the_page_enforces_the_apis_permission_rules() {
     reply.assert_field_error("scope");
     // Admin pages answer a reader with the API's 403, as a message, said
     // though the form it would stand beside is not shown to them.
-    let members = reader
-        .post(
-            "/admin/members",
-            &[("email", "x@acme.test"), ("role", "reader")],
-        )
-        .await
-        .expect(403);
-    assert!(
-        members.html.contains("class=\"alert error\""),
-        "{}",
-        members.html
-    );
+    let members = reader.add_member("x@acme.test", "reader").await.expect(403);
+    members.assert_shows("class=\"alert error\"");
     let list = server.owner_get("/api/v1/members").await;
     assert_eq!(list.body["items"].as_array().map(Vec::len), Some(2));
 }
@@ -778,10 +779,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .expect(200);
     assert!(added.html.contains("ann@acme.test was added"));
     let duplicate = owner
-        .post(
-            "/admin/members",
-            &[("email", "ann@acme.test"), ("role", "reader")],
-        )
+        .add_member("ann@acme.test", "reader")
         .await
         .expect(409);
     duplicate.assert_field_error("email");
@@ -810,11 +808,7 @@ async fn admins_change_roles_within_the_rank_rules() {
         .get(&format!("/admin/members/{}", server.owner_id))
         .await
         .expect(200);
-    assert!(
-        owner_page.html.contains("<dd>owner</dd>"),
-        "{}",
-        owner_page.html
-    );
+    owner_page.assert_shows("<dd>owner</dd>");
     assert!(owner_page
         .html
         .contains("cannot change or remove a member whose role is owner"));
@@ -1017,7 +1011,7 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     assert!(page.html.contains(snippet));
     assert!(!page.html.contains(&value[value.len() - 20..]), "no value");
     let delete_link = format!("/tokens/{id}/delete?back=/admin/members/{member}");
-    assert!(page.html.contains(&delete_link), "{}", page.html);
+    page.assert_shows(&delete_link);
 
     // Their token's page: metadata, but no forms that change or mint it.
     let detail = owner.get(&format!("/tokens/{id}")).await.expect(200);
@@ -1049,7 +1043,7 @@ async fn admins_see_and_delete_a_members_tokens_but_never_their_values() {
     let peer = Browser::login(&server, "peer@acme.test", "member-password-1").await;
     // (Members may read who is in the org, not each other's tokens.)
     let theirs = peer.get(&format!("/admin/members/{member}")).await;
-    assert!(!theirs.html.contains(snippet), "{}", theirs.html);
+    theirs.assert_hides(snippet);
     assert!(!theirs.html.contains(&delete_link));
     assert_eq!(peer.get(&format!("/tokens/{id}")).await.status, 403);
     peer.post(&format!("/tokens/{id}/delete"), &[])
@@ -1134,7 +1128,7 @@ async fn custom_roles_are_edited_with_their_policy_checked() {
         .await
         .expect(303);
     let edit = owner.get("/admin/roles/ops").await;
-    assert!(edit.html.contains("flag:read"), "{}", edit.html);
+    edit.assert_shows("flag:read");
 
     // Editing: a broken policy is refused next to it and nothing changes.
     let broken = owner

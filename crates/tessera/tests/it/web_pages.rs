@@ -70,7 +70,7 @@ async fn a_token_without_an_expiry_is_offered_an_expiry_then_rotation() {
     );
     assert!(token_named(&server, "forever").await["expires_at"].is_string());
     let page = owner.get(&format!("/tokens/{id}?done=expiry")).await;
-    assert!(page.html.contains("The expiry was set"), "{}", page.html);
+    page.assert_shows("The expiry was set");
     let actions = form_actions(&page.html);
     assert!(actions.contains(&rotate), "{actions:?}");
     assert!(!actions.contains(&expiry), "{actions:?}");
@@ -142,14 +142,14 @@ async fn readers_and_writers_see_no_admin_form_they_cannot_use() {
         // The audit log: the API's refusal, and no filter naming members.
         let audit = browser.get("/admin/audit").await;
         assert_eq!(audit.status, 403, "{}", audit.html);
-        assert!(!audit.html.contains("id=\"actor\""), "{}", audit.html);
+        audit.assert_hides("id=\"actor\"");
         for other in [OWNER_EMAIL, "admin@acme.test"] {
             assert!(!audit.html.contains(other), "{email} sees {other}");
         }
         // Another member's page: their roles as text, no token list.
         let member = browser.get(&format!("/admin/members/{}", ids[2])).await;
         assert_eq!(member.status, 200);
-        assert!(!member.html.contains("Their tokens"), "{}", member.html);
+        member.assert_hides("Their tokens");
         assert!(
             !member.html.contains("id=\"locked\""),
             "no rank talk for them"
@@ -172,7 +172,7 @@ async fn readers_and_writers_see_no_admin_form_they_cannot_use() {
     assert_eq!(writer.get("/admin/projects/web/delete").await.status, 200);
     // The policy is shown to a reader as text.
     let policy = reader.get("/admin/policy").await;
-    assert!(policy.html.contains("Longest lifetime"), "{}", policy.html);
+    policy.assert_shows("Longest lifetime");
 }
 
 #[tokio::test]
@@ -210,7 +210,7 @@ async fn admins_still_see_every_form_and_name() {
         .expect("owner id")
         .to_owned();
     let owner = admin.get(&format!("/admin/members/{owner_id}")).await;
-    assert!(owner.html.contains("id=\"locked\""), "{}", owner.html);
+    owner.assert_shows("id=\"locked\"");
     assert!(!forms(&owner.html).contains(&format!("/admin/members/{owner_id}")));
 }
 
@@ -330,11 +330,11 @@ async fn the_policy_editor_lists_what_a_policy_names_and_says_what_it_allows() {
     let mut check = fields.to_vec();
     check.push(("check", "policy"));
     let checked = owner.post("/tokens", &check).await.expect(200);
-    assert!(checked.html.contains(in_words[1]), "{}", checked.html);
+    checked.assert_shows(in_words[1]);
     assert!(!checked.html.contains("id=\"token-value\""));
     let tokens = server.owner_get("/api/v1/tokens").await;
     assert!(tokens.items().iter().all(|t| t["name"] != "scoped"));
     let id = owner.create_token(&server, &fields).await;
     let page = owner.get(&format!("/tokens/{id}")).await;
-    assert!(page.html.contains(in_words[0]), "{}", page.html);
+    page.assert_shows(in_words[0]);
 }
