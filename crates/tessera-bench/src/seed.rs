@@ -271,6 +271,8 @@ fn mint(
     now: OffsetDateTime,
 ) -> (String, Token) {
     let minted = format.generate(now);
-    let token = Token::minted(&minted, owner, "bench", scope.clone(), now);
+    // A member's token names are unique: the id makes each one so.
+    let name = format!("bench {}", minted.id);
+    let token = Token::minted(&minted, owner, name, scope.clone(), now);
     (minted.token, token)
 }

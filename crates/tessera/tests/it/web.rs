@@ -1316,6 +1316,47 @@ async fn my_tokens_are_listed_newest_first() {
     assert_eq!(names[..3], ["third", "second", "first"], "{names:?}");
 }
 
+/// The audit log reads as people say it: who by email (also once removed,
+/// the id on hover), which token by name, the time to the second, the
+/// action whole, the details as fields; and it offers the export.
+#[tokio::test]
+async fn the_audit_log_names_people_and_tokens_and_offers_the_export() {
+    let server = start().await;
+    let (gone, token) = server.member_with_token("gone@acme.test", "writer").await;
+    server
+        .create_token(&token, json!({ "name": "nightly" }))
+        .await;
+    server
+        .owner_delete(&format!("/api/v1/members/{gone}"))
+        .await
+        .expect(204);
+    let owner = Browser::login(&server, OWNER_EMAIL, OWNER_PASSWORD).await;
+    let page = owner.get("/admin/audit").await.expect(200);
+    let actors = column(&page.html, "Actor");
+    let removed = format!("<span title=\"{gone}\">gone@acme.test</span>");
+    assert!(actors.iter().any(|a| a.starts_with(&removed)), "{actors:?}");
+    assert!(
+        actors
+            .iter()
+            .any(|a| a.contains("with token \u{201c}their token\u{201d}")),
+        "{actors:?}"
+    );
+    let targets = column(&page.html, "Target");
+    let nightly = "token \u{201c}nightly\u{201d} of gone@acme.test";
+    assert!(targets.iter().any(|t| t.contains(nightly)), "{targets:?}");
+    let times = column(&page.html, "Time");
+    // To the second: "2026-12-07 09:02:34 UTC".
+    let to_the_second = |t: &String| t.trim_start_matches("<time>").len() == 23;
+    assert!(times.iter().all(to_the_second), "{times:?}");
+    page.assert_shows("<dt>name</dt><dd>nightly</dd>")
+        .assert_shows("<td data-label=\"Action\" class=\"nowrap\"><code>token:create</code>")
+        .assert_shows("/api/v1/audit?format=csv&amp;")
+        .assert_hides("{&quot;");
+    // The export link works with the page's login.
+    let csv = owner.get("/api/v1/audit?format=csv").await.expect(200);
+    assert!(csv.html.starts_with("id,at,actor_member,"), "{}", csv.html);
+}
+
 /// The audit log page filters by actor, action and target, with the API's
 /// own parameters; a filter it cannot read is a message, not a failure.
 #[tokio::test]
@@ -1332,7 +1373,7 @@ async fn the_audit_log_filters_by_actor_action_and_target() {
     let actors = column(&by_ann.html, "Actor");
     assert!(!actors.is_empty(), "{}", by_ann.html);
     assert!(
-        actors.iter().all(|a| a.starts_with("ann@acme.test")),
+        actors.iter().all(|a| a.contains(">ann@acme.test</span>")),
         "{actors:?}"
     );
     assert!(by_ann
@@ -1349,7 +1390,12 @@ async fn the_audit_log_filters_by_actor_action_and_target() {
 
     let projects = owner.get("/admin/audit?target=proj%2F").await;
     let targets = column(&projects.html, "Target");
-    assert_eq!(targets, ["<code>proj/web</code>"], "{}", projects.html);
+    assert_eq!(
+        targets,
+        ["<span title=\"proj/web\">proj/web</span>"],
+        "{}",
+        projects.html
+    );
 
     let unreadable = owner
         .get("/admin/audit?before=not-a-cursor")

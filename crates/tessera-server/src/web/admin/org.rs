@@ -12,9 +12,10 @@ use crate::service::audit::AuditParams;
 use crate::service::{audit, members, org};
 use crate::state::AppState;
 use crate::web::forms::{friendly, PageResult, Problems, WebForm};
-use crate::web::render::{page, when, Layout};
+use crate::web::render::{page, Layout};
 use crate::web::scope::Choice;
 use crate::web::session::WebUser;
+use time::macros::format_description;
 
 #[derive(Template)]
 #[template(path = "admin_policy.html")]
@@ -93,13 +94,21 @@ pub(super) async fn update_policy(
 // ---------------------------------------------------------------- audit
 
 struct AuditRow {
+    /// To the second, UTC.
     at: String,
+    /// An email (or, for an event no member made, a dash); the id on hover.
     actor: String,
-    via_token: Option<String>,
+    actor_id: String,
+    /// The token the actor used, by name; its id on hover.
+    via_token: Option<(String, String)>,
     action: String,
+    /// A member's email or a token's name and owner, else the raw target;
+    /// the raw target on hover.
     target: String,
+    target_raw: String,
     ip: String,
-    details: String,
+    /// The event's details as fields: name and value in words.
+    details: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -112,6 +121,8 @@ struct AuditPageView {
     rows: Vec<AuditRow>,
     next: Option<String>,
     problem: Option<String>,
+    /// The filters as a query string, for the export links.
+    export: String,
     /// The filters, only for who may read the log: they name members.
     filters: bool,
 }
@@ -136,12 +147,6 @@ pub(super) async fn audit(
     } else {
         Vec::new()
     };
-    let name_of = |id: &str| {
-        members
-            .iter()
-            .find(|m| m.id == id)
-            .map_or_else(|| id.to_owned(), |m| m.email.clone())
-    };
     let params = serde_urlencoded::to_string(&kept)
         .ok()
         .and_then(|q| serde_urlencoded::from_str::<AuditParams>(&q).ok());
@@ -156,10 +161,7 @@ pub(super) async fn audit(
         ),
         Some(params) => match audit::list(&user.call, params).await {
             Ok(page) => (
-                page.items
-                    .into_iter()
-                    .map(|e| audit_row(e, &name_of))
-                    .collect(),
+                page.items.into_iter().map(audit_row).collect(),
                 page.next_cursor.map(|c| next_link(&kept, &c)),
                 None,
             ),
@@ -197,27 +199,64 @@ pub(super) async fn audit(
             next,
             problem,
             filters,
+            export: serde_urlencoded::to_string(
+                kept.iter()
+                    .filter(|(k, _)| *k != "before")
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
         },
     ))
 }
 
-fn audit_row(e: AuditEventResponse, name_of: &impl Fn(&str) -> String) -> AuditRow {
+/// One event as people read it: names instead of ids (the API resolves
+/// them, also for what was removed since), the time to the second, the
+/// details as fields.
+fn audit_row(e: AuditEventResponse) -> AuditRow {
+    let actor_id = e.actor.member.clone().unwrap_or_default();
+    let actor = e
+        .actor
+        .email
+        .or(e.actor.member)
+        .unwrap_or_else(|| "—".into());
+    let via_token = e.actor.token.map(|id| {
+        let name = e.actor.token_name.unwrap_or_else(|| id.clone());
+        (name, id)
+    });
     AuditRow {
-        at: when(e.at),
-        actor: e
-            .actor
-            .member
-            .as_deref()
-            .map_or_else(|| "—".into(), name_of),
-        via_token: e.actor.token,
+        at: e
+            .at
+            .format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .unwrap_or_default(),
+        actor,
+        actor_id,
+        via_token,
         action: e.action,
-        target: e.target,
+        target: e.target_name.unwrap_or_else(|| e.target.clone()),
+        target_raw: e.target,
         ip: e.ip.unwrap_or_else(|| "—".into()),
-        details: match &e.details {
-            serde_json::Value::Object(m) if m.is_empty() => String::new(),
-            other => other.to_string(),
-        },
+        details: detail_fields(&e.details),
     }
+}
+
+/// A JSON object's fields as (name, value) pairs; a string value as it is,
+/// any other as compact JSON.
+fn detail_fields(details: &serde_json::Value) -> Vec<(String, String)> {
+    let Some(fields) = details.as_object() else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (name.replace('_', " "), text)
+        })
+        .collect()
 }
 
 /// The same filters, one page older.
