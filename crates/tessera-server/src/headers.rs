@@ -119,8 +119,9 @@ pub(crate) fn secured_headers(json: bool) -> HeaderMap {
 }
 
 fn template(json: bool) -> HeaderMap {
-    // Room for the identity headers `/auth` adds, so they do not grow it.
-    let mut headers = HeaderMap::with_capacity(SECURITY_HEADER_COUNT + 4);
+    // Room for the five identity headers `/auth` adds (member, org, token
+    // id, email, role), so they do not grow it.
+    let mut headers = HeaderMap::with_capacity(SECURITY_HEADER_COUNT + 6);
     if json {
         headers.insert(
             header::CONTENT_TYPE,

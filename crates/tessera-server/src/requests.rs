@@ -5,7 +5,8 @@
 //! header, a token or a cookie: the template (`/api/v1/tokens/{id}`) says
 //! which endpoint without saying which token.
 //!
-//! The router's requests are recorded by [`record`], a middleware; the
+//! Health probes and `/metrics` scrapes are counted but not logged. The
+//! router's requests are recorded by [`record`], a middleware; the
 //! verification endpoints answered in front of it (`crate::verify::hot`)
 //! call [`hot`] with counters looked up once. Those two come at the rate of
 //! the product's own traffic, so they are logged only when
@@ -36,10 +37,16 @@ pub async fn record(
     state
         .metrics
         .request(route, method.as_str(), status, took.as_secs_f64());
-    if state.config.log.requests {
+    if state.config.log.requests && !is_probe(route) {
         log(method.as_str(), route, status, took);
     }
     response
+}
+
+/// What load balancers and monitoring poll every few seconds: counted in
+/// `/metrics`, never logged (a line each would bury everything else).
+fn is_probe(route: &str) -> bool {
+    matches!(route, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Counts, times and (maybe) logs a request a hot endpoint answered.

@@ -241,22 +241,40 @@ fn audit_row(e: AuditEventResponse) -> AuditRow {
     }
 }
 
-/// A JSON object's fields as (name, value) pairs; a string value as it is,
-/// any other as compact JSON.
+/// A JSON object's fields as (name, value) pairs, each value in words.
 fn detail_fields(details: &serde_json::Value) -> Vec<(String, String)> {
     let Some(fields) = details.as_object() else {
         return Vec::new();
     };
     fields
         .iter()
-        .map(|(name, value)| {
-            let text = match value {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (name.replace('_', " "), text)
-        })
+        .map(|(name, value)| (name.replace('_', " "), in_words(value)))
         .collect()
+}
+
+/// A detail's value as people read it: text as it is, a list joined by
+/// commas (`none` when empty), a set of flags (`changed`) as the names of
+/// those set, another object as `name: value` pairs.
+fn in_words(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".into(),
+        Value::Array(items) if items.is_empty() => "none".into(),
+        Value::Array(items) => items.iter().map(in_words).collect::<Vec<_>>().join(", "),
+        Value::Object(map) if !map.is_empty() && map.values().all(Value::is_boolean) => map
+            .iter()
+            .filter(|(_, set)| set.as_bool() == Some(true))
+            .map(|(name, _)| name.replace('_', " "))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(name, v)| format!("{}: {}", name.replace('_', " "), in_words(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
 }
 
 /// The same filters, one page older.
@@ -271,4 +289,38 @@ fn next_link(kept: &[(&str, String)], cursor: &str) -> String {
         "/admin/audit?{}",
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn details_read_as_fields_in_words() {
+        let details = serde_json::json!({
+            "name": "CI deploy",
+            "changed": { "expires_at": true, "name": false, "scope": true },
+            "custom_roles": [],
+            "to": { "max_lifetime_days": null, "require_expiration": true },
+            "policy": [{ "effect": "allow", "actions": ["token:read"], "resources": ["proj/web:*"] }],
+        });
+        let fields: Vec<(String, String)> = super::detail_fields(&details);
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_else(|| panic!("no {name} in {fields:?}"))
+        };
+        for (name, words) in [
+            ("name", "CI deploy"),
+            ("changed", "expires at, scope"),
+            ("custom roles", "none"),
+            ("to", "max lifetime days: none; require expiration: true"),
+            (
+                "policy",
+                "actions: token:read; effect: allow; resources: proj/web:*",
+            ),
+        ] {
+            assert_eq!(field(name), words, "{name}");
+        }
+    }
 }
