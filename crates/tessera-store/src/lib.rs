@@ -38,7 +38,7 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     /// A uniqueness rule was broken: the value names which.
-    #[error("already exists: {0}")]
+    #[error("already exists: {0:?}")]
     Conflict(Unique),
     /// The record is still referenced (a role held by members or tokens).
     #[error("in use: {0}")]
@@ -105,27 +105,6 @@ pub enum Unique {
     TokenName,
     /// Session ids are unique.
     SessionId,
-}
-
-impl Unique {
-    /// The snake-case name, as in logs and error text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OrgKey => "org_key",
-            Self::MemberEmail => "member_email",
-            Self::RoleKey => "role_key",
-            Self::ProjectKey => "project_key",
-            Self::TokenId => "token_id",
-            Self::TokenName => "token_name",
-            Self::SessionId => "session_id",
-        }
-    }
-}
-
-impl std::fmt::Display for Unique {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Opens the store a database URL names, creating and migrating it as

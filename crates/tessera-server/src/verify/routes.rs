@@ -305,20 +305,28 @@ pub(crate) async fn auth_answer(
     let out = response.headers_mut();
     let member = verified.member();
     for (name, value) in [
-        ("x-tessera-member", member.id.as_str()),
-        ("x-tessera-org", verified.org().key.as_str()),
-        ("x-tessera-token-id", verified.token().id.as_str()),
+        (&X_TESSERA_MEMBER, member.id.as_str()),
+        (&X_TESSERA_ORG, verified.org().key.as_str()),
+        (&X_TESSERA_TOKEN_ID, verified.token().id.as_str()),
         // An email that is not header-safe text (non-ASCII) is left out
         // rather than mangled; the member id always identifies.
-        ("x-tessera-email", member.email.as_str()),
-        ("x-tessera-role", member.role.as_str()),
+        (&X_TESSERA_EMAIL, member.email.as_str()),
+        (&X_TESSERA_ROLE, member.role.as_str()),
     ] {
         if let Ok(v) = HeaderValue::from_str(value) {
-            out.insert(HeaderName::from_static(name), v);
+            out.insert(name.clone(), v);
         }
     }
     Ok(response)
 }
+
+// Made at compile time: `HeaderName::from_static` at run time would look
+// each name up among the standard ones on every answer of this hot path.
+const X_TESSERA_MEMBER: HeaderName = HeaderName::from_static("x-tessera-member");
+const X_TESSERA_ORG: HeaderName = HeaderName::from_static("x-tessera-org");
+const X_TESSERA_TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
+const X_TESSERA_EMAIL: HeaderName = HeaderName::from_static("x-tessera-email");
+const X_TESSERA_ROLE: HeaderName = HeaderName::from_static("x-tessera-role");
 
 /// `/auth`'s question: the header if sent, else the query parameter. The
 /// operator's proxy sets one of them; a client that adds its own copy (a
