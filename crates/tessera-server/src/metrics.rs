@@ -4,7 +4,8 @@
 //! gauges of pending last-used writes and open client connections. Labels
 //! carry route templates and outcomes, never ids or tokens.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -100,6 +101,34 @@ pub struct Metrics {
     hot: [HotCounters; 2],
     /// Logins refused for a wrong email or password.
     pub login_failures: Counter,
+    /// The routed requests' series by route template (see
+    /// [`Metrics::request`]).
+    routes: Arc<RwLock<HashMap<String, RouteSeries>>>,
+}
+
+/// One route's series, kept so that a request finds them by its borrowed
+/// template: once they exist, counting builds no label and takes no
+/// family's lock. Routes are the router's templates and methods the
+/// [`method_label`]s, so this stays small.
+struct RouteSeries {
+    seconds: Histogram,
+    counters: Vec<(&'static str, u16, Counter)>,
+}
+
+/// A method as a label: the standard ones by name, any other as `OTHER`,
+/// so that a client inventing methods cannot add series without end.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::HEAD => "HEAD",
+        M::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 impl Default for Metrics {
@@ -191,6 +220,7 @@ impl Default for Metrics {
             http_seconds,
             hot,
             login_failures,
+            routes: Arc::default(),
         }
     }
 }
@@ -215,18 +245,52 @@ impl Metrics {
         self.verification_seconds.observe(seconds);
     }
 
-    /// Counts and times one request the router answered.
-    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let labels = RequestLabels {
-            route: route.to_owned(),
-            method: method.to_owned(),
-            status,
+    /// Counts and times one request the router answered (`method` from
+    /// [`method_label`]).
+    pub fn request(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
+        let known = |series: &RouteSeries| {
+            let found = series
+                .counters
+                .iter()
+                .find(|(m, s, _)| *m == method && *s == status);
+            found.map(|(_, _, counter)| counter.clone())
         };
-        self.http_requests.get_or_create(&labels).inc();
-        let route = RouteLabels {
-            route: labels.route,
-        };
-        self.http_seconds.get_or_create(&route).observe(seconds);
+        {
+            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(series) = routes.get(route) {
+                if let Some(counter) = known(series) {
+                    counter.inc();
+                    series.seconds.observe(seconds);
+                    return;
+                }
+            }
+        }
+        // The first request of its route, method and status: make the
+        // series (in the families, so `/metrics` shows them) and keep them.
+        let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let series = routes
+            .entry(route.to_owned())
+            .or_insert_with(|| RouteSeries {
+                seconds: self
+                    .http_seconds
+                    .get_or_create(&RouteLabels {
+                        route: route.to_owned(),
+                    })
+                    .clone(),
+                counters: Vec::new(),
+            });
+        let counter = known(series).unwrap_or_else(|| {
+            let labels = RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            };
+            let counter = self.http_requests.get_or_create(&labels).clone();
+            series.counters.push((method, status, counter.clone()));
+            counter
+        });
+        counter.inc();
+        series.seconds.observe(seconds);
     }
 
     /// Counts and times one request a hot endpoint answered: from counters

@@ -18,7 +18,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::metrics::HotRoute;
+use crate::metrics::{method_label, HotRoute};
 use crate::state::AppState;
 
 /// Counts, times and (maybe) logs the request the router answers.
@@ -29,16 +29,16 @@ pub async fn record(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().clone();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = response.status().as_u16();
     let took = started.elapsed();
     state
         .metrics
-        .request(route, method.as_str(), status, took.as_secs_f64());
+        .request(route, method, status, took.as_secs_f64());
     if state.config.log.requests && !is_probe(route) {
-        log(method.as_str(), route, status, took);
+        log(method, route, status, took);
     }
     response
 }

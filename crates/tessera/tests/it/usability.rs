@@ -220,6 +220,10 @@ async fn metrics_count_requests_by_route_template_and_failed_logins() {
         .await
         .expect("auth without a credential");
     s.try_login(OWNER_EMAIL, "not the password").await;
+    // A method of the client's invention is counted as OTHER: it adds no
+    // series of its own.
+    let invented = Method::from_bytes(b"BREW").expect("a method");
+    s.call(invented, "/healthz", None, None).await;
     let metrics = metrics_of(&s.http, &s.base).await;
     for line in [
         r#"tessera_http_requests_total{route="/api/v1/tokens/{id}",method="GET",status="200"} 1"#,
@@ -228,6 +232,7 @@ async fn metrics_count_requests_by_route_template_and_failed_logins() {
         r#"tessera_http_requests_total{route="/api/v1/auth",method="GET",status="401"} 1"#,
         r#"tessera_http_requests_total{route="/api/v1/session",method="POST",status="401"} 1"#,
         "tessera_login_failures_total 1",
+        r#"tessera_http_requests_total{route="/healthz",method="OTHER",status="405"} 1"#,
     ] {
         assert!(metrics.contains(line), "missing {line} in\n{metrics}");
     }
