@@ -73,7 +73,8 @@ impl World {
         let minted = self.engine.format().generate(NOW);
         let token = Token {
             expires_at,
-            ..Token::minted(&minted, owner, "t", scope, NOW)
+            // A member's token names are unique: the id makes each one so.
+            ..Token::minted(&minted, owner, format!("t {}", minted.id), scope, NOW)
         };
         self.engine
             .store()
