@@ -29,6 +29,7 @@ mod operations;
 mod process;
 mod scale_out;
 mod scan;
+mod scanners;
 mod secret_hygiene;
 mod seeds;
 mod services;
