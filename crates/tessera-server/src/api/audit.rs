@@ -31,8 +31,9 @@ pub fn router() -> Router<AppState> {
 /// `format=jsonl|csv` every event the filters match, from `before` on (at
 /// most `limit` when given), as one download.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = AuditPage,
-            description = "a page of JSON; with format=jsonl, `application/x-ndjson` (one event per line, as in `items`); with format=csv, `text/csv`"),
+    responses((status = 200,
+            description = "a page of JSON; with format=jsonl, one event per line as in `items`; with format=csv, a header row and a record per event",
+            content((AuditPage = "application/json"), (String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
 pub async fn list_audit(
     call: Call,

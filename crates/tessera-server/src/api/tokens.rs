@@ -39,6 +39,7 @@ pub async fn list_tokens(call: Call) -> ApiResult<Json<TokenList>> {
 /// Create a token. The response carries its value, this once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
     responses((status = 201, body = CreatedTokenResponse), (status = 403, body = tessera_api::ErrorBody),
+        (status = 409, description = "one of your tokens already has this name", body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn create_token(
     call: Call,
@@ -59,6 +60,7 @@ pub async fn get_token(call: Call, Path(id): Path<String>) -> ApiResult<Json<Tok
 #[utoipa::path(patch, path = "/api/v1/tokens/{id}", tag = "tokens", request_body = UpdateTokenRequest,
     params(("id" = String, Path, description = "token id, or `self`")),
     responses((status = 200, body = TokenResponse), (status = 403, body = tessera_api::ErrorBody),
+        (status = 409, description = "another token of its owner has this name", body = tessera_api::ErrorBody),
         (status = 422, body = tessera_api::ErrorBody)))]
 pub async fn update_token(
     call: Call,
@@ -82,7 +84,8 @@ pub async fn delete_token(call: Call, Path(id): Path<String>) -> ApiResult<Statu
 /// expiry.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/clone", tag = "tokens", request_body = CloneTokenRequest,
     params(("id" = String, Path, description = "token id, or `self`")),
-    responses((status = 201, body = CreatedTokenResponse), (status = 403, body = tessera_api::ErrorBody)))]
+    responses((status = 201, body = CreatedTokenResponse), (status = 403, body = tessera_api::ErrorBody),
+        (status = 409, description = "one of your tokens already has this name", body = tessera_api::ErrorBody)))]
 pub async fn clone_token(
     call: Call,
     Path(id): Path<String>,

@@ -38,6 +38,7 @@ pub struct AuditParams {
     pub limit: Option<u32>,
     /// `json` (default): a page; `jsonl` or `csv`: every matching event, as
     /// one download.
+    #[param(inline)]
     pub format: Option<AuditFormat>,
 }
 
