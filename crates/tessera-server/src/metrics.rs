@@ -49,7 +49,7 @@ impl HotRoute {
         }
     }
 
-    const fn method(self) -> &'static str {
+    pub const fn method(self) -> &'static str {
         match self {
             Self::Verify => "POST",
             Self::Auth => "GET",

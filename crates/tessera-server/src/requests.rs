@@ -54,11 +54,7 @@ pub fn hot(state: &AppState, route: HotRoute, status: u16, started: Instant) {
     let took = started.elapsed();
     state.metrics.hot_request(route, status, took.as_secs_f64());
     if state.config.log.verify_requests && state.config.log.requests {
-        let method = match route {
-            HotRoute::Verify => "POST",
-            HotRoute::Auth => "GET",
-        };
-        log(method, route.route(), status, took);
+        log(route.method(), route.route(), status, took);
     }
 }
 

@@ -341,6 +341,16 @@ pub fn expiry_from(
     }
 }
 
+/// [`expiry_from`] where "never" is not an answer (a rotation, setting a
+/// missing expiry): `missing` is the problem shown when none was chosen.
+pub fn required_expiry(
+    form: &FormData,
+    now: OffsetDateTime,
+    missing: &str,
+) -> Result<OffsetDateTime, Problems> {
+    expiry_from(form, now)?.ok_or_else(|| Problems::field("expires_at", missing))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,8 @@ use tessera_core::lifecycle::validate_name;
 use time::OffsetDateTime;
 
 use super::forms::{
-    done_or_again, expiry_from, query_of, redirect, FormData, PageResult, Problems, WebForm,
+    done_or_again, expiry_from, query_of, redirect, required_expiry, FormData, PageResult,
+    Problems, WebForm,
 };
 use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
@@ -446,9 +447,7 @@ pub async fn rotate(
     headers: HeaderMap,
     WebForm(form): WebForm,
 ) -> PageResult {
-    let expires_at = expiry_from(&form, user.call.now).and_then(|at| {
-        at.ok_or_else(|| Problems::field("expires_at", "A rotation needs a new expiry date."))
-    });
+    let expires_at = required_expiry(&form, user.call.now, "A rotation needs a new expiry date.");
     let grace = form
         .get("grace")
         .parse::<u32>()
@@ -479,12 +478,8 @@ pub async fn set_expiry(
     Path(id): Path<String>,
     WebForm(form): WebForm,
 ) -> PageResult {
-    let expires_at = match expiry_from(&form, user.call.now) {
-        Ok(Some(at)) => at,
-        Ok(None) => {
-            let p = Problems::field("expires_at", "Choose when the token expires.");
-            return show_page(&user, &id, None, Some((Form::Expiry, &form, p))).await;
-        }
+    let expires_at = match required_expiry(&form, user.call.now, "Choose when the token expires.") {
+        Ok(at) => at,
         Err(p) => return show_page(&user, &id, None, Some((Form::Expiry, &form, p))).await,
     };
     let request = UpdateTokenRequest {
