@@ -29,6 +29,12 @@ pub struct VerifyRequest {
         schema(value_type = Option<schema::CheckResource>, nullable = false)
     )]
     pub resource: Option<String>,
+    /// The end client's address (IPv4 or IPv6), which the calling service
+    /// knows: recorded as the token's last-used address (instead of the
+    /// caller's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false, example = "203.0.113.7"))]
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for VerifyRequest {
@@ -37,6 +43,7 @@ impl std::fmt::Debug for VerifyRequest {
             .field("token", &"<redacted>")
             .field("action", &self.action)
             .field("resource", &self.resource)
+            .field("ip", &self.ip)
             .finish()
     }
 }
@@ -102,4 +109,71 @@ pub struct LeakReportResponse {
     pub revoked: u32,
     /// Strings that were not live tokens of this deployment.
     pub ignored: u32,
+}
+
+// -------------------------------------------------------- introspection
+
+/// `POST /oauth/introspect`'s form body (RFC 7662, section 2.1).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct IntrospectionRequest {
+    /// The token to introspect.
+    pub token: String,
+    /// Accepted and ignored: Tessera issues one kind of token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type_hint: Option<String>,
+}
+
+impl std::fmt::Debug for IntrospectionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionRequest")
+            .field("token", &"<redacted>")
+            .field("token_type_hint", &self.token_type_hint)
+            .finish()
+    }
+}
+
+/// `POST /oauth/introspect`'s answer (RFC 7662, section 2.2). For any
+/// token that is not active here (malformed, unknown, revoked, expired, of
+/// another org) exactly `{"active": false}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Introspection {
+    pub active: bool,
+    /// Always `bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// The token's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The id of the member the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// That member's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// When the token expires (seconds since 1970); absent if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// When the token was created (seconds since 1970).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// This deployment (`public_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Space-separated: `role:<role>` for the token's scope (each custom
+    /// role, or `policy` for an inline policy) and `project:<key>` for each
+    /// project it is restricted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The org's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+impl Introspection {
+    /// `{"active": false}`, and nothing else.
+    pub fn inactive() -> Self {
+        Self::default()
+    }
 }

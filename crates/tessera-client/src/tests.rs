@@ -233,6 +233,7 @@ async fn verify_needs_no_credential_and_sends_none() {
             token: "tsr_presented".into(),
             action: None,
             resource: None,
+            ip: None,
         })
         .await
         .expect("verify");

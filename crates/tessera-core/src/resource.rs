@@ -75,6 +75,7 @@ pub const KINDS: &[ResourceKind] = &[
             "token:rotate",
             "token:clone",
             "token:delete",
+            "token:introspect",
         ],
     },
     ResourceKind {

@@ -73,7 +73,7 @@ impl FromRequestParts<AppState> for SessionCall {
     }
 }
 
-async fn from_token(
+pub(crate) async fn from_token(
     state: &AppState,
     presented: &str,
     addr: Option<IpAddr>,

@@ -22,6 +22,9 @@ use crate::service::ServiceError;
 pub enum ApiError {
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// For the one endpoint whose standard body is a form (RFC 7662).
+    #[error("the request body must be a form (Content-Type: application/x-www-form-urlencoded)")]
+    FormRequired,
     #[error("the request body is too large")]
     PayloadTooLarge,
     /// A token that is malformed, unknown, revoked, or whose owner is gone.
@@ -60,7 +63,7 @@ impl ApiError {
         use ServiceError as E;
         use StatusCode as S;
         let status = match self {
-            Self::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType | Self::FormRequired => S::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
             Self::InvalidToken | Self::TokenExpired => S::UNAUTHORIZED,
             Self::CsrfFailed => S::FORBIDDEN,
@@ -82,7 +85,7 @@ impl ApiError {
     /// The stable code clients match on.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            Self::UnsupportedMediaType | Self::FormRequired => ErrorCode::UnsupportedMediaType,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,

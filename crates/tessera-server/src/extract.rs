@@ -35,6 +35,21 @@ where
     }
 }
 
+/// A raw body, for the endpoints that read it their own way (a form, a
+/// signed payload): too large is a 413 JSON error, like [`ApiJson`]'s.
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|e| body_error(e.status(), &e.body_text()))
+    }
+}
+
 /// The error for a body that could not be read: too large, or broken off.
 pub(crate) fn body_error(status: axum::http::StatusCode, text: &str) -> ApiError {
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {

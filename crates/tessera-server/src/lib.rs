@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
     // by the request timeout.
     let api = api::router()
         .merge(verify::routes::router())
+        .merge(verify::forward_auth::envoy_router())
         .route("/openapi.json", get(openapi::serve));
     let rest = Router::new()
         .nest("/api/v1", api)

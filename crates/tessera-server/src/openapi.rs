@@ -25,7 +25,9 @@ use crate::api;
         api::tokens::list_tokens, api::tokens::create_token, api::tokens::get_token,
         api::tokens::update_token, api::tokens::delete_token, api::tokens::clone_token,
         api::tokens::rotate_token,
-        crate::verify::routes::verify, crate::verify::routes::forward_auth, crate::verify::routes::report_leaks,
+        crate::verify::routes::verify, crate::verify::forward_auth::forward_auth,
+        crate::verify::forward_auth::envoy_auth, api::introspect::introspect_token,
+        crate::verify::routes::report_leaks,
     ),
     modifiers(&Security, &Conformance),
     security(("bearer" = []), ("apikey" = []), ("session" = [])),
@@ -40,6 +42,15 @@ impl Modify for Security {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("an OAuth client's credentials: any client id, your token as the secret (introspection only)"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "apikey",
@@ -648,7 +659,7 @@ mod tests {
         });
 
         let question = |action: Option<&str>, resource: Option<&str>| {
-            crate::verify::routes::check_question(action, resource).is_ok()
+            crate::verify::check_question(action, resource).is_ok()
         };
         let schemas = &doc["components"]["schemas"];
         agree(

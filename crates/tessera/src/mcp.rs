@@ -292,6 +292,7 @@ impl Tools {
             token: p.token.trim().to_owned(),
             action: p.action,
             resource: p.resource,
+            ip: None,
         };
         answer(self.client()?.verify(&request).await)
     }

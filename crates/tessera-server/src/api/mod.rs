@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod introspect;
 pub mod members;
 pub mod session;
 pub mod tokens;
@@ -39,4 +40,5 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(audit::router())
         .merge(tokens::router())
+        .merge(introspect::router())
 }

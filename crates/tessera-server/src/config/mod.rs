@@ -25,6 +25,7 @@ use std::path::Path;
 
 use tessera_core::TokenFormat;
 
+use crate::verify::rules::{RuleSpec, Rules};
 use table::settings;
 pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
 
@@ -60,6 +61,9 @@ settings! {
         max_connections: usize = 2048, flat "max_connections";
         /// Proxy IPs whose `X-Forwarded-For` is believed.
         trusted_proxies: Vec<IpAddr> = Vec::new(), flat "trusted_proxies";
+        /// The URL people and services reach Tessera at (`https://tessera.example.com`):
+        /// the issuer in introspection answers, login links, SSO redirects.
+        public_url: String = String::new(), flat "public_url";
     }
     /// The tokens this deployment issues.
     [tokens] TokensConfig {
@@ -111,7 +115,25 @@ settings! {
         /// the product's own traffic; they are always counted in `/metrics`).
         verify_requests: bool = false, flat "log_verify_requests";
     }
+    file only {
+        /// `[[forward_auth.rules]]`: how `/auth` maps a proxy's original
+        /// request to a question (see docs/forward-auth.md).
+        forward_auth: ForwardAuthConfig,
+    }
 }
+
+/// The `[forward_auth]` section: file only, since its rules are a list of
+/// tables.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardAuthConfig {
+    pub rules: Rules,
+}
+
+/// Part 2's settings are named by their flat keys in the product's
+/// contract (SPEC, "Configuration names for Part 2"), so in the file these
+/// are first-class top-level keys, as good as their place in a section,
+/// not deprecated spellings.
+const TOP_LEVEL_KEYS: &[&str] = &["public_url"];
 
 /// Environment variables that belong to the client side, not the server.
 const CLIENT_ENV: &[&str] = &[
@@ -196,6 +218,10 @@ impl Config {
         };
         let mut warnings = Vec::new();
         for (name, value) in table {
+            if name == "forward_auth" {
+                self.forward_auth = forward_auth(path, value)?;
+                continue;
+            }
             // `log` is both a section and an old flat key: a table is the
             // section, a string the old key.
             let section_keys = match value {
@@ -204,6 +230,9 @@ impl Config {
                     let setting = by_flat_name(&name).ok_or_else(|| unknown(&name))?;
                     self.set(setting, Raw::Toml(value))
                         .map_err(|reason| ConfigError::value(&name, reason))?;
+                    if TOP_LEVEL_KEYS.contains(&name.as_str()) {
+                        continue;
+                    }
                     warnings.push(format!(
                         "{path}: the key `{name}` is deprecated: write `{}` under `[{}]` \
                          (see docs/configuration.md)",
@@ -287,6 +316,9 @@ impl Config {
                 return bad(section, key, &reason);
             }
         }
+        if let Err(reason) = check_public_url(&self.http.public_url) {
+            return bad("http", "public_url", reason);
+        }
         if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
             return bad(
                 "bootstrap",
@@ -324,4 +356,39 @@ impl Config {
         // than panic if a caller skipped it.
         TokenFormat::new(&self.tokens.prefix).unwrap_or_default()
     }
+}
+
+/// `[forward_auth]` from the file: its `rules`, each checked.
+fn forward_auth(path: &str, value: toml::Value) -> Result<ForwardAuthConfig, ConfigError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Section {
+        #[serde(default)]
+        rules: Vec<RuleSpec>,
+    }
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason: format!("forward_auth: {reason} (see docs/forward-auth.md)"),
+    };
+    let section: Section = value
+        .try_into()
+        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+    let rules = Rules::parse(section.rules).map_err(|e| file_error(format!("rules: {e}")))?;
+    Ok(ForwardAuthConfig { rules })
+}
+
+/// `public_url` is empty (not set) or an `http(s)://host[:port][/path]`
+/// URL without query or fragment.
+fn check_public_url(url: &str) -> Result<(), &'static str> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    let reason = "must be an http:// or https:// URL with a host, and no query or fragment";
+    let uri: axum::http::Uri = url.parse().map_err(|_| reason)?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let host_ok = uri.host().is_some_and(|h| !h.is_empty());
+    if !scheme_ok || !host_ok || uri.query().is_some() || url.contains('#') || url.contains('@') {
+        return Err(reason);
+    }
+    Ok(())
 }

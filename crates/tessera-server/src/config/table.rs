@@ -52,11 +52,17 @@ macro_rules! settings {
                 )*
             }
         )*
+        // Sections that are not `key = value` settings (tables of tables,
+        // like `[[forward_auth.rules]]`): file only, read by their own code.
+        file only {
+            $( $(#[doc = $file_doc:literal])* $file_section:ident: $FileSection:ty, )*
+        }
     ) => {
         /// Tessera's configuration: one struct per section of the file.
         #[derive(Debug, Clone, Default)]
         pub struct Config {
             $( $(#[doc = $section_doc])* pub $section: $Section, )*
+            $( $(#[doc = $file_doc])* pub $file_section: $FileSection, )*
         }
 
         $(
@@ -177,7 +183,11 @@ impl Value for String {
         }
     }
     fn show(&self) -> String {
-        self.clone()
+        if self.is_empty() {
+            "none".into()
+        } else {
+            self.clone()
+        }
     }
 }
 

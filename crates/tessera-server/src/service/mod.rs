@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod caller;
 mod error;
+pub mod introspect;
 pub mod members;
 pub mod org;
 pub mod projects;

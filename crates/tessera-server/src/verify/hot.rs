@@ -9,7 +9,7 @@
 //! the lighter JSON parse these were a third of `/verify`'s instructions
 //! (54k to 36k per request, docs/benchmarks.md). So [`Hot`]
 //! matches these two by method and exact path and calls the same code the
-//! routed handlers call (`routes::decide`, `routes::auth_answer`,
+//! routed handlers call (`routes::decide`, `forward_auth::auth_answer`,
 //! the same body and JSON rules as [`crate::extract::ApiJson`]); every other request,
 //! including other methods on these paths (405) and the OpenAPI document,
 //! goes to the router, which still routes both paths too.
@@ -172,6 +172,8 @@ struct BorrowedRequest<'a> {
     action: Option<Text<'a>>,
     #[serde(default, borrow)]
     resource: Option<Text<'a>>,
+    #[serde(default)]
+    ip: Option<std::net::IpAddr>,
 }
 
 impl BorrowedRequest<'_> {
@@ -180,6 +182,7 @@ impl BorrowedRequest<'_> {
             token: &self.token.0,
             action: self.action.as_ref().map(|t| &*t.0),
             resource: self.resource.as_ref().map(|t| &*t.0),
+            ip: self.ip,
         }
     }
 }
@@ -215,9 +218,10 @@ async fn auth(state: AppState, peer: SocketAddr, request: Request<Incoming>) -> 
     let started = Instant::now();
     let ip = client_behind(peer.ip(), request.headers(), &state);
     // A successful answer starts from the security headers already.
-    let response = routes::auth_answer(&state, Some(ip), request.headers(), request.uri())
-        .await
-        .unwrap_or_else(|e| secured(e.into_response()));
+    let response =
+        super::forward_auth::auth_answer(&state, Some(ip), request.headers(), request.uri())
+            .await
+            .unwrap_or_else(|e| secured(e.into_response()));
     requests::hot(&state, HotRoute::Auth, response.status().as_u16(), started);
     response
 }

@@ -12,8 +12,10 @@
 //! - [`embedded`]: the same answer in process, for `tessera_client`'s layer.
 
 pub mod embedded;
+pub mod forward_auth;
 pub mod hot;
 pub mod routes;
+pub mod rules;
 
 pub use routes::answer;
 
@@ -22,6 +24,8 @@ use std::time::Instant;
 use axum::http::{header, HeaderMap};
 use tessera_engine::{Rejection, Verified};
 use time::OffsetDateTime;
+
+use tessera_core::policy::check_resource_shape;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -43,6 +47,30 @@ pub async fn verify_token(
         .metrics
         .count(outcome, started.elapsed().as_secs_f64());
     Ok(result?)
+}
+
+/// Longest action or resource a service may ask about.
+const MAX_CHECK_LEN: usize = 1024;
+
+/// Checks an action/resource pair a service asks about.
+pub(crate) fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()> {
+    match (action, resource) {
+        (None, None) => Ok(()),
+        (Some(action), Some(resource)) => {
+            if action.is_empty() || action.len() > MAX_CHECK_LEN || !action.contains(':') {
+                return Err(ApiError::bad_request("action must look like `type:verb`"));
+            }
+            if resource.len() > MAX_CHECK_LEN || check_resource_shape(resource, false).is_err() {
+                return Err(ApiError::bad_request(
+                    "resource must be `:`-separated `type/name` segments, like `proj/web:env/prod`",
+                ));
+            }
+            Ok(())
+        }
+        _ => Err(ApiError::bad_request(
+            "give both `action` and `resource`, or neither",
+        )),
+    }
 }
 
 /// The 401 for a refused token.

@@ -1,19 +1,16 @@
-//! For services: `POST /verify`, `GET /auth` (reverse-proxy forward-auth)
-//! and `POST /leaks`. None needs a credential of its own: holding the
-//! token is the proof.
+//! For services: `POST /verify` and `POST /leaks` (and the routing of
+//! `GET /auth`, whose handler is [`super::forward_auth`]). None needs a
+//! credential of its own: holding the token is the proof.
 
-use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
-use axum::response::Response;
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tessera_api::{LeakReport, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse};
 use tessera_core::model::Actor;
-use tessera_core::policy::check_resource_shape;
 use tessera_core::resource;
 
-use super::{presented_credential, rejection_error, verify_token};
+use super::{check_question, verify_token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::peer::ClientAddr;
@@ -23,8 +20,6 @@ use tessera_engine::Verified;
 
 /// Most tokens one leak report may carry.
 const MAX_LEAK_TOKENS: usize = 1000;
-/// Longest action or resource a service may ask about.
-const MAX_CHECK_LEN: usize = 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/leaks", post(report_leaks))
@@ -45,28 +40,7 @@ pub fn hot_router(body_timeout: std::time::Duration) -> Router<AppState> {
                 crate::request_timeout,
             )),
         )
-        .route("/api/v1/auth", get(forward_auth))
-}
-
-/// Checks an action/resource pair a service asks about.
-pub(crate) fn check_question(action: Option<&str>, resource: Option<&str>) -> ApiResult<()> {
-    match (action, resource) {
-        (None, None) => Ok(()),
-        (Some(action), Some(resource)) => {
-            if action.is_empty() || action.len() > MAX_CHECK_LEN || !action.contains(':') {
-                return Err(ApiError::bad_request("action must look like `type:verb`"));
-            }
-            if resource.len() > MAX_CHECK_LEN || check_resource_shape(resource, false).is_err() {
-                return Err(ApiError::bad_request(
-                    "resource must be `:`-separated `type/name` segments, like `proj/web:env/prod`",
-                ));
-            }
-            Ok(())
-        }
-        _ => Err(ApiError::bad_request(
-            "give both `action` and `resource`, or neither",
-        )),
-    }
+        .route("/api/v1/auth", get(super::forward_auth::forward_auth))
 }
 
 fn verified_token(v: &Verified) -> VerifiedToken {
@@ -112,6 +86,8 @@ pub(crate) struct Question<'a> {
     pub token: &'a str,
     pub action: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// The end client's address, when the service sent it.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 impl<'a> From<&'a VerifyRequest> for Question<'a> {
@@ -120,6 +96,7 @@ impl<'a> From<&'a VerifyRequest> for Question<'a> {
             token: &request.token,
             action: request.action.as_deref(),
             resource: request.resource.as_deref(),
+            ip: request.ip,
         }
     }
 }
@@ -135,6 +112,9 @@ pub(crate) async fn decide(
     check_question(question.action, question.resource)?;
     let now = state.now();
     let verified = verify_token(state, question.token, now).await?;
+    // The end client's address when the service sent it, else the caller's.
+    // An IPv4 client seen through an IPv6 socket counts as IPv4.
+    let ip = question.ip.or(ip).map(|ip| ip.to_canonical());
     let allowed = match &verified {
         Ok(verified) => {
             state.engine.record_use(&verified.token().id, now, ip);
@@ -244,127 +224,6 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
-}
-
-/// Forward-auth for reverse proxies: 200 with identity headers, 401, or
-/// 403. The question comes from `X-Tessera-Action`/`X-Tessera-Resource`
-/// headers or `action`/`resource` query parameters.
-#[utoipa::path(get, path = "/api/v1/auth", tag = "verify",
-    params(("action" = Option<String>, Query, description = "or header X-Tessera-Action"),
-           ("resource" = Option<String>, Query, description = "or header X-Tessera-Resource")),
-    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id, X-Tessera-Email, X-Tessera-Role"),
-        (status = 401, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
-pub async fn forward_auth(
-    State(state): State<AppState>,
-    ip: ClientAddr,
-    // The whole request, to read headers and query in place rather than
-    // copy them (this is the hot path of every proxied request).
-    request: Request,
-) -> ApiResult<Response> {
-    auth_answer(&state, ip.0, request.headers(), request.uri()).await
-}
-
-/// `GET /auth`'s answer from the request's head: what [`forward_auth`]
-/// does, also called directly by [`super::hot`].
-pub(crate) async fn auth_answer(
-    state: &AppState,
-    ip: Option<std::net::IpAddr>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> ApiResult<Response> {
-    let query = match uri.query() {
-        Some(_) => {
-            Query::<AuthQuery>::try_from_uri(uri)
-                .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))?
-                .0
-        }
-        None => AuthQuery::default(),
-    };
-    // Borrowed from the request, not copied: this runs for every request
-    // a proxy forwards.
-    let action = header_or_query(headers, "x-tessera-action", query.action.as_deref())?;
-    let resource = header_or_query(headers, "x-tessera-resource", query.resource.as_deref())?;
-    check_question(action, resource)?;
-    let presented = presented_credential(headers)?.ok_or_else(|| {
-        ApiError::unauthenticated("missing credential: send Authorization: Bearer <token>")
-    })?;
-    let now = state.now();
-    let verified = verify_token(state, presented, now)
-        .await?
-        .map_err(rejection_error)?;
-    state.engine.record_use(&verified.token().id, now, ip);
-    if let (Some(a), Some(r)) = (action, resource) {
-        if !verified.allows(a, r) {
-            return Err(ServiceError::forbidden(a, r).into());
-        }
-    }
-    // 200 with no body; the security headers are in place from the start
-    // (this is a hot path: see `crate::headers::secured_headers`).
-    let mut response = Response::new(axum::body::Body::empty());
-    *response.headers_mut() = crate::headers::secured_headers(false);
-    let out = response.headers_mut();
-    let member = verified.member();
-    for (name, value) in [
-        (&X_TESSERA_MEMBER, member.id.as_str()),
-        (&X_TESSERA_ORG, verified.org().key.as_str()),
-        (&X_TESSERA_TOKEN_ID, verified.token().id.as_str()),
-        // An email that is not header-safe text (non-ASCII) is left out
-        // rather than mangled; the member id always identifies.
-        (&X_TESSERA_EMAIL, member.email.as_str()),
-        (&X_TESSERA_ROLE, member.role.as_str()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            out.insert(name.clone(), v);
-        }
-    }
-    Ok(response)
-}
-
-// Made at compile time: `HeaderName::from_static` at run time would look
-// each name up among the standard ones on every answer of this hot path.
-const X_TESSERA_MEMBER: HeaderName = HeaderName::from_static("x-tessera-member");
-const X_TESSERA_ORG: HeaderName = HeaderName::from_static("x-tessera-org");
-const X_TESSERA_TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
-const X_TESSERA_EMAIL: HeaderName = HeaderName::from_static("x-tessera-email");
-const X_TESSERA_ROLE: HeaderName = HeaderName::from_static("x-tessera-role");
-
-/// `/auth`'s question: the header if sent, else the query parameter. The
-/// operator's proxy sets one of them; a client that adds its own copy (a
-/// proxy passing client headers, as Traefik does by default) must not
-/// change the question, so a header that disagrees with the query, or with
-/// another copy of itself, is refused rather than one of them chosen.
-fn header_or_query<'a>(
-    headers: &'a HeaderMap,
-    header: &str,
-    param: Option<&'a str>,
-) -> ApiResult<Option<&'a str>> {
-    let mut copies = headers.get_all(header).iter();
-    let Some(first) = copies.next() else {
-        return Ok(param);
-    };
-    let value = first
-        .to_str()
-        .map_err(|_| ApiError::bad_request(format!("{header} is not valid text")))?;
-    if copies.any(|other| other != first) {
-        return Err(ApiError::bad_request(format!(
-            "several different {header} headers: the proxy must set it once and remove any copy the client sent"
-        )));
-    }
-    if param.is_some_and(|p| p != value) {
-        let name = header.trim_start_matches("x-tessera-");
-        return Err(ApiError::bad_request(format!(
-            "{header} and the `{name}` query parameter disagree: the proxy must ask one question, and remove any {header} the client sent"
-        )));
-    }
-    Ok(Some(value))
-}
-
-/// `GET /auth`'s query parameters (other parameters are ignored: proxies
-/// may add their own).
-#[derive(Debug, Default, serde::Deserialize)]
-struct AuthQuery {
-    action: Option<String>,
-    resource: Option<String>,
 }
 
 /// Report tokens found where they should not be; each live one is revoked

@@ -47,6 +47,7 @@ pub async fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         token,
         action: args.action.clone(),
         resource: args.resource.clone(),
+        ip: None,
     };
     let answer = args
         .conn

@@ -176,6 +176,7 @@ async fn every_client_method_works_against_the_server() {
             token: rotated.token.clone(),
             action: Some("flag:read".into()),
             resource: Some("proj/web".into()),
+            ip: None,
         })
         .await
         .expect("verify");

@@ -24,6 +24,7 @@ mod escalation;
 mod forward_auth;
 mod hardening;
 mod harness;
+mod introspection;
 mod login_flood;
 mod operations;
 mod process;

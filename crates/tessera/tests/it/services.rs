@@ -42,6 +42,44 @@ async fn verify_answers_validity_and_permission() {
     assert_eq!(r.body["code"], "invalid_token");
 }
 
+/// A service passes its own client's address as `ip`: that address, not
+/// the service's, is the token's last-used address (an IPv4 client seen
+/// over IPv6 as IPv4); an `ip` that is not an address is a 400.
+#[tokio::test]
+async fn verify_records_the_end_clients_address() {
+    let s = start().await;
+    let (id, token, _) = s.owner_creates_reader_token("svc").await;
+    let last_used_ip =
+        |listed: &crate::harness::Reply| crate::seeds::find(listed, &id)["last_used_ip"].clone();
+    let r = s
+        .verify(json!({ "token": token, "ip": "::ffff:203.0.113.7" }))
+        .await;
+    assert_eq!(r.body["valid"], true, "{}", r.text);
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
+    assert_eq!(last_used_ip(&listed), "203.0.113.7");
+    s.verify(json!({ "token": token, "ip": "2001:db8::1" }))
+        .await;
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
+    assert_eq!(last_used_ip(&listed), "2001:db8::1");
+
+    for bad in [
+        json!("203.0.113"),
+        json!("not an address"),
+        json!(7),
+        json!("10.0.0.0/8"),
+    ] {
+        s.post("/api/v1/verify", "", json!({ "token": token, "ip": bad }))
+            .await
+            .expect_error(400, "bad_request");
+    }
+    let listed = s.owner_get("/api/v1/tokens").await.expect(200);
+    assert_eq!(
+        last_used_ip(&listed),
+        "2001:db8::1",
+        "a refused question records nothing"
+    );
+}
+
 #[tokio::test]
 async fn forward_auth_for_reverse_proxies() {
     let s = start().await;
