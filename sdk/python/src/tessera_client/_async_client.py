@@ -1,0 +1,139 @@
+"""The asynchronous client, `AsyncTessera`: `Tessera` with `await`.
+
+Only the sending differs; every call, request and answer comes from
+`_core`, and the cache is the same class.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from . import _core
+from ._cache import DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL, VerifyCache
+from ._client import DEFAULT_TIMEOUT
+from ._config import Config
+from ._errors import unavailable
+from ._models import JSON, CreatedToken, Token, VerifyResult
+
+__all__ = ["AsyncTessera", "AsyncTokens"]
+
+T = TypeVar("T")
+
+
+class AsyncTessera:
+    """The async twin of `Tessera`, for asyncio apps (FastAPI, Starlette, ...).
+
+    Same arguments, same environment variables, same cache semantics;
+    methods are coroutines. Close it with `await client.aclose()` or
+    `async with`.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        url: str | None = None,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        cache_max_entries: int = DEFAULT_CACHE_SIZE,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._config = Config.resolve(token, url)
+        self._cache = VerifyCache(cache_ttl, cache_max_entries)
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self.tokens = AsyncTokens(self)
+
+    @property
+    def url(self) -> str:
+        return self._config.url
+
+    def __repr__(self) -> str:
+        token = "<redacted>" if self._config.token is not None else None
+        return f"AsyncTessera(url={self.url!r}, token={token!s})"
+
+    async def verify(
+        self,
+        token: str,
+        action: str | None = None,
+        resource: str | None = None,
+        ip: str | None = None,
+    ) -> VerifyResult:
+        """See `Tessera.verify`."""
+        key = self._cache.key(token, action, resource, ip)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        answer = await self._send(_core.verify(token, action, resource, ip))
+        self._cache.put(key, answer)
+        return answer
+
+    def clear_cache(self) -> None:
+        """Forgets every cached `verify` answer."""
+        self._cache.clear()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncTessera:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _send(self, call: _core.Call[T]) -> T:
+        request = _core.build_request(self._config, call)
+        try:
+            response = await self._http.send(request)
+        except httpx.HTTPError as exc:
+            raise unavailable(self.url, exc) from exc
+        return _core.handle_response(call, response)
+
+
+class AsyncTokens:
+    """The token API, as coroutines. See `Tokens`."""
+
+    def __init__(self, client: AsyncTessera) -> None:
+        self._client = client
+
+    async def list(self) -> builtins.list[Token]:
+        return await self._client._send(_core.list_tokens())
+
+    async def get(self, id: str) -> Token:
+        return await self._client._send(_core.get_token(id))
+
+    async def create(
+        self,
+        name: str,
+        *,
+        role: str | None = None,
+        custom_roles: Sequence[str] | None = None,
+        policy: Sequence[JSON] | None = None,
+        projects: Sequence[str] | None = None,
+        expires_at: datetime | str | None = None,
+    ) -> CreatedToken:
+        return await self._client._send(
+            _core.create_token(
+                name, role=role, custom_roles=custom_roles, policy=policy,
+                projects=projects, expires_at=expires_at,
+            )
+        )
+
+    async def rotate(
+        self, id: str, *, expires_at: datetime | str, grace_period_seconds: int | None = None
+    ) -> CreatedToken:
+        return await self._client._send(
+            _core.rotate_token(id, expires_at=expires_at, grace_period_seconds=grace_period_seconds)
+        )
+
+    async def delete(self, id: str) -> None:
+        await self._client._send(_core.delete_token(id))
