@@ -84,3 +84,19 @@ def test_bad_credential_and_unreachable(server: Server) -> None:
             assert (caught.value.code, caught.value.status) == ("unavailable", None)
 
     run(check)
+
+
+def test_one_client_in_several_event_loops(server: Server) -> None:
+    """As with a test client per test: each loop gets its own connection pool."""
+    tessera = AsyncTessera(url=server.url, cache_ttl=0)
+
+    async def check() -> None:
+        assert (await tessera.verify(server.owner_token)).valid
+
+    run(check)
+    run(check)
+
+    async def close() -> None:
+        await tessera.aclose()
+
+    run(close)

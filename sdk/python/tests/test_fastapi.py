@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import FLAG_READER, Server, closed_port_url, unique
+from conftest import FLAG_READER, Server, closed_port_url, eventually, unique
 from fastapi import Depends, FastAPI
 from starlette.requests import Request
 from starlette.testclient import TestClient
@@ -45,8 +45,7 @@ def make_app(client: AsyncTessera | None = None) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def http(server: Server) -> Iterator[TestClient]:
-    # One TestClient (one event loop) for the module, as the async client's
-    # connection pool belongs to the loop it was used on.
+    # One TestClient for the module: starting one per test costs time.
     with TestClient(make_app(AsyncTessera(url=server.url, cache_ttl=0))) as client:
         yield client
 
@@ -118,3 +117,39 @@ def test_unreachable_tessera_fails_closed(reader: CreatedToken) -> None:
 
 def test_openapi_still_builds() -> None:
     assert "/whoami" in make_app(AsyncTessera(url="http://127.0.0.1:1")).openapi()["paths"]
+
+
+def test_tessera_error_shape_on_request(server: Server, reader: CreatedToken) -> None:
+    from tessera_client.fastapi import TesseraHTTPException, tessera_error_handler
+
+    app = make_app(AsyncTessera(url=server.url, cache_ttl=0))
+    app.add_exception_handler(TesseraHTTPException, tessera_error_handler)
+    with TestClient(app) as client:
+        missing = client.get("/whoami")
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == 'Bearer realm="tessera"'
+        assert missing.json()["error"]["code"] == "unauthenticated"
+        refused = client.put("/flags/checkout", headers=bearer(reader.token))
+        assert refused.status_code == 403
+        assert refused.json() == {"error": {
+            "code": "forbidden", "message": "not permitted: flag:update on proj/web:flag/checkout",
+        }}
+
+
+def test_forward_ip_records_the_callers_address(server: Server, reader: CreatedToken) -> None:
+    app = FastAPI()
+
+    @app.get("/")
+    async def root(
+        answer: VerifyResult = Depends(require_token(
+            client=AsyncTessera(url=server.url, cache_ttl=0), forward_ip=True)),
+    ) -> str:
+        return "ok"
+
+    with Tessera(token=server.owner_token, url=server.url) as owner:
+        with TestClient(app, client=("198.51.100.20", 4242)) as client:
+            assert client.get("/", headers=bearer(reader.token)).status_code == 200
+        assert eventually(lambda: owner.tokens.get(reader.id).last_used_ip == "198.51.100.20")
+        # Not an IP address (Starlette's default test peer): nothing is forwarded.
+        with TestClient(app) as client:
+            assert client.get("/", headers=bearer(reader.token)).status_code == 200

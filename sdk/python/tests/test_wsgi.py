@@ -8,7 +8,7 @@ from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
-from conftest import FLAG_READER, Server, closed_port_url, unique
+from conftest import FLAG_READER, Server, closed_port_url, eventually, unique
 
 from tessera_client import CreatedToken, Tessera, VerifiedToken
 from tessera_client.wsgi import TesseraMiddleware
@@ -98,3 +98,16 @@ def test_unreachable_tessera_fails_closed(reader: CreatedToken) -> None:
 def test_action_without_resource_is_refused_at_setup(client: Tessera) -> None:
     with pytest.raises(ValueError):
         TesseraMiddleware(hello, action="flag:read", client=client)
+
+
+def test_forward_ip_records_remote_addr(server: Server, client: Tessera, reader: CreatedToken) -> None:
+    app = TesseraMiddleware(hello, client=client, forward_ip=True)
+    environ_ip = "2001:db8::7"
+
+    def with_peer(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["REMOTE_ADDR"] = environ_ip
+        return app(environ, start_response)
+
+    assert call(with_peer, token=reader.token)[0] == 200
+    with Tessera(token=server.owner_token, url=server.url) as owner:
+        assert eventually(lambda: owner.tokens.get(reader.id).last_used_ip == environ_ip)

@@ -6,6 +6,7 @@ Only the sending differs; every call, request and answer comes from
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,7 +32,8 @@ class AsyncTessera:
 
     Same arguments, same environment variables, same cache semantics;
     methods are coroutines. Close it with `await client.aclose()` or
-    `async with`.
+    `async with`. It may be used from several event loops one after another
+    (each gets its own connection pool), as test clients do.
     """
 
     def __init__(
@@ -45,7 +47,10 @@ class AsyncTessera:
     ) -> None:
         self._config = Config.resolve(token, url)
         self._cache = VerifyCache(cache_ttl, cache_max_entries)
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._timeout = timeout
+        # Made on first use, in the running event loop (see `_client`).
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.tokens = AsyncTokens(self)
 
     @property
@@ -77,7 +82,10 @@ class AsyncTessera:
         self._cache.clear()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None and self._loop is asyncio.get_running_loop():
+            await self._http.aclose()
+        self._http = None
+        self._loop = None
 
     async def __aenter__(self) -> AsyncTessera:
         return self
@@ -90,10 +98,25 @@ class AsyncTessera:
     ) -> None:
         await self.aclose()
 
+    def _client(self) -> httpx.AsyncClient:
+        """The connection pool of the running event loop.
+
+        Connections belong to the loop that opened them. An app run in
+        several loops one after another (a test client per test, say) would
+        otherwise reuse a connection of a closed loop and fail, so a new loop
+        gets a new pool; the old one went with its loop.
+        """
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            # Redirects are not followed: a credential is never replayed elsewhere.
+            self._http = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+            self._loop = loop
+        return self._http
+
     async def _send(self, call: _core.Call[T]) -> T:
         request = _core.build_request(self._config, call)
         try:
-            response = await self._http.send(request)
+            response = await self._client().send(request)
         except httpx.HTTPError as exc:
             raise unavailable(self.url, exc) from exc
         return _core.handle_response(call, response)

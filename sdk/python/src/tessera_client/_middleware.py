@@ -9,12 +9,13 @@ the request is refused with `503`, never let through.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from ._errors import TesseraError
 from ._models import VerifyResult
 
-__all__ = ["Refusal", "bearer_token", "check_question", "refusal_for_answer",
+__all__ = ["Refusal", "bearer_token", "check_question", "client_ip", "refusal_for_answer",
            "refusal_for_error", "MISSING"]
 
 CHALLENGE = 'Bearer realm="tessera"'
@@ -51,6 +52,20 @@ def bearer_token(header: str | None) -> str | None:
     if scheme.lower() not in ("bearer", "apikey") or not token:
         return None
     return token
+
+
+def client_ip(address: str | None) -> str | None:
+    """The peer address to forward as `ip`, if it is one.
+
+    A test client's `testclient` or a Unix socket path is no IP address;
+    sending it would make `/verify` refuse the whole question.
+    """
+    if not address:
+        return None
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def check_question(action: object, resource: object) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 try:
     from starlette.exceptions import HTTPException
     from starlette.requests import Request
+    from starlette.responses import JSONResponse
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         'tessera_client.fastapi needs FastAPI or Starlette: pip install "tessera-client[fastapi]"'
@@ -33,12 +34,13 @@ from ._middleware import (
     Refusal,
     bearer_token,
     check_question,
+    client_ip,
     refusal_for_answer,
     refusal_for_error,
 )
 from ._models import VerifyResult
 
-__all__ = ["require_token", "TesseraHTTPException"]
+__all__ = ["require_token", "TesseraHTTPException", "tessera_error_handler"]
 
 Question = str | Callable[[Request], str] | None
 """A fixed action or resource, or one derived from the request (e.g. its path)."""
@@ -49,7 +51,7 @@ class TesseraHTTPException(HTTPException):
 
     FastAPI renders it as `{"detail": {"code": ..., "message": ...}}` with its
     status and headers (`WWW-Authenticate` on a 401); an app that prefers
-    Tessera's `{"error": ...}` shape can add an exception handler for it.
+    Tessera's `{"error": ...}` shape installs `tessera_error_handler`.
     """
 
     def __init__(self, refusal: Refusal) -> None:
@@ -58,7 +60,21 @@ class TesseraHTTPException(HTTPException):
             detail={"code": refusal.code, "message": refusal.message},  # type: ignore[arg-type]
             headers=refusal.headers or None,
         )
+        self.refusal = refusal
         self.code = refusal.code
+
+
+async def tessera_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Renders refusals as Tessera's own errors, `{"error": {"code", "message"}}`.
+
+        app.add_exception_handler(TesseraHTTPException, tessera_error_handler)
+
+    The same body the server and the WSGI middleware use, so clients of
+    several services parse one shape.
+    """
+    if not isinstance(exc, TesseraHTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    return JSONResponse(exc.refusal.body(), exc.refusal.status, headers=exc.refusal.headers)
 
 
 def require_token(
@@ -93,7 +109,7 @@ def require_token(
             raise TesseraHTTPException(MISSING)
         act = action(request) if callable(action) else action
         res = resource(request) if callable(resource) else resource
-        ip = request.client.host if forward_ip and request.client else None
+        ip = client_ip(request.client.host) if forward_ip and request.client else None
         tessera = state.get("client")
         if tessera is None:
             tessera = state.setdefault("client", AsyncTessera())

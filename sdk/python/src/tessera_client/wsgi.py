@@ -24,6 +24,7 @@ from ._middleware import (
     Refusal,
     bearer_token,
     check_question,
+    client_ip,
     refusal_for_answer,
     refusal_for_error,
 )
@@ -77,7 +78,7 @@ class TesseraMiddleware:
             return _refuse(MISSING, start_response)
         action = self.action(environ) if callable(self.action) else self.action
         resource = self.resource(environ) if callable(self.resource) else self.resource
-        ip = environ.get("REMOTE_ADDR") or None if self.forward_ip else None
+        ip = client_ip(environ.get("REMOTE_ADDR")) if self.forward_ip else None
         try:
             answer = self.client.verify(token, action, resource, ip)
         except TesseraError as error:
