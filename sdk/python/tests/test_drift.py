@@ -138,7 +138,7 @@ def test_rotate_request(spec: dict[str, Any]) -> None:
 
 
 def test_paths_the_sdk_calls_exist(spec: dict[str, Any]) -> None:
-    calls = [
+    calls: list[_core.Call[Any]] = [
         _core.verify("t", None, None, None), _core.list_tokens(), _core.get_token("x"),
         _core.create_token("n", role=None, custom_roles=None, policy=None, projects=None,
                            expires_at=None),

@@ -34,7 +34,7 @@ class TesseraError(Exception):
         status: int | None = None,
         retry_after: int | None = None,
     ) -> None:
-        super().__init__(code, message, status)
+        super().__init__(code, message, status, retry_after)
         self.code = code
         self.message = message
         self.status = status
@@ -57,7 +57,10 @@ class TesseraConfigError(TesseraError, ValueError):
     Raised before anything is sent; `status` is `None`.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, status: None = None, retry_after: None = None
+    ) -> None:
+        # The last two only so that pickling, which passes every arg back, works.
         super().__init__(code, message)
 
 
