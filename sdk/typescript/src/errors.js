@@ -29,7 +29,9 @@ export class TesseraError extends Error {
 export function redact(text, secrets) {
   let out = String(text);
   for (const secret of secrets) {
-    if (secret) out = out.split(secret).join('[redacted]');
+    // Short strings are no secret worth hiding (real tokens are ~70
+    // characters), and blanking them would garble ordinary words.
+    if (secret && secret.length >= 8) out = out.split(secret).join('[redacted]');
   }
   return out;
 }
