@@ -42,7 +42,10 @@ export class VerifyCache {
     return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
 
-  /** @param {string} key */
+  /**
+   * @param {string} key
+   * @returns {any} a copy of what `set` was given, or undefined
+   */
   get(key) {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;

@@ -11,6 +11,8 @@
  * statements, project keys) pass through as the API shows them.
  */
 
+import { TesseraError } from './errors.js';
+
 /** `POST /verify` answer (`VerifyResponse`). */
 export const VERIFY_RESULT = Object.freeze({
   valid: 'valid',
@@ -82,8 +84,12 @@ export const ROTATE_TOKEN_REQUEST = Object.freeze({
  *
  * @param {Record<string, unknown>} wire
  * @param {Readonly<Record<string, string>>} fields camelCase → wire name
+ * @returns {any} shaped as the matching interface of types/index.d.ts
  */
 export function fromWire(wire, fields) {
+  if (wire === null || typeof wire !== 'object' || Array.isArray(wire)) {
+    throw new TesseraError('unexpected_response', 'the answer is not a JSON object', 200);
+  }
   /** @type {Record<string, unknown>} */
   const out = {};
   for (const [name, wireName] of Object.entries(fields)) {
@@ -113,7 +119,10 @@ export function toWire(args, fields, what) {
   return out;
 }
 
-/** Whole-second UTC, as the API answers (it drops fractions anyway). */
+/**
+ * Whole-second UTC, as the API answers (it drops fractions anyway).
+ * @param {Date} date
+ */
 function rfc3339(date) {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -55,10 +55,12 @@ export class Tessera {
    * `cacheTtlMs`; errors are not.
    *
    * @param {string} token
-   * @param {{action?: string, resource?: string, ip?: string}} [question]
+   * @param {import('../types/index.js').VerifyOptions} [question]
+   * @returns {Promise<import('../types/index.js').VerifyResult>}
    */
   async verify(token, question = {}) {
     if (typeof token !== 'string') throw new TypeError('verify: `token` must be a string');
+    question ??= {};
     const body = toWire({ token, ...question }, VERIFY_REQUEST, 'verify');
     const key = VerifyCache.key(token, question);
     const cached = this.#cache.get(key);
