@@ -55,11 +55,14 @@ export function requireToken(options = {}) {
     }
 
     if (!answer.valid) {
+      // The API's own 401 codes: it calls a malformed token invalid_token
+      // too (malformed_token is only a /verify answer).
+      const code = answer.code === 'malformed_token' ? 'invalid_token' : answer.code;
       return refuse(
         res,
         401,
-        answer.code,
-        'the token is not valid',
+        code,
+        `the token is not valid (${answer.code})`,
         `Bearer realm="tessera", error="invalid_token", error_description="${answer.code}"`,
       );
     }

@@ -73,7 +73,39 @@ test('an invalid token: 401 naming why, with an invalid_token challenge', async 
   const { status, headers, body } = await get('/any', 'Bearer tsr_nope');
   assert.equal(status, 401);
   assert.match(headers.get('www-authenticate'), /^Bearer .*error="invalid_token"/);
-  assert.equal(body.error.code, 'malformed_token');
+  assert.equal(body.error.code, 'invalid_token');
+  assert.match(body.error.message, /malformed_token/);
+});
+
+test('a revoked token: 401 invalid_token', async () => {
+  const admin = new Tessera({ url: tessera.url, token: tessera.ownerToken });
+  const doomed = await admin.tokens.create({ name: uniqueName('revoked') });
+  await admin.tokens.delete(doomed.id);
+  const { status, body } = await get('/any', `Bearer ${doomed.token}`);
+  assert.equal(status, 401);
+  assert.equal(body.error.code, 'invalid_token');
+});
+
+test('ip: the address the middleware passes is recorded as the last-used IP', async () => {
+  const admin = new Tessera({ url: tessera.url, token: tessera.ownerToken });
+  const used = await admin.tokens.create({ name: uniqueName('ip') });
+  const guard = requireToken({ client: new Tessera({ url: tessera.url }), ip: () => '198.51.100.9' });
+  const server = http.createServer((req, res) => guard(req, res, () => res.end('{}')));
+  await new Promise((ready) => server.listen(0, '127.0.0.1', ready));
+  try {
+    const response = await fetch(`http://127.0.0.1:${server.address().port}/`, {
+      headers: { authorization: `Bearer ${used.token}` },
+    });
+    assert.equal(response.status, 200);
+    let lastUsedIp;
+    for (let i = 0; i < 50 && lastUsedIp !== '198.51.100.9'; i += 1) {
+      ({ lastUsedIp } = await admin.tokens.get(used.id));
+      if (lastUsedIp !== '198.51.100.9') await new Promise((wait) => setTimeout(wait, 100));
+    }
+    assert.equal(lastUsedIp, '198.51.100.9');
+  } finally {
+    server.close();
+  }
 });
 
 test('a valid token: 200 and req.tessera is the verify answer', async () => {
