@@ -65,7 +65,8 @@ export class VerifyCache {
    */
   set(key, value, notAfter) {
     if (!this.enabled) return;
-    const expires = Math.min(Date.now() + this.#ttlMs, notAfter ?? Infinity);
+    // An unparsable expiry (NaN) must not make an entry immortal.
+    const expires = Math.min(Date.now() + this.#ttlMs, Number.isFinite(notAfter) ? notAfter : Infinity);
     if (expires <= Date.now()) return;
     this.#entries.delete(key);
     this.#entries.set(key, { expires, value: structuredClone(value) });

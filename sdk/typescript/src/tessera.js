@@ -124,7 +124,8 @@ function baseUrl(url) {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TesseraError('missing_configuration', `Tessera: not a URL: ${JSON.stringify(String(url))}`, 0);
+    // Not echoed: a mistyped URL may still hold a credential.
+    throw new TesseraError('missing_configuration', 'Tessera: `url` (or TESSERA_URL) is not a URL', 0);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new TesseraError('missing_configuration', `Tessera: the URL must be http(s): ${parsed.protocol}`, 0);

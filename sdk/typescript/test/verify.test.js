@@ -120,6 +120,17 @@ describe('cache', () => {
     assert.equal((await cached.verify(created.token)).allowed, undefined);
   });
 
+  test('an answer is never kept past the token\'s own expiry', async () => {
+    const soon = new Date(Math.ceil((Date.now() + 2_000) / 1000) * 1000);
+    const created = await admin.tokens.create({ name: uniqueName('short-lived'), expiresAt: soon });
+    const cached = new Tessera({ url: server.url, cacheTtlMs: 60_000 });
+    assert.equal((await cached.verify(created.token)).valid, true);
+    await new Promise((wait) => setTimeout(wait, soon.getTime() - Date.now() + 100));
+    const after = await cached.verify(created.token);
+    assert.equal(after.valid, false);
+    assert.equal(after.code, 'token_expired');
+  });
+
   test('with cacheTtlMs 0 every call asks the server', async () => {
     const created = await flagReader();
     const uncached = new Tessera({ url: server.url, cacheTtlMs: 0 });
