@@ -147,7 +147,18 @@ pub(crate) fn wait_healthy(url: &str) {
 /// Starts `tessera serve`; returns the server and its first stdout lines
 /// (up to the CLI hint, if a bootstrap message is printed).
 pub(crate) fn serve(dir: &std::path::Path, port: u16) -> (Server, String) {
+    serve_with(dir, port, |_| {})
+}
+
+/// [`serve`], with the command adjusted by `configure` first (a config
+/// file, an environment variable).
+pub(crate) fn serve_with(
+    dir: &std::path::Path,
+    port: u16,
+    configure: impl FnOnce(&mut Command),
+) -> (Server, String) {
     let mut cmd = tessera(dir);
+    configure(&mut cmd);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());

@@ -1,10 +1,11 @@
-//! Forward-auth through a real nginx: the configuration in docs/nginx.md,
-//! in front of a real `tessera serve` and a stand-in upstream that echoes
-//! the identity headers it receives.
+//! Forward-auth through a real nginx (the configuration in docs/nginx.md)
+//! and a real Caddy (the Caddyfile and rules in docs/forward-auth.md), in
+//! front of a real `tessera serve` and a stand-in upstream that echoes the
+//! identity headers it receives.
 //!
-//! Needs the `nginx` binary (Debian package `nginx`). Without it the test
-//! prints why and passes, unless it runs as root (as in CI, which installs
-//! nginx), where a missing nginx is a failure.
+//! Needs the `nginx` and `caddy` binaries (Debian packages of those
+//! names). Without one its test prints why and passes, unless it runs as
+//! root (as in CI, which installs both), where a missing one is a failure.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,20 +17,26 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::cli::{
-    free_port, init_printing_token, printed_token, run, serve, tessera, text, wait_healthy,
+    free_port, init_printing_token, printed_token, run, serve, serve_with, tessera, text,
+    wait_healthy,
 };
 
 const DOC: &str = include_str!("../../../../docs/nginx.md");
 
 /// nginx, if installed.
 fn nginx_binary() -> Option<PathBuf> {
+    installed("nginx")
+}
+
+/// `name` on the PATH or in an sbin directory, if installed.
+fn installed(name: &str) -> Option<PathBuf> {
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .chain(["/usr/sbin".into(), "/usr/local/sbin".into()]);
     candidates
-        .map(|dir| dir.join("nginx"))
+        .map(|dir| dir.join(name))
         .find(|path| path.is_file())
 }
 
@@ -180,13 +187,18 @@ fn upstream() -> (String, mpsc::Receiver<Seen>) {
     (addr, rx)
 }
 
-/// One HTTP/1.0 GET through nginx: (status, headers, body).
+/// One HTTP/1.0 GET through the proxy: (status, headers, body).
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect nginx");
+    request(port, "GET", path, headers)
+}
+
+/// One HTTP/1.0 request through the proxy: (status, headers, body).
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    let mut request = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n");
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\n");
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -385,4 +397,169 @@ fn whoami(dir: &Path, url: &str, token: &str) -> String {
         .or_else(|| body["id"].as_str())
         .expect("member id")
         .to_owned()
+}
+
+const FORWARD_AUTH_DOC: &str = include_str!("../../../../docs/forward-auth.md");
+
+/// Kills Caddy on drop.
+struct Caddy(Child);
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Caddy with the documented Caddyfile, pointed at `tessera` and
+/// `app`, on a free port; no admin endpoint, no automatic HTTPS.
+fn start_caddy(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Caddy, u16) {
+    let start = FORWARD_AUTH_DOC.find("```caddy\n").expect("a Caddyfile") + "```caddy\n".len();
+    let end = start + FORWARD_AUTH_DOC[start..].find("```").expect("closed block");
+    let port = free_port();
+    let site = FORWARD_AUTH_DOC[start..end]
+        .replace("127.0.0.1:8080", tessera)
+        .replace("127.0.0.1:3000", app)
+        .replace(":80 {", &format!(":{port} {{"));
+    assert!(site.contains(tessera) && site.contains(app), "{site}");
+    let caddyfile = dir.join("Caddyfile");
+    std::fs::write(
+        &caddyfile,
+        format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}"),
+    )
+    .expect("write Caddyfile");
+    let child = Command::new(binary)
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(&caddyfile)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start caddy");
+    let mut caddy = Caddy(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = caddy.0.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = caddy.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("caddy exited ({status}): {err}");
+        }
+        assert!(Instant::now() < deadline, "caddy did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (caddy, port)
+}
+
+#[test]
+fn caddy_forward_auth_maps_the_original_request_by_the_rules() {
+    let Some(binary) = installed("caddy") else {
+        assert!(
+            !is_root(),
+            "caddy is not installed; CI (root) must install it (apt-get install caddy)"
+        );
+        println!("SKIPPED Caddy forward-auth test: caddy is not installed (apt-get install caddy)");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = init_printing_token(dir.path(), "owner@acme.test", "owner-password-1");
+    let owner = printed_token(&out);
+    let rules = super::dialects::documented_rules_file(dir.path());
+    let port = free_port();
+    let (_server, _) = serve_with(dir.path(), port, |cmd| {
+        cmd.env("TESSERA_CONFIG", &rules);
+    });
+    let url = format!("http://127.0.0.1:{port}");
+    let (_, reader) = create_token(
+        dir.path(),
+        &url,
+        &owner,
+        &["--name", "read only", "--role", "reader"],
+    );
+    let (app, seen) = upstream();
+    let caddy_dir = dir.path().join("caddy");
+    std::fs::create_dir_all(&caddy_dir).expect("caddy dir");
+    let (_caddy, port) = start_caddy(&binary, &caddy_dir, url.trim_start_matches("http://"), &app);
+    let reader_bearer = format!("Bearer {reader}");
+    let owner_bearer = format!("Bearer {owner}");
+    let flag = "/projects/web/flags/dark-mode?variant=b";
+
+    // GET on a flag is flag:read: the reader passes, with the identity
+    // Tessera vouched for in place of the one the client claimed.
+    let (status, head, body) = request(
+        port,
+        "GET",
+        flag,
+        &[
+            ("Authorization", &reader_bearer),
+            ("X-Tessera-Member", "someone-else"),
+        ],
+    );
+    assert_eq!((status, body.as_str()), (200, "upstream"), "{head}");
+    let passed = seen
+        .recv_timeout(Duration::from_secs(5))
+        .expect("upstream called");
+    assert_eq!(passed.path, flag);
+    let me = whoami(dir.path(), &url, &reader);
+    assert_eq!(passed.header_values("x-tessera-member"), [me.as_str()]);
+    assert_eq!(passed.header_values("x-tessera-org"), ["acme"]);
+    assert_eq!(passed.header_values("x-tessera-role"), ["owner"]);
+
+    // PUT on it is flag:update: 403 for the reader, as Tessera wrote it.
+    let (status, _, body) = request(port, "PUT", flag, &[("Authorization", &reader_bearer)]);
+    assert_eq!(status, 403, "{body}");
+    let (code, message) = error_page(&body);
+    assert_eq!(code, "forbidden");
+    assert!(
+        message.contains("flag:update on proj/web:flag/dark-mode"),
+        "{message}"
+    );
+    // The owner may.
+    let (status, _, _) = request(port, "PUT", flag, &[("Authorization", &owner_bearer)]);
+    assert_eq!(status, 200);
+    seen.recv_timeout(Duration::from_secs(5))
+        .expect("upstream called");
+
+    // /admin/* needs org:update; the client's own question is refused.
+    let (status, _, _) = request(
+        port,
+        "DELETE",
+        "/admin/users/7",
+        &[("Authorization", &reader_bearer)],
+    );
+    assert_eq!(status, 403);
+    let (status, _, body) = request(
+        port,
+        "DELETE",
+        "/admin/users/7",
+        &[
+            ("Authorization", &reader_bearer),
+            ("X-Tessera-Action", "flag:read"),
+        ],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(error_page(&body).0, "bad_request");
+
+    // A path no rule names: any valid token; no token: 401 + challenge.
+    let (status, _, _) = request(port, "GET", "/status", &[("Authorization", &reader_bearer)]);
+    assert_eq!(status, 200);
+    seen.recv_timeout(Duration::from_secs(5))
+        .expect("upstream called");
+    let (status, head, body) = request(port, "GET", "/status", &[]);
+    assert_eq!(status, 401, "{head}");
+    assert_eq!(error_page(&body).0, "unauthenticated");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: bearer"),
+        "{head}"
+    );
+
+    assert!(
+        seen.try_recv().is_err(),
+        "a refused request reached the upstream"
+    );
 }

@@ -19,6 +19,7 @@ mod cli_guidance;
 mod client_api;
 mod crash_safety;
 mod deploy;
+mod dialects;
 mod docs_examples;
 mod escalation;
 mod forward_auth;
