@@ -117,7 +117,10 @@ pub use tokens::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenList,
     TokenResponse, UpdateTokenRequest,
 };
-pub use verify::{LeakReport, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse};
+pub use verify::{
+    AnyLeakReport, GithubLeak, GithubLeakLabel, GithubLeakReport, LeakLabel, LeakReport,
+    LeakReportAnswer, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse,
+};
 
 #[cfg(test)]
 mod tests {

@@ -25,6 +25,8 @@ use std::path::Path;
 
 use tessera_core::TokenFormat;
 
+use crate::github_scanning::ScanningKeys;
+
 use table::settings;
 pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
 
@@ -87,12 +89,16 @@ settings! {
     // Legitimate reporters (a scanner in CI, a secret-scanning service)
     // send a report per find, not a stream; each report costs up to 1000
     // storage reads.
-    /// The `POST /leaks` rate limit.
+    /// `POST /leaks`: its rate limit, and the keys GitHub's reports are
+    /// signed with.
     [leaks] LeaksConfig {
         /// `POST /leaks` requests per client IP per window before `429` (0: off).
         reports_per_ip: u32 = 30, flat "leak_reports_per_ip";
         /// The leak-report window.
         window_seconds: u64 = 60, flat "leak_report_window_seconds";
+        /// GitHub's secret-scanning public keys: a JSON file as
+        /// `https://api.github.com/meta/public_keys/secret_scanning` serves it.
+        github_scanning_keys: Option<ScanningKeys> = None, flat "github_scanning_keys";
     }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {

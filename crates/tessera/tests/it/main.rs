@@ -22,6 +22,7 @@ mod deploy;
 mod docs_examples;
 mod escalation;
 mod forward_auth;
+mod github_scanning;
 mod hardening;
 mod harness;
 mod login_flood;
