@@ -75,9 +75,17 @@ async fn start_trusting(
     keys: &[&GithubKey],
     tweak: impl FnOnce(&mut tessera_server::Config),
 ) -> TestServer {
+    start_with_keys_file(&keys_file(keys), tweak).await
+}
+
+/// A server whose keys file holds `text`.
+async fn start_with_keys_file(
+    text: &str,
+    tweak: impl FnOnce(&mut tessera_server::Config),
+) -> TestServer {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("github-keys.json");
-    std::fs::write(&path, keys_file(keys)).expect("write keys");
+    std::fs::write(&path, text).expect("write keys");
     let loaded = ScanningKeys::load(&path).expect("keys load");
     start_with(move |c| {
         c.leaks.github_scanning_keys = Some(loaded);
@@ -194,6 +202,36 @@ async fn a_signed_report_revokes_the_live_token_and_labels_each_match() {
         .expect(200);
     assert_eq!(by_older.body[0]["label"], "true_positive");
     assert!(!is_valid(&s, &second).await);
+}
+
+/// The request GitHub's partner-programme documentation shows, signed by
+/// GitHub's real key, against a keys file as GitHub's API serves it: the
+/// server takes GitHub's own signature.
+#[tokio::test]
+async fn githubs_own_documented_request_is_accepted() {
+    let keys = json!({ "public_keys": [
+        { "key_identifier": "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a",
+          "key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE9MJJHnMfn2+H4xL4YaPDA4RpJqUq\nkCmRCBnYERxZanmcpzQSXs1X/AljlKkbJ8qpVIW4clayyef9gWhFbNHWAA==\n-----END PUBLIC KEY-----\n",
+          "is_current": false },
+        { "key_identifier": "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c",
+          "key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n",
+          "is_current": true },
+    ]});
+    let s = start_with_keys_file(&keys.to_string(), |_| {}).await;
+    let body = r#"[{"source":"commit","token":"some_token","type":"some_type","url":"https://example.com/base-repo-url/"}]"#;
+    let headers = vec![
+        (ID_HEADER, "bcb53661c06b4728e59d897fb6165d5c9cda0fd9cdf9d09ead458168deb7518c".to_owned()),
+        (SIGNATURE_HEADER, "MEQCIQDaMKqrGnE27S0kgMrEK0eYBmyG0LeZismAEz/BgZyt7AIfXt9fErtRS4XaeSt/AO1RtBY66YcAdjxji410VQV4xg==".to_owned()),
+    ];
+    let answer = report(&s, body, &headers).await.expect(200);
+    assert_eq!(
+        answer.body,
+        json!([{ "token_raw": "some_token", "token_type": "some_type", "label": "false_positive" }])
+    );
+    // The same signature on a body with a byte changed is refused.
+    report(&s, &body.replace("commit", "commiT"), &headers)
+        .await
+        .expect_error(401, "invalid_signature");
 }
 
 #[tokio::test]
