@@ -53,6 +53,8 @@ error_codes! {
     InvalidToken => "invalid_token",
     TokenExpired => "token_expired",
     InvalidCredentials => "invalid_credentials",
+    /// A GitHub secret-scanning report whose signature does not verify.
+    InvalidSignature => "invalid_signature",
     Forbidden => "forbidden",
     SessionRequired => "session_required",
     CsrfFailed => "csrf_failed",

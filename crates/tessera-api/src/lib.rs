@@ -118,8 +118,9 @@ pub use tokens::{
     TokenResponse, UpdateTokenRequest,
 };
 pub use verify::{
-    Introspection, IntrospectionRequest, LeakReport, LeakReportResponse, VerifiedToken,
-    VerifyRequest, VerifyResponse,
+    AnyLeakReport, GithubLeak, GithubLeakLabel, GithubLeakReport, Introspection,
+    IntrospectionRequest, LeakLabel, LeakReport, LeakReportAnswer, LeakReportResponse,
+    VerifiedToken, VerifyRequest, VerifyResponse,
 };
 
 #[cfg(test)]

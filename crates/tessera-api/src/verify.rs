@@ -111,6 +111,132 @@ pub struct LeakReportResponse {
     pub ignored: u32,
 }
 
+/// One match in a report from GitHub secret scanning: `POST /leaks` with
+/// a JSON array of these, signed by GitHub (`Github-Public-Key-Identifier`,
+/// `Github-Public-Key-Signature`). Fields GitHub may add are ignored.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GithubLeak {
+    /// The string GitHub found; at most 1024 bytes (the document: 256
+    /// characters, as many as always fit).
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
+    pub token: String,
+    /// The secret type registered with GitHub; echoed as `token_type`. At
+    /// most 256 bytes (the document: 64 characters).
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub token_type: String,
+    /// Where it was found (may be empty); at most 2048 bytes (the
+    /// document: 512 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 512, nullable = false))]
+    pub url: Option<String>,
+    /// What on GitHub held it (`content`, `commit`, `issue_comment`,
+    /// `npm`, ...); at most 256 bytes (the document: 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, nullable = false))]
+    pub source: Option<String>,
+}
+
+impl std::fmt::Debug for GithubLeak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubLeak")
+            .field("token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("url", &self.url)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// GitHub's report: at most 1000 matches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GithubLeakReport(pub Vec<GithubLeak>);
+
+// By hand: utoipa's derive cannot bound a newtype's array.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for GithubLeakReport {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("GithubLeak"))
+            .max_items(Some(1000))
+            .description(Some(
+                "GitHub secret scanning's report, signed by GitHub (see the \
+                 `Github-Public-Key-*` headers)",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl ToSchema for GithubLeakReport {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "GithubLeak".into(),
+            <GithubLeak as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
+/// What Tessera tells GitHub about one match, in GitHub's feedback format.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GithubLeakLabel {
+    /// The match's `token`, as sent.
+    pub token_raw: String,
+    /// The match's `type`, as sent.
+    pub token_type: String,
+    pub label: LeakLabel,
+}
+
+impl std::fmt::Debug for GithubLeakLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubLeakLabel")
+            .field("token_raw", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+/// GitHub's two labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum LeakLabel {
+    /// A live token of this deployment, revoked by this report.
+    TruePositive,
+    /// Not a live token of this deployment: a lookalike, a made-up
+    /// string, or a token already revoked (Tessera keeps nothing of a
+    /// revoked token to tell it from a lookalike).
+    FalsePositive,
+}
+
+/// `POST /leaks`' body: a plain report (an object), or GitHub's (an
+/// array, signed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum AnyLeakReport {
+    Plain(LeakReport),
+    Github(GithubLeakReport),
+}
+
+/// `POST /leaks`' answer, in the shape of the report: counts for a plain
+/// report, one label per match for GitHub's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub enum LeakReportAnswer {
+    Plain(LeakReportResponse),
+    Github(Vec<GithubLeakLabel>),
+}
+
 // -------------------------------------------------------- introspection
 
 /// `POST /oauth/introspect`'s form body (RFC 7662, section 2.1).

@@ -34,6 +34,10 @@ pub enum ApiError {
     TokenExpired,
     #[error("missing or wrong CSRF token: send Content-Type: application/json or X-CSRF-Token")]
     CsrfFailed,
+    /// A GitHub secret-scanning report that is not signed by a configured
+    /// key: why, in words.
+    #[error("{0}")]
+    InvalidSignature(String),
     /// Everything an operation can answer, whichever front end called it.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -65,7 +69,7 @@ impl ApiError {
         let status = match self {
             Self::UnsupportedMediaType | Self::FormRequired => S::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
-            Self::InvalidToken | Self::TokenExpired => S::UNAUTHORIZED,
+            Self::InvalidToken | Self::TokenExpired | Self::InvalidSignature(_) => S::UNAUTHORIZED,
             Self::CsrfFailed => S::FORBIDDEN,
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
@@ -90,6 +94,7 @@ impl ApiError {
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
             Self::CsrfFailed => ErrorCode::CsrfFailed,
+            Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::Service(err) => err.code(),
         }
     }
@@ -129,6 +134,14 @@ impl IntoResponse for ApiError {
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     headers.insert(header::WWW_AUTHENTICATE, v);
                 }
+            }
+            // What a 401 must name (RFC 9110): here, the header that
+            // carries the missing or wrong proof.
+            Self::InvalidSignature(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Github-Public-Key-Signature realm=\"tessera\""),
+                );
             }
             Self::Service(E::Unauthenticated(_) | E::InvalidCredentials) => {
                 headers.insert(

@@ -24,6 +24,23 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+/// A JSON body's bytes, not yet parsed: for a handler that must check them
+/// as sent (a signature over them) before parsing them with
+/// [`parse_json`]. The same content types and body limit as [`ApiJson`].
+pub struct JsonBytes(pub Bytes);
+
+impl<S> FromRequest<S> for JsonBytes
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         if !is_json_content_type(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -31,7 +48,7 @@ where
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| body_error(e.status(), &e.body_text()))?;
-        parse_json(&bytes).map(Self)
+        Ok(Self(bytes))
     }
 }
 

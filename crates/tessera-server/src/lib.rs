@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod github_scanning;
 pub mod head_guard;
 pub mod headers;
 pub mod http;

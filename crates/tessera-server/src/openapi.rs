@@ -27,7 +27,7 @@ use crate::api;
         api::tokens::rotate_token,
         crate::verify::routes::verify, crate::verify::forward_auth::forward_auth,
         crate::verify::forward_auth::envoy_auth, api::introspect::introspect_token,
-        crate::verify::routes::report_leaks,
+        crate::verify::leaks::report_leaks,
     ),
     modifiers(&Security, &Conformance),
     security(("bearer" = []), ("apikey" = []), ("session" = [])),
@@ -329,6 +329,70 @@ mod tests {
             doc["paths"]["/api/v1/audit"]["get"]["parameters"][0]["in"],
             "query"
         );
+    }
+
+    /// `/leaks` takes and answers two shapes: the plain report and
+    /// GitHub's signed array, each with its own answer, and says that an
+    /// unsigned array is a 401.
+    #[test]
+    fn leaks_documents_both_report_shapes_and_answers() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let op = &doc["paths"]["/api/v1/leaks"]["post"];
+        let schema = |name: &str| &schemas[name];
+        let refs = |value: &serde_json::Value| -> Vec<String> {
+            value["oneOf"]
+                .as_array()
+                .expect("oneOf")
+                .iter()
+                .map(|s| {
+                    s["$ref"]
+                        .as_str()
+                        .or(s["items"]["$ref"].as_str())
+                        .expect("a ref")
+                        .to_owned()
+                })
+                .collect()
+        };
+        let body = &op["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/AnyLeakReport");
+        assert_eq!(
+            refs(schema("AnyLeakReport")),
+            [
+                "#/components/schemas/LeakReport",
+                "#/components/schemas/GithubLeakReport"
+            ]
+        );
+        assert_eq!(schema("GithubLeakReport")["type"], "array");
+        assert_eq!(schema("GithubLeakReport")["maxItems"], 1000);
+        assert_eq!(
+            schema("GithubLeak")["required"],
+            serde_json::json!(["token", "type"])
+        );
+        let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(ok, "#/components/schemas/LeakReportAnswer");
+        assert_eq!(
+            refs(schema("LeakReportAnswer")),
+            [
+                "#/components/schemas/LeakReportResponse",
+                "#/components/schemas/GithubLeakLabel"
+            ]
+        );
+        assert_eq!(
+            schema("LeakLabel")["enum"],
+            serde_json::json!(["true_positive", "false_positive"])
+        );
+        for status in ["400", "401", "413", "415", "429"] {
+            assert!(op["responses"].get(status).is_some(), "{status}");
+        }
+        for name in [
+            "Github-Public-Key-Identifier",
+            "Github-Public-Key-Signature",
+        ] {
+            let param = parameter(&doc, "/api/v1/leaks", "post", name);
+            assert_eq!(param["type"], "string", "{name}");
+        }
+        assert_eq!(op["security"], serde_json::json!([{}]));
     }
 
     fn document() -> serde_json::Value {

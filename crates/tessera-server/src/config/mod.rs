@@ -25,6 +25,7 @@ use std::path::Path;
 
 use tessera_core::TokenFormat;
 
+use crate::github_scanning::ScanningKeys;
 use crate::verify::rules::{RuleSpec, Rules};
 use table::settings;
 pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
@@ -91,12 +92,16 @@ settings! {
     // Legitimate reporters (a scanner in CI, a secret-scanning service)
     // send a report per find, not a stream; each report costs up to 1000
     // storage reads.
-    /// The `POST /leaks` rate limit.
+    /// `POST /leaks`: its rate limit, and the keys GitHub's reports are
+    /// signed with.
     [leaks] LeaksConfig {
         /// `POST /leaks` requests per client IP per window before `429` (0: off).
         reports_per_ip: u32 = 30, flat "leak_reports_per_ip";
         /// The leak-report window.
         window_seconds: u64 = 60, flat "leak_report_window_seconds";
+        /// GitHub's secret-scanning public keys: a JSON file as
+        /// `https://api.github.com/meta/public_keys/secret_scanning` serves it.
+        github_scanning_keys: Option<ScanningKeys> = None, flat "github_scanning_keys";
     }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {
@@ -133,7 +138,7 @@ pub struct ForwardAuthConfig {
 /// contract (SPEC, "Configuration names for Part 2"), so in the file these
 /// are first-class top-level keys, as good as their place in a section,
 /// not deprecated spellings.
-const TOP_LEVEL_KEYS: &[&str] = &["public_url"];
+const TOP_LEVEL_KEYS: &[&str] = &["public_url", "github_scanning_keys"];
 
 /// Environment variables that belong to the client side, not the server.
 const CLIENT_ENV: &[&str] = &[

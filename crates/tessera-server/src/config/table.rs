@@ -5,6 +5,9 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::github_scanning::ScanningKeys;
 
 /// One setting, as the file, the environment and the docs name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +223,54 @@ impl Value for Vec<IpAddr> {
         }
         let shown: Vec<String> = self.iter().map(IpAddr::to_string).collect();
         shown.join(",")
+    }
+}
+
+/// A setting that may be left unset: empty text (or an empty string in
+/// the file) is unset, shown as `none`.
+impl<T: Value> Value for Option<T> {
+    fn from_text(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        T::from_text(text).map(Some)
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        match value {
+            toml::Value::String(text) if text.trim().is_empty() => Ok(None),
+            value => T::from_toml(value).map(Some),
+        }
+    }
+    fn show(&self) -> String {
+        self.as_ref().map_or_else(|| "none".into(), T::show)
+    }
+}
+
+/// A file path: the text as it is (relative to the working directory).
+impl Value for PathBuf {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Ok(Self::from(text))
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        String::from_toml(value).map(Self::from)
+    }
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// GitHub's secret-scanning keys, named by their file's path. The file is
+/// read and checked when the setting is, so that a bad one stops the
+/// program at start-up, not the first report.
+impl Value for ScanningKeys {
+    fn from_text(text: &str) -> Result<Self, String> {
+        Self::load(&PathBuf::from_text(text)?)
+    }
+    fn from_toml(value: toml::Value) -> Result<Self, String> {
+        Self::load(&PathBuf::from_toml(value)?)
+    }
+    fn show(&self) -> String {
+        self.path().display().to_string()
     }
 }
 

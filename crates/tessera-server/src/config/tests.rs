@@ -220,3 +220,45 @@ fn database_passwords_are_redacted() {
     assert!(!shown.contains("secret"), "{shown}");
     assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
 }
+
+/// `leaks.github_scanning_keys` names a file that is read and checked as
+/// the configuration loads: from the file, from the environment, unset by
+/// an empty value, and a bad file is an error naming the setting and the
+/// file.
+#[test]
+fn github_scanning_keys_are_read_when_the_setting_is() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("github-keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"public_keys": [{"key_identifier": "k1", "is_current": true,
+            "key": "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYAGMWO8XgCamYKMJS6jc/qgvSlAd\nAjPuDPRcXU22YxgBrz+zoN19MzuRyW87qEt9/AmtoNP5GrobzUvQSyJFVw==\n-----END PUBLIC KEY-----\n"}]}"#,
+    )
+    .expect("write");
+    let shown = keys.display().to_string();
+    let (_file_dir, path) = file(&format!("[leaks]\ngithub_scanning_keys = {shown:?}\n"));
+    let (c, _) = Config::load(Some(&path), &env(&[])).expect("loads");
+    let loaded = c.leaks.github_scanning_keys.as_ref().expect("keys");
+    assert_eq!(loaded.path(), keys);
+    let setting = by_path("leaks", "github_scanning_keys").expect("setting");
+    assert_eq!(c.show(setting), Some(shown.clone()));
+
+    let from_env = |value: &str| {
+        Config::load(None, &env(&[("TESSERA_GITHUB_SCANNING_KEYS", value)]))
+            .map(|(c, _)| c.leaks.github_scanning_keys)
+    };
+    assert!(from_env(&shown).expect("loads").is_some());
+    assert!(from_env("").expect("loads").is_none());
+    assert!(Config::default().leaks.github_scanning_keys.is_none());
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"public_keys": []}"#).expect("write");
+    let err = from_env(&bad.display().to_string())
+        .expect_err("an empty key list")
+        .to_string();
+    assert!(err.starts_with("TESSERA_GITHUB_SCANNING_KEYS: "), "{err}");
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+    let missing = dir.path().join("missing.json").display().to_string();
+    let err = from_env(&missing).expect_err("missing").to_string();
+    assert!(err.contains(&format!("cannot read {missing}")), "{err}");
+}

@@ -6,7 +6,8 @@
 //! ([`presented_credential`]).
 //!
 //! - [`routes`]: `POST /verify`, `GET /auth` and `POST /leaks` as routed
-//!   handlers, and the answer they share.
+//!   handlers, and the answer they share; [`leaks`] is `POST /leaks`'
+//!   handler.
 //! - [`hot`]: the same two questions answered in front of the router, per
 //!   connection, without the router's per-request costs.
 //! - [`embedded`]: the same answer in process, for `tessera_client`'s layer.
@@ -14,6 +15,7 @@
 pub mod embedded;
 pub mod forward_auth;
 pub mod hot;
+pub mod leaks;
 pub mod routes;
 pub mod rules;
 

@@ -5,24 +5,17 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
-use tessera_api::{LeakReport, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse};
-use tessera_core::model::Actor;
-use tessera_core::resource;
+use tessera_api::{VerifiedToken, VerifyRequest, VerifyResponse};
 
 use super::{check_question, verify_token};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::peer::ClientAddr;
-use crate::service::ServiceError;
 use crate::state::AppState;
 use tessera_engine::Verified;
 
-/// Most tokens one leak report may carry.
-const MAX_LEAK_TOKENS: usize = 1000;
-
 pub fn router() -> Router<AppState> {
-    Router::new().route("/leaks", post(report_leaks))
+    Router::new().route("/leaks", post(super::leaks::report_leaks))
 }
 
 /// `POST /api/v1/verify` and `GET /api/v1/auth`, by their full paths: the
@@ -224,80 +217,6 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
         // Writing to a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, s);
     }
-}
-
-/// Report tokens found where they should not be; each live one is revoked
-/// at once and the revocation audited.
-///
-/// Anyone may call it and each token in a report costs a storage read, so
-/// reports are limited per client IP (`leak_reports_per_ip` per
-/// `leak_report_window_seconds`; `429 rate_limited` with `Retry-After`).
-/// The limit is checked before any token in the report is looked up.
-#[utoipa::path(post, path = "/api/v1/leaks", tag = "verify", request_body = LeakReport,
-    responses((status = 200, body = LeakReportResponse), (status = 400, body = tessera_api::ErrorBody),
-        (status = 429, body = tessera_api::ErrorBody)))]
-pub async fn report_leaks(
-    State(state): State<AppState>,
-    ClientAddr(addr): ClientAddr,
-    ApiJson(body): ApiJson<LeakReport>,
-) -> ApiResult<Json<LeakReportResponse>> {
-    let ip = addr.map(|addr| addr.to_string());
-    if let Some(addr) = ip.as_deref() {
-        let key = crate::throttle::ip_key(addr);
-        if let Err(blocked) = state.leak_reports.hit(&key, state.now()) {
-            tracing::info!("leak report refused by the rate limit");
-            return Err(ServiceError::TooManyRequests {
-                message: "too many leak reports from this address; try again later".into(),
-                retry_after_secs: blocked.retry_after_secs,
-            }
-            .into());
-        }
-    }
-    if body.tokens.len() > MAX_LEAK_TOKENS {
-        return Err(ApiError::bad_request(format!(
-            "at most {MAX_LEAK_TOKENS} tokens per report"
-        )));
-    }
-    if body.url.as_ref().is_some_and(|u| u.len() > 2048) {
-        return Err(ApiError::bad_request(
-            "url is too long (at most 2048 bytes)",
-        ));
-    }
-    // Where a token was found often contains it (a paste's URL, a commit's
-    // diff link): the audit log keeps the place, not the token.
-    let url = body.url.as_deref().map(crate::redact::redact);
-    let now = state.now();
-    let (mut revoked, mut ignored) = (0u32, 0u32);
-    for presented in &body.tokens {
-        let Ok(parsed) = state.format.parse(presented) else {
-            ignored += 1;
-            continue;
-        };
-        let hash = parsed.secret_hash();
-        // Expired tokens are revoked too: a leaked string should not come
-        // back to life through a rotation's grace period or a clone.
-        let token = match state.store.get_token(&parsed.id()).await? {
-            Some(t) if t.secret_matches(&hash, now) => t,
-            _ => {
-                ignored += 1;
-                continue;
-            }
-        };
-        let event = state.audit(
-            &token.org_id,
-            Actor::default(),
-            ip.clone(),
-            "token:delete",
-            resource::token(&token.member_id, &token.id),
-            json!({ "reason": "leak_report", "url": url, "name": token.name, "snippet": token.snippet }),
-        );
-        match state.store.delete_token(&token.id, &event).await {
-            Ok(()) => revoked += 1,
-            Err(tessera_store::StoreError::NotFound) => ignored += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(Json(LeakReportResponse { revoked, ignored }))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ mod dialects;
 mod docs_examples;
 mod escalation;
 mod forward_auth;
+mod github_scanning;
 mod hardening;
 mod harness;
 mod introspection;
