@@ -262,3 +262,38 @@ fn github_scanning_keys_are_read_when_the_setting_is() {
     let err = from_env(&missing).expect_err("missing").to_string();
     assert!(err.contains(&format!("cannot read {missing}")), "{err}");
 }
+
+/// Part 2's names are the SPEC's contract: top-level file keys without a
+/// deprecation warning, as good as their place in a section.
+#[test]
+fn part_two_names_are_top_level_keys_without_a_warning() {
+    let (_dir, path) = file("public_url = \"https://tessera.example.com\"\n");
+    let (c, warnings) = Config::load(Some(&path), &env(&[])).expect("loads");
+    assert_eq!(c.http.public_url, "https://tessera.example.com");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let (c, _) = Config::load(None, &env(&[("TESSERA_PUBLIC_URL", "http://127.0.0.1:8080/t")]))
+        .expect("loads");
+    assert_eq!(c.http.public_url, "http://127.0.0.1:8080/t");
+    for bad in ["ftp://x", "https://", "tessera.example.com", "https://h/?q=1", "https://u:p@h"] {
+        let err = Config::load(None, &env(&[("TESSERA_PUBLIC_URL", bad)]))
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains("public_url"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn forward_auth_rules_load_from_the_file_and_bad_ones_name_their_number() {
+    let rule = "[[forward_auth.rules]]\nmethod = \"GET\"\npath = \"/p/{p}\"\naction = \"a:b\"\nresource = \"proj/{p}\"\n";
+    let (_dir, path) = file(&format!("{rule}{rule}"));
+    let (c, warnings) = Config::load(Some(&path), &env(&[])).expect("loads");
+    assert_eq!(c.forward_auth.rules.len(), 2);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let bad = rule.replace("proj/{p}", "proj/{q}");
+    let (_dir, path) = file(&format!("{rule}{bad}"));
+    let err = Config::load(Some(&path), &env(&[])).expect_err("bad rule").to_string();
+    assert!(err.contains("rule 2") && err.contains("{q}"), "{err}");
+    let (_dir, path) = file("[forward_auth]\nrulez = []\n");
+    let err = Config::load(Some(&path), &env(&[])).expect_err("unknown key").to_string();
+    assert!(err.contains("rulez"), "{err}");
+}
