@@ -271,10 +271,19 @@ fn part_two_names_are_top_level_keys_without_a_warning() {
     let (c, warnings) = Config::load(Some(&path), &env(&[])).expect("loads");
     assert_eq!(c.http.public_url, "https://tessera.example.com");
     assert!(warnings.is_empty(), "{warnings:?}");
-    let (c, _) = Config::load(None, &env(&[("TESSERA_PUBLIC_URL", "http://127.0.0.1:8080/t")]))
-        .expect("loads");
+    let (c, _) = Config::load(
+        None,
+        &env(&[("TESSERA_PUBLIC_URL", "http://127.0.0.1:8080/t")]),
+    )
+    .expect("loads");
     assert_eq!(c.http.public_url, "http://127.0.0.1:8080/t");
-    for bad in ["ftp://x", "https://", "tessera.example.com", "https://h/?q=1", "https://u:p@h"] {
+    for bad in [
+        "ftp://x",
+        "https://",
+        "tessera.example.com",
+        "https://h/?q=1",
+        "https://u:p@h",
+    ] {
         let err = Config::load(None, &env(&[("TESSERA_PUBLIC_URL", bad)]))
             .expect_err(bad)
             .to_string();
@@ -291,9 +300,13 @@ fn forward_auth_rules_load_from_the_file_and_bad_ones_name_their_number() {
     assert!(warnings.is_empty(), "{warnings:?}");
     let bad = rule.replace("proj/{p}", "proj/{q}");
     let (_dir, path) = file(&format!("{rule}{bad}"));
-    let err = Config::load(Some(&path), &env(&[])).expect_err("bad rule").to_string();
+    let err = Config::load(Some(&path), &env(&[]))
+        .expect_err("bad rule")
+        .to_string();
     assert!(err.contains("rule 2") && err.contains("{q}"), "{err}");
     let (_dir, path) = file("[forward_auth]\nrulez = []\n");
-    let err = Config::load(Some(&path), &env(&[])).expect_err("unknown key").to_string();
+    let err = Config::load(Some(&path), &env(&[]))
+        .expect_err("unknown key")
+        .to_string();
     assert!(err.contains("rulez"), "{err}");
 }

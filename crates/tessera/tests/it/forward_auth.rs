@@ -60,20 +60,42 @@ fn doc_blocks() -> Vec<String> {
     blocks
 }
 
-/// Kills nginx on drop. It runs as one process (`master_process off`):
-/// killing a master would leave its workers running, holding the port.
-struct Nginx(Child);
+/// A proxy process, killed on drop. nginx runs as one process
+/// (`master_process off`): killing a master would leave its workers
+/// running, holding the port.
+struct Proxy(Child);
 
-impl Drop for Nginx {
+impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
+/// Waits until `proxy` listens on `port`; if it exits first, fails with
+/// its standard error and `log` (a log file of its own, if any).
+fn wait_listening(mut proxy: Proxy, name: &str, port: u16, log: Option<&Path>) -> Proxy {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = proxy.0.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = proxy.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            let log = log
+                .and_then(|l| std::fs::read_to_string(l).ok())
+                .unwrap_or_default();
+            panic!("{name} exited ({status}): {err}\n{log}");
+        }
+        assert!(Instant::now() < deadline, "{name} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    proxy
+}
+
 /// Starts nginx in the foreground with the documented configuration,
 /// pointed at `tessera` and `app`, listening on a free port.
-fn start_nginx(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Nginx, u16) {
+fn start_nginx(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Proxy, u16) {
     let blocks = doc_blocks();
     assert!(blocks.len() >= 3, "docs/nginx.md lost its configuration");
     let port = free_port();
@@ -110,21 +132,11 @@ fn start_nginx(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Nginx, u
         .stderr(Stdio::piped())
         .spawn()
         .expect("start nginx");
-    let mut nginx = Nginx(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = nginx.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = nginx.0.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            panic!("nginx exited ({status}): {err}\n{log}");
-        }
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (nginx, port)
+    let log = dir.join("error.log");
+    (
+        wait_listening(Proxy(child), "nginx", port, Some(&log)),
+        port,
+    )
 }
 
 /// What the stand-in upstream saw of one request. A `HeaderMap`, so
@@ -401,19 +413,9 @@ fn whoami(dir: &Path, url: &str, token: &str) -> String {
 
 const FORWARD_AUTH_DOC: &str = include_str!("../../../../docs/forward-auth.md");
 
-/// Kills Caddy on drop.
-struct Caddy(Child);
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts Caddy with the documented Caddyfile, pointed at `tessera` and
 /// `app`, on a free port; no admin endpoint, no automatic HTTPS.
-fn start_caddy(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Caddy, u16) {
+fn start_caddy(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Proxy, u16) {
     let start = FORWARD_AUTH_DOC.find("```caddy\n").expect("a Caddyfile") + "```caddy\n".len();
     let end = start + FORWARD_AUTH_DOC[start..].find("```").expect("closed block");
     let port = free_port();
@@ -439,20 +441,7 @@ fn start_caddy(binary: &Path, dir: &Path, tessera: &str, app: &str) -> (Caddy, u
         .stderr(Stdio::piped())
         .spawn()
         .expect("start caddy");
-    let mut caddy = Caddy(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = caddy.0.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = caddy.0.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("caddy exited ({status}): {err}");
-        }
-        assert!(Instant::now() < deadline, "caddy did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (caddy, port)
+    (wait_listening(Proxy(child), "caddy", port, None), port)
 }
 
 #[test]
