@@ -52,6 +52,7 @@ error_codes! {
     Unauthenticated => "unauthenticated",
     InvalidToken => "invalid_token",
     TokenExpired => "token_expired",
+    TokenDisabled => "token_disabled",
     InvalidCredentials => "invalid_credentials",
     Forbidden => "forbidden",
     SessionRequired => "session_required",

@@ -32,6 +32,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("the token has expired")]
     TokenExpired,
+    /// Disabled by its owner, an admin or the org's inactivity rule.
+    #[error("the token is disabled; it works again once enabled")]
+    TokenDisabled,
     #[error("missing or wrong CSRF token: send Content-Type: application/json or X-CSRF-Token")]
     CsrfFailed,
     /// Everything an operation can answer, whichever front end called it.
@@ -65,7 +68,7 @@ impl ApiError {
         let status = match self {
             Self::UnsupportedMediaType | Self::FormRequired => S::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
-            Self::InvalidToken | Self::TokenExpired => S::UNAUTHORIZED,
+            Self::InvalidToken | Self::TokenExpired | Self::TokenDisabled => S::UNAUTHORIZED,
             Self::CsrfFailed => S::FORBIDDEN,
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
@@ -89,6 +92,7 @@ impl ApiError {
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::TokenDisabled => ErrorCode::TokenDisabled,
             Self::CsrfFailed => ErrorCode::CsrfFailed,
             Self::Service(err) => err.code(),
         }
@@ -122,7 +126,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::InvalidToken | Self::TokenExpired => {
+            Self::InvalidToken | Self::TokenExpired | Self::TokenDisabled => {
                 let value = format!(
                     "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{self}\""
                 );

@@ -78,6 +78,7 @@ pub fn rejection_error(rejection: Rejection) -> ApiError {
     match rejection {
         Rejection::Malformed | Rejection::Invalid => ApiError::InvalidToken,
         Rejection::Expired => ApiError::TokenExpired,
+        Rejection::Disabled => ApiError::TokenDisabled,
     }
 }
 

@@ -56,6 +56,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}/rotate", post(tokens::rotate))
         .route("/tokens/{id}/expiry", post(tokens::set_expiry))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/tokens/{id}/disable", post(tokens::disable))
+        .route("/tokens/{id}/enable", post(tokens::enable))
         .route(
             "/tokens/{id}/delete",
             get(tokens::confirm_delete).post(tokens::delete),

@@ -22,9 +22,7 @@ use tessera_core::{InactiveAction, OrgId, TokenId};
 use super::rows::{corrupt, get, text};
 use super::tokens::{from_row, token_columns, token_select};
 use super::{all, secs, Run, SqlStore, Statement};
-use crate::{
-    Change, InactiveToken, Result, StoreError, TokenControlStore, TokenOrder, TokenQuery,
-};
+use crate::{Change, InactiveToken, Result, StoreError, TokenControlStore, TokenOrder, TokenQuery};
 
 /// Most tokens one inventory page may hold (callers page at most 500 and
 /// ask for one more to learn whether another page exists).
@@ -52,9 +50,12 @@ impl TokenControlStore for SqlStore {
                 .bind(secs(since))?;
         }
         if let Some(part) = &query.name_contains {
-            sql.push(&format!(" AND {} LIKE ", self.dialect.ascii_lower("t.name")))
-                .bind(contains_pattern(part))?
-                .push(" ESCAPE '\\'");
+            sql.push(&format!(
+                " AND {} LIKE ",
+                self.dialect.ascii_lower("t.name")
+            ))
+            .bind(contains_pattern(part))?
+            .push(" ESCAPE '\\'");
         }
         match query.disabled {
             Some(true) => {
@@ -107,8 +108,7 @@ impl TokenControlStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<Option<Token>> {
         let mut tx = self.begin().await?;
-        let mut sql =
-            Statement::new("UPDATE tokens SET disabled_at = ");
+        let mut sql = Statement::new("UPDATE tokens SET disabled_at = ");
         sql.bind(secs(at))?.push(" WHERE id = ").bind(id.as_str())?;
         sql.push(" AND disabled_at IS NULL");
         if let Some(before) = unused_before {

@@ -246,7 +246,12 @@ impl SqlStore {
     }
 
     /// Re-reads the token as it will be saved, then commits.
-    pub(super) async fn commit_token(&self, mut tx: Tx, id: &TokenId, audit: &AuditEvent) -> Result<Token> {
+    pub(super) async fn commit_token(
+        &self,
+        mut tx: Tx,
+        id: &TokenId,
+        audit: &AuditEvent,
+    ) -> Result<Token> {
         let saved = self.fetch_token(&mut tx, id).await?;
         let saved = saved.ok_or(StoreError::NotFound)?;
         self.commit(tx, audit, Some(Change::Token(id.clone())))

@@ -31,16 +31,27 @@ pub async fn disable_and_enable_change_once_and_audit_once(store: &dyn Store) {
         .unwrap();
     assert_eq!(again, None);
     assert_eq!(
-        store.get_token(&token.id).await.unwrap().unwrap().disabled_at,
+        store
+            .get_token(&token.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_at,
         Some(at)
     );
 
     let enable = || fx.event(&org.id, "token:enable", "t");
     let enabled = store.enable_token(&token.id, at, &enable()).await.unwrap();
     assert_eq!(enabled.expect("it was disabled").disabled_at, None);
-    assert_eq!(store.enable_token(&token.id, at, &enable()).await.unwrap(), None);
-    fx.assert_actions(&org.id, "org:create token:create token:disable token:enable")
-        .await;
+    assert_eq!(
+        store.enable_token(&token.id, at, &enable()).await.unwrap(),
+        None
+    );
+    fx.assert_actions(
+        &org.id,
+        "org:create token:create token:disable token:enable",
+    )
+    .await;
 
     let missing = token_record(&ada, "gone", T0).id;
     assert!(matches!(
@@ -95,8 +106,11 @@ pub async fn conditional_changes_recheck_the_last_use(store: &dyn Store) {
         .revoke_inactive_token(&idle.id, cutoff, &event("token:delete"))
         .await
         .unwrap());
-    fx.assert_actions(&org.id, "org:create token:create token:create token:disable token:delete")
-        .await;
+    fx.assert_actions(
+        &org.id,
+        "org:create token:create token:create token:disable token:delete",
+    )
+    .await;
 }
 
 pub async fn inactive_tokens_follow_each_orgs_rule(store: &dyn Store) {
@@ -147,7 +161,9 @@ pub async fn inactive_tokens_follow_each_orgs_rule(store: &dyn Store) {
 
 pub async fn the_inventory_filters_and_pages(store: &dyn Store) {
     let (fx, [(org, ada), (other, bob)]) = Fx::with_two_orgs(store).await;
-    let bea = fx.member(&org.id, "bea@example.com", BuiltinRole::Writer).await;
+    let bea = fx
+        .member(&org.id, "bea@example.com", BuiltinRole::Writer)
+        .await;
     let mut made = Vec::new();
     for (i, (owner, name)) in [
         (&ada, "Deploy CI"),

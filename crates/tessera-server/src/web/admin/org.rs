@@ -84,6 +84,7 @@ pub(super) async fn update_policy(
         token_policy: Some(TokenPolicyPatch {
             require_expiration: Some(form.get("require_expiration") == "on"),
             max_lifetime_days: Some(max),
+            ..TokenPolicyPatch::default()
         }),
     };
     match org::update(&user.call, request).await {
