@@ -579,18 +579,6 @@ pub async fn confirm_delete(
     ))
 }
 
-/// `POST /tokens/{id}/disable`.
-pub async fn disable(user: WebUser, Path(id): Path<String>, WebForm(_): WebForm) -> PageResult {
-    let token = token_controls::disable(&user.call, &id).await?;
-    redirect(&format!("/tokens/{}?done=disabled", token.id))
-}
-
-/// `POST /tokens/{id}/enable`.
-pub async fn enable(user: WebUser, Path(id): Path<String>, WebForm(_): WebForm) -> PageResult {
-    let token = token_controls::enable(&user.call, &id).await?;
-    redirect(&format!("/tokens/{}?done=enabled", token.id))
-}
-
 /// `POST /tokens/{id}/delete`.
 pub async fn delete(
     State(_state): State<AppState>,

@@ -494,3 +494,39 @@ async fn two_nodes_sweeping_at_once_act_once() {
     }
     s.owner_get("/api/v1/me").await.expect(200);
 }
+
+/// The token page's button disables and enables, as the API does; a
+/// member who may not see the token gets no button and no change.
+#[tokio::test]
+async fn the_token_page_disables_and_enables() {
+    use crate::web::Browser;
+    let s = start().await;
+    let (id, token, _) = s.owner_creates_token("deploy").await;
+    let owner = Browser::login(
+        &s,
+        crate::harness::OWNER_EMAIL,
+        crate::harness::OWNER_PASSWORD,
+    )
+    .await;
+    let shown = owner.get(&format!("/tokens/{id}")).await.expect(200);
+    assert!(shown.html.contains("Disable token"), "{}", shown.html);
+    let done = owner.post(&format!("/tokens/{id}/disable"), &[]).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    s.get("/api/v1/me", &token)
+        .await
+        .expect_error(401, "token_disabled");
+    let shown = owner
+        .get(&format!("/tokens/{id}?done=disabled"))
+        .await
+        .expect(200);
+    assert!(shown.html.contains("Enable token") && shown.html.contains("disabled"));
+    let all = owner.get("/admin/tokens").await.expect(200);
+    assert!(all.html.contains("badge danger\">disabled"), "{}", all.html);
+    owner.post(&format!("/tokens/{id}/enable"), &[]).await;
+    s.get("/api/v1/me", &token).await.expect(200);
+
+    let writer = Browser::new_member(&s, "writer").await;
+    let refused = writer.post(&format!("/tokens/{id}/disable"), &[]).await;
+    assert_eq!(refused.status, 404, "{}", refused.html);
+    s.get("/api/v1/me", &token).await.expect(200);
+}
