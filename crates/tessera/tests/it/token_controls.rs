@@ -530,3 +530,30 @@ async fn the_token_page_disables_and_enables() {
     assert_eq!(refused.status, 404, "{}", refused.html);
     s.get("/api/v1/me", &token).await.expect(200);
 }
+
+#[tokio::test]
+async fn the_policy_page_sets_the_inactivity_rule() {
+    use crate::web::Browser;
+    let s = start().await;
+    let owner = Browser::login(
+        &s,
+        crate::harness::OWNER_EMAIL,
+        crate::harness::OWNER_PASSWORD,
+    )
+    .await;
+    for bad in ["0", "-1", "many", "3651"] {
+        let fields = [("inactive_days", bad), ("inactive_action", "revoke")];
+        let page = owner.post("/admin/policy", &fields).await;
+        assert_eq!(page.status, 422, "{bad}: {}", page.html);
+        assert!(page.html.contains("id=\"inactive-error\""), "{}", page.html);
+    }
+    let org = s.owner_get("/api/v1/org").await.expect(200);
+    assert!(org.body["token_policy"]["inactive_days"].is_null());
+    let fields = [("inactive_days", "45"), ("inactive_action", "revoke")];
+    assert_eq!(owner.post("/admin/policy", &fields).await.status, 303);
+    let org = s.owner_get("/api/v1/org").await.expect(200);
+    assert_eq!(org.body["token_policy"]["inactive_days"], 45);
+    assert_eq!(org.body["token_policy"]["inactive_action"], "revoke");
+    let shown = owner.get("/admin/policy").await.expect(200);
+    assert!(shown.html.contains("value=\"45\""), "{}", shown.html);
+}
