@@ -82,7 +82,7 @@ pub(super) async fn update_policy(
         Some(text) => text.parse::<u32>().map(Some).map_err(|_| {
             Problems::field(
                 field,
-                &format!("Enter a whole number of days, or leave it empty for {empty}."),
+                format!("Enter a whole number of days, or leave it empty for {empty}."),
             )
         }),
     };
