@@ -51,9 +51,11 @@ pub struct TokenListParams {
     pub member: Option<String>,
     /// Only tokens that expire before this RFC 3339 time (tokens without
     /// an expiry never match).
+    #[param(value_type = Option<String>, format = DateTime)]
     pub expires_before: Option<String>,
     /// Only tokens unused since this RFC 3339 time: last used before it,
     /// or never used and created before it.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub unused_since: Option<String>,
     /// Only tokens whose name contains this (ASCII letters in any case);
     /// at most 100 characters.
