@@ -52,6 +52,7 @@ error_codes! {
     Unauthenticated => "unauthenticated",
     InvalidToken => "invalid_token",
     TokenExpired => "token_expired",
+    TokenDisabled => "token_disabled",
     InvalidCredentials => "invalid_credentials",
     /// A GitHub secret-scanning report whose signature does not verify.
     InvalidSignature => "invalid_signature",

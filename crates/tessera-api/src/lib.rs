@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use tessera_core::{BuiltinRole, Policy, TokenPolicy};
+pub use tessera_core::{BuiltinRole, InactiveAction, Policy, TokenPolicy};
 
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
@@ -115,7 +115,7 @@ pub use org::{
 pub use session::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
 pub use tokens::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenList,
-    TokenResponse, UpdateTokenRequest,
+    TokenPage, TokenResponse, UpdateTokenRequest,
 };
 pub use verify::{
     AnyLeakReport, GithubLeak, GithubLeakLabel, GithubLeakReport, Introspection,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 #[cfg(feature = "openapi")]
 use crate::schema;
-use crate::{patch, TokenPolicy};
+use crate::{patch, InactiveAction, TokenPolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -35,8 +35,9 @@ pub struct UpdateOrgRequest {
     pub token_policy: Option<TokenPolicyPatch>,
 }
 
-/// Changes to the org's token policy; absent fields stay as they are, and
-/// `"max_lifetime_days": null` removes the cap.
+/// Changes to the org's token policy; absent fields stay as they are,
+/// `"max_lifetime_days": null` removes the cap and `"inactive_days": null`
+/// turns the inactivity rule off.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -49,6 +50,18 @@ pub struct TokenPolicyPatch {
         schema(value_type = Option<u32>, minimum = 1, maximum = 3650)
     )]
     pub max_lifetime_days: Option<Option<u32>>,
+    /// Tokens unused this many days (counted from creation when never
+    /// used) are disabled or revoked, as `inactive_action` says.
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 1, maximum = 3650)
+    )]
+    pub inactive_days: Option<Option<u32>>,
+    /// `disable` (the default) or `revoke`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(disable|revoke)$"))]
+    pub inactive_action: Option<InactiveAction>,
 }
 
 // ---------------------------------------------------------------- audit

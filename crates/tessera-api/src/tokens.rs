@@ -139,6 +139,11 @@ pub struct TokenResponse {
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub rotated_at: Option<OffsetDateTime>,
+    /// When the token was disabled; `null` while it is enabled. A disabled
+    /// token is refused (`401 token_disabled`) until it is enabled.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// The answer to create, clone and rotate: metadata plus, this once, the
@@ -158,4 +163,15 @@ redacted_debug!(CreatedTokenResponse { metadata } redact { token });
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct TokenList {
     pub items: Vec<TokenResponse>,
+}
+
+/// A page of the org-wide token inventory (`GET /tokens?all=true`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TokenPage {
+    pub items: Vec<TokenResponse>,
+    /// Pass as `before` (with the same filters and `sort`) to get the next
+    /// page; `null` on the last. Only with `all=true`.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }

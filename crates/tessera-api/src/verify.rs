@@ -53,7 +53,7 @@ impl std::fmt::Debug for VerifyRequest {
 pub struct VerifyResponse {
     pub valid: bool,
     /// `valid`, or why not: `malformed_token`, `invalid_token`,
-    /// `token_expired`.
+    /// `token_expired`, `token_disabled`.
     pub code: String,
     /// Present when an action was asked about.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,9 +10,9 @@ use tessera_api::{
     AuditPage, ChangePasswordRequest, CloneTokenRequest, CreateMemberRequest, CreateProjectRequest,
     CreateRoleRequest, CreateTokenRequest, CreatedMemberResponse, CreatedTokenResponse, LeakReport,
     LeakReportResponse, MeResponse, MemberList, MemberResponse, OrgResponse, ProjectList,
-    ProjectResponse, RoleList, RoleResponse, RotateTokenRequest, TokenList, TokenResponse,
-    UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateTokenRequest, VerifyRequest,
-    VerifyResponse,
+    ProjectResponse, RoleList, RoleResponse, RotateTokenRequest, TokenList, TokenPage,
+    TokenResponse, UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateTokenRequest,
+    VerifyRequest, VerifyResponse,
 };
 
 use crate::client::{Auth, Call};
@@ -42,6 +42,49 @@ pub struct AuditFilter {
     pub before: Option<String>,
     /// Page size; the server caps it.
     pub limit: Option<u32>,
+}
+
+/// Filters for the org-wide token inventory (`GET /tokens?all=true`);
+/// unset fields are not sent. Times are RFC 3339.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFilter {
+    /// A member id: only this member's tokens.
+    pub member: Option<String>,
+    /// Only tokens expiring before this time.
+    pub expires_before: Option<String>,
+    /// Only tokens not used since this time (never-used ones: created
+    /// before it).
+    pub unused_since: Option<String>,
+    /// Only tokens whose name contains this.
+    pub q: Option<String>,
+    /// `newest` (the server's default) or `last_used`.
+    pub sort: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub before: Option<String>,
+    /// Page size, 1 to 500.
+    pub limit: Option<u32>,
+}
+
+impl TokenFilter {
+    fn apply(&self, url: &mut Url) {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("all", "true");
+        for (name, value) in [
+            ("member", &self.member),
+            ("expires_before", &self.expires_before),
+            ("unused_since", &self.unused_since),
+            ("q", &self.q),
+            ("sort", &self.sort),
+            ("before", &self.before),
+        ] {
+            if let Some(value) = value {
+                pairs.append_pair(name, value);
+            }
+        }
+        if let Some(limit) = self.limit {
+            pairs.append_pair("limit", &limit.to_string());
+        }
+    }
 }
 
 /// The audit log's export formats (`GET /audit?format=`).
@@ -171,6 +214,27 @@ impl Client {
         request: &RotateTokenRequest,
     ) -> Result<CreatedTokenResponse, Error> {
         self.send_json(Method::POST, &["tokens", id, "rotate"], request)
+            .await
+    }
+
+    /// `GET /tokens?all=true`: a page of every token of the org (admins),
+    /// filtered; pass `next_cursor` as `before` for the next.
+    pub async fn list_all_tokens(&self, filter: &TokenFilter) -> Result<TokenPage, Error> {
+        let mut url = self.api_url(&["tokens"])?;
+        filter.apply(&mut url);
+        self.call(Call::new(Method::GET, url, Auth::Required)).await
+    }
+
+    /// `POST /tokens/{id}/disable`: refused (`token_disabled`) until
+    /// enabled again.
+    pub async fn disable_token(&self, id: &str) -> Result<TokenResponse, Error> {
+        self.call(self.authed(Method::POST, &["tokens", id, "disable"])?)
+            .await
+    }
+
+    /// `POST /tokens/{id}/enable`.
+    pub async fn enable_token(&self, id: &str) -> Result<TokenResponse, Error> {
+        self.call(self.authed(Method::POST, &["tokens", id, "enable"])?)
             .await
     }
 

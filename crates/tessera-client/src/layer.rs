@@ -317,6 +317,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         // invalid. (`/verify`'s verdicts spell these two as the error codes do.)
         let code = match ErrorCode::parse(&answer.code) {
             ErrorCode::TokenExpired => ErrorCode::TokenExpired,
+            ErrorCode::TokenDisabled => ErrorCode::TokenDisabled,
             _ => ErrorCode::InvalidToken,
         };
         return Err(Rejection::new(

@@ -37,7 +37,7 @@ mod layer;
 mod tests;
 
 pub use client::{Client, ClientBuilder, DEFAULT_URL, SESSION_COOKIE, TOKEN_ENV, URL_ENV};
-pub use endpoints::{AuditExport, AuditFilter, ForwardAuthIdentity};
+pub use endpoints::{AuditExport, AuditFilter, ForwardAuthIdentity, TokenFilter};
 pub use error::Error;
 #[cfg(feature = "tower")]
 pub use layer::{TesseraLayer, TesseraService, MAX_CACHE_TTL};

@@ -19,7 +19,7 @@ pub mod token;
 
 pub use error::Error;
 pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, TokenId};
-pub use lifecycle::TokenPolicy;
+pub use lifecycle::{InactiveAction, TokenPolicy};
 pub use permission::{Grantor, MemberPermissions, TokenScope};
 pub use policy::{CompiledPolicy, Effect, Policy, Statement};
 pub use role::BuiltinRole;

@@ -26,17 +26,74 @@ pub struct TokenPolicy {
     /// rotation.
     #[serde(default)]
     pub max_lifetime_days: Option<u32>,
+    /// Tokens unused this many days (counted from their creation when
+    /// never used) are disabled or revoked, as `inactive_action` says;
+    /// `None`: never.
+    #[serde(default)]
+    pub inactive_days: Option<u32>,
+    /// What the inactivity rule does to an inactive token.
+    #[serde(default)]
+    pub inactive_action: InactiveAction,
 }
+
+/// What the org's inactivity rule does to a token unused too long.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InactiveAction {
+    /// Refused (`token_disabled`) until someone enables it again.
+    #[default]
+    Disable,
+    /// Deleted for good, as if its owner had revoked it.
+    Revoke,
+}
+
+impl InactiveAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    /// Reads the stored (and wire) spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "disable" => Some(Self::Disable),
+            "revoke" => Some(Self::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// Longest inactivity period an org may set (10 years).
+pub const MAX_INACTIVE_DAYS: u32 = 3650;
 
 impl TokenPolicy {
     pub fn validate(&self) -> Result<(), Error> {
-        match self.max_lifetime_days {
-            Some(d) if d == 0 || d > MAX_LIFETIME_DAYS_LIMIT => Err(Error::invalid(
-                "max_lifetime_days",
-                format!("must be between 1 and {MAX_LIFETIME_DAYS_LIMIT}"),
-            )),
-            _ => Ok(()),
+        if let Some(d) = self.max_lifetime_days {
+            if d == 0 || d > MAX_LIFETIME_DAYS_LIMIT {
+                return Err(Error::invalid(
+                    "max_lifetime_days",
+                    format!("must be between 1 and {MAX_LIFETIME_DAYS_LIMIT}"),
+                ));
+            }
         }
+        if let Some(d) = self.inactive_days {
+            if d == 0 || d > MAX_INACTIVE_DAYS {
+                return Err(Error::invalid(
+                    "inactive_days",
+                    format!("must be between 1 and {MAX_INACTIVE_DAYS}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Tokens whose last use (or, never used, creation) is before this
+    /// instant are inactive at `now`; `None` when the rule is off.
+    pub fn inactive_before(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.inactive_days
+            .map(|days| now - Duration::days(i64::from(days)))
     }
 
     /// Checks a requested expiry against this policy.
@@ -213,6 +270,7 @@ mod tests {
         let strict = TokenPolicy {
             require_expiration: true,
             max_lifetime_days: Some(30),
+            ..TokenPolicy::default()
         };
         assert_eq!(
             strict.check_expiry(NOW, None),
@@ -228,6 +286,7 @@ mod tests {
         let capped_only = TokenPolicy {
             require_expiration: false,
             max_lifetime_days: Some(7),
+            ..TokenPolicy::default()
         };
         assert_eq!(
             capped_only.check_expiry(NOW, None),
@@ -247,6 +306,7 @@ mod tests {
         let capped = TokenPolicy {
             require_expiration: false,
             max_lifetime_days: Some(30),
+            ..TokenPolicy::default()
         };
         let issued = NOW - Duration::days(20);
         assert!(capped

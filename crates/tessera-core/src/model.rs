@@ -123,6 +123,10 @@ pub struct Token {
     pub last_used_ip: Option<String>,
     pub rotated_at: Option<OffsetDateTime>,
     pub previous_secret: Option<PreviousSecret>,
+    /// When the token was disabled (by hand or by the org's inactivity
+    /// policy); `None` while it is enabled. A disabled token is refused
+    /// (`token_disabled`) until it is enabled again.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl Token {
@@ -150,6 +154,7 @@ impl Token {
             last_used_ip: None,
             rotated_at: None,
             previous_secret: None,
+            disabled_at: None,
         }
     }
 

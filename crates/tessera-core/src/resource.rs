@@ -75,6 +75,8 @@ pub const KINDS: &[ResourceKind] = &[
             "token:rotate",
             "token:clone",
             "token:delete",
+            "token:disable",
+            "token:enable",
             "token:introspect",
         ],
     },

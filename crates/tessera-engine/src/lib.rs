@@ -4,7 +4,7 @@
 //! The order of checks puts the cheapest first: format and checksum (no
 //! storage, no allocation), the token by id from a lock-free cache, the
 //! SHA-256 of the secret compared in constant time (current secret, or the
-//! previous one during a rotation's grace period), expiry, the owner's
+//! previous one during a rotation's grace period), expiry, disabling, the owner's
 //! current membership and compiled permissions, the org. A cache hit
 //! touches no storage and takes no lock shared with writers.
 //!
@@ -65,6 +65,8 @@ pub enum Rejection {
     /// Unknown, revoked, wrong secret, or its owner is no longer a member.
     Invalid,
     Expired,
+    /// Disabled (by hand or by the org's inactivity rule) until enabled.
+    Disabled,
 }
 
 impl Rejection {
@@ -74,6 +76,7 @@ impl Rejection {
             Self::Malformed => "malformed_token",
             Self::Invalid => "invalid_token",
             Self::Expired => "token_expired",
+            Self::Disabled => "token_disabled",
         }
     }
 }
@@ -372,6 +375,11 @@ impl Engine {
         };
         if check_not_expired(now, entry.token.expires_at).is_err() {
             return Ok(Err(Rejection::Expired));
+        }
+        // From the cached record: disabling commits a token change, which
+        // drops the entry here and, through the feed, on every other node.
+        if entry.token.disabled_at.is_some() {
+            return Ok(Err(Rejection::Disabled));
         }
         let Some(member) = self
             .member(&entry.token.org_id, &entry.token.member_id)

@@ -441,3 +441,44 @@ async fn the_change_feed_drives_the_cache() {
     assert!(b.verify(&live.token, NOW).await.expect("storage").is_ok());
     assert_eq!(b.stats().storage_reads(), warm);
 }
+
+/// Disabling reaches the cache at once, and a disabled token is then
+/// refused from memory: one reload after each change, none per request.
+#[tokio::test]
+async fn a_disabled_token_is_refused_from_memory_until_enabled() {
+    let w = World::new().await;
+    let (minted, token) = w.token(&w.owner, TokenScope::Inherit, None).await;
+    assert!(w.verify(&minted.token).await.is_ok());
+    let store = w.engine.store();
+    store
+        .disable_token(&token.id, NOW, None, &w.event())
+        .await
+        .expect("disable")
+        .expect("it was enabled");
+    assert_eq!(
+        w.verify(&minted.token).await.err(),
+        Some(Rejection::Disabled)
+    );
+    assert_eq!(Rejection::Disabled.code(), "token_disabled");
+    let loaded = w.reads();
+    for _ in 0..100 {
+        assert_eq!(
+            w.verify(&minted.token).await.err(),
+            Some(Rejection::Disabled)
+        );
+    }
+    assert_eq!(w.reads(), loaded, "refusals must not read storage");
+    store
+        .enable_token(&token.id, NOW, &w.event())
+        .await
+        .expect("enable");
+    assert!(w.verify(&minted.token).await.is_ok());
+    // A wrong secret for a disabled token is simply invalid: disabling
+    // tells nothing to someone without the token.
+    store
+        .disable_token(&token.id, NOW, None, &w.event())
+        .await
+        .expect("disable");
+    let wrong = w.engine.format().generate_for(token.id.clone());
+    assert_eq!(w.verify(&wrong.token).await.err(), Some(Rejection::Invalid));
+}

@@ -32,6 +32,9 @@ pub enum ApiError {
     InvalidToken,
     #[error("the token has expired")]
     TokenExpired,
+    /// Disabled by its owner, an admin or the org's inactivity rule.
+    #[error("the token is disabled; it works again once enabled")]
+    TokenDisabled,
     #[error("missing or wrong CSRF token: send Content-Type: application/json or X-CSRF-Token")]
     CsrfFailed,
     /// A GitHub secret-scanning report that is not signed by a configured
@@ -69,7 +72,10 @@ impl ApiError {
         let status = match self {
             Self::UnsupportedMediaType | Self::FormRequired => S::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
-            Self::InvalidToken | Self::TokenExpired | Self::InvalidSignature(_) => S::UNAUTHORIZED,
+            Self::InvalidToken
+            | Self::TokenExpired
+            | Self::TokenDisabled
+            | Self::InvalidSignature(_) => S::UNAUTHORIZED,
             Self::CsrfFailed => S::FORBIDDEN,
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
@@ -93,6 +99,7 @@ impl ApiError {
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::TokenDisabled => ErrorCode::TokenDisabled,
             Self::CsrfFailed => ErrorCode::CsrfFailed,
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::Service(err) => err.code(),
@@ -127,7 +134,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::InvalidToken | Self::TokenExpired => {
+            Self::InvalidToken | Self::TokenExpired | Self::TokenDisabled => {
                 let value = format!(
                     "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{self}\""
                 );

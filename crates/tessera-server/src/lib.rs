@@ -275,11 +275,13 @@ pub fn start(
         let every = Duration::from_secs(flush_state.config.tokens.last_used_flush_seconds);
         let mut ticker = tokio::time::interval(every);
         let mut purge = tokio::time::interval(SESSION_PURGE_INTERVAL);
+        let mut inactivity = tokio::time::interval(INACTIVITY_SWEEP_INTERVAL);
         ticker.tick().await;
         loop {
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
                 _ = purge.tick() => purge_sessions(&flush_state).await,
+                _ = inactivity.tick() => sweep_inactive(&flush_state).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
             }
@@ -298,6 +300,22 @@ pub fn start(
 /// How often expired login sessions are deleted (they are refused as soon
 /// as they expire; this only reclaims their rows).
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// How often the orgs' inactivity rules are applied (see
+/// [`service::inactivity`]).
+const INACTIVITY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+async fn sweep_inactive(state: &AppState) {
+    match service::inactivity::sweep(state).await {
+        Ok(swept) if swept == service::inactivity::Swept::default() => {}
+        Ok(swept) => tracing::info!(
+            disabled = swept.disabled,
+            revoked = swept.revoked,
+            "applied the inactivity rule"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not apply the inactivity rule; will retry"),
+    }
+}
 
 async fn purge_sessions(state: &AppState) {
     match state.store.purge_expired_sessions(state.now()).await {

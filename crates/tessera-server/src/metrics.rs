@@ -16,7 +16,8 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
-    /// `valid`, `malformed_token`, `invalid_token`, `token_expired`.
+    /// `valid`, `malformed_token`, `invalid_token`, `token_expired`,
+    /// `token_disabled`.
     pub outcome: String,
 }
 
@@ -76,11 +77,12 @@ fn request_buckets() -> Histogram {
 }
 
 /// Every outcome the engine reports, plus storage errors.
-const OUTCOMES: [&str; 5] = [
+const OUTCOMES: [&str; 6] = [
     "valid",
     "malformed_token",
     "invalid_token",
     "token_expired",
+    "token_disabled",
     "error",
 ];
 

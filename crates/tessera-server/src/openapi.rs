@@ -24,7 +24,7 @@ use crate::api;
         api::admin::get_org, api::admin::update_org, api::audit::list_audit,
         api::tokens::list_tokens, api::tokens::create_token, api::tokens::get_token,
         api::tokens::update_token, api::tokens::delete_token, api::tokens::clone_token,
-        api::tokens::rotate_token,
+        api::tokens::rotate_token, api::tokens::disable_token, api::tokens::enable_token,
         crate::verify::routes::verify, crate::verify::forward_auth::forward_auth,
         crate::verify::forward_auth::envoy_auth, api::introspect::introspect_token,
         crate::verify::leaks::report_leaks,
@@ -132,6 +132,7 @@ fn parameter_schema(path: &str, name: &str) -> Option<Object> {
     match name {
         "id" if path.starts_with("/api/v1/members/") => Some(ksuid()),
         "actor" if path == "/api/v1/audit" => Some(ksuid()),
+        "member" if path == "/api/v1/tokens" => Some(ksuid()),
         "id" if path.starts_with("/api/v1/tokens/") => Some(string(
             "a token id (a KSUID), or `self`: the token making the call",
             format!("^(?:self|{})$", schema::ksuid_regex()),

@@ -29,7 +29,7 @@ use tessera_core::{MemberId, OrgId, ProjectKey, SecretHash, TokenId, TokenScope}
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
-    SessionStore, Store, TokenStore,
+    SessionStore, Store, TokenControlStore, TokenStore,
 };
 
 /// What can go wrong in storage, in terms the server can answer with.
@@ -147,6 +147,57 @@ pub struct LastUsed {
     pub token: TokenId,
     pub at: OffsetDateTime,
     pub ip: Option<String>,
+}
+
+/// How a page of the org's tokens is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenOrder {
+    /// Newest first (`created_at`, then id, descending).
+    #[default]
+    Newest,
+    /// Most recently used first, never-used tokens last (`last_used_at`,
+    /// then id, descending). Stored times: a use not yet flushed is not
+    /// counted.
+    LastUsed,
+}
+
+/// Where a page of tokens continues: after the token `id` whose sort key
+/// (`created_at` for [`TokenOrder::Newest`], `last_used_at` for
+/// [`TokenOrder::LastUsed`], `None` when never used) is `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPosition {
+    pub key: Option<OffsetDateTime>,
+    pub id: TokenId,
+}
+
+/// Filters for the org-wide token inventory. A token is "unused since" an
+/// instant when its last use, or its creation if never used, is before it
+/// (the inactivity rule counts the same way).
+#[derive(Debug, Clone, Default)]
+pub struct TokenQuery {
+    pub member: Option<MemberId>,
+    /// Tokens that expire before this (tokens without expiry never match).
+    pub expires_before: Option<OffsetDateTime>,
+    pub unused_since: Option<OffsetDateTime>,
+    /// Names containing this, ASCII letters compared case-insensitively;
+    /// `%` and `_` are plain characters.
+    pub name_contains: Option<String>,
+    /// `Some(true)`: only disabled tokens; `Some(false)`: only enabled.
+    pub disabled: Option<bool>,
+    pub order: TokenOrder,
+    pub after: Option<TokenPosition>,
+    pub limit: u32,
+}
+
+/// A token the inactivity rule of its org applies to now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InactiveToken {
+    pub token: tessera_core::model::Token,
+    /// The org's rule: unused `days` days, then `action`.
+    pub days: u32,
+    pub action: tessera_core::InactiveAction,
+    /// The token counts as inactive while unused since this instant.
+    pub unused_before: OffsetDateTime,
 }
 
 /// Filters for reading the audit log, newest first.

@@ -17,7 +17,10 @@ use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId,
 };
 
-use crate::{AuditQuery, Change, ChangeFeed, LastUsed, Result, Rotation, TokenChanges};
+use crate::{
+    AuditQuery, Change, ChangeFeed, InactiveToken, LastUsed, Result, Rotation, TokenChanges,
+    TokenQuery,
+};
 
 /// Organizations: the tenants everything else belongs to.
 #[async_trait]
@@ -105,6 +108,47 @@ pub trait TokenStore: Send + Sync {
     async fn record_last_used(&self, batch: &[LastUsed]) -> Result<()>;
 }
 
+/// Disabling and enabling tokens, the org-wide inventory, and the
+/// inactivity rule's work. Each change is conditional, so that of several
+/// nodes doing the same thing at once exactly one changes (and audits) it.
+#[async_trait]
+pub trait TokenControlStore: Send + Sync {
+    /// A page of the org's tokens, filtered and ordered as `query` says.
+    async fn query_tokens(&self, org: &OrgId, query: &TokenQuery) -> Result<Vec<Token>>;
+    /// Disables the token at `at` unless it is disabled already and, with
+    /// `unused_before`, only while its last use (or creation, if never
+    /// used) and its last enabling are before that. The token as saved when this call changed it
+    /// (and wrote `audit`); `None` when there was nothing to do (and no
+    /// audit); `NotFound` when there is no such token.
+    async fn disable_token(
+        &self,
+        id: &TokenId,
+        at: OffsetDateTime,
+        unused_before: Option<OffsetDateTime>,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>>;
+    /// Enables a disabled token at `at` (from when the inactivity rule
+    /// counts it, as if used then); as [`Self::disable_token`] otherwise.
+    async fn enable_token(
+        &self,
+        id: &TokenId,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Option<Token>>;
+    /// Deletes the token only while its last use (or creation) is before
+    /// `unused_before`: whether it did (and wrote `audit`).
+    async fn revoke_inactive_token(
+        &self,
+        id: &TokenId,
+        unused_before: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<bool>;
+    /// Tokens, across orgs, that their org's inactivity rule applies to at
+    /// `now` (for "disable": only enabled ones), oldest use first, at most
+    /// `limit`.
+    async fn inactive_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<InactiveToken>>;
+}
+
 /// Login sessions, kept by the hash of their id.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -160,6 +204,7 @@ pub trait Store:
     + RoleStore
     + ProjectStore
     + TokenStore
+    + TokenControlStore
     + SessionStore
     + AuditStore
     + NodeStore

@@ -35,6 +35,8 @@ mod pg;
 mod roles;
 #[path = "conformance/sessions.rs"]
 mod sessions;
+#[path = "conformance/token_controls.rs"]
+mod token_controls;
 #[path = "conformance/tokens.rs"]
 mod tokens;
 
@@ -107,6 +109,10 @@ macro_rules! conformance_tests {
                 tokens::rotation_is_a_compare_and_set,
                 tokens::of_two_concurrent_rotations_one_wins,
                 tokens::last_used_only_moves_forward,
+                token_controls::disable_and_enable_change_once_and_audit_once,
+                token_controls::conditional_changes_recheck_the_last_use,
+                token_controls::inactive_tokens_follow_each_orgs_rule,
+                token_controls::the_inventory_filters_and_pages,
                 sessions::sessions_are_created_read_and_deleted,
                 sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,

@@ -284,6 +284,22 @@ impl Tools {
     }
 
     #[tool(
+        description = "Disable a token by id: it is refused (token_disabled) everywhere until enabled again. Nothing else about it changes. Use this instead of revoking when the token may be needed again.",
+        annotations(destructive_hint = true, idempotent_hint = true)
+    )]
+    async fn disable_token(&self, Parameters(p): Parameters<IdParams>) -> Result<String, String> {
+        answer(self.client()?.disable_token(&p.id).await)
+    }
+
+    #[tool(
+        description = "Enable a disabled token by id: it works again at once.",
+        annotations(destructive_hint = false, idempotent_hint = true)
+    )]
+    async fn enable_token(&self, Parameters(p): Parameters<IdParams>) -> Result<String, String> {
+        answer(self.client()?.enable_token(&p.id).await)
+    }
+
+    #[tool(
         description = "Check a token as a service would: is it valid (and not expired or revoked), whose is it, and optionally may it do an action on a resource.",
         annotations(read_only_hint = true)
     )]

@@ -17,6 +17,7 @@ mod input;
 mod members;
 mod output;
 mod session;
+mod token_controls;
 mod tokens;
 mod verify;
 

@@ -1,18 +1,21 @@
 //! `/tokens`: a member's own tokens — create, list, show, update, clone,
-//! rotate, delete (the rules are in [`crate::service::tokens`]).
+//! rotate, delete (the rules are in [`crate::service::tokens`]); disable
+//! and enable ([`crate::service::token_controls`]); the org-wide inventory
+//! (`GET /tokens?all=true`, [`crate::service::inventory`]).
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tessera_api::{
-    CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenList,
+    CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenPage,
     TokenResponse, UpdateTokenRequest,
 };
 
-use super::{ApiJson, Created, OptionalJson};
+use super::{ApiJson, ApiQuery, Created, OptionalJson};
 use crate::error::ApiResult;
-use crate::service::{tokens, Call};
+use crate::service::inventory::{self, Listing, TokenListParams};
+use crate::service::{token_controls, tokens, Call};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -27,13 +30,43 @@ pub fn router() -> Router<AppState> {
             "/tokens/{id}/rotate",
             post(rotate_token).patch(rotate_token),
         )
+        .route("/tokens/{id}/disable", post(disable_token))
+        .route("/tokens/{id}/enable", post(enable_token))
 }
 
-/// Your tokens, newest first (metadata only).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
-    responses((status = 200, body = TokenList), (status = 401, body = tessera_api::ErrorBody)))]
-pub async fn list_tokens(call: Call) -> ApiResult<Json<TokenList>> {
-    Ok(Json(tokens::list(&call).await?))
+/// Your tokens, newest first (metadata only); with `all=true`, a page of
+/// every token of the org (admins), filtered.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TokenListParams),
+    responses((status = 200, body = TokenPage,
+            description = "without all=true: your tokens, `items` only; with all=true: a page, and `next_cursor`"),
+        (status = 400, description = "a malformed filter, limit or cursor, or a filter without all=true", body = tessera_api::ErrorBody),
+        (status = 401, body = tessera_api::ErrorBody),
+        (status = 403, description = "all=true without token:read on member/*:token/*", body = tessera_api::ErrorBody)))]
+pub async fn list_tokens(
+    call: Call,
+    ApiQuery(params): ApiQuery<TokenListParams>,
+) -> ApiResult<Json<Listing>> {
+    Ok(Json(inventory::list(&call, params).await?))
+}
+
+/// Disable a token: it is refused (`401 token_disabled`) until enabled.
+/// Disabling a disabled token changes nothing.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/disable", tag = "tokens",
+    params(("id" = String, Path, description = "token id, or `self`")),
+    responses((status = 200, body = TokenResponse), (status = 403, body = tessera_api::ErrorBody),
+        (status = 404, description = "no such token, or one you may not read", body = tessera_api::ErrorBody)))]
+pub async fn disable_token(call: Call, Path(id): Path<String>) -> ApiResult<Json<TokenResponse>> {
+    Ok(Json(token_controls::disable(&call, &id).await?))
+}
+
+/// Enable a disabled token again. Enabling an enabled token changes
+/// nothing.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/enable", tag = "tokens",
+    params(("id" = String, Path, description = "token id, or `self`")),
+    responses((status = 200, body = TokenResponse), (status = 403, body = tessera_api::ErrorBody),
+        (status = 404, description = "no such token, or one you may not read", body = tessera_api::ErrorBody)))]
+pub async fn enable_token(call: Call, Path(id): Path<String>) -> ApiResult<Json<TokenResponse>> {
+    Ok(Json(token_controls::enable(&call, &id).await?))
 }
 
 /// Create a token. The response carries its value, this once.

@@ -16,12 +16,15 @@
 pub mod audit;
 pub mod caller;
 mod error;
+pub mod inactivity;
 pub mod introspect;
+pub mod inventory;
 pub mod members;
 pub mod org;
 pub mod projects;
 pub mod roles;
 pub mod sessions;
+pub mod token_controls;
 pub mod tokens;
 
 use serde_json::Value;

@@ -47,6 +47,12 @@ pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<Org
         if let Some(max) = patch.max_lifetime_days {
             org.token_policy.max_lifetime_days = max;
         }
+        if let Some(days) = patch.inactive_days {
+            org.token_policy.inactive_days = days;
+        }
+        if let Some(action) = patch.inactive_action {
+            org.token_policy.inactive_action = action;
+        }
         org.token_policy.validate()?;
     }
     let details =

@@ -280,7 +280,7 @@ fn whole_seconds_utc(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// Loads a token of the caller's org by id or `self`; 404 otherwise.
-async fn load(call: &Call, id: &str) -> ServiceResult<Token> {
+pub(crate) async fn load(call: &Call, id: &str) -> ServiceResult<Token> {
     let (state, caller, _) = call.parts();
     let id = if id == "self" {
         caller.token().map(|t| t.id.clone()).ok_or_else(|| {
@@ -451,11 +451,12 @@ fn new_token_record(
         last_used_ip: None,
         rotated_at: None,
         previous_secret: None,
+        disabled_at: None,
     }
 }
 
 /// A token's audit event, which always names it (name and snippet).
-fn token_event(
+pub(crate) fn token_event(
     call: &Call,
     action: &str,
     token: &Token,
@@ -526,6 +527,7 @@ pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
         last_used_at,
         last_used_ip,
         rotated_at: token.rotated_at,
+        disabled_at: token.disabled_at,
     }
 }
 

@@ -80,6 +80,7 @@ pub fn rejection_error(rejection: Rejection) -> ApiError {
     match rejection {
         Rejection::Malformed | Rejection::Invalid => ApiError::InvalidToken,
         Rejection::Expired => ApiError::TokenExpired,
+        Rejection::Disabled => ApiError::TokenDisabled,
     }
 }
 

@@ -30,6 +30,7 @@ mod policy_help;
 mod render;
 mod scope;
 mod session;
+mod token_controls;
 mod tokens;
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -56,6 +57,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}/rotate", post(tokens::rotate))
         .route("/tokens/{id}/expiry", post(tokens::set_expiry))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/tokens/{id}/disable", post(token_controls::disable))
+        .route("/tokens/{id}/enable", post(token_controls::enable))
         .route(
             "/tokens/{id}/delete",
             get(tokens::confirm_delete).post(tokens::delete),

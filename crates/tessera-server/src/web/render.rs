@@ -37,6 +37,8 @@ pub struct AdminNav {
     pub projects: bool,
     pub policy: bool,
     pub audit: bool,
+    /// The org-wide token inventory.
+    pub tokens: bool,
 }
 
 impl AdminNav {
@@ -48,6 +50,7 @@ impl AdminNav {
             projects: projects::may_create(caller) || any("project:delete", "proj/*"),
             policy: org::may_update(caller),
             audit: audit::may_read(caller),
+            tokens: crate::service::inventory::may_list_all(caller),
         }
     }
 }
@@ -168,6 +171,8 @@ pub struct TokenView {
     pub last_used: String,
     pub last_ip: String,
     pub rotated: String,
+    /// When it was disabled; `None` while enabled.
+    pub disabled: Option<String>,
 }
 
 impl TokenView {
@@ -188,6 +193,7 @@ impl TokenView {
             last_used: when_opt(t.last_used_at, "Never used"),
             last_ip: t.last_used_ip.clone().unwrap_or_else(|| "—".into()),
             rotated: when_opt(t.rotated_at, "Never"),
+            disabled: t.disabled_at.map(when),
         }
     }
 }

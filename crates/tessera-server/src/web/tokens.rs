@@ -24,7 +24,7 @@ use super::render::{member_error_page, page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
 use crate::sent_forms::{Claim, FirstSent, FORM_ID_FIELD};
-use crate::service::{tokens, ServiceError};
+use crate::service::{token_controls, tokens, ServiceError};
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
@@ -51,6 +51,10 @@ fn notice(query: &FormData) -> Option<&'static str> {
         "deleted" => Some("The token was deleted. Anything still using it is refused from now on."),
         "saved" => Some("Your changes were saved."),
         "expiry" => Some("The expiry was set. The token can be rotated now."),
+        "disabled" => {
+            Some("The token was disabled. Anything using it is refused until you enable it.")
+        }
+        "enabled" => Some("The token was enabled. It works again."),
         _ => None,
     }
 }
@@ -288,6 +292,8 @@ struct ShowPage {
     layout: Layout,
     token: TokenView,
     own: bool,
+    /// May the caller disable (or enable) it: the button is offered.
+    toggle: bool,
     /// Rotate, or (a token that never expires) set an expiry first: the
     /// page offers the one form that can succeed.
     rotatable: bool,
@@ -362,6 +368,7 @@ async fn show_page(
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
             own: token.member_id == user.call.caller.member.id.as_str(),
+            toggle: token_controls::may_toggle(&user.call.caller, &token),
             rotatable: tokens::rotatable(&token),
             back: if token.member_id == user.call.caller.member.id.as_str() {
                 "/tokens".into()

@@ -9,7 +9,8 @@
 //!   PostgreSQL runs READ COMMITTED and locks the rows a decision rests on
 //!   (`SELECT ... FOR [NO KEY] UPDATE`) before reading them;
 //! - announcing a change to other nodes (`pg_notify`; SQLite has one node);
-//! - the JSON list aggregate (`json_group_array` / `json_agg`).
+//! - the JSON list aggregate (`json_group_array` / `json_agg`);
+//! - lowercasing ASCII letters only, for case-insensitive name search.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -104,6 +105,16 @@ impl Dialect {
         match self {
             Self::Sqlite => "",
             Self::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// `column` lowercased in ASCII letters only, as SQLite's `lower`
+    /// does; PostgreSQL's would also fold other letters by the column's
+    /// locale, so it is told to compare as bytes (`COLLATE "C"`).
+    pub(crate) fn ascii_lower(&self, column: &str) -> String {
+        match self {
+            Self::Sqlite => format!("lower({column})"),
+            Self::Postgres(_) => format!("lower({column} COLLATE \"C\")"),
         }
     }
 

@@ -36,6 +36,7 @@ mod projects;
 mod roles;
 mod rows;
 mod sessions;
+mod token_controls;
 mod tokens;
 
 use std::future::Future;

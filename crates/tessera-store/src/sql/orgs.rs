@@ -7,7 +7,7 @@ use tessera_core::model::{AuditEvent, Member, Org};
 use tessera_core::{OrgId, OrgKey};
 
 use sqlx::any::AnyRow;
-use tessera_core::TokenPolicy;
+use tessera_core::{InactiveAction, TokenPolicy};
 
 use super::rows::{corrupt, flag, get, text, time};
 use super::{db, insert_error, members, optional, secs, Run, SqlStore};
@@ -26,8 +26,8 @@ impl OrgStore for SqlStore {
     async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at, \
+             inactive_days, inactive_action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(org.id.as_str())
         .bind(org.key.as_str())
@@ -35,6 +35,8 @@ impl OrgStore for SqlStore {
         .bind(org.token_policy.require_expiration)
         .bind(org.token_policy.max_lifetime_days.map(i64::from))
         .bind(secs(org.created_at))
+        .bind(org.token_policy.inactive_days.map(i64::from))
+        .bind(org.token_policy.inactive_action.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
@@ -53,12 +55,14 @@ impl OrgStore for SqlStore {
     async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3 \
-             WHERE id = $4",
+            "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3, \
+             inactive_days = $4, inactive_action = $5 WHERE id = $6",
         )
         .bind(&org.name)
         .bind(org.token_policy.require_expiration)
         .bind(org.token_policy.max_lifetime_days.map(i64::from))
+        .bind(org.token_policy.inactive_days.map(i64::from))
+        .bind(org.token_policy.inactive_action.as_str())
         .bind(org.id.as_str())
         .run_found(&mut *tx)
         .await?;
@@ -75,13 +79,20 @@ impl SqlStore {
     }
 }
 
-const ORG_COLUMNS: &str = "id, key, name, require_expiration, max_lifetime_days, created_at";
+const ORG_COLUMNS: &str = "id, key, name, require_expiration, max_lifetime_days, created_at, \
+     inactive_days, inactive_action";
+
+fn days(row: &AnyRow, column: &'static str) -> Result<Option<u32>> {
+    let days: Option<i64> = get(row, column)?;
+    days.map(|d| u32::try_from(d).map_err(|e| corrupt(column, e)))
+        .transpose()
+}
 
 fn from_row(row: &AnyRow) -> Result<Org> {
-    let max_days: Option<i64> = get(row, "max_lifetime_days")?;
-    let max_lifetime_days = max_days
-        .map(|d| u32::try_from(d).map_err(|e| corrupt("max_lifetime_days", e)))
-        .transpose()?;
+    let max_lifetime_days = days(row, "max_lifetime_days")?;
+    let action = text(row, "inactive_action")?;
+    let inactive_action =
+        InactiveAction::parse(&action).ok_or_else(|| corrupt("inactive_action", &action))?;
     Ok(Org {
         id: OrgId::from_trusted(text(row, "id")?),
         key: OrgKey::from_trusted(text(row, "key")?),
@@ -89,6 +100,8 @@ fn from_row(row: &AnyRow) -> Result<Org> {
         token_policy: TokenPolicy {
             require_expiration: flag(row, "require_expiration")?,
             max_lifetime_days,
+            inactive_days: days(row, "inactive_days")?,
+            inactive_action,
         },
         created_at: time(row, "created_at")?,
     })

@@ -74,8 +74,9 @@ impl TokenStore for SqlStore {
         sqlx::query(
             "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
              scope_role, scope_policy, projects, created_at, expires_at, last_used_at, \
-             last_used_ip, rotated_at, previous_hash, previous_valid_until) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             last_used_ip, rotated_at, previous_hash, previous_valid_until, disabled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18)",
         )
         .bind(token.id.as_str())
         .bind(token.org_id.as_str())
@@ -94,6 +95,7 @@ impl TokenStore for SqlStore {
         .bind(opt_secs(token.rotated_at))
         .bind(token.previous_secret.as_ref().map(|p| p.hash.0.to_vec()))
         .bind(opt_secs(token.previous_secret.map(|p| p.valid_until)))
+        .bind(opt_secs(token.disabled_at))
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -234,13 +236,22 @@ impl TokenStore for SqlStore {
 }
 
 impl SqlStore {
-    async fn fetch_token(&self, conn: &mut AnyConnection, id: &TokenId) -> Result<Option<Token>> {
+    pub(super) async fn fetch_token(
+        &self,
+        conn: &mut AnyConnection,
+        id: &TokenId,
+    ) -> Result<Option<Token>> {
         let sql = format!("{} WHERE t.id = $1", token_select(&self.dialect));
         optional(sqlx::query(&sql).bind(id.as_str()), conn, from_row).await
     }
 
     /// Re-reads the token as it will be saved, then commits.
-    async fn commit_token(&self, mut tx: Tx, id: &TokenId, audit: &AuditEvent) -> Result<Token> {
+    pub(super) async fn commit_token(
+        &self,
+        mut tx: Tx,
+        id: &TokenId,
+        audit: &AuditEvent,
+    ) -> Result<Token> {
         let saved = self.fetch_token(&mut tx, id).await?;
         let saved = saved.ok_or(StoreError::NotFound)?;
         self.commit(tx, audit, Some(Change::Token(id.clone())))
@@ -343,12 +354,18 @@ async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
 
 /// The columns of [`from_row`], from `tokens t`, as [`member_select`].
 pub(super) fn token_select(dialect: &Dialect) -> String {
+    format!("{} FROM tokens t", token_columns(dialect))
+}
+
+/// `SELECT` and the columns of [`from_row`] (of `tokens t`), for a query
+/// that reads more beside them.
+pub(super) fn token_columns(dialect: &Dialect) -> String {
     let custom_roles = granted_roles(dialect, "token_custom_roles", "token_id", "t");
     format!(
         "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
          t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
          t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
-         t.previous_valid_until, {custom_roles} AS custom_roles FROM tokens t"
+         t.previous_valid_until, t.disabled_at, {custom_roles} AS custom_roles"
     )
 }
 
@@ -401,7 +418,7 @@ fn scope(row: &AnyRow) -> Result<TokenScope> {
     })
 }
 
-fn from_row(row: &AnyRow) -> Result<Token> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Token> {
     let previous_secret = match (
         hash(row, "previous_hash")?,
         opt_time(row, "previous_valid_until")?,
@@ -424,6 +441,7 @@ fn from_row(row: &AnyRow) -> Result<Token> {
         last_used_ip: get(row, "last_used_ip")?,
         rotated_at: opt_time(row, "rotated_at")?,
         previous_secret,
+        disabled_at: opt_time(row, "disabled_at")?,
     })
 }
 

@@ -366,5 +366,6 @@ pub fn token_record(owner: &Member, name: &str, created_at: OffsetDateTime) -> T
         last_used_ip: None,
         rotated_at: None,
         previous_secret: None,
+        disabled_at: None,
     }
 }

@@ -14,6 +14,8 @@ pub async fn org_is_created_with_its_owner(store: &dyn Store) {
     org.token_policy = TokenPolicy {
         require_expiration: true,
         max_lifetime_days: Some(30),
+        inactive_days: Some(90),
+        inactive_action: tessera_core::InactiveAction::Revoke,
     };
     owner.password_hash = Some("$argon2id$v=19$stub".into());
     let event = fx.event(&org.id, "org:create", "org/acme");
@@ -62,6 +64,7 @@ pub async fn update_org_saves_name_and_policy(store: &dyn Store) {
         token_policy: TokenPolicy {
             require_expiration: false,
             max_lifetime_days: Some(90),
+            ..TokenPolicy::default()
         },
         ..org.clone()
     };

@@ -211,6 +211,7 @@ async fn every_cached_change_reaches_the_other_node() {
         token_policy: TokenPolicy {
             require_expiration: true,
             max_lifetime_days: Some(7),
+            ..TokenPolicy::default()
         },
         ..org.clone()
     };

@@ -137,8 +137,23 @@ pub struct OrgUpdateArgs {
     /// Remove the lifetime cap.
     #[arg(long)]
     pub no_max_lifetime: bool,
+    /// Disable (or revoke) tokens unused this many days (1-3650), counted
+    /// from creation when never used.
+    #[arg(long, value_name = "DAYS", conflicts_with = "no_inactive_days")]
+    pub inactive_days: Option<u32>,
+    /// Turn the inactivity rule off.
+    #[arg(long)]
+    pub no_inactive_days: bool,
+    /// What the inactivity rule does: disable (default) or revoke.
+    #[arg(long, value_name = "disable|revoke", value_parser = parse_inactive_action)]
+    pub inactive_action: Option<tessera_api::InactiveAction>,
     #[command(flatten)]
     pub conn: Connection,
+}
+
+fn parse_inactive_action(text: &str) -> Result<tessera_api::InactiveAction, String> {
+    tessera_api::InactiveAction::parse(text)
+        .ok_or_else(|| format!("{text:?}: use disable or revoke"))
 }
 
 #[derive(Debug, Args)]
@@ -290,15 +305,25 @@ fn org_update_request(args: &OrgUpdateArgs) -> Result<UpdateOrgRequest, CliError
     } else {
         args.max_lifetime_days.map(Some)
     };
-    let token_policy = (args.require_expiration.is_some() || max_lifetime_days.is_some())
-        .then_some(TokenPolicyPatch {
-            require_expiration: args.require_expiration,
-            max_lifetime_days,
-        });
+    let inactive_days = if args.no_inactive_days {
+        Some(None)
+    } else {
+        args.inactive_days.map(Some)
+    };
+    let token_policy = (args.require_expiration.is_some()
+        || max_lifetime_days.is_some()
+        || inactive_days.is_some()
+        || args.inactive_action.is_some())
+    .then_some(TokenPolicyPatch {
+        require_expiration: args.require_expiration,
+        max_lifetime_days,
+        inactive_days,
+        inactive_action: args.inactive_action,
+    });
     if args.name.is_none() && token_policy.is_none() {
         return Err(CliError::Input(
-            "nothing to update: give --name, --require-expiration, --max-lifetime-days or \
-             --no-max-lifetime"
+            "nothing to update: give --name, --require-expiration, --max-lifetime-days, \
+             --no-max-lifetime, --inactive-days, --no-inactive-days or --inactive-action"
                 .into(),
         ));
     }
@@ -423,6 +448,13 @@ fn org_details(org: &OrgResponse) -> String {
                 .max_lifetime_days
                 .map(|d| format!("{d} days"))
                 .unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "inactive tokens",
+            policy.inactive_days.map_or_else(
+                || "kept".into(),
+                |d| format!("{} after {d} days unused", policy.inactive_action.as_str()),
+            ),
         ),
         ("created", output::time(org.created_at)),
     ])

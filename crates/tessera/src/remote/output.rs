@@ -221,6 +221,7 @@ pub(crate) mod tests {
             last_used_at: None,
             last_used_ip: None,
             rotated_at: None,
+            disabled_at: None,
         }
     }
 

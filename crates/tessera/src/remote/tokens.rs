@@ -30,7 +30,15 @@ pub enum TokenCommand {
         tessera token create --name deploy --custom-role deployer --project web\n  \
         TOKEN=$(tessera token create --name script --policy-file policy.json)")]
     Create(CreateArgs),
-    /// List your tokens, newest first (never their values).
+    /// List your tokens, newest first (never their values); with --all,
+    /// every token of the org (admins), filtered.
+    #[command(
+        long_about = "List your tokens, newest first (never their values).\n\n\
+        With --all (admins): every token of the organization, filtered.\n\n\
+        Examples:\n  \
+        tessera token list --all --unused-since 2026-01-01 --sort last-used\n  \
+        tessera token list --all --member 2Gd... --expires-before 2026-12-31 --name deploy"
+    )]
     List(ListArgs),
     /// Show one token; `self` is the token you are using.
     Show(ShowArgs),
@@ -49,6 +57,10 @@ pub enum TokenCommand {
     Rotate(RotateArgs),
     /// Revoke a token: it stops working at once and cannot be restored.
     Delete(DeleteArgs),
+    /// Disable a token: it is refused until enabled again.
+    Disable(ShowArgs),
+    /// Enable a disabled token again.
+    Enable(ShowArgs),
 }
 
 /// A built-in role, as a flag value.
@@ -149,6 +161,8 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
+    pub inventory: super::token_controls::InventoryArgs,
+    #[command(flatten)]
     pub conn: Connection,
 }
 
@@ -236,6 +250,8 @@ pub async fn run(cmd: TokenCommand) -> Result<ExitCode, CliError> {
         TokenCommand::Clone(args) => clone(args).await,
         TokenCommand::Rotate(args) => rotate(args).await,
         TokenCommand::Delete(args) => delete(args).await,
+        TokenCommand::Disable(args) => super::token_controls::disable(args).await,
+        TokenCommand::Enable(args) => super::token_controls::enable(args).await,
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -255,6 +271,10 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn list(args: ListArgs) -> Result<(), CliError> {
+    if args.inventory.all {
+        return super::token_controls::list_all(args.inventory, args.conn).await;
+    }
+    args.inventory.check_own()?;
     let table = |list: &TokenList| output::token_table(&list.items, "You have no tokens.");
     args.conn
         .show(async |c| c.list_tokens().await, table)
@@ -472,6 +492,9 @@ pub fn details(t: &TokenResponse) -> String {
         ("last used", output::last_used(t)),
         ("rotated", output::time_or_never(t.rotated_at)),
     ];
+    if let Some(at) = t.disabled_at {
+        rows.push(("disabled", output::time(at)));
+    }
     if let Some(policy) = &t.policy {
         rows.push(("policy", serde_json::to_string(policy).unwrap_or_default()));
     }

@@ -38,6 +38,7 @@ mod seeds;
 mod services;
 mod sessions;
 mod smuggling;
+mod token_controls;
 mod usability;
 mod web;
 mod web_pages;

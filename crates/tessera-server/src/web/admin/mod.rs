@@ -7,6 +7,7 @@
 //! message, never a second set of rules.
 
 mod catalog;
+mod inventory;
 mod members;
 mod org;
 
@@ -59,6 +60,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/policy", get(org::policy).post(org::update_policy))
         .route("/admin/audit", get(org::audit))
+        .route("/admin/tokens", get(inventory::tokens))
 }
 
 /// Messages a redirect may ask for by name.

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use tessera_api::{AuditEventResponse, TokenPolicyPatch, UpdateOrgRequest};
+use tessera_api::{AuditEventResponse, InactiveAction, TokenPolicyPatch, UpdateOrgRequest};
 
 use super::{notice, query_of};
 use crate::error::ApiError;
@@ -25,6 +25,9 @@ struct PolicyPage {
     editable: bool,
     require_expiration: bool,
     max_days: String,
+    /// The inactivity rule: days (empty: off) and whether it revokes.
+    inactive_days: String,
+    revoke: bool,
     notice: Option<&'static str>,
     problems: Problems,
 }
@@ -43,6 +46,11 @@ pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
                 .max_lifetime_days
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
+            inactive_days: current
+                .inactive_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            revoke: current.inactive_action == InactiveAction::Revoke,
             notice: notice(&query_of(raw)),
             problems: Problems::default(),
         },
@@ -62,33 +70,49 @@ pub(super) async fn update_policy(
                 editable: true,
                 require_expiration: form.get("require_expiration") == "on",
                 max_days: form.get("max_lifetime_days").to_owned(),
+                inactive_days: form.get("inactive_days").to_owned(),
+                revoke: form.get("inactive_action") == "revoke",
                 notice: None,
                 problems,
             },
         )
     };
-    let max = match form.opt("max_lifetime_days") {
-        None => None,
-        Some(text) => match text.parse::<u32>() {
-            Ok(days) => Some(days),
-            Err(_) => {
-                return show(Problems::field(
-                    "max_lifetime_days",
-                    "Enter a whole number of days, or leave it empty for no cap.",
-                ))
-            }
-        },
+    let days = |field: &'static str, empty: &str| match form.opt(field) {
+        None => Ok(None),
+        Some(text) => text.parse::<u32>().map(Some).map_err(|_| {
+            Problems::field(
+                field,
+                format!("Enter a whole number of days, or leave it empty for {empty}."),
+            )
+        }),
+    };
+    let max = match days("max_lifetime_days", "no cap") {
+        Ok(max) => max,
+        Err(problems) => return show(problems),
+    };
+    let inactive = match days("inactive_days", "no inactivity rule") {
+        Ok(inactive) => inactive,
+        Err(problems) => return show(problems),
     };
     let request = UpdateOrgRequest {
         name: None,
         token_policy: Some(TokenPolicyPatch {
             require_expiration: Some(form.get("require_expiration") == "on"),
             max_lifetime_days: Some(max),
+            inactive_days: Some(inactive),
+            inactive_action: Some(if form.get("inactive_action") == "revoke" {
+                InactiveAction::Revoke
+            } else {
+                InactiveAction::Disable
+            }),
         }),
     };
     match org::update(&user.call, request).await {
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
-        Err(e) => show(Problems::from_api(e, &["max_lifetime_days"])),
+        Err(e) => show(Problems::from_api(
+            e,
+            &["max_lifetime_days", "inactive_days"],
+        )),
     }
 }
 // ---------------------------------------------------------------- audit

@@ -1,0 +1,183 @@
+//! `GET /admin/tokens`: every token of the org, for admins, with the
+//! filters of `GET /api/v1/tokens?all=true` as a GET form (member,
+//! expiring before, unused since, name), sortable by last use, a page at a
+//! time. The query goes to the same operation as the API's
+//! ([`inventory::list_all`]), so one parser checks both; a date from the
+//! form's date fields (`2026-01-31`) means midnight UTC.
+
+use askama::Template;
+use axum::extract::RawQuery;
+use axum::http::StatusCode;
+use tessera_api::TokenResponse;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+use super::super::forms::{friendly, PageResult};
+use super::super::render::{page, Layout, TokenView};
+use super::super::scope::Choice;
+use super::super::session::WebUser;
+use super::query_of;
+use crate::error::ApiError;
+use crate::service::inventory::{self, TokenListParams, TokenSort};
+use crate::service::members;
+
+/// The form's fields, in the order links repeat them.
+const FIELDS: [&str; 6] = [
+    "member",
+    "expires_before",
+    "unused_since",
+    "q",
+    "sort",
+    "before",
+];
+
+struct Row {
+    token: TokenView,
+    owner: String,
+    owner_id: String,
+    disabled: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tokens.html")]
+struct InventoryPage {
+    layout: Layout,
+    members: Vec<Choice>,
+    expires_before: String,
+    unused_since: String,
+    q: String,
+    last_used: bool,
+    rows: Vec<Row>,
+    next: Option<String>,
+    problem: Option<String>,
+}
+
+/// `GET /admin/tokens?member=&expires_before=&unused_since=&q=&sort=&before=`.
+pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
+    let query = query_of(raw);
+    let kept: Vec<(&str, String)> = FIELDS
+        .into_iter()
+        .filter_map(|k| query.opt(k).filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+    // Who may not see the inventory sees neither it nor the member list.
+    let allowed = inventory::may_list_all(&user.call.caller);
+    let people = if allowed {
+        members::list(&user.call).await?.items
+    } else {
+        Vec::new()
+    };
+    let params = params_of(&kept);
+    let last_used = params.sort == Some(TokenSort::LastUsed);
+    let (status, rows, next, problem) = match inventory::list_all(&user.call, params).await {
+        Ok(found) => (
+            StatusCode::OK,
+            found.items,
+            found.next_cursor.map(|c| next_link(&kept, &c)),
+            None,
+        ),
+        Err(e) => {
+            let e = ApiError::from(e);
+            (e.status_and_code().0, Vec::new(), None, Some(friendly(&e)))
+        }
+    };
+    let email = |id: &str| {
+        people
+            .iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| id.to_owned(), |m| m.email.clone())
+    };
+    let now = user.call.now;
+    let rows = rows
+        .iter()
+        .map(|t: &TokenResponse| Row {
+            token: TokenView::new(t, now),
+            owner: email(&t.member_id),
+            owner_id: t.member_id.clone(),
+            disabled: t.disabled_at.map(super::super::render::when),
+        })
+        .collect();
+    let member = query.get("member");
+    let mut choices = vec![Choice {
+        value: String::new(),
+        label: "Anyone".into(),
+        checked: member.is_empty(),
+    }];
+    choices.extend(people.iter().map(|m| Choice {
+        checked: m.id == member,
+        value: m.id.clone(),
+        label: m.email.clone(),
+    }));
+    Ok(page(
+        status,
+        &InventoryPage {
+            layout: user.layout("All tokens", "inventory"),
+            members: choices,
+            expires_before: query.get("expires_before").to_owned(),
+            unused_since: query.get("unused_since").to_owned(),
+            q: query.get("q").to_owned(),
+            last_used,
+            rows,
+            next,
+            problem,
+        },
+    ))
+}
+
+/// The API's query from the form's: dates become RFC 3339 (midnight UTC),
+/// a sort that is not `last_used` is the default.
+fn params_of(kept: &[(&str, String)]) -> TokenListParams {
+    let value = |name: &str| {
+        kept.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    TokenListParams {
+        all: Some(true),
+        member: value("member"),
+        expires_before: value("expires_before").map(|v| as_time(&v)),
+        unused_since: value("unused_since").map(|v| as_time(&v)),
+        q: value("q"),
+        sort: (value("sort").as_deref() == Some("last_used")).then_some(TokenSort::LastUsed),
+        limit: None,
+        before: value("before"),
+    }
+}
+
+/// `2026-01-31` as `2026-01-31T00:00:00Z`; anything else as it is (the
+/// service says what is wrong with it).
+fn as_time(v: &str) -> String {
+    Date::parse(v, format_description!("[year]-[month]-[day]"))
+        .ok()
+        .and_then(|d| {
+            OffsetDateTime::new_utc(d, time::Time::MIDNIGHT)
+                .format(&Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| v.to_owned())
+}
+
+fn next_link(kept: &[(&str, String)], cursor: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = kept
+        .iter()
+        .filter(|(k, _)| *k != "before")
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    pairs.push(("before", cursor));
+    format!(
+        "/admin/tokens?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_dates_mean_midnight_utc() {
+        assert_eq!(as_time("2026-01-31"), "2026-01-31T00:00:00Z");
+        assert_eq!(as_time("2026-01-31T10:00:00Z"), "2026-01-31T10:00:00Z");
+        assert_eq!(as_time("yesterday"), "yesterday");
+    }
+}
