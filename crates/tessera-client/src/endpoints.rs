@@ -21,8 +21,12 @@ use crate::{Client, Error};
 /// Who a token belongs to, from the headers of a `200` to `GET /auth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardAuthIdentity {
-    /// `X-Tessera-Member`: the member id.
-    pub member: String,
+    /// `X-Tessera-Member`: the member id (`None` for a service account's
+    /// token).
+    pub member: Option<String>,
+    /// `X-Tessera-Service-Account`: the service account's id, for its
+    /// tokens.
+    pub service_account: Option<String>,
     /// `X-Tessera-Org`: the org key.
     pub org: String,
     /// `X-Tessera-Token-Id`.
@@ -357,8 +361,14 @@ impl Client {
                 .map(str::to_owned)
                 .ok_or_else(|| Error::Decode(format!("/api/v1/auth: the answer has no {name}")))
         };
+        let member = header("x-tessera-member").ok();
+        let service_account = header("x-tessera-service-account").ok();
+        if member.is_none() && service_account.is_none() {
+            header("x-tessera-member")?;
+        }
         Ok(ForwardAuthIdentity {
-            member: header("x-tessera-member")?,
+            member,
+            service_account,
             org: header("x-tessera-org")?,
             token_id: header("x-tessera-token-id")?,
         })

@@ -42,7 +42,7 @@ async fn the_layer_verifies_in_process() {
     let app = Router::new()
         .route(
             "/flags",
-            get(|Extension(t): Extension<VerifiedToken>| async move { t.member }),
+            get(|Extension(t): Extension<VerifiedToken>| async move { t.member.unwrap_or_default() }),
         )
         .layer(layer.clone().require("flag:read", "proj/web"));
     let (status, body) = status_and_body(&app, Some(&owner)).await;

@@ -18,7 +18,8 @@ pub mod role;
 pub mod token;
 
 pub use error::Error;
-pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, TokenId};
+pub use model::TokenOwner;
+pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId};
 pub use lifecycle::TokenPolicy;
 pub use permission::{Grantor, MemberPermissions, TokenScope};
 pub use policy::{CompiledPolicy, Effect, Policy, Statement};

@@ -11,13 +11,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{CompiledPolicy, Decision};
-use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey};
+use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey, ServiceAccountId};
 
-/// A member's current permissions: its built-in role's statements plus
-/// those of every custom role it holds (deny anywhere wins).
+/// A member's (or a service account's) current permissions: its built-in
+/// role's statements plus those of every custom role it holds (deny
+/// anywhere wins).
 #[derive(Debug, Clone)]
 pub struct MemberPermissions {
-    pub member: MemberId,
+    /// Whom "the member being evaluated" names in policies: a member's id,
+    /// or a service account's (which no `member/...` resource matches, so
+    /// a service account has no "own tokens" through its role).
+    subject: String,
     pub role: BuiltinRole,
     /// The union of the member's custom roles (empty when it has none);
     /// the built-in role's policy is shared, see [`BuiltinRole::policy`].
@@ -31,26 +35,46 @@ impl MemberPermissions {
         role: BuiltinRole,
         custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
     ) -> Self {
+        Self::of_subject(member.as_str().to_owned(), role, custom_roles)
+    }
+
+    /// A service account's permissions: its role and custom roles,
+    /// evaluated for the account.
+    pub fn service_account<'a>(
+        account: &ServiceAccountId,
+        role: BuiltinRole,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
+        Self::of_subject(account.as_str().to_owned(), role, custom_roles)
+    }
+
+    fn of_subject<'a>(
+        subject: String,
+        role: BuiltinRole,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
         let mut custom = CompiledPolicy::default();
         for policy in custom_roles {
             custom.extend(policy);
         }
         Self {
-            member,
+            subject,
             role,
             custom,
         }
     }
 
+    /// What the built-in `role` alone allows this subject.
+    fn role_allows(&self, role: BuiltinRole, action: &str, resource: &str) -> bool {
+        role.policy().decide_as(&self.subject, action, resource) == Decision::Allow
+    }
+
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
-        let by_role = self.role.decide(&self.member, action, resource);
+        let by_role = self.role.policy().decide_as(&self.subject, action, resource);
         if self.custom.is_empty() {
             return by_role;
         }
-        by_role.union(
-            self.custom
-                .decide_as(self.member.as_str(), action, resource),
-        )
+        by_role.union(self.custom.decide_as(&self.subject, action, resource))
     }
 
     pub fn allows(&self, action: &str, resource: &str) -> bool {
@@ -88,11 +112,10 @@ pub enum ResolvedScope {
 }
 
 impl ResolvedScope {
-    /// Resolves `scope` for a token owned by `owner`; `custom_roles` are the
-    /// compiled policies of the roles a `CustomRoles` scope names.
+    /// Resolves `scope`; `custom_roles` are the compiled policies of the
+    /// roles a `CustomRoles` scope names.
     pub fn new<'a>(
         scope: &TokenScope,
-        _owner: &MemberId,
         custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
     ) -> Self {
         match scope {
@@ -117,16 +140,13 @@ impl ResolvedScope {
             // `roles_are_nested` proves it), so without custom roles to add
             // denies, owner ∧ role is simply the lower of the two roles.
             Self::Role(role) if owner.custom.is_empty() => {
-                (*role)
-                    .min(owner.role)
-                    .allows(&owner.member, action, resource)
+                owner.role_allows((*role).min(owner.role), action, resource)
             }
             Self::Role(role) => {
-                role.allows(&owner.member, action, resource) && owner.allows(action, resource)
+                owner.role_allows(*role, action, resource) && owner.allows(action, resource)
             }
             Self::Policy(policy) => {
-                policy.allows_as(owner.member.as_str(), action, resource)
-                    && owner.allows(action, resource)
+                policy.allows_as(&owner.subject, action, resource) && owner.allows(action, resource)
             }
         }
     }
@@ -360,7 +380,7 @@ mod tests {
     #[test]
     fn downgraded_owner_shrinks_a_writer_token() {
         let me = member();
-        let scope = ResolvedScope::new(&TokenScope::Role(BuiltinRole::Writer), &me, []);
+        let scope = ResolvedScope::new(&TokenScope::Role(BuiltinRole::Writer), []);
         let as_writer = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
         let as_reader = MemberPermissions::new(me.clone(), BuiltinRole::Reader, []);
         let write = ("flag:update", "proj/web:flag/x");
@@ -466,7 +486,7 @@ mod tests {
         let me = member();
         let perms = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
         let own = format!("member/{me}:token/abc");
-        let scope = ResolvedScope::new(&TokenScope::Inherit, &me, []);
+        let scope = ResolvedScope::new(&TokenScope::Inherit, []);
         let web = vec![ProjectKey::parse("web").expect("key")];
         assert!(!token_allows(&perms, &scope, &web, "token:rotate", &own));
         assert!(token_allows_on_itself(&perms, &scope, "token:rotate", &own));
@@ -479,7 +499,6 @@ mod tests {
         ));
         let reader_scope = ResolvedScope::new(
             &TokenScope::Policy(Policy(vec![Statement::allow(&["*:read"], &["*"])])),
-            &me,
             [],
         );
         assert!(
@@ -625,7 +644,7 @@ mod tests {
                 1 => TokenScope::Role(scope_role),
                 _ => TokenScope::Policy(inline),
             };
-            let resolved = ResolvedScope::new(&scope, &me, []);
+            let resolved = ResolvedScope::new(&scope, []);
             let projects = if restricted { vec![ProjectKey::parse("web").unwrap()] } else { vec![] };
             let allowed = token_allows(&perms, &resolved, &projects, action, resource);
             if allowed {
@@ -667,7 +686,7 @@ mod tests {
             let custom: Vec<_> = custom.map(|p| p.compile().unwrap()).into_iter().collect();
             let allows = |owner: BuiltinRole, scope: &TokenScope, projects: &[ProjectKey]| {
                 let perms = MemberPermissions::new(me.clone(), owner, custom.iter());
-                token_allows(&perms, &ResolvedScope::new(scope, &me, []), projects, action, resource)
+                token_allows(&perms, &ResolvedScope::new(scope, []), projects, action, resource)
             };
             // Every deny statement added to the inline policy.
             let mut narrower = inline.clone();

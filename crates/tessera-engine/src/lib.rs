@@ -37,15 +37,17 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_core::lifecycle::check_not_expired;
-use tessera_core::model::{Member, Org, SecretMatch, Token};
+use tessera_core::model::{Member, Org, SecretMatch, ServiceAccount, Token, TokenOwner};
 use tessera_core::permission::{token_allows, token_allows_on_itself, ResolvedScope};
 use tessera_core::policy::CompiledPolicy;
-use tessera_core::{MemberId, MemberPermissions, OrgId, TokenFormat, TokenId, TokenScope};
+use tessera_core::{
+    MemberId, MemberPermissions, OrgId, ServiceAccountId, TokenFormat, TokenId, TokenScope,
+};
 use tessera_store::{Change, FeedEvent, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 
-pub use cache::{CachedMember, CachedToken, OrgRoles};
+pub use cache::{CachedMember, CachedServiceAccount, CachedToken, OrgRoles};
 pub use last_used::LastUsedTracker;
 
 use cache::Cache;
@@ -78,12 +80,29 @@ impl Rejection {
     }
 }
 
+/// Whom a token acts for: its member, or its service account, with their
+/// current permissions.
+#[derive(Clone)]
+pub enum Principal {
+    Member(Arc<CachedMember>),
+    ServiceAccount(Arc<CachedServiceAccount>),
+}
+
+impl Principal {
+    pub fn permissions(&self) -> &MemberPermissions {
+        match self {
+            Self::Member(m) => &m.permissions,
+            Self::ServiceAccount(a) => &a.permissions,
+        }
+    }
+}
+
 /// A token that is valid now, with everything needed to decide what it
 /// may do. Cheap to clone (three `Arc`s).
 #[derive(Clone)]
 pub struct Verified {
     token: Arc<CachedToken>,
-    member: Arc<CachedMember>,
+    principal: Principal,
     org: Arc<Org>,
     superseded: bool,
 }
@@ -103,12 +122,31 @@ impl Verified {
         &self.token.scope
     }
 
-    pub fn member(&self) -> &Member {
-        &self.member.member
+    /// The member a member's token acts for; `None` for a service
+    /// account's.
+    pub fn member(&self) -> Option<&Member> {
+        match &self.principal {
+            Principal::Member(m) => Some(&m.member),
+            Principal::ServiceAccount(_) => None,
+        }
     }
 
+    /// The service account a service account's token acts for.
+    pub fn service_account(&self) -> Option<&ServiceAccount> {
+        match &self.principal {
+            Principal::ServiceAccount(a) => Some(&a.account),
+            Principal::Member(_) => None,
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The owner's current permissions (a service account's: its role's
+    /// and custom roles' now, not when the token was made).
     pub fn permissions(&self) -> &MemberPermissions {
-        &self.member.permissions
+        self.principal.permissions()
     }
 
     pub fn org(&self) -> &Org {
@@ -118,7 +156,7 @@ impl Verified {
     /// owner's current permissions ∧ token scope ∧ project restriction.
     pub fn allows(&self, action: &str, resource: &str) -> bool {
         token_allows(
-            &self.member.permissions,
+            self.permissions(),
             &self.token.scope,
             &self.token.token.projects,
             action,
@@ -129,7 +167,7 @@ impl Verified {
     /// What the token may do to itself (read, rotate), whatever its projects.
     pub fn allows_on_itself(&self, action: &str, own_resource: &str) -> bool {
         token_allows_on_itself(
-            &self.member.permissions,
+            self.permissions(),
             &self.token.scope,
             action,
             own_resource,
@@ -177,6 +215,7 @@ impl Default for EngineConfig {
 pub struct Stats {
     pub token_loads: AtomicU64,
     pub member_loads: AtomicU64,
+    pub service_account_loads: AtomicU64,
     pub org_loads: AtomicU64,
     pub role_loads: AtomicU64,
 }
@@ -186,6 +225,7 @@ impl Stats {
     pub fn storage_reads(&self) -> u64 {
         self.token_loads.load(Ordering::Relaxed)
             + self.member_loads.load(Ordering::Relaxed)
+            + self.service_account_loads.load(Ordering::Relaxed)
             + self.org_loads.load(Ordering::Relaxed)
             + self.role_loads.load(Ordering::Relaxed)
     }
@@ -373,10 +413,15 @@ impl Engine {
         if check_not_expired(now, entry.token.expires_at).is_err() {
             return Ok(Err(Rejection::Expired));
         }
-        let Some(member) = self
-            .member(&entry.token.org_id, &entry.token.member_id)
-            .await?
-        else {
+        let org_id = &entry.token.org_id;
+        let principal = match &entry.token.owner {
+            TokenOwner::Member(id) => self.member(org_id, id).await?.map(Principal::Member),
+            TokenOwner::ServiceAccount(id) => self
+                .service_account(org_id, id)
+                .await?
+                .map(Principal::ServiceAccount),
+        };
+        let Some(principal) = principal else {
             return Ok(Err(Rejection::Invalid));
         };
         let Some(org) = self.org(&entry.token.org_id).await? else {
@@ -384,7 +429,7 @@ impl Engine {
         };
         Ok(Ok(Verified {
             token: entry,
-            member,
+            principal,
             org,
             superseded: matched == SecretMatch::Superseded,
         }))
@@ -534,6 +579,60 @@ impl Engine {
         inner
             .cache
             .insert_loaded(&inner.cache.members, id.as_str(), &entry, epoch);
+        Ok(Some(entry))
+    }
+
+    /// A service account with compiled permissions; `None` when it does
+    /// not (or no longer) exist in `org`.
+    pub async fn service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Option<Arc<CachedServiceAccount>>, StoreError> {
+        let cached = self
+            .inner
+            .cache
+            .service_accounts
+            .pin()
+            .get(id.as_str())
+            .cloned();
+        let cached = cached.filter(|a| &a.account.org_id == org);
+        if self.trusting() && cached.is_some() {
+            return Ok(cached);
+        }
+        self.load_or_cached(self.load_service_account(org, id), cached.map(Some))
+            .await
+    }
+
+    async fn load_service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Option<Arc<CachedServiceAccount>>, StoreError> {
+        let inner = &self.inner;
+        let epoch = inner.cache.epoch();
+        inner
+            .stats
+            .service_account_loads
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(account) = inner.store.get_service_account(org, id).await? else {
+            return Ok(None);
+        };
+        let permissions = if account.custom_roles.is_empty() {
+            OrgRoles::default().service_account_permissions(&account)
+        } else {
+            self.roles(org).await?.service_account_permissions(&account)
+        };
+        let entry = Arc::new(CachedServiceAccount {
+            account,
+            permissions,
+        });
+        inner.cache.insert_loaded(
+            &inner.cache.service_accounts,
+            id.as_str(),
+            &entry,
+            epoch,
+        );
         Ok(Some(entry))
     }
 

@@ -33,6 +33,8 @@ mod orgs;
 mod pg;
 #[path = "conformance/roles.rs"]
 mod roles;
+#[path = "conformance/service_accounts.rs"]
+mod service_accounts;
 #[path = "conformance/sessions.rs"]
 mod sessions;
 #[path = "conformance/tokens.rs"]
@@ -107,6 +109,9 @@ macro_rules! conformance_tests {
                 tokens::rotation_is_a_compare_and_set,
                 tokens::of_two_concurrent_rotations_one_wins,
                 tokens::last_used_only_moves_forward,
+                service_accounts::service_accounts_round_trip,
+                service_accounts::account_tokens_outlive_their_maker_and_die_with_the_account,
+                service_accounts::a_role_held_by_an_account_stays_and_changes_are_announced,
                 sessions::sessions_are_created_read_and_deleted,
                 sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,

@@ -21,6 +21,7 @@ pub mod members;
 pub mod org;
 pub mod projects;
 pub mod roles;
+pub mod service_accounts;
 pub mod sessions;
 pub mod tokens;
 
@@ -29,7 +30,7 @@ use tessera_core::model::AuditEvent;
 use tessera_store::StoreError;
 use time::OffsetDateTime;
 
-pub use caller::Caller;
+pub use caller::{Caller, Identity};
 pub use error::{ServiceError, ServiceResult};
 
 use crate::state::AppState;

@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tessera_api::{LeakReport, LeakReportResponse, VerifiedToken, VerifyRequest, VerifyResponse};
+use tessera_api::{
+    LeakReport, LeakReportResponse, VerifiedServiceAccount, VerifiedToken, VerifyRequest,
+    VerifyResponse,
+};
 use tessera_core::model::Actor;
 use tessera_core::resource;
 
@@ -47,7 +50,11 @@ fn verified_token(v: &Verified) -> VerifiedToken {
     VerifiedToken {
         id: v.token().id.to_string(),
         name: v.token().name.clone(),
-        member: v.member().id.to_string(),
+        member: v.member().map(|m| m.id.to_string()),
+        service_account: v.service_account().map(|a| VerifiedServiceAccount {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+        }),
         org: v.org().key.to_string(),
         projects: v.token().projects.iter().map(|p| p.to_string()).collect(),
         expires_at: v.token().expires_at,
@@ -178,7 +185,17 @@ impl Answer {
             out.extend_from_slice(b",\"name\":");
             write_json_str(out, &v.token().name);
             out.extend_from_slice(b",\"member\":");
-            write_json_str(out, v.member().id.as_str());
+            match v.member() {
+                Some(member) => write_json_str(out, member.id.as_str()),
+                None => out.extend_from_slice(b"null"),
+            }
+            if let Some(account) = v.service_account() {
+                out.extend_from_slice(b",\"service_account\":{\"id\":");
+                write_json_str(out, account.id.as_str());
+                out.extend_from_slice(b",\"name\":");
+                write_json_str(out, &account.name);
+                out.push(b'}');
+            }
             out.extend_from_slice(b",\"org\":");
             write_json_str(out, v.org().key.as_str());
             out.extend_from_slice(b",\"projects\":[");
@@ -288,7 +305,7 @@ pub async fn report_leaks(
             Actor::default(),
             ip.clone(),
             "token:delete",
-            resource::token(&token.member_id, &token.id),
+            resource::owned_token(&token.owner, &token.id),
             json!({ "reason": "leak_report", "url": url, "name": token.name, "snippet": token.snippet }),
         );
         match state.store.delete_token(&token.id, &event).await {

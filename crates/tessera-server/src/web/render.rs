@@ -63,9 +63,12 @@ impl Layout {
             title: title.into(),
             section,
             user: Some(NavUser {
-                name: caller.member.name.clone(),
-                email: caller.member.email.clone(),
-                role: caller.member.role.to_string(),
+                name: caller.member().map_or_else(
+                    || caller.service_account().map(|a| a.name.clone()).unwrap_or_default(),
+                    |m| m.name.clone(),
+                ),
+                email: caller.member().map(|m| m.email.clone()).unwrap_or_default(),
+                role: caller.role().to_string(),
                 org: caller.org.name.clone(),
                 admin: AdminNav::of(caller),
                 csrf: csrf.to_owned(),

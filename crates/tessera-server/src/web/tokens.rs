@@ -361,12 +361,14 @@ async fn show_page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
-            own: token.member_id == user.call.caller.member.id.as_str(),
+            own: token.member_id.as_deref() == Some(user.member_id()),
             rotatable: tokens::rotatable(&token),
-            back: if token.member_id == user.call.caller.member.id.as_str() {
-                "/tokens".into()
-            } else {
-                format!("/admin/members/{}", token.member_id)
+            back: match (&token.member_id, &token.service_account_id) {
+                (Some(member), _) if member != user.member_id() => {
+                    format!("/admin/members/{member}")
+                }
+                (None, Some(account)) => format!("/admin/service-accounts/{account}"),
+                _ => "/tokens".into(),
             },
             token: TokenView::new(&token, user.call.now),
             notice,

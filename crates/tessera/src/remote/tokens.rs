@@ -464,7 +464,7 @@ pub fn details(t: &TokenResponse) -> String {
         ("id", t.id.clone()),
         ("name", t.name.clone()),
         ("snippet", t.snippet.clone()),
-        ("owner", t.member_id.clone()),
+        ("owner", output::owner(t)),
         ("scope", output::scope(t)),
         ("projects", output::projects(&t.projects)),
         ("created", output::time(t.created_at)),
