@@ -8,11 +8,12 @@
 use reqwest::{Method, Url};
 use tessera_api::{
     AuditPage, ChangePasswordRequest, CloneTokenRequest, CreateMemberRequest, CreateProjectRequest,
-    CreateRoleRequest, CreateTokenRequest, CreatedMemberResponse, CreatedTokenResponse, LeakReport,
-    LeakReportResponse, MeResponse, MemberList, MemberResponse, OrgResponse, ProjectList,
-    ProjectResponse, RoleList, RoleResponse, RotateTokenRequest, TokenList, TokenResponse,
-    UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateTokenRequest, VerifyRequest,
-    VerifyResponse,
+    CreateRoleRequest, CreateServiceAccountRequest, CreateTokenRequest, CreatedMemberResponse,
+    CreatedTokenResponse, LeakReport, LeakReportResponse, MeResponse, MemberList, MemberResponse,
+    OrgResponse, ProjectList, ProjectResponse, RoleList, RoleResponse, RotateTokenRequest,
+    ServiceAccountList, ServiceAccountResponse, TokenList, TokenResponse, UpdateMemberRequest,
+    UpdateOrgRequest, UpdateRoleRequest, UpdateServiceAccountRequest, UpdateTokenRequest,
+    VerifyRequest, VerifyResponse,
 };
 
 use crate::client::{Auth, Call};
@@ -222,6 +223,58 @@ impl Client {
     /// `GET /members/{id}/tokens`: an admin's view (metadata only).
     pub async fn list_member_tokens(&self, id: &str) -> Result<TokenList, Error> {
         self.get(&["members", id, "tokens"]).await
+    }
+
+    // --------------------------------------------------- service accounts
+
+    /// `GET /service-accounts`.
+    pub async fn list_service_accounts(&self) -> Result<ServiceAccountList, Error> {
+        self.get(&["service-accounts"]).await
+    }
+
+    /// `POST /service-accounts`.
+    pub async fn create_service_account(
+        &self,
+        request: &CreateServiceAccountRequest,
+    ) -> Result<ServiceAccountResponse, Error> {
+        self.send_json(Method::POST, &["service-accounts"], request)
+            .await
+    }
+
+    /// `GET /service-accounts/{id}`.
+    pub async fn get_service_account(&self, id: &str) -> Result<ServiceAccountResponse, Error> {
+        self.get(&["service-accounts", id]).await
+    }
+
+    /// `PATCH /service-accounts/{id}`: its tokens follow a new role at once.
+    pub async fn update_service_account(
+        &self,
+        id: &str,
+        request: &UpdateServiceAccountRequest,
+    ) -> Result<ServiceAccountResponse, Error> {
+        self.send_json(Method::PATCH, &["service-accounts", id], request)
+            .await
+    }
+
+    /// `DELETE /service-accounts/{id}`: its tokens stop working at once.
+    pub async fn delete_service_account(&self, id: &str) -> Result<(), Error> {
+        self.delete(&["service-accounts", id]).await
+    }
+
+    /// `GET /service-accounts/{id}/tokens` (metadata only).
+    pub async fn list_service_account_tokens(&self, id: &str) -> Result<TokenList, Error> {
+        self.get(&["service-accounts", id, "tokens"]).await
+    }
+
+    /// `POST /service-accounts/{id}/tokens`: the new token's value is in
+    /// the answer, this once. The `/tokens/{id}` methods work on it too.
+    pub async fn create_service_account_token(
+        &self,
+        id: &str,
+        request: &CreateTokenRequest,
+    ) -> Result<CreatedTokenResponse, Error> {
+        self.send_json(Method::POST, &["service-accounts", id, "tokens"], request)
+            .await
     }
 
     // ------------------------------------------------------------ roles

@@ -11,16 +11,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{CompiledPolicy, Decision};
-use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey, ServiceAccountId};
+use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey};
 
 /// A member's (or a service account's) current permissions: its built-in
 /// role's statements plus those of every custom role it holds (deny
 /// anywhere wins).
 #[derive(Debug, Clone)]
 pub struct MemberPermissions {
-    /// Whom "the member being evaluated" names in policies: a member's id,
-    /// or a service account's (which no `member/...` resource matches, so
-    /// a service account has no "own tokens" through its role).
+    /// Whom "the member being evaluated" names in policies: a member's id;
+    /// empty for a service account, which is nobody's `<me>` (the empty
+    /// subject matches no resource), so it has no "own tokens" through its
+    /// role.
     subject: String,
     pub role: BuiltinRole,
     /// The union of the member's custom roles (empty when it has none);
@@ -38,14 +39,13 @@ impl MemberPermissions {
         Self::of_subject(member.as_str().to_owned(), role, custom_roles)
     }
 
-    /// A service account's permissions: its role and custom roles,
-    /// evaluated for the account.
+    /// A service account's permissions: its role and custom roles, where
+    /// "the member's own" names nothing.
     pub fn service_account<'a>(
-        account: &ServiceAccountId,
         role: BuiltinRole,
         custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
     ) -> Self {
-        Self::of_subject(account.as_str().to_owned(), role, custom_roles)
+        Self::of_subject(String::new(), role, custom_roles)
     }
 
     fn of_subject<'a>(
@@ -70,7 +70,10 @@ impl MemberPermissions {
     }
 
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
-        let by_role = self.role.policy().decide_as(&self.subject, action, resource);
+        let by_role = self
+            .role
+            .policy()
+            .decide_as(&self.subject, action, resource);
         if self.custom.is_empty() {
             return by_role;
         }
@@ -720,6 +723,46 @@ mod tests {
             let mut with_deny = policy;
             with_deny.0.push(Statement::deny(&[action], &[resource]));
             prop_assert!(!with_deny.compile().unwrap().allows(action, resource));
+        }
+
+        /// However a service account's role and custom roles change, and
+        /// whatever its token's scope and projects, after every change the
+        /// token allows only what the account allows *now*; and an account
+        /// never reaches members' tokens through the "own tokens" rule of
+        /// its role (its id is nobody's member id).
+        #[test]
+        fn no_sequence_of_account_changes_lets_a_token_exceed_the_account(
+            changes in prop::collection::vec((arb_role(), proptest::option::of(arb_policy())), 1..6),
+            scope_role in arb_role(),
+            inline in arb_policy(),
+            which in 0u8..3,
+            restricted in any::<bool>(),
+            action in prop::sample::select(vec!["token:read", "token:create", "flag:update", "member:delete", "project:read", "service_account:manage_tokens"]),
+            resource in prop::sample::select(vec!["proj/web", "proj/web:env/prod", "member/x:token/y", "own-member", "own-account", "service_account/a", "role/r"]),
+        ) {
+            let account = crate::ServiceAccountId::generate(datetime!(2026-01-01 0:00 UTC));
+            let resource = match resource {
+                "own-member" => format!("member/{account}:token/t"),
+                "own-account" => format!("service_account/{account}:token/t"),
+                other => other.to_owned(),
+            };
+            let scope = match which {
+                0 => TokenScope::Inherit,
+                1 => TokenScope::Role(scope_role),
+                _ => TokenScope::Policy(inline),
+            };
+            let resolved = ResolvedScope::new(&scope, []);
+            let projects = if restricted { vec![ProjectKey::parse("web").unwrap()] } else { vec![] };
+            for (role, custom) in changes {
+                let custom: Vec<_> = custom.map(|p| p.compile().unwrap()).into_iter().collect();
+                let now = MemberPermissions::service_account(role, custom.iter());
+                if token_allows(&now, &resolved, &projects, action, &resource) {
+                    prop_assert!(now.allows(action, &resource), "{role} account, token beyond it");
+                    if resource.starts_with("member/") && custom.is_empty() {
+                        prop_assert!(role >= BuiltinRole::Admin, "a {role} account reached a member's token");
+                    }
+                }
+            }
         }
 
         /// Whatever a role-scoped token grants is within its own rank.

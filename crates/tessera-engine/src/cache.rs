@@ -74,11 +74,7 @@ impl OrgRoles {
     }
 
     pub fn service_account_permissions(&self, account: &ServiceAccount) -> MemberPermissions {
-        MemberPermissions::service_account(
-            &account.id,
-            account.role,
-            self.pick(&account.custom_roles),
-        )
+        MemberPermissions::service_account(account.role, self.pick(&account.custom_roles))
     }
 
     pub fn resolve_scope(&self, token: &Token) -> ResolvedScope {

@@ -166,12 +166,7 @@ impl Verified {
 
     /// What the token may do to itself (read, rotate), whatever its projects.
     pub fn allows_on_itself(&self, action: &str, own_resource: &str) -> bool {
-        token_allows_on_itself(
-            self.permissions(),
-            &self.token.scope,
-            action,
-            own_resource,
-        )
+        token_allows_on_itself(self.permissions(), &self.token.scope, action, own_resource)
     }
 }
 
@@ -627,12 +622,9 @@ impl Engine {
             account,
             permissions,
         });
-        inner.cache.insert_loaded(
-            &inner.cache.service_accounts,
-            id.as_str(),
-            &entry,
-            epoch,
-        );
+        inner
+            .cache
+            .insert_loaded(&inner.cache.service_accounts, id.as_str(), &entry, epoch);
         Ok(Some(entry))
     }
 

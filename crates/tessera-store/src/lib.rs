@@ -26,7 +26,9 @@ mod traits;
 use time::OffsetDateTime;
 
 use tessera_core::model::PreviousSecret;
-use tessera_core::{MemberId, OrgId, ProjectKey, SecretHash, ServiceAccountId, TokenId, TokenScope};
+use tessera_core::{
+    MemberId, OrgId, ProjectKey, SecretHash, ServiceAccountId, TokenId, TokenScope,
+};
 
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{

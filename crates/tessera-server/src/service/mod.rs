@@ -13,6 +13,7 @@
 //! - It answers with `tessera_api` response types (what both front ends
 //!   show) or a [`ServiceError`].
 
+mod account_tokens;
 pub mod audit;
 pub mod caller;
 mod error;

@@ -18,7 +18,7 @@ use tessera_api::{
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::ServiceAccount;
 use tessera_core::permission::check_member_change;
-use tessera_core::{resource, RoleKey, ServiceAccountId, TokenOwner};
+use tessera_core::{resource, ServiceAccountId, TokenOwner};
 
 use super::caller::MANAGE_TOKENS;
 use super::members::{check_new_member_grant, optional_role_keys, role_change};
@@ -74,11 +74,15 @@ pub async fn create(
     let details = json!({ "name": account.name, "role": account.role,
                           "custom_roles": account.custom_roles });
     let target = resource::service_account(&account.id);
-    let event = event(state, caller, now, "service_account:create", target, details);
-    state
-        .store
-        .create_service_account(&account, &event)
-        .await?;
+    let event = event(
+        state,
+        caller,
+        now,
+        "service_account:create",
+        target,
+        details,
+    );
+    state.store.create_service_account(&account, &event).await?;
     Ok(account_response(&account))
 }
 
@@ -86,7 +90,10 @@ pub async fn create(
 pub async fn show(call: &Call, id: &str) -> ServiceResult<ServiceAccountResponse> {
     let (_, caller, _) = call.parts();
     let account = load(call, id).await?;
-    caller.require("service_account:read", &resource::service_account(&account.id))?;
+    caller.require(
+        "service_account:read",
+        &resource::service_account(&account.id),
+    )?;
     Ok(account_response(&account))
 }
 
@@ -123,7 +130,14 @@ pub async fn update(
     account.custom_roles = custom_roles;
     let details = json!({ "from": before, "to": { "name": account.name, "role": account.role,
                           "custom_roles": account.custom_roles } });
-    let event = event(state, caller, now, "service_account:update", target, details);
+    let event = event(
+        state,
+        caller,
+        now,
+        "service_account:update",
+        target,
+        details,
+    );
     state
         .store
         .update_service_account(&account, &event)
@@ -140,7 +154,14 @@ pub async fn delete(call: &Call, id: &str) -> ServiceResult<()> {
     caller.require("service_account:delete", &target)?;
     check_member_change(caller.grantor().effective_rank(), Some(account.role), None)?;
     let details = json!({ "name": account.name });
-    let event = event(state, caller, now, "service_account:delete", target, details);
+    let event = event(
+        state,
+        caller,
+        now,
+        "service_account:delete",
+        target,
+        details,
+    );
     state
         .store
         .delete_service_account(&caller.org.id, &account.id, &event)
@@ -169,33 +190,6 @@ pub async fn create_token(
 ) -> ServiceResult<CreatedTokenResponse> {
     let account = load(call, id).await?;
     create_for(call, TokenOwner::ServiceAccount(account.id), request).await
-}
-
-/// May the caller hand out a new secret of account `id` (create, clone,
-/// rotate or re-scope one of its tokens)? `manage_tokens` on it, not
-/// through a superseded string, and the grant bounds for giving the
-/// account's role and custom roles. 404 for an account of no one's.
-pub(crate) async fn check_may_mint(call: &Call, id: &ServiceAccountId) -> ServiceResult<()> {
-    let (state, caller, _) = call.parts();
-    let account = state
-        .store
-        .get_service_account(&caller.org.id, id)
-        .await?
-        .ok_or_else(|| ServiceError::not_found("service account"))?;
-    caller.check_not_superseded("token:create")?;
-    caller.require(MANAGE_TOKENS, &resource::service_account(&account.id))?;
-    check_holds(caller, &account)
-}
-
-/// Could the caller have given `account` what it holds (its role, its
-/// custom roles)? Then a token of it gives the caller nothing more.
-fn check_holds(caller: &Caller, account: &ServiceAccount) -> ServiceResult<()> {
-    let grantor = caller.grantor();
-    check_member_change(grantor.effective_rank(), None, Some(account.role))?;
-    grantor.check_member_grant()?;
-    let none: &[RoleKey] = &[];
-    grantor.check_custom_roles_change(false, &account.custom_roles, none)?;
-    Ok(())
 }
 
 /// May the caller manage `account`'s tokens at all? For front ends that

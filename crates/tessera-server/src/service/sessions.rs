@@ -235,10 +235,7 @@ pub async fn change_password(call: &Call, request: ChangePasswordRequest) -> Ser
         target,
         json!({}),
     );
-    state
-        .store
-        .set_password(&member.id, &hash, &event)
-        .await?;
+    state.store.set_password(&member.id, &hash, &event).await?;
     state
         .store
         .delete_member_sessions(&member.id, Some(&keep))

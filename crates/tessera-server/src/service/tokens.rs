@@ -13,8 +13,8 @@ use tessera_api::{
 };
 use tessera_core::lifecycle::{check_grace, check_rotation, validate_name, MAX_NAME_CHARS};
 use tessera_core::model::{AuditEvent, PreviousSecret, Token};
-use tessera_core::token::NewToken;
 use tessera_core::resource::{self, Resource};
+use tessera_core::token::NewToken;
 use tessera_core::{BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, TokenOwner, TokenScope};
 use tessera_store::{Rotation, StoreError, TokenChanges};
 use time::{OffsetDateTime, UtcOffset};
@@ -79,7 +79,7 @@ pub(crate) async fn create_for(
     let expires_at = request.expires_at.map(whole_seconds_utc);
     let minted = state.format.generate(now);
     if let TokenOwner::ServiceAccount(account) = &owner {
-        super::service_accounts::check_may_mint(call, account).await?;
+        super::account_tokens::check_may_mint(call, account).await?;
     } else {
         caller.require("token:create", &resource::owned_token(&owner, &minted.id))?;
     }
@@ -193,7 +193,10 @@ pub async fn clone(
         .check_expiry(now, source.expires_at)?;
     let minted = state.format.generate(now);
     if source.owner.member().is_some() {
-        caller.require("token:create", &resource::owned_token(&source.owner, &minted.id))?;
+        caller.require(
+            "token:create",
+            &resource::owned_token(&source.owner, &minted.id),
+        )?;
     }
     let token = new_token_record(
         caller,
@@ -327,7 +330,7 @@ async fn load_own(call: &Call, id: &str, action: &str) -> ServiceResult<Token> {
         caller.require_token(action, &token)?;
         let on_itself = caller.token().is_some_and(|t| t.id == token.id);
         if !on_itself {
-            super::service_accounts::check_may_mint(call, account).await?;
+            super::account_tokens::check_may_mint(call, account).await?;
         }
         return Ok(token);
     }

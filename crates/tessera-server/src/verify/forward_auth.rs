@@ -239,7 +239,11 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
     // A member's token names the member (and email); a service account's
     // names the account, never a member.
     let (who, email, role) = match (verified.member(), verified.service_account()) {
-        (Some(m), _) => ((&X_TESSERA_MEMBER, m.id.as_str()), Some(m.email.as_str()), m.role),
+        (Some(m), _) => (
+            (&X_TESSERA_MEMBER, m.id.as_str()),
+            Some(m.email.as_str()),
+            m.role,
+        ),
         (None, Some(a)) => ((&X_TESSERA_SERVICE_ACCOUNT, a.id.as_str()), None, a.role),
         (None, None) => return Err(rejection_error(tessera_engine::Rejection::Invalid)),
     };
@@ -265,8 +269,7 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
 // Made at compile time: `HeaderName::from_static` at run time would look
 // each name up among the standard ones on every answer of this hot path.
 const X_TESSERA_MEMBER: HeaderName = HeaderName::from_static("x-tessera-member");
-const X_TESSERA_SERVICE_ACCOUNT: HeaderName =
-    HeaderName::from_static("x-tessera-service-account");
+const X_TESSERA_SERVICE_ACCOUNT: HeaderName = HeaderName::from_static("x-tessera-service-account");
 const X_TESSERA_ORG: HeaderName = HeaderName::from_static("x-tessera-org");
 const X_TESSERA_TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
 const X_TESSERA_EMAIL: HeaderName = HeaderName::from_static("x-tessera-email");

@@ -64,7 +64,12 @@ impl Layout {
             section,
             user: Some(NavUser {
                 name: caller.member().map_or_else(
-                    || caller.service_account().map(|a| a.name.clone()).unwrap_or_default(),
+                    || {
+                        caller
+                            .service_account()
+                            .map(|a| a.name.clone())
+                            .unwrap_or_default()
+                    },
                     |m| m.name.clone(),
                 ),
                 email: caller.member().map(|m| m.email.clone()).unwrap_or_default(),

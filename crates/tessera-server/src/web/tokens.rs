@@ -363,11 +363,8 @@ async fn show_page(
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
             own: token.member_id.as_deref() == Some(user.member_id()),
             rotatable: tokens::rotatable(&token),
-            back: match (&token.member_id, &token.service_account_id) {
-                (Some(member), _) if member != user.member_id() => {
-                    format!("/admin/members/{member}")
-                }
-                (None, Some(account)) => format!("/admin/service-accounts/{account}"),
+            back: match &token.member_id {
+                Some(member) if member != user.member_id() => format!("/admin/members/{member}"),
                 _ => "/tokens".into(),
             },
             token: TokenView::new(&token, user.call.now),

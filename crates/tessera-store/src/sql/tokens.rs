@@ -69,9 +69,9 @@ impl TokenStore for SqlStore {
         ))
         .bind(token.owner.id_str())
         .bind(&token.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         if taken.is_some() {
             return Err(StoreError::Conflict(Unique::TokenName));
         }
@@ -469,7 +469,9 @@ fn owner(row: &AnyRow) -> Result<TokenOwner> {
     let account: Option<String> = get(row, "service_account_id")?;
     match (member, account) {
         (Some(id), None) => Ok(TokenOwner::Member(MemberId::from_trusted(id))),
-        (None, Some(id)) => Ok(TokenOwner::ServiceAccount(ServiceAccountId::from_trusted(id))),
+        (None, Some(id)) => Ok(TokenOwner::ServiceAccount(ServiceAccountId::from_trusted(
+            id,
+        ))),
         _ => Err(corrupt("member_id", "a token has exactly one owner")),
     }
 }

@@ -57,7 +57,10 @@ pub async fn service_accounts_round_trip(store: &dyn Store) {
     );
     // Another org's id names nothing here, and neither does a member's.
     assert_eq!(
-        store.get_service_account(&globex.org_id, &ci.id).await.unwrap(),
+        store
+            .get_service_account(&globex.org_id, &ci.id)
+            .await
+            .unwrap(),
         None
     );
     let member_as_account = ServiceAccountId::from_trusted(owner.id.to_string());
@@ -79,9 +82,12 @@ pub async fn service_accounts_round_trip(store: &dyn Store) {
         save(&fx, &twin).await,
         StoreError::Conflict(Unique::ServiceAccountName)
     );
-    save(&fx, &account_record(&globex.org_id, "ci", BuiltinRole::Reader))
-        .await
-        .unwrap();
+    save(
+        &fx,
+        &account_record(&globex.org_id, "ci", BuiltinRole::Reader),
+    )
+    .await
+    .unwrap();
 
     ci.role = BuiltinRole::Admin;
     ci.name = "ci-deploy".into();
@@ -112,7 +118,10 @@ pub async fn service_accounts_round_trip(store: &dyn Store) {
         .delete_service_account(&org.id, &ci.id, &event)
         .await
         .unwrap();
-    assert_eq!(store.get_service_account(&org.id, &ci.id).await.unwrap(), None);
+    assert_eq!(
+        store.get_service_account(&org.id, &ci.id).await.unwrap(),
+        None
+    );
     let event = fx.event(&org.id, "service_account:delete", "sa");
     assert_fails!(
         store.delete_service_account(&org.id, &ci.id, &event).await,
@@ -140,9 +149,15 @@ pub async fn account_tokens_outlive_their_maker_and_die_with_the_account(store: 
         store.create_token(&twin, &event).await,
         StoreError::Conflict(Unique::TokenName)
     );
-    assert_eq!(store.get_token(&deploy.id).await.unwrap(), Some(deploy.clone()));
     assert_eq!(
-        store.list_service_account_tokens(&org.id, &ci.id).await.unwrap(),
+        store.get_token(&deploy.id).await.unwrap(),
+        Some(deploy.clone())
+    );
+    assert_eq!(
+        store
+            .list_service_account_tokens(&org.id, &ci.id)
+            .await
+            .unwrap(),
         vec![deploy.clone()]
     );
     assert_eq!(
@@ -153,7 +168,10 @@ pub async fn account_tokens_outlive_their_maker_and_die_with_the_account(store: 
 
     fx.delete_member(&org.id, &ada.id).await.unwrap();
     assert_eq!(store.get_token(&same_name.id).await.unwrap(), None);
-    assert_eq!(store.get_token(&deploy.id).await.unwrap(), Some(deploy.clone()));
+    assert_eq!(
+        store.get_token(&deploy.id).await.unwrap(),
+        Some(deploy.clone())
+    );
     assert_eq!(
         store.get_service_account(&org.id, &ci.id).await.unwrap(),
         Some(ci.clone()),

@@ -85,9 +85,10 @@ fn verdict(answer: &VerifyResponse, args: &VerifyArgs) -> String {
             ("token", format!("{} ({})", t.name, t.id)),
             match (&t.member, &t.service_account) {
                 (Some(member), _) => ("member", member.clone()),
-                (None, Some(account)) => {
-                    ("service account", format!("{} ({})", account.name, account.id))
-                }
+                (None, Some(account)) => (
+                    "service account",
+                    format!("{} ({})", account.name, account.id),
+                ),
                 (None, None) => ("member", "-".to_owned()),
             },
             ("org", t.org.clone()),

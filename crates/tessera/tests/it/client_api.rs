@@ -186,8 +186,16 @@ async fn every_client_method_works_against_the_server() {
         .await
         .expect("forward auth");
     assert_eq!(
-        (who.member.as_deref().unwrap(), who.org.as_str(), who.token_id.as_str()),
-        (me.member.as_ref().unwrap().id.as_str(), org.key.as_str(), id.as_str())
+        (
+            who.member.as_deref().unwrap(),
+            who.org.as_str(),
+            who.token_id.as_str()
+        ),
+        (
+            me.member.as_ref().unwrap().id.as_str(),
+            org.key.as_str(),
+            id.as_str()
+        )
     );
     // Outside its projects: 403; no such token: 401; no question: 200.
     api_error(

@@ -19,7 +19,11 @@ async fn owner_makes_account(s: &TestServer, name: &str, role: &str) -> String {
 /// `caller` mints a token for account `id` with `body`: (token id, value).
 async fn account_token(s: &TestServer, caller: &str, id: &str, body: Value) -> (String, String) {
     let reply = s
-        .post(&format!("/api/v1/service-accounts/{id}/tokens"), caller, body)
+        .post(
+            &format!("/api/v1/service-accounts/{id}/tokens"),
+            caller,
+            body,
+        )
         .await
         .expect(201);
     (reply.string("id"), reply.string("token"))
@@ -45,9 +49,12 @@ async fn accounts_are_managed_and_their_tokens_outlive_their_maker() {
     assert_eq!(created.body["role"], "writer");
     assert_eq!(created.body["created_by"], ada_id.as_str());
     assert_eq!(created.body["description"], "deploys web");
-    s.owner_post("/api/v1/service-accounts", json!({ "name": "ci", "role": "reader" }))
-        .await
-        .expect_error(409, "already_exists");
+    s.owner_post(
+        "/api/v1/service-accounts",
+        json!({ "name": "ci", "role": "reader" }),
+    )
+    .await
+    .expect_error(409, "already_exists");
 
     let list = s.owner_get("/api/v1/service-accounts").await.expect(200);
     assert_eq!(list.items().len(), 1);
@@ -64,10 +71,7 @@ async fn accounts_are_managed_and_their_tokens_outlive_their_maker() {
     assert_eq!(renamed.body["role"], "writer");
 
     let (token_id, token) = account_token(&s, &ada, &id, json!({ "name": "deploy" })).await;
-    let listed = s
-        .owner_get(&format!("{path}/tokens"))
-        .await
-        .expect(200);
+    let listed = s.owner_get(&format!("{path}/tokens")).await.expect(200);
     assert_eq!(listed.items().len(), 1);
     assert_eq!(listed.items()[0]["member_id"], Value::Null);
     assert_eq!(listed.items()[0]["service_account_id"], id.as_str());
@@ -98,7 +102,12 @@ async fn accounts_are_managed_and_their_tokens_outlive_their_maker() {
         .filter_map(|e| e["target"].as_str())
         .collect();
     let account = format!("service_account/{id}");
-    assert_eq!(targets, [account.as_str(), account.as_str()], "{}", audit.text);
+    assert_eq!(
+        targets,
+        [account.as_str(), account.as_str()],
+        "{}",
+        audit.text
+    );
     let minted = s
         .owner_get("/api/v1/audit?action=token:create")
         .await
@@ -155,8 +164,18 @@ async fn an_accounts_tokens_follow_its_current_role_at_once() {
     assert!(!may(&s, &token, "audit:read", "audit/log").await);
     assert!(may(&s, &token, "flag:read", "proj/web:flag/x").await);
     // A reader account's token reads no token, not even its own account's.
-    assert!(!may(&s, &token, "token:read", &format!("service_account/{id}:token/x")).await);
-    s.owner_patch(&path, json!({ "role": "admin" })).await.expect(200);
+    assert!(
+        !may(
+            &s,
+            &token,
+            "token:read",
+            &format!("service_account/{id}:token/x")
+        )
+        .await
+    );
+    s.owner_patch(&path, json!({ "role": "admin" }))
+        .await
+        .expect(200);
     assert!(may(&s, &admin_scoped, "member:create", "member/x").await);
 }
 
@@ -283,14 +302,19 @@ async fn an_id_of_one_kind_is_not_found_as_the_other() {
     )
     .await
     .expect_error(404, "not_found");
-    s.owner_patch(&format!("/api/v1/members/{account}"), json!({ "role": "reader" }))
-        .await
-        .expect_error(404, "not_found");
+    s.owner_patch(
+        &format!("/api/v1/members/{account}"),
+        json!({ "role": "reader" }),
+    )
+    .await
+    .expect_error(404, "not_found");
     s.owner_delete(&format!("/api/v1/members/{account}"))
         .await
         .expect_error(404, "not_found");
     // Nothing changed: the owner is still a member, the account still there.
-    s.owner_get(&format!("/api/v1/members/{member}")).await.expect(200);
+    s.owner_get(&format!("/api/v1/members/{member}"))
+        .await
+        .expect(200);
     s.owner_get(&format!("/api/v1/service-accounts/{account}"))
         .await
         .expect(200);
@@ -303,7 +327,8 @@ async fn an_id_of_one_kind_is_not_found_as_the_other() {
 async fn verify_and_auth_name_the_account_not_a_member() {
     let s = start().await;
     let id = owner_makes_account(&s, "ci", "writer").await;
-    let (token_id, token) = account_token(&s, &s.owner_token, &id, json!({ "name": "deploy" })).await;
+    let (token_id, token) =
+        account_token(&s, &s.owner_token, &id, json!({ "name": "deploy" })).await;
     let verdict = s
         .verify(json!({ "token": token, "action": "flag:update", "resource": "proj/web:flag/x" }))
         .await;
@@ -319,7 +344,9 @@ async fn verify_and_auth_name_the_account_not_a_member() {
     let (_, mine, _) = s.owner_creates_token("mine").await;
     let member_verdict = s.verify(json!({ "token": mine })).await;
     assert_eq!(member_verdict.body["token"]["member"], s.owner_id.as_str());
-    assert!(member_verdict.body["token"].get("service_account").is_none());
+    assert!(member_verdict.body["token"]
+        .get("service_account")
+        .is_none());
 
     let auth: Reply = s.get("/api/v1/auth", &token).await.expect(200);
     let header = |name: &str| {
@@ -365,7 +392,10 @@ async fn the_token_endpoints_work_on_an_accounts_tokens_for_its_managers() {
     assert_eq!(clone.body["service_account_id"], id.as_str());
     assert_eq!(clone.body["name"], "deploy-web (copy)");
     let rotated = s
-        .owner_post(&format!("{path}/rotate"), json!({ "expires_at": in_days(60) }))
+        .owner_post(
+            &format!("{path}/rotate"),
+            json!({ "expires_at": in_days(60) }),
+        )
         .await
         .expect(200)
         .string("token");
