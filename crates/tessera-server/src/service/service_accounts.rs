@@ -192,6 +192,24 @@ pub async fn create_token(
     create_for(call, TokenOwner::ServiceAccount(account.id), request).await
 }
 
+/// May the caller make accounts at all (permission, a role they may give,
+/// the grant rules)? For front ends that offer only forms that can
+/// succeed; `create` checks it all again.
+pub fn may_create(caller: &Caller) -> bool {
+    caller.allows("service_account:create", "service_account/*")
+        && caller.grantor().check_member_grant().is_ok()
+        && !super::members::grantable_roles(caller).is_empty()
+}
+
+/// May the caller delete `account` (permission and rank)?
+pub fn may_delete(caller: &Caller, account: &ServiceAccountResponse) -> bool {
+    ServiceAccountId::parse(&account.id).is_ok_and(|id| {
+        caller.allows("service_account:delete", &resource::service_account(&id))
+            && check_member_change(caller.grantor().effective_rank(), Some(account.role), None)
+                .is_ok()
+    })
+}
+
 /// May the caller manage `account`'s tokens at all? For front ends that
 /// offer only what can succeed.
 pub fn may_manage_tokens(caller: &Caller, account: &ServiceAccountResponse) -> bool {

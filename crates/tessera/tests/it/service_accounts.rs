@@ -422,3 +422,42 @@ async fn the_token_endpoints_work_on_an_accounts_tokens_for_its_managers() {
         .expect(200);
     assert_eq!(left.items().len(), 1, "the clone is left");
 }
+
+#[tokio::test]
+async fn the_admin_pages_show_accounts_and_their_tokens() {
+    use crate::harness::{OWNER_EMAIL, OWNER_PASSWORD};
+    use reqwest::Method;
+
+    let s = start().await;
+    let id = owner_makes_account(&s, "ci <deploy>", "writer").await;
+    account_token(&s, &s.owner_token, &id, json!({ "name": "web deploy" })).await;
+    let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
+    let list = s
+        .call_with_cookie(Method::GET, "/admin/service-accounts", &cookie, None)
+        .await
+        .expect(200);
+    assert!(list.text.contains("ci &#60;deploy&#62;"), "{}", list.text);
+    assert!(list.text.contains("Make a service account"));
+    let page = s
+        .call_with_cookie(
+            Method::GET,
+            &format!("/admin/service-accounts/{id}"),
+            &cookie,
+            None,
+        )
+        .await
+        .expect(200);
+    assert!(page.text.contains("web deploy"), "{}", page.text);
+    assert!(page
+        .text
+        .contains(&format!("/admin/service-accounts/{id}/delete")));
+    let member = s.owner_id.clone();
+    s.call_with_cookie(
+        Method::GET,
+        &format!("/admin/service-accounts/{member}"),
+        &cookie,
+        None,
+    )
+    .await
+    .expect(404);
+}
