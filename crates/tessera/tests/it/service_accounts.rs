@@ -115,6 +115,15 @@ async fn accounts_are_managed_and_their_tokens_outlive_their_maker() {
     assert!(minted.items()[0]["target"]
         .as_str()
         .is_some_and(|t| t == format!("{account}:token/{token_id}")));
+    // ...and in words: the account by its name, its tokens as its own.
+    assert_eq!(
+        audit.items()[0]["target_name"],
+        "service account \u{201c}ci-deploy\u{201d}"
+    );
+    assert_eq!(
+        minted.items()[0]["target_name"],
+        "token \u{201c}deploy\u{201d} of service account \u{201c}ci-deploy\u{201d}"
+    );
 
     // Deleting the account ends its tokens at once.
     s.owner_delete(&path).await.expect(204);
