@@ -8,6 +8,10 @@
 -- drop would cascade to `token_custom_roles`, so its rows are kept aside
 -- and put back. The migration is one transaction; foreign keys are
 -- checked when it commits.
+--
+-- The copy names every column `tokens` has at this point: a column an
+-- earlier migration adds to `tokens` must be added to `tokens_new` and to
+-- both column lists below, or the rebuild drops it.
 
 PRAGMA defer_foreign_keys = ON;
 
