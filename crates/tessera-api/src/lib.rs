@@ -98,6 +98,7 @@ macro_rules! redacted_debug {
 mod catalog;
 mod members;
 mod org;
+mod service_accounts;
 mod session;
 mod tokens;
 mod verify;
@@ -111,6 +112,10 @@ pub use members::{
 };
 pub use org::{
     AuditActor, AuditEventResponse, AuditPage, OrgResponse, TokenPolicyPatch, UpdateOrgRequest,
+};
+pub use service_accounts::{
+    CreateServiceAccountRequest, ServiceAccountList, ServiceAccountResponse,
+    UpdateServiceAccountRequest, VerifiedServiceAccount,
 };
 pub use session::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
 pub use tokens::{

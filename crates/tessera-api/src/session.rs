@@ -41,7 +41,12 @@ pub struct SessionResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct MeResponse {
-    pub member: MemberResponse,
+    /// The member calling; `null` when a service account's token calls.
+    pub member: Option<MemberResponse>,
+    /// The service account whose token calls (absent for a member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub service_account: Option<crate::ServiceAccountResponse>,
     pub org: OrgResponse,
     /// `"token"` or `"session"`.
     pub authenticated_by: String,

@@ -115,8 +115,11 @@ pub struct TokenResponse {
     pub name: String,
     /// Prefix and last characters, to tell tokens apart; never the value.
     pub snippet: String,
-    /// The owner's member id.
-    pub member_id: String,
+    /// The owner's member id; `null` for a service account's token.
+    pub member_id: Option<String>,
+    /// The owning service account's id; `null` for a member's token.
+    #[serde(default)]
+    pub service_account_id: Option<String>,
     /// The scope: at most one of these three is set; none means the
     /// owner's permissions.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<schema::BuiltinRole>))]

@@ -67,8 +67,13 @@ pub struct VerifyResponse {
 pub struct VerifiedToken {
     pub id: String,
     pub name: String,
-    /// The owner's member id.
-    pub member: String,
+    /// The owner's member id; `null` for a service account's token.
+    pub member: Option<String>,
+    /// The service account a service account's token acts for (absent
+    /// for a member's token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub service_account: Option<crate::VerifiedServiceAccount>,
     /// The org's key.
     pub org: String,
     pub projects: Vec<String>,

@@ -136,7 +136,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
             .ok_or_else(|| format!("token {} was not stored", token.id))?;
         if stored.secret_hash != token.secret_hash
             || stored.scope != token.scope
-            || stored.member_id != token.member_id
+            || stored.owner != token.owner
             || stored.org_id != token.org_id
         {
             return Err(format!("token {} reads back differently", token.id));
@@ -203,7 +203,7 @@ async fn insert_tokens(pool: &sqlx::AnyPool, tokens: &[(String, Token)]) -> Resu
             query = query
                 .bind(t.id.as_str())
                 .bind(t.org_id.as_str())
-                .bind(t.member_id.as_str())
+                .bind(t.owner.member().map(|m| m.as_str()))
                 .bind(t.name.as_str())
                 .bind(t.snippet.as_str())
                 .bind(&t.secret_hash.0[..])

@@ -226,7 +226,8 @@ mod tests {
             .await
             .expect("reader token");
         let me = as_owner.me().await.expect("me");
-        (reader.metadata.id, reader.token, me.member.id)
+        let member = me.member.expect("a member's token");
+        (reader.metadata.id, reader.token, member.id)
     }
 
     /// What both modes do alike. The owner token is never sent to

@@ -8,11 +8,12 @@
 use reqwest::{Method, Url};
 use tessera_api::{
     AuditPage, ChangePasswordRequest, CloneTokenRequest, CreateMemberRequest, CreateProjectRequest,
-    CreateRoleRequest, CreateTokenRequest, CreatedMemberResponse, CreatedTokenResponse, LeakReport,
-    LeakReportResponse, MeResponse, MemberList, MemberResponse, OrgResponse, ProjectList,
-    ProjectResponse, RoleList, RoleResponse, RotateTokenRequest, TokenList, TokenPage,
-    TokenResponse, UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateTokenRequest,
-    VerifyRequest, VerifyResponse,
+    CreateRoleRequest, CreateServiceAccountRequest, CreateTokenRequest, CreatedMemberResponse,
+    CreatedTokenResponse, LeakReport, LeakReportResponse, MeResponse, MemberList, MemberResponse,
+    OrgResponse, ProjectList, ProjectResponse, RoleList, RoleResponse, RotateTokenRequest,
+    ServiceAccountList, ServiceAccountResponse, TokenList, TokenPage, TokenResponse,
+    UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateServiceAccountRequest,
+    UpdateTokenRequest, VerifyRequest, VerifyResponse,
 };
 
 use crate::client::{Auth, Call};
@@ -21,8 +22,12 @@ use crate::{Client, Error};
 /// Who a token belongs to, from the headers of a `200` to `GET /auth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardAuthIdentity {
-    /// `X-Tessera-Member`: the member id.
-    pub member: String,
+    /// `X-Tessera-Member`: the member id (`None` for a service account's
+    /// token).
+    pub member: Option<String>,
+    /// `X-Tessera-Service-Account`: the service account's id, for its
+    /// tokens.
+    pub service_account: Option<String>,
     /// `X-Tessera-Org`: the org key.
     pub org: String,
     /// `X-Tessera-Token-Id`.
@@ -284,6 +289,58 @@ impl Client {
         self.get(&["members", id, "tokens"]).await
     }
 
+    // --------------------------------------------------- service accounts
+
+    /// `GET /service-accounts`.
+    pub async fn list_service_accounts(&self) -> Result<ServiceAccountList, Error> {
+        self.get(&["service-accounts"]).await
+    }
+
+    /// `POST /service-accounts`.
+    pub async fn create_service_account(
+        &self,
+        request: &CreateServiceAccountRequest,
+    ) -> Result<ServiceAccountResponse, Error> {
+        self.send_json(Method::POST, &["service-accounts"], request)
+            .await
+    }
+
+    /// `GET /service-accounts/{id}`.
+    pub async fn get_service_account(&self, id: &str) -> Result<ServiceAccountResponse, Error> {
+        self.get(&["service-accounts", id]).await
+    }
+
+    /// `PATCH /service-accounts/{id}`: its tokens follow a new role at once.
+    pub async fn update_service_account(
+        &self,
+        id: &str,
+        request: &UpdateServiceAccountRequest,
+    ) -> Result<ServiceAccountResponse, Error> {
+        self.send_json(Method::PATCH, &["service-accounts", id], request)
+            .await
+    }
+
+    /// `DELETE /service-accounts/{id}`: its tokens stop working at once.
+    pub async fn delete_service_account(&self, id: &str) -> Result<(), Error> {
+        self.delete(&["service-accounts", id]).await
+    }
+
+    /// `GET /service-accounts/{id}/tokens` (metadata only).
+    pub async fn list_service_account_tokens(&self, id: &str) -> Result<TokenList, Error> {
+        self.get(&["service-accounts", id, "tokens"]).await
+    }
+
+    /// `POST /service-accounts/{id}/tokens`: the new token's value is in
+    /// the answer, this once. The `/tokens/{id}` methods work on it too.
+    pub async fn create_service_account_token(
+        &self,
+        id: &str,
+        request: &CreateTokenRequest,
+    ) -> Result<CreatedTokenResponse, Error> {
+        self.send_json(Method::POST, &["service-accounts", id, "tokens"], request)
+            .await
+    }
+
     // ------------------------------------------------------------ roles
 
     /// `GET /roles`: the org's custom roles.
@@ -421,8 +478,14 @@ impl Client {
                 .map(str::to_owned)
                 .ok_or_else(|| Error::Decode(format!("/api/v1/auth: the answer has no {name}")))
         };
+        let member = header("x-tessera-member").ok();
+        let service_account = header("x-tessera-service-account").ok();
+        if member.is_none() && service_account.is_none() {
+            header("x-tessera-member")?;
+        }
         Ok(ForwardAuthIdentity {
-            member: header("x-tessera-member")?,
+            member,
+            service_account,
             org: header("x-tessera-org")?,
             token_id: header("x-tessera-token-id")?,
         })

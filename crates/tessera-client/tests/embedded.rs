@@ -39,12 +39,15 @@ async fn the_layer_verifies_in_process() {
     let (state, created, owner, _dir) = support::acme().await;
 
     let layer = TesseraLayer::with_verifier(EmbeddedVerifier::new(state.clone()));
-    let app = Router::new()
-        .route(
-            "/flags",
-            get(|Extension(t): Extension<VerifiedToken>| async move { t.member }),
-        )
-        .layer(layer.clone().require("flag:read", "proj/web"));
+    let app =
+        Router::new()
+            .route(
+                "/flags",
+                get(|Extension(t): Extension<VerifiedToken>| async move {
+                    t.member.unwrap_or_default()
+                }),
+            )
+            .layer(layer.clone().require("flag:read", "proj/web"));
     let (status, body) = status_and_body(&app, Some(&owner)).await;
     assert_eq!(
         (status, body),

@@ -1,7 +1,7 @@
 //! Identifiers: newtypes so a member id can never be passed where a token id
 //! is expected.
 //!
-//! Ids (`TokenId`, `MemberId`, `OrgId`) are KSUIDs: 27 base62 characters,
+//! Ids (`TokenId`, `MemberId`, `ServiceAccountId`, `OrgId`) are KSUIDs: 27 base62 characters,
 //! time-sortable, public. Keys (`OrgKey`, `RoleKey`, `ProjectKey`) are chosen
 //! by people: lowercase letters, digits, `.`, `_` and `-`, starting with a
 //! letter or digit, at most 64 characters, so they are safe inside resource
@@ -124,6 +124,13 @@ string_newtype!(
     MemberId,
     ksuid,
     "member id"
+);
+string_newtype!(
+    /// A service account: an org-owned identity for automation. Its own
+    /// type, so it is never taken for a member (both are KSUIDs).
+    ServiceAccountId,
+    ksuid,
+    "service account id"
 );
 string_newtype!(
     /// An organization.

@@ -18,8 +18,9 @@ pub mod role;
 pub mod token;
 
 pub use error::Error;
-pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, TokenId};
+pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId};
 pub use lifecycle::{InactiveAction, TokenPolicy};
+pub use model::TokenOwner;
 pub use permission::{Grantor, MemberPermissions, TokenScope};
 pub use policy::{CompiledPolicy, Effect, Policy, Statement};
 pub use role::BuiltinRole;

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use crate::token::NewToken;
 use crate::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, TokenId,
-    TokenPolicy, TokenScope,
+    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
+    ServiceAccountId, TokenId, TokenPolicy, TokenScope,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +81,59 @@ impl std::fmt::Debug for Member {
     }
 }
 
+/// An org-owned identity for automation: its tokens belong to it, not to
+/// the member who made them, so they outlive that member. It holds a
+/// built-in role and custom roles as a member does, and never logs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceAccount {
+    pub id: ServiceAccountId,
+    pub org_id: OrgId,
+    pub name: String,
+    pub description: Option<String>,
+    pub role: BuiltinRole,
+    pub custom_roles: Vec<RoleKey>,
+    pub created_at: OffsetDateTime,
+    /// The member who made it; kept as a plain id (the account outlives
+    /// them).
+    pub created_by: Option<MemberId>,
+}
+
+/// Whose a token is: a member's own, or a service account's. Its resource
+/// name follows (`member/<id>:token/<id>` or
+/// `service_account/<id>:token/<id>`), so a permission on one kind never
+/// reaches the other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenOwner {
+    Member(MemberId),
+    ServiceAccount(ServiceAccountId),
+}
+
+impl TokenOwner {
+    /// The member, for a member's token.
+    pub fn member(&self) -> Option<&MemberId> {
+        match self {
+            Self::Member(id) => Some(id),
+            Self::ServiceAccount(_) => None,
+        }
+    }
+
+    /// The service account, for a service account's token.
+    pub fn service_account(&self) -> Option<&ServiceAccountId> {
+        match self {
+            Self::ServiceAccount(id) => Some(id),
+            Self::Member(_) => None,
+        }
+    }
+
+    /// The owner's id (a KSUID of either kind), for display.
+    pub fn id_str(&self) -> &str {
+        match self {
+            Self::Member(id) => id.as_str(),
+            Self::ServiceAccount(id) => id.as_str(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomRole {
     pub org_id: OrgId,
@@ -110,7 +163,8 @@ pub struct PreviousSecret {
 pub struct Token {
     pub id: TokenId,
     pub org_id: OrgId,
-    pub member_id: MemberId,
+    /// A member's, or a service account's.
+    pub owner: TokenOwner,
     pub name: String,
     pub snippet: String,
     pub secret_hash: SecretHash,
@@ -142,7 +196,7 @@ impl Token {
         Self {
             id: minted.id.clone(),
             org_id: owner.org_id.clone(),
-            member_id: owner.id.clone(),
+            owner: TokenOwner::Member(owner.id.clone()),
             name: name.into(),
             snippet: minted.snippet.clone(),
             secret_hash: minted.secret_hash,

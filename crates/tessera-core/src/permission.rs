@@ -13,11 +13,16 @@ use serde::{Deserialize, Serialize};
 use crate::policy::{CompiledPolicy, Decision};
 use crate::{BuiltinRole, Error, MemberId, Policy, ProjectKey, RoleKey};
 
-/// A member's current permissions: its built-in role's statements plus
-/// those of every custom role it holds (deny anywhere wins).
+/// A member's (or a service account's) current permissions: its built-in
+/// role's statements plus those of every custom role it holds (deny
+/// anywhere wins).
 #[derive(Debug, Clone)]
 pub struct MemberPermissions {
-    pub member: MemberId,
+    /// Whom "the member being evaluated" names in policies: a member's id;
+    /// empty for a service account, which is nobody's `<me>` (the empty
+    /// subject matches no resource), so it has no "own tokens" through its
+    /// role.
+    subject: String,
     pub role: BuiltinRole,
     /// The union of the member's custom roles (empty when it has none);
     /// the built-in role's policy is shared, see [`BuiltinRole::policy`].
@@ -31,26 +36,48 @@ impl MemberPermissions {
         role: BuiltinRole,
         custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
     ) -> Self {
+        Self::of_subject(member.as_str().to_owned(), role, custom_roles)
+    }
+
+    /// A service account's permissions: its role and custom roles, where
+    /// "the member's own" names nothing.
+    pub fn service_account<'a>(
+        role: BuiltinRole,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
+        Self::of_subject(String::new(), role, custom_roles)
+    }
+
+    fn of_subject<'a>(
+        subject: String,
+        role: BuiltinRole,
+        custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
+    ) -> Self {
         let mut custom = CompiledPolicy::default();
         for policy in custom_roles {
             custom.extend(policy);
         }
         Self {
-            member,
+            subject,
             role,
             custom,
         }
     }
 
+    /// What the built-in `role` alone allows this subject.
+    fn role_allows(&self, role: BuiltinRole, action: &str, resource: &str) -> bool {
+        role.policy().decide_as(&self.subject, action, resource) == Decision::Allow
+    }
+
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
-        let by_role = self.role.decide(&self.member, action, resource);
+        let by_role = self
+            .role
+            .policy()
+            .decide_as(&self.subject, action, resource);
         if self.custom.is_empty() {
             return by_role;
         }
-        by_role.union(
-            self.custom
-                .decide_as(self.member.as_str(), action, resource),
-        )
+        by_role.union(self.custom.decide_as(&self.subject, action, resource))
     }
 
     pub fn allows(&self, action: &str, resource: &str) -> bool {
@@ -88,11 +115,10 @@ pub enum ResolvedScope {
 }
 
 impl ResolvedScope {
-    /// Resolves `scope` for a token owned by `owner`; `custom_roles` are the
-    /// compiled policies of the roles a `CustomRoles` scope names.
+    /// Resolves `scope`; `custom_roles` are the compiled policies of the
+    /// roles a `CustomRoles` scope names.
     pub fn new<'a>(
         scope: &TokenScope,
-        _owner: &MemberId,
         custom_roles: impl IntoIterator<Item = &'a CompiledPolicy>,
     ) -> Self {
         match scope {
@@ -117,16 +143,13 @@ impl ResolvedScope {
             // `roles_are_nested` proves it), so without custom roles to add
             // denies, owner ∧ role is simply the lower of the two roles.
             Self::Role(role) if owner.custom.is_empty() => {
-                (*role)
-                    .min(owner.role)
-                    .allows(&owner.member, action, resource)
+                owner.role_allows((*role).min(owner.role), action, resource)
             }
             Self::Role(role) => {
-                role.allows(&owner.member, action, resource) && owner.allows(action, resource)
+                owner.role_allows(*role, action, resource) && owner.allows(action, resource)
             }
             Self::Policy(policy) => {
-                policy.allows_as(owner.member.as_str(), action, resource)
-                    && owner.allows(action, resource)
+                policy.allows_as(&owner.subject, action, resource) && owner.allows(action, resource)
             }
         }
     }
@@ -360,7 +383,7 @@ mod tests {
     #[test]
     fn downgraded_owner_shrinks_a_writer_token() {
         let me = member();
-        let scope = ResolvedScope::new(&TokenScope::Role(BuiltinRole::Writer), &me, []);
+        let scope = ResolvedScope::new(&TokenScope::Role(BuiltinRole::Writer), []);
         let as_writer = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
         let as_reader = MemberPermissions::new(me.clone(), BuiltinRole::Reader, []);
         let write = ("flag:update", "proj/web:flag/x");
@@ -466,7 +489,7 @@ mod tests {
         let me = member();
         let perms = MemberPermissions::new(me.clone(), BuiltinRole::Writer, []);
         let own = format!("member/{me}:token/abc");
-        let scope = ResolvedScope::new(&TokenScope::Inherit, &me, []);
+        let scope = ResolvedScope::new(&TokenScope::Inherit, []);
         let web = vec![ProjectKey::parse("web").expect("key")];
         assert!(!token_allows(&perms, &scope, &web, "token:rotate", &own));
         assert!(token_allows_on_itself(&perms, &scope, "token:rotate", &own));
@@ -479,7 +502,6 @@ mod tests {
         ));
         let reader_scope = ResolvedScope::new(
             &TokenScope::Policy(Policy(vec![Statement::allow(&["*:read"], &["*"])])),
-            &me,
             [],
         );
         assert!(
@@ -625,7 +647,7 @@ mod tests {
                 1 => TokenScope::Role(scope_role),
                 _ => TokenScope::Policy(inline),
             };
-            let resolved = ResolvedScope::new(&scope, &me, []);
+            let resolved = ResolvedScope::new(&scope, []);
             let projects = if restricted { vec![ProjectKey::parse("web").unwrap()] } else { vec![] };
             let allowed = token_allows(&perms, &resolved, &projects, action, resource);
             if allowed {
@@ -667,7 +689,7 @@ mod tests {
             let custom: Vec<_> = custom.map(|p| p.compile().unwrap()).into_iter().collect();
             let allows = |owner: BuiltinRole, scope: &TokenScope, projects: &[ProjectKey]| {
                 let perms = MemberPermissions::new(me.clone(), owner, custom.iter());
-                token_allows(&perms, &ResolvedScope::new(scope, &me, []), projects, action, resource)
+                token_allows(&perms, &ResolvedScope::new(scope, []), projects, action, resource)
             };
             // Every deny statement added to the inline policy.
             let mut narrower = inline.clone();
@@ -701,6 +723,46 @@ mod tests {
             let mut with_deny = policy;
             with_deny.0.push(Statement::deny(&[action], &[resource]));
             prop_assert!(!with_deny.compile().unwrap().allows(action, resource));
+        }
+
+        /// However a service account's role and custom roles change, and
+        /// whatever its token's scope and projects, after every change the
+        /// token allows only what the account allows *now*; and an account
+        /// never reaches members' tokens through the "own tokens" rule of
+        /// its role (its id is nobody's member id).
+        #[test]
+        fn no_sequence_of_account_changes_lets_a_token_exceed_the_account(
+            changes in prop::collection::vec((arb_role(), proptest::option::of(arb_policy())), 1..6),
+            scope_role in arb_role(),
+            inline in arb_policy(),
+            which in 0u8..3,
+            restricted in any::<bool>(),
+            action in prop::sample::select(vec!["token:read", "token:create", "flag:update", "member:delete", "project:read", "service_account:manage_tokens"]),
+            resource in prop::sample::select(vec!["proj/web", "proj/web:env/prod", "member/x:token/y", "own-member", "own-account", "service_account/a", "role/r"]),
+        ) {
+            let account = crate::ServiceAccountId::generate(datetime!(2026-01-01 0:00 UTC));
+            let resource = match resource {
+                "own-member" => format!("member/{account}:token/t"),
+                "own-account" => format!("service_account/{account}:token/t"),
+                other => other.to_owned(),
+            };
+            let scope = match which {
+                0 => TokenScope::Inherit,
+                1 => TokenScope::Role(scope_role),
+                _ => TokenScope::Policy(inline),
+            };
+            let resolved = ResolvedScope::new(&scope, []);
+            let projects = if restricted { vec![ProjectKey::parse("web").unwrap()] } else { vec![] };
+            for (role, custom) in changes {
+                let custom: Vec<_> = custom.map(|p| p.compile().unwrap()).into_iter().collect();
+                let now = MemberPermissions::service_account(role, custom.iter());
+                if token_allows(&now, &resolved, &projects, action, &resource) {
+                    prop_assert!(now.allows(action, &resource), "{role} account, token beyond it");
+                    if resource.starts_with("member/") && custom.is_empty() {
+                        prop_assert!(role >= BuiltinRole::Admin, "a {role} account reached a member's token");
+                    }
+                }
+            }
         }
 
         /// Whatever a role-scoped token grants is within its own rank.

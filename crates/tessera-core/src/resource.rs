@@ -3,8 +3,8 @@
 //! [`KINDS`]. Products add their own resources beneath a project
 //! (`proj/web:env/prod:flag/checkout`).
 
-use crate::model::{CustomRole, Member, Org, Project, Token};
-use crate::{MemberId, OrgKey, ProjectKey, RoleKey, TokenId};
+use crate::model::{CustomRole, Member, Org, Project, ServiceAccount, Token, TokenOwner};
+use crate::{MemberId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId};
 
 /// A stored thing, by the resource name permissions on it are checked at.
 pub trait Resource {
@@ -24,8 +24,13 @@ macro_rules! resources {
 }
 
 resources! {
-    Token => |t| token(&t.member_id, &t.id);
+    Token => |t| owned_token(&t.owner, &t.id);
     Member => |m| member(&m.id);
+    ServiceAccount => |a| service_account(&a.id);
+    TokenOwner => |o| match o {
+        TokenOwner::Member(id) => member(id),
+        TokenOwner::ServiceAccount(id) => service_account(id),
+    };
     CustomRole => |r| role(&r.key);
     Project => |p| project(&p.key);
     Org => |o| org(&o.key);
@@ -33,6 +38,15 @@ resources! {
 
 pub fn token(member: &MemberId, token: &TokenId) -> String {
     format!("member/{member}:token/{token}")
+}
+
+/// A token's name under its owner, whichever kind it is.
+pub fn owned_token(owner: &TokenOwner, token: &TokenId) -> String {
+    format!("{}:token/{token}", owner.resource())
+}
+
+pub fn service_account(account: &ServiceAccountId) -> String {
+    format!("service_account/{account}")
 }
 
 pub fn member(member: &MemberId) -> String {
@@ -78,6 +92,23 @@ pub const KINDS: &[ResourceKind] = &[
             "token:disable",
             "token:enable",
             "token:introspect",
+        ],
+    },
+    ResourceKind {
+        shape: "service_account/<service account id>:token/<token id>",
+        example: "service_account/*:token/*",
+        // Managing them is `service_account:manage_tokens` on the account.
+        actions: &["token:introspect"],
+    },
+    ResourceKind {
+        shape: "service_account/<service account id>",
+        example: "service_account/*",
+        actions: &[
+            "service_account:read",
+            "service_account:create",
+            "service_account:update",
+            "service_account:delete",
+            "service_account:manage_tokens",
         ],
     },
     ResourceKind {

@@ -52,8 +52,13 @@ impl BuiltinRole {
             actions: Some(vec!["*:read".into()]),
             not_actions: None,
             resources: None,
-            // Others' tokens are private, and the audit log shows them.
-            not_resources: Some(vec!["member/*:token/*".into(), "audit/*".into()]),
+            // Others' tokens are private (service accounts' too: reading
+            // them is managing them), and the audit log shows them.
+            not_resources: Some(vec![
+                "member/*:token/*".into(),
+                "service_account/*:token/*".into(),
+                "audit/*".into(),
+            ]),
         };
         match self {
             Self::Reader => vec![

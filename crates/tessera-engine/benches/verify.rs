@@ -220,7 +220,10 @@ fn verify_benches(c: &mut Criterion) {
     });
     // ... and one cache lookup (of the three a hit makes: token, member,
     // org), with its `Arc` clone and drop.
-    let (org_id, member_id) = (verified.org().id.clone(), verified.member().id.clone());
+    let (org_id, member_id) = (
+        verified.org().id.clone(),
+        verified.member().expect("a member token").id.clone(),
+    );
     g.bench_function("member_lookup", |b| {
         b.iter(|| {
             poll_once(w.engine.member(black_box(&org_id), black_box(&member_id)))

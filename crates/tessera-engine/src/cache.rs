@@ -20,7 +20,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use tessera_core::model::{Member, Org, Token};
+use tessera_core::model::{Member, Org, ServiceAccount, Token};
 use tessera_core::permission::ResolvedScope;
 use tessera_core::policy::CompiledPolicy;
 use tessera_core::{MemberPermissions, RoleKey, TokenScope};
@@ -37,6 +37,13 @@ pub struct CachedToken {
 #[derive(Debug)]
 pub struct CachedMember {
     pub member: Member,
+    pub permissions: MemberPermissions,
+}
+
+/// A service account and its current permissions, compiled.
+#[derive(Debug)]
+pub struct CachedServiceAccount {
+    pub account: ServiceAccount,
     pub permissions: MemberPermissions,
 }
 
@@ -66,16 +73,21 @@ impl OrgRoles {
         )
     }
 
+    pub fn service_account_permissions(&self, account: &ServiceAccount) -> MemberPermissions {
+        MemberPermissions::service_account(account.role, self.pick(&account.custom_roles))
+    }
+
     pub fn resolve_scope(&self, token: &Token) -> ResolvedScope {
         let keys: &[RoleKey] = match &token.scope {
             TokenScope::CustomRoles(keys) => keys,
             _ => &[],
         };
-        ResolvedScope::new(&token.scope, &token.member_id, self.pick(keys))
+        ResolvedScope::new(&token.scope, self.pick(keys))
     }
 }
 
-/// The maps of records that exist: tokens, members, orgs, roles. Their
+/// The maps of records that exist: tokens, members, service accounts,
+/// orgs, roles. Their
 /// keys are ids the server generated, inserted only after storage returned
 /// the record, so nobody outside can choose what goes in, and a fast
 /// seeded hash is safe (three lookups per verification: SipHash cost
@@ -95,6 +107,7 @@ pub(crate) struct Cache {
     inserting: RwLock<()>,
     pub tokens: Map<Arc<CachedToken>>,
     pub members: Map<Arc<CachedMember>>,
+    pub service_accounts: Map<Arc<CachedServiceAccount>>,
     pub orgs: Map<Arc<Org>>,
     pub roles: Map<Arc<OrgRoles>>,
     /// Well-formed ids that storage did not know, until (Unix seconds).
@@ -149,7 +162,22 @@ impl Cache {
         if removed {
             self.tokens
                 .pin()
-                .retain(|_, t| t.token.member_id.as_str() != id);
+                .retain(|_, t| t.token.owner.member().is_none_or(|m| m.as_str() != id));
+        }
+    }
+
+    /// A service account changed: its permissions are recomputed on next
+    /// use. When deleted, its cached tokens go too (storage deleted them).
+    pub fn invalidate_service_account(&self, id: &str, removed: bool) {
+        self.bump();
+        self.service_accounts.pin().remove(id);
+        if removed {
+            self.tokens.pin().retain(|_, t| {
+                t.token
+                    .owner
+                    .service_account()
+                    .is_none_or(|a| a.as_str() != id)
+            });
         }
     }
 
@@ -166,6 +194,9 @@ impl Cache {
         self.members
             .pin()
             .retain(|_, m| m.member.org_id.as_str() != org);
+        self.service_accounts
+            .pin()
+            .retain(|_, a| a.account.org_id.as_str() != org);
         self.tokens.pin().retain(|_, t| {
             !(t.token.org_id.as_str() == org && matches!(t.token.scope, TokenScope::CustomRoles(_)))
         });
@@ -178,6 +209,9 @@ impl Cache {
             Change::Member { id, removed } => self.invalidate_member(id.as_str(), *removed),
             Change::Org(id) => self.invalidate_org(id.as_str()),
             Change::Roles(org) => self.invalidate_roles(org.as_str()),
+            Change::ServiceAccount { id, removed } => {
+                self.invalidate_service_account(id.as_str(), *removed)
+            }
         }
     }
 
@@ -187,6 +221,7 @@ impl Cache {
         self.bump();
         self.tokens.pin().clear();
         self.members.pin().clear();
+        self.service_accounts.pin().clear();
         self.orgs.pin().clear();
         self.roles.pin().clear();
         self.unknown.pin().clear();

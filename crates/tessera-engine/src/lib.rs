@@ -32,21 +32,22 @@
 
 mod cache;
 mod last_used;
+mod verified;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_core::lifecycle::check_not_expired;
-use tessera_core::model::{Member, Org, SecretMatch, Token};
-use tessera_core::permission::{token_allows, token_allows_on_itself, ResolvedScope};
+use tessera_core::model::{Org, SecretMatch, TokenOwner};
 use tessera_core::policy::CompiledPolicy;
-use tessera_core::{MemberId, MemberPermissions, OrgId, TokenFormat, TokenId, TokenScope};
+use tessera_core::{MemberId, OrgId, ServiceAccountId, TokenFormat, TokenId, TokenScope};
 use tessera_store::{Change, FeedEvent, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 
-pub use cache::{CachedMember, CachedToken, OrgRoles};
+pub use cache::{CachedMember, CachedServiceAccount, CachedToken, OrgRoles};
 pub use last_used::LastUsedTracker;
+pub use verified::{Principal, Verified};
 
 use cache::Cache;
 
@@ -78,65 +79,6 @@ impl Rejection {
             Self::Expired => "token_expired",
             Self::Disabled => "token_disabled",
         }
-    }
-}
-
-/// A token that is valid now, with everything needed to decide what it
-/// may do. Cheap to clone (three `Arc`s).
-#[derive(Clone)]
-pub struct Verified {
-    token: Arc<CachedToken>,
-    member: Arc<CachedMember>,
-    org: Arc<Org>,
-    superseded: bool,
-}
-
-impl Verified {
-    pub fn token(&self) -> &Token {
-        &self.token.token
-    }
-
-    /// Was the string presented the one a rotation replaced (valid only
-    /// during its grace period)? See [`SecretMatch::Superseded`].
-    pub fn superseded(&self) -> bool {
-        self.superseded
-    }
-
-    pub fn scope(&self) -> &ResolvedScope {
-        &self.token.scope
-    }
-
-    pub fn member(&self) -> &Member {
-        &self.member.member
-    }
-
-    pub fn permissions(&self) -> &MemberPermissions {
-        &self.member.permissions
-    }
-
-    pub fn org(&self) -> &Org {
-        &self.org
-    }
-
-    /// owner's current permissions ∧ token scope ∧ project restriction.
-    pub fn allows(&self, action: &str, resource: &str) -> bool {
-        token_allows(
-            &self.member.permissions,
-            &self.token.scope,
-            &self.token.token.projects,
-            action,
-            resource,
-        )
-    }
-
-    /// What the token may do to itself (read, rotate), whatever its projects.
-    pub fn allows_on_itself(&self, action: &str, own_resource: &str) -> bool {
-        token_allows_on_itself(
-            &self.member.permissions,
-            &self.token.scope,
-            action,
-            own_resource,
-        )
     }
 }
 
@@ -180,6 +122,7 @@ impl Default for EngineConfig {
 pub struct Stats {
     pub token_loads: AtomicU64,
     pub member_loads: AtomicU64,
+    pub service_account_loads: AtomicU64,
     pub org_loads: AtomicU64,
     pub role_loads: AtomicU64,
 }
@@ -189,6 +132,7 @@ impl Stats {
     pub fn storage_reads(&self) -> u64 {
         self.token_loads.load(Ordering::Relaxed)
             + self.member_loads.load(Ordering::Relaxed)
+            + self.service_account_loads.load(Ordering::Relaxed)
             + self.org_loads.load(Ordering::Relaxed)
             + self.role_loads.load(Ordering::Relaxed)
     }
@@ -381,10 +325,15 @@ impl Engine {
         if entry.token.disabled_at.is_some() {
             return Ok(Err(Rejection::Disabled));
         }
-        let Some(member) = self
-            .member(&entry.token.org_id, &entry.token.member_id)
-            .await?
-        else {
+        let org_id = &entry.token.org_id;
+        let principal = match &entry.token.owner {
+            TokenOwner::Member(id) => self.member(org_id, id).await?.map(Principal::Member),
+            TokenOwner::ServiceAccount(id) => self
+                .service_account(org_id, id)
+                .await?
+                .map(Principal::ServiceAccount),
+        };
+        let Some(principal) = principal else {
             return Ok(Err(Rejection::Invalid));
         };
         let Some(org) = self.org(&entry.token.org_id).await? else {
@@ -392,7 +341,7 @@ impl Engine {
         };
         Ok(Ok(Verified {
             token: entry,
-            member,
+            principal,
             org,
             superseded: matched == SecretMatch::Superseded,
         }))
@@ -542,6 +491,57 @@ impl Engine {
         inner
             .cache
             .insert_loaded(&inner.cache.members, id.as_str(), &entry, epoch);
+        Ok(Some(entry))
+    }
+
+    /// A service account with compiled permissions; `None` when it does
+    /// not (or no longer) exist in `org`.
+    pub async fn service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Option<Arc<CachedServiceAccount>>, StoreError> {
+        let cached = self
+            .inner
+            .cache
+            .service_accounts
+            .pin()
+            .get(id.as_str())
+            .cloned();
+        let cached = cached.filter(|a| &a.account.org_id == org);
+        if self.trusting() && cached.is_some() {
+            return Ok(cached);
+        }
+        self.load_or_cached(self.load_service_account(org, id), cached.map(Some))
+            .await
+    }
+
+    async fn load_service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Option<Arc<CachedServiceAccount>>, StoreError> {
+        let inner = &self.inner;
+        let epoch = inner.cache.epoch();
+        inner
+            .stats
+            .service_account_loads
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(account) = inner.store.get_service_account(org, id).await? else {
+            return Ok(None);
+        };
+        let permissions = if account.custom_roles.is_empty() {
+            OrgRoles::default().service_account_permissions(&account)
+        } else {
+            self.roles(org).await?.service_account_permissions(&account)
+        };
+        let entry = Arc::new(CachedServiceAccount {
+            account,
+            permissions,
+        });
+        inner
+            .cache
+            .insert_loaded(&inner.cache.service_accounts, id.as_str(), &entry, epoch);
         Ok(Some(entry))
     }
 

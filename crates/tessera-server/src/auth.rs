@@ -13,11 +13,12 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use tessera_core::SecretHash;
+use tessera_engine::Principal;
 
 use crate::error::{ApiError, ApiResult};
 use crate::headers::Https;
 use crate::peer::client_addr;
-pub use crate::service::caller::{Caller, Via};
+pub use crate::service::caller::{Caller, Identity, Via};
 use crate::service::Call;
 use crate::state::AppState;
 pub use crate::verify::{presented_credential, presented_token};
@@ -85,8 +86,12 @@ pub(crate) async fn from_token(
         .map_err(rejection_error)?;
     state.engine.record_use(&verified.token().id, now, addr);
     // API calls are not the hot path: owned copies keep handlers simple.
+    let identity = match verified.principal() {
+        Principal::Member(m) => Identity::Member(m.member.clone()),
+        Principal::ServiceAccount(a) => Identity::ServiceAccount(a.account.clone()),
+    };
     Ok(Caller {
-        member: verified.member().clone(),
+        identity,
         org: verified.org().clone(),
         permissions: verified.permissions().clone(),
         via: Via::Token {
@@ -123,7 +128,7 @@ pub async fn from_session(state: &AppState, secret: &str, ip: Option<String>) ->
         .await?
         .ok_or_else(expired)?;
     Ok(Caller {
-        member: member.member.clone(),
+        identity: Identity::Member(member.member.clone()),
         org: (*org).clone(),
         permissions: member.permissions.clone(),
         via: Via::Session { id_hash },

@@ -17,6 +17,13 @@ use crate::api;
         api::session::change_password,
         api::members::list_members, api::members::create_member, api::members::get_member,
         api::members::update_member, api::members::delete_member, api::members::list_member_tokens,
+        api::service_accounts::list_service_accounts,
+        api::service_accounts::create_service_account,
+        api::service_accounts::get_service_account,
+        api::service_accounts::update_service_account,
+        api::service_accounts::delete_service_account,
+        api::service_accounts::list_service_account_tokens,
+        api::service_accounts::create_service_account_token,
         api::admin::list_roles, api::admin::create_role, api::admin::get_role,
         api::admin::update_role, api::admin::delete_role,
         api::admin::list_projects, api::admin::create_project, api::admin::get_project,
@@ -130,7 +137,11 @@ fn parameter_schema(path: &str, name: &str) -> Option<Object> {
         )
     };
     match name {
-        "id" if path.starts_with("/api/v1/members/") => Some(ksuid()),
+        "id" if path.starts_with("/api/v1/members/")
+            || path.starts_with("/api/v1/service-accounts/") =>
+        {
+            Some(ksuid())
+        }
         "actor" if path == "/api/v1/audit" => Some(ksuid()),
         "member" if path == "/api/v1/tokens" => Some(ksuid()),
         "id" if path.starts_with("/api/v1/tokens/") => Some(string(

@@ -15,7 +15,9 @@
 //!   ([`StoreError::LastOwner`]).
 //! - Rotation is a compare-and-set on `rotated_at`: of two concurrent
 //!   rotations of one token exactly one wins ([`StoreError::RotationRace`]).
-//! - Deleting a member deletes its tokens and sessions.
+//! - Deleting a member deletes its tokens and sessions, never a service
+//!   account's (not even one it made); deleting a service account deletes
+//!   its tokens.
 //! - Times are stored as whole Unix seconds.
 
 mod sql;
@@ -24,12 +26,14 @@ mod traits;
 use time::OffsetDateTime;
 
 use tessera_core::model::PreviousSecret;
-use tessera_core::{MemberId, OrgId, ProjectKey, SecretHash, TokenId, TokenScope};
+use tessera_core::{
+    MemberId, OrgId, ProjectKey, SecretHash, ServiceAccountId, TokenId, TokenScope,
+};
 
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
-    SessionStore, Store, TokenControlStore, TokenStore,
+    ServiceAccountStore, SessionStore, Store, TokenControlStore, TokenStore,
 };
 
 /// What can go wrong in storage, in terms the server can answer with.
@@ -101,8 +105,10 @@ pub enum Unique {
     ProjectKey,
     /// Token ids are unique.
     TokenId,
-    /// A member's tokens have distinct names.
+    /// A member's (or a service account's) tokens have distinct names.
     TokenName,
+    /// Service-account names are unique within an org.
+    ServiceAccountName,
     /// Session ids are unique.
     SessionId,
 }
@@ -227,6 +233,9 @@ pub enum Change {
     Org(OrgId),
     /// A custom role of this org was created, edited or deleted.
     Roles(OrgId),
+    /// A service account's roles changed, or (`removed`) it was deleted
+    /// (its tokens with it).
+    ServiceAccount { id: ServiceAccountId, removed: bool },
 }
 
 impl Change {
@@ -234,7 +243,8 @@ impl Change {
     pub const CHANNEL: &'static str = "tessera_changes";
 
     /// The wire form: `token:<id>`, `member:<id>`, `member_removed:<id>`,
-    /// `org:<id>`, `roles:<org id>`.
+    /// `org:<id>`, `roles:<org id>`, `service_account:<id>`,
+    /// `service_account_removed:<id>`.
     pub fn to_payload(&self) -> String {
         match self {
             Self::Token(id) => format!("token:{id}"),
@@ -242,6 +252,10 @@ impl Change {
             Self::Member { id, removed: true } => format!("member_removed:{id}"),
             Self::Org(id) => format!("org:{id}"),
             Self::Roles(id) => format!("roles:{id}"),
+            Self::ServiceAccount { id, removed: false } => format!("service_account:{id}"),
+            Self::ServiceAccount { id, removed: true } => {
+                format!("service_account_removed:{id}")
+            }
         }
     }
 
@@ -260,6 +274,14 @@ impl Change {
             },
             "org" => Self::Org(OrgId::parse(id).ok()?),
             "roles" => Self::Roles(OrgId::parse(id).ok()?),
+            "service_account" => Self::ServiceAccount {
+                id: ServiceAccountId::parse(id).ok()?,
+                removed: false,
+            },
+            "service_account_removed" => Self::ServiceAccount {
+                id: ServiceAccountId::parse(id).ok()?,
+                removed: true,
+            },
             _ => return None,
         })
     }
@@ -321,6 +343,14 @@ mod tests {
             },
             Change::Org(OrgId::generate(now)),
             Change::Roles(OrgId::generate(now)),
+            Change::ServiceAccount {
+                id: ServiceAccountId::generate(now),
+                removed: false,
+            },
+            Change::ServiceAccount {
+                id: ServiceAccountId::generate(now),
+                removed: true,
+            },
         ];
         for change in changes {
             assert_eq!(Change::from_payload(&change.to_payload()), Some(change));

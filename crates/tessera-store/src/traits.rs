@@ -12,9 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use tessera_core::model::{AuditEvent, CustomRole, Member, Org, Project, Session, Token};
+use tessera_core::model::{
+    AuditEvent, CustomRole, Member, Org, Project, ServiceAccount, Session, Token,
+};
 use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, TokenId,
+    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, ServiceAccountId,
+    TokenId,
 };
 
 use crate::{
@@ -59,6 +62,42 @@ pub trait MemberStore: Send + Sync {
     ) -> Result<()>;
     /// Removes a member with its tokens and sessions.
     async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()>;
+}
+
+/// Service accounts of an org, and their tokens. Deleting one deletes its
+/// tokens; its name is unique in the org.
+#[async_trait]
+pub trait ServiceAccountStore: Send + Sync {
+    async fn create_service_account(
+        &self,
+        account: &ServiceAccount,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn get_service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Option<ServiceAccount>>;
+    /// By name.
+    async fn list_service_accounts(&self, org: &OrgId) -> Result<Vec<ServiceAccount>>;
+    /// Saves name, description, built-in role and custom roles.
+    async fn update_service_account(
+        &self,
+        account: &ServiceAccount,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    async fn delete_service_account(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+        audit: &AuditEvent,
+    ) -> Result<()>;
+    /// A service account's tokens, newest first.
+    async fn list_service_account_tokens(
+        &self,
+        org: &OrgId,
+        id: &ServiceAccountId,
+    ) -> Result<Vec<Token>>;
 }
 
 /// Custom roles. A role held by a member or a token cannot be deleted.
@@ -201,6 +240,7 @@ pub trait NodeStore: Send + Sync {
 pub trait Store:
     OrgStore
     + MemberStore
+    + ServiceAccountStore
     + RoleStore
     + ProjectStore
     + TokenStore

@@ -33,6 +33,8 @@ mod orgs;
 mod pg;
 #[path = "conformance/roles.rs"]
 mod roles;
+#[path = "conformance/service_accounts.rs"]
+mod service_accounts;
 #[path = "conformance/sessions.rs"]
 mod sessions;
 #[path = "conformance/token_controls.rs"]
@@ -113,6 +115,9 @@ macro_rules! conformance_tests {
                 token_controls::conditional_changes_recheck_the_last_use,
                 token_controls::inactive_tokens_follow_each_orgs_rule,
                 token_controls::the_inventory_filters_and_pages,
+                service_accounts::service_accounts_round_trip,
+                service_accounts::account_tokens_outlive_their_maker_and_die_with_the_account,
+                service_accounts::a_role_held_by_an_account_stays_and_changes_are_announced,
                 sessions::sessions_are_created_read_and_deleted,
                 sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,
@@ -183,6 +188,72 @@ mod sqlite_only {
         assert_eq!(
             store.list_tokens(&org.id, &owner.id).await.unwrap(),
             vec![token]
+        );
+    }
+
+    /// Migration 0005 rebuilds `tokens` on SQLite: every row, its custom
+    /// roles and its owner's cascade survive it.
+    #[tokio::test]
+    async fn the_service_account_migration_keeps_every_token_and_its_roles() {
+        use tessera_core::model::TokenOwner;
+        use tessera_core::{MemberId, OrgId, RoleKey, TokenId, TokenScope};
+        use tessera_store::TokenStore;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let file = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("old.db"))
+            .create_if_missing(true);
+        let old = sqlx::SqlitePool::connect_with(file).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&old).await.unwrap();
+        let (org, member, token) = (
+            OrgId::generate(T0),
+            MemberId::generate(T0),
+            TokenId::generate(T0),
+        );
+        for statement in [
+            format!("INSERT INTO orgs VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"),
+            format!("INSERT INTO members VALUES ('{member}', '{org}', 'a@b.c', 'A', 'owner', NULL, 0)"),
+            format!("INSERT INTO custom_roles VALUES ('{org}', 'ops', 'Ops', '[]', 0, 0)"),
+            format!(
+                "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
+                 projects, created_at) VALUES ('{token}', '{org}', '{member}', 'ci', 'tsr_...x', \
+                 zeroblob(32), 'custom_roles', '[]', 0)"
+            ),
+            format!("INSERT INTO token_custom_roles VALUES ('{org}', '{token}', 'ops', 0)"),
+        ] {
+            sqlx::query(&statement).execute(&old).await.unwrap();
+        }
+        old.close().await;
+
+        let store = SqlStore::connect(&url).await.unwrap();
+        let kept = store.get_token(&token).await.unwrap().unwrap();
+        assert_eq!(kept.owner, TokenOwner::Member(member.clone()));
+        assert_eq!(
+            kept.scope,
+            TokenScope::CustomRoles(vec![RoleKey::parse("ops").unwrap()])
+        );
+        let fx = Fx::new(&store);
+        let event = fx.event(&org, "member:delete", "m");
+        // The last owner stays, so add one before removing this one.
+        let other = crate::fixtures::member_record(&org, "o@b.c", tessera_core::BuiltinRole::Owner);
+        store
+            .create_member(&other, &fx.event(&org, "member:create", "m"))
+            .await
+            .unwrap();
+        store.delete_member(&org, &member, &event).await.unwrap();
+        assert_eq!(
+            store.get_token(&token).await.unwrap(),
+            None,
+            "the cascade holds"
         );
     }
 

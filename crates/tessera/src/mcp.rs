@@ -192,6 +192,35 @@ pub struct CreateParams {
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
+pub struct AccountTokenParams {
+    /// The service account's id (from list_service_accounts).
+    pub service_account_id: String,
+    #[serde(flatten)]
+    pub token: CreateParams,
+}
+
+impl CreateParams {
+    /// The `POST /tokens` body these parameters ask for.
+    fn request(self) -> Result<CreateTokenRequest, String> {
+        let role = self
+            .role
+            .map(|r| {
+                serde_json::from_value(json!(r.to_ascii_lowercase()))
+                    .map_err(|_| format!("role must be reader, writer, admin or owner, not {r:?}"))
+            })
+            .transpose()?;
+        Ok(CreateTokenRequest {
+            name: self.name,
+            role,
+            projects: self.projects,
+            expires_at: expiry(self.expires_in_days, self.expires_at.as_deref())?,
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct RotateParams {
     /// The token's id (from list_tokens), or "self" for the configured token.
     pub id: String,
@@ -239,21 +268,33 @@ impl Tools {
         &self,
         Parameters(p): Parameters<CreateParams>,
     ) -> Result<String, String> {
-        let role = p
-            .role
-            .map(|r| {
-                serde_json::from_value(json!(r.to_ascii_lowercase()))
-                    .map_err(|_| format!("role must be reader, writer, admin or owner, not {r:?}"))
-            })
-            .transpose()?;
-        let request = CreateTokenRequest {
-            name: p.name,
-            role,
-            projects: p.projects,
-            expires_at: expiry(p.expires_in_days, p.expires_at.as_deref())?,
-            ..Default::default()
-        };
+        let request = p.request()?;
         answer(self.client()?.create_token(&request).await)
+    }
+
+    #[tool(
+        description = "List the org's service accounts (identities for automation, such as CI, whose tokens outlive the person who made them): id, name, role.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_service_accounts(&self) -> Result<String, String> {
+        answer(self.client()?.list_service_accounts().await)
+    }
+
+    #[tool(
+        description = "Create a token for a service account (for CI and other automation); it acts with the account's current role, not yours. The answer holds the full token value this one time only: show it to the user and tell them to store it now.",
+        annotations(destructive_hint = false)
+    )]
+    async fn create_service_account_token(
+        &self,
+        Parameters(p): Parameters<AccountTokenParams>,
+    ) -> Result<String, String> {
+        let request = p.token.request()?;
+        let client = self.client()?;
+        answer(
+            client
+                .create_service_account_token(&p.service_account_id, &request)
+                .await,
+        )
     }
 
     #[tool(

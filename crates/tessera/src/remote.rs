@@ -16,6 +16,7 @@ mod credentials;
 mod input;
 mod members;
 mod output;
+mod service_accounts;
 mod session;
 mod token_controls;
 mod tokens;
@@ -40,6 +41,10 @@ pub enum RemoteCommand {
     /// Manage the org's members and their roles (admins).
     #[command(subcommand)]
     Member(members::MemberCommand),
+    /// Manage service accounts (identities for automation) and their
+    /// tokens.
+    #[command(subcommand)]
+    ServiceAccount(service_accounts::ServiceAccountCommand),
     /// Manage custom roles: named policies for members and tokens (admins).
     #[command(subcommand)]
     Role(admin::RoleCommand),
@@ -209,6 +214,7 @@ pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
     match cmd {
         RemoteCommand::Token(cmd) => tokens::run(cmd).await,
         RemoteCommand::Member(cmd) => members::run(cmd).await,
+        RemoteCommand::ServiceAccount(cmd) => service_accounts::run(cmd).await,
         RemoteCommand::Role(cmd) => admin::run_role(cmd).await,
         RemoteCommand::Project(cmd) => admin::run_project(cmd).await,
         RemoteCommand::Org(cmd) => admin::run_org(cmd).await,
@@ -272,6 +278,11 @@ pub(crate) mod tests {
         "member create --email a@b.c --role writer",
         "member update m1 --no-custom-roles",
         "member tokens m1",
+        "service-account create --name ci --role writer --custom-role ops",
+        "service-account update s1 --role reader --no-custom-roles",
+        "service-account token create s1 --name deploy --role reader --expires-in 30d",
+        "service-account token list s1 --json",
+        "service-account delete s1 --yes",
         "role create --key ops --policy-file -",
         "project create --key web",
         "project show web --json",

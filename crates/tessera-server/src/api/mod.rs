@@ -10,6 +10,7 @@ pub mod admin;
 pub mod audit;
 pub mod introspect;
 pub mod members;
+pub mod service_accounts;
 pub mod session;
 pub mod tokens;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(session::router())
         .merge(members::router())
+        .merge(service_accounts::router())
         .merge(admin::router())
         .merge(audit::router())
         .merge(tokens::router())

@@ -110,6 +110,7 @@ fn conflict_message(what: Unique) -> String {
         Unique::ProjectKey => "a project with this key already exists",
         Unique::TokenId => "a token with this id already exists",
         Unique::TokenName => "there is already a token with this name; choose another name",
+        Unique::ServiceAccountName => "a service account with this name already exists",
         Unique::SessionId => "a session with this id already exists",
     }
     .into()

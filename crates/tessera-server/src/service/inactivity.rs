@@ -79,7 +79,7 @@ async fn act(state: &AppState, inactive: &InactiveToken) -> ServiceResult<bool> 
         Actor::default(),
         None,
         action,
-        resource::token(&token.member_id, &token.id),
+        resource::owned_token(&token.owner, &token.id),
         details,
     );
     let store = &state.store;

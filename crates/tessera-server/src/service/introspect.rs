@@ -3,7 +3,7 @@
 
 use tessera_api::Introspection;
 use tessera_core::permission::TokenScope;
-use tessera_core::resource;
+use tessera_core::resource::Resource;
 use tessera_engine::Verified;
 
 use super::{Call, ServiceError, ServiceResult};
@@ -29,7 +29,7 @@ pub async fn introspect(
         return Ok(Introspection::inactive());
     }
     let token = verified.token();
-    let target = resource::token(&token.member_id, &token.id);
+    let target = token.resource();
     if !caller.allows(INTROSPECT, &target) {
         return Err(ServiceError::forbidden(INTROSPECT, &target));
     }
@@ -42,9 +42,14 @@ fn caller_ip(call: &Call) -> Option<std::net::IpAddr> {
 }
 
 fn active(verified: &Verified, issuer: &str) -> Introspection {
-    let (token, member) = (verified.token(), verified.member());
+    let token = verified.token();
+    let (sub, username, role) = match (verified.member(), verified.service_account()) {
+        (Some(m), _) => (m.id.to_string(), m.email.clone(), m.role),
+        (None, Some(a)) => (a.id.to_string(), a.name.clone(), a.role),
+        (None, None) => (String::new(), String::new(), verified.permissions().role),
+    };
     let mut scope: Vec<String> = match &token.scope {
-        TokenScope::Inherit => vec![format!("role:{}", member.role)],
+        TokenScope::Inherit => vec![format!("role:{role}")],
         TokenScope::Role(role) => vec![format!("role:{role}")],
         TokenScope::CustomRoles(keys) => keys.iter().map(|k| format!("role:{k}")).collect(),
         TokenScope::Policy(_) => vec!["policy".into()],
@@ -54,8 +59,8 @@ fn active(verified: &Verified, issuer: &str) -> Introspection {
         active: true,
         token_type: Some("bearer".into()),
         client_id: Some(token.id.to_string()),
-        sub: Some(member.id.to_string()),
-        username: Some(member.email.clone()),
+        sub: Some(sub),
+        username: Some(username),
         exp: token.expires_at.map(|at| at.unix_timestamp()),
         iat: Some(token.created_at.unix_timestamp()),
         iss: Some(issuer.to_owned()),

@@ -102,29 +102,13 @@ pub async fn update(
     let (state, caller, now) = call.parts();
     let mut member = load(call, id).await?;
     caller.require("member:update", &resource::member(&member.id))?;
-    let role = request.role.unwrap_or(member.role);
-    let custom_roles = match request.custom_roles {
-        Some(keys) if keys.is_empty() => Vec::new(),
-        Some(keys) => parse_role_keys(&keys)?,
-        None => member.custom_roles.clone(),
-    };
-    let added: Vec<RoleKey> = custom_roles
-        .iter()
-        .filter(|k| !member.custom_roles.contains(k))
-        .cloned()
-        .collect();
-    let removed: Vec<RoleKey> = member
-        .custom_roles
-        .iter()
-        .filter(|k| !custom_roles.contains(k))
-        .cloned()
-        .collect();
-    let grantor = caller.grantor();
-    check_member_change(grantor.effective_rank(), Some(member.role), Some(role))?;
-    if role > member.role {
-        grantor.check_member_grant()?;
-    }
-    grantor.check_custom_roles_change(member.id == caller.member.id, &added, &removed)?;
+    let on_self = caller.member().is_some_and(|me| me.id == member.id);
+    let (role, custom_roles) = role_change(
+        caller,
+        (member.role, &member.custom_roles),
+        (request.role, request.custom_roles),
+        on_self,
+    )?;
     let details = json!({ "from": { "role": member.role, "custom_roles": member.custom_roles },
                           "to": { "role": role, "custom_roles": custom_roles } });
     let target = resource::member(&member.id);
@@ -137,6 +121,44 @@ pub async fn update(
     member.role = role;
     member.custom_roles = custom_roles;
     Ok(member_response(&member))
+}
+
+/// The built-in role and custom roles a change asks for (`requested`;
+/// `None` keeps the `current` one, `[]` removes all custom roles), checked
+/// against the grant rules: the rank rule, a whole role to raise a role,
+/// and custom roles only by admins and owners, never on oneself
+/// (`on_self`). Members and service accounts are given roles by this one
+/// function.
+pub(crate) fn role_change(
+    caller: &Caller,
+    current: (BuiltinRole, &[RoleKey]),
+    requested: (Option<BuiltinRole>, Option<Vec<String>>),
+    on_self: bool,
+) -> ServiceResult<(BuiltinRole, Vec<RoleKey>)> {
+    let (current_role, current_custom) = current;
+    let role = requested.0.unwrap_or(current_role);
+    let custom_roles = match requested.1 {
+        Some(keys) if keys.is_empty() => Vec::new(),
+        Some(keys) => parse_role_keys(&keys)?,
+        None => current_custom.to_vec(),
+    };
+    let added: Vec<RoleKey> = custom_roles
+        .iter()
+        .filter(|k| !current_custom.contains(k))
+        .cloned()
+        .collect();
+    let removed: Vec<RoleKey> = current_custom
+        .iter()
+        .filter(|k| !custom_roles.contains(k))
+        .cloned()
+        .collect();
+    let grantor = caller.grantor();
+    check_member_change(grantor.effective_rank(), Some(current_role), Some(role))?;
+    if role > current_role {
+        grantor.check_member_grant()?;
+    }
+    grantor.check_custom_roles_change(on_self, &added, &removed)?;
+    Ok((role, custom_roles))
 }
 
 /// Removes a member: their tokens and sessions stop working at once.
@@ -176,7 +198,7 @@ pub fn may_list_tokens(caller: &Caller, member: &MemberResponse) -> bool {
 /// The rule `list_tokens` and [`may_list_tokens`] share.
 fn tokens_listable(caller: &Caller, id: &MemberId) -> bool {
     let all = format!("{}:token/*", resource::member(id));
-    caller.allows("token:read", &all) || *id == caller.member.id
+    caller.allows("token:read", &all) || caller.member().is_some_and(|me| me.id == *id)
 }
 
 /// May the caller change or remove a member holding `role` at all (the
@@ -237,15 +259,16 @@ pub fn grantable_roles(caller: &Caller) -> Vec<BuiltinRole> {
         .collect()
 }
 
-fn optional_role_keys(keys: Option<Vec<String>>) -> ServiceResult<Vec<RoleKey>> {
+pub(crate) fn optional_role_keys(keys: Option<Vec<String>>) -> ServiceResult<Vec<RoleKey>> {
     match keys {
         Some(keys) if !keys.is_empty() => parse_role_keys(&keys),
         _ => Ok(Vec::new()),
     }
 }
 
-/// The grant rules for a new member (see the module docs).
-fn check_new_member_grant(
+/// The grant rules for a new member or service account (see the module
+/// docs).
+pub(crate) fn check_new_member_grant(
     caller: &Caller,
     role: BuiltinRole,
     new_custom_roles: &[RoleKey],

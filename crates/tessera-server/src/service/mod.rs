@@ -13,6 +13,7 @@
 //! - It answers with `tessera_api` response types (what both front ends
 //!   show) or a [`ServiceError`].
 
+mod account_tokens;
 pub mod audit;
 pub mod caller;
 mod error;
@@ -23,6 +24,7 @@ pub mod members;
 pub mod org;
 pub mod projects;
 pub mod roles;
+pub mod service_accounts;
 pub mod sessions;
 pub mod token_controls;
 pub mod tokens;
@@ -32,7 +34,7 @@ use tessera_core::model::AuditEvent;
 use tessera_store::StoreError;
 use time::OffsetDateTime;
 
-pub use caller::Caller;
+pub use caller::{Caller, Identity};
 pub use error::{ServiceError, ServiceResult};
 
 use crate::state::AppState;

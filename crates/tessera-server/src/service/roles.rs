@@ -41,7 +41,7 @@ fn check_write(caller: &Caller, action: &str, key: &RoleKey, policy: &Policy) ->
     caller.require(action, &resource::role(key))?;
     caller
         .grantor()
-        .check_role_write(key, &caller.member.custom_roles)?;
+        .check_role_write(key, caller.custom_roles())?;
     Ok(())
 }
 
@@ -58,7 +58,7 @@ pub fn may_update(caller: &Caller, key: &str) -> bool {
         caller.allows("role:update", &resource::role(&key))
             && caller
                 .grantor()
-                .check_role_write(&key, &caller.member.custom_roles)
+                .check_role_write(&key, caller.custom_roles())
                 .is_ok()
     })
 }

@@ -179,7 +179,7 @@ fn member_event(
 pub async fn logout(call: &Call) -> ServiceResult<()> {
     let (state, caller, now) = call.parts();
     let id_hash = caller.require_session()?;
-    let target = resource::member(&caller.member.id);
+    let target = resource::member(&caller.require_member()?.id);
     let event = event(state, caller, now, "session:delete", target, json!({}));
     state.store.delete_session(&id_hash, Some(&event)).await?;
     Ok(())
@@ -189,7 +189,10 @@ pub async fn logout(call: &Call) -> ServiceResult<()> {
 pub fn me(call: &Call) -> MeResponse {
     let (state, caller, _) = call.parts();
     MeResponse {
-        member: member_response(&caller.member),
+        member: caller.member().map(member_response),
+        service_account: caller
+            .service_account()
+            .map(super::service_accounts::account_response),
         org: org_response(&caller.org),
         authenticated_by: if caller.token().is_some() {
             "token"
@@ -206,23 +209,24 @@ pub fn me(call: &Call) -> MeResponse {
 pub async fn change_password(call: &Call, request: ChangePasswordRequest) -> ServiceResult<()> {
     let (state, caller, now) = call.parts();
     let keep = caller.require_session()?;
+    let member = caller.require_member()?;
     // Guessing the current password from a stolen session is password
     // guessing too: the same throttle as logins, for this account and IP.
     let ip = caller.ip.as_deref();
-    if let Err(blocked) = state.login_throttle.attempt(&caller.member.email, ip, now) {
+    if let Err(blocked) = state.login_throttle.attempt(&member.email, ip, now) {
         return Err(ServiceError::TooManyRequests {
             message: "too many wrong passwords; try again later".into(),
             retry_after_secs: blocked.retry_after_secs,
         });
     }
-    let current = caller.member.password_hash.clone();
+    let current = member.password_hash.clone();
     if !secrets::verify_password(request.current_password, current).await? {
         return Err(ServiceError::NotAllowed(WRONG_PASSWORD.into()));
     }
-    state.login_throttle.succeeded(&caller.member.email, ip);
+    state.login_throttle.succeeded(&member.email, ip);
     validate_password(&request.new_password)?;
     let hash = secrets::hash_password(request.new_password).await?;
-    let target = resource::member(&caller.member.id);
+    let target = resource::member(&member.id);
     let event = event(
         state,
         caller,
@@ -231,13 +235,10 @@ pub async fn change_password(call: &Call, request: ChangePasswordRequest) -> Ser
         target,
         json!({}),
     );
+    state.store.set_password(&member.id, &hash, &event).await?;
     state
         .store
-        .set_password(&caller.member.id, &hash, &event)
-        .await?;
-    state
-        .store
-        .delete_member_sessions(&caller.member.id, Some(&keep))
+        .delete_member_sessions(&member.id, Some(&keep))
         .await?;
     Ok(())
 }

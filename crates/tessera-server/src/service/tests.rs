@@ -121,7 +121,7 @@ async fn operations_refuse_what_the_caller_may_not_do() {
     assert!(matches!(refused, Err(ServiceError::NotAllowed(m)) if m.contains("owner")));
 
     // And the reader cannot remove the owner.
-    let refused = members::delete(&reader, owner.caller.member.id.as_str()).await;
+    let refused = members::delete(&reader, owner.caller.member().unwrap().id.as_str()).await;
     assert!(matches!(refused, Err(ServiceError::Forbidden { .. })));
 }
 
@@ -150,7 +150,7 @@ async fn front_ends_are_told_what_the_caller_may_do() {
     let reader = add_member(&state, &owner, "reader@acme.test", BuiltinRole::Reader).await;
     let writer = add_member(&state, &owner, "writer@acme.test", BuiltinRole::Writer).await;
     let admin = add_member(&state, &owner, "admin@acme.test", BuiltinRole::Admin).await;
-    let me = |c: &Call| members::member_response(&c.caller.member);
+    let me = |c: &Call| members::member_response(c.caller.member().unwrap());
     let (owner_m, reader_m) = (me(&owner), me(&reader));
 
     for (call, is_admin) in [(&reader, false), (&writer, false), (&admin, true)] {
@@ -160,7 +160,7 @@ async fn front_ends_are_told_what_the_caller_may_do() {
         assert_eq!(members::may_remove(c, &reader_m), is_admin);
         assert_eq!(
             members::may_list_tokens(c, &reader_m),
-            is_admin || c.member.id == reader.caller.member.id
+            is_admin || c.member().unwrap().id == reader.caller.member().unwrap().id
         );
         assert_eq!(roles::may_create(c), is_admin);
         assert_eq!(roles::may_update(c, "ops"), is_admin);

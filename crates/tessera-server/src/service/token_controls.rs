@@ -51,9 +51,18 @@ pub fn may_toggle(caller: &Caller, token: &TokenResponse) -> bool {
         Some(_) => "token:enable",
         None => "token:disable",
     };
-    match (token.member_id.parse(), token.id.parse()) {
-        (Ok(member), Ok(id)) => caller.allows_on(action, &resource::token(&member, &id), &id),
-        _ => false,
+    let Ok(id) = token.id.parse::<tessera_core::TokenId>() else {
+        return false;
+    };
+    match (&token.member_id, &token.service_account_id) {
+        (Some(member), _) => member
+            .parse()
+            .is_ok_and(|m| caller.allows_on(action, &resource::token(&m, &id), &id)),
+        // A service account's tokens are managed as the account's.
+        (None, Some(account)) => account.parse().is_ok_and(|a| {
+            caller.allows(super::caller::MANAGE_TOKENS, &resource::service_account(&a))
+        }),
+        (None, None) => false,
     }
 }
 
@@ -62,10 +71,9 @@ pub fn may_toggle(caller: &Caller, token: &TokenResponse) -> bool {
 async fn visible(call: &Call, id: &str, action: &str) -> ServiceResult<Token> {
     let (_, caller, _) = call.parts();
     let token = load(call, id).await?;
-    let target = resource::token(&token.member_id, &token.id);
-    if !caller.allows_on("token:read", &target, &token.id) {
+    if !caller.allows_token("token:read", &token) {
         return Err(ServiceError::not_found("token"));
     }
-    caller.require_on(action, &target, &token.id)?;
+    caller.require_token(action, &token)?;
     Ok(token)
 }

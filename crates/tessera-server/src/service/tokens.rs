@@ -13,8 +13,9 @@ use tessera_api::{
 };
 use tessera_core::lifecycle::{check_grace, check_rotation, validate_name, MAX_NAME_CHARS};
 use tessera_core::model::{AuditEvent, PreviousSecret, Token};
+use tessera_core::resource::{self, Resource};
 use tessera_core::token::NewToken;
-use tessera_core::{resource, BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, TokenScope};
+use tessera_core::{BuiltinRole, Policy, ProjectKey, RoleKey, TokenId, TokenOwner, TokenScope};
 use tessera_store::{Rotation, StoreError, TokenChanges};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -24,14 +25,24 @@ use crate::state::AppState;
 /// Most projects (or custom roles) one token may be restricted to.
 const MAX_PROJECTS: usize = 100;
 
-/// The caller's own tokens they may read, newest first (metadata only).
+/// The caller's own tokens they may read, newest first (metadata only);
+/// a service account's call lists the account's.
 pub async fn list(call: &Call) -> ServiceResult<TokenList> {
     let (state, caller, _) = call.parts();
-    let tokens = state
-        .store
-        .list_tokens(&caller.org.id, &caller.member.id)
-        .await?;
+    let tokens = owned_tokens(state, &caller.org.id, &caller.owner()).await?;
     Ok(readable_list(call, tokens))
+}
+
+/// `owner`'s tokens in `org`, newest first.
+pub(crate) async fn owned_tokens(
+    state: &AppState,
+    org: &tessera_core::OrgId,
+    owner: &TokenOwner,
+) -> ServiceResult<Vec<Token>> {
+    Ok(match owner {
+        TokenOwner::Member(id) => state.store.list_tokens(org, id).await?,
+        TokenOwner::ServiceAccount(id) => state.store.list_service_account_tokens(org, id).await?,
+    })
 }
 
 /// The tokens `caller` may read, as a list response.
@@ -39,15 +50,27 @@ pub(crate) fn readable_list(call: &Call, tokens: Vec<Token>) -> TokenList {
     let (state, caller, _) = call.parts();
     let items = tokens
         .iter()
-        .filter(|t| caller.allows_on("token:read", &resource::token(&t.member_id, &t.id), &t.id))
+        .filter(|t| caller.allows_token("token:read", t))
         .map(|t| token_response(state, t))
         .collect();
     TokenList { items }
 }
 
-/// A new token for the caller; the answer carries its value, this once.
+/// A new token for the caller (a service account's call: for the
+/// account); the answer carries its value, this once.
 pub async fn create(
     call: &Call,
+    request: CreateTokenRequest,
+) -> ServiceResult<CreatedTokenResponse> {
+    create_for(call, call.caller.owner(), request).await
+}
+
+/// A new token for `owner`, which the caller may mint tokens for (checked
+/// here for a member, by the caller for a service account); the answer
+/// carries its value, this once.
+pub(crate) async fn create_for(
+    call: &Call,
+    owner: TokenOwner,
     request: CreateTokenRequest,
 ) -> ServiceResult<CreatedTokenResponse> {
     let (state, caller, now) = call.parts();
@@ -55,15 +78,17 @@ pub async fn create(
     let scope = scope_from(request.role, request.custom_roles, request.policy)?;
     let expires_at = request.expires_at.map(whole_seconds_utc);
     let minted = state.format.generate(now);
-    caller.require(
-        "token:create",
-        &resource::token(&caller.member.id, &minted.id),
-    )?;
+    if let TokenOwner::ServiceAccount(account) = &owner {
+        super::account_tokens::check_may_mint(call, account).await?;
+    } else {
+        caller.require("token:create", &resource::owned_token(&owner, &minted.id))?;
+    }
     caller.grantor().check_grant(&scope)?;
     let projects = projects_from(call, request.projects).await?;
     caller.org.token_policy.check_expiry(now, expires_at)?;
     let token = new_token_record(
         caller,
+        owner,
         &minted,
         request.name,
         scope,
@@ -79,10 +104,7 @@ pub async fn create(
 pub async fn show(call: &Call, id: &str) -> ServiceResult<TokenResponse> {
     let (state, caller, _) = call.parts();
     let token = load(call, id).await?;
-    let target = resource::token(&token.member_id, &token.id);
-    if !caller.allows_on("token:read", &target, &token.id) {
-        return Err(ServiceError::forbidden("token:read", &target));
-    }
+    caller.require_token("token:read", &token)?;
     Ok(token_response(state, &token))
 }
 
@@ -138,10 +160,7 @@ pub async fn update(
 pub async fn delete(call: &Call, id: &str) -> ServiceResult<()> {
     let (state, caller, _) = call.parts();
     let token = load(call, id).await?;
-    caller.require(
-        "token:delete",
-        &resource::token(&token.member_id, &token.id),
-    )?;
+    caller.require_token("token:delete", &token)?;
     let event = token_event(call, "token:delete", &token, json!({}));
     state
         .store
@@ -162,10 +181,7 @@ pub async fn clone(
     let name = match request.name {
         Some(name) => name,
         None => {
-            let own = state
-                .store
-                .list_tokens(&caller.org.id, &caller.member.id)
-                .await?;
+            let own = owned_tokens(state, &caller.org.id, &source.owner).await?;
             copy_name(&source.name, |n| own.iter().any(|t| t.name == n))
         }
     };
@@ -176,12 +192,15 @@ pub async fn clone(
         .token_policy
         .check_expiry(now, source.expires_at)?;
     let minted = state.format.generate(now);
-    caller.require(
-        "token:create",
-        &resource::token(&caller.member.id, &minted.id),
-    )?;
+    if source.owner.member().is_some() {
+        caller.require(
+            "token:create",
+            &resource::owned_token(&source.owner, &minted.id),
+        )?;
+    }
     let token = new_token_record(
         caller,
+        source.owner.clone(),
         &minted,
         name,
         source.scope.clone(),
@@ -302,19 +321,27 @@ pub(crate) async fn load(call: &Call, id: &str) -> ServiceResult<Token> {
     }
 }
 
-/// Loads a token the caller owns and checks `action` on it.
+/// Loads a token the caller owns (a member's own; or a service account's
+/// whose tokens the caller may mint) and checks `action` on it.
 async fn load_own(call: &Call, id: &str, action: &str) -> ServiceResult<Token> {
     let (_, caller, _) = call.parts();
     let token = load(call, id).await?;
-    let target = resource::token(&token.member_id, &token.id);
-    if token.member_id != caller.member.id {
-        caller.require("token:read", &target)?;
+    if let TokenOwner::ServiceAccount(account) = &token.owner {
+        caller.require_token(action, &token)?;
+        let on_itself = caller.token().is_some_and(|t| t.id == token.id);
+        if !on_itself {
+            super::account_tokens::check_may_mint(call, account).await?;
+        }
+        return Ok(token);
+    }
+    if caller.owner() != token.owner {
+        caller.require_token("token:read", &token)?;
         return Err(ServiceError::NotAllowed(format!(
             "only the token's owner can {}",
             action.trim_start_matches("token:")
         )));
     }
-    caller.require_on(action, &target, &token.id)?;
+    caller.require_token(action, &token)?;
     Ok(token)
 }
 
@@ -427,8 +454,10 @@ async fn projects_from(
     Ok(parsed)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn new_token_record(
     caller: &Caller,
+    owner: TokenOwner,
     minted: &NewToken,
     name: String,
     scope: TokenScope,
@@ -439,7 +468,7 @@ fn new_token_record(
     Token {
         id: minted.id.clone(),
         org_id: caller.org.id.clone(),
-        member_id: caller.member.id.clone(),
+        owner,
         name,
         snippet: minted.snippet.clone(),
         secret_hash: minted.secret_hash,
@@ -467,8 +496,7 @@ pub(crate) fn token_event(
         map.entry("name").or_insert_with(|| json!(token.name));
         map.entry("snippet").or_insert_with(|| json!(token.snippet));
     }
-    let target = resource::token(&token.member_id, &token.id);
-    event(state, caller, now, action, target, details)
+    event(state, caller, now, action, token.resource(), details)
 }
 
 /// Stores a new token (created or cloned) with its audit event; the answer
@@ -517,7 +545,8 @@ pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
         id: token.id.to_string(),
         name: token.name.clone(),
         snippet: token.snippet.clone(),
-        member_id: token.member_id.to_string(),
+        member_id: token.owner.member().map(|m| m.to_string()),
+        service_account_id: token.owner.service_account().map(|a| a.to_string()),
         role,
         custom_roles,
         policy,
@@ -538,6 +567,9 @@ fn owner_removed(err: StoreError) -> ServiceError {
     match err {
         StoreError::UnknownReference(what) if what.starts_with("member") => {
             ServiceError::Unauthenticated("this member was removed from the organization".into())
+        }
+        StoreError::UnknownReference(what) if what.starts_with("service account") => {
+            ServiceError::not_found("service account")
         }
         other => other.into(),
     }

@@ -236,16 +236,29 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
     let mut response = Response::new(axum::body::Body::empty());
     *response.headers_mut() = crate::headers::secured_headers(false);
     let out = response.headers_mut();
-    let member = verified.member();
+    // A member's token names the member (and email); a service account's
+    // names the account, never a member.
+    let (who, email, role) = match (verified.member(), verified.service_account()) {
+        (Some(m), _) => (
+            (&X_TESSERA_MEMBER, m.id.as_str()),
+            Some(m.email.as_str()),
+            m.role,
+        ),
+        (None, Some(a)) => ((&X_TESSERA_SERVICE_ACCOUNT, a.id.as_str()), None, a.role),
+        (None, None) => return Err(rejection_error(tessera_engine::Rejection::Invalid)),
+    };
     for (name, value) in [
-        (&X_TESSERA_MEMBER, member.id.as_str()),
+        who,
         (&X_TESSERA_ORG, verified.org().key.as_str()),
         (&X_TESSERA_TOKEN_ID, verified.token().id.as_str()),
         // An email that is not header-safe text (non-ASCII) is left out
         // rather than mangled; the member id always identifies.
-        (&X_TESSERA_EMAIL, member.email.as_str()),
-        (&X_TESSERA_ROLE, member.role.as_str()),
+        (&X_TESSERA_EMAIL, email.unwrap_or("")),
+        (&X_TESSERA_ROLE, role.as_str()),
     ] {
+        if value.is_empty() {
+            continue;
+        }
         if let Ok(v) = HeaderValue::from_str(value) {
             out.insert(name.clone(), v);
         }
@@ -256,6 +269,7 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
 // Made at compile time: `HeaderName::from_static` at run time would look
 // each name up among the standard ones on every answer of this hot path.
 const X_TESSERA_MEMBER: HeaderName = HeaderName::from_static("x-tessera-member");
+const X_TESSERA_SERVICE_ACCOUNT: HeaderName = HeaderName::from_static("x-tessera-service-account");
 const X_TESSERA_ORG: HeaderName = HeaderName::from_static("x-tessera-org");
 const X_TESSERA_TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
 const X_TESSERA_EMAIL: HeaderName = HeaderName::from_static("x-tessera-email");

@@ -233,7 +233,7 @@ async fn revoke_leaked(
         Actor::default(),
         ip.map(str::to_owned),
         "token:delete",
-        resource::token(&token.member_id, &token.id),
+        resource::owned_token(&token.owner, &token.id),
         details,
     );
     match state.store.delete_token(&token.id, &event).await {

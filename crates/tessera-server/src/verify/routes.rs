@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tessera_api::{VerifiedToken, VerifyRequest, VerifyResponse};
+use tessera_api::{VerifiedServiceAccount, VerifiedToken, VerifyRequest, VerifyResponse};
 
 use super::{check_question, verify_token};
 use crate::error::ApiResult;
@@ -40,7 +40,11 @@ fn verified_token(v: &Verified) -> VerifiedToken {
     VerifiedToken {
         id: v.token().id.to_string(),
         name: v.token().name.clone(),
-        member: v.member().id.to_string(),
+        member: v.member().map(|m| m.id.to_string()),
+        service_account: v.service_account().map(|a| VerifiedServiceAccount {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+        }),
         org: v.org().key.to_string(),
         projects: v.token().projects.iter().map(|p| p.to_string()).collect(),
         expires_at: v.token().expires_at,
@@ -171,7 +175,17 @@ impl Answer {
             out.extend_from_slice(b",\"name\":");
             write_json_str(out, &v.token().name);
             out.extend_from_slice(b",\"member\":");
-            write_json_str(out, v.member().id.as_str());
+            match v.member() {
+                Some(member) => write_json_str(out, member.id.as_str()),
+                None => out.extend_from_slice(b"null"),
+            }
+            if let Some(account) = v.service_account() {
+                out.extend_from_slice(b",\"service_account\":{\"id\":");
+                write_json_str(out, account.id.as_str());
+                out.extend_from_slice(b",\"name\":");
+                write_json_str(out, &account.name);
+                out.push(b'}');
+            }
             out.extend_from_slice(b",\"org\":");
             write_json_str(out, v.org().key.as_str());
             out.extend_from_slice(b",\"projects\":[");

@@ -31,7 +31,7 @@ fn account_page(user: &WebUser, notice: Option<&'static str>, problems: Problems
     } else {
         problems.status()
     };
-    let member = &user.call.caller.member;
+    let member = &user.member;
     page(
         status,
         &AccountPage {

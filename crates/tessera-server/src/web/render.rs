@@ -9,7 +9,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::auth::Caller;
-use crate::service::{audit, members, org, projects, roles};
+use crate::service::{audit, members, org, projects, roles, service_accounts};
 
 /// What the header and navigation need: who is logged in, and the CSRF
 /// token for the log-out button.
@@ -33,6 +33,7 @@ pub struct NavUser {
 /// (Only links: each page's actions are checked by the service.)
 pub struct AdminNav {
     pub members: bool,
+    pub service_accounts: bool,
     pub roles: bool,
     pub projects: bool,
     pub policy: bool,
@@ -46,6 +47,8 @@ impl AdminNav {
         let any = |action: &str, resource: &str| caller.allows(action, resource);
         Self {
             members: any("member:update", "member/*") || members::may_add(caller),
+            service_accounts: any("service_account:manage_tokens", "service_account/*")
+                || service_accounts::may_create(caller),
             roles: any("role:update", "role/*") || roles::may_create(caller),
             projects: projects::may_create(caller) || any("project:delete", "proj/*"),
             policy: org::may_update(caller),
@@ -66,9 +69,17 @@ impl Layout {
             title: title.into(),
             section,
             user: Some(NavUser {
-                name: caller.member.name.clone(),
-                email: caller.member.email.clone(),
-                role: caller.member.role.to_string(),
+                name: caller.member().map_or_else(
+                    || {
+                        caller
+                            .service_account()
+                            .map(|a| a.name.clone())
+                            .unwrap_or_default()
+                    },
+                    |m| m.name.clone(),
+                ),
+                email: caller.member().map(|m| m.email.clone()).unwrap_or_default(),
+                role: caller.role().to_string(),
                 org: caller.org.name.clone(),
                 admin: AdminNav::of(caller),
                 csrf: csrf.to_owned(),

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use tessera_api::LoginRequest;
+use tessera_core::model::Member;
 
 use super::forms::{failed, read_form, FormData, Problems, WebForm, CSRF_FIELD};
 use super::login_csrf;
@@ -30,6 +31,8 @@ const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
 /// token for the forms on the page.
 pub struct WebUser {
     pub call: Call,
+    /// The member signed in (a session is always a member's).
+    pub member: Member,
     pub csrf: String,
 }
 
@@ -39,7 +42,7 @@ impl WebUser {
     }
 
     pub fn member_id(&self) -> &str {
-        self.call.caller.member.id.as_str()
+        self.member.id.as_str()
     }
 }
 
@@ -53,6 +56,7 @@ impl FromRequestParts<AppState> for WebUser {
         };
         match from_session(state, &secret, ip).await {
             Ok(caller) => Ok(Self {
+                member: caller.member().cloned().ok_or_else(|| to_login(parts))?,
                 call: Call::new(state, caller),
                 csrf: secrets::csrf_token(&secret),
             }),

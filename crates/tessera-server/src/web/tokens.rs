@@ -367,13 +367,12 @@ async fn show_page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
-            own: token.member_id == user.call.caller.member.id.as_str(),
+            own: token.member_id.as_deref() == Some(user.member_id()),
             toggle: token_controls::may_toggle(&user.call.caller, &token),
             rotatable: tokens::rotatable(&token),
-            back: if token.member_id == user.call.caller.member.id.as_str() {
-                "/tokens".into()
-            } else {
-                format!("/admin/members/{}", token.member_id)
+            back: match &token.member_id {
+                Some(member) if member != user.member_id() => format!("/admin/members/{member}"),
+                _ => "/tokens".into(),
             },
             token: TokenView::new(&token, user.call.now),
             notice,

@@ -1,7 +1,7 @@
 //! [`SqlStore`]: the one implementation of the storage traits, on SQLite
 //! (the default, one node) or PostgreSQL (shared by several nodes). The SQL
-//! is written once, one file per aggregate (`orgs`, `members`, `roles`,
-//! `projects`, `tokens`, `sessions`, `audit`), each holding its statements
+//! is written once, one file per aggregate (`orgs`, `members`,
+//! `service_accounts`, `roles`, `projects`, `tokens`, `sessions`, `audit`), each holding its statements
 //! and how its rows decode: a new stored field is a change to one of them
 //! (and a migration). [`dialect`] holds what differs between the two
 //! databases, [`feed`] PostgreSQL's change feed, [`rows`] how a column
@@ -35,6 +35,7 @@ mod orgs;
 mod projects;
 mod roles;
 mod rows;
+mod service_accounts;
 mod sessions;
 mod token_controls;
 mod tokens;

@@ -86,8 +86,9 @@ impl RoleStore for SqlStore {
         }
         let members = holders(&mut tx, "member_custom_roles", org, key).await?;
         let tokens = holders(&mut tx, "token_custom_roles", org, key).await?;
-        if members + tokens > 0 {
-            return Err(in_use(key, members, tokens));
+        let accounts = holders(&mut tx, "service_account_custom_roles", org, key).await?;
+        if members + tokens + accounts > 0 {
+            return Err(in_use(key, members, tokens, accounts));
         }
         sqlx::query("DELETE FROM custom_roles WHERE org_id = $1 AND key = $2")
             .bind(org.as_str())
@@ -116,7 +117,7 @@ async fn holders(
     .map_err(db)
 }
 
-fn in_use(key: &RoleKey, members: i64, tokens: i64) -> StoreError {
+fn in_use(key: &RoleKey, members: i64, tokens: i64, accounts: i64) -> StoreError {
     let plural = |n: i64, what: &str| {
         if n == 1 {
             format!("1 {what}")
@@ -124,8 +125,13 @@ fn in_use(key: &RoleKey, members: i64, tokens: i64) -> StoreError {
             format!("{n} {what}s")
         }
     };
+    let accounts = if accounts > 0 {
+        format!(" and {}", plural(accounts, "service account"))
+    } else {
+        String::new()
+    };
     StoreError::InUse(format!(
-        "role {key} is held by {} and {}",
+        "role {key} is held by {} and {}{accounts}",
         plural(members, "member"),
         plural(tokens, "token")
     ))

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use sqlx::AnyConnection;
 
 use tessera_core::model::{AuditEvent, Token};
-use tessera_core::{MemberId, OrgId, TokenId};
+use tessera_core::{MemberId, OrgId, ServiceAccountId, TokenId, TokenOwner};
 
 use sqlx::any::AnyRow;
 use tessera_core::model::PreviousSecret;
@@ -62,25 +62,31 @@ impl TokenStore for SqlStore {
         // told from an id clash by the statement rather than by the error's
         // text. Two PostgreSQL nodes racing past it meet the index, which
         // names itself.
-        let taken = sqlx::query("SELECT 1 FROM tokens WHERE member_id = $1 AND name = $2")
-            .bind(token.member_id.as_str())
-            .bind(&token.name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+        let (member, account) = owner_columns(&token.owner);
+        let taken = sqlx::query(&format!(
+            "SELECT 1 FROM tokens WHERE {} = $1 AND name = $2",
+            owner_column(&token.owner)
+        ))
+        .bind(token.owner.id_str())
+        .bind(&token.name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         if taken.is_some() {
             return Err(StoreError::Conflict(Unique::TokenName));
         }
         sqlx::query(
-            "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
-             scope_role, scope_policy, projects, created_at, expires_at, last_used_at, \
-             last_used_ip, rotated_at, previous_hash, previous_valid_until, disabled_at) \
+            "INSERT INTO tokens (id, org_id, member_id, service_account_id, name, snippet, \
+             secret_hash, scope_kind, scope_role, scope_policy, projects, created_at, expires_at, \
+             last_used_at, last_used_ip, rotated_at, previous_hash, previous_valid_until, \
+             disabled_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18)",
+             $18, $19)",
         )
         .bind(token.id.as_str())
         .bind(token.org_id.as_str())
-        .bind(token.member_id.as_str())
+        .bind(member)
+        .bind(account)
         .bind(&token.name)
         .bind(&token.snippet)
         .bind(&token.secret_hash.0[..])
@@ -100,7 +106,7 @@ impl TokenStore for SqlStore {
         .await
         .map_err(|e| {
             let what = token_unique(&e);
-            insert_error(e, what, || format!("member {}", token.member_id))
+            insert_error(e, what, || owner_name(&token.owner))
         })?;
         insert_role_grants(
             &mut tx,
@@ -120,12 +126,8 @@ impl TokenStore for SqlStore {
     }
 
     async fn list_tokens(&self, org: &OrgId, member: &MemberId) -> Result<Vec<Token>> {
-        let sql = format!(
-            "{} WHERE t.org_id = $1 AND t.member_id = $2 ORDER BY t.created_at DESC, t.id DESC",
-            token_select(&self.dialect)
-        );
-        let query = sqlx::query(&sql).bind(org.as_str()).bind(member.as_str());
-        all(query, &self.pool, from_row).await
+        self.owned_tokens(org, &TokenOwner::Member(member.clone()))
+            .await
     }
 
     async fn update_token(
@@ -236,6 +238,17 @@ impl TokenStore for SqlStore {
 }
 
 impl SqlStore {
+    /// `owner`'s tokens in `org`, newest first.
+    pub(super) async fn owned_tokens(&self, org: &OrgId, owner: &TokenOwner) -> Result<Vec<Token>> {
+        let sql = format!(
+            "{} WHERE t.org_id = $1 AND t.{} = $2 ORDER BY t.created_at DESC, t.id DESC",
+            token_select(&self.dialect),
+            owner_column(owner)
+        );
+        let query = sqlx::query(&sql).bind(org.as_str()).bind(owner.id_str());
+        all(query, &self.pool, from_row).await
+    }
+
     pub(super) async fn fetch_token(
         &self,
         conn: &mut AnyConnection,
@@ -362,7 +375,7 @@ pub(super) fn token_select(dialect: &Dialect) -> String {
 pub(super) fn token_columns(dialect: &Dialect) -> String {
     let custom_roles = granted_roles(dialect, "token_custom_roles", "token_id", "t");
     format!(
-        "SELECT t.id, t.org_id, t.member_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
+        "SELECT t.id, t.org_id, t.member_id, t.service_account_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
          t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
          t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
          t.previous_valid_until, t.disabled_at, {custom_roles} AS custom_roles"
@@ -429,7 +442,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Token> {
     Ok(Token {
         id: TokenId::from_trusted(text(row, "id")?),
         org_id: OrgId::from_trusted(text(row, "org_id")?),
-        member_id: MemberId::from_trusted(text(row, "member_id")?),
+        owner: owner(row)?,
         name: text(row, "name")?,
         snippet: text(row, "snippet")?,
         secret_hash: required_hash(row, "secret_hash")?,
@@ -445,11 +458,47 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Token> {
     })
 }
 
+/// The column naming a token's owner of `owner`'s kind (never user input).
+fn owner_column(owner: &TokenOwner) -> &'static str {
+    match owner {
+        TokenOwner::Member(_) => "member_id",
+        TokenOwner::ServiceAccount(_) => "service_account_id",
+    }
+}
+
+/// `member_id` and `service_account_id`: exactly one is set.
+fn owner_columns(owner: &TokenOwner) -> (Option<&str>, Option<&str>) {
+    match owner {
+        TokenOwner::Member(id) => (Some(id.as_str()), None),
+        TokenOwner::ServiceAccount(id) => (None, Some(id.as_str())),
+    }
+}
+
+/// The owner a failed insert referenced, for `UnknownReference`.
+fn owner_name(owner: &TokenOwner) -> String {
+    match owner {
+        TokenOwner::Member(id) => format!("member {id}"),
+        TokenOwner::ServiceAccount(id) => format!("service account {id}"),
+    }
+}
+
+fn owner(row: &AnyRow) -> Result<TokenOwner> {
+    let member: Option<String> = get(row, "member_id")?;
+    let account: Option<String> = get(row, "service_account_id")?;
+    match (member, account) {
+        (Some(id), None) => Ok(TokenOwner::Member(MemberId::from_trusted(id))),
+        (None, Some(id)) => Ok(TokenOwner::ServiceAccount(ServiceAccountId::from_trusted(
+            id,
+        ))),
+        _ => Err(corrupt("member_id", "a token has exactly one owner")),
+    }
+}
+
 /// Which of a token's unique constraints an insert broke, when a name
 /// check raced with another node's insert: PostgreSQL names the index.
 fn token_unique(err: &sqlx::Error) -> Unique {
     match err.as_database_error().and_then(|e| e.constraint()) {
-        Some("tokens_member_name") => Unique::TokenName,
+        Some("tokens_member_name" | "tokens_service_account_name") => Unique::TokenName,
         _ => Unique::TokenId,
     }
 }

@@ -12,7 +12,7 @@ use tessera_core::model::{
 };
 use tessera_core::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash, Statement,
-    TokenId, TokenScope,
+    TokenId, TokenOwner, TokenScope,
 };
 use tessera_store::{AuditQuery, Rotation, Store, StoreError, TokenChanges};
 
@@ -354,7 +354,7 @@ pub fn token_record(owner: &Member, name: &str, created_at: OffsetDateTime) -> T
     Token {
         id: TokenId::generate(created_at),
         org_id: owner.org_id.clone(),
-        member_id: owner.id.clone(),
+        owner: TokenOwner::Member(owner.id.clone()),
         name: name.to_owned(),
         snippet: format!("tsr_...{}", &name[..name.len().min(4)]),
         secret_hash: hash(name),

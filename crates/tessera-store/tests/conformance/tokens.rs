@@ -2,7 +2,7 @@
 //! rotation is a compare-and-set, last-used times only move forward.
 
 use tessera_core::model::{PreviousSecret, Token};
-use tessera_core::{BuiltinRole, MemberId, TokenId, TokenScope};
+use tessera_core::{BuiltinRole, MemberId, TokenId, TokenOwner, TokenScope};
 use tessera_store::{LastUsed, Rotation, Store, StoreError, TokenChanges, Unique};
 
 use crate::fixtures::*;
@@ -69,7 +69,7 @@ pub async fn create_token_reports_conflicts_and_unknown_references(store: &dyn S
     }
 
     let mut orphan = token_record(&owner, "orphan", T0);
-    orphan.member_id = MemberId::generate(T0);
+    orphan.owner = TokenOwner::Member(MemberId::generate(T0));
     assert_fails!(create(&orphan).await, StoreError::UnknownReference(_));
     // A member of another org cannot own a token of this one.
     let mut stray = token_record(&globex_owner, "stray", T0);

@@ -204,15 +204,25 @@ pub async fn me(args: MeArgs) -> Result<ExitCode, CliError> {
 }
 
 fn me_details(me: &MeResponse) -> String {
-    let m = &me.member;
-    let mut rows = vec![
-        ("member", format!("{} <{}>", m.name, m.email)),
-        ("id", m.id.clone()),
-        ("role", m.role.to_string()),
-        ("custom roles", output::list_or_dash(&m.custom_roles)),
+    let mut rows = match (&me.member, &me.service_account) {
+        (Some(m), _) => vec![
+            ("member", format!("{} <{}>", m.name, m.email)),
+            ("id", m.id.clone()),
+            ("role", m.role.to_string()),
+            ("custom roles", output::list_or_dash(&m.custom_roles)),
+        ],
+        (None, Some(a)) => vec![
+            ("service account", a.name.clone()),
+            ("id", a.id.clone()),
+            ("role", a.role.to_string()),
+            ("custom roles", output::list_or_dash(&a.custom_roles)),
+        ],
+        (None, None) => Vec::new(),
+    };
+    rows.extend([
         ("org", format!("{} ({})", me.org.name, me.org.key)),
         ("authenticated by", me.authenticated_by.clone()),
-    ];
+    ]);
     if let Some(t) = &me.token {
         rows.push(("token", format!("{} ({})", t.name, t.id)));
         rows.push(("token scope", output::scope(t)));

@@ -95,6 +95,15 @@ pub fn time_or_never(t: Option<OffsetDateTime>) -> String {
     t.map(time).unwrap_or_else(|| "never".into())
 }
 
+/// Whose a token is: `member <id>` or `service account <id>`.
+pub fn owner(token: &TokenResponse) -> String {
+    match (&token.member_id, &token.service_account_id) {
+        (Some(member), _) => member.clone(),
+        (None, Some(account)) => format!("service account {account}"),
+        (None, None) => "-".to_owned(),
+    }
+}
+
 /// A token's scope in one word: `role:writer`, `custom:a,b`, `policy`, or
 /// `inherit` (the owner's permissions).
 pub fn scope(token: &TokenResponse) -> String {
@@ -211,7 +220,8 @@ pub(crate) mod tests {
             id: "2GdXMflhJ".into(),
             name: "ci".into(),
             snippet: "tsr_2GdX…wxyz".into(),
-            member_id: "m1".into(),
+            member_id: Some("m1".into()),
+            service_account_id: None,
             role: None,
             custom_roles: None,
             policy: None,

@@ -136,7 +136,12 @@ fn table(tokens: &[TokenResponse]) -> String {
         table.row(vec![
             t.id.clone(),
             t.name.clone(),
-            t.member_id.clone(),
+            // A member's id, or `sa:<id>` for a service account's token.
+            match (&t.member_id, &t.service_account_id) {
+                (Some(member), _) => member.clone(),
+                (None, Some(account)) => format!("sa:{account}"),
+                (None, None) => "-".into(),
+            },
             t.snippet.clone(),
             output::time(t.created_at),
             output::time_or_never(t.expires_at),

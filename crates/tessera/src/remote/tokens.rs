@@ -100,14 +100,14 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
-    fn policy(&self) -> Result<Option<Policy>, CliError> {
+    pub(super) fn policy(&self) -> Result<Option<Policy>, CliError> {
         self.policy_file
             .as_deref()
             .map(input::read_policy_file)
             .transpose()
     }
 
-    fn custom_roles(&self) -> Option<Vec<String>> {
+    pub(super) fn custom_roles(&self) -> Option<Vec<String>> {
         (!self.custom_roles.is_empty()).then(|| self.custom_roles.clone())
     }
 }
@@ -124,7 +124,7 @@ pub struct ExpiryArgs {
 }
 
 impl ExpiryArgs {
-    fn at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub(super) fn at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         self.expires_at.or(self.expires_in.map(|d| now + d))
     }
 }
@@ -453,7 +453,7 @@ async fn delete(args: DeleteArgs) -> Result<(), CliError> {
 
 /// Prints a token that exists only in this answer: the value alone on
 /// stdout (or the whole answer as JSON), the rest on stderr.
-fn print_new_token(
+pub(super) fn print_new_token(
     json: bool,
     verb: &str,
     created: &CreatedTokenResponse,
@@ -484,7 +484,7 @@ pub fn details(t: &TokenResponse) -> String {
         ("id", t.id.clone()),
         ("name", t.name.clone()),
         ("snippet", t.snippet.clone()),
-        ("owner", t.member_id.clone()),
+        ("owner", output::owner(t)),
         ("scope", output::scope(t)),
         ("projects", output::projects(&t.projects)),
         ("created", output::time(t.created_at)),

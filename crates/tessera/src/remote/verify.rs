@@ -83,7 +83,14 @@ fn verdict(answer: &VerifyResponse, args: &VerifyArgs) -> String {
     if let Some(t) = &answer.token {
         rows.extend([
             ("token", format!("{} ({})", t.name, t.id)),
-            ("member", t.member.clone()),
+            match (&t.member, &t.service_account) {
+                (Some(member), _) => ("member", member.clone()),
+                (None, Some(account)) => (
+                    "service account",
+                    format!("{} ({})", account.name, account.id),
+                ),
+                (None, None) => ("member", "-".to_owned()),
+            },
             ("org", t.org.clone()),
             ("projects", output::projects(&t.projects)),
             ("expires", output::time_or_never(t.expires_at)),

@@ -35,6 +35,7 @@ mod scan;
 mod scanners;
 mod secret_hygiene;
 mod seeds;
+mod service_accounts;
 mod services;
 mod sessions;
 mod smuggling;

@@ -252,6 +252,24 @@ async fn populate(http: &reqwest::Client, base: &str, owner: &str) -> (String, S
         assert_eq!(status, expected, "{path}: {reply}");
         member_id = reply["id"].as_str().unwrap_or_default().to_owned();
     }
+    // A service account with a custom role, and a token of it.
+    let account = json!({ "name": "ci", "role": "reader", "custom_roles": ["auditor"] });
+    let url = format!("{base}/api/v1/service-accounts");
+    let (status, reply) = api(http, Method::POST, url, owner, Some(account)).await;
+    assert_eq!(status, 201, "{reply}");
+    let url = format!(
+        "{base}/api/v1/service-accounts/{}/tokens",
+        reply["id"].as_str().unwrap_or_default()
+    );
+    let (status, reply) = api(
+        http,
+        Method::POST,
+        url,
+        owner,
+        Some(json!({ "name": "ci" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
     let custom = json!({ "name": "auditing", "custom_roles": ["auditor"] });
     let (_, custom) = create_token(http, base, owner, custom).await;
     let used = json!({ "name": "used", "projects": ["web"] });

@@ -377,3 +377,38 @@ async fn postgres_restart_under_load() {
         errors.load(Ordering::SeqCst)
     );
 }
+
+/// A service account's role change and its deletion reach another node's
+/// cache through the same change feed as a revocation.
+#[tokio::test]
+async fn service_accounts_role_and_deletion_reach_the_other_node() {
+    let url = postgres_schema().await;
+    let a = start_on(&url).await;
+    let (b, _b_server) = start_node(&url).await;
+    let write = Some(("flag:update", "proj/web:flag/x"));
+    let id = a
+        .owner_post(
+            "/api/v1/service-accounts",
+            json!({ "name": "ci", "role": "writer" }),
+        )
+        .await
+        .expect(201)
+        .string("id");
+    let account = format!("/api/v1/service-accounts/{id}");
+    let token = a
+        .owner_post(&format!("{account}/tokens"), json!({ "name": "deploy" }))
+        .await
+        .expect(201)
+        .string("token");
+    assert_eq!(
+        verify_on(&a, &b, &token, write).await["allowed"],
+        true,
+        "node B caches the account"
+    );
+    a.owner_patch(&account, json!({ "role": "reader" }))
+        .await
+        .expect(200);
+    until(&a, &b, &token, write, |v| v["allowed"] == false).await;
+    a.owner_delete(&account).await.expect(204);
+    until(&a, &b, &token, None, |v| v["valid"] == false).await;
+}

@@ -211,6 +211,22 @@ async fn the_hot_verify_answer_is_the_library_answer() {
     let (_, scoped, _) = s.owner_creates_token_with(json!({ "name": "a \"quoted\" name ✓", "role": "writer", "projects": ["web"], "expires_at": expires }))
         .await;
     let (_, plain, _) = s.owner_creates_token("plain").await;
+    let account = s
+        .owner_post(
+            "/api/v1/service-accounts",
+            json!({ "name": "ci \"bot\" ✓", "role": "writer" }),
+        )
+        .await
+        .expect(201)
+        .string("id");
+    let robot = s
+        .owner_post(
+            &format!("/api/v1/service-accounts/{account}/tokens"),
+            json!({ "name": "deploy", "expires_at": in_days(2) }),
+        )
+        .await
+        .expect(201)
+        .string("token");
     let mut broken = plain.clone();
     broken.pop();
     broken.push(if plain.ends_with('A') { 'B' } else { 'A' });
@@ -219,6 +235,9 @@ async fn the_hot_verify_answer_is_the_library_answer() {
         json!({ "token": scoped, "action": "flag:update", "resource": "proj/web:flag/x" }),
         json!({ "token": scoped, "action": "flag:update", "resource": "proj/other:flag/x" }),
         json!({ "token": plain }),
+        json!({ "token": robot }),
+        json!({ "token": robot, "action": "flag:update", "resource": "proj/web:flag/x" }),
+        json!({ "token": robot, "action": "member:delete", "resource": "member/x" }),
         json!({ "token": plain, "action": "member:delete", "resource": "member/x" }),
         json!({ "token": broken }),
         json!({ "token": broken, "action": "flag:read", "resource": "proj/web" }),

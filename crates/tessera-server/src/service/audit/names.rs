@@ -17,6 +17,8 @@ use super::super::{Call, ServiceResult};
 #[derive(Default)]
 pub struct Names {
     members: HashMap<String, String>,
+    /// Service accounts by id (those deleted since: from their events).
+    accounts: HashMap<String, String>,
     tokens: HashMap<String, String>,
 }
 
@@ -27,6 +29,9 @@ impl Names {
         let mut names = Self::default();
         for member in state.store.list_members(&caller.org.id).await? {
             names.members.insert(member.id.to_string(), member.email);
+        }
+        for account in state.store.list_service_accounts(&caller.org.id).await? {
+            names.accounts.insert(account.id.to_string(), account.name);
         }
         // Newest first: the first name seen for a token is its latest.
         for event in events {
@@ -74,8 +79,28 @@ impl Names {
                         .or_insert_with(|| email.to_owned());
                 }
             }
+            Target::Account(account) => {
+                let name = detail("name").or_else(|| {
+                    event
+                        .details
+                        .get("to")
+                        .and_then(|to| to.get("name"))
+                        .and_then(|v| v.as_str())
+                });
+                if let Some(name) = name {
+                    self.accounts
+                        .entry(account.to_owned())
+                        .or_insert_with(|| name.to_owned());
+                }
+            }
             Target::Other => {}
         }
+    }
+
+    fn account(&self, id: &str) -> Option<String> {
+        self.accounts
+            .get(id)
+            .map(|name| format!("service account \u{201c}{name}\u{201d}"))
     }
 
     pub fn member(&self, id: &str) -> Option<String> {
@@ -90,9 +115,14 @@ impl Names {
     pub fn target(&self, target: &str) -> Option<String> {
         match parse_target(target) {
             Target::Member(member) => self.member(member),
-            Target::Token { member, token } => {
+            Target::Account(account) => self.account(account),
+            Target::Token { owner, token } => {
                 let name = self.token(token)?;
-                Some(match self.members.get(member) {
+                let owner = match owner {
+                    Owner::Member(id) => self.members.get(id).cloned(),
+                    Owner::Account(id) => self.account(id),
+                };
+                Some(match owner {
                     Some(owner) => format!("token \u{201c}{name}\u{201d} of {owner}"),
                     None => format!("token \u{201c}{name}\u{201d}"),
                 })
@@ -104,19 +134,39 @@ impl Names {
 
 enum Target<'a> {
     Member(&'a str),
-    Token { member: &'a str, token: &'a str },
+    Account(&'a str),
+    Token { owner: Owner<'a>, token: &'a str },
     Other,
 }
 
-/// `member/<id>` or `member/<id>:token/<id>`; anything else is `Other`.
+enum Owner<'a> {
+    Member(&'a str),
+    Account(&'a str),
+}
+
+/// `member/<id>`, `service_account/<id>`, or either's `:token/<id>`;
+/// anything else is `Other`.
 fn parse_target(target: &str) -> Target<'_> {
-    let Some(rest) = target.strip_prefix("member/") else {
-        return Target::Other;
+    let (rest, account) = match (
+        target.strip_prefix("member/"),
+        target.strip_prefix("service_account/"),
+    ) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        (None, None) => return Target::Other,
     };
     match rest.split_once(":token/") {
-        Some((member, token)) => Target::Token { member, token },
-        None if !rest.contains(':') => Target::Member(rest),
-        None => Target::Other,
+        Some((id, token)) => Target::Token {
+            owner: if account {
+                Owner::Account(id)
+            } else {
+                Owner::Member(id)
+            },
+            token,
+        },
+        None if rest.contains(':') => Target::Other,
+        None if account => Target::Account(rest),
+        None => Target::Member(rest),
     }
 }
 

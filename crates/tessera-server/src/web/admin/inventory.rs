@@ -35,7 +35,8 @@ const FIELDS: [&str; 6] = [
 struct Row {
     token: TokenView,
     owner: String,
-    owner_id: String,
+    /// The owner's admin page: a member's or a service account's.
+    owner_href: String,
     disabled: Option<String>,
 }
 
@@ -92,8 +93,16 @@ pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
         .iter()
         .map(|t: &TokenResponse| Row {
             token: TokenView::new(t, now),
-            owner: email(&t.member_id),
-            owner_id: t.member_id.clone(),
+            owner: match (&t.member_id, &t.service_account_id) {
+                (Some(member), _) => email(member),
+                (None, Some(account)) => format!("service account {account}"),
+                (None, None) => String::new(),
+            },
+            owner_href: match (&t.member_id, &t.service_account_id) {
+                (Some(member), _) => format!("/admin/members/{member}"),
+                (None, Some(account)) => format!("/admin/service-accounts/{account}"),
+                (None, None) => String::new(),
+            },
             disabled: t.disabled_at.map(super::super::render::when),
         })
         .collect();

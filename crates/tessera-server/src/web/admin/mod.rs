@@ -1,11 +1,12 @@
-//! The admin pages: members (and their tokens, metadata only), custom
-//! roles, projects, the org's token policy, and the audit log.
+//! The admin pages: members and service accounts (and their tokens,
+//! metadata only), custom roles, projects, the org's token policy, and the audit log.
 //!
 //! Like the token pages, each one calls the same operation in
 //! [`crate::service`] as the `/api/v1` handler for what it shows or
 //! changes; a member without the permission gets the API's 403 as a
 //! message, never a second set of rules.
 
+mod accounts;
 mod catalog;
 mod inventory;
 mod members;
@@ -37,6 +38,15 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/members/{id}/remove",
             get(members::confirm_remove).post(members::remove_member),
+        )
+        .route(
+            "/admin/service-accounts",
+            get(accounts::accounts).post(accounts::create_account),
+        )
+        .route("/admin/service-accounts/{id}", get(accounts::account))
+        .route(
+            "/admin/service-accounts/{id}/delete",
+            get(accounts::confirm_delete).post(accounts::delete_account),
         )
         .route(
             "/admin/roles",
