@@ -220,13 +220,14 @@ mod sqlite_only {
             TokenId::generate(T0),
         );
         for statement in [
-            format!("INSERT INTO orgs VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"),
+            // 0004's columns too (inactive_days, inactive_action).
+            format!("INSERT INTO orgs VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0, NULL, 'disable')"),
             format!("INSERT INTO members VALUES ('{member}', '{org}', 'a@b.c', 'A', 'owner', NULL, 0)"),
             format!("INSERT INTO custom_roles VALUES ('{org}', 'ops', 'Ops', '[]', 0, 0)"),
             format!(
                 "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, scope_kind, \
-                 projects, created_at) VALUES ('{token}', '{org}', '{member}', 'ci', 'tsr_...x', \
-                 zeroblob(32), 'custom_roles', '[]', 0)"
+                 projects, created_at, disabled_at) VALUES ('{token}', '{org}', '{member}', 'ci', \
+                 'tsr_...x', zeroblob(32), 'custom_roles', '[]', 0, 7)"
             ),
             format!("INSERT INTO token_custom_roles VALUES ('{org}', '{token}', 'ops', 0)"),
         ] {
@@ -237,6 +238,8 @@ mod sqlite_only {
         let store = SqlStore::connect(&url).await.unwrap();
         let kept = store.get_token(&token).await.unwrap().unwrap();
         assert_eq!(kept.owner, TokenOwner::Member(member.clone()));
+        // 0004's column survives the rebuild.
+        assert_eq!(kept.disabled_at.map(|t| t.unix_timestamp()), Some(7));
         assert_eq!(
             kept.scope,
             TokenScope::CustomRoles(vec![RoleKey::parse("ops").unwrap()])
