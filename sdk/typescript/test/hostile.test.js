@@ -38,6 +38,13 @@ const silent = () => {}; // accepted, request read, no answer
 const cutShort = (socket) =>
   socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"valid": tr');
 const hangUp = (socket) => socket.end();
+// Headers, then one byte of the body every 100 ms: never late for a read,
+// but timeoutMs is the whole request's deadline.
+const trickle = (socket) => {
+  socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n');
+  const drip = setInterval(() => socket.write(' '), 100);
+  socket.on('close', () => clearInterval(drip));
+};
 const notHttp = (socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n');
 
 const HTML = '<html><body><h1>502 Bad Gateway</h1>nginx</body></html>';
@@ -49,6 +56,7 @@ const json = (value) => JSON.stringify(value);
 const SCENARIOS = [
   ['never answers', silent, 'unavailable', 0],
   ['closed mid-answer', cutShort, 'unavailable', 0],
+  ['trickles its answer', trickle, 'unavailable', 0],
   ['closed without an answer', hangUp, 'unavailable', 0],
   ['not HTTP', notHttp, 'unavailable', 0],
   ['500, HTML', answer('500 Internal Server Error', HTML, 'text/html'), 'bad_response', 500],
