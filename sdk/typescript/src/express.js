@@ -1,3 +1,4 @@
+import { TesseraError } from './errors.js';
 import { Tessera } from './tessera.js';
 
 /**
@@ -11,7 +12,10 @@ import { Tessera } from './tessera.js';
  * - no or malformed `Authorization: Bearer …`, or a token that is not
  *   valid: `401` with `WWW-Authenticate: Bearer …`;
  * - valid but not allowed: `403`;
- * - Tessera unreachable: `503` (the request is refused, never let through);
+ * - the question is malformed (Tessera's `400 bad_request`): `400`;
+ * - Tessera unreachable, too slow (`timeoutMs`), failing, or answering
+ *   something that is not a verify answer: `503` (the request is refused,
+ *   never let through);
  * - otherwise `req.tessera` is the verify answer and `next()` is called.
  *
  * Error answers have the API's body: `{"error": {"code", "message"}}`.
@@ -47,11 +51,17 @@ export function requireToken(options = {}) {
       if (ip) question.ip = ip(req);
       answer = await client.verify(presented, question);
     } catch (error) {
-      // Fail closed: a service that cannot ask Tessera lets nobody in.
-      if (error?.code === 'unavailable') {
-        return refuse(res, 503, 'unavailable', 'token verification is unavailable; try again');
+      if (!(error instanceof TesseraError)) {
+        // Not Tessera's doing: a bug in an `action`/`resource`/`ip` function.
+        return refuse(res, 500, 'internal', 'token verification failed');
       }
-      return refuse(res, 500, 'internal', 'token verification failed');
+      if (error.status === 400 && error.code === 'bad_request') {
+        // Tessera's own answer: the question (e.g. a resource built from the path) is malformed.
+        return refuse(res, 400, 'bad_request', error.message);
+      }
+      // Fail closed: no answer, a timeout, an error page, an answer that is
+      // not a verify answer; a service that cannot ask Tessera lets nobody in.
+      return refuse(res, 503, 'unavailable', 'token verification is unavailable; try again');
     }
 
     if (!answer.valid) {

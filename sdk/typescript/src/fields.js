@@ -88,7 +88,7 @@ export const ROTATE_TOKEN_REQUEST = Object.freeze({
  */
 export function fromWire(wire, fields) {
   if (wire === null || typeof wire !== 'object' || Array.isArray(wire)) {
-    throw new TesseraError('unexpected_response', 'the answer is not a JSON object', 200);
+    throw new TesseraError('bad_response', 'the answer is not a JSON object', 200);
   }
   /** @type {Record<string, unknown>} */
   const out = {};

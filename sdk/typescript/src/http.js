@@ -3,7 +3,8 @@ import { TesseraError, redact } from './errors.js';
 /**
  * Sends one JSON request to the API and turns every failure into a
  * `TesseraError`: the API's own `{"error": {"code", "message"}}` body when
- * there is one, `unavailable` when no answer arrived.
+ * there is one, `unavailable` when no (whole) answer arrived within
+ * `timeoutMs`, `bad_response` for an answer that is not the API's.
  *
  * @param {object} call
  * @param {string} call.base        the server's URL, without trailing slash
@@ -14,7 +15,7 @@ import { TesseraError, redact } from './errors.js';
  * @param {string[]} [call.secrets] strings that must never appear in an
  *                                  error (the credential, a verified token)
  * @param {number} call.timeoutMs
- * @returns {Promise<any>} the parsed JSON answer, `undefined` for 204
+ * @returns {Promise<any>} the answer's JSON object; `undefined` for DELETE
  */
 export async function request({ base, method, path, body, credential, secrets = [], timeoutMs }) {
   const hidden = [credential, ...secrets];
@@ -30,7 +31,9 @@ export async function request({ base, method, path, body, credential, secrets = 
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error', // a redirect would resend the Authorization header elsewhere
+      // Never followed (it would resend the Authorization header elsewhere):
+      // a 3xx comes back as an answer, and is a `bad_response` below.
+      redirect: 'manual',
     });
   } catch (error) {
     throw unavailable(method, path, error, timeoutMs, hidden);
@@ -44,12 +47,18 @@ export async function request({ base, method, path, body, credential, secrets = 
   }
 
   if (response.ok) {
-    if (response.status === 204 || text === '') return undefined;
+    // DELETE answers 204; every other call of the API answers a JSON object.
+    if (method === 'DELETE') return undefined;
+    let data;
     try {
-      return JSON.parse(text);
+      data = JSON.parse(text);
     } catch {
-      throw new TesseraError('unexpected_response', `${method} ${path}: the answer is not JSON`, response.status);
+      throw new TesseraError('bad_response', `${method} ${path}: the answer is not JSON`, response.status);
     }
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      throw new TesseraError('bad_response', `${method} ${path}: the answer is not a JSON object`, response.status);
+    }
+    return data;
   }
   throw apiError(method, path, response.status, text, hidden);
 }
@@ -60,14 +69,14 @@ function apiError(method, path, status, text, hidden) {
     const { error } = JSON.parse(text);
     if (error && typeof error.code === 'string') {
       const message = typeof error.message === 'string' ? error.message : error.code;
-      return new TesseraError(error.code, redact(message, hidden), status);
+      return new TesseraError(redact(error.code, hidden), redact(message, hidden), status);
     }
   } catch {
     // Not Tessera's error body: a proxy in front of it, most likely.
   }
   // A gateway error means Tessera is out of reach: the same situation, for
   // the caller, as a refused connection.
-  const code = status === 502 || status === 503 || status === 504 ? 'unavailable' : 'unexpected_response';
+  const code = status === 502 || status === 503 || status === 504 ? 'unavailable' : 'bad_response';
   return new TesseraError(code, `${method} ${path}: HTTP ${status} without a Tessera error body`, status);
 }
 

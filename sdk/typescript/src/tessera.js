@@ -30,7 +30,7 @@ export class Tessera {
    * @param {string} [options.token]      default: `TESSERA_TOKEN`
    * @param {string} [options.url]        default: `TESSERA_URL`
    * @param {number} [options.cacheTtlMs] how long verify answers are reused; 0 disables
-   * @param {number} [options.timeoutMs]  per request
+   * @param {number} [options.timeoutMs]  deadline of a whole request, answer included
    */
   constructor(options = {}) {
     const { token, url, cacheTtlMs = DEFAULT_CACHE_TTL_MS, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
@@ -74,8 +74,7 @@ export class Tessera {
       secrets: [token],
       timeoutMs: this.#timeoutMs,
     });
-    const result = fromWire(answer, VERIFY_RESULT);
-    if (answer.token) result.token = fromWire(answer.token, VERIFIED_TOKEN);
+    const result = verifyResult(answer, question.action !== undefined);
     // An answer about a token must not outlive the token.
     const expires = result.token?.expiresAt ? Date.parse(result.token.expiresAt) : undefined;
     this.#cache.set(key, result, expires);
@@ -109,6 +108,45 @@ export class Tessera {
   [Symbol.for('nodejs.util.inspect.custom')]() {
     return `Tessera { url: '${this.#url}' }`;
   }
+}
+
+/**
+ * A `/verify` answer, checked field by field: the middleware lets requests
+ * in on `valid` and `allowed`, so an answer of another shape (a proxy's
+ * `{"valid": "yes"}`, say) must be an error, never taken for a yes.
+ *
+ * @param {Record<string, any>} answer a JSON object
+ * @param {boolean} asked whether an action was asked about (then `allowed` must be there)
+ */
+function verifyResult(answer, asked) {
+  const bad = (field) =>
+    new TesseraError('bad_response', `POST /verify: field "${field}" missing or of the wrong type`, 200);
+  if (typeof answer.valid !== 'boolean') throw bad('valid');
+  if (typeof answer.code !== 'string') throw bad('code');
+  if (asked ? typeof answer.allowed !== 'boolean' : answer.allowed != null && typeof answer.allowed !== 'boolean') {
+    throw bad('allowed');
+  }
+  const result = fromWire(answer, VERIFY_RESULT);
+  if (result.allowed === null) delete result.allowed;
+  delete result.token;
+  const token = answer.token;
+  if (token == null) {
+    if (answer.valid) throw bad('token'); // a valid answer always says whose token it is
+    return result;
+  }
+  if (typeof token !== 'object' || Array.isArray(token)) throw bad('token');
+  for (const field of ['id', 'name', 'member', 'org']) {
+    if (typeof token[field] !== 'string') throw bad(`token.${field}`);
+  }
+  if (!Array.isArray(token.projects) || !token.projects.every((p) => typeof p === 'string')) {
+    throw bad('token.projects');
+  }
+  const expires = token.expires_at;
+  if (expires != null && (typeof expires !== 'string' || Number.isNaN(Date.parse(expires)))) {
+    throw bad('token.expires_at');
+  }
+  result.token = fromWire(token, VERIFIED_TOKEN);
+  return result;
 }
 
 function nonEmpty(value) {

@@ -1,3 +1,4 @@
+import { TesseraError } from './errors.js';
 import { CREATED_TOKEN, CREATE_TOKEN_REQUEST, ROTATE_TOKEN_REQUEST, TOKEN_METADATA, fromWire, toWire } from './fields.js';
 
 /**
@@ -15,6 +16,9 @@ export class Tokens {
   /** The caller's own tokens, newest first (metadata only). */
   async list() {
     const { items } = await this.#call('GET', '/tokens');
+    if (!Array.isArray(items)) {
+      throw new TesseraError('bad_response', 'GET /tokens: the answer has no `items` list', 200);
+    }
     return items.map((item) => fromWire(item, TOKEN_METADATA));
   }
 

@@ -31,8 +31,9 @@ export interface RequireTokenOptions<Req extends TesseraRequest = TesseraRequest
 
 /**
  * `(req, res, next)` middleware: 401 (with `WWW-Authenticate: Bearer`)
- * without a valid bearer token, 403 when not allowed, 503 when Tessera is
- * unreachable; else `req.tessera` is set and `next()` called.
+ * without a valid bearer token, 403 when not allowed, 400 when Tessera
+ * calls the question malformed, 503 when Tessera is unreachable, too slow
+ * or failing; else `req.tessera` is set and `next()` called.
  */
 export declare function requireToken<Req extends TesseraRequest = TesseraRequest>(
   options?: RequireTokenOptions<Req>,

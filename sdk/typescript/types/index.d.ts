@@ -20,7 +20,7 @@ export interface TesseraOptions {
   url?: string;
   /** How long a verify answer is reused, in ms (default 10 000); 0 disables the cache. */
   cacheTtlMs?: number;
-  /** Per-request timeout in ms (default 10 000). */
+  /** Whole-request deadline in ms, answer body included (default 10 000); past it: `unavailable`. */
   timeoutMs?: number;
 }
 
@@ -128,9 +128,11 @@ export declare class Tessera {
 /** Every error the SDK throws for a failed call. */
 export declare class TesseraError extends Error {
   /**
-   * The API's error code (`invalid_token`, `already_exists`, …), or
-   * `unavailable` when no answer arrived, `missing_configuration`,
-   * `unexpected_response`.
+   * The API's error code (`invalid_token`, `already_exists`, …), or the
+   * SDK's own: `unavailable` (no whole answer within `timeoutMs`, or a
+   * gateway's 502/503/504 page), `bad_response` (an answer that is not the
+   * API's: another error page, not JSON, JSON of the wrong shape),
+   * `missing_configuration`.
    */
   readonly code: string;
   /** The HTTP status; 0 when there was no answer. */

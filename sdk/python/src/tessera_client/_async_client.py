@@ -17,7 +17,7 @@ import httpx
 
 from . import _core
 from ._cache import DEFAULT_CACHE_SIZE, DEFAULT_CACHE_TTL, VerifyCache
-from ._client import DEFAULT_TIMEOUT
+from ._client import DEFAULT_TIMEOUT, check_timeout
 from ._config import Config
 from ._errors import unavailable
 from ._models import JSON, CreatedToken, Token, VerifyResult
@@ -47,7 +47,7 @@ class AsyncTessera:
     ) -> None:
         self._config = Config.resolve(token, url)
         self._cache = VerifyCache(cache_ttl, cache_max_entries)
-        self._timeout = timeout
+        self._timeout = check_timeout(timeout)
         # Made on first use, in the running event loop (see `_client`).
         self._http: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,7 +118,7 @@ class AsyncTessera:
         try:
             response = await self._client().send(request)
         except httpx.HTTPError as exc:
-            raise unavailable(self.url, exc) from exc
+            raise unavailable(self.url, exc, self._timeout) from exc
         return _core.handle_response(call, response)
 
 

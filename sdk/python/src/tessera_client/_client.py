@@ -16,12 +16,24 @@ from ._config import Config
 from ._errors import unavailable
 from ._models import JSON, CreatedToken, Token, VerifyResult
 
-__all__ = ["Tessera", "Tokens", "DEFAULT_TIMEOUT"]
+__all__ = ["Tessera", "Tokens", "DEFAULT_TIMEOUT", "check_timeout"]
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0
-"""Seconds for a whole request to Tessera."""
+"""Seconds allowed for each network step of a request to Tessera.
+
+Connecting, sending, and each wait for (more of) the answer: a server that
+accepts the connection but never answers fails after `timeout` seconds
+with `unavailable`.
+"""
+
+
+def check_timeout(timeout: float) -> float:
+    """A timeout as httpx wants it; 0, negative or infinite would mean "wait forever"."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf"):
+        raise ValueError("timeout must be a finite number of seconds > 0")
+    return float(timeout)
 
 
 class Tessera:
@@ -47,8 +59,9 @@ class Tessera:
     ) -> None:
         self._config = Config.resolve(token, url)
         self._cache = VerifyCache(cache_ttl, cache_max_entries)
+        self._timeout = check_timeout(timeout)
         # Redirects are not followed: a credential is never replayed elsewhere.
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._http = httpx.Client(timeout=self._timeout, follow_redirects=False)
         self.tokens = Tokens(self)
 
     @property
@@ -103,7 +116,7 @@ class Tessera:
         try:
             response = self._http.send(request)
         except httpx.HTTPError as exc:
-            raise unavailable(self.url, exc) from exc
+            raise unavailable(self.url, exc, self._timeout) from exc
         return _core.handle_response(call, response)
 
 

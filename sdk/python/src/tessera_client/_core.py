@@ -19,7 +19,7 @@ import httpx
 
 from ._version import __version__
 from ._config import Config
-from ._errors import TesseraError, error_from_response
+from ._errors import TesseraError, bad_response, error_from_response
 from ._models import JSON, CreatedToken, Token, VerifyResult, format_time
 
 __all__ = ["Call", "verify", "list_tokens", "get_token", "create_token", "rotate_token",
@@ -64,7 +64,12 @@ def handle_response(call: Call[T], response: httpx.Response) -> T:
     """The parsed answer, or the API's error as a `TesseraError`."""
     if not response.is_success:
         raise error_from_response(response)
-    return call.parse(response)
+    try:
+        return call.parse(response)
+    except TesseraError as error:  # a bad_response from the field readers
+        if error.status is None:
+            error.status = response.status_code
+        raise
 
 
 # -- parsers
@@ -73,17 +78,25 @@ def handle_response(call: Call[T], response: httpx.Response) -> T:
 def _json(response: httpx.Response) -> JSON:
     try:
         data = response.json()
-    except ValueError:
-        data = None
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        raise bad_response("not JSON", response.status_code) from None
+    except RecursionError:  # absurdly deep nesting
+        raise bad_response("JSON nested too deeply", response.status_code) from None
     if not isinstance(data, dict):
-        raise TesseraError(
-            "decode", "unexpected answer from Tessera: not a JSON object", response.status_code
-        )
+        raise bad_response("not a JSON object", response.status_code)
     return data
 
 
 def _verify_result(response: httpx.Response) -> VerifyResult:
     return VerifyResult.from_json(_json(response))
+
+
+def _verify_result_allowed(response: httpx.Response) -> VerifyResult:
+    """The answer to a question about an action: it must say whether it is allowed."""
+    result = _verify_result(response)
+    if result.allowed is None:
+        raise bad_response("field 'allowed' missing or of the wrong type", response.status_code)
+    return result
 
 
 def _token(response: httpx.Response) -> Token:
@@ -97,7 +110,7 @@ def _created(response: httpx.Response) -> CreatedToken:
 def _token_list(response: httpx.Response) -> list[Token]:
     items = _json(response).get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise TesseraError("decode", "unexpected answer from Tessera: no 'items' list")
+        raise bad_response("no 'items' list of objects", response.status_code)
     return [Token.from_json(item) for item in items]
 
 
@@ -124,7 +137,8 @@ def verify(token: str, action: str | None, resource: str | None, ip: str | None)
         body["resource"] = resource
     if ip is not None:
         body["ip"] = ip
-    return Call("POST", "/verify", _verify_result, body, authenticated=False)
+    parse = _verify_result if action is None else _verify_result_allowed
+    return Call("POST", "/verify", parse, body, authenticated=False)
 
 
 def list_tokens() -> Call[list[Token]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["TesseraError", "TesseraConfigError"]
+__all__ = ["TesseraError", "TesseraConfigError", "bad_response", "error_from_response", "unavailable"]
 
 
 class TesseraError(Exception):
@@ -64,18 +64,23 @@ class TesseraConfigError(TesseraError, ValueError):
         super().__init__(code, message)
 
 
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+"""Statuses with which a proxy in front of Tessera says it could not reach it."""
+
+
 def error_from_response(response: httpx.Response) -> TesseraError:
     """Builds the error for a non-2xx answer from its `{"error": {...}}` body.
 
     A body that is not Tessera's (a proxy's HTML error page, say) still gives
-    an error with the status, and the code `http_<status>`.
+    an error with the status: code `unavailable` for a gateway's 502/503/504
+    (for the caller, the same as no answer), else `bad_response`.
     """
     status = response.status_code
-    code = f"http_{status}"
-    message = response.reason_phrase or "error"
+    code = "unavailable" if status in GATEWAY_STATUSES else "bad_response"
+    message = f"HTTP {status} without a Tessera error body"
     try:
         body: Any = response.json()
-    except ValueError:
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError is a ValueError)
         body = None
     if isinstance(body, dict):
         error = body.get("error")
@@ -87,14 +92,21 @@ def error_from_response(response: httpx.Response) -> TesseraError:
     return TesseraError(code, message, status, _retry_after(response))
 
 
-def unavailable(url: str, exc: Exception) -> TesseraError:
-    """No answer at all: connection refused, DNS, TLS, timeout.
+def unavailable(url: str, exc: Exception, timeout: float | None = None) -> TesseraError:
+    """No (whole) answer: connection refused or closed mid-answer, DNS, TLS, timeout.
 
     The message names the server and the kind of failure, never the request
-    (whose body or headers may carry a token).
+    (whose body or headers may carry a token) nor httpx's own text.
     """
     kind = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException) and timeout is not None:
+        return TesseraError("unavailable", f"no answer from Tessera at {url} within {timeout:g} s ({kind})")
     return TesseraError("unavailable", f"cannot reach Tessera at {url} ({kind})")
+
+
+def bad_response(what: str, status: int | None = None) -> TesseraError:
+    """An answer this SDK cannot use: not JSON, or JSON of the wrong shape."""
+    return TesseraError("bad_response", f"unexpected answer from Tessera: {what}", status)
 
 
 def _retry_after(response: httpx.Response) -> int | None:

@@ -85,13 +85,15 @@ def refusal_for_answer(
             401, code, f"the token is not valid ({answer.code})",
             {"WWW-Authenticate": INVALID_CHALLENGE},
         )
-    if answer.allowed is False:
+    if action is not None and answer.allowed is not True:
         return Refusal(403, "forbidden", f"not permitted: {action} on {resource}")
     return None
 
 
 def refusal_for_error(error: TesseraError) -> Refusal:
-    """A `verify` that failed: a malformed question is `400`, anything else `503`."""
-    if error.status == 400:
+    """A `verify` that failed: Tessera's own `400 bad_request` (a malformed
+    question) is `400`; anything else (no answer, a timeout, an error page, an
+    answer that is not a verify answer) is `503`, never a pass."""
+    if error.status == 400 and error.code == "bad_request":
         return Refusal(400, "bad_request", error.message)
-    return Refusal(503, "unavailable", "cannot verify the token now: Tessera did not answer")
+    return Refusal(503, "unavailable", "cannot verify the token now: Tessera is unreachable or failing")

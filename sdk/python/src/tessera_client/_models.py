@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ._errors import TesseraError
+from ._errors import TesseraError, bad_response
 
 __all__ = ["VerifiedToken", "VerifyResult", "Token", "CreatedToken"]
 
@@ -70,8 +70,11 @@ class VerifyResult:
         if allowed is not None and not isinstance(allowed, bool):
             raise _decode("allowed")
         token = data.get("token")
+        valid = _bool(data, "valid")
+        if valid and token is None:
+            raise _decode("token")  # a valid answer always says whose token it is
         return cls(
-            valid=_bool(data, "valid"),
+            valid=valid,
             code=_str(data, "code"),
             allowed=allowed,
             token=VerifiedToken.from_json(_obj(token, "token")) if token is not None else None,
@@ -171,9 +174,8 @@ def format_time(value: datetime | str) -> str:
 
 
 def _decode(name: str) -> TesseraError:
-    return TesseraError(
-        "decode", f"unexpected answer from Tessera: field {name!r} missing or of the wrong type"
-    )
+    # The status is filled in by `_core.handle_response`, which knows it.
+    return bad_response(f"field {name!r} missing or of the wrong type")
 
 
 def _obj(value: Any, name: str) -> JSON:
