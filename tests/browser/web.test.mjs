@@ -421,7 +421,13 @@ test("the tokens page, end to end in chromium", async (t) => {
     await page.click("text=Save policy");
     await page.waitForURL(/done=saved/);
     const org = await api("GET", "/org", ownerToken);
-    assert.deepEqual(org.body.token_policy, { require_expiration: true, max_lifetime_days: 60 });
+    assert.deepEqual(org.body.token_policy, {
+      require_expiration: true,
+      max_lifetime_days: 60,
+      // Untouched by this form's two fields: the inactivity rule stays off.
+      inactive_days: null,
+      inactive_action: "disable",
+    });
 
     // The create form now follows the policy: no 90-day preset, no "Never".
     await page.goto(`${base}/tokens/new`);
