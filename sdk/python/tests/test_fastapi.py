@@ -22,14 +22,14 @@ def make_app(client: AsyncTessera | None = None) -> FastAPI:
     app = FastAPI()
 
     @app.get("/whoami")
-    async def whoami(answer: VerifyResult = Depends(require_token(client=client))) -> dict[str, str]:
+    async def whoami(answer: VerifyResult = Depends(require_token(client=client))) -> dict[str, str | None]:
         assert answer.token is not None
         return {"member": answer.token.member, "token": answer.token.name}
 
     @app.get("/flags")
     async def flags(
         answer: VerifyResult = Depends(require_token("flag:read", "proj/web:flag/any", client=client)),
-    ) -> dict[str, str]:
+    ) -> dict[str, str | None]:
         assert answer.token is not None
         return {"member": answer.token.member}
 

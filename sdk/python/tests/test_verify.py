@@ -33,6 +33,24 @@ def test_valid_token_and_who_it_belongs_to(fresh: Tessera, flag_reader: CreatedT
     assert answer.token.expires_at == datetime(2099, 1, 1, tzinfo=timezone.utc)
 
 
+def test_a_service_accounts_token_names_the_account(server: Server, fresh: Tessera) -> None:
+    import httpx
+
+    auth = {"Authorization": f"Bearer {server.owner_token}"}
+    with httpx.Client(base_url=f"{server.url}/api/v1", headers=auth) as api:
+        account = api.post("/service-accounts", json={"name": unique("ci"), "role": "reader"})
+        assert account.status_code == 201, account.text
+        created = api.post(f"/service-accounts/{account.json()['id']}/tokens", json={"name": "deploy"})
+        assert created.status_code == 201, created.text
+    answer = fresh.verify(created.json()["token"], *READ)
+    assert (answer.valid, answer.allowed) == (True, True)
+    assert answer.token is not None
+    assert answer.token.member is None
+    assert answer.token.service_account is not None
+    assert answer.token.service_account.id == account.json()["id"]
+    assert answer.token.service_account.name == account.json()["name"]
+
+
 def test_allowed_and_not_allowed(fresh: Tessera, flag_reader: CreatedToken) -> None:
     allowed = fresh.verify(flag_reader.token, *READ)
     assert (allowed.valid, allowed.allowed, allowed.ok) == (True, True, True)

@@ -26,6 +26,7 @@ export const VERIFIED_TOKEN = Object.freeze({
   id: 'id',
   name: 'name',
   member: 'member',
+  serviceAccount: 'service_account',
   org: 'org',
   projects: 'projects',
   expiresAt: 'expires_at',
@@ -37,6 +38,7 @@ export const TOKEN_METADATA = Object.freeze({
   name: 'name',
   snippet: 'snippet',
   memberId: 'member_id',
+  serviceAccountId: 'service_account_id',
   role: 'role',
   customRoles: 'custom_roles',
   policy: 'policy',
@@ -46,6 +48,7 @@ export const TOKEN_METADATA = Object.freeze({
   lastUsedAt: 'last_used_at',
   lastUsedIp: 'last_used_ip',
   rotatedAt: 'rotated_at',
+  disabledAt: 'disabled_at',
 });
 
 /** Metadata plus the token string, shown once (`CreatedTokenResponse`). */

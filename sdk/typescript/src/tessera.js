@@ -135,8 +135,16 @@ function verifyResult(answer, asked) {
     return result;
   }
   if (typeof token !== 'object' || Array.isArray(token)) throw bad('token');
-  for (const field of ['id', 'name', 'member', 'org']) {
+  for (const field of ['id', 'name', 'org']) {
     if (typeof token[field] !== 'string') throw bad(`token.${field}`);
+  }
+  // Whose token: a member's (`member`) or a service account's
+  // (`service_account`), exactly one of the two.
+  const account = token.service_account;
+  const accountOk =
+    account != null && typeof account === 'object' && typeof account.id === 'string' && typeof account.name === 'string';
+  if (typeof token.member === 'string' ? account != null : !(token.member == null && accountOk)) {
+    throw bad('token.member');
   }
   if (!Array.isArray(token.projects) || !token.projects.every((p) => typeof p === 'string')) {
     throw bad('token.projects');

@@ -14,8 +14,8 @@ before(async () => {
 after(() => server?.stop());
 
 const METADATA = [
-  'createdAt', 'customRoles', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp', 'memberId', 'name',
-  'policy', 'projects', 'role', 'rotatedAt', 'snippet',
+  'createdAt', 'customRoles', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp',
+  'memberId', 'name', 'policy', 'projects', 'role', 'rotatedAt', 'serviceAccountId', 'snippet',
 ];
 
 test('create, list, rotate, delete: a round trip', async () => {

@@ -24,6 +24,25 @@ async function flagReader() {
 }
 
 describe('answers', () => {
+  test("a service account's token: member null, the account named", async () => {
+    const api = async (path, body) => {
+      const response = await fetch(`${server.url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.ownerToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 201, await response.clone().text());
+      return response.json();
+    };
+    const account = await api('/service-accounts', { name: uniqueName('ci'), role: 'reader' });
+    const created = await api(`/service-accounts/${account.id}/tokens`, { name: 'deploy' });
+    const answer = await admin.verify(created.token, { action: 'flag:read', resource: 'proj/web' });
+    assert.equal(answer.valid, true);
+    assert.equal(answer.allowed, true);
+    assert.equal(answer.token.member, null);
+    assert.deepEqual(answer.token.serviceAccount, { id: account.id, name: account.name });
+  });
+
   test('a valid token: valid, with who it belongs to (camelCase fields)', async () => {
     const created = await flagReader();
     const answer = await admin.verify(created.token);

@@ -47,12 +47,20 @@ export interface VerifyResult {
   token?: VerifiedToken;
 }
 
-/** Who a valid token belongs to. */
+/** The service account a valid token belongs to. */
+export interface VerifiedServiceAccount {
+  id: string;
+  name: string;
+}
+
+/** Who a valid token belongs to: a member, or a service account. */
 export interface VerifiedToken {
   id: string;
   name: string;
-  /** The owner's member id. */
-  member: string;
+  /** The owner's member id; `null` for a service account's token. */
+  member: string | null;
+  /** The owning service account; `null` for a member's token. */
+  serviceAccount: VerifiedServiceAccount | null;
   /** The org's key. */
   org: string;
   /** Project keys the token is restricted to; empty: not restricted. */
@@ -66,7 +74,10 @@ export interface TokenMetadata {
   name: string;
   /** Prefix and last four characters, e.g. `tsr_...mbL7`. */
   snippet: string;
-  memberId: string;
+  /** The owner's member id; `null` for a service account's token. */
+  memberId: string | null;
+  /** The owning service account's id; `null` for a member's token. */
+  serviceAccountId: string | null;
   role: BuiltinRole | null;
   customRoles: string[] | null;
   policy: PolicyStatement[] | null;
@@ -76,6 +87,8 @@ export interface TokenMetadata {
   lastUsedAt: string | null;
   lastUsedIp: string | null;
   rotatedAt: string | null;
+  /** When the token was disabled; `null` while it is enabled. */
+  disabledAt: string | null;
 }
 
 /** The answer of create and rotate: metadata and, this once, the token string. */

@@ -15,7 +15,7 @@ from ._async_client import AsyncTessera, AsyncTokens
 from ._cache import DEFAULT_CACHE_TTL, MAX_CACHE_TTL
 from ._client import Tessera, Tokens
 from ._errors import TesseraConfigError, TesseraError
-from ._models import CreatedToken, Token, VerifiedToken, VerifyResult
+from ._models import CreatedToken, Token, VerifiedServiceAccount, VerifiedToken, VerifyResult
 from ._version import __version__
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "TesseraError",
     "Token",
     "Tokens",
+    "VerifiedServiceAccount",
     "VerifiedToken",
     "VerifyResult",
     "__version__",

@@ -13,19 +13,34 @@ from typing import Any
 
 from ._errors import TesseraError, bad_response
 
-__all__ = ["VerifiedToken", "VerifyResult", "Token", "CreatedToken"]
+__all__ = ["VerifiedServiceAccount", "VerifiedToken", "VerifyResult", "Token", "CreatedToken"]
 
 JSON = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class VerifiedToken:
-    """Who a valid token belongs to, as `/verify` tells it."""
+class VerifiedServiceAccount:
+    """The service account a valid token belongs to."""
 
     id: str
     name: str
-    member: str
-    """The owner's member id."""
+
+    @classmethod
+    def from_json(cls, data: JSON) -> VerifiedServiceAccount:
+        return cls(id=_str(data, "id"), name=_str(data, "name"))
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """Who a valid token belongs to, as `/verify` tells it: a member, or a
+    service account (then `member` is `None`)."""
+
+    id: str
+    name: str
+    member: str | None
+    """The owner's member id; `None` for a service account's token."""
+    service_account: VerifiedServiceAccount | None
+    """The owning service account; `None` for a member's token."""
     org: str
     """The org's key."""
     projects: list[str]
@@ -37,7 +52,8 @@ class VerifiedToken:
         return cls(
             id=_str(data, "id"),
             name=_str(data, "name"),
-            member=_str(data, "member"),
+            member=_opt_str(data, "member"),
+            service_account=_service_account(data),
             org=_str(data, "org"),
             projects=_str_list(data, "projects"),
             expires_at=_time(data, "expires_at"),
@@ -93,7 +109,10 @@ class Token:
     name: str
     snippet: str
     """Prefix and last four characters (`tsr_...mbL7`), to tell tokens apart."""
-    member_id: str
+    member_id: str | None
+    """The owner's member id; `None` for a service account's token."""
+    service_account_id: str | None
+    """The owning service account's id; `None` for a member's token."""
     role: str | None
     custom_roles: list[str] | None
     policy: list[JSON] | None
@@ -103,6 +122,8 @@ class Token:
     last_used_at: datetime | None
     last_used_ip: str | None
     rotated_at: datetime | None
+    disabled_at: datetime | None
+    """When the token was disabled; `None` while it is enabled."""
 
     @classmethod
     def from_json(cls, data: JSON) -> Token:
@@ -135,7 +156,8 @@ def _token_fields(data: JSON) -> dict[str, Any]:
         "id": _str(data, "id"),
         "name": _str(data, "name"),
         "snippet": _str(data, "snippet"),
-        "member_id": _str(data, "member_id"),
+        "member_id": _opt_str(data, "member_id"),
+        "service_account_id": _opt_str(data, "service_account_id"),
         "role": _opt_str(data, "role"),
         "custom_roles": _str_list(data, "custom_roles") if custom_roles is not None else None,
         "policy": policy,
@@ -145,6 +167,7 @@ def _token_fields(data: JSON) -> dict[str, Any]:
         "last_used_at": _time(data, "last_used_at"),
         "last_used_ip": _opt_str(data, "last_used_ip"),
         "rotated_at": _time(data, "rotated_at"),
+        "disabled_at": _time(data, "disabled_at"),
     }
 
 
@@ -171,6 +194,13 @@ def format_time(value: datetime | str) -> str:
 
 
 # -- strict field readers: a malformed answer is a TesseraError, not a KeyError
+
+
+def _service_account(data: JSON) -> VerifiedServiceAccount | None:
+    value = data.get("service_account")
+    if value is None:
+        return None
+    return VerifiedServiceAccount.from_json(_obj(value, "service_account"))
 
 
 def _decode(name: str) -> TesseraError:

@@ -23,7 +23,8 @@ export async function examples(): Promise<void> {
     ip: '203.0.113.7',
   });
   if (answer.valid && answer.allowed) {
-    const owner: string | undefined = answer.token?.member;
+    // A member's id, or a service account's (exactly one is set).
+    const owner: string | undefined = answer.token?.member ?? answer.token?.serviceAccount?.id;
     const expires: string | null | undefined = answer.token?.expiresAt;
     console.log(url, owner, expires, answer.code);
   }
