@@ -260,8 +260,8 @@ pub(crate) mod tests {
         let RemoteCommand::Token(tokens::TokenCommand::Create(args)) = cmd else {
             panic!("wrong command: {cmd:?}");
         };
-        assert_eq!(args.name, "ci");
-        assert_eq!(args.projects, ["web", "api"]);
+        assert_eq!(args.token.name, "ci");
+        assert_eq!(args.token.projects, ["web", "api"]);
         assert!(args.conn.json);
         assert_eq!(args.conn.server.url.as_deref(), Some("http://h:1"));
     }

@@ -78,21 +78,41 @@ pub struct CreateArgs {
 pub struct UpdateArgs {
     /// The member's id.
     pub id: String,
+    #[command(flatten)]
+    pub roles: RoleChangeArgs,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+/// An update's `--role`, `--custom-role` and `--no-custom-roles`: a
+/// member's, or a service account's.
+#[derive(Debug, Args)]
+pub struct RoleChangeArgs {
     /// A new built-in role.
     #[arg(long, value_enum)]
     pub role: Option<RoleArg>,
-    /// Replace the member's custom roles (repeatable).
+    /// Replace the custom roles (repeatable).
     #[arg(
         long = "custom-role",
         value_name = "KEY",
         conflicts_with = "no_custom_roles"
     )]
     pub custom_roles: Vec<String>,
-    /// Remove all the member's custom roles.
+    /// Remove all the custom roles.
     #[arg(long)]
     pub no_custom_roles: bool,
-    #[command(flatten)]
-    pub conn: Connection,
+}
+
+impl RoleChangeArgs {
+    /// The new built-in role and custom roles, each `None` when unchanged.
+    pub fn into_change(self) -> (Option<tessera_api::BuiltinRole>, Option<Vec<String>>) {
+        let custom_roles = if self.no_custom_roles {
+            Some(Vec::new())
+        } else {
+            (!self.custom_roles.is_empty()).then_some(self.custom_roles)
+        };
+        (self.role.map(Into::into), custom_roles)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -162,14 +182,8 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn update(args: UpdateArgs) -> Result<(), CliError> {
-    let request = UpdateMemberRequest {
-        role: args.role.map(Into::into),
-        custom_roles: if args.no_custom_roles {
-            Some(Vec::new())
-        } else {
-            (!args.custom_roles.is_empty()).then_some(args.custom_roles)
-        },
-    };
+    let (role, custom_roles) = args.roles.into_change();
+    let request = UpdateMemberRequest { role, custom_roles };
     if request.role.is_none() && request.custom_roles.is_none() {
         return Err(CliError::Input(
             "nothing to update: give --role, --custom-role or --no-custom-roles".into(),

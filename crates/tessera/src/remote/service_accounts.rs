@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use tessera_api::{
-    CreateServiceAccountRequest, CreateTokenRequest, ServiceAccountResponse,
-    UpdateServiceAccountRequest,
+    CreateServiceAccountRequest, ServiceAccountResponse, UpdateServiceAccountRequest,
 };
 use tessera_client::Client;
 
+use super::members::RoleChangeArgs;
 use super::output::{self, Table};
-use super::tokens::{print_new_token, ExpiryArgs, RoleArg, ScopeArgs};
+use super::tokens::{print_new_token, NewTokenArgs, RoleArg};
 use super::{Connection, DeleteFlags};
 use crate::error::CliError;
 
@@ -90,19 +90,8 @@ pub struct UpdateArgs {
     /// A new description (`""` removes it).
     #[arg(long)]
     pub description: Option<String>,
-    /// A new built-in role.
-    #[arg(long, value_enum)]
-    pub role: Option<RoleArg>,
-    /// Replace the account's custom roles (repeatable).
-    #[arg(
-        long = "custom-role",
-        value_name = "KEY",
-        conflicts_with = "no_custom_roles"
-    )]
-    pub custom_roles: Vec<String>,
-    /// Remove all the account's custom roles.
-    #[arg(long)]
-    pub no_custom_roles: bool,
+    #[command(flatten)]
+    pub roles: RoleChangeArgs,
     #[command(flatten)]
     pub conn: Connection,
 }
@@ -119,16 +108,8 @@ pub struct DeleteArgs {
 pub struct TokenCreateArgs {
     /// The service account's id.
     pub id: String,
-    /// A name that says where the token is used (at most 100 characters).
-    #[arg(long)]
-    pub name: String,
     #[command(flatten)]
-    pub scope: ScopeArgs,
-    /// Restrict the token to this project (repeatable).
-    #[arg(long = "project", value_name = "KEY")]
-    pub projects: Vec<String>,
-    #[command(flatten)]
-    pub expiry: ExpiryArgs,
+    pub token: NewTokenArgs,
     #[command(flatten)]
     pub conn: Connection,
 }
@@ -176,15 +157,12 @@ async fn create(args: CreateArgs) -> Result<(), CliError> {
 }
 
 async fn update(args: UpdateArgs) -> Result<(), CliError> {
+    let (role, custom_roles) = args.roles.into_change();
     let request = UpdateServiceAccountRequest {
         name: args.name,
         description: args.description,
-        role: args.role.map(Into::into),
-        custom_roles: if args.no_custom_roles {
-            Some(Vec::new())
-        } else {
-            (!args.custom_roles.is_empty()).then_some(args.custom_roles)
-        },
+        role,
+        custom_roles,
     };
     if request.name.is_none()
         && request.description.is_none()
@@ -223,14 +201,7 @@ async fn delete(args: DeleteArgs) -> Result<(), CliError> {
 
 async fn create_token(args: TokenCreateArgs) -> Result<(), CliError> {
     let client = args.conn.client()?;
-    let request = CreateTokenRequest {
-        name: args.name,
-        role: args.scope.role.map(Into::into),
-        custom_roles: args.scope.custom_roles(),
-        policy: args.scope.policy()?,
-        projects: (!args.projects.is_empty()).then_some(args.projects),
-        expires_at: args.expiry.at(crate::clock::now()),
-    };
+    let request = args.token.request()?;
     let created = client
         .create_service_account_token(&args.id, &request)
         .await?;

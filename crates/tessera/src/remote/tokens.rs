@@ -143,6 +143,16 @@ pub struct RotateExpiryArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    #[command(flatten)]
+    pub token: NewTokenArgs,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+/// What a new token is: a member's (`token create`) or a service
+/// account's (`service-account token create`).
+#[derive(Debug, Args)]
+pub struct NewTokenArgs {
     /// A name that says where the token is used (at most 100 characters).
     #[arg(long)]
     pub name: String,
@@ -154,8 +164,20 @@ pub struct CreateArgs {
     pub projects: Vec<String>,
     #[command(flatten)]
     pub expiry: ExpiryArgs,
-    #[command(flatten)]
-    pub conn: Connection,
+}
+
+impl NewTokenArgs {
+    /// The `POST /tokens` body these flags ask for.
+    pub fn request(self) -> Result<CreateTokenRequest, CliError> {
+        Ok(CreateTokenRequest {
+            role: self.scope.role.map(Into::into),
+            custom_roles: self.scope.custom_roles(),
+            policy: self.scope.policy()?,
+            projects: (!self.projects.is_empty()).then_some(self.projects),
+            expires_at: self.expiry.at(crate::clock::now()),
+            name: self.name,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -258,14 +280,7 @@ pub async fn run(cmd: TokenCommand) -> Result<ExitCode, CliError> {
 
 async fn create(args: CreateArgs) -> Result<(), CliError> {
     let client = args.conn.client()?;
-    let request = CreateTokenRequest {
-        name: args.name,
-        role: args.scope.role.map(Into::into),
-        custom_roles: args.scope.custom_roles(),
-        policy: args.scope.policy()?,
-        projects: (!args.projects.is_empty()).then_some(args.projects),
-        expires_at: args.expiry.at(crate::clock::now()),
-    };
+    let request = args.token.request()?;
     let created = client.create_token(&request).await?;
     print_new_token(args.conn.json, "Created", &created, None)
 }
