@@ -11,78 +11,25 @@ Usage: python3 tests/oauth/test_introspect.py [path/to/tessera]
 every check passed.
 """
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+from tessera_server import Server, binary  # noqa: E402
 
 
-def binary() -> str:
-    if len(sys.argv) > 1:
-        return sys.argv[1]
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    return str(target / "debug" / "tessera")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`tessera init` then `tessera serve` on a free port."""
-
-    def __init__(self, tessera: str, work: Path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-        env.update(
-            TESSERA_DATABASE_URL=f"sqlite://{work / 'tessera.db'}",
-            TESSERA_CONFIG_DIR=str(work / "config"),
-            TESSERA_PUBLIC_URL="https://tessera.example.com",
-            HOME=str(work),
-        )
-        init = subprocess.run(
-            [tessera, "init", "--org", "acme", "--email", "owner@acme.test",
-             "--password-stdin", "--print-token"],
-            input="owner-password-1\n", capture_output=True, text=True, env=env, cwd=work,
-        )
-        assert init.returncode == 0, init.stderr
-        self.owner = init.stdout.strip()
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            [tessera, "serve", "--listen", f"127.0.0.1:{port}"],
-            env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), 1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("tessera serve did not start")
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.owner}"}
-        return requests.request(method, f"{self.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
-
-    def stop(self):
-        self.process.kill()
-        self.process.wait()
+def api(server: Server, method: str, path: str, **kwargs) -> requests.Response:
+    headers = {"Authorization": f"Bearer {server.owner}"}
+    return requests.request(method, f"{server.url}/api/v1{path}", headers=headers, timeout=10, **kwargs)
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(binary(), Path(tmp))
+        server = Server(binary(), Path(tmp), {"TESSERA_PUBLIC_URL": "https://tessera.example.com"})
         try:
             check(server)
         finally:
@@ -92,10 +39,10 @@ def main() -> None:
 
 def check(server: Server) -> None:
     endpoint = f"{server.url}/api/v1/oauth/introspect"
-    created = server.api("POST", "/tokens", json={"name": "for the gateway", "role": "reader"})
+    created = api(server, "POST", "/tokens", json={"name": "for the gateway", "role": "reader"})
     assert created.status_code == 201, created.text
     token, token_id = created.json()["token"], created.json()["id"]
-    me = server.api("GET", "/me").json()
+    me = api(server, "GET", "/me").json()
 
     # The gateway: an OAuth client whose secret is a Tessera token.
     gateway = OAuth2Session("my-gateway", server.owner)
@@ -119,7 +66,7 @@ def check(server: Server) -> None:
     assert hinted.json() == body
 
     # Revoked, or never a token: exactly {"active": false}.
-    assert server.api("DELETE", f"/tokens/{token_id}").status_code == 204
+    assert api(server, "DELETE", f"/tokens/{token_id}").status_code == 204
     for dead in (token, "garbage", "tsr_" + "a" * 65):
         answer = gateway.introspect_token(endpoint, token=dead)
         assert answer.status_code == 200, answer.text
