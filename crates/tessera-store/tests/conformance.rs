@@ -118,6 +118,7 @@ macro_rules! conformance_tests {
                 service_accounts::service_accounts_round_trip,
                 service_accounts::account_tokens_outlive_their_maker_and_die_with_the_account,
                 service_accounts::a_role_held_by_an_account_stays_and_changes_are_announced,
+                service_accounts::the_inventory_filters_by_service_account,
                 sessions::sessions_are_created_read_and_deleted,
                 sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,
