@@ -470,3 +470,81 @@ async fn the_admin_pages_show_accounts_and_their_tokens() {
     .await
     .expect(404);
 }
+
+#[tokio::test]
+async fn the_inventory_filters_by_account_and_never_confuses_the_kinds() {
+    use crate::harness::{OWNER_EMAIL, OWNER_PASSWORD};
+    use reqwest::Method;
+
+    let s = start().await;
+    let ci = owner_makes_account(&s, "ci", "writer").await;
+    let bot = owner_makes_account(&s, "bot", "reader").await;
+    for name in ["deploy", "release"] {
+        account_token(&s, &s.owner_token, &ci, json!({ "name": name })).await;
+    }
+    account_token(&s, &s.owner_token, &bot, json!({ "name": "nightly" })).await;
+    s.owner_creates_token("laptop").await;
+    let names = |r: &Reply| -> Vec<String> {
+        let mut names: Vec<String> = r
+            .items()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let theirs = s
+        .owner_get(&format!("/api/v1/tokens?all=true&service_account={ci}"))
+        .await
+        .expect(200);
+    assert_eq!(names(&theirs), ["deploy", "release"]);
+    assert!(theirs
+        .items()
+        .iter()
+        .all(|t| t["service_account_id"] == ci.as_str() && t["member_id"].is_null()));
+    let owner = s.owner_id.clone();
+    let mine = s
+        .owner_get(&format!("/api/v1/tokens?all=true&member={owner}"))
+        .await
+        .expect(200);
+    assert!(mine
+        .items()
+        .iter()
+        .all(|t| t["member_id"] == owner.as_str()));
+    assert!(names(&mine).contains(&"laptop".to_owned()));
+
+    // A well-formed id of the other kind names nothing: 404, not an
+    // empty page; a malformed one is a 400.
+    for query in [format!("service_account={owner}"), format!("member={ci}")] {
+        s.owner_get(&format!("/api/v1/tokens?all=true&{query}"))
+            .await
+            .expect_error(404, "not_found");
+    }
+    for query in [
+        "all=true&service_account=nope",
+        &format!("service_account={ci}"),
+    ] {
+        s.owner_get(&format!("/api/v1/tokens?{query}"))
+            .await
+            .expect_error(400, "bad_request");
+    }
+
+    // The web page offers the accounts and filters the same way.
+    let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
+    let page = async |path: String| s.call_with_cookie(Method::GET, &path, &cookie, None).await;
+    let all = page("/admin/tokens".into()).await.expect(200);
+    assert!(
+        all.text.contains(&format!("<option value=\"{ci}\"")),
+        "{}",
+        all.text
+    );
+    let filtered = page(format!("/admin/tokens?service_account={bot}"))
+        .await
+        .expect(200);
+    assert!(filtered.text.contains("nightly"), "{}", filtered.text);
+    assert!(!filtered.text.contains("deploy") && !filtered.text.contains("laptop"));
+    assert!(filtered.text.contains("service account bot"));
+    page(format!("/admin/tokens?service_account={owner}"))
+        .await
+        .expect(404);
+}
