@@ -1,5 +1,8 @@
 //! `seed`: one org, its owner and N tokens, written straight to the
-//! database, and the token strings to a file.
+//! database, and the token strings to a file; with
+//! `--service-account-out`, also a service account and one token of it
+//! (with the same scope), made through the store as the API makes them, so
+//! that `/verify` can be measured for both kinds of token in one run.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,8 +12,9 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
-use tessera_core::model::{Actor, AuditEvent, Member, Org, Token};
-use tessera_core::{resource, BuiltinRole, OrgKey, TokenFormat, TokenScope};
+use tessera_core::model::{Actor, AuditEvent, Member, Org, ServiceAccount, Token, TokenOwner};
+use tessera_core::resource::Resource;
+use tessera_core::{resource, BuiltinRole, OrgKey, ServiceAccountId, TokenFormat, TokenScope};
 use tessera_store::{SqlStore, Store};
 use time::OffsetDateTime;
 
@@ -40,6 +44,11 @@ pub struct SeedArgs {
     /// INSERTs: realistic, but about 1,500 tokens/s on 2 cores.
     #[arg(long)]
     via_store: bool,
+    /// Also make the service account `bench-ci` (role writer; reused if
+    /// it exists) and one token of it with the tokens' scope, and write
+    /// that token's string to this file.
+    #[arg(long, value_name = "FILE")]
+    service_account_out: Option<PathBuf>,
 }
 
 /// Audit ids: 16 hex digits of the seed's start (µs), then a sequence
@@ -125,6 +134,12 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
     }
     out.flush().map_err(|e| format!("writing tokens: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.service_account_out {
+        let minted = account_token(&*store, &org, &owner, &format, &scope, now, &ids).await?;
+        sample.push(minted.1);
+        std::fs::write(path, format!("{}\n", minted.0))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
 
     // The rows must read back through the store exactly as written: the
     // bulk insert bypasses `create_token`, so check it against `get_token`.
@@ -261,6 +276,71 @@ async fn org_and_owner(
         .await
         .map_err(|e| format!("create_org: {e}"))?;
     Ok((org, owner))
+}
+
+/// The service account `bench-ci` (made on first use) and a new token of
+/// it with `scope`, created through the store with their audit events.
+async fn account_token(
+    store: &dyn Store,
+    org: &Org,
+    owner: &Member,
+    format: &TokenFormat,
+    scope: &TokenScope,
+    now: OffsetDateTime,
+    ids: &AuditIds,
+) -> Result<(String, Token), String> {
+    const NAME: &str = "bench-ci";
+    let existing = store
+        .list_service_accounts(&org.id)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|a| a.name == NAME);
+    let account = match existing {
+        Some(account) => account,
+        None => {
+            let account = ServiceAccount {
+                id: ServiceAccountId::generate(now),
+                org_id: org.id.clone(),
+                name: NAME.into(),
+                description: Some("made by tessera-bench seed".into()),
+                role: BuiltinRole::Writer,
+                custom_roles: Vec::new(),
+                created_at: now,
+                created_by: Some(owner.id.clone()),
+            };
+            let event = AuditEvent {
+                id: ids.next(),
+                org_id: org.id.clone(),
+                at: now,
+                actor: Actor {
+                    member: Some(owner.id.clone()),
+                    token: None,
+                },
+                action: "service_account:create".into(),
+                target: resource::service_account(&account.id),
+                ip: None,
+                details: json!({ "name": NAME, "via": "bench-seed" }),
+            };
+            store
+                .create_service_account(&account, &event)
+                .await
+                .map_err(|e| format!("create_service_account: {e}"))?;
+            account
+        }
+    };
+    let (string, token) = mint(format, owner, scope, now);
+    let token = Token {
+        owner: TokenOwner::ServiceAccount(account.id.clone()),
+        ..token
+    };
+    let mut event = token_event(ids, org, owner, &token, now);
+    event.target = token.resource();
+    store
+        .create_token(&token, &event)
+        .await
+        .map_err(|e| format!("create_token: {e}"))?;
+    Ok((string, token))
 }
 
 /// A new token (string, record) for `owner` with `scope`.

@@ -55,6 +55,8 @@ pub struct AuditFilter {
 pub struct TokenFilter {
     /// A member id: only this member's tokens.
     pub member: Option<String>,
+    /// A service-account id: only this service account's tokens.
+    pub service_account: Option<String>,
     /// Only tokens expiring before this time.
     pub expires_before: Option<String>,
     /// Only tokens not used since this time (never-used ones: created
@@ -76,6 +78,7 @@ impl TokenFilter {
         pairs.append_pair("all", "true");
         for (name, value) in [
             ("member", &self.member),
+            ("service_account", &self.service_account),
             ("expires_before", &self.expires_before),
             ("unused_since", &self.unused_since),
             ("q", &self.q),

@@ -181,7 +181,10 @@ pub struct TokenPosition {
 /// (the inactivity rule counts the same way).
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
+    /// Only this member's tokens.
     pub member: Option<MemberId>,
+    /// Only this service account's tokens (with `member` too, none match).
+    pub service_account: Option<ServiceAccountId>,
     /// Tokens that expire before this (tokens without expiry never match).
     pub expires_before: Option<OffsetDateTime>,
     pub unused_since: Option<OffsetDateTime>,

@@ -118,6 +118,7 @@ macro_rules! conformance_tests {
                 service_accounts::service_accounts_round_trip,
                 service_accounts::account_tokens_outlive_their_maker_and_die_with_the_account,
                 service_accounts::a_role_held_by_an_account_stays_and_changes_are_announced,
+                service_accounts::the_inventory_filters_by_service_account,
                 sessions::sessions_are_created_read_and_deleted,
                 sessions::a_server_key_is_made_once_and_shared,
                 sessions::member_sessions_end_together_except_one,
@@ -220,8 +221,10 @@ mod sqlite_only {
             TokenId::generate(T0),
         );
         for statement in [
-            // 0004's columns too (inactive_days, inactive_action).
-            format!("INSERT INTO orgs VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0, NULL, 'disable')"),
+            format!(
+                "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, \
+                 created_at) VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"
+            ),
             format!("INSERT INTO members VALUES ('{member}', '{org}', 'a@b.c', 'A', 'owner', NULL, 0)"),
             format!("INSERT INTO custom_roles VALUES ('{org}', 'ops', 'Ops', '[]', 0, 0)"),
             format!(

@@ -18,7 +18,7 @@ use sha2::Sha256;
 use tessera_api::{TokenList, TokenPage};
 use tessera_core::lifecycle::MAX_NAME_CHARS;
 use tessera_core::model::Token;
-use tessera_core::{MemberId, TokenId};
+use tessera_core::{MemberId, ServiceAccountId, TokenId};
 use tessera_store::{TokenOrder, TokenPosition, TokenQuery};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -47,8 +47,12 @@ pub struct TokenListParams {
     /// `true`: every token of the org (admins), with the filters below;
     /// otherwise your own tokens, and no other parameter is accepted.
     pub all: Option<bool>,
-    /// Only this member's tokens (a member id).
+    /// Only this member's tokens (a member id; 404 when it names no
+    /// member of the org).
     pub member: Option<String>,
+    /// Only this service account's tokens (a service-account id; 404 when
+    /// it names no service account of the org, a member's id included).
+    pub service_account: Option<String>,
     /// Only tokens that expire before this RFC 3339 time (tokens without
     /// an expiry never match).
     #[param(value_type = Option<String>, format = DateTime)]
@@ -77,6 +81,7 @@ impl TokenListParams {
     /// Does the query ask for anything but the caller's own list?
     fn asks_more(&self) -> bool {
         self.member.is_some()
+            || self.service_account.is_some()
             || self.expires_before.is_some()
             || self.unused_since.is_some()
             || self.q.is_some()
@@ -116,7 +121,9 @@ pub async fn list(call: &Call, params: TokenListParams) -> ServiceResult<Listing
     }
     if params.asks_more() {
         return Err(ServiceError::BadRequest(
-            "member, expires_before, unused_since, q, sort, limit and before need all=true".into(),
+            "member, service_account, expires_before, unused_since, q, sort, limit and before \
+             need all=true"
+                .into(),
         ));
     }
     tokens::list(call).await.map(Listing::Own)
@@ -145,6 +152,12 @@ pub async fn list_all(call: &Call, params: TokenListParams) -> ServiceResult<Tok
         ),
         None => None,
     };
+    let service_account = match params.service_account.as_deref() {
+        Some(a) => Some(ServiceAccountId::parse(a).map_err(|_| {
+            ServiceError::BadRequest("service_account must be a service account id".into())
+        })?),
+        None => None,
+    };
     let name_contains = match params.q {
         Some(q) if q.chars().count() > MAX_NAME_CHARS => {
             return Err(ServiceError::BadRequest(format!(
@@ -154,8 +167,26 @@ pub async fn list_all(call: &Call, params: TokenListParams) -> ServiceResult<Tok
         Some(q) if q.is_empty() => None,
         other => other,
     };
+    // A well-formed id that names nothing of its kind here is a 404, not
+    // an empty page (a member's id given as a service account's, say).
+    if let Some(id) = &member {
+        if state.store.get_member(&caller.org.id, id).await?.is_none() {
+            return Err(ServiceError::not_found("member"));
+        }
+    }
+    if let Some(id) = &service_account {
+        if state
+            .store
+            .get_service_account(&caller.org.id, id)
+            .await?
+            .is_none()
+        {
+            return Err(ServiceError::not_found("service account"));
+        }
+    }
     let query = TokenQuery {
         member,
+        service_account,
         expires_before: time_param("expires_before", params.expires_before.as_deref())?,
         unused_since: time_param("unused_since", params.unused_since.as_deref())?,
         name_contains,

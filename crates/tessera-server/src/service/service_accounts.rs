@@ -13,7 +13,8 @@
 use serde_json::json;
 use tessera_api::{
     CreateServiceAccountRequest, CreateTokenRequest, CreatedTokenResponse, ErrorCode,
-    ServiceAccountList, ServiceAccountResponse, TokenList, UpdateServiceAccountRequest,
+    ServiceAccountList, ServiceAccountResponse, TokenList, TokenResponse,
+    UpdateServiceAccountRequest,
 };
 use tessera_core::lifecycle::validate_name;
 use tessera_core::model::ServiceAccount;
@@ -215,6 +216,18 @@ pub fn may_delete(caller: &Caller, account: &ServiceAccountResponse) -> bool {
 pub fn may_manage_tokens(caller: &Caller, account: &ServiceAccountResponse) -> bool {
     ServiceAccountId::parse(&account.id)
         .is_ok_and(|id| caller.allows(MANAGE_TOKENS, &resource::service_account(&id)))
+}
+
+/// May the caller change `token`, a service account's token (rename,
+/// re-scope, rotate, clone)? `manage_tokens` on its account; `false` for
+/// a member's token. For front ends that offer only what can succeed; each
+/// operation checks again, with the grant bounds.
+pub fn may_change_token(caller: &Caller, token: &TokenResponse) -> bool {
+    token
+        .service_account_id
+        .as_deref()
+        .and_then(|id| ServiceAccountId::parse(id).ok())
+        .is_some_and(|id| caller.allows(MANAGE_TOKENS, &resource::service_account(&id)))
 }
 
 fn description(text: Option<String>) -> ServiceResult<Option<String>> {

@@ -26,6 +26,7 @@ mod admin;
 mod assets;
 mod forms;
 pub(crate) mod login_csrf;
+mod minted;
 mod policy_help;
 mod render;
 mod scope;

@@ -67,6 +67,9 @@ pub struct ScopeFields {
     pub err_custom_roles: Option<String>,
     pub err_policy: Option<String>,
     pub err_projects: Option<String>,
+    /// A service account's token: "inherit" means the account's
+    /// permissions, not the member's.
+    pub for_account: bool,
 }
 
 impl ScopeFields {
@@ -107,6 +110,15 @@ impl ScopeFields {
             err_custom_roles: err("custom_roles"),
             err_policy: err("policy"),
             err_projects: err("projects"),
+            for_account: false,
+        }
+    }
+
+    /// The fields of a service account's token.
+    pub fn for_account(self) -> Self {
+        Self {
+            for_account: true,
+            ..self
         }
     }
 

@@ -7,7 +7,7 @@
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tessera_api::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenResponse,
@@ -20,15 +20,15 @@ use super::forms::{
     done_or_again, expiry_from, query_of, redirect, required_expiry, FormData, PageResult,
     Problems, WebForm,
 };
-use super::render::{member_error_page, page, Layout, TokenView};
+use super::minted::mint_once;
+use super::render::{page, Layout, TokenView};
 use super::session::WebUser;
 use super::{scope, scope::ExpiryFields, scope::ScopeFields};
-use crate::sent_forms::{Claim, FirstSent, FORM_ID_FIELD};
-use crate::service::{token_controls, tokens, ServiceError};
+use crate::service::{service_accounts, token_controls, tokens, ServiceError};
 use crate::state::AppState;
 
 /// Form fields an API error may be about.
-const TOKEN_FIELDS: &[&str] = &[
+pub(super) const TOKEN_FIELDS: &[&str] = &[
     "name",
     "scope",
     "custom_roles",
@@ -124,7 +124,10 @@ pub async fn create(user: WebUser, headers: HeaderMap, WebForm(form): WebForm) -
 /// The API's request from the form, or every problem the form's shape
 /// shows at once (the name by the domain's own rule, so that an empty name
 /// is not hidden behind a policy that does not parse).
-fn create_request(form: &FormData, now: OffsetDateTime) -> Result<CreateTokenRequest, Problems> {
+pub(super) fn create_request(
+    form: &FormData,
+    now: OffsetDateTime,
+) -> Result<CreateTokenRequest, Problems> {
     let name =
         validate_name("name", form.get("name")).map_err(|e| Problems::from_api(e, TOKEN_FIELDS));
     match (name, scope::chosen(form), expiry_from(form, now)) {
@@ -147,79 +150,6 @@ fn create_request(form: &FormData, now: OffsetDateTime) -> Result<CreateTokenReq
             Err(problems)
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "token_created.html")]
-struct CreatedPage {
-    layout: Layout,
-    verb: &'static str,
-    token: TokenView,
-    value: String,
-    origin: String,
-}
-
-/// The one page that holds a token value: the answer to the POST itself
-/// (never a redirect), `no-store` like every page.
-fn created_page(
-    user: &WebUser,
-    headers: &HeaderMap,
-    verb: &'static str,
-    created: CreatedTokenResponse,
-) -> Response {
-    let title = match verb {
-        "rotated" => "Token rotated",
-        "cloned" => "Token cloned",
-        _ => "Token created",
-    };
-    let page_status = if verb == "rotated" {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    let mut response = page(
-        page_status,
-        &CreatedPage {
-            layout: user.layout(title, "tokens"),
-            verb,
-            token: TokenView::new(&created.metadata, user.call.now),
-            value: created.token,
-            origin: origin(&user.call.state, headers),
-        },
-    );
-    // Nothing may keep this page: not the browser cache, not a proxy.
-    response
-        .headers_mut()
-        .insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
-    response
-}
-
-/// Acts on a form that mints a token value once (see [`crate::sent_forms`]):
-/// a repeat is answered with what the first send did and `mint` is not
-/// run; otherwise the new value's page. The service's error is handed back, so
-/// the caller can show its form again with the problem next to its field
-/// (and the form, unclaimed, can be sent again).
-async fn mint_once(
-    user: &WebUser,
-    headers: &HeaderMap,
-    form: &FormData,
-    verb: &'static str,
-    mint: impl std::future::Future<Output = Result<CreatedTokenResponse, ServiceError>>,
-) -> Result<Response, ServiceError> {
-    let form_id = form.opt(FORM_ID_FIELD);
-    let ticket =
-        match user
-            .call
-            .state
-            .sent_forms
-            .claim(user.member_id(), form_id.as_deref(), user.call.now)
-        {
-            Claim::First(ticket) => ticket,
-            Claim::Again(first) => return Ok(sent_again(user, verb, first)),
-        };
-    let created = mint.await?;
-    ticket.done(&created.metadata.id, &created.metadata.name);
-    Ok(created_page(user, headers, verb, created))
 }
 
 /// A value-minting form of a token's page: as sent, which one it is, and
@@ -249,57 +179,24 @@ async fn mint_or_show(
     }
 }
 
-/// The answer to a value-minting form sent again (a reload of the page
-/// that showed the value, or a double click): nothing more is done, and
-/// the value, which is not kept, is not shown again.
-fn sent_again(user: &WebUser, verb: &str, first: FirstSent) -> Response {
-    let message = match first {
-        FirstSent::InProgress => {
-            "This form was already sent and is still being handled; nothing more was done. \
-             Open your tokens to see the result."
-                .to_owned()
-        }
-        FirstSent::Done { token_name, .. } => format!(
-            "This form was already sent: the token \u{201c}{token_name}\u{201d} was {verb} then, \
-             and nothing more was done now. Its value was shown only once, on that page, and \
-             is not kept. If you did not copy it, open the token and rotate it for a new value."
-        ),
-    };
-    member_error_page(
-        user.layout("Already sent", "tokens"),
-        StatusCode::CONFLICT,
-        &message,
-    )
-}
-
-/// The address people reach this server at, for the usage examples.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
-    let scheme = if state.config.sessions.cookie_secure {
-        "https"
-    } else {
-        "http"
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map_or_else(|| state.config.http.listen.to_string(), str::to_owned);
-    format!("{scheme}://{host}")
-}
-
 #[derive(Template)]
 #[template(path = "token_show.html")]
 struct ShowPage {
     layout: Layout,
     token: TokenView,
     own: bool,
+    /// May the caller rename, re-scope, rotate and clone it: their own
+    /// token, or a service account's whose tokens they manage.
+    manage: bool,
     /// May the caller disable (or enable) it: the button is offered.
     toggle: bool,
     /// Rotate, or (a token that never expires) set an expiry first: the
     /// page offers the one form that can succeed.
     rotatable: bool,
     /// Where "back" and a deletion lead: my tokens, or (an admin looking
-    /// at someone else's token) that member's page.
+    /// at someone else's token) that member's or service account's page.
     back: String,
+    back_label: &'static str,
     notice: Option<&'static str>,
     name: String,
     scope: ScopeFields,
@@ -358,8 +255,22 @@ async fn show_page(
         .map_or(StatusCode::OK, Problems::status);
     let [edit_form, rotate_form, clone_form] = forms;
     let [problems, rotate_problems, clone_problems] = problems;
-    let scope = ScopeFields::build(&user.call, edit_form, &problems).await;
+    let mut scope = ScopeFields::build(&user.call, edit_form, &problems).await;
+    if token.service_account_id.is_some() {
+        scope = scope.for_account();
+    }
     let expiry = ExpiryFields::build(&user.call, rotate_form, &rotate_problems, false);
+    let own = token.member_id.as_deref() == Some(user.member_id());
+    let (back, back_label) = match (&token.member_id, &token.service_account_id) {
+        (Some(member), _) if member != user.member_id() => {
+            (format!("/admin/members/{member}"), "Their member page")
+        }
+        (None, Some(account)) => (
+            format!("/admin/service-accounts/{account}"),
+            "The service account",
+        ),
+        _ => ("/tokens".into(), "My tokens"),
+    };
     let clone_name = clone_form
         .opt("name")
         .unwrap_or_else(|| format!("{} (copy)", token.name));
@@ -367,13 +278,12 @@ async fn show_page(
         status,
         &ShowPage {
             layout: user.layout(format!("Token “{}”", token.name), "tokens"),
-            own: token.member_id.as_deref() == Some(user.member_id()),
+            own,
+            manage: own || service_accounts::may_change_token(&user.call.caller, &token),
             toggle: token_controls::may_toggle(&user.call.caller, &token),
             rotatable: tokens::rotatable(&token),
-            back: match &token.member_id {
-                Some(member) if member != user.member_id() => format!("/admin/members/{member}"),
-                _ => "/tokens".into(),
-            },
+            back,
+            back_label,
             token: TokenView::new(&token, user.call.now),
             notice,
             name: edit_form.get("name").to_owned(),
@@ -534,10 +444,15 @@ pub struct ConfirmPage {
     pub back: String,
 }
 
-/// Where to go after deleting: my list, or the admin's page of a member.
+/// Where to go after deleting: my list, or the admin's page of a member
+/// or of a service account.
 fn safe_back(back: &str) -> String {
-    let ok = back.starts_with("/admin/members/")
-        && back[15..].chars().all(|c| c.is_ascii_alphanumeric());
+    let ok = ["/admin/members/", "/admin/service-accounts/"]
+        .iter()
+        .any(|prefix| {
+            back.strip_prefix(prefix)
+                .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+        });
     if ok {
         back.to_owned()
     } else {

@@ -42,6 +42,10 @@ impl TokenControlStore for SqlStore {
         if let Some(member) = &query.member {
             sql.push(" AND t.member_id = ").bind(member.as_str())?;
         }
+        if let Some(account) = &query.service_account {
+            sql.push(" AND t.service_account_id = ")
+                .bind(account.as_str())?;
+        }
         if let Some(before) = query.expires_before {
             sql.push(" AND t.expires_at < ").bind(secs(before))?;
         }

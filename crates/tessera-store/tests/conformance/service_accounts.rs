@@ -2,7 +2,7 @@
 
 use tessera_core::model::{ServiceAccount, Token, TokenOwner};
 use tessera_core::{BuiltinRole, OrgId, ServiceAccountId, TokenScope};
-use tessera_store::{Change, Store, StoreError, Unique};
+use tessera_store::{Change, Store, StoreError, TokenQuery, Unique};
 
 use crate::fixtures::*;
 
@@ -235,4 +235,50 @@ pub async fn a_role_held_by_an_account_stays_and_changes_are_announced(store: &d
         changes.lock().unwrap()[..3],
         [account(false), account(false), account(true)]
     );
+}
+
+/// The inventory's `service_account` filter finds that account's tokens
+/// only: never a member's, and a member's id finds nothing.
+pub async fn the_inventory_filters_by_service_account(store: &dyn Store) {
+    let (fx, org, owner) = Fx::with_org(store, "acme").await;
+    let ci = account_record(&org.id, "ci", BuiltinRole::Writer);
+    save(&fx, &ci).await.unwrap();
+    let bot = account_record(&org.id, "bot", BuiltinRole::Reader);
+    save(&fx, &bot).await.unwrap();
+    fx.save_token(&account_token(&ci, "deploy")).await;
+    fx.save_token(&account_token(&ci, "release")).await;
+    fx.save_token(&account_token(&bot, "nightly")).await;
+    fx.token(&owner, "laptop", T0).await;
+    let names = |tokens: Vec<Token>| {
+        let mut names: Vec<String> = tokens.into_iter().map(|t| t.name).collect();
+        names.sort();
+        names
+    };
+    let query = |service_account: Option<ServiceAccountId>, member| TokenQuery {
+        service_account,
+        member,
+        limit: 100,
+        ..TokenQuery::default()
+    };
+    let found = store
+        .query_tokens(&org.id, &query(Some(ci.id.clone()), None))
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["deploy", "release"]);
+    let member_as_account = ServiceAccountId::from_trusted(owner.id.to_string());
+    let found = store
+        .query_tokens(&org.id, &query(Some(member_as_account), None))
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "a member's id names no account's tokens");
+    let found = store
+        .query_tokens(&org.id, &query(None, Some(owner.id.clone())))
+        .await
+        .unwrap();
+    assert_eq!(names(found), ["laptop"], "a member's tokens only");
+    let found = store
+        .query_tokens(&org.id, &query(Some(ci.id.clone()), Some(owner.id.clone())))
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "no token has both owners");
 }

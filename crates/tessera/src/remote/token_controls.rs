@@ -25,6 +25,9 @@ pub struct InventoryArgs {
     /// With --all: only this member's tokens (a member id).
     #[arg(long, value_name = "MEMBER_ID")]
     pub member: Option<String>,
+    /// With --all: only this service account's tokens (a service-account id).
+    #[arg(long, value_name = "SERVICE_ACCOUNT_ID")]
+    pub service_account: Option<String>,
     /// With --all: only tokens expiring before this time (a date or RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub expires_before: Option<OffsetDateTime>,
@@ -56,6 +59,7 @@ impl InventoryArgs {
     /// there would be silently ignored, so it is refused.
     pub fn check_own(&self) -> Result<(), CliError> {
         let filtered = self.member.is_some()
+            || self.service_account.is_some()
             || self.expires_before.is_some()
             || self.unused_since.is_some()
             || self.name.is_some()
@@ -63,8 +67,8 @@ impl InventoryArgs {
             || self.limit.is_some();
         if filtered {
             return Err(CliError::Input(
-                "--member, --expires-before, --unused-since, --name, --sort and --limit \
-                 need --all"
+                "--member, --service-account, --expires-before, --unused-since, --name, \
+                 --sort and --limit need --all"
                     .into(),
             ));
         }
@@ -75,6 +79,7 @@ impl InventoryArgs {
         let time = |t: Option<OffsetDateTime>| t.and_then(|t| t.format(&Rfc3339).ok());
         TokenFilter {
             member: self.member.clone(),
+            service_account: self.service_account.clone(),
             expires_before: time(self.expires_before),
             unused_since: time(self.unused_since),
             q: self.name.clone(),

@@ -470,3 +470,221 @@ async fn the_admin_pages_show_accounts_and_their_tokens() {
     .await
     .expect(404);
 }
+
+#[tokio::test]
+async fn the_inventory_filters_by_account_and_never_confuses_the_kinds() {
+    use crate::harness::{OWNER_EMAIL, OWNER_PASSWORD};
+    use reqwest::Method;
+
+    let s = start().await;
+    let ci = owner_makes_account(&s, "ci", "writer").await;
+    let bot = owner_makes_account(&s, "bot", "reader").await;
+    for name in ["deploy", "release"] {
+        account_token(&s, &s.owner_token, &ci, json!({ "name": name })).await;
+    }
+    account_token(&s, &s.owner_token, &bot, json!({ "name": "nightly" })).await;
+    s.owner_creates_token("laptop").await;
+    let names = |r: &Reply| -> Vec<String> {
+        let mut names: Vec<String> = r
+            .items()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let theirs = s
+        .owner_get(&format!("/api/v1/tokens?all=true&service_account={ci}"))
+        .await
+        .expect(200);
+    assert_eq!(names(&theirs), ["deploy", "release"]);
+    assert!(theirs
+        .items()
+        .iter()
+        .all(|t| t["service_account_id"] == ci.as_str() && t["member_id"].is_null()));
+    let owner = s.owner_id.clone();
+    let mine = s
+        .owner_get(&format!("/api/v1/tokens?all=true&member={owner}"))
+        .await
+        .expect(200);
+    assert!(mine
+        .items()
+        .iter()
+        .all(|t| t["member_id"] == owner.as_str()));
+    assert!(names(&mine).contains(&"laptop".to_owned()));
+
+    // A well-formed id of the other kind names nothing: 404, not an
+    // empty page; a malformed one is a 400.
+    for query in [format!("service_account={owner}"), format!("member={ci}")] {
+        s.owner_get(&format!("/api/v1/tokens?all=true&{query}"))
+            .await
+            .expect_error(404, "not_found");
+    }
+    for query in [
+        "all=true&service_account=nope",
+        &format!("service_account={ci}"),
+    ] {
+        s.owner_get(&format!("/api/v1/tokens?{query}"))
+            .await
+            .expect_error(400, "bad_request");
+    }
+
+    // The web page offers the accounts and filters the same way.
+    let cookie = s.login(OWNER_EMAIL, OWNER_PASSWORD).await;
+    let page = async |path: String| s.call_with_cookie(Method::GET, &path, &cookie, None).await;
+    let all = page("/admin/tokens".into()).await.expect(200);
+    assert!(
+        all.text.contains(&format!("<option value=\"{ci}\"")),
+        "{}",
+        all.text
+    );
+    let filtered = page(format!("/admin/tokens?service_account={bot}"))
+        .await
+        .expect(200);
+    assert!(filtered.text.contains("nightly"), "{}", filtered.text);
+    assert!(!filtered.text.contains("deploy") && !filtered.text.contains("laptop"));
+    assert!(filtered.text.contains("service account bot"));
+    page(format!("/admin/tokens?service_account={owner}"))
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn the_account_page_makes_a_token_shown_once_and_its_page_manages_it() {
+    use crate::harness::field_value;
+    use crate::web::{shown_token, start_as_owner, Browser};
+
+    let (s, owner) = start_as_owner().await;
+    let id = owner_makes_account(&s, "ci", "writer").await;
+    let account_page = format!("/admin/service-accounts/{id}");
+    let shown = owner.get(&account_page).await.expect(200);
+    shown
+        .assert_shows(&format!("action=\"/admin/service-accounts/{id}/tokens\""))
+        .assert_shows("Inherit the service account's permissions");
+    let form_id = field_value(&shown.html, "name=\"form_id\"");
+    let post = format!("/admin/service-accounts/{id}/tokens");
+    let tokens = async || {
+        s.owner_get(&format!("/api/v1/service-accounts/{id}/tokens"))
+            .await
+            .expect(200)
+            .items()
+            .to_vec()
+    };
+
+    // A mistake is answered beside its field, nothing made, and the same
+    // form (not yet "sent") works once corrected.
+    let bad = [
+        ("name", ""),
+        ("expiry", "30"),
+        ("form_id", form_id.as_str()),
+    ];
+    owner
+        .post(&post, &bad)
+        .await
+        .expect(422)
+        .assert_field_error("name");
+    assert!(tokens().await.is_empty());
+    let fields = [
+        ("name", "deploy web"),
+        ("scope", "role"),
+        ("role", "reader"),
+        ("expiry", "30"),
+        ("form_id", form_id.as_str()),
+    ];
+    let created = owner.post(&post, &fields).await.expect(201);
+    assert_eq!(created.headers["cache-control"], "no-store");
+    assert!(
+        created.headers.get("location").is_none(),
+        "never a redirect"
+    );
+    created.assert_shows(&format!("href=\"{account_page}\""));
+    let value = shown_token(&created.html);
+    assert!(value.starts_with("tsr_"), "{value}");
+    let made = tokens().await;
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0]["name"], "deploy web");
+    assert_eq!(made[0]["role"], "reader");
+    assert_eq!(made[0]["service_account_id"], id.as_str());
+    let answer = s.verify(json!({ "token": value })).await;
+    assert_eq!(answer.body["valid"], true);
+    assert_eq!(answer.body["token"]["service_account"]["id"], id.as_str());
+    assert!(answer.body["token"]["member"].is_null());
+
+    // Sent again (a reload): nothing more is made, the value not shown.
+    let again = owner.post(&post, &fields).await.expect(409);
+    again.assert_shows("already sent").assert_hides(&value);
+    assert_eq!(tokens().await.len(), 1);
+    // The account page lists it, never its value.
+    owner
+        .get(&account_page)
+        .await
+        .expect(200)
+        .assert_shows("deploy web")
+        .assert_hides(&value[value.len() - 20..]);
+
+    // The token's page offers what manage_tokens allows: edit, rotate (an
+    // expiring token), clone, disable, delete back to the account.
+    let token_id = made[0]["id"].as_str().unwrap().to_owned();
+    let token_page = format!("/tokens/{token_id}");
+    let page = owner.get(&token_page).await.expect(200);
+    for form in ["/rotate\"", "/clone\"", "/disable\""] {
+        page.assert_shows(&format!("action=\"{token_page}{form}"));
+    }
+    page.assert_shows(&format!(
+        "<a href=\"{account_page}\">The service account</a>"
+    ))
+    .assert_shows(&format!("{token_page}/delete?back={account_page}"))
+    .assert_shows("Inherit the service account's permissions");
+    let rotate_id = field_value(
+        &page.html[page.html.find("/rotate\"").expect("rotate form")..],
+        "name=\"form_id\"",
+    );
+    let rotate = [
+        ("expiry", "30"),
+        ("grace", "0"),
+        ("form_id", rotate_id.as_str()),
+    ];
+    let rotated = owner
+        .post(&format!("{token_page}/rotate"), &rotate)
+        .await
+        .expect(200);
+    let new_value = shown_token(&rotated.html);
+    assert_eq!(
+        s.verify(json!({ "token": new_value })).await.body["valid"],
+        true
+    );
+    assert_eq!(
+        s.verify(json!({ "token": value })).await.body["valid"],
+        false
+    );
+    owner
+        .post(&format!("{token_page}/disable"), &[])
+        .await
+        .expect(303);
+    let off = s.verify(json!({ "token": new_value })).await;
+    assert_eq!(off.body["code"], "token_disabled");
+    owner
+        .post(&format!("{token_page}/enable"), &[])
+        .await
+        .expect(303);
+    let back = [("back", account_page.as_str())];
+    let deleted = owner
+        .post(&format!("{token_page}/delete"), &back)
+        .await
+        .expect(303);
+    assert_eq!(
+        deleted.headers["location"],
+        format!("{account_page}?done=deleted").as_str()
+    );
+    assert!(tokens().await.is_empty());
+
+    // Who may not manage the account's tokens makes none through the form.
+    let writer = Browser::new_member(&s, "writer").await;
+    let refused = writer.post(&post, &fields[..4]).await;
+    assert!(
+        refused.status == 403 || refused.status == 404,
+        "{}",
+        refused.html
+    );
+    assert!(tokens().await.is_empty());
+}

@@ -1,10 +1,12 @@
 //! Service accounts: list, make, look at (with their tokens, metadata
-//! only), delete. Their tokens are made with the API, the CLI or MCP; each
-//! token's own page (`/tokens/{id}`) works as for members' tokens.
+//! only), delete; and make a token of an account, with the form and the
+//! show-it-once page of a member's token ([`crate::web::tokens`]'s form
+//! parsing, [`crate::web::minted`]'s guard). Each token's own page
+//! (`/tokens/{id}`) works as for members' tokens.
 
 use askama::Template;
 use axum::extract::{Path, RawQuery};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use tessera_api::{CreateServiceAccountRequest, ServiceAccountResponse};
 use tessera_core::BuiltinRole;
 
@@ -13,10 +15,13 @@ use crate::service::{members, service_accounts};
 use crate::web::forms::{
     done_or_again, friendly, redirect, shown, FormData, PageResult, Problems, WebForm,
 };
+use crate::web::minted::mint_once;
 use crate::web::render::{page, Layout, TokenView};
-use crate::web::scope::{builtin_role_choices, custom_role_choices, Choice};
+use crate::web::scope::{
+    self, builtin_role_choices, custom_role_choices, Choice, ExpiryFields, ScopeFields,
+};
 use crate::web::session::WebUser;
-use crate::web::tokens::ConfirmPage;
+use crate::web::tokens::{create_request, ConfirmPage, TOKEN_FIELDS};
 
 #[derive(Template)]
 #[template(path = "admin_service_accounts.html")]
@@ -98,18 +103,25 @@ struct AccountPage {
     tokens: Option<Vec<TokenView>>,
     tokens_error: Option<String>,
     deletable: bool,
+    /// The "Make a token" form (shown with the tokens), as sent or empty.
+    name: String,
+    scope: ScopeFields,
+    expiry: ExpiryFields,
+    problems: Problems,
 }
 
-pub(super) async fn account(
-    user: WebUser,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+async fn account_page(
+    user: &WebUser,
+    id: &str,
+    notice: Option<&'static str>,
+    sent: Option<(&FormData, Problems)>,
 ) -> PageResult {
-    let account = service_accounts::show(&user.call, &id).await?;
+    let account = service_accounts::show(&user.call, id).await?;
     let caller = &user.call.caller;
     let now = user.call.now;
-    let (tokens, tokens_error) = if service_accounts::may_manage_tokens(caller, &account) {
-        match service_accounts::list_tokens(&user.call, &id).await {
+    let manages = service_accounts::may_manage_tokens(caller, &account);
+    let (tokens, tokens_error) = if manages {
+        match service_accounts::list_tokens(&user.call, id).await {
             Ok(list) => (
                 Some(list.items.iter().map(|t| TokenView::new(t, now)).collect()),
                 None,
@@ -119,8 +131,14 @@ pub(super) async fn account(
     } else {
         (None, None)
     };
+    let (form, problems) = shown(sent);
+    let status = problems.page_status();
+    let scope = ScopeFields::build(&user.call, form, &problems)
+        .await
+        .for_account();
+    let expiry = ExpiryFields::build(&user.call, form, &problems, true);
     Ok(page(
-        StatusCode::OK,
+        status,
         &AccountPage {
             layout: user.layout(
                 format!("Service account {}", account.name),
@@ -128,11 +146,49 @@ pub(super) async fn account(
             ),
             deletable: service_accounts::may_delete(caller, &account),
             account,
-            notice: notice(&query_of(raw)),
+            notice,
             tokens,
             tokens_error,
+            name: form.get("name").to_owned(),
+            scope,
+            expiry,
+            problems,
         },
     ))
+}
+
+pub(super) async fn account(
+    user: WebUser,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    account_page(&user, &id, notice(&query_of(raw)), None).await
+}
+
+/// `POST /admin/service-accounts/{id}/tokens`: a token of the account, its
+/// value shown this once, as a member's new token is.
+pub(super) async fn create_token(
+    user: WebUser,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    WebForm(form): WebForm,
+) -> PageResult {
+    // "Check the policy": the page again, the policy read, nothing minted.
+    if let Some(checked) = scope::policy_checked(&form, TOKEN_FIELDS) {
+        return account_page(&user, &id, None, Some((&form, checked))).await;
+    }
+    let request = match create_request(&form, user.call.now) {
+        Ok(r) => r,
+        Err(problems) => return account_page(&user, &id, None, Some((&form, problems))).await,
+    };
+    let mint = service_accounts::create_token(&user.call, &id, request);
+    match mint_once(&user, &headers, &form, "created", mint).await {
+        Ok(page) => Ok(page),
+        Err(e) => {
+            let problems = Problems::from_api(e, TOKEN_FIELDS);
+            account_page(&user, &id, None, Some((&form, problems))).await
+        }
+    }
 }
 
 pub(super) async fn confirm_delete(user: WebUser, Path(id): Path<String>) -> PageResult {

@@ -1,6 +1,6 @@
 //! `GET /admin/tokens`: every token of the org, for admins, with the
 //! filters of `GET /api/v1/tokens?all=true` as a GET form (member,
-//! expiring before, unused since, name), sortable by last use, a page at a
+//! service account, expiring before, unused since, name), sortable by last use, a page at a
 //! time. The query goes to the same operation as the API's
 //! ([`inventory::list_all`]), so one parser checks both; a date from the
 //! form's date fields (`2026-01-31`) means midnight UTC.
@@ -20,11 +20,12 @@ use super::super::session::WebUser;
 use super::query_of;
 use crate::error::ApiError;
 use crate::service::inventory::{self, TokenListParams, TokenSort};
-use crate::service::members;
+use crate::service::{members, service_accounts};
 
 /// The form's fields, in the order links repeat them.
-const FIELDS: [&str; 6] = [
+const FIELDS: [&str; 7] = [
     "member",
+    "service_account",
     "expires_before",
     "unused_since",
     "q",
@@ -45,6 +46,7 @@ struct Row {
 struct InventoryPage {
     layout: Layout,
     members: Vec<Choice>,
+    accounts: Vec<Choice>,
     expires_before: String,
     unused_since: String,
     q: String,
@@ -54,19 +56,23 @@ struct InventoryPage {
     problem: Option<String>,
 }
 
-/// `GET /admin/tokens?member=&expires_before=&unused_since=&q=&sort=&before=`.
+/// `GET /admin/tokens?member=&service_account=&expires_before=&unused_since=&q=&sort=&before=`.
 pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult {
     let query = query_of(raw);
     let kept: Vec<(&str, String)> = FIELDS
         .into_iter()
         .filter_map(|k| query.opt(k).filter(|v| !v.is_empty()).map(|v| (k, v)))
         .collect();
-    // Who may not see the inventory sees neither it nor the member list.
+    // Who may not see the inventory sees neither it nor the member list
+    // (nor the service accounts, of which only those readable are offered).
     let allowed = inventory::may_list_all(&user.call.caller);
-    let people = if allowed {
-        members::list(&user.call).await?.items
+    let (people, accounts) = if allowed {
+        (
+            members::list(&user.call).await?.items,
+            service_accounts::list(&user.call).await?.items,
+        )
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let params = params_of(&kept);
     let last_used = params.sort == Some(TokenSort::LastUsed);
@@ -88,6 +94,12 @@ pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
             .find(|m| m.id == id)
             .map_or_else(|| id.to_owned(), |m| m.email.clone())
     };
+    let account_name = |id: &str| {
+        accounts
+            .iter()
+            .find(|a| a.id == id)
+            .map_or_else(|| id.to_owned(), |a| a.name.clone())
+    };
     let now = user.call.now;
     let rows = rows
         .iter()
@@ -95,7 +107,7 @@ pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
             token: TokenView::new(t, now),
             owner: match (&t.member_id, &t.service_account_id) {
                 (Some(member), _) => email(member),
-                (None, Some(account)) => format!("service account {account}"),
+                (None, Some(account)) => format!("service account {}", account_name(account)),
                 (None, None) => String::new(),
             },
             owner_href: match (&t.member_id, &t.service_account_id) {
@@ -117,11 +129,23 @@ pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
         value: m.id.clone(),
         label: m.email.clone(),
     }));
+    let account = query.get("service_account");
+    let mut account_choices = vec![Choice {
+        value: String::new(),
+        label: "Any".into(),
+        checked: account.is_empty(),
+    }];
+    account_choices.extend(accounts.iter().map(|a| Choice {
+        checked: a.id == account,
+        value: a.id.clone(),
+        label: a.name.clone(),
+    }));
     Ok(page(
         status,
         &InventoryPage {
             layout: user.layout("All tokens", "inventory"),
             members: choices,
+            accounts: account_choices,
             expires_before: query.get("expires_before").to_owned(),
             unused_since: query.get("unused_since").to_owned(),
             q: query.get("q").to_owned(),
@@ -144,6 +168,7 @@ fn params_of(kept: &[(&str, String)]) -> TokenListParams {
     TokenListParams {
         all: Some(true),
         member: value("member"),
+        service_account: value("service_account"),
         expires_before: value("expires_before").map(|v| as_time(&v)),
         unused_since: value("unused_since").map(|v| as_time(&v)),
         q: value("q"),

@@ -14,7 +14,7 @@ mod org;
 
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 pub(super) use super::forms::query_of;
@@ -44,6 +44,10 @@ pub fn router() -> Router<AppState> {
             get(accounts::accounts).post(accounts::create_account),
         )
         .route("/admin/service-accounts/{id}", get(accounts::account))
+        .route(
+            "/admin/service-accounts/{id}/tokens",
+            post(accounts::create_token),
+        )
         .route(
             "/admin/service-accounts/{id}/delete",
             get(accounts::confirm_delete).post(accounts::delete_account),
