@@ -23,7 +23,9 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from tessera_server import Server, binary, clean_env, free_port  # noqa: E402
 
-TOOLS = {"list_tokens", "create_token", "rotate_token", "revoke_token", "check_token", "whoami"}
+TOOLS = {"list_tokens", "create_token", "rotate_token", "revoke_token", "check_token", "whoami",
+         "disable_token", "enable_token", "find_tokens", "list_service_accounts",
+         "create_service_account_token"}
 
 
 class Failing(BaseHTTPRequestHandler):
@@ -115,6 +117,12 @@ async def run_checks(tessera: str, work: Path, server: Server):
         names = {t["name"] for t in listed["items"]}
         assert "from the assistant" in names, listed
         assert token not in json.dumps(listed), "list_tokens showed a token value"
+
+        # The org-wide inventory, filtered by name: the owner sees it, never its value.
+        found = await ok(session, "find_tokens", {"name": "from the assistant", "limit": 5})
+        assert [t["id"] for t in found["items"]] == [token_id], found
+        assert token not in json.dumps(found), "find_tokens showed a token value"
+        await fails(session, "find_tokens", {"unused_since": "yesterday"}, "unused_since")
 
         checked = await ok(session, "check_token",
                            {"token": token, "action": "token:read", "resource": f"member/{me['member']['id']}:token/{token_id}"})

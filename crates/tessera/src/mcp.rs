@@ -25,7 +25,7 @@ use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler, ServiceExt}
 use serde::Deserialize;
 use serde_json::json;
 use tessera_api::{CreateTokenRequest, RotateTokenRequest, VerifyRequest};
-use tessera_client::{Client, Error};
+use tessera_client::{Client, Error, TokenFilter};
 use tessera_core::TokenFormat;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -239,6 +239,43 @@ pub struct IdParams {
     pub id: String,
 }
 
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct InventoryParams {
+    /// Only this member's tokens (a member id).
+    pub member: Option<String>,
+    /// Only this service account's tokens (a service-account id).
+    pub service_account: Option<String>,
+    /// Only tokens expiring before this RFC 3339 time.
+    pub expires_before: Option<String>,
+    /// Only tokens not used since this RFC 3339 time (never-used ones:
+    /// created before it).
+    pub unused_since: Option<String>,
+    /// Only tokens whose name contains this.
+    pub name: Option<String>,
+    /// "newest" (default) or "last_used".
+    pub sort: Option<String>,
+    /// The next_cursor of the previous page.
+    pub before: Option<String>,
+    /// Page size, 1 to 500.
+    pub limit: Option<u32>,
+}
+
+impl From<InventoryParams> for TokenFilter {
+    fn from(p: InventoryParams) -> Self {
+        Self {
+            member: p.member,
+            service_account: p.service_account,
+            expires_before: p.expires_before,
+            unused_since: p.unused_since,
+            q: p.name,
+            sort: p.sort,
+            before: p.before,
+            limit: p.limit,
+        }
+    }
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct CheckParams {
@@ -270,6 +307,17 @@ impl Tools {
     ) -> Result<String, String> {
         let request = p.request()?;
         answer(self.client()?.create_token(&request).await)
+    }
+
+    #[tool(
+        description = "Admins: every token of the org (members' and service accounts'), filtered by owner, expiry, last use or name, one page at a time (next_cursor gives the next). Metadata only, never token values. Use it to find stale or soon-expiring tokens.",
+        annotations(read_only_hint = true)
+    )]
+    async fn find_tokens(
+        &self,
+        Parameters(p): Parameters<InventoryParams>,
+    ) -> Result<String, String> {
+        answer(self.client()?.list_all_tokens(&p.into()).await)
     }
 
     #[tool(
