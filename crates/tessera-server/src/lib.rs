@@ -30,6 +30,7 @@ pub mod state;
 pub mod throttle;
 pub mod verify;
 pub mod web;
+pub mod webhook_sender;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -288,6 +289,19 @@ pub fn start(
         }
         flush_last_used(&flush_state).await;
     });
+    let webhook_state = state.clone();
+    let mut webhook_stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(WEBHOOK_PASS_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => deliver_webhooks(&webhook_state).await,
+                // Only `true` is ever sent, so any change means stop.
+                _ = webhook_stop.changed() => break,
+            }
+        }
+    });
     Ok(RunningServer {
         addr,
         state,
@@ -314,6 +328,16 @@ async fn sweep_inactive(state: &AppState) {
             "applied the inactivity rule"
         ),
         Err(e) => tracing::warn!(error = %e, "could not apply the inactivity rule; will retry"),
+    }
+}
+
+/// How often each node looks for webhook deliveries that are due (see
+/// [`service::webhooks`]).
+const WEBHOOK_PASS_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn deliver_webhooks(state: &AppState) {
+    if let Err(e) = service::webhooks::deliver_due(state).await {
+        tracing::warn!(error = %e, "could not deliver webhooks; will retry");
     }
 }
 
