@@ -220,7 +220,10 @@ mod sqlite_only {
             TokenId::generate(T0),
         );
         for statement in [
-            format!("INSERT INTO orgs VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"),
+            format!(
+                "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, \
+                 created_at) VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"
+            ),
             format!("INSERT INTO members VALUES ('{member}', '{org}', 'a@b.c', 'A', 'owner', NULL, 0)"),
             format!("INSERT INTO custom_roles VALUES ('{org}', 'ops', 'Ops', '[]', 0, 0)"),
             format!(
