@@ -344,21 +344,25 @@ async fn redirects_timeouts_and_huge_answers_are_failed_attempts() {
     let s = server().await;
     s.state()
         .webhook_timeout_ms
-        .store(700, std::sync::atomic::Ordering::Relaxed);
-    let receiver = Receiver::start().await;
-    let (webhook, _) = endpoint(&s, &receiver.url, json!(["token.created"])).await;
+        .store(2000, std::sync::atomic::Ordering::Relaxed);
     for (answer, reason) in [
         (Answer::Redirect, "redirect"),
-        (Answer::Slow(Duration::from_secs(3)), "no answer within"),
+        (Answer::Slow(Duration::from_secs(6)), "no answer within"),
         (Answer::Huge, "KiB"),
     ] {
-        let before = receiver.received().len();
+        // An endpoint (and receiver) per case: retries of one case's
+        // delivery never take another case's scripted answer.
+        let receiver = Receiver::start().await;
+        let (webhook, _) = endpoint(&s, &receiver.url, json!(["token.created"])).await;
         receiver.answer_next(&[answer]);
-        s.owner_creates_token(&format!("t{before}")).await;
+        s.owner_creates_token(&format!("{answer:?}")).await;
         let d = wait_attempts(&s, &webhook, 1).await;
         assert_eq!(d["status"], "pending", "{answer:?}: {d}");
         let error = d["last_error"].as_str().unwrap_or_default();
         assert!(error.contains(reason), "{answer:?}: {error}");
+        s.owner_delete(&format!("/api/v1/webhooks/{webhook}"))
+            .await
+            .expect(204);
     }
 }
 
@@ -488,6 +492,61 @@ async fn endpoints_are_checked_and_only_admins_manage_them() {
     s.owner_get(&format!("/api/v1/webhooks/{webhook}"))
         .await
         .expect_error(404, "not_found");
+}
+
+/// `tessera` with this server and the owner's token: stdout, stderr and
+/// whether it succeeded.
+async fn cli(s: &TestServer, args: &[&str]) -> (String, String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = crate::cli::tessera(dir.path());
+    cmd.env("TESSERA_URL", &s.base)
+        .env("TESSERA_TOKEN", &s.owner_token)
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || crate::cli::run(cmd, ""))
+        .await
+        .unwrap();
+    (
+        crate::cli::text(&out.stdout),
+        crate::cli::text(&out.stderr),
+        out.status.success(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_manages_endpoints_and_shows_deliveries() {
+    let s = server().await;
+    let receiver = Receiver::start().await;
+    let (secret, stderr, ok) = cli(
+        &s,
+        &[
+            "webhook",
+            "create",
+            &receiver.url,
+            "--event",
+            "token.created",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(secret.trim().starts_with("whsec_"), "{secret}");
+    assert!(stderr.contains("will not be shown again"), "{stderr}");
+    let listed = s.owner_get("/api/v1/webhooks").await.expect(200);
+    let id = listed.items()[0]["id"].as_str().unwrap().to_owned();
+    let (out, stderr, ok) = cli(&s, &["webhook", "ping", &id]).await;
+    assert!(ok, "{stderr}");
+    assert!(out.contains("succeeded"), "{out}");
+    let (out, _, ok) = cli(&s, &["webhook", "deliveries", &id]).await;
+    assert!(ok && out.contains("webhook.ping"), "{out}");
+    let (out, _, ok) = cli(&s, &["webhook", "list"]).await;
+    assert!(ok && out.contains(&id) && !out.contains("whsec_"), "{out}");
+    let (_, stderr, ok) = cli(&s, &["webhook", "delete", &id, "--yes"]).await;
+    assert!(ok, "{stderr}");
+    assert!(s
+        .owner_get("/api/v1/webhooks")
+        .await
+        .expect(200)
+        .items()
+        .is_empty());
 }
 
 /// Two nodes on one PostgreSQL database, each running its delivery
