@@ -37,22 +37,77 @@ pub(super) async fn enqueue(conn: &mut AnyConnection, audit: &AuditEvent) -> Res
     let Some((ty, data)) = event_for(audit) else {
         return Ok(());
     };
+    let wanting = subscribed(conn, &audit.org_id, ty).await?;
+    write(conn, &wanting, ty, audit.at, &data.to_string()).await
+}
+
+/// Writes `token.revoked` (with `reason`) for each token of an owner whose
+/// deletion, about to happen in this transaction, takes its tokens along:
+/// `owner_column` (`member_id` or `service_account_id`) is `owner`, whose
+/// resource name is `owner_resource`. Call before the deletion.
+pub(super) async fn enqueue_owner_tokens(
+    conn: &mut AnyConnection,
+    audit: &AuditEvent,
+    owner_column: &str,
+    owner: &str,
+    owner_resource: &str,
+    reason: &str,
+) -> Result<()> {
+    let wanting = subscribed(conn, &audit.org_id, "token.revoked").await?;
+    if wanting.is_empty() {
+        return Ok(());
+    }
+    let tokens: Vec<(String, String, String)> = sqlx::query_as(&format!(
+        "SELECT id, name, snippet FROM tokens WHERE org_id = $1 AND {owner_column} = $2 \
+         ORDER BY id"
+    ))
+    .bind(audit.org_id.as_str())
+    .bind(owner)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for (id, name, snippet) in tokens {
+        let revoked = AuditEvent {
+            action: "token:delete".to_owned(),
+            target: format!("{owner_resource}:token/{id}"),
+            details: serde_json::json!({ "name": name, "snippet": snippet, "reason": reason }),
+            ..audit.clone()
+        };
+        if let Some((ty, data)) = event_for(&revoked) {
+            write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The org's endpoints subscribed to `ty`.
+async fn subscribed(conn: &mut AnyConnection, org: &OrgId, ty: &str) -> Result<Vec<Webhook>> {
     let hooks = all(
         sqlx::query(&format!(
             "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 ORDER BY id"
         ))
-        .bind(audit.org_id.as_str()),
+        .bind(org.as_str()),
         &mut *conn,
         from_row,
     )
     .await?;
-    let wanting: Vec<&Webhook> = hooks.iter().filter(|w| w.wants(ty)).collect();
-    if wanting.is_empty() {
+    Ok(hooks.into_iter().filter(|w| w.wants(ty)).collect())
+}
+
+/// One event, and a delivery of it to each of `hooks` (none: nothing).
+async fn write(
+    conn: &mut AnyConnection,
+    hooks: &[Webhook],
+    ty: &str,
+    at: OffsetDateTime,
+    data: &str,
+) -> Result<()> {
+    let Some(first) = hooks.first() else {
         return Ok(());
-    }
-    let event_id = insert_event(conn, &audit.org_id, ty, audit.at, &data.to_string()).await?;
-    for hook in wanting {
-        insert_delivery(conn, hook, &event_id, audit.at).await?;
+    };
+    let event_id = insert_event(conn, &first.org_id, ty, at, data).await?;
+    for hook in hooks {
+        insert_delivery(conn, hook, &event_id, at).await?;
     }
     Ok(())
 }

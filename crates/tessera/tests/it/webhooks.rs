@@ -305,6 +305,56 @@ async fn revocations_say_why_and_everything_reaches_a_star_endpoint() {
 }
 
 #[tokio::test]
+async fn tokens_that_go_with_their_owner_are_revoked_with_a_reason() {
+    let s = server().await;
+    let receiver = Receiver::start().await;
+    endpoint(&s, &receiver.url, json!(["token.revoked"])).await;
+    let (member, _) = s.member_with_token("leaving@acme.test", "writer").await;
+    let account = s
+        .owner_post(
+            "/api/v1/service-accounts",
+            json!({ "name": "ci", "role": "reader" }),
+        )
+        .await
+        .expect(201)
+        .string("id");
+    let account_token = s
+        .owner_post(
+            &format!("/api/v1/service-accounts/{account}/tokens"),
+            json!({ "name": "deploy" }),
+        )
+        .await
+        .expect(201)
+        .string("id");
+    s.owner_delete(&format!("/api/v1/members/{member}"))
+        .await
+        .expect(204);
+    s.owner_delete(&format!("/api/v1/service-accounts/{account}"))
+        .await
+        .expect(204);
+    pass(&s).await;
+    let got = receiver.wait_for(2).await;
+    let mut reasons: Vec<(String, String)> = got
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(body["type"], "token.revoked");
+            (
+                body["data"]["reason"].as_str().unwrap().to_owned(),
+                body["data"]["token_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, "member_removed");
+    assert_eq!(
+        reasons[1],
+        ("service_account_deleted".into(), account_token)
+    );
+}
+
+#[tokio::test]
 async fn failed_attempts_are_retried_on_the_schedule_with_the_same_id() {
     let s = server().await;
     let receiver = Receiver::start().await;
