@@ -254,6 +254,19 @@ impl WebhookStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>> {
+        // Most passes find nothing: ask with a plain read first, so that an
+        // idle node takes no write lock (SQLite has one for everyone).
+        let any_due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) LIMIT 1",
+        )
+        .bind(secs(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        if any_due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let skip_locked = if self.dialect.is_shared() {
             " FOR UPDATE SKIP LOCKED"
