@@ -281,7 +281,7 @@ pub fn start(
         loop {
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
-                _ = purge.tick() => purge_sessions(&flush_state).await,
+                _ = purge.tick() => purge_expired(&flush_state).await,
                 _ = inactivity.tick() => sweep_inactive(&flush_state).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
@@ -311,8 +311,8 @@ pub fn start(
     })
 }
 
-/// How often expired login sessions are deleted (they are refused as soon
-/// as they expire; this only reclaims their rows).
+/// How often expired login sessions (refused as soon as they expire; this
+/// only reclaims their rows) and old webhook deliveries are deleted.
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// How often the orgs' inactivity rules are applied (see
@@ -341,7 +341,21 @@ async fn deliver_webhooks(state: &AppState) {
     }
 }
 
-async fn purge_sessions(state: &AppState) {
+/// How long finished webhook deliveries (and their events) are kept, for
+/// `GET /webhooks/{id}/deliveries`.
+const WEBHOOK_HISTORY: time::Duration = time::Duration::days(30);
+
+/// Reclaims expired sessions' rows and old webhook deliveries.
+async fn purge_expired(state: &AppState) {
+    match state
+        .store
+        .purge_deliveries(state.now() - WEBHOOK_HISTORY)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(deliveries = n, "purged old webhook deliveries"),
+        Err(e) => tracing::warn!(error = %e, "could not purge old webhook deliveries"),
+    }
     match state.store.purge_expired_sessions(state.now()).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),

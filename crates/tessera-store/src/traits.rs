@@ -237,6 +237,10 @@ pub trait WebhookStore: Send + Sync {
     async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery>;
     /// The pending deliveries across orgs.
     async fn delivery_queue(&self) -> Result<DeliveryQueue>;
+    /// Deletes finished (succeeded or failed) deliveries made before
+    /// `before`, and events older than that no delivery refers to: how many
+    /// deliveries went.
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64>;
 }
 
 /// Login sessions, kept by the hash of their id.

@@ -377,6 +377,10 @@ impl WebhookStore for SqlStore {
             .ok_or(crate::StoreError::NotFound)
     }
 
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64> {
+        self.purge(before).await
+    }
+
     async fn delivery_queue(&self) -> Result<DeliveryQueue> {
         let row: (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
@@ -390,6 +394,27 @@ impl WebhookStore for SqlStore {
                 .1
                 .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
         })
+    }
+}
+
+impl SqlStore {
+    async fn purge(&self, before: OffsetDateTime) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1",
+        )
+        .bind(secs(before))
+        .run(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM webhook_events WHERE at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        )
+        .bind(secs(before))
+        .run(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(deliveries)
     }
 }
 

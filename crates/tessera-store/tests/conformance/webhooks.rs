@@ -178,6 +178,26 @@ pub async fn changes_write_deliveries_for_subscribed_endpoints(store: &dyn Store
     let queue = store.delivery_queue().await.unwrap();
     assert!(queue.pending >= 1);
 
+    // Finished deliveries are purged once old; pending ones stay.
+    let everything_before = store
+        .list_deliveries(&acme.id, &everything.id, 10)
+        .await
+        .unwrap();
+    let finished = everything_before
+        .iter()
+        .filter(|d| d.status != DeliveryStatus::Pending)
+        .count();
+    assert_eq!(finished, 1, "{everything_before:?}");
+    // (tokens_only's deliveries are both pending: the ping, and the one
+    // claimed for a retry.)
+    assert_eq!(store.purge_deliveries(T0 + hours(1000)).await.unwrap(), 1);
+    let left = store
+        .list_deliveries(&acme.id, &everything.id, 10)
+        .await
+        .unwrap();
+    assert!(left.iter().all(|d| d.status == DeliveryStatus::Pending));
+    assert_eq!(left.len(), everything_before.len() - finished);
+
     // Deleting an endpoint deletes its deliveries.
     let event = fx.event(&acme.id, "webhook:delete", "webhook");
     store
