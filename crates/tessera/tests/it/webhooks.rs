@@ -599,6 +599,32 @@ async fn the_cli_manages_endpoints_and_shows_deliveries() {
         .is_empty());
 }
 
+#[tokio::test]
+async fn admins_see_endpoints_and_deliveries_on_the_web_page() {
+    let s = server().await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = endpoint(&s, &receiver.url, json!(["token.created"])).await;
+    s.owner_creates_token("shown").await;
+    pass(&s).await;
+    receiver.wait_for(1).await;
+    let cookie = s
+        .login(crate::harness::OWNER_EMAIL, crate::harness::OWNER_PASSWORD)
+        .await;
+    let tokens_page = s
+        .call_with_cookie(reqwest::Method::GET, "/tokens", &cookie, None)
+        .await
+        .expect(200);
+    assert!(tokens_page.text.contains("href=\"/admin/webhooks\""));
+    let shown = s
+        .call_with_cookie(reqwest::Method::GET, "/admin/webhooks", &cookie, None)
+        .await
+        .expect(200);
+    assert!(shown.text.contains(&receiver.url), "{}", shown.text);
+    assert!(shown.text.contains("token.created"));
+    assert!(shown.text.contains("succeeded"));
+    assert!(!shown.text.contains(&secret["whsec_".len()..]));
+}
+
 /// Two nodes on one PostgreSQL database, each running its delivery
 /// worker: every event is delivered exactly once.
 #[tokio::test]
