@@ -51,8 +51,8 @@ pub fn next_attempt(attempts: u32, now: OffsetDateTime) -> Option<OffsetDateTime
 }
 
 /// A webhook endpoint. `secret` is the raw signing key (the bytes after
-/// `whsec_`, base64-decoded).
-#[derive(Debug, Clone, PartialEq)]
+/// `whsec_`, base64-decoded); `Debug` leaves it out.
+#[derive(Clone, PartialEq)]
 pub struct Webhook {
     pub id: WebhookId,
     pub org_id: OrgId,
@@ -62,6 +62,20 @@ pub struct Webhook {
     pub description: Option<String>,
     pub secret: Vec<u8>,
     pub created_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("description", &self.description)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 impl Webhook {
@@ -199,6 +213,24 @@ mod tests {
         assert_eq!(next_attempt(8, now), None);
         let total: Duration = RETRY_DELAYS.iter().copied().sum();
         assert!(total >= Duration::hours(24));
+    }
+
+    #[test]
+    fn debug_leaves_the_secret_out() {
+        let hook = Webhook {
+            id: WebhookId::from_trusted("w".into()),
+            org_id: OrgId::from_trusted("o".into()),
+            url: "https://example.com/".into(),
+            events: vec!["*".into()],
+            description: None,
+            secret: b"very-secret-bytes".to_vec(),
+            created_at: datetime!(2026-12-01 0:00 UTC),
+        };
+        let shown = format!("{hook:?}");
+        assert!(
+            shown.contains("<redacted>") && !shown.contains("118, 101, 114"),
+            "{shown}"
+        );
     }
 
     #[test]

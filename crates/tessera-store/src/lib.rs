@@ -265,8 +265,9 @@ pub struct Delivery {
     pub created_at: OffsetDateTime,
 }
 
-/// A delivery a worker claimed, with what sending it needs.
-#[derive(Debug, Clone, PartialEq)]
+/// A delivery a worker claimed, with what sending it needs (`Debug` leaves
+/// the secret out).
+#[derive(Clone, PartialEq)]
 pub struct ClaimedDelivery {
     pub id: String,
     pub org_id: OrgId,
@@ -279,6 +280,22 @@ pub struct ClaimedDelivery {
     pub event_at: OffsetDateTime,
     /// The event's `data`, as JSON text.
     pub data: String,
+}
+
+impl std::fmt::Debug for ClaimedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("attempts", &self.attempts)
+            .field("event_type", &self.event_type)
+            .field("event_at", &self.event_at)
+            .field("data", &self.data)
+            .finish()
+    }
 }
 
 /// How one attempt went.
