@@ -102,6 +102,7 @@ mod service_accounts;
 mod session;
 mod tokens;
 mod verify;
+mod webhooks;
 
 pub use catalog::{
     CreateProjectRequest, CreateRoleRequest, ProjectList, ProjectResponse, RoleList, RoleResponse,
@@ -126,6 +127,10 @@ pub use verify::{
     AnyLeakReport, GithubLeak, GithubLeakLabel, GithubLeakReport, Introspection,
     IntrospectionRequest, LeakLabel, LeakReport, LeakReportAnswer, LeakReportResponse,
     VerifiedToken, VerifyRequest, VerifyResponse,
+};
+pub use webhooks::{
+    CreateWebhookRequest, CreatedWebhookResponse, DeliveryList, DeliveryResponse,
+    UpdateWebhookRequest, WebhookList, WebhookResponse,
 };
 
 #[cfg(test)]

@@ -15,6 +15,10 @@ use tessera_api::{
     UpdateMemberRequest, UpdateOrgRequest, UpdateRoleRequest, UpdateServiceAccountRequest,
     UpdateTokenRequest, VerifyRequest, VerifyResponse,
 };
+use tessera_api::{
+    CreateWebhookRequest, CreatedWebhookResponse, DeliveryList, DeliveryResponse,
+    UpdateWebhookRequest, WebhookList, WebhookResponse,
+};
 
 use crate::client::{Auth, Call};
 use crate::{Client, Error};
@@ -341,6 +345,63 @@ impl Client {
         request: &CreateTokenRequest,
     ) -> Result<CreatedTokenResponse, Error> {
         self.send_json(Method::POST, &["service-accounts", id, "tokens"], request)
+            .await
+    }
+
+    // ---------------------------------------------------------- webhooks
+
+    /// `GET /webhooks` (admins).
+    pub async fn list_webhooks(&self) -> Result<WebhookList, Error> {
+        self.get(&["webhooks"]).await
+    }
+
+    /// `POST /webhooks`: the answer holds the signing secret, this once.
+    pub async fn create_webhook(
+        &self,
+        request: &CreateWebhookRequest,
+    ) -> Result<CreatedWebhookResponse, Error> {
+        self.send_json(Method::POST, &["webhooks"], request).await
+    }
+
+    /// `GET /webhooks/{id}`.
+    pub async fn get_webhook(&self, id: &str) -> Result<WebhookResponse, Error> {
+        self.get(&["webhooks", id]).await
+    }
+
+    /// `PATCH /webhooks/{id}`.
+    pub async fn update_webhook(
+        &self,
+        id: &str,
+        request: &UpdateWebhookRequest,
+    ) -> Result<WebhookResponse, Error> {
+        self.send_json(Method::PATCH, &["webhooks", id], request)
+            .await
+    }
+
+    /// `DELETE /webhooks/{id}`.
+    pub async fn delete_webhook(&self, id: &str) -> Result<(), Error> {
+        self.delete(&["webhooks", id]).await
+    }
+
+    /// `GET /webhooks/{id}/deliveries`, newest first.
+    pub async fn list_webhook_deliveries(&self, id: &str) -> Result<DeliveryList, Error> {
+        self.get(&["webhooks", id, "deliveries"]).await
+    }
+
+    /// `POST /webhooks/{id}/deliveries/{delivery_id}/retry`: sent again
+    /// now, with the same `webhook-id`.
+    pub async fn retry_webhook_delivery(
+        &self,
+        id: &str,
+        delivery_id: &str,
+    ) -> Result<DeliveryResponse, Error> {
+        let path = ["webhooks", id, "deliveries", delivery_id, "retry"];
+        self.call(self.authed(Method::POST, &path)?).await
+    }
+
+    /// `POST /webhooks/{id}/ping`: a `webhook.ping`, sent now.
+    pub async fn ping_webhook(&self, id: &str) -> Result<DeliveryResponse, Error> {
+        self.call(self.authed(Method::POST, &["webhooks", id, "ping"])?)
             .await
     }
 

@@ -133,6 +133,12 @@ string_newtype!(
     "service account id"
 );
 string_newtype!(
+    /// A webhook endpoint of an org.
+    WebhookId,
+    ksuid,
+    "webhook id"
+);
+string_newtype!(
     /// An organization.
     OrgId,
     ksuid,

@@ -16,9 +16,10 @@ pub mod policy;
 pub mod resource;
 pub mod role;
 pub mod token;
+pub mod webhook;
 
 pub use error::Error;
-pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId};
+pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId, WebhookId};
 pub use lifecycle::{InactiveAction, TokenPolicy};
 pub use model::TokenOwner;
 pub use permission::{Grantor, MemberPermissions, TokenScope};

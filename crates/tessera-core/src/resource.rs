@@ -4,7 +4,7 @@
 //! (`proj/web:env/prod:flag/checkout`).
 
 use crate::model::{CustomRole, Member, Org, Project, ServiceAccount, Token, TokenOwner};
-use crate::{MemberId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId};
+use crate::{MemberId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId, WebhookId};
 
 /// A stored thing, by the resource name permissions on it are checked at.
 pub trait Resource {
@@ -47,6 +47,10 @@ pub fn owned_token(owner: &TokenOwner, token: &TokenId) -> String {
 
 pub fn service_account(account: &ServiceAccountId) -> String {
     format!("service_account/{account}")
+}
+
+pub fn webhook(id: &WebhookId) -> String {
+    format!("webhook/{id}")
 }
 
 pub fn member(member: &MemberId) -> String {
@@ -135,6 +139,16 @@ pub const KINDS: &[ResourceKind] = &[
         shape: "org/<key>",
         example: "org/*",
         actions: &["org:read", "org:update"],
+    },
+    ResourceKind {
+        shape: "webhook/<webhook id>",
+        example: "webhook/*",
+        actions: &[
+            "webhook:read",
+            "webhook:create",
+            "webhook:update",
+            "webhook:delete",
+        ],
     },
     ResourceKind {
         shape: AUDIT_LOG,

@@ -1,7 +1,7 @@
 //! Built-in member roles and the policies that define them.
 //!
 //! Ranked `reader < writer < admin < owner`:
-//! - **reader** reads everything except other members' tokens and the audit
+//! - **reader** reads everything except other members' tokens, webhooks and the audit
 //!   log (which records those tokens), and manages its own tokens;
 //! - **writer** also changes everything under `proj/*`;
 //! - **admin** may do everything; what it may not do is owner-only: give
@@ -58,6 +58,8 @@ impl BuiltinRole {
                 "member/*:token/*".into(),
                 "service_account/*:token/*".into(),
                 "audit/*".into(),
+                // Webhook URLs may hold the receiver's own secret.
+                "webhook/*".into(),
             ]),
         };
         match self {

@@ -30,6 +30,7 @@ pub mod state;
 pub mod throttle;
 pub mod verify;
 pub mod web;
+pub mod webhook_sender;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -280,13 +281,26 @@ pub fn start(
         loop {
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
-                _ = purge.tick() => purge_sessions(&flush_state).await,
+                _ = purge.tick() => purge_expired(&flush_state).await,
                 _ = inactivity.tick() => sweep_inactive(&flush_state).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
             }
         }
         flush_last_used(&flush_state).await;
+    });
+    let webhook_state = state.clone();
+    let mut webhook_stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(WEBHOOK_PASS_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => deliver_webhooks(&webhook_state).await,
+                // Only `true` is ever sent, so any change means stop.
+                _ = webhook_stop.changed() => break,
+            }
+        }
     });
     Ok(RunningServer {
         addr,
@@ -297,8 +311,8 @@ pub fn start(
     })
 }
 
-/// How often expired login sessions are deleted (they are refused as soon
-/// as they expire; this only reclaims their rows).
+/// How often expired login sessions (refused as soon as they expire; this
+/// only reclaims their rows) and old webhook deliveries are deleted.
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 /// How often the orgs' inactivity rules are applied (see
@@ -317,7 +331,31 @@ async fn sweep_inactive(state: &AppState) {
     }
 }
 
-async fn purge_sessions(state: &AppState) {
+/// How often each node looks for webhook deliveries that are due (see
+/// [`service::webhooks`]).
+const WEBHOOK_PASS_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn deliver_webhooks(state: &AppState) {
+    if let Err(e) = service::webhooks::deliver_due(state).await {
+        tracing::warn!(error = %e, "could not deliver webhooks; will retry");
+    }
+}
+
+/// How long finished webhook deliveries (and their events) are kept, for
+/// `GET /webhooks/{id}/deliveries`.
+const WEBHOOK_HISTORY: time::Duration = time::Duration::days(30);
+
+/// Reclaims expired sessions' rows and old webhook deliveries.
+async fn purge_expired(state: &AppState) {
+    match state
+        .store
+        .purge_deliveries(state.now() - WEBHOOK_HISTORY)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(deliveries = n, "purged old webhook deliveries"),
+        Err(e) => tracing::warn!(error = %e, "could not purge old webhook deliveries"),
+    }
     match state.store.purge_expired_sessions(state.now()).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),

@@ -103,6 +103,14 @@ pub struct Metrics {
     hot: [HotCounters; 2],
     /// Logins refused for a wrong email or password.
     pub login_failures: Counter,
+    /// Webhook delivery attempts by outcome (`succeeded`, `retrying`,
+    /// `failed`: the last attempt failed too).
+    pub webhook_deliveries: Family<OutcomeLabels, Counter>,
+    /// Deliveries waiting to be sent (or retried), across the cluster, as
+    /// of this node's last delivery pass.
+    pub webhook_queue_depth: Gauge,
+    /// Age in seconds of the oldest pending delivery (0: none).
+    pub webhook_oldest_pending_seconds: Gauge,
     /// The routed requests' series by route template (see
     /// [`Metrics::request`]).
     routes: Arc<RwLock<HashMap<String, RouteSeries>>>,
@@ -182,6 +190,24 @@ impl Default for Metrics {
             "Logins refused for a wrong email or password",
             login_failures.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts made by this node, by outcome",
+            webhook_deliveries.clone(),
+        );
+        let webhook_queue_depth = Gauge::default();
+        registry.register(
+            "webhook_queue_depth",
+            "Webhook deliveries pending (to send or to retry)",
+            webhook_queue_depth.clone(),
+        );
+        let webhook_oldest_pending_seconds = Gauge::default();
+        registry.register(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest pending webhook delivery, in seconds (0: none)",
+            webhook_oldest_pending_seconds.clone(),
+        );
         let hot = [HotRoute::Verify, HotRoute::Auth].map(|hot| HotCounters {
             by_status: HOT_STATUSES
                 .iter()
@@ -222,6 +248,9 @@ impl Default for Metrics {
             http_seconds,
             hot,
             login_failures,
+            webhook_deliveries,
+            webhook_queue_depth,
+            webhook_oldest_pending_seconds,
             routes: Arc::default(),
         }
     }

@@ -50,6 +50,9 @@ pub struct Shared {
     /// The web page's value-minting forms already sent (acted on once).
     pub sent_forms: crate::sent_forms::SentForms,
     audit_ids: Arc<AuditIds>,
+    /// The bound on one webhook delivery attempt, in milliseconds (15 s;
+    /// tests shorten it).
+    pub webhook_timeout_ms: AtomicU64,
     /// The login form's signing key, read from (or first made in) the
     /// store when a login form is first served.
     login_csrf_key: tokio::sync::OnceCell<Vec<u8>>,
@@ -83,6 +86,9 @@ impl AppState {
             leak_reports: Arc::new(leak_reports),
             sent_forms: crate::sent_forms::SentForms::default(),
             audit_ids: Arc::new(AuditIds::default()),
+            webhook_timeout_ms: AtomicU64::new(
+                u64::try_from(crate::webhook_sender::TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+            ),
             login_csrf_key: tokio::sync::OnceCell::new(),
         }))
     }

@@ -33,7 +33,7 @@ use tessera_core::{
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
-    ServiceAccountStore, SessionStore, Store, TokenControlStore, TokenStore,
+    ServiceAccountStore, SessionStore, Store, TokenControlStore, TokenStore, WebhookStore,
 };
 
 /// What can go wrong in storage, in terms the server can answer with.
@@ -111,6 +111,8 @@ pub enum Unique {
     ServiceAccountName,
     /// Session ids are unique.
     SessionId,
+    /// Webhook ids are unique.
+    WebhookId,
 }
 
 /// Opens the store a database URL names, creating and migrating it as
@@ -220,6 +222,102 @@ pub struct AuditQuery {
     /// Only events older than this event id (the previous page's cursor).
     pub before: Option<String>,
     pub limit: u32,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One event to one endpoint, as `GET /webhooks/{id}/deliveries` shows it.
+/// Its id is the `webhook-id` header, the same on every attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: tessera_core::WebhookId,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_response_code: Option<u16>,
+    pub last_error: Option<String>,
+    /// When it is (re)tried; `None` once it succeeded or failed for good.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A delivery a worker claimed, with what sending it needs (`Debug` leaves
+/// the secret out).
+#[derive(Clone, PartialEq)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub org_id: OrgId,
+    pub webhook_id: tessera_core::WebhookId,
+    pub url: String,
+    pub secret: Vec<u8>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub event_type: String,
+    pub event_at: OffsetDateTime,
+    /// The event's `data`, as JSON text.
+    pub data: String,
+}
+
+impl std::fmt::Debug for ClaimedDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedDelivery")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("webhook_id", &self.webhook_id)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("attempts", &self.attempts)
+            .field("event_type", &self.event_type)
+            .field("event_at", &self.event_at)
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+/// How one attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptOutcome {
+    pub succeeded: bool,
+    pub response_code: Option<u16>,
+    /// Why it failed, for people (never the response body).
+    pub error: Option<String>,
+    /// When to try again; `None` with a failure: failed for good.
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+/// The delivery queue across orgs, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryQueue {
+    pub pending: u64,
+    /// When the oldest pending delivery was made.
+    pub oldest_pending: Option<OffsetDateTime>,
 }
 
 /// A change that other nodes sharing the database must apply to their

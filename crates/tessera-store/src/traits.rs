@@ -20,9 +20,12 @@ use tessera_core::{
     TokenId,
 };
 
+use tessera_core::webhook::Webhook;
+use tessera_core::WebhookId;
+
 use crate::{
-    AuditQuery, Change, ChangeFeed, InactiveToken, LastUsed, Result, Rotation, TokenChanges,
-    TokenQuery,
+    AttemptOutcome, AuditQuery, Change, ChangeFeed, ClaimedDelivery, Delivery, DeliveryQueue,
+    InactiveToken, LastUsed, Result, Rotation, TokenChanges, TokenQuery,
 };
 
 /// Organizations: the tenants everything else belongs to.
@@ -188,6 +191,58 @@ pub trait TokenControlStore: Send + Sync {
     async fn inactive_tokens(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<InactiveToken>>;
 }
 
+/// Webhook endpoints and their deliveries. The events themselves are
+/// written by every mutating call (in its transaction) for the endpoints
+/// subscribed to them at that moment.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, webhook: &Webhook, audit: &AuditEvent) -> Result<()>;
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<Webhook>>;
+    /// Oldest first.
+    async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>>;
+    /// Saves url, events and description.
+    async fn update_webhook(&self, webhook: &Webhook, audit: &AuditEvent) -> Result<()>;
+    /// Deletes the endpoint and its deliveries.
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId, audit: &AuditEvent) -> Result<()>;
+    /// Queues a `webhook.ping` to one endpoint at `at`: the delivery's id.
+    async fn ping_webhook(&self, webhook: &Webhook, at: OffsetDateTime) -> Result<String>;
+    /// An endpoint's deliveries, newest first, at most `limit`.
+    async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Claims up to `limit` pending deliveries due at `now` that no other
+    /// worker holds, each until `lease_until` (PostgreSQL: rows other
+    /// workers are claiming at the same moment are skipped).
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>>;
+    /// Claims one delivery of an endpoint whatever its status (a retry
+    /// asked for by hand), unless a worker holds it: `None` then;
+    /// `NotFound` when there is no such delivery.
+    async fn claim_delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<ClaimedDelivery>>;
+    /// Records an attempt at a claimed delivery and releases it.
+    async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery>;
+    /// The pending deliveries across orgs.
+    async fn delivery_queue(&self) -> Result<DeliveryQueue>;
+    /// Deletes finished (succeeded or failed) deliveries made before
+    /// `before`, and events older than that no delivery refers to: how many
+    /// deliveries went.
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64>;
+}
+
 /// Login sessions, kept by the hash of their id.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -246,6 +301,7 @@ pub trait Store:
     + TokenStore
     + TokenControlStore
     + SessionStore
+    + WebhookStore
     + AuditStore
     + NodeStore
     + 'static

@@ -41,6 +41,8 @@ mod sessions;
 mod token_controls;
 #[path = "conformance/tokens.rs"]
 mod tokens;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -130,6 +132,8 @@ macro_rules! conformance_tests {
                 audit::list_audit_returns_at_most_1000,
                 audit::ping_answers,
                 changes::each_committed_change_is_announced_to_this_node,
+                webhooks::changes_write_deliveries_for_subscribed_endpoints,
+                webhooks::concurrent_claims_take_each_delivery_once,
             );
         }
     };

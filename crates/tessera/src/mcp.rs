@@ -276,6 +276,13 @@ impl From<InventoryParams> for TokenFilter {
     }
 }
 
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct WebhookParams {
+    /// The webhook's id (from list_webhooks).
+    pub id: String,
+}
+
 #[derive(Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 pub struct CheckParams {
@@ -343,6 +350,25 @@ impl Tools {
                 .create_service_account_token(&p.service_account_id, &request)
                 .await,
         )
+    }
+
+    #[tool(
+        description = "List the org's webhook endpoints (admins): id, URL, the event types each receives. Never their signing secrets.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_webhooks(&self) -> Result<String, String> {
+        answer(self.client()?.list_webhooks().await)
+    }
+
+    #[tool(
+        description = "A webhook endpoint's recent deliveries, newest first: event type, status (pending, succeeded, failed), attempts, last response code and error, next attempt.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_webhook_deliveries(
+        &self,
+        Parameters(p): Parameters<WebhookParams>,
+    ) -> Result<String, String> {
+        answer(self.client()?.list_webhook_deliveries(&p.id).await)
     }
 
     #[tool(

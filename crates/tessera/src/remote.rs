@@ -21,6 +21,7 @@ mod session;
 mod token_controls;
 mod tokens;
 mod verify;
+mod webhooks;
 
 pub use credentials::missing_credential;
 
@@ -45,6 +46,9 @@ pub enum RemoteCommand {
     /// tokens.
     #[command(subcommand)]
     ServiceAccount(service_accounts::ServiceAccountCommand),
+    /// Manage webhook endpoints and their deliveries (admins).
+    #[command(subcommand)]
+    Webhook(webhooks::WebhookCommand),
     /// Manage custom roles: named policies for members and tokens (admins).
     #[command(subcommand)]
     Role(admin::RoleCommand),
@@ -215,6 +219,7 @@ pub async fn run(cmd: RemoteCommand) -> Result<ExitCode, CliError> {
         RemoteCommand::Token(cmd) => tokens::run(cmd).await,
         RemoteCommand::Member(cmd) => members::run(cmd).await,
         RemoteCommand::ServiceAccount(cmd) => service_accounts::run(cmd).await,
+        RemoteCommand::Webhook(cmd) => webhooks::run(cmd).await,
         RemoteCommand::Role(cmd) => admin::run_role(cmd).await,
         RemoteCommand::Project(cmd) => admin::run_project(cmd).await,
         RemoteCommand::Org(cmd) => admin::run_org(cmd).await,

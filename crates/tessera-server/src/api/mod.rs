@@ -13,6 +13,7 @@ pub mod members;
 pub mod service_accounts;
 pub mod session;
 pub mod tokens;
+pub mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -43,4 +44,5 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(tokens::router())
         .merge(introspect::router())
+        .merge(webhooks::router())
 }

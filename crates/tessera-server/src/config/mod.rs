@@ -103,6 +103,11 @@ settings! {
         /// `https://api.github.com/meta/public_keys/secret_scanning` serves it.
         github_scanning_keys: Option<ScanningKeys> = None, flat "github_scanning_keys";
     }
+    /// Webhooks (see docs/webhooks.md).
+    [webhooks] WebhooksConfig {
+        /// Allow webhook URLs on private, loopback and link-local addresses.
+        allow_private: bool = false, flat "webhook_allow_private";
+    }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {
         /// Key of the org created on an empty database.
@@ -138,7 +143,11 @@ pub struct ForwardAuthConfig {
 /// contract (SPEC, "Configuration names for Part 2"), so in the file these
 /// are first-class top-level keys, as good as their place in a section,
 /// not deprecated spellings.
-const TOP_LEVEL_KEYS: &[&str] = &["public_url", "github_scanning_keys"];
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "public_url",
+    "github_scanning_keys",
+    "webhook_allow_private",
+];
 
 /// Environment variables that belong to the client side, not the server.
 const CLIENT_ENV: &[&str] = &[

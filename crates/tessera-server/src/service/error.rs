@@ -112,6 +112,7 @@ fn conflict_message(what: Unique) -> String {
         Unique::TokenName => "there is already a token with this name; choose another name",
         Unique::ServiceAccountName => "a service account with this name already exists",
         Unique::SessionId => "a session with this id already exists",
+        Unique::WebhookId => "a webhook with this id already exists",
     }
     .into()
 }

@@ -28,6 +28,7 @@ pub mod service_accounts;
 pub mod sessions;
 pub mod token_controls;
 pub mod tokens;
+pub mod webhooks;
 
 use serde_json::Value;
 use tessera_core::model::AuditEvent;

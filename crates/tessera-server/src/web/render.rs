@@ -40,6 +40,7 @@ pub struct AdminNav {
     pub audit: bool,
     /// The org-wide token inventory.
     pub tokens: bool,
+    pub webhooks: bool,
 }
 
 impl AdminNav {
@@ -54,6 +55,7 @@ impl AdminNav {
             policy: org::may_update(caller),
             audit: audit::may_read(caller),
             tokens: crate::service::inventory::may_list_all(caller),
+            webhooks: any("webhook:read", "webhook/*"),
         }
     }
 }

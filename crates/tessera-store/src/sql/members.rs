@@ -154,6 +154,15 @@ impl MemberStore for SqlStore {
             .run(&mut *tx)
             .await?;
         }
+        super::webhooks::enqueue_owner_tokens(
+            &mut tx,
+            audit,
+            "member_id",
+            id.as_str(),
+            &format!("member/{id}"),
+            "member_removed",
+        )
+        .await?;
         sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())

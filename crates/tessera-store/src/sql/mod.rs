@@ -39,6 +39,7 @@ mod service_accounts;
 mod sessions;
 mod token_controls;
 mod tokens;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -127,7 +128,8 @@ impl SqlStore {
         self.pool.begin_with(self.dialect.begin()).await.map_err(db)
     }
 
-    /// Announces `change` to other nodes (if any), writes `event` and
+    /// Announces `change` to other nodes (if any), writes `event` (and the
+    /// webhook deliveries it causes, see [`webhooks::enqueue`]) and
     /// commits: the last step of every mutating call. This node's
     /// listeners hear of the change whether or not the commit succeeded
     /// (a failed commit may still have happened).
@@ -142,6 +144,7 @@ impl SqlStore {
             }
         }
         audit::insert(&mut tx, event).await?;
+        webhooks::enqueue(&mut tx, event).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
             self.announce(change);

@@ -137,6 +137,15 @@ impl ServiceAccountStore for SqlStore {
             .run(&mut *tx)
             .await?;
         }
+        super::webhooks::enqueue_owner_tokens(
+            &mut tx,
+            audit,
+            "service_account_id",
+            id.as_str(),
+            &format!("service_account/{id}"),
+            "service_account_deleted",
+        )
+        .await?;
         sqlx::query("DELETE FROM service_accounts WHERE org_id = $1 AND id = $2")
             .bind(org.as_str())
             .bind(id.as_str())

@@ -43,3 +43,4 @@ mod token_controls;
 mod usability;
 mod web;
 mod web_pages;
+mod webhooks;

@@ -252,6 +252,12 @@ async fn populate(http: &reqwest::Client, base: &str, owner: &str) -> (String, S
         assert_eq!(status, expected, "{path}: {reply}");
         member_id = reply["id"].as_str().unwrap_or_default().to_owned();
     }
+    // A webhook endpoint (to a closed port: its deliveries stay pending),
+    // so that the changes below leave events and deliveries to copy.
+    let hook = json!({ "url": "http://127.0.0.1:9/hook", "events": ["*"] });
+    let url = format!("{base}/api/v1/webhooks");
+    let (status, reply) = api(http, Method::POST, url, owner, Some(hook)).await;
+    assert_eq!(status, 201, "{reply}");
     // A service account with a custom role, and a token of it.
     let account = json!({ "name": "ci", "role": "reader", "custom_roles": ["auditor"] });
     let url = format!("{base}/api/v1/service-accounts");
@@ -297,7 +303,10 @@ async fn migrate_to_postgres_copies_every_table_and_tokens_keep_working() {
     let file = dir.path().join("live.db");
     let sqlite = format!("sqlite://{}", file.display());
     let owner = init(dir.path(), &sqlite, EMAIL, PASSWORD);
-    let flush = [("TESSERA_LAST_USED_FLUSH_SECONDS", "1")];
+    let flush = [
+        ("TESSERA_LAST_USED_FLUSH_SECONDS", "1"),
+        ("TESSERA_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ];
     let mut server = ServeProcess::start(dir.path(), &sqlite, "sqlite", &flush).await;
     let http = reqwest::Client::new();
     let (used, used_id, custom) = populate(&http, &server.base, &owner).await;

@@ -1,5 +1,6 @@
 //! The admin pages: members and service accounts (and their tokens,
-//! metadata only), custom roles, projects, the org's token policy, and the audit log.
+//! metadata only), custom roles, projects, the org's token policy, webhooks
+//! (read-only) and the audit log.
 //!
 //! Like the token pages, each one calls the same operation in
 //! [`crate::service`] as the `/api/v1` handler for what it shows or
@@ -11,6 +12,7 @@ mod catalog;
 mod inventory;
 mod members;
 mod org;
+mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
@@ -75,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/policy", get(org::policy).post(org::update_policy))
         .route("/admin/audit", get(org::audit))
         .route("/admin/tokens", get(inventory::tokens))
+        .route("/admin/webhooks", get(webhooks::webhooks))
 }
 
 /// Messages a redirect may ask for by name.

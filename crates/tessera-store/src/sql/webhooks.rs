@@ -1,0 +1,467 @@
+//! Webhook endpoints, the outbox of events and their deliveries.
+//!
+//! [`enqueue`] runs inside every mutating call's transaction (from
+//! `SqlStore::commit`, beside the audit event): when the audited change
+//! maps to a webhook event and at least one of the org's endpoints is
+//! subscribed to its type, it writes the event and one pending delivery
+//! per such endpoint. A change and its deliveries therefore exist together
+//! or not at all; an org without endpoints pays one indexed read.
+//!
+//! Workers claim due deliveries with a lease (`locked_until`): on
+//! PostgreSQL the claim skips rows another node's claim has locked (`FOR
+//! UPDATE SKIP LOCKED`), so each delivery goes to one node at a time; a
+//! node that dies mid-send leaves a lease that runs out, and the delivery
+//! is claimed again then (at least once).
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
+use time::OffsetDateTime;
+
+use tessera_core::ids::new_ksuid;
+use tessera_core::model::AuditEvent;
+use tessera_core::webhook::{event_for, Webhook};
+use tessera_core::{OrgId, WebhookId};
+
+use super::rows::{corrupt, get, json, opt_time, text, time, to_json};
+use super::{all, db, insert_error, optional, secs, Run, SqlStore};
+use crate::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryQueue, DeliveryStatus, Result, Unique,
+    WebhookStore,
+};
+
+const WEBHOOK_COLUMNS: &str = "id, org_id, url, events, description, secret, created_at";
+
+/// Writes the webhook event `audit` reports, if any endpoint wants it.
+pub(super) async fn enqueue(conn: &mut AnyConnection, audit: &AuditEvent) -> Result<()> {
+    let Some((ty, data)) = event_for(audit) else {
+        return Ok(());
+    };
+    let wanting = subscribed(conn, &audit.org_id, ty).await?;
+    write(conn, &wanting, ty, audit.at, &data.to_string()).await
+}
+
+/// Writes `token.revoked` (with `reason`) for each token of an owner whose
+/// deletion, about to happen in this transaction, takes its tokens along:
+/// `owner_column` (`member_id` or `service_account_id`) is `owner`, whose
+/// resource name is `owner_resource`. Call before the deletion.
+pub(super) async fn enqueue_owner_tokens(
+    conn: &mut AnyConnection,
+    audit: &AuditEvent,
+    owner_column: &str,
+    owner: &str,
+    owner_resource: &str,
+    reason: &str,
+) -> Result<()> {
+    let wanting = subscribed(conn, &audit.org_id, "token.revoked").await?;
+    if wanting.is_empty() {
+        return Ok(());
+    }
+    let tokens: Vec<(String, String, String)> = sqlx::query_as(&format!(
+        "SELECT id, name, snippet FROM tokens WHERE org_id = $1 AND {owner_column} = $2 \
+         ORDER BY id"
+    ))
+    .bind(audit.org_id.as_str())
+    .bind(owner)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for (id, name, snippet) in tokens {
+        let revoked = AuditEvent {
+            action: "token:delete".to_owned(),
+            target: format!("{owner_resource}:token/{id}"),
+            details: serde_json::json!({ "name": name, "snippet": snippet, "reason": reason }),
+            ..audit.clone()
+        };
+        if let Some((ty, data)) = event_for(&revoked) {
+            write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The org's endpoints subscribed to `ty`.
+async fn subscribed(conn: &mut AnyConnection, org: &OrgId, ty: &str) -> Result<Vec<Webhook>> {
+    let hooks = all(
+        sqlx::query(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 ORDER BY id"
+        ))
+        .bind(org.as_str()),
+        &mut *conn,
+        from_row,
+    )
+    .await?;
+    Ok(hooks.into_iter().filter(|w| w.wants(ty)).collect())
+}
+
+/// One event, and a delivery of it to each of `hooks` (none: nothing).
+async fn write(
+    conn: &mut AnyConnection,
+    hooks: &[Webhook],
+    ty: &str,
+    at: OffsetDateTime,
+    data: &str,
+) -> Result<()> {
+    let Some(first) = hooks.first() else {
+        return Ok(());
+    };
+    let event_id = insert_event(conn, &first.org_id, ty, at, data).await?;
+    for hook in hooks {
+        insert_delivery(conn, hook, &event_id, at).await?;
+    }
+    Ok(())
+}
+
+async fn insert_event(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    ty: &str,
+    at: OffsetDateTime,
+    data: &str,
+) -> Result<String> {
+    let id = format!("evt_{}", new_ksuid(at));
+    sqlx::query(
+        "INSERT INTO webhook_events (id, org_id, type, at, data) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(org.as_str())
+    .bind(ty)
+    .bind(secs(at))
+    .bind(data)
+    .run(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+async fn insert_delivery(
+    conn: &mut AnyConnection,
+    hook: &Webhook,
+    event_id: &str,
+    at: OffsetDateTime,
+) -> Result<String> {
+    let id = format!("msg_{}", new_ksuid(at));
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
+    )
+    .bind(&id)
+    .bind(hook.org_id.as_str())
+    .bind(hook.id.as_str())
+    .bind(event_id)
+    .bind(secs(at))
+    .run(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, e.type, d.status, d.attempts, \
+     d.last_response_code, d.last_error, d.next_attempt_at, d.created_at";
+
+const CLAIMED_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, w.url, w.secret, d.attempts, \
+     e.type, e.at, e.data";
+
+const CLAIMED_FROM: &str = "FROM webhook_deliveries d \
+     JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id \
+     JOIN webhook_events e ON e.id = d.event_id";
+
+#[async_trait]
+impl WebhookStore for SqlStore {
+    async fn create_webhook(&self, webhook: &Webhook, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
+        .bind(webhook.id.as_str())
+        .bind(webhook.org_id.as_str())
+        .bind(&webhook.url)
+        .bind(to_json(&webhook.events)?)
+        .bind(webhook.description.as_deref())
+        .bind(&webhook.secret[..])
+        .bind(secs(webhook.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| insert_error(e, Unique::WebhookId, || format!("org {}", webhook.org_id)))?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn get_webhook(&self, org: &OrgId, id: &WebhookId) -> Result<Option<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
+        let query = sqlx::query(&sql).bind(org.as_str()).bind(id.as_str());
+        optional(query, &self.pool, from_row).await
+    }
+
+    async fn list_webhooks(&self, org: &OrgId) -> Result<Vec<Webhook>> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 ORDER BY id");
+        all(sqlx::query(&sql).bind(org.as_str()), &self.pool, from_row).await
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE webhooks SET url = $1, events = $2, description = $3 \
+             WHERE org_id = $4 AND id = $5",
+        )
+        .bind(&webhook.url)
+        .bind(to_json(&webhook.events)?)
+        .bind(webhook.description.as_deref())
+        .bind(webhook.org_id.as_str())
+        .bind(webhook.id.as_str())
+        .run_found(&mut *tx)
+        .await?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn delete_webhook(&self, org: &OrgId, id: &WebhookId, audit: &AuditEvent) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM webhooks WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .run_found(&mut *tx)
+            .await?;
+        self.commit(tx, audit, None).await
+    }
+
+    async fn ping_webhook(&self, webhook: &Webhook, at: OffsetDateTime) -> Result<String> {
+        let mut tx = self.begin().await?;
+        let data = serde_json::json!({ "webhook_id": webhook.id.as_str() }).to_string();
+        let event_id = insert_event(&mut tx, &webhook.org_id, "webhook.ping", at, &data).await?;
+        let id = insert_delivery(&mut tx, webhook, &event_id, at).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(id)
+    }
+
+    async fn list_deliveries(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             JOIN webhook_events e ON e.id = d.event_id \
+             WHERE d.org_id = $1 AND d.webhook_id = $2 ORDER BY d.id DESC LIMIT $3"
+        );
+        let query = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(webhook.as_str())
+            .bind(i64::from(limit.clamp(1, 1000)));
+        all(query, &self.pool, delivery_from_row).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        // Most passes find nothing: ask with a plain read first, so that an
+        // idle node takes no write lock (SQLite has one for everyone).
+        let any_due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) LIMIT 1",
+        )
+        .bind(secs(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        if any_due.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        let skip_locked = if self.dialect.is_shared() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT id FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
+             ORDER BY next_attempt_at, id LIMIT $2{skip_locked}"
+        ))
+        .bind(secs(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in &ids {
+            sqlx::query("UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2")
+                .bind(secs(lease_until))
+                .bind(id)
+                .run(&mut *tx)
+                .await?;
+            let sql = format!("SELECT {CLAIMED_COLUMNS} {CLAIMED_FROM} WHERE d.id = $1");
+            if let Some(c) =
+                optional(sqlx::query(&sql).bind(id), &mut *tx, claimed_from_row).await?
+            {
+                claimed.push(c);
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(claimed)
+    }
+
+    async fn claim_delivery(
+        &self,
+        org: &OrgId,
+        webhook: &WebhookId,
+        id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<ClaimedDelivery>> {
+        let mut tx = self.begin().await?;
+        let lock = if self.dialect.is_shared() {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let locked: Option<Option<i64>> = sqlx::query_scalar(&format!(
+            "SELECT locked_until FROM webhook_deliveries \
+             WHERE org_id = $1 AND webhook_id = $2 AND id = $3{lock}"
+        ))
+        .bind(org.as_str())
+        .bind(webhook.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        match locked {
+            None => return Err(crate::StoreError::NotFound),
+            Some(Some(until)) if until > secs(now) => return Ok(None),
+            Some(_) => {}
+        }
+        sqlx::query(
+            "UPDATE webhook_deliveries SET locked_until = $1, status = 'pending', \
+             next_attempt_at = $2 WHERE id = $3",
+        )
+        .bind(secs(lease_until))
+        .bind(secs(now))
+        .bind(id)
+        .run(&mut *tx)
+        .await?;
+        let sql = format!("SELECT {CLAIMED_COLUMNS} {CLAIMED_FROM} WHERE d.id = $1");
+        let claimed = optional(sqlx::query(&sql).bind(id), &mut *tx, claimed_from_row).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(claimed)
+    }
+
+    async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery> {
+        let status = match (outcome.succeeded, outcome.next_attempt_at) {
+            (true, _) => DeliveryStatus::Succeeded,
+            (false, Some(_)) => DeliveryStatus::Pending,
+            (false, None) => DeliveryStatus::Failed,
+        };
+        let next = if outcome.succeeded {
+            None
+        } else {
+            outcome.next_attempt_at.map(secs)
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
+             last_response_code = $2, last_error = $3, next_attempt_at = $4, \
+             locked_until = NULL WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(outcome.response_code.map(i64::from))
+        .bind(outcome.error.as_deref())
+        .bind(next)
+        .bind(id)
+        .run_found(&self.pool)
+        .await?;
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+             JOIN webhook_events e ON e.id = d.event_id WHERE d.id = $1"
+        );
+        optional(sqlx::query(&sql).bind(id), &self.pool, delivery_from_row)
+            .await?
+            .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64> {
+        self.purge(before).await
+    }
+
+    async fn delivery_queue(&self) -> Result<DeliveryQueue> {
+        let row: (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MIN(created_at) FROM webhook_deliveries WHERE status = 'pending'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(DeliveryQueue {
+            pending: u64::try_from(row.0).unwrap_or(0),
+            oldest_pending: row
+                .1
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
+        })
+    }
+}
+
+impl SqlStore {
+    async fn purge(&self, before: OffsetDateTime) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1",
+        )
+        .bind(secs(before))
+        .run(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM webhook_events WHERE at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+        )
+        .bind(secs(before))
+        .run(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(db)?;
+        Ok(deliveries)
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<Webhook> {
+    Ok(Webhook {
+        id: WebhookId::from_trusted(text(row, "id")?),
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        url: text(row, "url")?,
+        events: json(row, "events")?,
+        description: get(row, "description")?,
+        secret: get(row, "secret")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn count(row: &AnyRow, column: &str) -> Result<u32> {
+    let n: i64 = get(row, column)?;
+    u32::try_from(n).map_err(|e| corrupt(column, e))
+}
+
+fn delivery_from_row(row: &AnyRow) -> Result<Delivery> {
+    let status = text(row, "status")?;
+    let code: Option<i64> = get(row, "last_response_code")?;
+    Ok(Delivery {
+        id: text(row, "id")?,
+        webhook_id: WebhookId::from_trusted(text(row, "webhook_id")?),
+        event_id: text(row, "event_id")?,
+        event_type: text(row, "type")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        attempts: count(row, "attempts")?,
+        last_response_code: code.and_then(|c| u16::try_from(c).ok()),
+        last_error: get(row, "last_error")?,
+        next_attempt_at: opt_time(row, "next_attempt_at")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn claimed_from_row(row: &AnyRow) -> Result<ClaimedDelivery> {
+    Ok(ClaimedDelivery {
+        id: text(row, "id")?,
+        org_id: OrgId::from_trusted(text(row, "org_id")?),
+        webhook_id: WebhookId::from_trusted(text(row, "webhook_id")?),
+        url: text(row, "url")?,
+        secret: get(row, "secret")?,
+        attempts: count(row, "attempts")?,
+        event_type: text(row, "type")?,
+        event_at: time(row, "at")?,
+        data: text(row, "data")?,
+    })
+}
