@@ -84,7 +84,8 @@ def check(server: Server, url: str) -> None:
     body, headers = next_delivery("token.created")
     event = verifier.verify(body, headers)
     assert event["type"] == "token.created"
-    assert event["data"]["id"] == token.json()["id"], event
+    assert event["data"]["token_id"] == token.json()["id"], event
+    assert event["data"]["name"] == "deploy", event
     assert token.json()["token"] not in body.decode(), "no token value in an event"
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         assert name in headers, headers
