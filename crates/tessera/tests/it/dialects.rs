@@ -136,6 +136,11 @@ async fn paths_are_matched_as_the_upstream_will_route_them() {
     traefik(&s, &reader, "GET", "//admin//users/")
         .await
         .expect_error(403, "forbidden");
+    // An overlong original URI is refused, not matched.
+    let overlong = format!("/projects/web/flags/{}", "a".repeat(9000));
+    traefik(&s, &reader, "GET", &overlong)
+        .await
+        .expect_error(400, "bad_request");
     // Paths that could resolve elsewhere are refused, not guessed at: a
     // `..` could take a request the rules read as a flag's to /admin.
     for path in [
