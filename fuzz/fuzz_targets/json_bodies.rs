@@ -45,6 +45,7 @@ fn expiry(at: Option<OffsetDateTime>) {
         TokenPolicy {
             require_expiration: true,
             max_lifetime_days: Some(30),
+            ..TokenPolicy::default()
         },
     ] {
         let _ = rules.check_expiry(now(), at);
@@ -113,6 +114,8 @@ fuzz_target!(|data: &[u8]| {
                     let rules = TokenPolicy {
                         require_expiration: patch.require_expiration.unwrap_or(false),
                         max_lifetime_days: patch.max_lifetime_days.flatten(),
+                        inactive_days: patch.inactive_days.flatten(),
+                        inactive_action: patch.inactive_action.unwrap_or_default(),
                     };
                     if rules.validate().is_ok() {
                         let _ = rules.check_expiry(now(), Some(now()));
