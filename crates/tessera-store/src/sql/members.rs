@@ -144,22 +144,13 @@ impl MemberStore for SqlStore {
         let mut tx = self.begin().await?;
         lock_org(&mut tx, &self.dialect, org).await?;
         let was = current_role(&mut tx, &self.dialect, org, id).await?;
-        if self.dialect.is_shared() {
-            sqlx::query(&format!(
-                "SELECT id FROM tokens WHERE org_id = $1 AND member_id = $2 ORDER BY id{}",
-                self.dialect.lock_rows_and_references()
-            ))
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .run(&mut *tx)
-            .await?;
-        }
-        super::webhooks::enqueue_owner_tokens(
+        let owner = tessera_core::TokenOwner::Member(id.clone());
+        super::tokens::before_owner_removed(
             &mut tx,
+            &self.dialect,
+            org,
+            &owner,
             audit,
-            "member_id",
-            id.as_str(),
-            &format!("member/{id}"),
             "member_removed",
         )
         .await?;

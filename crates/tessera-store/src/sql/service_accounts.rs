@@ -126,23 +126,13 @@ impl ServiceAccountStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        if self.dialect.is_shared() {
-            sqlx::query(&format!(
-                "SELECT id FROM tokens WHERE org_id = $1 AND service_account_id = $2 \
-                 ORDER BY id{}",
-                self.dialect.lock_rows_and_references()
-            ))
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .run(&mut *tx)
-            .await?;
-        }
-        super::webhooks::enqueue_owner_tokens(
+        let owner = TokenOwner::ServiceAccount(id.clone());
+        super::tokens::before_owner_removed(
             &mut tx,
+            &self.dialect,
+            org,
+            &owner,
             audit,
-            "service_account_id",
-            id.as_str(),
-            &format!("service_account/{id}"),
             "service_account_deleted",
         )
         .await?;

@@ -459,6 +459,33 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Token> {
 }
 
 /// The column naming a token's owner of `owner`'s kind (never user input).
+/// Before an owner's row is deleted, taking its tokens with it by
+/// `ON DELETE CASCADE`: on PostgreSQL its tokens are locked first, in id
+/// order, the order last-used flushes lock them in, so the cascade cannot
+/// deadlock with a flush; and each token's `token.revoked` event is written
+/// with `reason`, in the same transaction.
+pub(super) async fn before_owner_removed(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    org: &OrgId,
+    owner: &TokenOwner,
+    audit: &AuditEvent,
+    reason: &str,
+) -> Result<()> {
+    let column = owner_column(owner);
+    if dialect.is_shared() {
+        sqlx::query(&format!(
+            "SELECT id FROM tokens WHERE org_id = $1 AND {column} = $2 ORDER BY id{}",
+            dialect.lock_rows_and_references()
+        ))
+        .bind(org.as_str())
+        .bind(owner.id_str())
+        .run(&mut *conn)
+        .await?;
+    }
+    super::webhooks::enqueue_owner_tokens(conn, audit, column, owner, reason).await
+}
+
 fn owner_column(owner: &TokenOwner) -> &'static str {
     match owner {
         TokenOwner::Member(_) => "member_id",

@@ -19,7 +19,8 @@ use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
 use tessera_core::ids::new_ksuid;
-use tessera_core::model::AuditEvent;
+use tessera_core::model::{AuditEvent, TokenOwner};
+use tessera_core::resource::Resource;
 use tessera_core::webhook::{event_for, Webhook};
 use tessera_core::{OrgId, WebhookId};
 
@@ -49,10 +50,10 @@ pub(super) async fn enqueue_owner_tokens(
     conn: &mut AnyConnection,
     audit: &AuditEvent,
     owner_column: &str,
-    owner: &str,
-    owner_resource: &str,
+    owner: &TokenOwner,
     reason: &str,
 ) -> Result<()> {
+    let owner_resource = owner.resource();
     let wanting = subscribed(conn, &audit.org_id, "token.revoked").await?;
     if wanting.is_empty() {
         return Ok(());
@@ -62,7 +63,7 @@ pub(super) async fn enqueue_owner_tokens(
          ORDER BY id"
     ))
     .bind(audit.org_id.as_str())
-    .bind(owner)
+    .bind(owner.id_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
