@@ -80,7 +80,9 @@ pub(super) async fn tokens(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
         Ok(found) => (
             StatusCode::OK,
             found.items,
-            found.next_cursor.map(|c| next_link(&kept, &c)),
+            found
+                .next_cursor
+                .map(|c| super::next_page_link("/admin/tokens", &kept, &c)),
             None,
         ),
         Err(e) => {
@@ -189,19 +191,6 @@ fn as_time(v: &str) -> String {
                 .ok()
         })
         .unwrap_or_else(|| v.to_owned())
-}
-
-fn next_link(kept: &[(&str, String)], cursor: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = kept
-        .iter()
-        .filter(|(k, _)| *k != "before")
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
-    pairs.push(("before", cursor));
-    format!(
-        "/admin/tokens?{}",
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    )
 }
 
 #[cfg(test)]

@@ -26,6 +26,21 @@ use super::session::WebUser;
 use super::tokens::ConfirmPage;
 use crate::state::AppState;
 
+/// `path` with the same filters (`kept`, as the page read them), one page
+/// older: the list pages' "next" link.
+fn next_page_link(path: &str, kept: &[(&str, String)], cursor: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = kept
+        .iter()
+        .filter(|(k, _)| *k != "before")
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    pairs.push(("before", cursor));
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin", get(|| async { Redirect::to("/admin/members") }))

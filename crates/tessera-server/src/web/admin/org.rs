@@ -186,7 +186,8 @@ pub(super) async fn audit(
         Some(params) => match audit::list(&user.call, params).await {
             Ok(page) => (
                 page.items.into_iter().map(audit_row).collect(),
-                page.next_cursor.map(|c| next_link(&kept, &c)),
+                page.next_cursor
+                    .map(|c| super::next_page_link("/admin/audit", &kept, &c)),
                 None,
             ),
             Err(e) => {
@@ -299,20 +300,6 @@ fn in_words(value: &serde_json::Value) -> String {
             .join("; "),
         other => other.to_string(),
     }
-}
-
-/// The same filters, one page older.
-fn next_link(kept: &[(&str, String)], cursor: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = kept
-        .iter()
-        .filter(|(k, _)| *k != "before")
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
-    pairs.push(("before", cursor));
-    format!(
-        "/admin/audit?{}",
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    )
 }
 
 #[cfg(test)]
