@@ -73,6 +73,11 @@ error_codes! {
     LifetimeExceeded => "lifetime_exceeded",
     NotRotatable => "not_rotatable",
     RateLimited => "rate_limited",
+    /// The token may not be used from the caller's address (its
+    /// `allowed_ips`).
+    IpNotAllowed => "ip_not_allowed",
+    /// The token's quota is spent.
+    QuotaExhausted => "quota_exhausted",
     Unavailable => "unavailable",
     Internal => "internal",
 }

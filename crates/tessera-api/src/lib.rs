@@ -96,6 +96,7 @@ macro_rules! redacted_debug {
 // The wire types, by aggregate; declared after `redacted_debug!` so that
 // they can use it.
 mod catalog;
+mod controls;
 mod members;
 mod org;
 mod service_accounts;
@@ -107,6 +108,10 @@ mod webhooks;
 pub use catalog::{
     CreateProjectRequest, CreateRoleRequest, ProjectList, ProjectResponse, RoleList, RoleResponse,
     UpdateRoleRequest,
+};
+pub use controls::{
+    Quota, QuotaRefill, QuotaState, RateLimit, RateLimitState, RecentIp, RefillInterval,
+    TokenUsage, UsageDay,
 };
 pub use members::{
     CreateMemberRequest, CreatedMemberResponse, MemberList, MemberResponse, UpdateMemberRequest,

@@ -41,6 +41,15 @@ pub struct CreateTokenRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<OffsetDateTime>,
+    /// Addresses (CIDR ranges, IPv4 or IPv6; at most 100) the token may be
+    /// used from; absent or empty: any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100, example = json!(["203.0.113.0/24"])))]
+    pub allowed_ips: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::RateLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<crate::Quota>,
 }
 
 /// `PATCH /tokens/{id}`. Absent fields stay as they are. Sending any of
@@ -77,6 +86,18 @@ pub struct UpdateTokenRequest {
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// `null` or `[]`: any address.
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, max_items = 100))]
+    pub allowed_ips: Option<Option<Vec<String>>>,
+    /// `null`: no rate limit.
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::RateLimit>))]
+    pub rate_limit: Option<Option<crate::RateLimit>>,
+    /// `null`: no quota. A quota sent here replaces the remaining uses.
+    #[serde(default, with = "patch", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::Quota>))]
+    pub quota: Option<Option<crate::Quota>>,
 }
 
 /// `POST /tokens/{id}/clone`: the body is optional; without a name the
@@ -147,6 +168,14 @@ pub struct TokenResponse {
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub disabled_at: Option<OffsetDateTime>,
+    /// The addresses the token may be used from; `null`: any.
+    #[serde(default)]
+    pub allowed_ips: Option<Vec<String>>,
+    #[serde(default)]
+    pub rate_limit: Option<crate::RateLimit>,
+    /// With the live `remaining`.
+    #[serde(default)]
+    pub quota: Option<crate::Quota>,
 }
 
 /// The answer to create, clone and rotate: metadata plus, this once, the

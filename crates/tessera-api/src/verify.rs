@@ -35,6 +35,14 @@ pub struct VerifyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable = false, example = "203.0.113.7"))]
     pub ip: Option<std::net::IpAddr>,
+    /// What this use spends of the token's quota (1 to 1000000; default
+    /// 1). Ignored for a token without a quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable = false, minimum = 1, maximum = 1_000_000)
+    )]
+    pub cost: Option<i64>,
 }
 
 impl std::fmt::Debug for VerifyRequest {
@@ -44,6 +52,7 @@ impl std::fmt::Debug for VerifyRequest {
             .field("action", &self.action)
             .field("resource", &self.resource)
             .field("ip", &self.ip)
+            .field("cost", &self.cost)
             .finish()
     }
 }
@@ -53,13 +62,22 @@ impl std::fmt::Debug for VerifyRequest {
 pub struct VerifyResponse {
     pub valid: bool,
     /// `valid`, or why not: `malformed_token`, `invalid_token`,
-    /// `token_expired`, `token_disabled`.
+    /// `token_expired`, `token_disabled`, `ip_not_allowed`,
+    /// `rate_limited`, `quota_exhausted`.
     pub code: String,
     /// Present when an action was asked about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<VerifiedToken>,
+    /// For a token with a rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub ratelimit: Option<crate::RateLimitState>,
+    /// For a token with a quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
+    pub quota: Option<crate::QuotaState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

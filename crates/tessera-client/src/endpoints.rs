@@ -250,6 +250,20 @@ impl Client {
             .await
     }
 
+    /// `GET /tokens/{id}/usage?days=N`: uses per UTC day by outcome
+    /// (`days` 1 to 90, the server's default 30) and the last 5 addresses.
+    pub async fn token_usage(
+        &self,
+        id: &str,
+        days: Option<u32>,
+    ) -> Result<tessera_api::TokenUsage, Error> {
+        let mut url = self.api_url(&["tokens", id, "usage"])?;
+        if let Some(days) = days {
+            url.query_pairs_mut().append_pair("days", &days.to_string());
+        }
+        self.call(Call::new(Method::GET, url, Auth::Required)).await
+    }
+
     /// `DELETE /tokens/{id}`: revokes at once; cannot be undone.
     pub async fn delete_token(&self, id: &str) -> Result<(), Error> {
         self.delete(&["tokens", id]).await

@@ -292,6 +292,7 @@ async fn check(layer: &TesseraLayer, parts: &Parts) -> Result<Option<VerifiedTok
         action: action.clone(),
         resource: resource.clone(),
         ip: None,
+        cost: None,
     };
     let answer = layer.verifier.verify(&request).await.map_err(|e| match e {
         // The question derived from this request is malformed (say a path

@@ -234,6 +234,7 @@ async fn verify_needs_no_credential_and_sends_none() {
             action: None,
             resource: None,
             ip: None,
+            cost: None,
         })
         .await
         .expect("verify");

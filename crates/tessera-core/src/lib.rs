@@ -7,6 +7,7 @@
 //! storage layer, the server and the CLI all depend on it; it depends on
 //! none of them.
 
+pub mod controls;
 pub mod error;
 pub mod ids;
 pub mod lifecycle;

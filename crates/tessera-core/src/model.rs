@@ -4,6 +4,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::controls::TokenControls;
 use crate::token::NewToken;
 use crate::{
     BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
@@ -181,6 +182,12 @@ pub struct Token {
     /// policy); `None` while it is enabled. A disabled token is refused
     /// (`token_disabled`) until it is enabled again.
     pub disabled_at: Option<OffsetDateTime>,
+    /// Allowed addresses, rate limit, quota; `None` when the token has
+    /// none, so verifying it checks this one `Option` (boxed: a pointer
+    /// in every cached token, the rest only in those that have some).
+    /// The quota's `remaining` is as read from storage (the live figure
+    /// also counts what nodes hold in memory).
+    pub controls: Option<Box<TokenControls>>,
 }
 
 impl Token {
@@ -209,6 +216,7 @@ impl Token {
             rotated_at: None,
             previous_secret: None,
             disabled_at: None,
+            controls: None,
         }
     }
 

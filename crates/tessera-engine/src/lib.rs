@@ -32,6 +32,8 @@
 
 mod cache;
 mod last_used;
+mod limits;
+mod usage;
 mod verified;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -47,6 +49,8 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use cache::{CachedMember, CachedServiceAccount, CachedToken, OrgRoles};
 pub use last_used::LastUsedTracker;
+pub use limits::{Checked, Denial, Limiter, RateState};
+pub use usage::{Outcome, UsageTracker};
 pub use verified::{Principal, Verified};
 
 use cache::Cache;
@@ -155,6 +159,8 @@ struct Inner {
     loading: papaya::HashMap<String, Arc<TokenLoad>>,
     loads: Semaphore,
     last_used: LastUsedTracker,
+    usage: UsageTracker,
+    limiter: Limiter,
     stats: Stats,
     /// False between a lost change feed and its resumption: the cache may
     /// have missed changes, so answers come from storage.
@@ -192,6 +198,8 @@ impl Engine {
             cache,
             loading: papaya::HashMap::new(),
             last_used: LastUsedTracker::default(),
+            usage: UsageTracker::default(),
+            limiter: Limiter::default(),
             stats: Stats::default(),
             trusted: AtomicBool::new(true),
             lost_at: AtomicI64::new(0),
@@ -210,6 +218,44 @@ impl Engine {
 
     pub fn last_used(&self) -> &LastUsedTracker {
         &self.inner.last_used
+    }
+
+    pub fn usage(&self) -> &UsageTracker {
+        &self.inner.usage
+    }
+
+    pub fn limiter(&self) -> &Limiter {
+        &self.inner.limiter
+    }
+
+    /// Checks a verified token's controls for one use from `ip` costing
+    /// `cost` (quota units), spending its rate limit and quota when
+    /// allowed. A token without controls answers at once. `Err` when a
+    /// quota could not be reserved: refuse the use (503), never allow it.
+    pub async fn check_controls(
+        &self,
+        verified: &Verified,
+        ip: Option<std::net::IpAddr>,
+        cost: i64,
+        now: OffsetDateTime,
+    ) -> Result<Checked, StoreError> {
+        let Some(controls) = verified.token().controls.as_deref() else {
+            return Ok(Checked::default());
+        };
+        if !controls.ip_allowed(ip) {
+            return Ok(Checked {
+                denial: Some(Denial::IpNotAllowed),
+                ..Checked::default()
+            });
+        }
+        if controls.rate_limit.is_none() && controls.quota.is_none() {
+            return Ok(Checked::default());
+        }
+        let store = self.inner.store.as_ref();
+        self.inner
+            .limiter
+            .check(store, &verified.token, controls, cost, now)
+            .await
     }
 
     pub fn stats(&self) -> &Stats {

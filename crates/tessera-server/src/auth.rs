@@ -84,7 +84,14 @@ pub(crate) async fn from_token(
     let verified = verify_token(state, presented, now)
         .await?
         .map_err(rejection_error)?;
+    crate::verify::controls::admit(state, &verified, addr, now).await?;
     state.engine.record_use(&verified.token().id, now, addr);
+    state.engine.usage().record(
+        &verified.token().id,
+        tessera_engine::Outcome::Valid,
+        addr,
+        now,
+    );
     // API calls are not the hot path: owned copies keep handlers simple.
     let identity = match verified.principal() {
         Principal::Member(m) => Identity::Member(m.member.clone()),

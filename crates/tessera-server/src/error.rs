@@ -35,6 +35,15 @@ pub enum ApiError {
     /// Disabled by its owner, an admin or the org's inactivity rule.
     #[error("the token is disabled; it works again once enabled")]
     TokenDisabled,
+    /// Outside the token's `allowed_ips` (or no address to check).
+    #[error("the token may not be used from this address")]
+    IpNotAllowed,
+    /// The token's own rate limit: `limit` per window, which resets in
+    /// `retry_after` seconds.
+    #[error("the token's rate limit is reached; retry in {retry_after} seconds")]
+    TokenRateLimited { retry_after: i64, limit: i64 },
+    #[error("the token's quota is used up")]
+    QuotaExhausted,
     #[error("missing or wrong CSRF token: send Content-Type: application/json or X-CSRF-Token")]
     CsrfFailed,
     /// A GitHub secret-scanning report that is not signed by a configured
@@ -75,7 +84,9 @@ impl ApiError {
             Self::InvalidToken
             | Self::TokenExpired
             | Self::TokenDisabled
+            | Self::IpNotAllowed
             | Self::InvalidSignature(_) => S::UNAUTHORIZED,
+            Self::TokenRateLimited { .. } | Self::QuotaExhausted => S::TOO_MANY_REQUESTS,
             Self::CsrfFailed => S::FORBIDDEN,
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
@@ -100,6 +111,9 @@ impl ApiError {
             Self::InvalidToken => ErrorCode::InvalidToken,
             Self::TokenExpired => ErrorCode::TokenExpired,
             Self::TokenDisabled => ErrorCode::TokenDisabled,
+            Self::IpNotAllowed => ErrorCode::IpNotAllowed,
+            Self::TokenRateLimited { .. } => ErrorCode::RateLimited,
+            Self::QuotaExhausted => ErrorCode::QuotaExhausted,
             Self::CsrfFailed => ErrorCode::CsrfFailed,
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::Service(err) => err.code(),
@@ -134,7 +148,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            Self::InvalidToken | Self::TokenExpired | Self::TokenDisabled => {
+            Self::InvalidToken | Self::TokenExpired | Self::TokenDisabled | Self::IpNotAllowed => {
                 let value = format!(
                     "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{self}\""
                 );
@@ -165,6 +179,17 @@ impl IntoResponse for ApiError {
                 },
             ) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Self::TokenRateLimited { retry_after, limit } => {
+                crate::verify::controls::rate_headers(
+                    headers,
+                    &tessera_engine::RateState {
+                        limit: *limit,
+                        remaining: 0,
+                        reset: *retry_after,
+                    },
+                );
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             _ => {}
         }

@@ -369,4 +369,18 @@ async fn flush_last_used(state: &AppState) {
         Ok(n) => tracing::debug!(tokens = n, "flushed last-used times"),
         Err(e) => tracing::warn!(error = %e, "could not flush last-used times; will retry"),
     }
+    // Usage counts and unspent quota slices go with the same flush.
+    if let Err(e) = state.engine.usage().flush(state.store.as_ref()).await {
+        tracing::warn!(error = %e, "could not flush token usage; will retry");
+    }
+    let idle_before = state.now().unix_timestamp()
+        - 2 * i64::try_from(state.config.tokens.last_used_flush_seconds).unwrap_or(60);
+    if let Err(e) = state
+        .engine
+        .limiter()
+        .flush(state.store.as_ref(), idle_before)
+        .await
+    {
+        tracing::warn!(error = %e, "could not give back unspent quota; will retry");
+    }
 }

@@ -14,6 +14,14 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// The codes of `tessera_verify_denials_total`.
+pub const DENIAL_CODES: [&str; 3] = ["ip_not_allowed", "rate_limited", "quota_exhausted"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CodeLabels {
+    pub code: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// `valid`, `malformed_token`, `invalid_token`, `token_expired`,
@@ -103,6 +111,9 @@ pub struct Metrics {
     hot: [HotCounters; 2],
     /// Logins refused for a wrong email or password.
     pub login_failures: Counter,
+    /// Uses a token's controls refused (`tessera_verify_denials_total`),
+    /// by code: `ip_not_allowed`, `rate_limited`, `quota_exhausted`.
+    denials: [Counter; 3],
     /// Webhook delivery attempts by outcome (`succeeded`, `retrying`,
     /// `failed`: the last attempt failed too).
     pub webhook_deliveries: Family<OutcomeLabels, Counter>,
@@ -190,6 +201,19 @@ impl Default for Metrics {
             "Logins refused for a wrong email or password",
             login_failures.clone(),
         );
+        let denial_family = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "verify_denials",
+            "Uses of a valid token refused by its controls (allowed addresses, rate limit, quota), by code, on /verify, /auth and the API",
+            denial_family.clone(),
+        );
+        let denials = DENIAL_CODES.map(|code| {
+            denial_family
+                .get_or_create(&CodeLabels {
+                    code: code.to_owned(),
+                })
+                .clone()
+        });
         let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "webhook_deliveries",
@@ -248,6 +272,7 @@ impl Default for Metrics {
             http_seconds,
             hot,
             login_failures,
+            denials,
             webhook_deliveries,
             webhook_queue_depth,
             webhook_oldest_pending_seconds,
@@ -260,6 +285,14 @@ impl Metrics {
     /// Counts one verification. The outcomes are a fixed set, so their
     /// counters are looked up once and kept: the hot path neither allocates
     /// a label nor takes the family's lock.
+    /// Counts a use refused by a token's controls (`code` one of
+    /// [`DENIAL_CODES`]).
+    pub fn denial(&self, code: &str) {
+        if let Some(i) = DENIAL_CODES.iter().position(|c| *c == code) {
+            self.denials[i].inc();
+        }
+    }
+
     pub fn count(&self, outcome: &str, seconds: f64) {
         match OUTCOMES.iter().position(|o| *o == outcome) {
             Some(i) => {

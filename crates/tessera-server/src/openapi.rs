@@ -40,6 +40,7 @@ use crate::api;
         api::tokens::list_tokens, api::tokens::create_token, api::tokens::get_token,
         api::tokens::update_token, api::tokens::delete_token, api::tokens::clone_token,
         api::tokens::rotate_token, api::tokens::disable_token, api::tokens::enable_token,
+        api::tokens::token_usage,
         crate::verify::routes::verify, crate::verify::forward_auth::forward_auth,
         crate::verify::forward_auth::envoy_auth, api::introspect::introspect_token,
         crate::verify::leaks::report_leaks,

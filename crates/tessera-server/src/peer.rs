@@ -43,6 +43,16 @@ pub fn client_behind(peer: IpAddr, headers: &HeaderMap, state: &AppState) -> IpA
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse::<IpAddr>().ok())
         .collect::<Vec<_>>();
+    if forwarded.is_empty() {
+        // A proxy that sends only `X-Real-IP` (nginx's `real_ip` style).
+        if let Some(real) = headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        {
+            return real;
+        }
+    }
     forwarded
         .iter()
         .rev()

@@ -20,6 +20,7 @@
 //!   its tokens.
 //! - Times are stored as whole Unix seconds.
 
+mod limits;
 mod sql;
 mod traits;
 
@@ -30,6 +31,7 @@ use tessera_core::{
     MemberId, OrgId, ProjectKey, SecretHash, ServiceAccountId, TokenId, TokenScope,
 };
 
+pub use limits::{QuotaGrant, RateGrant, SeenIp, TokenLimitStore, UsageCounts, UsageDelta};
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
@@ -133,6 +135,13 @@ pub struct TokenChanges {
     pub projects: Option<Vec<ProjectKey>>,
     /// `Some(None)` removes the expiry.
     pub expires_at: Option<Option<OffsetDateTime>>,
+    /// The token's controls as they will be (`Some(None)`: none).
+    pub controls: Option<Option<tessera_core::controls::TokenControls>>,
+    /// With `controls`, when the quota was sent: its count is set to the
+    /// quota's `remaining`, in this refill period (see
+    /// `tessera_core::controls::Refill::period`); otherwise the live
+    /// count stays.
+    pub quota_reset: Option<Option<i64>>,
 }
 
 /// A rotation to apply atomically.

@@ -300,6 +300,7 @@ pub trait Store:
     + ProjectStore
     + TokenStore
     + TokenControlStore
+    + crate::TokenLimitStore
     + SessionStore
     + WebhookStore
     + AuditStore

@@ -188,6 +188,14 @@ pub struct CreateParams {
     pub expires_in_days: Option<u32>,
     /// Or expire at this RFC 3339 time, e.g. 2030-01-31T00:00:00Z.
     pub expires_at: Option<String>,
+    /// Allow the token only from these addresses or CIDR ranges.
+    pub allowed_ips: Option<Vec<String>>,
+    /// At most N uses per period, e.g. "100/60s" or "1000/1h".
+    pub rate_limit: Option<String>,
+    /// Allow this many uses in all.
+    pub quota: Option<i64>,
+    /// With quota: refill to N each UTC day or month, e.g. "1000/month".
+    pub refill: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -209,9 +217,28 @@ impl CreateParams {
                     .map_err(|_| format!("role must be reader, writer, admin or owner, not {r:?}"))
             })
             .transpose()?;
+        let rate_limit = self
+            .rate_limit
+            .as_deref()
+            .map(crate::remote::parse_rate)
+            .transpose()?;
+        let refill = self
+            .refill
+            .as_deref()
+            .map(crate::remote::parse_refill)
+            .transpose()?;
+        if refill.is_some() && self.quota.is_none() {
+            return Err("refill needs a quota".into());
+        }
+        let quota = self
+            .quota
+            .map(|remaining| tessera_api::Quota { remaining, refill });
         Ok(CreateTokenRequest {
             name: self.name,
             role,
+            allowed_ips: self.allowed_ips,
+            rate_limit,
+            quota,
             projects: self.projects,
             expires_at: expiry(self.expires_in_days, self.expires_at.as_deref())?,
             ..Default::default()
@@ -424,6 +451,7 @@ impl Tools {
             action: p.action,
             resource: p.resource,
             ip: None,
+            cost: None,
         };
         answer(self.client()?.verify(&request).await)
     }

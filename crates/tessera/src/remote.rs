@@ -19,6 +19,8 @@ mod output;
 mod service_accounts;
 mod session;
 mod token_controls;
+mod token_limits;
+pub(crate) use token_limits::{parse_rate, parse_refill};
 mod tokens;
 mod verify;
 mod webhooks;

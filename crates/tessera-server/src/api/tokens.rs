@@ -32,6 +32,33 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/{id}/disable", post(disable_token))
         .route("/tokens/{id}/enable", post(enable_token))
+        .route("/tokens/{id}/usage", get(token_usage))
+}
+
+/// `GET /tokens/{id}/usage`'s query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    /// Days to cover, today included (1 to 90; default 30).
+    #[param(minimum = 1, maximum = 90)]
+    pub days: Option<u32>,
+}
+
+/// A token's uses per UTC day by outcome (oldest first, every day of the
+/// range present) and the last 5 client addresses it was used from.
+#[utoipa::path(get, path = "/api/v1/tokens/{id}/usage", tag = "tokens",
+    params(("id" = String, Path, description = "token id, or `self`"), UsageParams),
+    responses((status = 200, body = tessera_api::TokenUsage),
+        (status = 400, description = "days out of range", body = tessera_api::ErrorBody),
+        (status = 404, description = "no such token, or one you may not read", body = tessera_api::ErrorBody)))]
+pub async fn token_usage(
+    call: Call,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<UsageParams>,
+) -> ApiResult<Json<tessera_api::TokenUsage>> {
+    Ok(Json(
+        crate::service::token_limits::usage(&call, &id, params.days).await?,
+    ))
 }
 
 /// Your tokens, newest first (metadata only); with `all=true`, a page of

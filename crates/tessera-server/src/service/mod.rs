@@ -27,6 +27,7 @@ pub mod roles;
 pub mod service_accounts;
 pub mod sessions;
 pub mod token_controls;
+pub mod token_limits;
 pub mod tokens;
 pub mod webhooks;
 

@@ -69,6 +69,7 @@ fn token_request(name: &str, role: Option<BuiltinRole>) -> CreateTokenRequest {
         policy: None,
         projects: None,
         expires_at: None,
+        ..Default::default()
     }
 }
 

@@ -86,7 +86,9 @@ pub(crate) async fn create_for(
     caller.grantor().check_grant(&scope)?;
     let projects = projects_from(call, request.projects).await?;
     caller.org.token_policy.check_expiry(now, expires_at)?;
-    let token = new_token_record(
+    let controls =
+        super::token_limits::from_create(request.allowed_ips, request.rate_limit, request.quota)?;
+    let mut token = new_token_record(
         caller,
         owner,
         &minted,
@@ -96,6 +98,7 @@ pub(crate) async fn create_for(
         now,
         expires_at,
     );
+    token.controls = controls;
     let event = token_event(call, "token:create", &token, json!({}));
     store_created(state, &token, &event, minted).await
 }
@@ -117,6 +120,12 @@ pub async fn update(
     let (state, caller, now) = call.parts();
     let token = load_own(call, id, "token:update").await?;
     let mut changes = TokenChanges::default();
+    if let Some((controls, quota_reset)) =
+        super::token_limits::from_update(token.controls.as_deref(), &request, now)?
+    {
+        changes.controls = Some(controls);
+        changes.quota_reset = quota_reset;
+    }
     if let Some(name) = request.name {
         validate_name("name", &name)?;
         changes.name = Some(name);
@@ -147,6 +156,7 @@ pub async fn update(
         "scope": changes.scope.is_some(),
         "projects": changes.projects.is_some(),
         "expires_at": changes.expires_at.is_some(),
+        "controls": changes.controls.is_some(),
     });
     let event = token_event(call, "token:update", &token, json!({ "changed": details }));
     let updated = state
@@ -198,7 +208,7 @@ pub async fn clone(
             &resource::owned_token(&source.owner, &minted.id),
         )?;
     }
-    let token = new_token_record(
+    let mut token = new_token_record(
         caller,
         source.owner.clone(),
         &minted,
@@ -208,6 +218,14 @@ pub async fn clone(
         now,
         source.expires_at,
     );
+    // The controls come along; the clone's quota starts from what the
+    // source has left (a clone must not be a way to a fresh quota).
+    token.controls = source.controls.clone().map(|mut c| {
+        if let Some(q) = &mut c.quota {
+            q.remaining += state.engine.limiter().quota_held(&source.id);
+        }
+        c
+    });
     let event = token_event(call, "token:clone", &token, json!({ "source": source.id }));
     store_created(state, &token, &event, minted).await
 }
@@ -481,6 +499,7 @@ fn new_token_record(
         rotated_at: None,
         previous_secret: None,
         disabled_at: None,
+        controls: None,
     }
 }
 
@@ -541,6 +560,7 @@ pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
         ),
         TokenScope::Policy(p) => (None, None, Some(p.clone())),
     };
+    let (allowed_ips, rate_limit, quota) = super::token_limits::wire(state, token);
     TokenResponse {
         id: token.id.to_string(),
         name: token.name.clone(),
@@ -557,6 +577,9 @@ pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
         last_used_ip,
         rotated_at: token.rotated_at,
         disabled_at: token.disabled_at,
+        allowed_ips,
+        rate_limit,
+        quota,
     }
 }
 

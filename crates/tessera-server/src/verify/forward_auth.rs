@@ -34,6 +34,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::peer::ClientAddr;
 use crate::service::ServiceError;
 use crate::state::AppState;
+use tessera_engine::Outcome;
 
 /// Envoy's `ext_authz` HTTP service, under `/api/v1`: the original
 /// request's method and path appended to this prefix.
@@ -224,18 +225,25 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
     let verified = verify_token(state, presented, now)
         .await?
         .map_err(rejection_error)?;
+    let rate = super::controls::admit(state, &verified, ip, now).await?;
     state.engine.record_use(&verified.token().id, now, ip);
+    let usage = state.engine.usage();
     if let Some((action, resource)) = question {
         let (a, r) = (action.as_ref(), resource.as_ref());
         if !verified.allows(a, r) {
+            usage.record(&verified.token().id, Outcome::Denied, ip, now);
             return Err(ServiceError::forbidden(a, r).into());
         }
     }
+    usage.record(&verified.token().id, Outcome::Valid, ip, now);
     // 200 with no body; the security headers are in place from the start
     // (this is a hot path: see `crate::headers::secured_headers`).
     let mut response = Response::new(axum::body::Body::empty());
     *response.headers_mut() = crate::headers::secured_headers(false);
     let out = response.headers_mut();
+    if let Some(rate) = rate {
+        super::controls::rate_headers(out, &rate);
+    }
     // A member's token names the member (and email); a service account's
     // names the account, never a member.
     let (who, email, role) = match (verified.member(), verified.service_account()) {

@@ -174,6 +174,8 @@ struct BorrowedRequest<'a> {
     resource: Option<Text<'a>>,
     #[serde(default)]
     ip: Option<std::net::IpAddr>,
+    #[serde(default)]
+    cost: Option<i64>,
 }
 
 impl BorrowedRequest<'_> {
@@ -183,6 +185,7 @@ impl BorrowedRequest<'_> {
             action: self.action.as_ref().map(|t| &*t.0),
             resource: self.resource.as_ref().map(|t| &*t.0),
             ip: self.ip,
+            cost: self.cost,
         }
     }
 }

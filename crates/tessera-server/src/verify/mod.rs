@@ -12,6 +12,7 @@
 //!   connection, without the router's per-request costs.
 //! - [`embedded`]: the same answer in process, for `tessera_client`'s layer.
 
+pub mod controls;
 pub mod embedded;
 pub mod forward_auth;
 pub mod hot;

@@ -5,14 +5,20 @@
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use tessera_api::{VerifiedServiceAccount, VerifiedToken, VerifyRequest, VerifyResponse};
+use std::io::Write;
+
+use tessera_api::{
+    QuotaState, RateLimitState, VerifiedServiceAccount, VerifiedToken, VerifyRequest,
+    VerifyResponse,
+};
 
 use super::{check_question, verify_token};
+use crate::error::ApiError;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
 use crate::peer::ClientAddr;
 use crate::state::AppState;
-use tessera_engine::Verified;
+use tessera_engine::{Checked, Outcome, Verified};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/leaks", post(super::leaks::report_leaks))
@@ -85,6 +91,8 @@ pub(crate) struct Question<'a> {
     pub resource: Option<&'a str>,
     /// The end client's address, when the service sent it.
     pub ip: Option<std::net::IpAddr>,
+    /// What this use spends of a quota (checked: 1 to 1000000).
+    pub cost: Option<i64>,
 }
 
 impl<'a> From<&'a VerifyRequest> for Question<'a> {
@@ -94,6 +102,7 @@ impl<'a> From<&'a VerifyRequest> for Question<'a> {
             action: request.action.as_deref(),
             resource: request.resource.as_deref(),
             ip: request.ip,
+            cost: request.cost,
         }
     }
 }
@@ -107,44 +116,88 @@ pub(crate) async fn decide(
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<Answer> {
     check_question(question.action, question.resource)?;
+    let cost = match question.cost {
+        Some(cost) => tessera_core::controls::check_cost(cost)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        None => 1,
+    };
     let now = state.now();
     let verified = verify_token(state, question.token, now).await?;
     // The end client's address when the service sent it, else the caller's.
     // An IPv4 client seen through an IPv6 socket counts as IPv4.
     let ip = question.ip.or(ip).map(|ip| ip.to_canonical());
+    let mut checked = Checked::default();
     let allowed = match &verified {
         Ok(verified) => {
-            state.engine.record_use(&verified.token().id, now, ip);
-            match (question.action, question.resource) {
-                (Some(a), Some(r)) => Some(verified.allows(a, r)),
-                _ => None,
+            checked = super::controls::check(state, verified, ip, cost, now).await?;
+            let id = &verified.token().id;
+            let usage = state.engine.usage();
+            if let Some(denial) = checked.denial {
+                usage.record(id, super::controls::outcome(denial), ip, now);
+                question.action.map(|_| false)
+            } else {
+                state.engine.record_use(id, now, ip);
+                let allowed = match (question.action, question.resource) {
+                    (Some(a), Some(r)) => Some(verified.allows(a, r)),
+                    _ => None,
+                };
+                let outcome = match allowed {
+                    Some(false) => Outcome::Denied,
+                    _ => Outcome::Valid,
+                };
+                usage.record(id, outcome, ip, now);
+                allowed
             }
         }
         Err(_) => question.action.map(|_| false),
     };
-    Ok(Answer { verified, allowed })
+    Ok(Answer {
+        verified,
+        allowed,
+        checked,
+    })
 }
 
 /// A decided verify question.
 pub(crate) struct Answer {
     verified: Result<Verified, tessera_engine::Rejection>,
     allowed: Option<bool>,
+    /// What the token's controls said (all `None` for a token without).
+    checked: Checked,
 }
 
 impl Answer {
     fn code(&self) -> &'static str {
-        match &self.verified {
-            Ok(_) => "valid",
-            Err(rejection) => rejection.code(),
+        match (&self.verified, self.checked.denial) {
+            (Ok(_), None) => "valid",
+            (Ok(_), Some(denial)) => denial.code(),
+            (Err(rejection), _) => rejection.code(),
+        }
+    }
+
+    /// Valid, and not refused by its controls.
+    fn valid(&self) -> Option<&Verified> {
+        match (&self.verified, self.checked.denial) {
+            (Ok(v), None) => Some(v),
+            _ => None,
         }
     }
 
     pub(crate) fn to_response(&self) -> VerifyResponse {
         VerifyResponse {
-            valid: self.verified.is_ok(),
+            valid: self.valid().is_some(),
             code: self.code().into(),
             allowed: self.allowed,
-            token: self.verified.as_ref().ok().map(verified_token),
+            token: self.valid().map(verified_token),
+            ratelimit: self.checked.rate.map(|r| RateLimitState {
+                limit: r.limit,
+                remaining: r.remaining,
+                reset: r.reset,
+            }),
+            quota: self
+                .checked
+                .quota_remaining
+                .map(|remaining| QuotaState { remaining }),
         }
     }
 
@@ -156,7 +209,7 @@ impl Answer {
     /// answer). Fails only for an expiry RFC 3339 cannot write (a year
     /// beyond 9999), as serde would.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), time::error::Format> {
-        out.extend_from_slice(if self.verified.is_ok() {
+        out.extend_from_slice(if self.valid().is_some() {
             b"{\"valid\":true,\"code\":"
         } else {
             b"{\"valid\":false,\"code\":"
@@ -169,7 +222,7 @@ impl Answer {
                 b",\"allowed\":false"
             });
         }
-        if let Ok(v) = &self.verified {
+        if let Some(v) = self.valid() {
             out.extend_from_slice(b",\"token\":{\"id\":");
             write_json_str(out, v.token().id.as_str());
             out.extend_from_slice(b",\"name\":");
@@ -205,6 +258,16 @@ impl Answer {
                 None => out.extend_from_slice(b"null"),
             }
             out.push(b'}');
+        }
+        if let Some(rate) = &self.checked.rate {
+            let _ = write!(
+                out,
+                ",\"ratelimit\":{{\"limit\":{},\"remaining\":{},\"reset\":{}}}",
+                rate.limit, rate.remaining, rate.reset
+            );
+        }
+        if let Some(remaining) = self.checked.quota_remaining {
+            let _ = write!(out, ",\"quota\":{{\"remaining\":{remaining}}}");
         }
         out.push(b'}');
         Ok(())

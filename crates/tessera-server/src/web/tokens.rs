@@ -138,6 +138,7 @@ pub(super) fn create_request(
             policy: chosen.policy,
             projects: Some(form.all("projects")),
             expires_at,
+            ..Default::default()
         }),
         (name, chosen, expiry) => {
             let mut problems = Problems::default();
@@ -344,7 +345,7 @@ pub async fn update(user: WebUser, Path(id): Path<String>, WebForm(form): WebFor
         custom_roles: Some(chosen.custom_roles),
         policy: Some(chosen.policy),
         projects: Some((!projects.is_empty()).then_some(projects)),
-        expires_at: None,
+        ..Default::default()
     };
     let saved = tokens::update(&user.call, &id, request).await;
     done_or_again(

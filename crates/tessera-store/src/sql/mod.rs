@@ -30,6 +30,7 @@ mod backup;
 mod copy;
 mod dialect;
 mod feed;
+mod limits;
 mod members;
 mod orgs;
 mod projects;

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use sqlx::AnyConnection;
 
+use tessera_core::controls::TokenControls;
 use tessera_core::model::{AuditEvent, Token};
 use tessera_core::{MemberId, OrgId, ServiceAccountId, TokenId, TokenOwner};
 
@@ -57,6 +58,7 @@ const LAST_USED_ROWS_PER_STATEMENT: usize = 500;
 impl TokenStore for SqlStore {
     async fn create_token(&self, token: &Token, audit: &AuditEvent) -> Result<()> {
         let scope = ScopeColumns::of(&token.scope)?;
+        let quota = token.controls.as_ref().and_then(|c| c.quota);
         let mut tx = self.begin().await?;
         // Checked first, inside the transaction, so that a taken name is
         // told from an id clash by the statement rather than by the error's
@@ -79,9 +81,9 @@ impl TokenStore for SqlStore {
             "INSERT INTO tokens (id, org_id, member_id, service_account_id, name, snippet, \
              secret_hash, scope_kind, scope_role, scope_policy, projects, created_at, expires_at, \
              last_used_at, last_used_ip, rotated_at, previous_hash, previous_valid_until, \
-             disabled_at) \
+             disabled_at, controls, quota_remaining, quota_period) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19)",
+             $18, $19, $20, $21, $22)",
         )
         .bind(token.id.as_str())
         .bind(token.org_id.as_str())
@@ -102,6 +104,13 @@ impl TokenStore for SqlStore {
         .bind(token.previous_secret.as_ref().map(|p| p.hash.0.to_vec()))
         .bind(opt_secs(token.previous_secret.map(|p| p.valid_until)))
         .bind(opt_secs(token.disabled_at))
+        .bind(controls_column(token.controls.as_deref())?)
+        .bind(quota.map(|q| q.remaining))
+        .bind(
+            quota
+                .and_then(|q| q.refill)
+                .map(|r| r.period(token.created_at)),
+        )
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -175,6 +184,9 @@ impl TokenStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| insert_error(e, Unique::TokenName, || format!("token {id}")))?;
+        if let Some(controls) = &changes.controls {
+            set_controls(&mut tx, id, controls.as_ref(), changes.quota_reset).await?;
+        }
         self.commit_token(tx, id, audit).await
     }
 
@@ -338,6 +350,36 @@ fn newest_use_per_token(batch: &[LastUsed]) -> Vec<&LastUsed> {
     newest.into_values().collect()
 }
 
+/// Saves a token's controls. With `quota_reset` the quota's count is set
+/// anew (to its `remaining`, in that refill period) and its version moves
+/// on, so that slices nodes reserved before are not given back into it; a
+/// removed quota clears the count. Otherwise the live count stays.
+async fn set_controls(
+    conn: &mut AnyConnection,
+    id: &TokenId,
+    controls: Option<&TokenControls>,
+    quota_reset: Option<Option<i64>>,
+) -> Result<()> {
+    let quota = controls.and_then(|c| c.quota);
+    sqlx::query("UPDATE tokens SET controls = $1 WHERE id = $2")
+        .bind(controls_column(controls)?)
+        .bind(id.as_str())
+        .run(&mut *conn)
+        .await?;
+    if quota.is_none() || quota_reset.is_some() {
+        sqlx::query(
+            "UPDATE tokens SET quota_remaining = $1, quota_period = $2, \
+             quota_version = quota_version + 1 WHERE id = $3",
+        )
+        .bind(quota.map(|q| q.remaining))
+        .bind(quota_reset.flatten())
+        .bind(id.as_str())
+        .run(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Rewrites the scope columns and custom-role rows of `token`.
 async fn set_scope(conn: &mut AnyConnection, token: &Token) -> Result<()> {
     let scope = ScopeColumns::of(&token.scope)?;
@@ -378,7 +420,8 @@ pub(super) fn token_columns(dialect: &Dialect) -> String {
         "SELECT t.id, t.org_id, t.member_id, t.service_account_id, t.name, t.snippet, t.secret_hash, t.scope_kind, \
          t.scope_role, t.scope_policy, t.projects, t.created_at, t.expires_at, \
          t.last_used_at, t.last_used_ip, t.rotated_at, t.previous_hash, \
-         t.previous_valid_until, t.disabled_at, {custom_roles} AS custom_roles"
+         t.previous_valid_until, t.disabled_at, t.controls, t.quota_remaining, \
+         {custom_roles} AS custom_roles"
     )
 }
 
@@ -455,7 +498,27 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Token> {
         rotated_at: opt_time(row, "rotated_at")?,
         previous_secret,
         disabled_at: opt_time(row, "disabled_at")?,
+        controls: controls(row)?,
     })
+}
+
+/// The `controls` column, with the quota's live count from its own column.
+fn controls(row: &AnyRow) -> Result<Option<Box<TokenControls>>> {
+    let Some(text) = get::<Option<String>>(row, "controls")? else {
+        return Ok(None);
+    };
+    let mut controls: TokenControls =
+        serde_json::from_str(&text).map_err(|e| corrupt("controls", e))?;
+    if let Some(quota) = &mut controls.quota {
+        let remaining: Option<i64> = get(row, "quota_remaining")?;
+        quota.remaining = remaining.unwrap_or(0);
+    }
+    Ok((!controls.is_empty()).then(|| Box::new(controls)))
+}
+
+/// The `controls` column's value: `NULL` for none.
+fn controls_column(controls: Option<&TokenControls>) -> Result<Option<String>> {
+    controls.filter(|c| !c.is_empty()).map(to_json).transpose()
 }
 
 /// The column naming a token's owner of `owner`'s kind (never user input).

@@ -367,5 +367,6 @@ pub fn token_record(owner: &Member, name: &str, created_at: OffsetDateTime) -> T
         rotated_at: None,
         previous_secret: None,
         disabled_at: None,
+        controls: None,
     }
 }

@@ -232,6 +232,9 @@ pub(crate) mod tests {
             last_used_ip: None,
             rotated_at: None,
             disabled_at: None,
+            allowed_ips: None,
+            rate_limit: None,
+            quota: None,
         }
     }
 

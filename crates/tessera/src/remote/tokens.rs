@@ -61,6 +61,8 @@ pub enum TokenCommand {
     Disable(ShowArgs),
     /// Enable a disabled token again.
     Enable(ShowArgs),
+    /// A token's uses per day by outcome, and its recent client addresses.
+    Usage(super::token_limits::UsageArgs),
 }
 
 /// A built-in role, as a flag value.
@@ -164,19 +166,24 @@ pub struct NewTokenArgs {
     pub projects: Vec<String>,
     #[command(flatten)]
     pub expiry: ExpiryArgs,
+    #[command(flatten)]
+    pub limits: super::token_limits::LimitArgs,
 }
 
 impl NewTokenArgs {
     /// The `POST /tokens` body these flags ask for.
     pub fn request(self) -> Result<CreateTokenRequest, CliError> {
-        Ok(CreateTokenRequest {
+        let mut request = CreateTokenRequest {
             role: self.scope.role.map(Into::into),
             custom_roles: self.scope.custom_roles(),
             policy: self.scope.policy()?,
             projects: (!self.projects.is_empty()).then_some(self.projects),
             expires_at: self.expiry.at(crate::clock::now()),
             name: self.name,
-        })
+            ..Default::default()
+        };
+        self.limits.apply(&mut request);
+        Ok(request)
     }
 }
 
@@ -228,6 +235,8 @@ pub struct UpdateArgs {
     #[arg(long, conflicts_with_all = ["expires_at", "expires_in"])]
     pub no_expiry: bool,
     #[command(flatten)]
+    pub limits: super::token_limits::UpdateLimitArgs,
+    #[command(flatten)]
     pub conn: Connection,
 }
 
@@ -274,6 +283,7 @@ pub async fn run(cmd: TokenCommand) -> Result<ExitCode, CliError> {
         TokenCommand::Delete(args) => delete(args).await,
         TokenCommand::Disable(args) => super::token_controls::disable(args).await,
         TokenCommand::Enable(args) => super::token_controls::enable(args).await,
+        TokenCommand::Usage(args) => super::token_limits::usage(args).await,
     }?;
     Ok(ExitCode::SUCCESS)
 }
@@ -334,6 +344,7 @@ fn update_request(args: &UpdateArgs, now: OffsetDateTime) -> Result<UpdateTokenR
     } else if !args.projects.is_empty() {
         request.projects = Some(Some(args.projects.clone()));
     }
+    args.limits.apply(&mut request);
     if args.no_expiry {
         request.expires_at = Some(None);
     } else if let Some(at) = args.expiry.at(now) {
@@ -512,6 +523,18 @@ pub fn details(t: &TokenResponse) -> String {
     }
     if let Some(policy) = &t.policy {
         rows.push(("policy", serde_json::to_string(policy).unwrap_or_default()));
+    }
+    if let Some(ips) = &t.allowed_ips {
+        rows.push(("allowed ips", ips.join(", ")));
+    }
+    if let Some(r) = &t.rate_limit {
+        rows.push(("rate limit", format!("{}/{}s", r.requests, r.per_seconds)));
+    }
+    if let Some(q) = &t.quota {
+        let refill = q.refill.map_or(String::new(), |r| {
+            format!(" (refills to {} each {:?})", r.amount, r.interval).to_lowercase()
+        });
+        rows.push(("quota", format!("{} left{refill}", q.remaining)));
     }
     output::pairs(&rows)
 }

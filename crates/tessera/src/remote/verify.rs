@@ -48,6 +48,7 @@ pub async fn run(args: VerifyArgs) -> Result<ExitCode, CliError> {
         action: args.action.clone(),
         resource: args.resource.clone(),
         ip: None,
+        cost: None,
     };
     let answer = args
         .conn
@@ -109,6 +110,8 @@ mod tests {
             code: if valid { "valid" } else { "token_expired" }.into(),
             allowed,
             token: None,
+            ratelimit: None,
+            quota: None,
         }
     }
 

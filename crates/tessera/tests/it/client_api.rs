@@ -177,6 +177,7 @@ async fn every_client_method_works_against_the_server() {
             action: Some("flag:read".into()),
             resource: Some("proj/web".into()),
             ip: None,
+            cost: None,
         })
         .await
         .expect("verify");

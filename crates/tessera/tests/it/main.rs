@@ -40,6 +40,7 @@ mod services;
 mod sessions;
 mod smuggling;
 mod token_controls;
+mod token_limits;
 mod usability;
 mod web;
 mod web_pages;
