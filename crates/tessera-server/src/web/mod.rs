@@ -31,6 +31,7 @@ mod policy_help;
 mod render;
 mod scope;
 mod session;
+mod token_access;
 mod token_controls;
 mod tokens;
 
@@ -58,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/{id}/rotate", post(tokens::rotate))
         .route("/tokens/{id}/expiry", post(tokens::set_expiry))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/tokens/{id}/access", post(tokens::set_access))
         .route("/tokens/{id}/disable", post(token_controls::disable))
         .route("/tokens/{id}/enable", post(token_controls::enable))
         .route(

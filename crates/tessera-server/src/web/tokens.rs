@@ -23,7 +23,7 @@ use super::forms::{
 use super::minted::mint_once;
 use super::render::{page, Layout, TokenView};
 use super::session::WebUser;
-use super::{scope, scope::ExpiryFields, scope::ScopeFields};
+use super::{scope, scope::ExpiryFields, scope::ScopeFields, token_access};
 use crate::service::{service_accounts, token_controls, tokens, ServiceError};
 use crate::state::AppState;
 
@@ -206,6 +206,7 @@ struct ShowPage {
     rotate_problems: Problems,
     clone_name: String,
     clone_problems: Problems,
+    access: token_access::AccessView,
 }
 
 /// The page's forms.
@@ -216,6 +217,7 @@ enum Form {
     /// Set an expiry, shown instead of Rotate for a token without one.
     Expiry,
     Clone,
+    Access,
 }
 
 impl Form {
@@ -226,6 +228,7 @@ impl Form {
             Self::Edit => 0,
             Self::Rotate | Self::Expiry => 1,
             Self::Clone => 2,
+            Self::Access => 3,
         }
     }
 }
@@ -242,10 +245,11 @@ async fn show_page(
     let token = tokens::show(&user.call, id).await?;
     let empty = FormData::default();
     let current = form_of(&token);
-    // The edit form shows the token as it is, the others start empty;
-    // the one sent shows what was sent.
-    let mut forms = [&current, &empty, &empty];
-    let mut problems: [Problems; 3] = Default::default();
+    let current_access = token_access::form_of(&token);
+    // The edit and access forms show the token as it is, the others start
+    // empty; the one sent shows what was sent.
+    let mut forms = [&current, &empty, &empty, &current_access];
+    let mut problems: [Problems; 4] = Default::default();
     if let Some((which, form, p)) = sent {
         forms[which.slot()] = form;
         problems[which.slot()] = p;
@@ -254,8 +258,9 @@ async fn show_page(
         .iter()
         .find(|p| !p.is_empty())
         .map_or(StatusCode::OK, Problems::status);
-    let [edit_form, rotate_form, clone_form] = forms;
-    let [problems, rotate_problems, clone_problems] = problems;
+    let [edit_form, rotate_form, clone_form, access_form] = forms;
+    let [problems, rotate_problems, clone_problems, access_problems] = problems;
+    let access = token_access::view(&user.call, &token, access_form, access_problems).await;
     let mut scope = ScopeFields::build(&user.call, edit_form, &problems).await;
     if token.service_account_id.is_some() {
         scope = scope.for_account();
@@ -294,8 +299,39 @@ async fn show_page(
             rotate_problems,
             clone_name,
             clone_problems,
+            access,
         },
     ))
+}
+
+/// `POST /tokens/{id}/access`: allowed addresses, rate limit, quota. The
+/// quota is sent only when its fields changed (sending it sets the count
+/// anew).
+pub async fn set_access(
+    user: WebUser,
+    Path(id): Path<String>,
+    WebForm(form): WebForm,
+) -> PageResult {
+    let mut request = match token_access::request(&form) {
+        Ok(r) => r,
+        Err(p) => return show_page(&user, &id, None, Some((Form::Access, &form, p))).await,
+    };
+    let token = tokens::show(&user.call, &id).await?;
+    let current = token_access::form_of(&token);
+    if ["quota", "refill_amount", "refill_interval"]
+        .iter()
+        .all(|f| current.get(f).trim() == form.get(f).trim())
+    {
+        request.quota = None;
+    }
+    let saved = tokens::update(&user.call, &id, request).await;
+    done_or_again(
+        saved,
+        &format!("/tokens/{id}?done=saved#access-h"),
+        token_access::ACCESS_FIELDS,
+        |p| show_page(&user, &id, None, Some((Form::Access, &form, p))),
+    )
+    .await
 }
 
 /// The edit form's fields as the token is now.

@@ -451,11 +451,14 @@ async fn usage_is_counted_per_day_with_recent_addresses() {
         .await
         .expect(200);
     assert_eq!(month.body["days"].as_array().map(Vec::len), Some(30));
-    // Someone who may not read the token may not read its usage.
+    // Someone who may not read the token may not read its usage either:
+    // the same answer as reading the token.
     let (_, writer) = s.member_with_token("w@acme.test", "writer").await;
+    let read = s.get(&format!("/api/v1/tokens/{id}"), &writer).await;
+    assert!(read.status.is_client_error(), "{}", read.text);
     s.get(&format!("/api/v1/tokens/{id}/usage"), &writer)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(read.status.as_u16(), read.code());
 }
 
 /// Two nodes on one PostgreSQL database verify the same tokens at once:
