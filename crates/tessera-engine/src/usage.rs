@@ -26,6 +26,10 @@ pub enum Outcome {
     IpNotAllowed,
 }
 
+/// A token's counts not yet written, per day (days since 1970-01-01), and
+/// its addresses (newest first, with Unix seconds).
+pub type PendingUsage = (Vec<(i64, UsageCounts)>, Vec<(IpAddr, i64)>);
+
 /// Distinct addresses kept per token (the API shows 5).
 const RECENT_IPS: usize = 5;
 
@@ -90,7 +94,7 @@ impl UsageTracker {
     }
 
     /// Counts of `token` not yet written, per day.
-    pub fn pending(&self, token: &TokenId) -> (Vec<(i64, UsageCounts)>, Vec<(IpAddr, i64)>) {
+    pub fn pending(&self, token: &TokenId) -> PendingUsage {
         let pending = self.pending.pin();
         match pending.get(token) {
             Some(entry) => {

@@ -35,6 +35,10 @@ pub(crate) fn from_create(
     Ok((!controls.is_empty()).then(|| Box::new(controls)))
 }
 
+/// The controls as a PATCH leaves them (`None`: none), and (when it sets
+/// the quota) the refill period its count starts in.
+pub(crate) type ControlsChange = (Option<TokenControls>, Option<Option<i64>>);
+
 /// What a PATCH does to the controls: `None` when it sends none of them;
 /// else the controls as they will be, and (when it sends a quota) the
 /// refill period its count starts in.
@@ -42,7 +46,7 @@ pub(crate) fn from_update(
     current: Option<&TokenControls>,
     request: &UpdateTokenRequest,
     now: OffsetDateTime,
-) -> ServiceResult<Option<(Option<TokenControls>, Option<Option<i64>>)>> {
+) -> ServiceResult<Option<ControlsChange>> {
     if request.allowed_ips.is_none() && request.rate_limit.is_none() && request.quota.is_none() {
         return Ok(None);
     }
