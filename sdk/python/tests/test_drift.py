@@ -124,7 +124,8 @@ def test_create_request(spec: dict[str, Any]) -> None:
         assert keyword_arguments(method) == documented
     sent = _core.create_token(
         "n", role="reader", custom_roles=["r"], policy=[], projects=["p"],
-        expires_at="2099-01-01T00:00:00Z",
+        expires_at="2099-01-01T00:00:00Z", allowed_ips=["10.0.0.0/8"],
+        rate_limit={"requests": 1, "per_seconds": 1}, quota={"remaining": 1},
     ).body
     assert set(sent or {}) == documented
 

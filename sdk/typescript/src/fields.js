@@ -19,6 +19,8 @@ export const VERIFY_RESULT = Object.freeze({
   code: 'code',
   allowed: 'allowed',
   token: 'token',
+  ratelimit: 'ratelimit',
+  quota: 'quota',
 });
 
 /** The `token` inside a valid `/verify` answer (`VerifiedToken`). */
@@ -49,6 +51,9 @@ export const TOKEN_METADATA = Object.freeze({
   lastUsedIp: 'last_used_ip',
   rotatedAt: 'rotated_at',
   disabledAt: 'disabled_at',
+  allowedIps: 'allowed_ips',
+  rateLimit: 'rate_limit',
+  quota: 'quota',
 });
 
 /** Metadata plus the token string, shown once (`CreatedTokenResponse`). */
@@ -63,6 +68,7 @@ export const VERIFY_REQUEST = Object.freeze({
   action: 'action',
   resource: 'resource',
   ip: 'ip',
+  cost: 'cost',
 });
 
 /** `POST /tokens` body (`CreateTokenRequest`). */
@@ -73,6 +79,9 @@ export const CREATE_TOKEN_REQUEST = Object.freeze({
   policy: 'policy',
   projects: 'projects',
   expiresAt: 'expires_at',
+  allowedIps: 'allowed_ips',
+  rateLimit: 'rate_limit',
+  quota: 'quota',
 });
 
 /** `POST /tokens/{id}/rotate` body (`RotateTokenRequest`). */

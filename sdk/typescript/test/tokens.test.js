@@ -14,8 +14,9 @@ before(async () => {
 after(() => server?.stop());
 
 const METADATA = [
-  'createdAt', 'customRoles', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt', 'lastUsedIp',
-  'memberId', 'name', 'policy', 'projects', 'role', 'rotatedAt', 'serviceAccountId', 'snippet',
+  'allowedIps', 'createdAt', 'customRoles', 'disabledAt', 'expiresAt', 'id', 'lastUsedAt',
+  'lastUsedIp', 'memberId', 'name', 'policy', 'projects', 'quota', 'rateLimit', 'role',
+  'rotatedAt', 'serviceAccountId', 'snippet',
 ];
 
 test('create, list, rotate, delete: a round trip', async () => {

@@ -32,10 +32,31 @@ export interface VerifyOptions {
   resource?: string;
   /** The address the token was presented from; recorded as its last-used IP. */
   ip?: string;
+  /** What this use spends of the token's quota (1–1000000; default 1). */
+  cost?: number;
 }
 
 /** `valid`, or why not. */
-export type VerifyCode = 'valid' | 'malformed_token' | 'invalid_token' | 'token_expired' | 'token_disabled' | (string & {});
+export type VerifyCode = 'valid' | 'malformed_token' | 'invalid_token' | 'token_expired' | 'token_disabled' | 'ip_not_allowed' | 'rate_limited' | 'quota_exhausted' | (string & {});
+
+/** A token's rate limit: at most `requests` uses per `per_seconds` seconds. */
+export interface RateLimit {
+  requests: number;
+  per_seconds: number;
+}
+
+/** A token's quota: uses left, and an optional refill each UTC day or month. */
+export interface Quota {
+  remaining: number;
+  refill?: { amount: number; interval: 'day' | 'month' };
+}
+
+/** A `/verify` answer's rate-limit state: `remaining` counts this use; `reset` is seconds until the window resets. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  reset: number;
+}
 
 /** The answer of `POST /verify`. */
 export interface VerifyResult {
@@ -45,6 +66,10 @@ export interface VerifyResult {
   allowed?: boolean;
   /** Present when valid. */
   token?: VerifiedToken;
+  /** Present for a token with a rate limit. */
+  ratelimit?: RateLimitState;
+  /** Present for a token with a quota: what is left after this use. */
+  quota?: { remaining: number };
 }
 
 /** The service account a valid token belongs to. */
@@ -89,6 +114,11 @@ export interface TokenMetadata {
   rotatedAt: string | null;
   /** When the token was disabled; `null` while it is enabled. */
   disabledAt: string | null;
+  /** CIDR ranges the token may be used from; `null`: any address. */
+  allowedIps: string[] | null;
+  rateLimit: RateLimit | null;
+  /** With the live `remaining`. */
+  quota: Quota | null;
 }
 
 /** The answer of create and rotate: metadata and, this once, the token string. */
@@ -105,6 +135,10 @@ export interface CreateTokenOptions {
   projects?: string[];
   /** A `Date` or an RFC 3339 string, in the future. */
   expiresAt?: Date | string;
+  /** CIDR ranges the token may be used from (at most 100). */
+  allowedIps?: string[];
+  rateLimit?: RateLimit;
+  quota?: Quota;
 }
 
 /** `tokens.rotate` options. */

@@ -143,12 +143,16 @@ class Tokens:
         policy: Sequence[JSON] | None = None,
         projects: Sequence[str] | None = None,
         expires_at: datetime | str | None = None,
+        allowed_ips: Sequence[str] | None = None,
+        rate_limit: JSON | None = None,
+        quota: JSON | None = None,
     ) -> CreatedToken:
         """Creates a token; the answer's `token` is the only time its value is shown."""
         return self._client._send(
             _core.create_token(
                 name, role=role, custom_roles=custom_roles, policy=policy,
-                projects=projects, expires_at=expires_at,
+                projects=projects, expires_at=expires_at, allowed_ips=allowed_ips,
+                rate_limit=rate_limit, quota=quota,
             )
         )
 

@@ -157,8 +157,15 @@ def create_token(
     policy: Sequence[JSON] | None,
     projects: Sequence[str] | None,
     expires_at: datetime | str | None,
+    allowed_ips: Sequence[str] | None = None,
+    rate_limit: JSON | None = None,
+    quota: JSON | None = None,
 ) -> Call[CreatedToken]:
-    """`POST /tokens`; only the fields given are sent, so server defaults apply."""
+    """`POST /tokens`; only the fields given are sent, so server defaults apply.
+
+    `rate_limit` is `{"requests", "per_seconds"}`, `quota` is
+    `{"remaining", "refill"?: {"amount", "interval": "day"|"month"}}`.
+    """
     body: JSON = {"name": name}
     if role is not None:
         body["role"] = role
@@ -170,6 +177,12 @@ def create_token(
         body["projects"] = list(projects)
     if expires_at is not None:
         body["expires_at"] = format_time(expires_at)
+    if allowed_ips is not None:
+        body["allowed_ips"] = list(allowed_ips)
+    if rate_limit is not None:
+        body["rate_limit"] = dict(rate_limit)
+    if quota is not None:
+        body["quota"] = dict(quota)
     return Call("POST", "/tokens", _created, body)
 
 

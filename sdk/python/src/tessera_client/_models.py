@@ -74,6 +74,10 @@ class VerifyResult:
     code: str
     allowed: bool | None = None
     token: VerifiedToken | None = None
+    ratelimit: JSON | None = None
+    """For a token with a rate limit: `{"limit", "remaining", "reset"}`."""
+    quota: JSON | None = None
+    """For a token with a quota: `{"remaining"}`, after this use."""
 
     @property
     def ok(self) -> bool:
@@ -94,6 +98,8 @@ class VerifyResult:
             code=_str(data, "code"),
             allowed=allowed,
             token=VerifiedToken.from_json(_obj(token, "token")) if token is not None else None,
+            ratelimit=_opt_obj(data, "ratelimit"),
+            quota=_opt_obj(data, "quota"),
         )
 
 
@@ -124,6 +130,12 @@ class Token:
     rotated_at: datetime | None
     disabled_at: datetime | None
     """When the token was disabled; `None` while it is enabled."""
+    allowed_ips: list[str] | None
+    """CIDR ranges the token may be used from; `None`: any address."""
+    rate_limit: JSON | None
+    """`{"requests", "per_seconds"}`, or `None`."""
+    quota: JSON | None
+    """`{"remaining", "refill"?}` with the live `remaining`, or `None`."""
 
     @classmethod
     def from_json(cls, data: JSON) -> Token:
@@ -168,6 +180,9 @@ def _token_fields(data: JSON) -> dict[str, Any]:
         "last_used_ip": _opt_str(data, "last_used_ip"),
         "rotated_at": _time(data, "rotated_at"),
         "disabled_at": _time(data, "disabled_at"),
+        "allowed_ips": _str_list(data, "allowed_ips") if data.get("allowed_ips") is not None else None,
+        "rate_limit": _opt_obj(data, "rate_limit"),
+        "quota": _opt_obj(data, "quota"),
     }
 
 
@@ -255,5 +270,14 @@ def _time(data: JSON, name: str) -> datetime | None:
 def _required_time(data: JSON, name: str) -> datetime:
     value = _time(data, name)
     if value is None:
+        raise _decode(name)
+    return value
+
+
+def _opt_obj(data: JSON, name: str) -> JSON | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
         raise _decode(name)
     return value
