@@ -39,6 +39,8 @@ mod service_accounts;
 mod sessions;
 #[path = "conformance/token_controls.rs"]
 mod token_controls;
+#[path = "conformance/token_limits.rs"]
+mod token_limits;
 #[path = "conformance/tokens.rs"]
 mod tokens;
 #[path = "conformance/webhooks.rs"]
@@ -117,6 +119,9 @@ macro_rules! conformance_tests {
                 token_controls::conditional_changes_recheck_the_last_use,
                 token_controls::inactive_tokens_follow_each_orgs_rule,
                 token_controls::the_inventory_filters_and_pages,
+                token_limits::quota_reservations_never_overspend_and_refill_once,
+                token_limits::rate_reservations_share_a_windows_budget,
+                token_limits::usage_is_added_and_five_addresses_kept,
                 service_accounts::service_accounts_round_trip,
                 service_accounts::account_tokens_outlive_their_maker_and_die_with_the_account,
                 service_accounts::a_role_held_by_an_account_stays_and_changes_are_announced,
