@@ -136,12 +136,29 @@ pub(crate) fn free_port() -> u16 {
 pub(crate) fn wait_healthy(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok() {
+        if healthz_answers(url.trim_start_matches("http://")) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("server at {url} did not start");
+}
+
+/// Whether `GET /healthz` answers 200. An open port is not enough: `serve`
+/// binds before it prints the first-start message and starts answering,
+/// so only an answer proves that message was written.
+fn healthz_answers(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
 /// Starts `tessera serve`; returns the server and its first stdout lines
