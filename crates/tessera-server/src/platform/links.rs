@@ -11,7 +11,7 @@
 //! follows), and the redirect goes to what was stored.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -58,15 +58,18 @@ pub fn web_router() -> Router<AppState> {
 pub async fn create_link(
     call: PlatformCall,
     Path((key, id)): Path<(String, String)>,
+    headers: HeaderMap,
     OptionalJson(body): OptionalJson<CreateLoginLinkRequest>,
 ) -> ApiResult<Created<LoginLinkResponse>> {
-    Ok(Created(create(&call, &key, &id, body).await?))
+    let base = base_url(&call.state, &headers);
+    Ok(Created(create(&call, &key, &id, &base, body).await?))
 }
 
 async fn create(
     call: &PlatformCall,
     key: &str,
     id: &str,
+    base: &str,
     body: CreateLoginLinkRequest,
 ) -> ServiceResult<LoginLinkResponse> {
     let return_to = body.return_to.unwrap_or_else(|| "/tokens".to_owned());
@@ -109,16 +112,26 @@ async fn create(
     );
     call.state.store.create_login_link(&link, &event).await?;
     Ok(LoginLinkResponse {
-        url: format!("{}{PATH}/{secret}", base_url(&call.state)),
+        url: format!("{base}{PATH}/{secret}"),
         expires_at: link.expires_at,
     })
 }
 
-/// Where people reach this deployment: `public_url`, else this node's
-/// address (as introspection's issuer).
-fn base_url(state: &AppState) -> String {
+/// Where people reach this deployment: `public_url`; without it (a
+/// developer's machine), the host the product's backend called, else
+/// this node's address. Production sets `public_url` (docs/platform.md).
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     match state.config.http.public_url.trim_end_matches('/') {
-        "" => format!("http://{}", state.config.http.listen),
+        "" => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| h.parse::<axum::http::uri::Authority>().is_ok());
+            match host {
+                Some(host) => format!("http://{host}"),
+                None => format!("http://{}", state.config.http.listen),
+            }
+        }
         url => url.to_owned(),
     }
 }

@@ -29,6 +29,7 @@ mod harness;
 mod introspection;
 mod login_flood;
 mod operations;
+mod platform;
 mod process;
 mod scale_out;
 mod scan;
