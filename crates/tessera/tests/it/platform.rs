@@ -802,3 +802,119 @@ async fn no_verification_after_an_org_is_deleted_answers_valid() {
     );
     assert!(checked > 0, "verifications ran after the delete");
 }
+
+/// `tessera platform-key` works on the database of a running server, and
+/// `tessera platform …` drives the API with the key it printed; a key the
+/// CLI deletes stops working on the running server within 2 seconds.
+/// (Two worker threads: the CLI is waited for while the server answers it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_makes_keys_beside_a_running_server_and_drives_the_api() {
+    use crate::cli::{run, tessera, text};
+    let s = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str], key: Option<&str>| {
+        let mut cmd = tessera(dir.path());
+        cmd.env("TESSERA_DATABASE_URL", &s.database_url)
+            .env("TESSERA_URL", &s.base)
+            .args(args);
+        if let Some(key) = key {
+            cmd.env("TESSERA_PLATFORM_KEY", key);
+        }
+        run(cmd, "")
+    };
+    let made = cli(
+        &["platform-key", "create", "--name", "billing backend"],
+        None,
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let key = text(&made.stdout).trim().to_owned();
+    assert!(key.starts_with("tsp_"), "{key}");
+    platform(&s, &key, Method::GET, "/orgs", None)
+        .await
+        .expect(200);
+
+    let listed = cli(&["platform-key", "list"], None);
+    let table = text(&listed.stdout);
+    assert!(
+        table.contains("billing backend") && table.contains("tsp_"),
+        "{table}"
+    );
+    assert!(!table.contains(&key), "a key is never listed");
+    let listed = cli(&["platform-key", "list", "--json"], None);
+    let keys: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let id = keys[0]["id"].as_str().expect("id").to_owned();
+    assert!(key.contains(&id), "the id is the KSUID inside the key");
+
+    let org = cli(
+        &[
+            "platform",
+            "org",
+            "create",
+            "globex",
+            "--owner-external-id",
+            "u1",
+            "--owner-email",
+            "u1@globex.test",
+            "--json",
+        ],
+        Some(&key),
+    );
+    assert!(org.status.success(), "{}", text(&org.stderr));
+    let org: Value = serde_json::from_slice(&org.stdout).expect("json");
+    assert_eq!(org["owner"]["external_id"], "u1");
+    let put = cli(
+        &[
+            "platform",
+            "member",
+            "put",
+            "globex",
+            "u2",
+            "--email",
+            "u2@globex.test",
+            "--role",
+            "writer",
+        ],
+        Some(&key),
+    );
+    assert!(put.status.success(), "{}", text(&put.stderr));
+    assert!(text(&put.stdout).contains("u2"), "{}", text(&put.stdout));
+    let link = cli(
+        &["platform", "member", "login-link", "globex", "u2"],
+        Some(&key),
+    );
+    assert!(text(&link.stdout)
+        .trim()
+        .starts_with(&format!("{}/login-link/", s.base)));
+    let suspended = cli(
+        &["platform", "org", "suspend", "globex", "--json"],
+        Some(&key),
+    );
+    let suspended: Value = serde_json::from_slice(&suspended.stdout).expect("json");
+    assert_eq!(suspended["suspended"], true);
+    let bad = cli(&["platform", "member", "show", "globex", "u9"], Some(&key));
+    assert!(!bad.status.success());
+    let none = cli(&["platform", "org", "list"], None);
+    assert!(!none.status.success());
+    assert!(
+        text(&none.stderr).contains("TESSERA_PLATFORM_KEY"),
+        "{}",
+        text(&none.stderr)
+    );
+
+    let deleted = cli(&["platform-key", "delete", &id, "--yes"], None);
+    assert!(deleted.status.success(), "{}", text(&deleted.stderr));
+    let started = Instant::now();
+    loop {
+        let r = platform(&s, &key, Method::GET, "/orgs", None).await;
+        if r.status == 401 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the deleted key still works"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = cli(&["platform-key", "delete", &id, "--yes"], None);
+    assert!(!again.status.success());
+}
