@@ -30,6 +30,7 @@ mod introspection;
 mod login_flood;
 mod operations;
 mod platform;
+mod platform_scale;
 mod process;
 mod scale_out;
 mod scan;
