@@ -99,6 +99,7 @@ mod catalog;
 mod controls;
 mod members;
 mod org;
+mod platform;
 mod service_accounts;
 mod session;
 mod tokens;
@@ -118,6 +119,11 @@ pub use members::{
 };
 pub use org::{
     AuditActor, AuditEventResponse, AuditPage, OrgResponse, TokenPolicyPatch, UpdateOrgRequest,
+};
+pub use platform::{
+    CreateLoginLinkRequest, CreatePlatformOrgRequest, CreatedPlatformOrg, LoginLinkResponse,
+    PlatformAuditEventResponse, PlatformAuditPage, PlatformOrg, PlatformOrgPage, PlatformOwner,
+    PutMemberRequest, UpdatePlatformOrgRequest,
 };
 pub use service_accounts::{
     CreateServiceAccountRequest, ServiceAccountList, ServiceAccountResponse,

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use crate::controls::TokenControls;
 use crate::token::NewToken;
 use crate::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
+    BuiltinRole, ExternalId, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
     ServiceAccountId, TokenId, TokenPolicy, TokenScope,
 };
 
@@ -18,6 +18,9 @@ pub struct Org {
     pub name: String,
     pub token_policy: TokenPolicy,
     pub created_at: OffsetDateTime,
+    /// Set while the host product has suspended the org (platform API):
+    /// its tokens and sessions are refused until it is lifted.
+    pub suspended_at: Option<OffsetDateTime>,
 }
 
 impl Org {
@@ -29,6 +32,7 @@ impl Org {
             name: name.into(),
             token_policy: TokenPolicy::default(),
             created_at: now,
+            suspended_at: None,
         }
     }
 }
@@ -45,6 +49,9 @@ pub struct Member {
     /// Argon2id PHC string; `None` until a password is set.
     pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
+    /// The host product's id for this person (platform API, single
+    /// sign-on); `None` for a member made in Tessera.
+    pub external_id: Option<ExternalId>,
 }
 
 impl Member {
@@ -66,6 +73,7 @@ impl Member {
             custom_roles: Vec::new(),
             password_hash: None,
             created_at: now,
+            external_id: None,
         }
     }
 }
@@ -78,6 +86,7 @@ impl std::fmt::Debug for Member {
             .field("email", &self.email)
             .field("role", &self.role)
             .field("custom_roles", &self.custom_roles)
+            .field("external_id", &self.external_id)
             .finish_non_exhaustive()
     }
 }

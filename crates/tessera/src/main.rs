@@ -7,6 +7,8 @@ mod clock;
 mod error;
 mod mcp;
 mod operations;
+mod platform_cli;
+mod platform_keys;
 mod remote;
 mod scan;
 mod serve;
@@ -39,6 +41,14 @@ enum Command {
     /// Copy the SQLite deployment into an empty PostgreSQL database.
     #[command(long_about = operations::MIGRATE_ABOUT)]
     Migrate(operations::MigrateArgs),
+    /// Make, list and delete platform keys (the host product's backend
+    /// credential for /api/v1/platform), on the server's machine.
+    #[command(subcommand)]
+    PlatformKey(platform_keys::PlatformKeyCommand),
+    /// The platform API from a terminal (with a platform key): orgs and
+    /// their people.
+    #[command(subcommand)]
+    Platform(platform_cli::PlatformCommand),
     #[command(flatten)]
     Remote(remote::RemoteCommand),
     /// Find Tessera tokens in files and git history; exit 1 if any.
@@ -67,6 +77,8 @@ fn main() -> ExitCode {
             Command::Init(args) => serve::init(args).await,
             Command::Backup(args) => operations::backup(args).await,
             Command::Migrate(args) => operations::migrate(args).await,
+            Command::PlatformKey(cmd) => platform_keys::run(cmd).await,
+            Command::Platform(cmd) => platform_cli::run(cmd).await,
             Command::Remote(cmd) => remote::run(cmd).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Mcp(args) => mcp::run(args).await,

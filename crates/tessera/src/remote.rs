@@ -13,9 +13,9 @@
 
 mod admin;
 mod credentials;
-mod input;
+pub(crate) mod input;
 mod members;
-mod output;
+pub(crate) mod output;
 mod service_accounts;
 mod session;
 mod token_controls;

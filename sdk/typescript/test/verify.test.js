@@ -49,7 +49,8 @@ describe('answers', () => {
     assert.equal(answer.valid, true);
     assert.equal(answer.code, 'valid');
     assert.equal(answer.allowed, undefined, 'no action asked, no `allowed`');
-    assert.deepEqual(Object.keys(answer.token).sort(), ['expiresAt', 'id', 'member', 'name', 'org', 'projects']);
+    assert.deepEqual(Object.keys(answer.token).sort(), ['expiresAt', 'externalId', 'id', 'member', 'name', 'org', 'projects']);
+    assert.equal(answer.token.externalId, null, 'a member made in Tessera has no external id');
     assert.equal(answer.token.id, created.id);
     assert.equal(answer.token.name, created.name);
     assert.equal(answer.token.member, created.memberId);

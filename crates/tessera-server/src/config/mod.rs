@@ -73,6 +73,12 @@ settings! {
         /// How far "last used" may lag in storage.
         last_used_flush_seconds: u64 = 5, flat "last_used_flush_seconds";
     }
+    /// The platform API: the host product's backend (docs/platform.md).
+    [platform] PlatformConfig {
+        /// Prefix of every platform key (`tessera platform-key create`);
+        /// must differ from `token_prefix`.
+        key_prefix: String = "tsp".into(), flat "platform_key_prefix";
+    }
     /// Login sessions (the web page and `POST /session`).
     [sessions] SessionsConfig {
         /// Login session lifetime.
@@ -147,6 +153,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "public_url",
     "github_scanning_keys",
     "webhook_allow_private",
+    "platform_key_prefix",
 ];
 
 /// Environment variables that belong to the client side, not the server.
@@ -302,6 +309,16 @@ impl Config {
         if let Err(e) = TokenFormat::new(&self.tokens.prefix) {
             return bad("tokens", "prefix", &e.to_string());
         }
+        if let Err(e) = TokenFormat::new(&self.platform.key_prefix) {
+            return bad("platform", "key_prefix", &e.to_string());
+        }
+        if self.platform.key_prefix == self.tokens.prefix {
+            return bad(
+                "platform",
+                "key_prefix",
+                "must differ from token_prefix, so that a platform key and a token are told apart",
+            );
+        }
         // Each number's bounds, in the order they are checked; what follows
         // the upper bound in the message says what it means.
         let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
@@ -369,6 +386,14 @@ impl Config {
         // validate() has checked the prefix; fall back to the default rather
         // than panic if a caller skipped it.
         TokenFormat::new(&self.tokens.prefix).unwrap_or_default()
+    }
+
+    /// The platform keys' format: a token's, with their own prefix.
+    pub fn platform_key_format(&self) -> TokenFormat {
+        // validate() has checked the prefix; the default's is valid.
+        TokenFormat::new(&self.platform.key_prefix)
+            .or_else(|_| TokenFormat::new("tsp"))
+            .unwrap_or_default()
     }
 }
 

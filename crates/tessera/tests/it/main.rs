@@ -29,6 +29,8 @@ mod harness;
 mod introspection;
 mod login_flood;
 mod operations;
+mod platform;
+mod platform_scale;
 mod process;
 mod scale_out;
 mod scan;

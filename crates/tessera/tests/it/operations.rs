@@ -310,6 +310,30 @@ async fn migrate_to_postgres_copies_every_table_and_tokens_keep_working() {
     let mut server = ServeProcess::start(dir.path(), &sqlite, "sqlite", &flush).await;
     let http = reqwest::Client::new();
     let (used, used_id, custom) = populate(&http, &server.base, &owner).await;
+    // The platform API's tables: a key (made beside the running server), a
+    // member by external id, a login link, and their audit events.
+    let made = run_tessera(
+        dir.path(),
+        &sqlite,
+        &["platform-key", "create", "--name", "b"],
+    )
+    .await;
+    let key = text(&made.stdout).trim().to_owned();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let platform = format!("{}/api/v1/platform/orgs/acme/members/u1", server.base);
+    let member = json!({ "email": "u1@acme.test", "role": "reader" });
+    let (status, reply) = api(
+        &http,
+        reqwest::Method::PUT,
+        platform.clone(),
+        &key,
+        Some(member),
+    )
+    .await;
+    assert_eq!(status, 201, "{reply}");
+    let link = format!("{platform}/login-links");
+    let (status, reply) = api(&http, reqwest::Method::POST, link, &key, Some(json!({}))).await;
+    assert_eq!(status, 201, "{reply}");
     // Last use reaches the database within a flush.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let token_path = format!("/api/v1/tokens/{used_id}");
