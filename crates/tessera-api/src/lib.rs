@@ -100,6 +100,7 @@ mod members;
 mod org;
 mod service_accounts;
 mod session;
+mod sso;
 mod tokens;
 mod verify;
 mod webhooks;
@@ -119,6 +120,7 @@ pub use service_accounts::{
     UpdateServiceAccountRequest, VerifiedServiceAccount,
 };
 pub use session::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
+pub use sso::{OrgSsoPatch, OrgSsoSettings, SetPasswordRequest};
 pub use tokens::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenList,
     TokenPage, TokenResponse, UpdateTokenRequest,

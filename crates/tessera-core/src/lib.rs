@@ -15,6 +15,7 @@ pub mod permission;
 pub mod policy;
 pub mod resource;
 pub mod role;
+pub mod sso;
 pub mod token;
 pub mod webhook;
 

@@ -33,7 +33,8 @@ use tessera_core::{
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
-    ServiceAccountStore, SessionStore, Store, TokenControlStore, TokenStore, WebhookStore,
+    ServiceAccountStore, SessionStore, SsoStore, Store, TokenControlStore, TokenStore,
+    WebhookStore,
 };
 
 /// What can go wrong in storage, in terms the server can answer with.

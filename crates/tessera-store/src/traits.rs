@@ -20,6 +20,7 @@ use tessera_core::{
     TokenId,
 };
 
+use tessera_core::sso::OrgSso;
 use tessera_core::webhook::Webhook;
 use tessera_core::WebhookId;
 
@@ -290,6 +291,30 @@ pub trait NodeStore: Send + Sync {
     async fn subscribe(&self) -> Result<Option<ChangeFeed>>;
 }
 
+/// Single sign-on: orgs' SSO settings, and sign-ins under way.
+#[async_trait]
+pub trait SsoStore: Send + Sync {
+    /// The org's settings; `None` until they are first set.
+    async fn get_org_sso(&self, org: &OrgId) -> Result<Option<OrgSso>>;
+    /// Replaces the org's settings (`sso` is already normalized).
+    async fn set_org_sso(&self, org: &OrgId, sso: &OrgSso, audit: &AuditEvent) -> Result<()>;
+    /// The orgs whose settings admit an email at `domain`, with them.
+    async fn orgs_admitting_domain(&self, domain: &str) -> Result<Vec<(OrgId, OrgSso)>>;
+    /// Keeps a sign-in step's `data` under `id_hash` until `expires_at`
+    /// (and drops every step that expired before `now`).
+    async fn put_sso_flow(
+        &self,
+        id_hash: &SecretHash,
+        data: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Takes a step's data: at most once, whichever node asks, and only
+    /// before it expires.
+    async fn take_sso_flow(&self, id_hash: &SecretHash, now: OffsetDateTime)
+        -> Result<Option<String>>;
+}
+
 /// Everything the server needs from a database: each capability, in one
 /// trait object (`Arc<dyn Store>`).
 pub trait Store:
@@ -302,6 +327,7 @@ pub trait Store:
     + TokenControlStore
     + SessionStore
     + WebhookStore
+    + SsoStore
     + AuditStore
     + NodeStore
     + 'static

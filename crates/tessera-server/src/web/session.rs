@@ -88,7 +88,7 @@ fn to_login(parts: &Parts) -> Response {
 /// (`/\t/evil.example` is `//evil.example`) and read `\` as `/`, so any
 /// whitespace, control character, backslash or non-ASCII byte refuses it;
 /// what is left must start with exactly one `/` and parse as a path.
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     let clean = !next
         .bytes()
         .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\' || !b.is_ascii());
@@ -115,9 +115,12 @@ struct LoginPage {
     next: String,
     notice: Option<&'static str>,
     problems: Problems,
+    /// "Sign in with …", when single sign-on is on.
+    sso: Option<super::sso::SsoButton>,
 }
 
 async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
+    form.sso = super::sso::button(state, &form.next);
     form.csrf = match login_csrf::issue(state).await {
         Ok(value) => value,
         Err(err) => return failed(err),
@@ -160,6 +163,7 @@ pub async fn login_page(
             next,
             notice,
             problems: Problems::default(),
+            sso: None,
         },
     )
     .await
@@ -184,6 +188,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         next: safe_next(form.get("next")).to_owned(),
         notice: None,
         problems: Problems::default(),
+        sso: None,
     };
     let genuine = match login_csrf::check(&state, &expected, form.get(CSRF_FIELD)).await {
         Ok(genuine) => genuine,
@@ -216,6 +221,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
                 view.problems = Problems::field(
                     "org",
                     "This email belongs to several organizations: enter the organization's key.",
+                );
+            } else if matches!(err, ServiceError::SsoRequired) {
+                view.problems.status = Some(StatusCode::FORBIDDEN);
+                view.problems.general = Some(
+                    "This organization signs in with single sign-on: passwords are turned off for it."
+                        .into(),
                 );
             } else {
                 view.problems = Problems::from_api(err, &["email", "org"]);

@@ -39,6 +39,7 @@ mod service_accounts;
 mod services;
 mod sessions;
 mod smuggling;
+mod sso;
 mod token_controls;
 mod usability;
 mod web;
