@@ -21,11 +21,12 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreTokenResponse,
+    CoreTokenResponse, CoreUserInfoClaims,
 };
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, JsonWebKeySet, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SubjectIdentifier, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -221,7 +222,31 @@ impl Provider {
             .verify(id_token, &nonce)
         };
         let refetch = || async { self.refetch_keys().await.map(|d| d.jwks.clone()) };
-        with_one_refetch(&found.jwks, check, refetch).await
+        let mut identity = with_one_refetch(&found.jwks, check, refetch).await?;
+        if identity.email.is_none() {
+            // A provider that keeps scope claims to its userinfo endpoint
+            // (as OpenID Connect Core prescribes when an access token is
+            // issued): ask it, for this same `sub` only.
+            let subject = SubjectIdentifier::new(identity.sub.clone());
+            if let Ok(request) = client.user_info(tokens.access_token().clone(), Some(subject)) {
+                match request.request_async(&http::send).await {
+                    Ok(claims) => {
+                        let claims: CoreUserInfoClaims = claims;
+                        identity.email = claims.email().map(|e| e.as_str().trim().to_lowercase());
+                        identity.email_verified = claims.email_verified() == Some(true);
+                        if identity.name.is_none() {
+                            identity.name = claims
+                                .name()
+                                .and_then(|n| n.get(None))
+                                .map(|n| n.as_str().trim().to_owned())
+                                .filter(|n| !n.is_empty());
+                        }
+                    }
+                    Err(e) => tracing::info!(error = %e, "the provider's userinfo could not be read"),
+                }
+            }
+        }
+        Ok(identity)
     }
 }
 
