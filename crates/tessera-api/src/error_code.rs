@@ -53,6 +53,8 @@ error_codes! {
     InvalidToken => "invalid_token",
     TokenExpired => "token_expired",
     TokenDisabled => "token_disabled",
+    /// The token's org is suspended by the host product (platform API).
+    OrgSuspended => "org_suspended",
     InvalidCredentials => "invalid_credentials",
     /// A GitHub secret-scanning report whose signature does not verify.
     InvalidSignature => "invalid_signature",

@@ -98,6 +98,7 @@ macro_rules! redacted_debug {
 mod catalog;
 mod members;
 mod org;
+mod platform;
 mod service_accounts;
 mod session;
 mod sso;
@@ -114,6 +115,11 @@ pub use members::{
 };
 pub use org::{
     AuditActor, AuditEventResponse, AuditPage, OrgResponse, TokenPolicyPatch, UpdateOrgRequest,
+};
+pub use platform::{
+    CreateLoginLinkRequest, CreatePlatformOrgRequest, CreatedPlatformOrg, LoginLinkResponse,
+    PlatformAuditEventResponse, PlatformAuditPage, PlatformOrg, PlatformOrgPage, PlatformOwner,
+    PutMemberRequest, UpdatePlatformOrgRequest,
 };
 pub use service_accounts::{
     CreateServiceAccountRequest, ServiceAccountList, ServiceAccountResponse,

@@ -56,6 +56,10 @@ pub struct MemberResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = schema::BuiltinRole))]
     pub role: BuiltinRole,
     pub custom_roles: Vec<String>,
+    /// The member's id in the host product (platform API, single sign-on);
+    /// `null` for a member made in Tessera.
+    #[serde(default)]
+    pub external_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,

@@ -53,7 +53,7 @@ impl std::fmt::Debug for VerifyRequest {
 pub struct VerifyResponse {
     pub valid: bool,
     /// `valid`, or why not: `malformed_token`, `invalid_token`,
-    /// `token_expired`, `token_disabled`.
+    /// `token_expired`, `token_disabled`, `org_suspended`.
     pub code: String,
     /// Present when an action was asked about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,6 +69,10 @@ pub struct VerifiedToken {
     pub name: String,
     /// The owner's member id; `null` for a service account's token.
     pub member: Option<String>,
+    /// The member's id in the host product (platform API, single sign-on);
+    /// `null` for a member made in Tessera and for a service account.
+    #[serde(default)]
+    pub external_id: Option<String>,
     /// The service account a service account's token acts for (absent
     /// for a member's token).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -355,6 +355,16 @@ impl Client {
         decode(self.send(call).await?).await
     }
 
+    /// As [`Self::call`], with the success status (`201` or `200`).
+    pub(crate) async fn call_with_status<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<(reqwest::StatusCode, T), Error> {
+        let response = self.send(call).await?;
+        let status = response.status();
+        Ok((status, decode(response).await?))
+    }
+
     /// Sends a request whose answer has no body worth reading (204).
     pub(crate) async fn call_empty(&self, call: Call) -> Result<(), Error> {
         self.send(call).await.map(drop)

@@ -36,6 +36,9 @@ pub struct ForwardAuthIdentity {
     pub org: String,
     /// `X-Tessera-Token-Id`.
     pub token_id: String,
+    /// `X-Tessera-External-Id`: the member's id in the host product, when
+    /// it has one.
+    pub external_id: Option<String>,
 }
 
 /// Filters for `GET /audit`; unset fields are not sent.
@@ -552,6 +555,7 @@ impl Client {
             service_account,
             org: header("x-tessera-org")?,
             token_id: header("x-tessera-token-id")?,
+            external_id: header("x-tessera-external-id").ok(),
         })
     }
 

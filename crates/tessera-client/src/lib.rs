@@ -32,6 +32,7 @@ mod endpoints;
 mod error;
 #[cfg(feature = "tower")]
 mod layer;
+mod platform;
 
 #[cfg(test)]
 mod tests;
@@ -41,6 +42,7 @@ pub use endpoints::{AuditExport, AuditFilter, ForwardAuthIdentity, TokenFilter};
 pub use error::Error;
 #[cfg(feature = "tower")]
 pub use layer::{TesseraLayer, TesseraService, MAX_CACHE_TTL};
+pub use platform::{PageQuery, PutMember};
 /// The API's wire types, shared with the server.
 pub use tessera_api as api;
 /// The layer's verification question; defined with the wire types so that

@@ -8,10 +8,12 @@
 //! none of them.
 
 pub mod error;
+pub mod external_id;
 pub mod ids;
 pub mod lifecycle;
 pub mod model;
 pub mod permission;
+pub mod platform;
 pub mod policy;
 pub mod resource;
 pub mod role;
@@ -20,6 +22,7 @@ pub mod token;
 pub mod webhook;
 
 pub use error::Error;
+pub use external_id::ExternalId;
 pub use ids::{MemberId, OrgId, OrgKey, ProjectKey, RoleKey, ServiceAccountId, TokenId, WebhookId};
 pub use lifecycle::{InactiveAction, TokenPolicy};
 pub use model::TokenOwner;

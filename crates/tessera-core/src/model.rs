@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use crate::token::NewToken;
 use crate::{
-    BuiltinRole, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
+    BuiltinRole, ExternalId, MemberId, OrgId, OrgKey, Policy, ProjectKey, RoleKey, SecretHash,
     ServiceAccountId, TokenId, TokenPolicy, TokenScope,
 };
 
@@ -17,6 +17,9 @@ pub struct Org {
     pub name: String,
     pub token_policy: TokenPolicy,
     pub created_at: OffsetDateTime,
+    /// Set while the host product has suspended the org (platform API):
+    /// its tokens and sessions are refused until it is lifted.
+    pub suspended_at: Option<OffsetDateTime>,
 }
 
 impl Org {
@@ -28,6 +31,7 @@ impl Org {
             name: name.into(),
             token_policy: TokenPolicy::default(),
             created_at: now,
+            suspended_at: None,
         }
     }
 }
@@ -44,6 +48,9 @@ pub struct Member {
     /// Argon2id PHC string; `None` until a password is set.
     pub password_hash: Option<String>,
     pub created_at: OffsetDateTime,
+    /// The host product's id for this person (platform API, single
+    /// sign-on); `None` for a member made in Tessera.
+    pub external_id: Option<ExternalId>,
 }
 
 impl Member {
@@ -65,6 +72,7 @@ impl Member {
             custom_roles: Vec::new(),
             password_hash: None,
             created_at: now,
+            external_id: None,
         }
     }
 }
@@ -77,6 +85,7 @@ impl std::fmt::Debug for Member {
             .field("email", &self.email)
             .field("role", &self.role)
             .field("custom_roles", &self.custom_roles)
+            .field("external_id", &self.external_id)
             .finish_non_exhaustive()
     }
 }

@@ -186,6 +186,23 @@ impl Cache {
         self.orgs.pin().remove(id);
     }
 
+    /// The org was deleted: everything cached of it goes (storage deleted
+    /// it all), so none of its tokens is answered from memory again.
+    pub fn invalidate_org_removed(&self, org: &str) {
+        self.bump();
+        self.orgs.pin().remove(org);
+        self.roles.pin().remove(org);
+        self.tokens
+            .pin()
+            .retain(|_, t| t.token.org_id.as_str() != org);
+        self.members
+            .pin()
+            .retain(|_, m| m.member.org_id.as_str() != org);
+        self.service_accounts
+            .pin()
+            .retain(|_, a| a.account.org_id.as_str() != org);
+    }
+
     /// A custom role changed: every member of the org, and every token
     /// scoped to custom roles there, is recompiled on next use.
     pub fn invalidate_roles(&self, org: &str) {
@@ -208,6 +225,7 @@ impl Cache {
             Change::Token(id) => self.invalidate_token(id.as_str()),
             Change::Member { id, removed } => self.invalidate_member(id.as_str(), *removed),
             Change::Org(id) => self.invalidate_org(id.as_str()),
+            Change::OrgRemoved(id) => self.invalidate_org_removed(id.as_str()),
             Change::Roles(org) => self.invalidate_roles(org.as_str()),
             Change::ServiceAccount { id, removed } => {
                 self.invalidate_service_account(id.as_str(), *removed)

@@ -68,6 +68,9 @@ pub enum Rejection {
     Expired,
     /// Disabled (by hand or by the org's inactivity rule) until enabled.
     Disabled,
+    /// The host product suspended the token's org (platform API) until it
+    /// lifts the suspension.
+    OrgSuspended,
 }
 
 impl Rejection {
@@ -78,6 +81,7 @@ impl Rejection {
             Self::Invalid => "invalid_token",
             Self::Expired => "token_expired",
             Self::Disabled => "token_disabled",
+            Self::OrgSuspended => "org_suspended",
         }
     }
 }
@@ -339,6 +343,11 @@ impl Engine {
         let Some(org) = self.org(&entry.token.org_id).await? else {
             return Ok(Err(Rejection::Invalid));
         };
+        // From the cached org: suspending commits an org change, which
+        // drops it here and, through the feed, on every other node.
+        if org.suspended_at.is_some() {
+            return Ok(Err(Rejection::OrgSuspended));
+        }
         Ok(Ok(Verified {
             token: entry,
             principal,

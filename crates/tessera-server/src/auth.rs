@@ -127,6 +127,12 @@ pub async fn from_session(state: &AppState, secret: &str, ip: Option<String>) ->
         .org(&session.org_id)
         .await?
         .ok_or_else(expired)?;
+    // The host product suspended the org: its sessions stay refused until
+    // the suspension is lifted (the org comes from the engine's cache,
+    // which the change feed keeps current on every node).
+    if org.suspended_at.is_some() {
+        return Err(crate::service::ServiceError::OrgSuspended.into());
+    }
     Ok(Caller {
         identity: Identity::Member(member.member.clone()),
         org: (*org).clone(),

@@ -79,7 +79,7 @@ impl ApiError {
             Self::CsrfFailed => S::FORBIDDEN,
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
-                E::Unauthenticated(_) | E::InvalidCredentials => S::UNAUTHORIZED,
+                E::Unauthenticated(_) | E::InvalidCredentials | E::OrgSuspended => S::UNAUTHORIZED,
                 E::Forbidden { .. } | E::NotAllowed(_) | E::SessionRequired | E::SsoRequired => {
                     S::FORBIDDEN
                 }
@@ -151,6 +151,14 @@ impl IntoResponse for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Github-Public-Key-Signature realm=\"tessera\""),
                 );
+            }
+            Self::Service(E::OrgSuspended) => {
+                let value = format!(
+                    "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{self}\""
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
             }
             Self::Service(E::Unauthenticated(_) | E::InvalidCredentials) => {
                 headers.insert(

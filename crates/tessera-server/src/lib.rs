@@ -20,6 +20,7 @@ pub mod metrics;
 mod module_graph;
 pub mod openapi;
 pub mod peer;
+pub mod platform;
 pub mod recovery;
 pub mod redact;
 pub mod requests;
@@ -108,10 +109,12 @@ pub fn router(state: AppState) -> Router {
     let api = api::router()
         .merge(verify::routes::router())
         .merge(verify::forward_auth::envoy_router())
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .nest("/platform", platform::router());
     let rest = Router::new()
         .nest("/api/v1", api)
         .merge(web::router())
+        .merge(platform::web_router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

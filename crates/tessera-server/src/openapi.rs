@@ -44,6 +44,11 @@ use crate::api;
         crate::verify::routes::verify, crate::verify::forward_auth::forward_auth,
         crate::verify::forward_auth::envoy_auth, api::introspect::introspect_token,
         crate::verify::leaks::report_leaks,
+        crate::platform::orgs::create_org, crate::platform::orgs::list_orgs,
+        crate::platform::orgs::get_org, crate::platform::orgs::update_org,
+        crate::platform::orgs::delete_org, crate::platform::members::put_member,
+        crate::platform::members::get_member, crate::platform::members::delete_member,
+        crate::platform::links::create_link, crate::platform::audit::list_audit,
     ),
     modifiers(&Security, &Conformance),
     security(("bearer" = []), ("apikey" = []), ("session" = [])),
@@ -74,6 +79,15 @@ impl Modify for Security {
                 "Authorization",
                 "`ApiKey <token>`",
             ))),
+        );
+        components.add_security_scheme(
+            "platform_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("a platform key (`tessera platform-key create`): the only credential `/api/v1/platform/*` takes"))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "session",
@@ -167,6 +181,18 @@ fn parameter_schema(path: &str, name: &str) -> Option<Object> {
                 schema::KEY_MAX_LENGTH,
             ))
         }
+        "key" if path.starts_with("/api/v1/platform/orgs/") => Some(string(
+            "an org key",
+            schema::KEY_PATTERN.to_owned(),
+            1,
+            schema::KEY_MAX_LENGTH,
+        )),
+        "external_id" if path.starts_with("/api/v1/platform/orgs/") => Some(string(
+            "the person's id in the host product: 1 to 255 bytes (percent-encoded here), no control characters",
+            r"^[^\x00-\x1f\x7f]+$".to_owned(),
+            1,
+            255,
+        )),
         "action" if path == "/api/v1/auth" => Some(string(
             "`type:verb`, at most 1024 bytes (the document: 256 characters)",
             schema::CHECK_ACTION_PATTERN.to_owned(),
@@ -300,6 +326,12 @@ impl Modify for Conformance {
                 }
                 if NO_CREDENTIAL.contains(&(path.as_str(), method)) {
                     op.security = Some(vec![SecurityRequirement::default()]);
+                }
+                if path.starts_with("/api/v1/platform/") {
+                    op.security = Some(vec![SecurityRequirement::new(
+                        "platform_key",
+                        Vec::<String>::new(),
+                    )]);
                 }
                 if path.ends_with("/clone") {
                     if let Some(body) = op.request_body.as_mut() {

@@ -40,6 +40,7 @@ pub async fn create_org(
         key,
         token_policy: TokenPolicy::default(),
         created_at: now,
+        suspended_at: None,
     };
     let owner = Member {
         id: MemberId::generate(now),
@@ -50,6 +51,7 @@ pub async fn create_org(
         custom_roles: Vec::new(),
         password_hash: Some(secrets::hash_password(password.clone()).await?),
         created_at: now,
+        external_id: None,
     };
     let event = state.audit(
         &org.id,

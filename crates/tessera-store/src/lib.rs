@@ -32,8 +32,8 @@ use tessera_core::{
 
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
-    AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,
-    ServiceAccountStore, SessionStore, SsoStore, Store, TokenControlStore, TokenStore,
+    AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, PlatformStore, ProjectStore,
+    RoleStore, ServiceAccountStore, SessionStore, SsoStore, Store, TokenControlStore, TokenStore,
     WebhookStore,
 };
 
@@ -100,6 +100,8 @@ pub enum Unique {
     OrgKey,
     /// An email is a member of an org at most once.
     MemberEmail,
+    /// A host product's user id names at most one member of an org.
+    ExternalId,
     /// Custom-role keys are unique within an org.
     RoleKey,
     /// Project keys are unique within an org.
@@ -331,8 +333,10 @@ pub enum Change {
     Token(TokenId),
     /// A member's roles or password changed, or (`removed`) the member left.
     Member { id: MemberId, removed: bool },
-    /// The org's settings (name, token policy) changed.
+    /// The org's settings (name, token policy, suspension) changed.
     Org(OrgId),
+    /// The org was deleted with everything in it (platform API).
+    OrgRemoved(OrgId),
     /// A custom role of this org was created, edited or deleted.
     Roles(OrgId),
     /// A service account's roles changed, or (`removed`) it was deleted
@@ -345,7 +349,7 @@ impl Change {
     pub const CHANNEL: &'static str = "tessera_changes";
 
     /// The wire form: `token:<id>`, `member:<id>`, `member_removed:<id>`,
-    /// `org:<id>`, `roles:<org id>`, `service_account:<id>`,
+    /// `org:<id>`, `org_removed:<id>`, `roles:<org id>`, `service_account:<id>`,
     /// `service_account_removed:<id>`.
     pub fn to_payload(&self) -> String {
         match self {
@@ -353,6 +357,7 @@ impl Change {
             Self::Member { id, removed: false } => format!("member:{id}"),
             Self::Member { id, removed: true } => format!("member_removed:{id}"),
             Self::Org(id) => format!("org:{id}"),
+            Self::OrgRemoved(id) => format!("org_removed:{id}"),
             Self::Roles(id) => format!("roles:{id}"),
             Self::ServiceAccount { id, removed: false } => format!("service_account:{id}"),
             Self::ServiceAccount { id, removed: true } => {
@@ -375,6 +380,7 @@ impl Change {
                 removed: true,
             },
             "org" => Self::Org(OrgId::parse(id).ok()?),
+            "org_removed" => Self::OrgRemoved(OrgId::parse(id).ok()?),
             "roles" => Self::Roles(OrgId::parse(id).ok()?),
             "service_account" => Self::ServiceAccount {
                 id: ServiceAccountId::parse(id).ok()?,
@@ -444,6 +450,7 @@ mod tests {
                 removed: true,
             },
             Change::Org(OrgId::generate(now)),
+            Change::OrgRemoved(OrgId::generate(now)),
             Change::Roles(OrgId::generate(now)),
             Change::ServiceAccount {
                 id: ServiceAccountId::generate(now),

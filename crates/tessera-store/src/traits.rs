@@ -16,10 +16,11 @@ use tessera_core::model::{
     AuditEvent, CustomRole, Member, Org, Project, ServiceAccount, Session, Token,
 };
 use tessera_core::{
-    BuiltinRole, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash, ServiceAccountId,
-    TokenId,
+    BuiltinRole, ExternalId, MemberId, OrgId, OrgKey, ProjectKey, RoleKey, SecretHash,
+    ServiceAccountId, TokenId,
 };
 
+use tessera_core::platform::{LinkUse, LoginLink, PlatformAuditEvent, PlatformKey};
 use tessera_core::sso::OrgSso;
 use tessera_core::webhook::Webhook;
 use tessera_core::WebhookId;
@@ -46,6 +47,21 @@ pub trait OrgStore: Send + Sync {
 pub trait MemberStore: Send + Sync {
     async fn create_member(&self, member: &Member, audit: &AuditEvent) -> Result<()>;
     async fn get_member(&self, org: &OrgId, id: &MemberId) -> Result<Option<Member>>;
+    /// The member the host product calls `external_id` in `org`.
+    async fn get_member_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &ExternalId,
+    ) -> Result<Option<Member>>;
+    /// Sets (or with `None` clears) a member's external id; `Conflict(ExternalId)`
+    /// when another member of the org has it.
+    async fn set_external_id(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        external_id: Option<&ExternalId>,
+        audit: &AuditEvent,
+    ) -> Result<()>;
     /// Every membership for an email, across orgs (for logging in).
     async fn members_by_email(&self, email: &str) -> Result<Vec<Member>>;
     async fn list_members(&self, org: &OrgId) -> Result<Vec<Member>>;
@@ -268,6 +284,79 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit(&self, org: &OrgId, query: &AuditQuery) -> Result<Vec<AuditEvent>>;
 }
 
+/// The platform API's records: platform keys, the platform audit log, orgs
+/// as a whole (list, delete), members managed by the host product, and
+/// login links. Every mutating call writes its [`PlatformAuditEvent`] in
+/// its transaction, never an org audit event; calls that change an org's
+/// members take `org_event`, the org audit event the org's webhooks are
+/// told about (written to the outbox only).
+#[async_trait]
+pub trait PlatformStore: Send + Sync {
+    async fn create_platform_key(
+        &self,
+        key: &PlatformKey,
+        audit: &PlatformAuditEvent,
+    ) -> Result<()>;
+    async fn get_platform_key(&self, id: &str) -> Result<Option<PlatformKey>>;
+    /// Oldest first.
+    async fn list_platform_keys(&self) -> Result<Vec<PlatformKey>>;
+    async fn delete_platform_key(&self, id: &str, audit: &PlatformAuditEvent) -> Result<()>;
+    /// Records a use, at most once a minute per key (a write per call
+    /// would cost more than it tells).
+    async fn touch_platform_key(&self, id: &str, at: OffsetDateTime) -> Result<()>;
+    /// Records an event that changes nothing else (a refused call).
+    async fn append_platform_audit(&self, event: &PlatformAuditEvent) -> Result<()>;
+    /// Newest first; only events older than the event `before`.
+    async fn list_platform_audit(
+        &self,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<PlatformAuditEvent>>;
+    /// Every org, newest first; only orgs older than the org `before`.
+    async fn list_orgs(&self, before: Option<&OrgId>, limit: u32) -> Result<Vec<Org>>;
+    async fn platform_create_org(
+        &self,
+        org: &Org,
+        owner: &Member,
+        audit: &PlatformAuditEvent,
+    ) -> Result<()>;
+    /// Saves name, token policy and suspension.
+    async fn platform_update_org(&self, org: &Org, audit: &PlatformAuditEvent) -> Result<()>;
+    /// Deletes the org and everything in it: tokens, members, sessions,
+    /// login links, service accounts, roles, projects, webhooks with their
+    /// events and deliveries, and its audit log.
+    async fn delete_org(&self, org: &OrgId, audit: &PlatformAuditEvent) -> Result<()>;
+    async fn platform_create_member(
+        &self,
+        member: &Member,
+        org_event: &AuditEvent,
+        audit: &PlatformAuditEvent,
+    ) -> Result<()>;
+    /// Saves email, name, external id, built-in role and custom roles; the org keeps
+    /// an owner (`LastOwner`).
+    async fn platform_update_member(
+        &self,
+        member: &Member,
+        org_event: &AuditEvent,
+        audit: &PlatformAuditEvent,
+    ) -> Result<()>;
+    /// Removes the member with its tokens, sessions and login links.
+    async fn platform_delete_member(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        org_event: &AuditEvent,
+        audit: &PlatformAuditEvent,
+    ) -> Result<()>;
+    async fn create_login_link(&self, link: &LoginLink, audit: &PlatformAuditEvent) -> Result<()>;
+    /// Spends the link whose secret hashes to `id_hash`, if it is unused
+    /// and not expired at `now`: one conditional update, so of any number
+    /// of nodes trying at once exactly one opens it.
+    async fn use_login_link(&self, id_hash: &SecretHash, now: OffsetDateTime) -> Result<LinkUse>;
+    /// Removes links that expired before `before`: how many.
+    async fn purge_login_links(&self, before: OffsetDateTime) -> Result<u64>;
+}
+
 /// Called with every change this store commits (or tried to commit: an
 /// error may hide a commit, and dropping a cache entry is always safe).
 pub type ChangeListener = Arc<dyn Fn(&Change) + Send + Sync>;
@@ -311,8 +400,11 @@ pub trait SsoStore: Send + Sync {
     ) -> Result<()>;
     /// Takes a step's data: at most once, whichever node asks, and only
     /// before it expires.
-    async fn take_sso_flow(&self, id_hash: &SecretHash, now: OffsetDateTime)
-        -> Result<Option<String>>;
+    async fn take_sso_flow(
+        &self,
+        id_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>>;
 }
 
 /// Everything the server needs from a database: each capability, in one
@@ -329,6 +421,7 @@ pub trait Store:
     + WebhookStore
     + SsoStore
     + AuditStore
+    + PlatformStore
     + NodeStore
     + 'static
 {

@@ -25,6 +25,8 @@
 mod audit;
 #[path = "conformance/changes.rs"]
 mod changes;
+#[path = "conformance/external_ids.rs"]
+mod external_ids;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/orgs.rs"]
@@ -101,6 +103,8 @@ macro_rules! conformance_tests {
                 orgs::the_last_owner_stays,
                 orgs::set_password_saves_the_hash,
                 orgs::deleting_a_member_removes_its_tokens_and_sessions,
+                external_ids::members_are_found_by_external_id,
+                external_ids::an_external_id_names_one_member_of_an_org,
                 roles::roles_are_created_read_updated_and_deleted,
                 roles::a_held_role_cannot_be_deleted,
                 roles::projects_are_created_listed_and_deleted,

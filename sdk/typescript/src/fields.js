@@ -26,6 +26,7 @@ export const VERIFIED_TOKEN = Object.freeze({
   id: 'id',
   name: 'name',
   member: 'member',
+  externalId: 'external_id',
   serviceAccount: 'service_account',
   org: 'org',
   projects: 'projects',

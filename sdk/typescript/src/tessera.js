@@ -153,7 +153,10 @@ function verifyResult(answer, asked) {
   if (expires != null && (typeof expires !== 'string' || Number.isNaN(Date.parse(expires)))) {
     throw bad('token.expires_at');
   }
+  if (token.external_id != null && typeof token.external_id !== 'string') throw bad('token.external_id');
   result.token = fromWire(token, VERIFIED_TOKEN);
+  // A server older than the platform API does not send it.
+  result.token.externalId ??= null;
   return result;
 }
 

@@ -59,6 +59,8 @@ export interface VerifiedToken {
   name: string;
   /** The owner's member id; `null` for a service account's token. */
   member: string | null;
+  /** The member's id in the host product; `null` for a member made in Tessera and for a service account. */
+  externalId: string | null;
   /** The owning service account; `null` for a member's token. */
   serviceAccount: VerifiedServiceAccount | null;
   /** The org's key. */

@@ -28,8 +28,8 @@ use tessera_core::TokenFormat;
 
 use crate::github_scanning::ScanningKeys;
 use crate::verify::rules::{RuleSpec, Rules};
-use table::settings;
 pub use embedding::{is_loopback_host, ClientSecret, FrameAncestors, LogoUrl};
+use table::settings;
 pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
 
 settings! {
@@ -74,6 +74,12 @@ settings! {
         prefix: String = "tsr".into(), flat "token_prefix";
         /// How far "last used" may lag in storage.
         last_used_flush_seconds: u64 = 5, flat "last_used_flush_seconds";
+    }
+    /// The platform API: the host product's backend (docs/platform.md).
+    [platform] PlatformConfig {
+        /// Prefix of every platform key (`tessera platform-key create`);
+        /// must differ from `token_prefix`.
+        key_prefix: String = "tsp".into(), flat "platform_key_prefix";
     }
     /// Login sessions (the web page and `POST /session`).
     [sessions] SessionsConfig {
@@ -177,6 +183,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "frame_ancestors",
     "brand_name",
     "brand_logo_url",
+    "platform_key_prefix",
 ];
 
 /// Environment variables that belong to the client side, not the server.
@@ -332,6 +339,16 @@ impl Config {
         if let Err(e) = TokenFormat::new(&self.tokens.prefix) {
             return bad("tokens", "prefix", &e.to_string());
         }
+        if let Err(e) = TokenFormat::new(&self.platform.key_prefix) {
+            return bad("platform", "key_prefix", &e.to_string());
+        }
+        if self.platform.key_prefix == self.tokens.prefix {
+            return bad(
+                "platform",
+                "key_prefix",
+                "must differ from token_prefix, so that a platform key and a token are told apart",
+            );
+        }
         // Each number's bounds, in the order they are checked; what follows
         // the upper bound in the message says what it means.
         let wide = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
@@ -405,6 +422,14 @@ impl Config {
         // validate() has checked the prefix; fall back to the default rather
         // than panic if a caller skipped it.
         TokenFormat::new(&self.tokens.prefix).unwrap_or_default()
+    }
+
+    /// The platform keys' format: a token's, with their own prefix.
+    pub fn platform_key_format(&self) -> TokenFormat {
+        // validate() has checked the prefix; the default's is valid.
+        TokenFormat::new(&self.platform.key_prefix)
+            .or_else(|_| TokenFormat::new("tsp"))
+            .unwrap_or_default()
     }
 }
 

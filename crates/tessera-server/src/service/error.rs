@@ -22,6 +22,10 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The host product suspended the org (platform API): its tokens and
+    /// sessions are refused until the suspension is lifted.
+    #[error("the organization is suspended")]
+    OrgSuspended,
     /// A permission check refused the action on the resource.
     #[error("not permitted: {action} on {resource}")]
     Forbidden { action: String, resource: String },
@@ -94,6 +98,7 @@ impl ServiceError {
             Self::BadRequest(_) => C::BadRequest,
             Self::Unauthenticated(_) => C::Unauthenticated,
             Self::InvalidCredentials => C::InvalidCredentials,
+            Self::OrgSuspended => C::OrgSuspended,
             Self::Forbidden { .. } | Self::NotAllowed(_) => C::Forbidden,
             Self::SessionRequired => C::SessionRequired,
             Self::SsoRequired => C::SsoRequired,
@@ -118,6 +123,7 @@ fn conflict_message(what: Unique) -> String {
         Unique::ServiceAccountName => "a service account with this name already exists",
         Unique::SessionId => "a session with this id already exists",
         Unique::WebhookId => "a webhook with this id already exists",
+        Unique::ExternalId => "another member of the organization has this external_id",
     }
     .into()
 }

@@ -29,6 +29,7 @@ pub fn member_response(m: &Member) -> MemberResponse {
         name: m.name.clone(),
         role: m.role,
         custom_roles: m.custom_roles.iter().map(|k| k.to_string()).collect(),
+        external_id: m.external_id.as_ref().map(|e| e.to_string()),
         created_at: m.created_at,
     }
 }
@@ -72,6 +73,7 @@ pub async fn create(
         custom_roles,
         password_hash: Some(secrets::hash_password(password.clone()).await?),
         created_at: now,
+        external_id: None,
     };
     let details =
         json!({ "email": member.email, "role": member.role, "custom_roles": member.custom_roles });

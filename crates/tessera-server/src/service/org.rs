@@ -48,19 +48,7 @@ pub async fn update(call: &Call, mut request: UpdateOrgRequest) -> ServiceResult
         org.name = name;
     }
     if let Some(patch) = request.token_policy {
-        if let Some(required) = patch.require_expiration {
-            org.token_policy.require_expiration = required;
-        }
-        if let Some(max) = patch.max_lifetime_days {
-            org.token_policy.max_lifetime_days = max;
-        }
-        if let Some(days) = patch.inactive_days {
-            org.token_policy.inactive_days = days;
-        }
-        if let Some(action) = patch.inactive_action {
-            org.token_policy.inactive_action = action;
-        }
-        org.token_policy.validate()?;
+        apply_token_policy(&mut org.token_policy, patch)?;
     }
     let details =
         json!({ "from": caller.org.token_policy, "to": org.token_policy, "name": org.name });
@@ -83,4 +71,26 @@ pub async fn update(call: &Call, mut request: UpdateOrgRequest) -> ServiceResult
         &super::sso::settings(state, &org.id).await?,
     ));
     Ok(response)
+}
+
+/// Applies a token policy patch (`PATCH /org`, and the platform API's
+/// `PATCH /platform/orgs/{key}`): absent fields stay as they are.
+pub fn apply_token_policy(
+    policy: &mut tessera_core::TokenPolicy,
+    patch: tessera_api::TokenPolicyPatch,
+) -> ServiceResult<()> {
+    if let Some(required) = patch.require_expiration {
+        policy.require_expiration = required;
+    }
+    if let Some(max) = patch.max_lifetime_days {
+        policy.max_lifetime_days = max;
+    }
+    if let Some(days) = patch.inactive_days {
+        policy.inactive_days = days;
+    }
+    if let Some(action) = patch.inactive_action {
+        policy.inactive_action = action;
+    }
+    policy.validate()?;
+    Ok(())
 }

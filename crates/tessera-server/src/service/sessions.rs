@@ -62,6 +62,9 @@ pub(crate) async fn start(
         .get_org(&member.org_id)
         .await?
         .ok_or_else(|| ServiceError::Internal("member without org".into()))?;
+    if org.suspended_at.is_some() {
+        return Err(ServiceError::OrgSuspended);
+    }
     let (secret, id_hash) = secrets::new_session_secret();
     let ttl = Duration::hours(i64::try_from(state.config.sessions.ttl_hours).unwrap_or(12));
     let session = Session {

@@ -52,7 +52,7 @@ pub fn envoy_router() -> Router<AppState> {
 #[utoipa::path(get, path = "/api/v1/auth", tag = "verify",
     params(("action" = Option<String>, Query, description = "or header X-Tessera-Action"),
            ("resource" = Option<String>, Query, description = "or header X-Tessera-Resource")),
-    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id, X-Tessera-Email, X-Tessera-Role"),
+    responses((status = 200, description = "allowed; identity in X-Tessera-Member, X-Tessera-Org, X-Tessera-Token-Id, X-Tessera-Email, X-Tessera-Role, X-Tessera-External-Id (when set)"),
         (status = 400, body = tessera_api::ErrorBody),
         (status = 401, body = tessera_api::ErrorBody), (status = 403, body = tessera_api::ErrorBody)))]
 pub async fn forward_auth(
@@ -238,13 +238,19 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
     let out = response.headers_mut();
     // A member's token names the member (and email); a service account's
     // names the account, never a member.
-    let (who, email, role) = match (verified.member(), verified.service_account()) {
+    let (who, email, external_id, role) = match (verified.member(), verified.service_account()) {
         (Some(m), _) => (
             (&X_TESSERA_MEMBER, m.id.as_str()),
             Some(m.email.as_str()),
+            m.external_id.as_ref().map(|e| e.as_str()),
             m.role,
         ),
-        (None, Some(a)) => ((&X_TESSERA_SERVICE_ACCOUNT, a.id.as_str()), None, a.role),
+        (None, Some(a)) => (
+            (&X_TESSERA_SERVICE_ACCOUNT, a.id.as_str()),
+            None,
+            None,
+            a.role,
+        ),
         (None, None) => return Err(rejection_error(tessera_engine::Rejection::Invalid)),
     };
     for (name, value) in [
@@ -255,6 +261,8 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
         // rather than mangled; the member id always identifies.
         (&X_TESSERA_EMAIL, email.unwrap_or("")),
         (&X_TESSERA_ROLE, role.as_str()),
+        // Only when set; like the email, left out if not header-safe.
+        (&X_TESSERA_EXTERNAL_ID, external_id.unwrap_or("")),
     ] {
         if value.is_empty() {
             continue;
@@ -274,6 +282,7 @@ const X_TESSERA_ORG: HeaderName = HeaderName::from_static("x-tessera-org");
 const X_TESSERA_TOKEN_ID: HeaderName = HeaderName::from_static("x-tessera-token-id");
 const X_TESSERA_EMAIL: HeaderName = HeaderName::from_static("x-tessera-email");
 const X_TESSERA_ROLE: HeaderName = HeaderName::from_static("x-tessera-role");
+const X_TESSERA_EXTERNAL_ID: HeaderName = HeaderName::from_static("x-tessera-external-id");
 const X_FORWARDED_METHOD: HeaderName = HeaderName::from_static("x-forwarded-method");
 const X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");

@@ -81,6 +81,7 @@ pub fn rejection_error(rejection: Rejection) -> ApiError {
         Rejection::Malformed | Rejection::Invalid => ApiError::InvalidToken,
         Rejection::Expired => ApiError::TokenExpired,
         Rejection::Disabled => ApiError::TokenDisabled,
+        Rejection::OrgSuspended => crate::service::ServiceError::OrgSuspended.into(),
     }
 }
 

@@ -41,6 +41,10 @@ fn verified_token(v: &Verified) -> VerifiedToken {
         id: v.token().id.to_string(),
         name: v.token().name.clone(),
         member: v.member().map(|m| m.id.to_string()),
+        external_id: v
+            .member()
+            .and_then(|m| m.external_id.as_ref())
+            .map(|e| e.to_string()),
         service_account: v.service_account().map(|a| VerifiedServiceAccount {
             id: a.id.to_string(),
             name: a.name.clone(),
@@ -177,6 +181,11 @@ impl Answer {
             out.extend_from_slice(b",\"member\":");
             match v.member() {
                 Some(member) => write_json_str(out, member.id.as_str()),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(b",\"external_id\":");
+            match v.member().and_then(|m| m.external_id.as_ref()) {
+                Some(external_id) => write_json_str(out, external_id.as_str()),
                 None => out.extend_from_slice(b"null"),
             }
             if let Some(account) = v.service_account() {

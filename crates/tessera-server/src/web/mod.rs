@@ -36,6 +36,11 @@ mod sso;
 mod token_controls;
 mod tokens;
 
+// For the login-link page (`crate::platform`): the same layout and the
+// same rule for where a redirect may go.
+pub use render::{page, Layout};
+pub use session::is_local_path;
+
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};

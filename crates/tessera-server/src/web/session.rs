@@ -89,19 +89,23 @@ fn to_login(parts: &Parts) -> Response {
 /// whitespace, control character, backslash or non-ASCII byte refuses it;
 /// what is left must start with exactly one `/` and parse as a path.
 pub(super) fn safe_next(next: &str) -> &str {
-    let clean = !next
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\' || !b.is_ascii());
-    let ok = clean
-        && next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.starts_with("/login")
-        && next.parse::<axum::http::uri::PathAndQuery>().is_ok();
-    if ok {
+    if is_local_path(next) && !next.starts_with("/login") {
         next
     } else {
         "/tokens"
     }
+}
+
+/// Is `path` a path on this site, safe to redirect to (see [`safe_next`]
+/// for why each rule)? Login links' `return_to` is checked by this too.
+pub fn is_local_path(path: &str) -> bool {
+    let clean = !path
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'\\' || !b.is_ascii());
+    clean
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && path.parse::<axum::http::uri::PathAndQuery>().is_ok()
 }
 
 #[derive(Template)]

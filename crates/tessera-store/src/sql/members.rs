@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use sqlx::AnyConnection;
 
 use tessera_core::model::{AuditEvent, Member};
-use tessera_core::{BuiltinRole, MemberId, OrgId, RoleKey};
+use tessera_core::{BuiltinRole, ExternalId, MemberId, OrgId, RoleKey};
 
 use super::dialect::Dialect;
 use sqlx::any::AnyRow;
@@ -31,8 +31,8 @@ const INSERT_MEMBER_ROLE: &str = "INSERT INTO member_custom_roles (org_id, membe
 /// transaction: creating an org inserts its first owner).
 pub(super) async fn insert(conn: &mut AnyConnection, member: &Member) -> Result<()> {
     sqlx::query(
-        "INSERT INTO members (id, org_id, email, name, role, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO members (id, org_id, email, name, role, password_hash, created_at, \
+         external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(member.id.as_str())
     .bind(member.org_id.as_str())
@@ -41,9 +41,18 @@ pub(super) async fn insert(conn: &mut AnyConnection, member: &Member) -> Result<
     .bind(member.role.as_str())
     .bind(member.password_hash.as_deref())
     .bind(secs(member.created_at))
+    .bind(member.external_id.as_ref().map(ExternalId::as_str))
     .execute(&mut *conn)
     .await
-    .map_err(|e| insert_error(e, Unique::MemberEmail, || format!("org {}", member.org_id)))?;
+    .map_err(|e| {
+        // Two unique rules can clash here: say which.
+        let what = if is_external_id_clash(&e) {
+            Unique::ExternalId
+        } else {
+            Unique::MemberEmail
+        };
+        insert_error(e, what, || format!("org {}", member.org_id))
+    })?;
     insert_role_grants(
         conn,
         INSERT_MEMBER_ROLE,
@@ -66,6 +75,45 @@ impl MemberStore for SqlStore {
         let sql = format!("{} WHERE m.org_id = $1 AND m.id = $2", self.members());
         let query = sqlx::query(&sql).bind(org.as_str()).bind(id.as_str());
         optional(query, &self.pool, from_row).await
+    }
+
+    async fn get_member_by_external_id(
+        &self,
+        org: &OrgId,
+        external_id: &ExternalId,
+    ) -> Result<Option<Member>> {
+        let sql = format!(
+            "{} WHERE m.org_id = $1 AND m.external_id = $2",
+            self.members()
+        );
+        let query = sqlx::query(&sql)
+            .bind(org.as_str())
+            .bind(external_id.as_str());
+        optional(query, &self.pool, from_row).await
+    }
+
+    async fn set_external_id(
+        &self,
+        org: &OrgId,
+        id: &MemberId,
+        external_id: Option<&ExternalId>,
+        audit: &AuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE members SET external_id = $1 WHERE org_id = $2 AND id = $3")
+            .bind(external_id.map(ExternalId::as_str))
+            .bind(org.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_error(e, Unique::ExternalId, || format!("org {org}")))
+            .and_then(|done| super::found(done.rows_affected()))?;
+        // The cached member carries the id (`/verify` answers with it).
+        let change = Change::Member {
+            id: id.clone(),
+            removed: false,
+        };
+        self.commit(tx, audit, Some(change)).await
     }
 
     async fn members_by_email(&self, email: &str) -> Result<Vec<Member>> {
@@ -93,23 +141,7 @@ impl MemberStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        lock_org(&mut tx, &self.dialect, org).await?;
-        let was = current_role(&mut tx, &self.dialect, org, id).await?;
-        sqlx::query("UPDATE members SET role = $1 WHERE org_id = $2 AND id = $3")
-            .bind(role.as_str())
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .run(&mut *tx)
-            .await?;
-        if was == BuiltinRole::Owner && role != BuiltinRole::Owner {
-            ensure_an_owner(&mut tx, org).await?;
-        }
-        sqlx::query("DELETE FROM member_custom_roles WHERE org_id = $1 AND member_id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .run(&mut *tx)
-            .await?;
-        insert_role_grants(&mut tx, INSERT_MEMBER_ROLE, org, id.as_str(), custom_roles).await?;
+        update_roles(&mut tx, &self.dialect, org, id, role, custom_roles).await?;
         let change = Change::Member {
             id: id.clone(),
             removed: false,
@@ -136,38 +168,74 @@ impl MemberStore for SqlStore {
         self.commit(tx, audit, Some(change)).await
     }
 
-    /// Deletes the member; its role grants, tokens (with theirs) and
-    /// sessions go with it by `ON DELETE CASCADE`. On PostgreSQL the
-    /// member's tokens are locked first, in id order, the order last-used
-    /// flushes lock them in, so the cascade cannot deadlock with a flush.
     async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        lock_org(&mut tx, &self.dialect, org).await?;
-        let was = current_role(&mut tx, &self.dialect, org, id).await?;
-        let owner = tessera_core::TokenOwner::Member(id.clone());
-        super::tokens::before_owner_removed(
-            &mut tx,
-            &self.dialect,
-            org,
-            &owner,
-            audit,
-            "member_removed",
-        )
-        .await?;
-        sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
-            .bind(org.as_str())
-            .bind(id.as_str())
-            .run(&mut *tx)
-            .await?;
-        if was == BuiltinRole::Owner {
-            ensure_an_owner(&mut tx, org).await?;
-        }
+        delete(&mut tx, &self.dialect, org, id, audit).await?;
         let change = Change::Member {
             id: id.clone(),
             removed: true,
         };
         self.commit(tx, audit, Some(change)).await
     }
+}
+
+/// Replaces a member's built-in role and custom roles, keeping an owner
+/// (inside the caller's transaction; the platform API's member updates
+/// share it).
+pub(super) async fn update_roles(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    org: &OrgId,
+    id: &MemberId,
+    role: BuiltinRole,
+    custom_roles: &[RoleKey],
+) -> Result<()> {
+    lock_org(conn, dialect, org).await?;
+    let was = current_role(conn, dialect, org, id).await?;
+    sqlx::query("UPDATE members SET role = $1 WHERE org_id = $2 AND id = $3")
+        .bind(role.as_str())
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .run(&mut *conn)
+        .await?;
+    if was == BuiltinRole::Owner && role != BuiltinRole::Owner {
+        ensure_an_owner(conn, org).await?;
+    }
+    sqlx::query("DELETE FROM member_custom_roles WHERE org_id = $1 AND member_id = $2")
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .run(&mut *conn)
+        .await?;
+    insert_role_grants(conn, INSERT_MEMBER_ROLE, org, id.as_str(), custom_roles).await
+}
+
+/// Deletes the member; its role grants, tokens (with theirs), sessions and
+/// login links go with it by `ON DELETE CASCADE`, and each token's
+/// `token.revoked` event is written from `audit` (inside the caller's
+/// transaction). On PostgreSQL the member's tokens are locked first, in id
+/// order, the order last-used flushes lock them in, so the cascade cannot
+/// deadlock with a flush.
+pub(super) async fn delete(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    org: &OrgId,
+    id: &MemberId,
+    audit: &AuditEvent,
+) -> Result<()> {
+    lock_org(conn, dialect, org).await?;
+    let was = current_role(conn, dialect, org, id).await?;
+    let owner = tessera_core::TokenOwner::Member(id.clone());
+    super::tokens::before_owner_removed(conn, dialect, org, &owner, audit, "member_removed")
+        .await?;
+    sqlx::query("DELETE FROM members WHERE org_id = $1 AND id = $2")
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .run(&mut *conn)
+        .await?;
+    if was == BuiltinRole::Owner {
+        ensure_an_owner(conn, org).await?;
+    }
+    Ok(())
 }
 
 impl SqlStore {
@@ -235,7 +303,7 @@ pub(super) fn member_select(dialect: &Dialect) -> String {
     let custom_roles = granted_roles(dialect, "member_custom_roles", "member_id", "m");
     format!(
         "SELECT m.id, m.org_id, m.email, m.name, m.role, m.password_hash, m.created_at, \
-         {custom_roles} AS custom_roles FROM members m"
+         m.external_id, {custom_roles} AS custom_roles FROM members m"
     )
 }
 
@@ -249,5 +317,16 @@ fn from_row(row: &AnyRow) -> Result<Member> {
         custom_roles: json(row, "custom_roles")?,
         password_hash: get(row, "password_hash")?,
         created_at: time(row, "created_at")?,
+        external_id: get::<Option<String>>(row, "external_id")?.map(ExternalId::from_trusted),
+    })
+}
+
+/// Did this insert break the per-org uniqueness of `external_id` (rather
+/// than of the email)? PostgreSQL names the index; SQLite names only the
+/// columns, in its message (its driver reports no constraint name), which
+/// is the one place this store reads an error's text.
+fn is_external_id_clash(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|e| {
+        e.constraint() == Some("members_external_id") || e.message().contains("external_id")
     })
 }

@@ -32,6 +32,7 @@ mod dialect;
 mod feed;
 mod members;
 mod orgs;
+mod platform;
 mod projects;
 mod roles;
 mod rows;
@@ -148,6 +149,37 @@ impl SqlStore {
         webhooks::enqueue(&mut tx, event).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
+            self.announce(change);
+        }
+        committed
+    }
+
+    /// [`Self::commit`] for the platform API's calls: `event` goes to the
+    /// platform audit log, never to the org's; `org_event`, when given, is
+    /// only what the org's webhooks are told (the outbox reads it as it
+    /// reads an org audit event). Every change in `changes` is announced.
+    async fn commit_platform(
+        &self,
+        mut tx: Tx,
+        event: &tessera_core::platform::PlatformAuditEvent,
+        org_event: Option<&AuditEvent>,
+        changes: &[Change],
+    ) -> Result<()> {
+        if self.dialect.is_shared() {
+            for change in changes {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(Change::CHANNEL)
+                    .bind(change.to_payload())
+                    .run(&mut *tx)
+                    .await?;
+            }
+        }
+        platform::insert_audit(&mut tx, event).await?;
+        if let Some(org_event) = org_event {
+            webhooks::enqueue(&mut tx, org_event).await?;
+        }
+        let committed = tx.commit().await.map_err(db);
+        for change in changes {
             self.announce(change);
         }
         committed

@@ -7,10 +7,11 @@ use tessera_core::model::{AuditEvent, Member, Org};
 use tessera_core::{OrgId, OrgKey};
 
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use tessera_core::{InactiveAction, TokenPolicy};
 
-use super::rows::{corrupt, flag, get, text, time};
-use super::{db, insert_error, members, optional, secs, Run, SqlStore};
+use super::rows::{corrupt, flag, get, opt_time, text, time};
+use super::{db, insert_error, members, opt_secs, optional, secs, Run, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
 #[async_trait]
@@ -25,22 +26,7 @@ impl OrgStore for SqlStore {
 
     async fn create_org(&self, org: &Org, owner: &Member, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at, \
-             inactive_days, inactive_action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(org.id.as_str())
-        .bind(org.key.as_str())
-        .bind(&org.name)
-        .bind(org.token_policy.require_expiration)
-        .bind(org.token_policy.max_lifetime_days.map(i64::from))
-        .bind(secs(org.created_at))
-        .bind(org.token_policy.inactive_days.map(i64::from))
-        .bind(org.token_policy.inactive_action.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
-        members::insert(&mut tx, owner).await?;
+        insert(&mut tx, org, owner).await?;
         self.commit(tx, audit, None).await
     }
 
@@ -54,21 +40,50 @@ impl OrgStore for SqlStore {
 
     async fn update_org(&self, org: &Org, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3, \
-             inactive_days = $4, inactive_action = $5 WHERE id = $6",
-        )
-        .bind(&org.name)
-        .bind(org.token_policy.require_expiration)
-        .bind(org.token_policy.max_lifetime_days.map(i64::from))
-        .bind(org.token_policy.inactive_days.map(i64::from))
-        .bind(org.token_policy.inactive_action.as_str())
-        .bind(org.id.as_str())
-        .run_found(&mut *tx)
-        .await?;
+        save(&mut tx, org).await?;
         self.commit(tx, audit, Some(Change::Org(org.id.clone())))
             .await
     }
+}
+
+/// Inserts an org and its first owner (inside the caller's transaction).
+pub(super) async fn insert(conn: &mut AnyConnection, org: &Org, owner: &Member) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at, \
+         inactive_days, inactive_action, suspended_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(org.id.as_str())
+    .bind(org.key.as_str())
+    .bind(&org.name)
+    .bind(org.token_policy.require_expiration)
+    .bind(org.token_policy.max_lifetime_days.map(i64::from))
+    .bind(secs(org.created_at))
+    .bind(org.token_policy.inactive_days.map(i64::from))
+    .bind(org.token_policy.inactive_action.as_str())
+    .bind(opt_secs(org.suspended_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
+    members::insert(conn, owner).await
+}
+
+/// Saves the org's name, token policy and suspension (inside the caller's
+/// transaction); `NotFound` for an unknown org.
+pub(super) async fn save(conn: &mut AnyConnection, org: &Org) -> Result<()> {
+    sqlx::query(
+        "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3, \
+         inactive_days = $4, inactive_action = $5, suspended_at = $6 WHERE id = $7",
+    )
+    .bind(&org.name)
+    .bind(org.token_policy.require_expiration)
+    .bind(org.token_policy.max_lifetime_days.map(i64::from))
+    .bind(org.token_policy.inactive_days.map(i64::from))
+    .bind(org.token_policy.inactive_action.as_str())
+    .bind(opt_secs(org.suspended_at))
+    .bind(org.id.as_str())
+    .run_found(&mut *conn)
+    .await
 }
 
 impl SqlStore {
@@ -79,8 +94,9 @@ impl SqlStore {
     }
 }
 
-const ORG_COLUMNS: &str = "id, key, name, require_expiration, max_lifetime_days, created_at, \
-     inactive_days, inactive_action";
+pub(super) const ORG_COLUMNS: &str =
+    "id, key, name, require_expiration, max_lifetime_days, created_at, \
+     inactive_days, inactive_action, suspended_at";
 
 fn days(row: &AnyRow, column: &'static str) -> Result<Option<u32>> {
     let days: Option<i64> = get(row, column)?;
@@ -88,7 +104,7 @@ fn days(row: &AnyRow, column: &'static str) -> Result<Option<u32>> {
         .transpose()
 }
 
-fn from_row(row: &AnyRow) -> Result<Org> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Org> {
     let max_lifetime_days = days(row, "max_lifetime_days")?;
     let action = text(row, "inactive_action")?;
     let inactive_action =
@@ -104,5 +120,6 @@ fn from_row(row: &AnyRow) -> Result<Org> {
             inactive_action,
         },
         created_at: time(row, "created_at")?,
+        suspended_at: opt_time(row, "suspended_at")?,
     })
 }

@@ -224,6 +224,7 @@ fn me_details(me: &MeResponse) -> String {
             ("id", m.id.clone()),
             ("role", m.role.to_string()),
             ("custom roles", output::list_or_dash(&m.custom_roles)),
+            ("external id", external_id(m)),
         ],
         (None, Some(a)) => vec![
             ("service account", a.name.clone()),
@@ -246,7 +247,15 @@ fn me_details(me: &MeResponse) -> String {
 }
 
 fn member_table(members: &[MemberResponse]) -> String {
-    let mut table = Table::new(&["ID", "EMAIL", "NAME", "ROLE", "CUSTOM ROLES", "CREATED"]);
+    let mut table = Table::new(&[
+        "ID",
+        "EMAIL",
+        "NAME",
+        "ROLE",
+        "CUSTOM ROLES",
+        "EXTERNAL ID",
+        "CREATED",
+    ]);
     for m in members {
         table.row(vec![
             m.id.clone(),
@@ -254,6 +263,7 @@ fn member_table(members: &[MemberResponse]) -> String {
             m.name.clone(),
             m.role.to_string(),
             output::list_or_dash(&m.custom_roles),
+            external_id(m),
             output::time(m.created_at),
         ]);
     }
@@ -271,6 +281,15 @@ fn detail_rows(m: &MemberResponse) -> Vec<(&'static str, String)> {
         ("name", m.name.clone()),
         ("role", m.role.to_string()),
         ("custom roles", output::list_or_dash(&m.custom_roles)),
+        ("external id", external_id(m)),
         ("created", output::time(m.created_at)),
     ]
+}
+
+/// The host product's id for the member, or `-` for a local member.
+/// Cleaned: it is the product's text, shown in a terminal.
+pub(crate) fn external_id(m: &MemberResponse) -> String {
+    m.external_id
+        .as_deref()
+        .map_or_else(|| "-".to_owned(), output::clean)
 }

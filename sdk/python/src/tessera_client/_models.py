@@ -39,6 +39,9 @@ class VerifiedToken:
     name: str
     member: str | None
     """The owner's member id; `None` for a service account's token."""
+    external_id: str | None
+    """The member's id in the host product; `None` for a member made in
+    Tessera and for a service account's token."""
     service_account: VerifiedServiceAccount | None
     """The owning service account; `None` for a member's token."""
     org: str
@@ -53,6 +56,7 @@ class VerifiedToken:
             id=_str(data, "id"),
             name=_str(data, "name"),
             member=_opt_str(data, "member"),
+            external_id=_opt_str(data, "external_id"),
             service_account=_service_account(data),
             org=_str(data, "org"),
             projects=_str_list(data, "projects"),
