@@ -167,6 +167,10 @@ test("single sign-on with a real OpenID provider, in chromium", async (t) => {
     assert.match(await page.title(), /Groundlight/);
     assert.match(await page.locator(".who").textContent(), /owner/);
     replay = callback;
+    // Found by the verified email, the member now carries the provider's `sub`.
+    const members = await api("GET", "/members");
+    const owner = members.body.items.find((m) => m.email === EMAIL);
+    assert.equal(owner.external_id, EMAIL, "sub recorded as external_id");
     // The callback's state works once: the same callback again fails.
     await page.goto(replay);
     assert.equal(await page.locator("#sso-failure").getAttribute("data-check"), "state");
@@ -204,7 +208,18 @@ test("single sign-on with a real OpenID provider, in chromium", async (t) => {
     assert.equal(joined.role, "writer");
     await context.close();
 
+    assert.equal(joined.external_id, "newcomer");
+
+    // Back again once the domain no longer admits anyone: found by `sub`
+    // (a member with an external id is never matched by email).
+    const closed = await api("PATCH", "/org", { sso: { allowed_domains: [] } });
+    assert.equal(closed.status, 200);
+    const back = await signIn("newcomer");
+    assert.equal(new URL(back.page.url()).pathname, "/tokens");
+    await back.context.close();
+
     // Unverified emails are never admitted by domain.
+    await api("PATCH", "/org", { sso: { allowed_domains: ["example.com"] } });
     const again = await signIn("unverified-person");
     assert.match(await again.page.textContent("#sso-failure"), /Ask an admin/);
     await again.context.close();

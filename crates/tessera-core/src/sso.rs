@@ -84,7 +84,10 @@ pub fn normalize_domain(domain: &str) -> Result<String, Error> {
 
 /// The domain of a (lowercased) email address.
 pub fn email_domain(email: &str) -> Option<&str> {
-    email.rsplit_once('@').map(|(_, d)| d).filter(|d| !d.is_empty())
+    email
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
@@ -109,7 +112,16 @@ mod tests {
         assert_eq!(sso.allowed_domains, ["a-b.io", "example.com"]);
         assert!(sso.admits("example.com"));
         assert!(!sso.admits("sub.example.com"));
-        for bad in ["", "localhost", "*.example.com", "a@b.com", "ex ample.com", "-a.com", "a..com", "a.com."] {
+        for bad in [
+            "",
+            "localhost",
+            "*.example.com",
+            "a@b.com",
+            "ex ample.com",
+            "-a.com",
+            "a..com",
+            "a.com.",
+        ] {
             assert!(normalize_domain(bad).is_err(), "{bad:?}");
         }
     }

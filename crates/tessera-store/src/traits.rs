@@ -387,6 +387,9 @@ pub trait SsoStore: Send + Sync {
     async fn get_org_sso(&self, org: &OrgId) -> Result<Option<OrgSso>>;
     /// Replaces the org's settings (`sso` is already normalized).
     async fn set_org_sso(&self, org: &OrgId, sso: &OrgSso, audit: &AuditEvent) -> Result<()>;
+    /// The members, in every org, whose `external_id` is `external_id`
+    /// (a returning person, by the provider's `sub`), oldest first.
+    async fn members_by_external_id(&self, external_id: &ExternalId) -> Result<Vec<Member>>;
     /// The orgs whose settings admit an email at `domain`, with them.
     async fn orgs_admitting_domain(&self, domain: &str) -> Result<Vec<(OrgId, OrgSso)>>;
     /// Keeps a sign-in step's `data` under `id_hash` until `expires_at`

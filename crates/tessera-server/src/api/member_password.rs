@@ -8,8 +8,8 @@ use axum::Router;
 use tessera_api::SetPasswordRequest;
 
 use super::ApiJson;
-use crate::error::ApiResult;
 use crate::auth::SessionCall;
+use crate::error::ApiResult;
 use crate::service::member_password;
 use crate::state::AppState;
 

@@ -237,8 +237,9 @@ mod tests {
 
     #[test]
     fn frame_ancestors_are_origins() {
-        let ok = FrameAncestors::from_text("https://app.example.com, https://*.example.org:8443 'self'")
-            .expect("valid");
+        let ok =
+            FrameAncestors::from_text("https://app.example.com, https://*.example.org:8443 'self'")
+                .expect("valid");
         assert_eq!(
             ok.directive(),
             "https://app.example.com https://*.example.org:8443 'self'"

@@ -16,10 +16,9 @@ use tessera_api::{OrgResponse, OrgSsoPatch, OrgSsoSettings};
 use tessera_core::lifecycle::{normalize_email, validate_name};
 use tessera_core::model::{Actor, AuditEvent, Member, Org};
 use tessera_core::sso::{email_domain, OrgSso};
-use tessera_core::{resource, BuiltinRole, MemberId, OrgId};
+use tessera_core::{resource, BuiltinRole, ExternalId, MemberId, OrgId};
 use time::OffsetDateTime;
 
-use super::org::org_response;
 use super::sessions::{self, NewSession};
 use super::{event, Call, ServiceError, ServiceResult};
 use crate::state::AppState;
@@ -154,8 +153,10 @@ pub async fn doors(state: &AppState, identity: &Identity) -> ServiceResult<Vec<D
     }
     let mut out = Vec::with_capacity(doors.len());
     for (entry, org_id) in doors {
-        if let Some(org) = state.store.get_org(&org_id).await? {
-            out.push(Door { entry, org });
+        // A suspended org lets nobody in (its sessions are refused too).
+        match state.store.get_org(&org_id).await? {
+            Some(org) if org.suspended_at.is_none() => out.push(Door { entry, org }),
+            _ => {}
         }
     }
     out.sort_by(|a, b| a.org.name.cmp(&b.org.name).then(a.org.key.cmp(&b.org.key)));
@@ -170,14 +171,21 @@ fn member_entry(member: &Member, link: bool) -> Entry {
     }
 }
 
-/// Members whose `external_id` is `sub`, in every org.
-async fn by_sub(_state: &AppState, _sub: &str) -> ServiceResult<Vec<Member>> {
-    Ok(Vec::new())
+/// Members whose `external_id` is `sub`, in every org (none when `sub`
+/// cannot be an external id: empty, over 255 bytes, control characters).
+async fn by_sub(state: &AppState, sub: &str) -> ServiceResult<Vec<Member>> {
+    match ExternalId::parse(sub) {
+        Ok(id) => Ok(state.store.members_by_external_id(&id).await?),
+        Err(_) => Ok(Vec::new()),
+    }
 }
 
-/// May a member found by email record the provider's `sub`?
-fn linkable(_member: &Member) -> bool {
-    true
+/// May a member found by email record the provider's `sub`? Only one
+/// with no external id yet: a member the host product tied to another of
+/// its users is not taken over by whoever has the same email at the
+/// provider.
+fn linkable(member: &Member) -> bool {
+    member.external_id.is_none()
 }
 
 /// Signs the person in through `entry` (which [`doors`] offered, and
@@ -204,32 +212,62 @@ pub async fn enter(
         } => {
             let org_id = OrgId::from_trusted(org_id.clone());
             let id = MemberId::from_trusted(member_id.clone());
-            let member = state
+            let mut member = state
                 .store
                 .get_member(&org_id, &id)
                 .await?
                 .ok_or_else(|| ServiceError::not_found("member"))?;
             if *link {
-                record_sub(state, &member, &identity.sub, ip, now).await?;
+                record_sub(state, &mut member, &identity.sub, ip, now).await?;
             }
             member
         }
         Entry::Join { org_id, role } => {
-            join(state, identity, &OrgId::from_trusted(org_id.clone()), *role, ip, now).await?
+            join(
+                state,
+                identity,
+                &OrgId::from_trusted(org_id.clone()),
+                *role,
+                ip,
+                now,
+            )
+            .await?
         }
     };
     let details = json!({ "via": "sso", "sub": identity.sub });
     sessions::start(state, &member, ip, now, details).await
 }
 
-/// Records `sub` as the member's `external_id`.
+/// Records `sub` as the member's `external_id`, audited as
+/// `member:update` by the member (`"via": "sso"`).
 async fn record_sub(
-    _state: &AppState,
-    _member: &Member,
-    _sub: &str,
-    _ip: Option<&str>,
-    _now: OffsetDateTime,
+    state: &AppState,
+    member: &mut Member,
+    sub: &str,
+    ip: Option<&str>,
+    now: OffsetDateTime,
 ) -> ServiceResult<()> {
+    let external_id = ExternalId::parse(sub).map_err(|_| {
+        ServiceError::NotAllowed("the provider's user id cannot be recorded".into())
+    })?;
+    let event = AuditEvent {
+        id: state.next_audit_id(),
+        org_id: member.org_id.clone(),
+        at: now,
+        actor: Actor {
+            member: Some(member.id.clone()),
+            token: None,
+        },
+        action: "member:update".into(),
+        target: resource::member(&member.id),
+        ip: ip.map(str::to_owned),
+        details: json!({ "external_id": external_id.as_str(), "via": "sso" }),
+    };
+    state
+        .store
+        .set_external_id(&member.org_id, &member.id, Some(&external_id), &event)
+        .await?;
+    member.external_id = Some(external_id);
     Ok(())
 }
 
@@ -253,7 +291,8 @@ async fn join(
         .clone()
         .filter(|n| validate_name("name", n).is_ok())
         .unwrap_or(local);
-    let member = Member::new(org, email.clone(), name, role, now);
+    let mut member = Member::new(org, email.clone(), name, role, now);
+    member.external_id = ExternalId::parse(&identity.sub).ok();
     let event = AuditEvent {
         id: state.next_audit_id(),
         org_id: org.clone(),
@@ -269,9 +308,4 @@ async fn join(
     };
     state.store.create_member(&member, &event).await?;
     Ok(member)
-}
-
-/// The org response of a door, for pages.
-pub fn door_org(door: &Door) -> OrgResponse {
-    org_response(&door.org)
 }

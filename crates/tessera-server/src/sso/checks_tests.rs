@@ -66,14 +66,20 @@ fn token(text: &str) -> CoreIdToken {
 }
 
 fn check(keys: &CoreJsonWebKeySet, text: &str) -> Result<crate::service::sso::Identity, Refusal> {
-    let (client, issuer) = (ClientId::new(CLIENT.into()), IssuerUrl::new(ISSUER.into()).expect("url"));
+    let (client, issuer) = (
+        ClientId::new(CLIENT.into()),
+        IssuerUrl::new(ISSUER.into()).expect("url"),
+    );
     let secret = ClientSecret::new("client-secret-of-the-test".into());
     Verifier {
         client_id: &client,
         client_secret: Some(&secret),
         issuer: &issuer,
         jwks: keys,
-        algs: &[CoreJwsSigningAlgorithm::EcdsaP256Sha256, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+        algs: &[
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        ],
     }
     .verify(&token(text), &Nonce::new(NONCE.into()))
 }
@@ -89,8 +95,11 @@ fn with(changes: Value) -> Value {
 #[test]
 fn a_good_token_names_the_person() {
     let provider = key(1);
-    let identity = check(&jwks(&[(&provider, "k1")]), &signed(&provider, "k1", &claims()))
-        .expect("accepted");
+    let identity = check(
+        &jwks(&[(&provider, "k1")]),
+        &signed(&provider, "k1", &claims()),
+    )
+    .expect("accepted");
     assert_eq!(identity.sub, "user-1");
     assert_eq!(identity.email.as_deref(), Some("ada@example.com"));
     assert!(identity.email_verified);
@@ -102,7 +111,11 @@ fn an_unverified_email_is_not_taken_as_verified() {
     let provider = key(1);
     let keys = jwks(&[(&provider, "k1")]);
     for verified in [json!(false), Value::Null] {
-        let text = signed(&provider, "k1", &with(json!({ "email_verified": verified })));
+        let text = signed(
+            &provider,
+            "k1",
+            &with(json!({ "email_verified": verified })),
+        );
         assert!(!check(&keys, &text).expect("accepted").email_verified);
     }
 }
@@ -115,17 +128,37 @@ fn every_wrong_token_is_refused_with_the_check_it_fails() {
         ("forged", signed(&key(2), "k1", &claims()), Check::Signature),
         (
             "expired",
-            signed(&provider, "k1", &with(json!({ "exp": now() - 600, "iat": now() - 900 }))),
+            signed(
+                &provider,
+                "k1",
+                &with(json!({ "exp": now() - 600, "iat": now() - 900 })),
+            ),
             Check::Expired,
         ),
-        ("audience", signed(&provider, "k1", &with(json!({ "aud": "someone-else" }))), Check::Audience),
+        (
+            "audience",
+            signed(&provider, "k1", &with(json!({ "aud": "someone-else" }))),
+            Check::Audience,
+        ),
         (
             "issuer",
-            signed(&provider, "k1", &with(json!({ "iss": "https://evil.example.com" }))),
+            signed(
+                &provider,
+                "k1",
+                &with(json!({ "iss": "https://evil.example.com" })),
+            ),
             Check::Issuer,
         ),
-        ("nonce", signed(&provider, "k1", &with(json!({ "nonce": "replayed" }))), Check::Nonce),
-        ("no nonce", signed(&provider, "k1", &with(json!({ "nonce": Value::Null }))), Check::Nonce),
+        (
+            "nonce",
+            signed(&provider, "k1", &with(json!({ "nonce": "replayed" }))),
+            Check::Nonce,
+        ),
+        (
+            "no nonce",
+            signed(&provider, "k1", &with(json!({ "nonce": Value::Null }))),
+            Check::Nonce,
+        ),
     ];
     for (name, text, expected) in cases {
         assert_eq!(check(&keys, &text), Err(Refusal::Check(expected)), "{name}");
@@ -153,7 +186,10 @@ fn alg_none_is_never_accepted() {
     // The library may refuse to even parse it; if it parses, the check
     // must refuse it as a signature failure.
     if let Ok(parsed) = CoreIdToken::from_str(&text) {
-        let (client, issuer) = (ClientId::new(CLIENT.into()), IssuerUrl::new(ISSUER.into()).expect("url"));
+        let (client, issuer) = (
+            ClientId::new(CLIENT.into()),
+            IssuerUrl::new(ISSUER.into()).expect("url"),
+        );
         let keys = jwks(&[(&provider, "k1")]);
         let verdict = Verifier {
             client_id: &client,
@@ -161,7 +197,10 @@ fn alg_none_is_never_accepted() {
             issuer: &issuer,
             jwks: &keys,
             // Even a provider that lists `none` does not get it.
-            algs: &[CoreJwsSigningAlgorithm::None, CoreJwsSigningAlgorithm::EcdsaP256Sha256],
+            algs: &[
+                CoreJwsSigningAlgorithm::None,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            ],
         }
         .verify(&parsed, &Nonce::new(NONCE.into()));
         assert_eq!(verdict, Err(Refusal::Check(Check::Signature)));
@@ -172,7 +211,10 @@ fn alg_none_is_never_accepted() {
 fn an_unknown_key_id_is_its_own_refusal() {
     let (old, new) = (key(1), key(3));
     let text = signed(&new, "k2", &claims());
-    assert_eq!(check(&jwks(&[(&old, "k1")]), &text), Err(Refusal::UnknownKey));
+    assert_eq!(
+        check(&jwks(&[(&old, "k1")]), &text),
+        Err(Refusal::UnknownKey)
+    );
 }
 
 #[tokio::test]

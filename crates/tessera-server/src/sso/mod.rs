@@ -120,7 +120,10 @@ impl Provider {
     /// [`METADATA_TTL`] (or when `refresh`).
     async fn discovered(&self, refresh: bool) -> Result<Arc<Discovered>, Failure> {
         let mut slot = self.discovered.lock().await;
-        if let Some(d) = slot.as_ref().filter(|d| !refresh && d.at.elapsed() < METADATA_TTL) {
+        if let Some(d) = slot
+            .as_ref()
+            .filter(|d| !refresh && d.at.elapsed() < METADATA_TTL)
+        {
             return Ok(Arc::clone(d));
         }
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &http::send)
@@ -146,7 +149,9 @@ impl Provider {
         let current = self.discovered(false).await?;
         let jwks = JsonWebKeySet::fetch_async(current.metadata.jwks_uri(), &http::send)
             .await
-            .map_err(|e| Failure::Provider(format!("the provider's keys could not be read ({e})")))?;
+            .map_err(|e| {
+                Failure::Provider(format!("the provider's keys could not be read ({e})"))
+            })?;
         let fresh = Arc::new(Discovered {
             metadata: current.metadata.clone(),
             jwks,
@@ -159,7 +164,11 @@ impl Provider {
     /// Starts a sign-in: the provider's authorization URL (scopes `openid
     /// email profile`, PKCE S256, a fresh `state` and `nonce`), the state
     /// and what to keep until the browser is back.
-    pub async fn begin(&self, browser: String, next: String) -> Result<(String, String, Flow), Failure> {
+    pub async fn begin(
+        &self,
+        browser: String,
+        next: String,
+    ) -> Result<(String, String, Flow), Failure> {
         let found = self.discovered(false).await?;
         let client = openidconnect::core::CoreClient::from_provider_metadata(
             found.metadata.clone(),
@@ -209,8 +218,10 @@ impl Provider {
             .id_token()
             .ok_or_else(|| Failure::Provider("the provider sent no ID token".into()))?;
         let nonce = Nonce::new(flow.nonce.clone());
-        let algs: Vec<CoreJwsSigningAlgorithm> =
-            found.metadata.id_token_signing_alg_values_supported().clone();
+        let algs: Vec<CoreJwsSigningAlgorithm> = found
+            .metadata
+            .id_token_signing_alg_values_supported()
+            .clone();
         let check = |jwks: &CoreJsonWebKeySet| {
             Verifier {
                 client_id: &self.client_id,
@@ -242,7 +253,9 @@ impl Provider {
                                 .filter(|n| !n.is_empty());
                         }
                     }
-                    Err(e) => tracing::info!(error = %e, "the provider's userinfo could not be read"),
+                    Err(e) => {
+                        tracing::info!(error = %e, "the provider's userinfo could not be read")
+                    }
                 }
             }
         }

@@ -310,7 +310,10 @@ async fn pick_page(
 ) -> Result<Response, Response> {
     let view = PickPage {
         layout: Layout::anonymous("Choose an organization"),
-        who: identity.email.clone().unwrap_or_else(|| identity.sub.clone()),
+        who: identity
+            .email
+            .clone()
+            .unwrap_or_else(|| identity.sub.clone()),
         doors: doors
             .iter()
             .map(|d| DoorView {
@@ -358,7 +361,10 @@ pub async fn pick(State(state): State<AppState>, request: Request) -> Response {
     let taken = if secret.is_empty() {
         Ok(None)
     } else {
-        state.store.take_sso_flow(&pick_key(&secret), state.now()).await
+        state
+            .store
+            .take_sso_flow(&pick_key(&secret), state.now())
+            .await
     };
     let pick = match taken.map(|t| t.map(|data| serde_json::from_str::<Step>(&data))) {
         Ok(Some(Ok(Step::Pick(pick)))) => pick,

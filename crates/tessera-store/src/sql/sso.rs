@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use tessera_core::model::AuditEvent;
+use tessera_core::model::{AuditEvent, Member};
 use tessera_core::sso::OrgSso;
-use tessera_core::{OrgId, SecretHash};
+use tessera_core::{ExternalId, OrgId, SecretHash};
 
 use super::rows::{builtin_role, flag, get, text};
 use super::{all, db, insert_error, secs, Run, SqlStore};
@@ -92,6 +92,19 @@ impl SsoStore for SqlStore {
         self.commit(tx, audit, None).await
     }
 
+    async fn members_by_external_id(&self, external_id: &ExternalId) -> Result<Vec<Member>> {
+        let sql = format!(
+            "{} WHERE m.external_id = $1 ORDER BY m.created_at, m.id",
+            super::members::member_select(&self.dialect)
+        );
+        all(
+            sqlx::query(&sql).bind(external_id.as_str().to_owned()),
+            &self.pool,
+            super::members::from_row,
+        )
+        .await
+    }
+
     async fn orgs_admitting_domain(&self, domain: &str) -> Result<Vec<(OrgId, OrgSso)>> {
         let rows = all(
             sqlx::query(
@@ -132,13 +145,12 @@ impl SsoStore for SqlStore {
         id_hash: &SecretHash,
         now: OffsetDateTime,
     ) -> Result<Option<String>> {
-        let row = sqlx::query(
-            "DELETE FROM sso_flows WHERE id_hash = $1 RETURNING data, expires_at",
-        )
-        .bind(&id_hash.0[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
+        let row =
+            sqlx::query("DELETE FROM sso_flows WHERE id_hash = $1 RETURNING data, expires_at")
+                .bind(&id_hash.0[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
         let expires: i64 = get(&row, "expires_at")?;
         if expires <= secs(now) {

@@ -65,9 +65,18 @@ pub(super) async fn show(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let current = sso::show_org(&user.call).await?;
-    let settings = current.sso.unwrap_or_else(|| sso::settings_response(&Default::default()));
+    let settings = current
+        .sso
+        .unwrap_or_else(|| sso::settings_response(&Default::default()));
     let editable = org::may_update(&user.call.caller);
-    let view = view(&user, &state, editable, &settings, Problems::default(), notice(&query_of(raw)));
+    let view = view(
+        &user,
+        &state,
+        editable,
+        &settings,
+        Problems::default(),
+        notice(&query_of(raw)),
+    );
     Ok(page(StatusCode::OK, &view))
 }
 
@@ -105,7 +114,10 @@ pub(super) async fn update(
         Ok(_) => Redirect::to("/admin/sso?done=saved").into_response(),
         Err(e) => {
             let problems = Problems::from_api(e, &["allowed_domains", "default_role"]);
-            page(problems.status(), &view(&user, &state, true, &wanted, problems, None))
+            page(
+                problems.status(),
+                &view(&user, &state, true, &wanted, problems, None),
+            )
         }
     }
 }
