@@ -64,7 +64,8 @@ pub async fn org_sso_settings_round_trip_and_find_orgs_by_domain(store: &dyn Sto
     assert_eq!(store.get_org_sso(&acme.id).await.unwrap(), Some(fewer));
     let found = store.orgs_admitting_domain("acme.test").await.unwrap();
     assert!(found.is_empty(), "{found:?}");
-    fx.assert_actions(&acme.id, "org:create org:sso org:sso").await;
+    fx.assert_actions(&acme.id, "org:create org:sso org:sso")
+        .await;
 }
 
 pub async fn members_are_found_by_external_id_in_every_org(store: &dyn Store) {
