@@ -39,7 +39,7 @@ fn jwks(keys: &[(&SigningKey, &str)]) -> CoreJsonWebKeySet {
 }
 
 fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    crate::clock::wall_clock().unix_timestamp()
 }
 
 fn claims() -> Value {
