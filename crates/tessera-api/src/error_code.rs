@@ -60,6 +60,9 @@ error_codes! {
     InvalidSignature => "invalid_signature",
     Forbidden => "forbidden",
     SessionRequired => "session_required",
+    /// The member's org signs in with single sign-on only
+    /// (`"sso": {"password_login": false}`): passwords are refused.
+    SsoRequired => "sso_required",
     CsrfFailed => "csrf_failed",
     NotFound => "not_found",
     AlreadyExists => "already_exists",

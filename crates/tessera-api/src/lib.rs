@@ -102,6 +102,7 @@ mod org;
 mod platform;
 mod service_accounts;
 mod session;
+mod sso;
 mod tokens;
 mod verify;
 mod webhooks;
@@ -130,6 +131,7 @@ pub use service_accounts::{
     UpdateServiceAccountRequest, VerifiedServiceAccount,
 };
 pub use session::{ChangePasswordRequest, LoginRequest, MeResponse, SessionResponse};
+pub use sso::{OrgSsoPatch, OrgSsoSettings, SetPasswordRequest};
 pub use tokens::{
     CloneTokenRequest, CreateTokenRequest, CreatedTokenResponse, RotateTokenRequest, TokenList,
     TokenPage, TokenResponse, UpdateTokenRequest,

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 #[cfg(feature = "openapi")]
 use crate::schema;
-use crate::{patch, InactiveAction, TokenPolicy};
+use crate::{patch, InactiveAction, OrgSsoPatch, OrgSsoSettings, TokenPolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -18,6 +18,10 @@ pub struct OrgResponse {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub token_policy: TokenPolicy,
+    /// Single sign-on settings (on `/org`; absent where an org is shown
+    /// in passing, as in a login's answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<OrgSsoSettings>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
@@ -33,6 +37,8 @@ pub struct UpdateOrgRequest {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_policy: Option<TokenPolicyPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso: Option<OrgSsoPatch>,
 }
 
 /// Changes to the org's token policy; absent fields stay as they are,

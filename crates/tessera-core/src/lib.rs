@@ -18,6 +18,7 @@ pub mod platform;
 pub mod policy;
 pub mod resource;
 pub mod role;
+pub mod sso;
 pub mod token;
 pub mod webhook;
 

@@ -91,7 +91,9 @@ impl ApiError {
             Self::Service(err) => match err {
                 E::BadRequest(_) => S::BAD_REQUEST,
                 E::Unauthenticated(_) | E::InvalidCredentials | E::OrgSuspended => S::UNAUTHORIZED,
-                E::Forbidden { .. } | E::NotAllowed(_) | E::SessionRequired => S::FORBIDDEN,
+                E::Forbidden { .. } | E::NotAllowed(_) | E::SessionRequired | E::SsoRequired => {
+                    S::FORBIDDEN
+                }
                 E::NotFound(_) => S::NOT_FOUND,
                 E::Conflict { .. } => S::CONFLICT,
                 E::Unprocessable { .. } => S::UNPROCESSABLE_ENTITY,

@@ -98,12 +98,20 @@ where
         let mut answer = Pin::new(&mut self.0).poll(cx);
         if let Poll::Ready(Ok(response)) = &mut answer {
             add_security_headers(response.headers_mut());
+            if response.extensions().get::<Framable>().is_some() {
+                response.headers_mut().remove(header::X_FRAME_OPTIONS);
+            }
         }
         answer
     }
 }
 
-/// Sets each header the handler did not set itself.
+/// Marks a page the deployment lets its host product frame
+/// (`frame_ancestors`): its own CSP names the origins, and
+/// `X-Frame-Options: DENY`, which cannot name them, is left out.
+#[derive(Debug, Clone, Copy)]
+pub struct Framable;
+
 /// A new header map holding the security headers (and, with `json`, the
 /// JSON content type), with room for a few more. The hot endpoints start
 /// their answers from it: a clone of a map built once costs a fraction of
@@ -132,6 +140,7 @@ fn template(json: bool) -> HeaderMap {
     headers
 }
 
+/// Sets each header the handler did not set itself.
 pub(crate) fn add_security_headers(headers: &mut HeaderMap) {
     headers.reserve(ALWAYS.len());
     for (name, value) in ALWAYS {

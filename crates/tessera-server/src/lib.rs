@@ -21,12 +21,14 @@ mod module_graph;
 pub mod openapi;
 pub mod peer;
 pub mod platform;
+pub mod recovery;
 pub mod redact;
 pub mod requests;
 pub mod secrets;
 pub mod sent_forms;
 pub mod service;
 pub mod setup;
+pub mod sso;
 pub mod state;
 pub mod throttle;
 pub mod verify;
@@ -131,6 +133,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(body_limit)
+        .layer(middleware::from_fn_with_state(
+            Arc::new(web::brand::Look::new(&state.config)),
+            web::brand::dress,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             requests::record,

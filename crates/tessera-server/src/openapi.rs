@@ -15,6 +15,7 @@ use crate::api;
     paths(
         api::session::login, api::session::logout, api::session::me,
         api::session::change_password,
+        api::member_password::set_member_password,
         api::members::list_members, api::members::create_member, api::members::get_member,
         api::members::update_member, api::members::delete_member, api::members::list_member_tokens,
         api::service_accounts::list_service_accounts,

@@ -53,6 +53,8 @@ pub struct Shared {
     /// The bound on one webhook delivery attempt, in milliseconds (15 s;
     /// tests shorten it).
     pub webhook_timeout_ms: AtomicU64,
+    /// The deployment's OpenID provider; `None` when single sign-on is off.
+    pub sso: Option<Arc<crate::sso::Provider>>,
     /// The login form's signing key, read from (or first made in) the
     /// store when a login form is first served.
     login_csrf_key: tokio::sync::OnceCell<Vec<u8>>,
@@ -75,6 +77,7 @@ impl AppState {
             ..EngineConfig::default()
         };
         let engine = Engine::with_config(store, format.clone(), engine_config);
+        let sso = crate::sso::Provider::from_config(&config).map(Arc::new);
         Self(Arc::new(Shared {
             store: Arc::clone(engine.store()),
             engine,
@@ -90,6 +93,7 @@ impl AppState {
                 u64::try_from(crate::webhook_sender::TIMEOUT.as_millis()).unwrap_or(u64::MAX),
             ),
             login_csrf_key: tokio::sync::OnceCell::new(),
+            sso,
         }))
     }
 }

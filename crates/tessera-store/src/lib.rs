@@ -35,7 +35,7 @@ pub use limits::{QuotaGrant, RateGrant, SeenIp, TokenLimitStore, UsageCounts, Us
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, PlatformStore, ProjectStore,
-    RoleStore, ServiceAccountStore, SessionStore, Store, TokenControlStore, TokenStore,
+    RoleStore, ServiceAccountStore, SessionStore, SsoStore, Store, TokenControlStore, TokenStore,
     WebhookStore,
 };
 

@@ -21,6 +21,7 @@ use tessera_core::{
 };
 
 use tessera_core::platform::{LinkUse, LoginLink, PlatformAuditEvent, PlatformKey};
+use tessera_core::sso::OrgSso;
 use tessera_core::webhook::Webhook;
 use tessera_core::WebhookId;
 
@@ -379,6 +380,36 @@ pub trait NodeStore: Send + Sync {
     async fn subscribe(&self) -> Result<Option<ChangeFeed>>;
 }
 
+/// Single sign-on: orgs' SSO settings, and sign-ins under way.
+#[async_trait]
+pub trait SsoStore: Send + Sync {
+    /// The org's settings; `None` until they are first set.
+    async fn get_org_sso(&self, org: &OrgId) -> Result<Option<OrgSso>>;
+    /// Replaces the org's settings (`sso` is already normalized).
+    async fn set_org_sso(&self, org: &OrgId, sso: &OrgSso, audit: &AuditEvent) -> Result<()>;
+    /// The members, in every org, whose `external_id` is `external_id`
+    /// (a returning person, by the provider's `sub`), oldest first.
+    async fn members_by_external_id(&self, external_id: &ExternalId) -> Result<Vec<Member>>;
+    /// The orgs whose settings admit an email at `domain`, with them.
+    async fn orgs_admitting_domain(&self, domain: &str) -> Result<Vec<(OrgId, OrgSso)>>;
+    /// Keeps a sign-in step's `data` under `id_hash` until `expires_at`
+    /// (and drops every step that expired before `now`).
+    async fn put_sso_flow(
+        &self,
+        id_hash: &SecretHash,
+        data: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Takes a step's data: at most once, whichever node asks, and only
+    /// before it expires.
+    async fn take_sso_flow(
+        &self,
+        id_hash: &SecretHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>>;
+}
+
 /// Everything the server needs from a database: each capability, in one
 /// trait object (`Arc<dyn Store>`).
 pub trait Store:
@@ -392,6 +423,7 @@ pub trait Store:
     + crate::TokenLimitStore
     + SessionStore
     + WebhookStore
+    + SsoStore
     + AuditStore
     + PlatformStore
     + NodeStore

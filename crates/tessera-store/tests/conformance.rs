@@ -39,6 +39,8 @@ mod roles;
 mod service_accounts;
 #[path = "conformance/sessions.rs"]
 mod sessions;
+#[path = "conformance/sso.rs"]
+mod sso;
 #[path = "conformance/token_controls.rs"]
 mod token_controls;
 #[path = "conformance/token_limits.rs"]
@@ -107,6 +109,9 @@ macro_rules! conformance_tests {
                 orgs::deleting_a_member_removes_its_tokens_and_sessions,
                 external_ids::members_are_found_by_external_id,
                 external_ids::an_external_id_names_one_member_of_an_org,
+                sso::org_sso_settings_round_trip_and_find_orgs_by_domain,
+                sso::members_are_found_by_external_id_in_every_org,
+                sso::sign_in_steps_are_taken_once_before_they_expire,
                 roles::roles_are_created_read_updated_and_deleted,
                 roles::a_held_role_cannot_be_deleted,
                 roles::projects_are_created_listed_and_deleted,

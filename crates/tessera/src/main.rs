@@ -9,6 +9,7 @@ mod mcp;
 mod operations;
 mod platform_cli;
 mod platform_keys;
+mod recovery;
 mod remote;
 mod scan;
 mod serve;
@@ -35,6 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Set up an org and its owner without starting the service.
     Init(serve::InitArgs),
+    /// Set a member's password on the database directly (a lost owner's
+    /// way back in); ends their sessions.
+    ResetPassword(recovery::ResetPasswordArgs),
     /// Copy the SQLite database to a file while the service serves.
     #[command(long_about = operations::BACKUP_ABOUT)]
     Backup(operations::BackupArgs),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Init(args) => serve::init(args).await,
+            Command::ResetPassword(args) => recovery::run(args).await,
             Command::Backup(args) => operations::backup(args).await,
             Command::Migrate(args) => operations::migrate(args).await,
             Command::PlatformKey(cmd) => platform_keys::run(cmd).await,

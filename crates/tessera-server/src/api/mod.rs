@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod audit;
 pub mod introspect;
+pub mod member_password;
 pub mod members;
 pub mod service_accounts;
 pub mod session;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(session::router())
         .merge(members::router())
+        .merge(member_password::router())
         .merge(service_accounts::router())
         .merge(admin::router())
         .merge(audit::router())

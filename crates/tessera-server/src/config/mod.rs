@@ -14,6 +14,7 @@
 //! load, each with a warning naming its new place, so existing files keep
 //! working while they are updated.
 
+mod embedding;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,7 @@ use tessera_core::TokenFormat;
 
 use crate::github_scanning::ScanningKeys;
 use crate::verify::rules::{RuleSpec, Rules};
+pub use embedding::{is_loopback_host, ClientSecret, FrameAncestors, LogoUrl};
 use table::settings;
 pub use table::{redact_url, DatabaseUrl, Raw, Setting, Value};
 
@@ -114,6 +116,27 @@ settings! {
         /// Allow webhook URLs on private, loopback and link-local addresses.
         allow_private: bool = false, flat "webhook_allow_private";
     }
+    /// Single sign-on: the deployment's OpenID provider (see docs/sso.md).
+    [oidc] OidcConfig {
+        /// The OpenID provider's issuer URL (https://, or http:// on a loopback
+        /// address); single sign-on is off without it.
+        issuer: String = String::new(), flat "oidc_issuer";
+        /// The client id the provider gave Tessera.
+        client_id: String = String::new(), flat "oidc_client_id";
+        /// The client secret the provider gave Tessera (never shown or logged).
+        client_secret: ClientSecret = ClientSecret::default(), flat "oidc_client_secret";
+        /// The provider's name on the login page's button.
+        name: String = "single sign-on".into(), flat "oidc_name";
+    }
+    /// The web page inside a host product: framing and branding.
+    [web] WebConfig {
+        /// Origins allowed to frame the web page (CSP `frame-ancestors`); none by default.
+        frame_ancestors: FrameAncestors = FrameAncestors::default(), flat "frame_ancestors";
+        /// The product's name on the web page.
+        brand_name: String = "Tessera".into(), flat "brand_name";
+        /// The product's logo: a same-origin path or an https:// URL.
+        brand_logo_url: Option<LogoUrl> = None, flat "brand_logo_url";
+    }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {
         /// Key of the org created on an empty database.
@@ -153,6 +176,13 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "public_url",
     "github_scanning_keys",
     "webhook_allow_private",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_name",
+    "frame_ancestors",
+    "brand_name",
+    "brand_logo_url",
     "platform_key_prefix",
 ];
 
@@ -349,6 +379,12 @@ impl Config {
         }
         if let Err(reason) = check_public_url(&self.http.public_url) {
             return bad("http", "public_url", reason);
+        }
+        if let Err((key, reason)) = embedding::check_oidc(self) {
+            return bad("oidc", key, &reason);
+        }
+        if self.web.brand_name.trim().is_empty() || self.web.brand_name.chars().count() > 64 {
+            return bad("web", "brand_name", "must be 1 to 64 characters");
         }
         if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
             return bad(

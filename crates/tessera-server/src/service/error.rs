@@ -36,6 +36,10 @@ pub enum ServiceError {
     /// Only a login session may do this, not a token.
     #[error("this needs a login session; tokens cannot do it")]
     SessionRequired,
+    /// The member's org signs in with single sign-on only: the right
+    /// password is refused.
+    #[error("this organization signs in with single sign-on; passwords are turned off")]
+    SsoRequired,
     #[error("{0} not found")]
     NotFound(String),
     /// A rule broken, with its stable code (`validation_failed`,
@@ -97,6 +101,7 @@ impl ServiceError {
             Self::OrgSuspended => C::OrgSuspended,
             Self::Forbidden { .. } | Self::NotAllowed(_) => C::Forbidden,
             Self::SessionRequired => C::SessionRequired,
+            Self::SsoRequired => C::SsoRequired,
             Self::NotFound(_) => C::NotFound,
             Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
             Self::TooManyRequests { .. } => C::RateLimited,

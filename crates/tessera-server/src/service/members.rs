@@ -282,7 +282,7 @@ pub(crate) fn check_new_member_grant(
     Ok(())
 }
 
-async fn load(call: &Call, id: &str) -> ServiceResult<Member> {
+pub(super) async fn load(call: &Call, id: &str) -> ServiceResult<Member> {
     let (state, caller, _) = call.parts();
     let id = MemberId::parse(id).map_err(|_| {
         ServiceError::BadRequest("not a member id: expected 27 base62 characters".into())

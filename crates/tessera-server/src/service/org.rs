@@ -15,6 +15,7 @@ pub fn org_response(o: &Org) -> OrgResponse {
         key: o.key.to_string(),
         name: o.name.clone(),
         token_policy: o.token_policy,
+        sso: None,
         created_at: o.created_at,
     }
 }
@@ -31,10 +32,16 @@ pub fn may_update(caller: &Caller) -> bool {
     caller.allows("org:update", &resource::org(&caller.org.key))
 }
 
-/// Changes the org's name or token policy.
-pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<OrgResponse> {
+/// Changes the org's name, token policy or single sign-on settings
+/// (checked before anything is saved).
+pub async fn update(call: &Call, mut request: UpdateOrgRequest) -> ServiceResult<OrgResponse> {
     let (state, caller, now) = call.parts();
     caller.require("org:update", &resource::org(&caller.org.key))?;
+    let sso = match request.sso.take() {
+        Some(patch) => Some(super::sso::patched(call, patch).await?),
+        None => None,
+    };
+    let only_sso = sso.is_some() && request.name.is_none() && request.token_policy.is_none();
     let mut org = caller.org.clone();
     if let Some(name) = request.name {
         validate_name("name", &name)?;
@@ -53,8 +60,17 @@ pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<Org
         resource::org(&org.key),
         details,
     );
-    state.store.update_org(&org, &event).await?;
-    Ok(org_response(&org))
+    if !only_sso {
+        state.store.update_org(&org, &event).await?;
+    }
+    if let Some(sso) = &sso {
+        super::sso::save(call, sso).await?;
+    }
+    let mut response = org_response(&org);
+    response.sso = Some(super::sso::settings_response(
+        &super::sso::settings(state, &org.id).await?,
+    ));
+    Ok(response)
 }
 
 /// Applies a token policy patch (`PATCH /org`, and the platform API's

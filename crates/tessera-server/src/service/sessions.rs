@@ -44,6 +44,19 @@ pub async fn login(
         now,
     )
     .await?;
+    start(state, &member, ip, now, json!({})).await
+}
+
+/// Starts a session for `member` (whose credentials were just checked, by
+/// password or by single sign-on: `details` says how), audited as
+/// `session:create`.
+pub(crate) async fn start(
+    state: &AppState,
+    member: &Member,
+    ip: Option<&str>,
+    now: OffsetDateTime,
+    details: serde_json::Value,
+) -> ServiceResult<NewSession> {
     let org = state
         .store
         .get_org(&member.org_id)
@@ -61,10 +74,11 @@ pub async fn login(
         created_at: now,
         expires_at: now + ttl,
     };
-    let event = member_event(state, &member, ip, now, "session:create");
+    let mut event = member_event(state, member, ip, now, "session:create");
+    event.details = details;
     state.store.create_session(&session, &event).await?;
     let response = SessionResponse {
-        member: member_response(&member),
+        member: member_response(member),
         org: org_response(&org),
         csrf_token: secrets::csrf_token(&secret),
         expires_at: session.expires_at,
@@ -128,6 +142,11 @@ async fn check_credentials(
     state.login_throttle.succeeded(&email, ip);
     if candidates.len() > 1 {
         return Err(ServiceError::BadRequest(SEVERAL_ORGS.into()));
+    }
+    // Checked after the password, so that the answer says nothing about
+    // an account to someone who does not know its password.
+    if !super::sso::password_login(state, &member.org_id).await? {
+        return Err(ServiceError::SsoRequired);
     }
     Ok(member)
 }

@@ -24,6 +24,7 @@
 mod account;
 mod admin;
 mod assets;
+pub mod brand;
 mod forms;
 pub(crate) mod login_csrf;
 mod minted;
@@ -31,6 +32,7 @@ mod policy_help;
 mod render;
 mod scope;
 mod session;
+mod sso;
 mod token_access;
 mod token_controls;
 mod tokens;
@@ -56,6 +58,9 @@ pub fn router() -> Router<AppState> {
         .route("/favicon.ico", get(assets::favicon))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/sso/start", get(sso::start))
+        .route("/sso/callback", get(sso::callback))
+        .route("/sso/pick", post(sso::pick))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
         .route("/tokens", get(tokens::list).post(tokens::create))

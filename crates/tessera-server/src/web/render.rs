@@ -17,6 +17,8 @@ pub struct Layout {
     pub title: String,
     pub section: &'static str,
     pub user: Option<NavUser>,
+    /// The host product's name and logo (see [`super::brand`]).
+    pub brand: std::sync::Arc<super::brand::Look>,
 }
 
 pub struct NavUser {
@@ -86,6 +88,7 @@ impl Layout {
                 admin: AdminNav::of(caller),
                 csrf: csrf.to_owned(),
             }),
+            brand: super::brand::current(),
         }
     }
 
@@ -94,6 +97,7 @@ impl Layout {
             title: title.into(),
             section: "",
             user: None,
+            brand: super::brand::current(),
         }
     }
 

@@ -88,7 +88,7 @@ fn to_login(parts: &Parts) -> Response {
 /// (`/\t/evil.example` is `//evil.example`) and read `\` as `/`, so any
 /// whitespace, control character, backslash or non-ASCII byte refuses it;
 /// what is left must start with exactly one `/` and parse as a path.
-fn safe_next(next: &str) -> &str {
+pub(super) fn safe_next(next: &str) -> &str {
     if is_local_path(next) && !next.starts_with("/login") {
         next
     } else {
@@ -119,9 +119,12 @@ struct LoginPage {
     next: String,
     notice: Option<&'static str>,
     problems: Problems,
+    /// "Sign in with …", when single sign-on is on.
+    sso: Option<super::sso::SsoButton>,
 }
 
 async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
+    form.sso = super::sso::button(state, &form.next);
     form.csrf = match login_csrf::issue(state).await {
         Ok(value) => value,
         Err(err) => return failed(err),
@@ -164,6 +167,7 @@ pub async fn login_page(
             next,
             notice,
             problems: Problems::default(),
+            sso: None,
         },
     )
     .await
@@ -188,6 +192,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         next: safe_next(form.get("next")).to_owned(),
         notice: None,
         problems: Problems::default(),
+        sso: None,
     };
     let genuine = match login_csrf::check(&state, &expected, form.get(CSRF_FIELD)).await {
         Ok(genuine) => genuine,
@@ -220,6 +225,12 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
                 view.problems = Problems::field(
                     "org",
                     "This email belongs to several organizations: enter the organization's key.",
+                );
+            } else if matches!(err, ServiceError::SsoRequired) {
+                view.problems.status = Some(StatusCode::FORBIDDEN);
+                view.problems.general = Some(
+                    "This organization signs in with single sign-on: passwords are turned off for it."
+                        .into(),
                 );
             } else {
                 view.problems = Problems::from_api(err, &["email", "org"]);

@@ -307,7 +307,7 @@ pub(super) fn member_select(dialect: &Dialect) -> String {
     )
 }
 
-fn from_row(row: &AnyRow) -> Result<Member> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Member> {
     Ok(Member {
         id: MemberId::from_trusted(text(row, "id")?),
         org_id: OrgId::from_trusted(text(row, "org_id")?),

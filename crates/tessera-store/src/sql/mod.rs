@@ -39,6 +39,7 @@ mod roles;
 mod rows;
 mod service_accounts;
 mod sessions;
+mod sso;
 mod token_controls;
 mod tokens;
 mod webhooks;

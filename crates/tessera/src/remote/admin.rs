@@ -330,6 +330,7 @@ fn org_update_request(args: &OrgUpdateArgs) -> Result<UpdateOrgRequest, CliError
     Ok(UpdateOrgRequest {
         name: args.name.clone(),
         token_policy,
+        sso: None,
     })
 }
 

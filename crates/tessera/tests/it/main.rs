@@ -41,6 +41,7 @@ mod service_accounts;
 mod services;
 mod sessions;
 mod smuggling;
+mod sso;
 mod token_controls;
 mod token_limits;
 mod usability;

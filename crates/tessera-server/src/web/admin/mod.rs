@@ -12,6 +12,7 @@ mod catalog;
 mod inventory;
 mod members;
 mod org;
+mod sso;
 mod webhooks;
 
 use axum::http::StatusCode;
@@ -90,6 +91,7 @@ pub fn router() -> Router<AppState> {
             get(catalog::confirm_delete_project).post(catalog::delete_project),
         )
         .route("/admin/policy", get(org::policy).post(org::update_policy))
+        .route("/admin/sso", get(sso::show).post(sso::update))
         .route("/admin/audit", get(org::audit))
         .route("/admin/tokens", get(inventory::tokens))
         .route("/admin/webhooks", get(webhooks::webhooks))

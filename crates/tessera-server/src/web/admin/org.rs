@@ -106,6 +106,7 @@ pub(super) async fn update_policy(
                 InactiveAction::Disable
             }),
         }),
+        sso: None,
     };
     match org::update(&user.call, request).await {
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
