@@ -5,7 +5,11 @@
 // on /tokens. Also: a replayed callback (`state`), someone nobody knows,
 // admission by email domain, and the host product's brand on the page.
 //
-// Environment: as web.test.mjs (TESSERA_BIN, CHROMIUM).
+// Environment: as web.test.mjs (TESSERA_BIN, CHROMIUM), and
+// TESSERA_SSO_POSTGRES (a PostgreSQL server URL such as
+// postgres://postgres@127.0.0.1:5432/test): when set, the same test runs on
+// a fresh PostgreSQL database made for it (and dropped after) instead of
+// SQLite.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -29,7 +33,24 @@ const EMAIL = "owner@acme.test";
 const CLIENT_ID = "tessera-browser-test";
 const CLIENT_SECRET = "a-client-secret-for-the-browser-test";
 
-let work, server, serverLog = "", base, ownerToken, idp, browser;
+const POSTGRES = process.env.TESSERA_SSO_POSTGRES;
+let work, server, serverLog = "", base, ownerToken, idp, browser, pgDatabase;
+
+// A database of its own on the PostgreSQL server POSTGRES names (psql with
+// that URL), so the test starts empty and leaves nothing behind.
+function psql(sql) {
+  const run = spawnSync("psql", [POSTGRES, "-v", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8" });
+  assert.equal(run.status, 0, `psql failed: ${run.stderr}`);
+}
+
+function databaseUrl() {
+  if (!POSTGRES) return `sqlite://${path.join(work, "tessera.db")}`;
+  pgDatabase = `tessera_sso_${process.pid}_${Date.now()}`;
+  psql(`CREATE DATABASE ${pgDatabase}`);
+  const url = new URL(POSTGRES);
+  url.pathname = `/${pgDatabase}`;
+  return url.toString();
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -96,7 +117,7 @@ async function signIn(login) {
 
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), "tessera-sso-"));
-  const db = `sqlite://${path.join(work, "tessera.db")}`;
+  const db = databaseUrl();
   const init = spawnSync(
     BIN,
     ["init", "--database-url", db, "--org", "acme", "--email", EMAIL, "--password-stdin", "--print-token"],
@@ -144,6 +165,7 @@ after(async () => {
   }
   await idp?.close();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (pgDatabase) psql(`DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`);
   assert.ok(!serverLog.includes(CLIENT_SECRET), "the client secret is never logged");
 });
 

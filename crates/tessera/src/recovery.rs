@@ -1,7 +1,6 @@
 //! `tessera reset-password`: sets a member's password on the database
 //! directly (see `tessera_server::recovery`), for an owner who lost theirs.
 
-use std::io::Read;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -29,18 +28,7 @@ pub async fn run(args: ResetPasswordArgs) -> Result<ExitCode, CliError> {
     let (config, _) = load_config(&args.flags, None)?;
     init_logging("warn");
     let password = if args.password_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .take(4096)
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::io("cannot read the password from stdin", e))?;
-        let line = text.lines().next().unwrap_or("").to_owned();
-        if line.is_empty() {
-            return Err(CliError::Input(
-                "--password-stdin: standard input was empty".into(),
-            ));
-        }
-        Some(line)
+        Some(crate::serve::password_from_stdin()?)
     } else {
         None
     };

@@ -202,22 +202,29 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests and flushing last-used times");
 }
 
+/// The first line of standard input (at most 4 KiB read), for
+/// `--password-stdin`: a password never goes on a command line, where shell
+/// history and `ps` would keep it.
+pub(crate) fn password_from_stdin() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::io("cannot read the password from stdin", e))?;
+    let line = text.lines().next().unwrap_or("").to_owned();
+    if line.is_empty() {
+        return Err(CliError::Input(
+            "--password-stdin: standard input was empty".into(),
+        ));
+    }
+    Ok(line)
+}
+
 pub async fn init(args: InitArgs) -> Result<ExitCode, CliError> {
     let (config, _) = load_config(&args.flags, None)?;
     init_logging("warn");
     let password = if args.password_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .take(4096)
-            .read_to_string(&mut text)
-            .map_err(|e| CliError::io("cannot read the password from stdin", e))?;
-        let line = text.lines().next().unwrap_or("").to_owned();
-        if line.is_empty() {
-            return Err(CliError::Input(
-                "--password-stdin: standard input was empty".into(),
-            ));
-        }
-        Some(line)
+        Some(crate::serve::password_from_stdin()?)
     } else {
         None
     };
