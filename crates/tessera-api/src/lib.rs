@@ -102,6 +102,7 @@ mod service_accounts;
 mod session;
 mod tokens;
 mod verify;
+mod views;
 mod webhooks;
 
 pub use catalog::{

@@ -20,6 +20,7 @@
 //!   its tokens.
 //! - Times are stored as whole Unix seconds.
 
+mod notices;
 mod sql;
 mod traits;
 
@@ -30,6 +31,10 @@ use tessera_core::{
     MemberId, OrgId, ProjectKey, SecretHash, ServiceAccountId, TokenId, TokenScope,
 };
 
+pub use notices::{
+    ClaimedEmail, EmailCounts, EmailOutcome, ExpiryCandidate, NoticeStore, EMAIL_EXPIRING,
+    EMAIL_INACTIVE, EMAIL_LEAKED,
+};
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, ProjectStore, RoleStore,

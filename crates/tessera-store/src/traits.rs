@@ -302,6 +302,7 @@ pub trait Store:
     + TokenControlStore
     + SessionStore
     + WebhookStore
+    + crate::NoticeStore
     + AuditStore
     + NodeStore
     + 'static

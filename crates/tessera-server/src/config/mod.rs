@@ -108,6 +108,15 @@ settings! {
         /// Allow webhook URLs on private, loopback and link-local addresses.
         allow_private: bool = false, flat "webhook_allow_private";
     }
+    /// Notice emails (expiry warnings, leak and inactivity revocations; see
+    /// docs/webhooks.md).
+    [email] EmailConfig {
+        /// `smtp://host:port` (plain, for a local relay) or `smtps://…`
+        /// (TLS); email is off without it. May carry `user:password@`.
+        smtp_url: Option<DatabaseUrl> = None, flat "smtp_url";
+        /// The sender address of notice emails.
+        smtp_from: String = String::new(), flat "smtp_from";
+    }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {
         /// Key of the org created on an empty database.
@@ -147,6 +156,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "public_url",
     "github_scanning_keys",
     "webhook_allow_private",
+    "smtp_url",
+    "smtp_from",
 ];
 
 /// Environment variables that belong to the client side, not the server.
@@ -332,6 +343,24 @@ impl Config {
         }
         if let Err(reason) = check_public_url(&self.http.public_url) {
             return bad("http", "public_url", reason);
+        }
+        if let Some(url) = &self.email.smtp_url {
+            let url = url.as_str();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return bad("email", "smtp_url", "must start with smtp:// or smtps://");
+            }
+            if self
+                .email
+                .smtp_from
+                .parse::<lettre::message::Mailbox>()
+                .is_err()
+            {
+                return bad(
+                    "email",
+                    "smtp_from",
+                    "must be the sender's email address when smtp_url is set",
+                );
+            }
         }
         if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
             return bad(

@@ -53,6 +53,9 @@ pub async fn update(call: &Call, request: UpdateOrgRequest) -> ServiceResult<Org
         if let Some(action) = patch.inactive_action {
             org.token_policy.inactive_action = action;
         }
+        if let Some(days) = patch.expiry_warning_days {
+            org.token_policy.expiry_warning_days = tessera_core::ExpiryWarnings::new(&days)?;
+        }
         org.token_policy.validate()?;
     }
     let details =

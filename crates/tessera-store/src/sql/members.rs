@@ -144,6 +144,7 @@ impl MemberStore for SqlStore {
         let mut tx = self.begin().await?;
         lock_org(&mut tx, &self.dialect, org).await?;
         let was = current_role(&mut tx, &self.dialect, org, id).await?;
+        let gone = super::webhooks::subject_of(&mut tx, &self.dialect, audit).await?;
         let owner = tessera_core::TokenOwner::Member(id.clone());
         super::tokens::before_owner_removed(
             &mut tx,
@@ -166,7 +167,7 @@ impl MemberStore for SqlStore {
             id: id.clone(),
             removed: true,
         };
-        self.commit(tx, audit, Some(change)).await
+        self.commit_with(tx, audit, Some(change), gone).await
     }
 }
 
@@ -239,7 +240,7 @@ pub(super) fn member_select(dialect: &Dialect) -> String {
     )
 }
 
-fn from_row(row: &AnyRow) -> Result<Member> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Member> {
     Ok(Member {
         id: MemberId::from_trusted(text(row, "id")?),
         org_id: OrgId::from_trusted(text(row, "org_id")?),

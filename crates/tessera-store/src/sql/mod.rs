@@ -31,6 +31,7 @@ mod copy;
 mod dialect;
 mod feed;
 mod members;
+mod notices;
 mod orgs;
 mod projects;
 mod roles;
@@ -42,6 +43,7 @@ mod tokens;
 mod webhooks;
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -67,6 +69,8 @@ pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     listeners: Arc<RwLock<Vec<ChangeListener>>>,
+    /// Whether notice emails are written (see [`SqlStore::enable_email`]).
+    emails: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -115,6 +119,7 @@ impl SqlStore {
             pool,
             dialect,
             listeners: Arc::default(),
+            emails: Arc::default(),
         })
     }
 
@@ -133,7 +138,19 @@ impl SqlStore {
     /// commits: the last step of every mutating call. This node's
     /// listeners hear of the change whether or not the commit succeeded
     /// (a failed commit may still have happened).
-    async fn commit(&self, mut tx: Tx, event: &AuditEvent, change: Option<Change>) -> Result<()> {
+    async fn commit(&self, tx: Tx, event: &AuditEvent, change: Option<Change>) -> Result<()> {
+        self.commit_with(tx, event, change, None).await
+    }
+
+    /// As [`Self::commit`], for a deletion: `gone` is the deleted subject's
+    /// metadata, read before the deletion, for the webhook event's `data`.
+    async fn commit_with(
+        &self,
+        mut tx: Tx,
+        event: &AuditEvent,
+        change: Option<Change>,
+        gone: Option<serde_json::Value>,
+    ) -> Result<()> {
         if let Some(change) = &change {
             if self.dialect.is_shared() {
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -144,7 +161,10 @@ impl SqlStore {
             }
         }
         audit::insert(&mut tx, event).await?;
-        webhooks::enqueue(&mut tx, event).await?;
+        if self.emails_enabled() {
+            notices::enqueue_emails(&mut tx, &self.dialect, event, gone.as_ref()).await?;
+        }
+        webhooks::enqueue(&mut tx, &self.dialect, event, gone).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
             self.announce(change);

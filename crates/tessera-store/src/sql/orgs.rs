@@ -9,7 +9,7 @@ use tessera_core::{OrgId, OrgKey};
 use sqlx::any::AnyRow;
 use tessera_core::{InactiveAction, TokenPolicy};
 
-use super::rows::{corrupt, flag, get, text, time};
+use super::rows::{corrupt, flag, get, json, text, time, to_json};
 use super::{db, insert_error, members, optional, secs, Run, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
@@ -27,7 +27,8 @@ impl OrgStore for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at, \
-             inactive_days, inactive_action) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             inactive_days, inactive_action, expiry_warning_days, expiry_warning_max) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(org.id.as_str())
         .bind(org.key.as_str())
@@ -37,6 +38,8 @@ impl OrgStore for SqlStore {
         .bind(secs(org.created_at))
         .bind(org.token_policy.inactive_days.map(i64::from))
         .bind(org.token_policy.inactive_action.as_str())
+        .bind(to_json(&org.token_policy.expiry_warning_days)?)
+        .bind(i64::from(org.token_policy.expiry_warning_days.largest()))
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
@@ -56,13 +59,16 @@ impl OrgStore for SqlStore {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3, \
-             inactive_days = $4, inactive_action = $5 WHERE id = $6",
+             inactive_days = $4, inactive_action = $5, expiry_warning_days = $6, \
+             expiry_warning_max = $7 WHERE id = $8",
         )
         .bind(&org.name)
         .bind(org.token_policy.require_expiration)
         .bind(org.token_policy.max_lifetime_days.map(i64::from))
         .bind(org.token_policy.inactive_days.map(i64::from))
         .bind(org.token_policy.inactive_action.as_str())
+        .bind(to_json(&org.token_policy.expiry_warning_days)?)
+        .bind(i64::from(org.token_policy.expiry_warning_days.largest()))
         .bind(org.id.as_str())
         .run_found(&mut *tx)
         .await?;
@@ -80,7 +86,7 @@ impl SqlStore {
 }
 
 const ORG_COLUMNS: &str = "id, key, name, require_expiration, max_lifetime_days, created_at, \
-     inactive_days, inactive_action";
+     inactive_days, inactive_action, expiry_warning_days";
 
 fn days(row: &AnyRow, column: &'static str) -> Result<Option<u32>> {
     let days: Option<i64> = get(row, column)?;
@@ -102,6 +108,7 @@ fn from_row(row: &AnyRow) -> Result<Org> {
             max_lifetime_days,
             inactive_days: days(row, "inactive_days")?,
             inactive_action,
+            expiry_warning_days: json(row, "expiry_warning_days")?,
         },
         created_at: time(row, "created_at")?,
     })
