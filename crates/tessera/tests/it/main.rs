@@ -28,6 +28,7 @@ mod hardening;
 mod harness;
 mod introspection;
 mod login_flood;
+mod notices;
 mod operations;
 mod process;
 mod scale_out;
