@@ -44,4 +44,5 @@ mod token_controls;
 mod usability;
 mod web;
 mod web_pages;
+mod webhook_durability;
 mod webhooks;

@@ -46,7 +46,12 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0).await
+    }
+
+    /// A receiver on `port` (0: any free one).
+    pub(crate) async fn start_on(port: u16) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let receiver = Receiver {
             url,
@@ -76,10 +81,15 @@ impl Receiver {
 
     /// Waits up to 10 s until `n` requests came.
     pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
+        self.wait_for_within(n, Duration::from_secs(10)).await
+    }
+
+    /// Waits up to `limit` until `n` requests came.
+    pub(crate) async fn wait_for_within(&self, n: usize, limit: Duration) -> Vec<Received> {
         let start = Instant::now();
         loop {
             let got = self.received();
-            if got.len() >= n || start.elapsed() > Duration::from_secs(10) {
+            if got.len() >= n || start.elapsed() > limit {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
