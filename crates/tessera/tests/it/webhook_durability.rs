@@ -185,3 +185,136 @@ async fn two_nodes_deliver_a_thousand_events() {
         "duplicate deliveries while both nodes were up"
     );
 }
+
+/// A TLS receiver: Python's `http.server` behind `ssl`, with a self-signed
+/// certificate for `localhost`, appending each `webhook-id` to a file.
+const TLS_RECEIVER: &str = r#"
+import http.server, ssl, sys
+port, cert, key, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        with open(log, "a") as f:
+            f.write(self.headers.get("webhook-id", "") + "\n")
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", port), Hook)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+"#;
+
+/// Deliveries go over HTTPS with the certificate checked: a self-signed
+/// receiver is refused until its certificate is trusted through
+/// `SSL_CERT_FILE` (what OpenSSL, under native-tls, reads).
+#[tokio::test]
+async fn https_deliveries_check_the_certificate_and_trust_ssl_cert_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("received.txt");
+    let mut receiver = std::process::Command::new("python3")
+        .args(["-c", TLS_RECEIVER, &port.to_string()])
+        .args([&cert, &key, &log])
+        .spawn()
+        .expect("python3 runs");
+    let url = database_url(dir.path()).await;
+    let owner = init(dir.path(), &url, "owner@acme.test", "owner-password-1");
+    let http = Client::new();
+    let allow = ("TESSERA_WEBHOOK_ALLOW_PRIVATE", "true");
+    let ping = async |base: &str, hook: &str| {
+        let reply = http
+            .post(format!("{base}/api/v1/webhooks/{hook}/ping"))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        assert!(reply.status().is_success(), "{}", reply.status());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let log: Value = http
+                .get(format!("{base}/api/v1/webhooks/{hook}/deliveries"))
+                .bearer_auth(&owner)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let newest = log["items"][0].clone();
+            if newest["attempts"].as_u64() >= Some(1) || Instant::now() > deadline {
+                return newest;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+
+    let mut untrusting = ServeProcess::start(dir.path(), &url, "untrusting", &[allow]).await;
+    let hook: Value = http
+        .post(format!("{}/api/v1/webhooks", untrusting.base))
+        .bearer_auth(&owner)
+        .json(&json!({ "url": format!("https://localhost:{port}/hook"), "events": ["*"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook = hook["id"].as_str().unwrap().to_owned();
+    let refused = ping(&untrusting.base, &hook).await;
+    assert_eq!(refused["status"], "pending", "{refused}");
+    assert!(refused["last_response_code"].is_null(), "{refused}");
+    untrusting.kill9();
+
+    let cert_file = cert.to_str().unwrap();
+    let trusting = ServeProcess::start(
+        dir.path(),
+        &url,
+        "trusting",
+        &[allow, ("SSL_CERT_FILE", cert_file)],
+    )
+    .await;
+    let sent = ping(&trusting.base, &hook).await;
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert_eq!(sent["status"], "succeeded", "{sent}");
+    assert_eq!(sent["last_response_code"], 200);
+    let received = std::fs::read_to_string(&log).unwrap_or_default();
+    // The first ping's delivery, retried by the trusting run, may be there too.
+    let mut ids: Vec<&str> = received.lines().collect();
+    assert!(ids.contains(&sent["id"].as_str().unwrap()), "{received}");
+    let all = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "{received}");
+}
