@@ -260,23 +260,8 @@ async fn https_deliveries_check_the_certificate_and_trust_ssl_cert_file() {
             .await
             .unwrap();
         assert!(reply.status().is_success(), "{}", reply.status());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let log: Value = http
-                .get(format!("{base}/api/v1/webhooks/{hook}/deliveries"))
-                .bearer_auth(&owner)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let newest = log["items"][0].clone();
-            if newest["attempts"].as_u64() >= Some(1) || Instant::now() > deadline {
-                return newest;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // A ping is sent at once; the answer is its delivery.
+        reply.json::<Value>().await.unwrap()
     };
 
     let mut untrusting = ServeProcess::start(dir.path(), &url, "untrusting", &[allow]).await;
