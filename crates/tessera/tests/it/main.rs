@@ -44,5 +44,6 @@ mod token_controls;
 mod usability;
 mod web;
 mod web_pages;
+mod web_webhooks;
 mod webhook_durability;
 mod webhooks;
