@@ -116,6 +116,10 @@ fuzz_target!(|data: &[u8]| {
                         max_lifetime_days: patch.max_lifetime_days.flatten(),
                         inactive_days: patch.inactive_days.flatten(),
                         inactive_action: patch.inactive_action.unwrap_or_default(),
+                        expiry_warning_days: patch
+                            .expiry_warning_days
+                            .and_then(|d| tessera_core::ExpiryWarnings::new(&d).ok())
+                            .unwrap_or_default(),
                     };
                     if rules.validate().is_ok() {
                         let _ = rules.check_expiry(now(), Some(now()));

@@ -105,6 +105,7 @@ mod session;
 mod sso;
 mod tokens;
 mod verify;
+mod views;
 mod webhooks;
 
 pub use catalog::{

@@ -68,6 +68,15 @@ pub struct TokenPolicyPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(disable|revoke)$"))]
     pub inactive_action: Option<InactiveAction>,
+    /// Days before a token expires at which `token.expiring` is sent and
+    /// its owner emailed: each 1 to 365, at most 10, none twice; `[]`
+    /// turns warnings off. Default `[7, 1]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<Vec<u32>>, max_items = 10)
+    )]
+    pub expiry_warning_days: Option<Vec<u32>>,
 }
 
 // ---------------------------------------------------------------- audit

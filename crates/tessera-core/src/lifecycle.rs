@@ -34,6 +34,10 @@ pub struct TokenPolicy {
     /// What the inactivity rule does to an inactive token.
     #[serde(default)]
     pub inactive_action: InactiveAction,
+    /// Days before expiry at which `token.expiring` is sent (and its
+    /// owner told by email); default `[7, 1]`.
+    #[serde(default)]
+    pub expiry_warning_days: crate::ExpiryWarnings,
 }
 
 /// What the org's inactivity rule does to a token unused too long.

@@ -94,9 +94,10 @@ pub fn unknown_event_type(events: &[String]) -> Option<&str> {
         .find(|e| *e != ALL_EVENTS && !EVENT_TYPES.contains(e))
 }
 
-/// The webhook event an audited change reports, if any: its type and its
-/// `data`. The data is what the audit event holds (ids, names, snippets,
-/// who and why), which never includes a token's value or any secret.
+/// The webhook event an audited change reports, if any: its type and the
+/// audit's part of its `data` (ids, names, snippets, who and why), which
+/// never includes a token's value or any secret. [`with_subject`] puts the
+/// subject's metadata, as the API shows it, around that.
 pub fn event_for(audit: &AuditEvent) -> Option<(&'static str, Value)> {
     let details = audit.details.as_object().cloned().unwrap_or_default();
     let reason = details
@@ -140,9 +141,31 @@ pub fn event_for(audit: &AuditEvent) -> Option<(&'static str, Value)> {
     Some((ty, Value::Object(data)))
 }
 
+/// An event's `data`: the metadata of what it is about (a token, member
+/// or service account, as the API shows it), plus from the audit's part
+/// `actor`, `reason` (of `token.revoked`) and whatever else the audit
+/// recorded (such as `changed`, `source`) that the metadata does not
+/// already hold. Without a subject (it could not be read), the audit's
+/// part alone.
+pub fn with_subject(audit_part: Value, subject: Option<Value>) -> Value {
+    let Some(Value::Object(mut data)) = subject else {
+        return audit_part;
+    };
+    if let Value::Object(part) = audit_part {
+        for (key, value) in part {
+            if key == "actor" || key == "reason" {
+                data.insert(key, value);
+            } else {
+                data.entry(key).or_insert(value);
+            }
+        }
+    }
+    Value::Object(data)
+}
+
 /// The ids a target names: `member/<id>:token/<id>` gives `member_id` and
 /// `token_id`.
-fn target_ids(target: &str) -> Vec<(&'static str, &str)> {
+pub fn target_ids(target: &str) -> Vec<(&'static str, &str)> {
     target
         .split(':')
         .filter_map(|part| {
@@ -202,6 +225,19 @@ mod tests {
             let (ty, _) = event_for(&audit(action, "member/m", json!({}))).expect(action);
             assert!(EVENT_TYPES.contains(&ty), "{ty}");
         }
+    }
+
+    #[test]
+    fn the_subject_comes_first_then_who_and_why() {
+        let part = json!({"token_id": "t", "actor": {"member_id": "m"}, "reason": "inactive",
+            "name": "old", "changed": ["name"]});
+        let subject = json!({"id": "t", "name": "new", "reason": "not this"});
+        let data = with_subject(part.clone(), Some(subject));
+        assert_eq!(data["name"], "new");
+        assert_eq!(data["reason"], "inactive");
+        assert_eq!(data["actor"]["member_id"], "m");
+        assert_eq!(data["changed"], json!(["name"]));
+        assert_eq!(with_subject(part.clone(), None), part);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod email;
 pub mod error;
 pub mod extract;
 pub mod github_scanning;
@@ -95,6 +96,9 @@ async fn connect_store(config: &Config) -> Result<Arc<dyn Store>, tessera_store:
         ..tessera_store::PgOptions::default()
     };
     let store = tessera_store::SqlStore::connect_with(config.database.url.as_str(), &pg).await?;
+    if config.email.smtp_url.is_some() {
+        store.enable_email();
+    }
     Ok(Arc::new(store))
 }
 
@@ -249,6 +253,7 @@ pub fn start(
         addr: "listener".into(),
         reason: e.to_string(),
     })?;
+    let mailer = email::Mailer::from_config(&state.config).map_err(ServerError::Setup)?;
     let (shutdown, mut stopped) = watch::channel(false);
     let app = router(state.clone());
     let app_state = state.clone();
@@ -291,7 +296,10 @@ pub fn start(
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
                 _ = purge.tick() => purge_expired(&flush_state).await,
-                _ = inactivity.tick() => sweep_inactive(&flush_state).await,
+                _ = inactivity.tick() => {
+                    sweep_inactive(&flush_state).await;
+                    scan_expiry(&flush_state).await;
+                }
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
             }
@@ -311,6 +319,21 @@ pub fn start(
             }
         }
     });
+    if let Some(mailer) = mailer {
+        let email_state = state.clone();
+        let mut email_stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(EMAIL_PASS_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => send_emails(&email_state, &mailer).await,
+                    // Only `true` is ever sent, so any change means stop.
+                    _ = email_stop.changed() => break,
+                }
+            }
+        });
+    }
     Ok(RunningServer {
         addr,
         state,
@@ -340,6 +363,26 @@ async fn sweep_inactive(state: &AppState) {
     }
 }
 
+/// Expiry notices are checked with the inactivity rule, once a minute (see
+/// [`service::expiry`]).
+async fn scan_expiry(state: &AppState) {
+    match service::expiry::scan(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(notices = n, "recorded token expiry notices"),
+        Err(e) => tracing::warn!(error = %e, "could not check token expiry; will retry"),
+    }
+}
+
+/// How often a node with `smtp_url` looks for notice emails to send (see
+/// [`email`]).
+const EMAIL_PASS_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn send_emails(state: &AppState, mailer: &email::Mailer) {
+    if let Err(e) = email::send_due(state, mailer).await {
+        tracing::warn!(error = %e, "could not send notice emails; will retry");
+    }
+}
+
 /// How often each node looks for webhook deliveries that are due (see
 /// [`service::webhooks`]).
 const WEBHOOK_PASS_INTERVAL: Duration = Duration::from_secs(1);
@@ -364,6 +407,15 @@ async fn purge_expired(state: &AppState) {
         Ok(0) => {}
         Ok(n) => tracing::debug!(deliveries = n, "purged old webhook deliveries"),
         Err(e) => tracing::warn!(error = %e, "could not purge old webhook deliveries"),
+    }
+    match state
+        .store
+        .purge_emails(state.now() - WEBHOOK_HISTORY)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(emails = n, "purged old notice emails"),
+        Err(e) => tracing::warn!(error = %e, "could not purge old notice emails"),
     }
     match state.store.purge_expired_sessions(state.now()).await {
         Ok(0) => {}

@@ -21,6 +21,7 @@
 //! - Times are stored as whole Unix seconds.
 
 mod limits;
+mod notices;
 mod sql;
 mod traits;
 
@@ -32,6 +33,10 @@ use tessera_core::{
 };
 
 pub use limits::{QuotaGrant, RateGrant, SeenIp, TokenLimitStore, UsageCounts, UsageDelta};
+pub use notices::{
+    ClaimedEmail, EmailCounts, EmailOutcome, ExpiryCandidate, NoticeStore, EMAIL_EXPIRING,
+    EMAIL_INACTIVE, EMAIL_LEAKED,
+};
 pub use sql::{CopiedTable, OperationError, PgOptions, SqlStore};
 pub use traits::{
     AuditStore, ChangeListener, MemberStore, NodeStore, OrgStore, PlatformStore, ProjectStore,

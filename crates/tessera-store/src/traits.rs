@@ -424,6 +424,7 @@ pub trait Store:
     + SessionStore
     + WebhookStore
     + SsoStore
+    + crate::NoticeStore
     + AuditStore
     + PlatformStore
     + NodeStore

@@ -137,6 +137,15 @@ settings! {
         /// The product's logo: a same-origin path or an https:// URL.
         brand_logo_url: Option<LogoUrl> = None, flat "brand_logo_url";
     }
+    /// Notice emails (expiry warnings, leak and inactivity revocations; see
+    /// docs/webhooks.md).
+    [email] EmailConfig {
+        /// `smtp://host:port` (plain, for a local relay) or `smtps://…`
+        /// (TLS); email is off without it. May carry `user:password@`.
+        smtp_url: Option<DatabaseUrl> = None, flat "smtp_url";
+        /// The sender address of notice emails.
+        smtp_from: String = String::new(), flat "smtp_from";
+    }
     /// The org `serve` creates on an empty database.
     [bootstrap] BootstrapConfig {
         /// Key of the org created on an empty database.
@@ -184,6 +193,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "brand_name",
     "brand_logo_url",
     "platform_key_prefix",
+    "smtp_url",
+    "smtp_from",
 ];
 
 /// Environment variables that belong to the client side, not the server.
@@ -385,6 +396,24 @@ impl Config {
         }
         if self.web.brand_name.trim().is_empty() || self.web.brand_name.chars().count() > 64 {
             return bad("web", "brand_name", "must be 1 to 64 characters");
+        }
+        if let Some(url) = &self.email.smtp_url {
+            let url = url.as_str();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return bad("email", "smtp_url", "must start with smtp:// or smtps://");
+            }
+            if self
+                .email
+                .smtp_from
+                .parse::<lettre::message::Mailbox>()
+                .is_err()
+            {
+                return bad(
+                    "email",
+                    "smtp_from",
+                    "must be the sender's email address when smtp_url is set",
+                );
+            }
         }
         if tessera_core::OrgKey::parse(&self.bootstrap.org).is_err() {
             return bad(

@@ -23,15 +23,7 @@ use crate::secrets;
 const INITIAL_PASSWORD_LEN: usize = 20;
 
 pub fn member_response(m: &Member) -> MemberResponse {
-    MemberResponse {
-        id: m.id.to_string(),
-        email: m.email.clone(),
-        name: m.name.clone(),
-        role: m.role,
-        custom_roles: m.custom_roles.iter().map(|k| k.to_string()).collect(),
-        external_id: m.external_id.as_ref().map(|e| e.to_string()),
-        created_at: m.created_at,
-    }
+    MemberResponse::from(m)
 }
 
 /// The org's members the caller may read.

@@ -17,6 +17,7 @@ mod account_tokens;
 pub mod audit;
 pub mod caller;
 mod error;
+pub mod expiry;
 pub mod inactivity;
 pub mod introspect;
 pub mod inventory;

@@ -91,6 +91,9 @@ pub fn apply_token_policy(
     if let Some(action) = patch.inactive_action {
         policy.inactive_action = action;
     }
+    if let Some(days) = patch.expiry_warning_days {
+        policy.expiry_warning_days = tessera_core::ExpiryWarnings::new(&days)?;
+    }
     policy.validate()?;
     Ok(())
 }

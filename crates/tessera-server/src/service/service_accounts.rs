@@ -30,15 +30,7 @@ use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 
 pub fn account_response(a: &ServiceAccount) -> ServiceAccountResponse {
-    ServiceAccountResponse {
-        id: a.id.to_string(),
-        name: a.name.clone(),
-        description: a.description.clone(),
-        role: a.role,
-        custom_roles: a.custom_roles.iter().map(|k| k.to_string()).collect(),
-        created_at: a.created_at,
-        created_by: a.created_by.as_ref().map(|m| m.to_string()),
-    }
+    ServiceAccountResponse::from(a)
 }
 
 /// The org's service accounts the caller may read, by name.

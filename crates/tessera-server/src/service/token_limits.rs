@@ -113,35 +113,6 @@ fn to_core_quota(q: Quota) -> core::Quota {
     }
 }
 
-/// A token's controls as metadata shows them: `allowed_ips`,
-/// `rate_limit`, and `quota` with the live count (what storage holds plus
-/// what this node has reserved and not spent).
-pub(crate) fn wire(
-    state: &AppState,
-    token: &Token,
-) -> (Option<Vec<String>>, Option<RateLimit>, Option<Quota>) {
-    let Some(c) = token.controls.as_deref() else {
-        return (None, None, None);
-    };
-    let ips = (!c.allowed_ips.is_empty())
-        .then(|| c.allowed_ips.iter().map(ToString::to_string).collect());
-    let rate = c.rate_limit.map(|r| RateLimit {
-        requests: r.requests,
-        per_seconds: r.per_seconds,
-    });
-    let quota = c.quota.map(|q| Quota {
-        remaining: q.remaining + state.engine.limiter().quota_held(&token.id),
-        refill: q.refill.map(|r| QuotaRefill {
-            amount: r.amount,
-            interval: match r.interval {
-                core::RefillInterval::Day => RefillInterval::Day,
-                core::RefillInterval::Month => RefillInterval::Month,
-            },
-        }),
-    });
-    (ips, rate, quota)
-}
-
 /// `GET /tokens/{id}/usage?days=N`: the last `days` UTC days (today
 /// included), oldest first, every day present; and the last 5 addresses.
 /// Anyone who may read the token may read its usage.

@@ -543,44 +543,18 @@ fn created(state: &AppState, token: &Token, minted: NewToken) -> CreatedTokenRes
 
 /// A token's metadata, with any not-yet-flushed use overlaid.
 pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
-    let (mut last_used_at, mut last_used_ip) = (token.last_used_at, token.last_used_ip.clone());
+    let mut shown = TokenResponse::from(token);
     if let Some(pending) = state.engine.last_used().pending(&token.id) {
-        if last_used_at.is_none_or(|stored| pending.at >= stored) {
-            last_used_at = Some(pending.at);
-            last_used_ip = pending.ip;
+        if shown.last_used_at.is_none_or(|stored| pending.at >= stored) {
+            shown.last_used_at = Some(pending.at);
+            shown.last_used_ip = pending.ip;
         }
     }
-    let (role, custom_roles, policy) = match &token.scope {
-        TokenScope::Inherit => (None, None, None),
-        TokenScope::Role(r) => (Some(*r), None, None),
-        TokenScope::CustomRoles(keys) => (
-            None,
-            Some(keys.iter().map(|k| k.to_string()).collect()),
-            None,
-        ),
-        TokenScope::Policy(p) => (None, None, Some(p.clone())),
-    };
-    let (allowed_ips, rate_limit, quota) = super::token_limits::wire(state, token);
-    TokenResponse {
-        id: token.id.to_string(),
-        name: token.name.clone(),
-        snippet: token.snippet.clone(),
-        member_id: token.owner.member().map(|m| m.to_string()),
-        service_account_id: token.owner.service_account().map(|a| a.to_string()),
-        role,
-        custom_roles,
-        policy,
-        projects: token.projects.iter().map(|p| p.to_string()).collect(),
-        created_at: token.created_at,
-        expires_at: token.expires_at,
-        last_used_at,
-        last_used_ip,
-        rotated_at: token.rotated_at,
-        disabled_at: token.disabled_at,
-        allowed_ips,
-        rate_limit,
-        quota,
+    // Quota: what storage holds plus what this node reserved and not spent.
+    if let Some(quota) = shown.quota.as_mut() {
+        quota.remaining += state.engine.limiter().quota_held(&token.id);
     }
+    shown
 }
 
 /// A member removed while their create or clone request was in flight:

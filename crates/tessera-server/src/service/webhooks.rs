@@ -33,7 +33,7 @@ use tessera_store::{AttemptOutcome, ClaimedDelivery, Delivery};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{event, not_found_as, Call, ServiceError, ServiceResult};
+use super::{event, not_found_as, Call, Caller, ServiceError, ServiceResult};
 use crate::metrics::OutcomeLabels;
 use crate::state::AppState;
 use crate::webhook_sender::{self, Message, UrlError};
@@ -221,6 +221,24 @@ async fn send_now(
             message: "this delivery is being sent right now; look at it again in a moment".into(),
         }),
     }
+}
+
+/// May the caller see the org's endpoints at all? For front ends that
+/// refuse a page whose every part would be refused; each operation checks
+/// its own permission again.
+pub fn may_read(caller: &Caller) -> bool {
+    caller.allows("webhook:read", "webhook/*")
+}
+
+/// May the caller make endpoints (for offering the form only to them)?
+pub fn may_create(caller: &Caller) -> bool {
+    caller.allows("webhook:create", "webhook/*")
+}
+
+/// May the caller do `action` (`webhook:update`, `webhook:delete`) on the
+/// endpoint `id`? For offering only the forms that can succeed.
+pub fn may(caller: &Caller, action: &str, id: &str) -> bool {
+    WebhookId::parse(id).is_ok_and(|id| caller.allows(action, &resource::webhook(&id)))
 }
 
 /// One delivery pass of this node: claims what is due, sends it, records

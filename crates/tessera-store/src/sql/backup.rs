@@ -55,6 +55,7 @@ impl SqlStore {
             pool: dialect::sqlite_pool(url).await?,
             dialect: Dialect::Sqlite,
             listeners: Arc::default(),
+            emails: Arc::default(),
         })
     }
 

@@ -170,12 +170,12 @@ impl MemberStore for SqlStore {
 
     async fn delete_member(&self, org: &OrgId, id: &MemberId, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
-        delete(&mut tx, &self.dialect, org, id, audit).await?;
+        let gone = delete(&mut tx, &self.dialect, org, id, audit).await?;
         let change = Change::Member {
             id: id.clone(),
             removed: true,
         };
-        self.commit(tx, audit, Some(change)).await
+        self.commit_with(tx, audit, Some(change), gone).await
     }
 }
 
@@ -221,9 +221,11 @@ pub(super) async fn delete(
     org: &OrgId,
     id: &MemberId,
     audit: &AuditEvent,
-) -> Result<()> {
+) -> Result<Option<serde_json::Value>> {
     lock_org(conn, dialect, org).await?;
     let was = current_role(conn, dialect, org, id).await?;
+    // The member as the API showed it, for the webhook event's `data`.
+    let gone = super::webhooks::subject_of(conn, dialect, audit).await?;
     let owner = tessera_core::TokenOwner::Member(id.clone());
     super::tokens::before_owner_removed(conn, dialect, org, &owner, audit, "member_removed")
         .await?;
@@ -235,7 +237,7 @@ pub(super) async fn delete(
     if was == BuiltinRole::Owner {
         ensure_an_owner(conn, org).await?;
     }
-    Ok(())
+    Ok(gone)
 }
 
 impl SqlStore {

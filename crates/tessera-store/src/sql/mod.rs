@@ -32,6 +32,7 @@ mod dialect;
 mod feed;
 mod limits;
 mod members;
+mod notices;
 mod orgs;
 mod platform;
 mod projects;
@@ -45,6 +46,7 @@ mod tokens;
 mod webhooks;
 
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -70,6 +72,8 @@ pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     listeners: Arc<RwLock<Vec<ChangeListener>>>,
+    /// Whether notice emails are written (see [`SqlStore::enable_email`]).
+    emails: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -118,6 +122,7 @@ impl SqlStore {
             pool,
             dialect,
             listeners: Arc::default(),
+            emails: Arc::default(),
         })
     }
 
@@ -136,7 +141,19 @@ impl SqlStore {
     /// commits: the last step of every mutating call. This node's
     /// listeners hear of the change whether or not the commit succeeded
     /// (a failed commit may still have happened).
-    async fn commit(&self, mut tx: Tx, event: &AuditEvent, change: Option<Change>) -> Result<()> {
+    async fn commit(&self, tx: Tx, event: &AuditEvent, change: Option<Change>) -> Result<()> {
+        self.commit_with(tx, event, change, None).await
+    }
+
+    /// As [`Self::commit`], for a deletion: `gone` is the deleted subject's
+    /// metadata, read before the deletion, for the webhook event's `data`.
+    async fn commit_with(
+        &self,
+        mut tx: Tx,
+        event: &AuditEvent,
+        change: Option<Change>,
+        gone: Option<serde_json::Value>,
+    ) -> Result<()> {
         if let Some(change) = &change {
             if self.dialect.is_shared() {
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -147,7 +164,10 @@ impl SqlStore {
             }
         }
         audit::insert(&mut tx, event).await?;
-        webhooks::enqueue(&mut tx, event).await?;
+        if self.emails_enabled() {
+            notices::enqueue_emails(&mut tx, &self.dialect, event, gone.as_ref()).await?;
+        }
+        webhooks::enqueue(&mut tx, &self.dialect, event, gone).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
             self.announce(change);
@@ -158,13 +178,15 @@ impl SqlStore {
     /// [`Self::commit`] for the platform API's calls: `event` goes to the
     /// platform audit log, never to the org's; `org_event`, when given, is
     /// only what the org's webhooks are told (the outbox reads it as it
-    /// reads an org audit event). Every change in `changes` is announced.
+    /// reads an org audit event; `gone` as in [`Self::commit_with`]). Every
+    /// change in `changes` is announced.
     async fn commit_platform(
         &self,
         mut tx: Tx,
         event: &tessera_core::platform::PlatformAuditEvent,
         org_event: Option<&AuditEvent>,
         changes: &[Change],
+        gone: Option<serde_json::Value>,
     ) -> Result<()> {
         if self.dialect.is_shared() {
             for change in changes {
@@ -177,7 +199,7 @@ impl SqlStore {
         }
         platform::insert_audit(&mut tx, event).await?;
         if let Some(org_event) = org_event {
-            webhooks::enqueue(&mut tx, org_event).await?;
+            webhooks::enqueue(&mut tx, &self.dialect, org_event, gone).await?;
         }
         let committed = tx.commit().await.map_err(db);
         for change in changes {

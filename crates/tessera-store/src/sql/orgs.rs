@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use tessera_core::{InactiveAction, TokenPolicy};
 
-use super::rows::{corrupt, flag, get, opt_time, text, time};
+use super::rows::{corrupt, flag, get, json, opt_time, text, time, to_json};
 use super::{db, insert_error, members, opt_secs, optional, secs, Run, SqlStore};
 use crate::{Change, OrgStore, Result, Unique};
 
@@ -50,8 +50,8 @@ impl OrgStore for SqlStore {
 pub(super) async fn insert(conn: &mut AnyConnection, org: &Org, owner: &Member) -> Result<()> {
     sqlx::query(
         "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, created_at, \
-         inactive_days, inactive_action, suspended_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         inactive_days, inactive_action, suspended_at, expiry_warning_days, \
+         expiry_warning_max) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(org.id.as_str())
     .bind(org.key.as_str())
@@ -62,6 +62,8 @@ pub(super) async fn insert(conn: &mut AnyConnection, org: &Org, owner: &Member) 
     .bind(org.token_policy.inactive_days.map(i64::from))
     .bind(org.token_policy.inactive_action.as_str())
     .bind(opt_secs(org.suspended_at))
+    .bind(to_json(&org.token_policy.expiry_warning_days)?)
+    .bind(i64::from(org.token_policy.expiry_warning_days.largest()))
     .execute(&mut *conn)
     .await
     .map_err(|e| insert_error(e, Unique::OrgKey, String::new))?;
@@ -73,7 +75,8 @@ pub(super) async fn insert(conn: &mut AnyConnection, org: &Org, owner: &Member) 
 pub(super) async fn save(conn: &mut AnyConnection, org: &Org) -> Result<()> {
     sqlx::query(
         "UPDATE orgs SET name = $1, require_expiration = $2, max_lifetime_days = $3, \
-         inactive_days = $4, inactive_action = $5, suspended_at = $6 WHERE id = $7",
+         inactive_days = $4, inactive_action = $5, suspended_at = $6, \
+         expiry_warning_days = $7, expiry_warning_max = $8 WHERE id = $9",
     )
     .bind(&org.name)
     .bind(org.token_policy.require_expiration)
@@ -81,6 +84,8 @@ pub(super) async fn save(conn: &mut AnyConnection, org: &Org) -> Result<()> {
     .bind(org.token_policy.inactive_days.map(i64::from))
     .bind(org.token_policy.inactive_action.as_str())
     .bind(opt_secs(org.suspended_at))
+    .bind(to_json(&org.token_policy.expiry_warning_days)?)
+    .bind(i64::from(org.token_policy.expiry_warning_days.largest()))
     .bind(org.id.as_str())
     .run_found(&mut *conn)
     .await
@@ -96,7 +101,7 @@ impl SqlStore {
 
 pub(super) const ORG_COLUMNS: &str =
     "id, key, name, require_expiration, max_lifetime_days, created_at, \
-     inactive_days, inactive_action, suspended_at";
+     inactive_days, inactive_action, suspended_at, expiry_warning_days";
 
 fn days(row: &AnyRow, column: &'static str) -> Result<Option<u32>> {
     let days: Option<i64> = get(row, column)?;
@@ -118,6 +123,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Org> {
             max_lifetime_days,
             inactive_days: days(row, "inactive_days")?,
             inactive_action,
+            expiry_warning_days: json(row, "expiry_warning_days")?,
         },
         created_at: time(row, "created_at")?,
         suspended_at: opt_time(row, "suspended_at")?,

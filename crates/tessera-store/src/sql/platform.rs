@@ -67,7 +67,7 @@ impl PlatformStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| insert_error(e, Unique::TokenId, String::new))?;
-        self.commit_platform(tx, audit, None, &[]).await
+        self.commit_platform(tx, audit, None, &[], None).await
     }
 
     async fn get_platform_key(&self, id: &str) -> Result<Option<PlatformKey>> {
@@ -86,7 +86,7 @@ impl PlatformStore for SqlStore {
             .bind(id)
             .run_found(&mut *tx)
             .await?;
-        self.commit_platform(tx, audit, None, &[]).await
+        self.commit_platform(tx, audit, None, &[], None).await
     }
 
     async fn touch_platform_key(&self, id: &str, at: OffsetDateTime) -> Result<()> {
@@ -141,14 +141,14 @@ impl PlatformStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         orgs::insert(&mut tx, org, owner).await?;
-        self.commit_platform(tx, audit, None, &[]).await
+        self.commit_platform(tx, audit, None, &[], None).await
     }
 
     async fn platform_update_org(&self, org: &Org, audit: &PlatformAuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
         orgs::save(&mut tx, org).await?;
         let changes = [Change::Org(org.id.clone())];
-        self.commit_platform(tx, audit, None, &changes).await
+        self.commit_platform(tx, audit, None, &changes, None).await
     }
 
     async fn delete_org(&self, org: &OrgId, audit: &PlatformAuditEvent) -> Result<()> {
@@ -188,6 +188,7 @@ impl PlatformStore for SqlStore {
             "webhooks",
             "webhook_deliveries",
             "webhook_events",
+            "email_outbox",
             "audit",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE org_id = $1"))
@@ -200,7 +201,7 @@ impl PlatformStore for SqlStore {
             .run_found(&mut *tx)
             .await?;
         let changes = [Change::OrgRemoved(org.clone())];
-        self.commit_platform(tx, audit, None, &changes).await
+        self.commit_platform(tx, audit, None, &changes, None).await
     }
 
     async fn platform_create_member(
@@ -211,7 +212,7 @@ impl PlatformStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         members::insert(&mut tx, member).await?;
-        self.commit_platform(tx, audit, Some(org_event), &[]).await
+        self.commit_platform(tx, audit, Some(org_event), &[], None).await
     }
 
     async fn platform_update_member(
@@ -247,7 +248,7 @@ impl PlatformStore for SqlStore {
             id: id.clone(),
             removed: false,
         }];
-        self.commit_platform(tx, audit, Some(org_event), &changes)
+        self.commit_platform(tx, audit, Some(org_event), &changes, None)
             .await
     }
 
@@ -259,12 +260,12 @@ impl PlatformStore for SqlStore {
         audit: &PlatformAuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        members::delete(&mut tx, &self.dialect, org, id, org_event).await?;
+        let gone = members::delete(&mut tx, &self.dialect, org, id, org_event).await?;
         let changes = [Change::Member {
             id: id.clone(),
             removed: true,
         }];
-        self.commit_platform(tx, audit, Some(org_event), &changes)
+        self.commit_platform(tx, audit, Some(org_event), &changes, gone)
             .await
     }
 
@@ -287,7 +288,7 @@ impl PlatformStore for SqlStore {
                 format!("member {}", link.member_id)
             })
         })?;
-        self.commit_platform(tx, audit, None, &[]).await
+        self.commit_platform(tx, audit, None, &[], None).await
     }
 
     async fn use_login_link(&self, id_hash: &SecretHash, now: OffsetDateTime) -> Result<LinkUse> {

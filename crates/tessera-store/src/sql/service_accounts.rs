@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use tessera_core::model::{AuditEvent, ServiceAccount, Token, TokenOwner};
 use tessera_core::{MemberId, OrgId, ServiceAccountId};
 
+use super::dialect::Dialect;
 use super::rows::{builtin_role, get, json, text, time};
 use super::{all, granted_roles, insert_error, insert_role_grants, optional, secs, Run, SqlStore};
 use crate::{Change, Result, ServiceAccountStore, Unique};
@@ -127,6 +128,7 @@ impl ServiceAccountStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         let owner = TokenOwner::ServiceAccount(id.clone());
+        let gone = super::webhooks::subject_of(&mut tx, &self.dialect, audit).await?;
         super::tokens::before_owner_removed(
             &mut tx,
             &self.dialect,
@@ -145,7 +147,7 @@ impl ServiceAccountStore for SqlStore {
             id: id.clone(),
             removed: true,
         };
-        self.commit(tx, audit, Some(change)).await
+        self.commit_with(tx, audit, Some(change), gone).await
     }
 
     async fn list_service_account_tokens(
@@ -161,20 +163,25 @@ impl ServiceAccountStore for SqlStore {
 impl SqlStore {
     /// `SELECT` every column of [`from_row`] `FROM service_accounts a`.
     fn accounts(&self) -> String {
-        let custom_roles = granted_roles(
-            &self.dialect,
-            "service_account_custom_roles",
-            "service_account_id",
-            "a",
-        );
-        format!(
-            "SELECT a.id, a.org_id, a.name, a.description, a.role, a.created_at, \
-             a.created_by, {custom_roles} AS custom_roles FROM service_accounts a"
-        )
+        account_select(&self.dialect)
     }
 }
 
-fn from_row(row: &AnyRow) -> Result<ServiceAccount> {
+/// `SELECT` every column of [`from_row`] `FROM service_accounts a`.
+pub(super) fn account_select(dialect: &Dialect) -> String {
+    let custom_roles = granted_roles(
+        dialect,
+        "service_account_custom_roles",
+        "service_account_id",
+        "a",
+    );
+    format!(
+        "SELECT a.id, a.org_id, a.name, a.description, a.role, a.created_at, \
+         a.created_by, {custom_roles} AS custom_roles FROM service_accounts a"
+    )
+}
+
+pub(super) fn from_row(row: &AnyRow) -> Result<ServiceAccount> {
     let created_by: Option<String> = get(row, "created_by")?;
     Ok(ServiceAccount {
         id: ServiceAccountId::from_trusted(text(row, "id")?),

@@ -165,6 +165,7 @@ impl TokenControlStore for SqlStore {
         audit: &AuditEvent,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        let gone = super::webhooks::subject_of(&mut tx, &self.dialect, audit).await?;
         let deleted = sqlx::query(&format!(
             "DELETE FROM tokens WHERE id = $1 AND {}",
             INACTIVE_BEFORE.replace("$n", "$2")
@@ -176,7 +177,7 @@ impl TokenControlStore for SqlStore {
         if deleted == 0 {
             return Ok(false);
         }
-        self.commit(tx, audit, Some(Change::Token(id.clone())))
+        self.commit_with(tx, audit, Some(Change::Token(id.clone())), gone)
             .await?;
         Ok(true)
     }

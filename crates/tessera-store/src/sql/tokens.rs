@@ -223,11 +223,12 @@ impl TokenStore for SqlStore {
 
     async fn delete_token(&self, id: &TokenId, audit: &AuditEvent) -> Result<()> {
         let mut tx = self.begin().await?;
+        let gone = super::webhooks::subject_of(&mut tx, &self.dialect, audit).await?;
         sqlx::query("DELETE FROM tokens WHERE id = $1")
             .bind(id.as_str())
             .run_found(&mut *tx)
             .await?;
-        self.commit(tx, audit, Some(Change::Token(id.clone())))
+        self.commit_with(tx, audit, Some(Change::Token(id.clone())), gone)
             .await
     }
 
@@ -536,17 +537,57 @@ pub(super) async fn before_owner_removed(
     reason: &str,
 ) -> Result<()> {
     let column = owner_column(owner);
+    let owned = format!("org_id = $1 AND {column} = $2");
+    let tokens = lock_and_read(conn, dialect, &owned, org, Some(owner.id_str())).await?;
+    super::webhooks::enqueue_revoked(conn, audit, &tokens, reason).await
+}
+
+/// Before an org's tokens are deleted (the org's deletion, done elsewhere):
+/// locks them as [`before_owner_removed`] does and writes each one's
+/// `token.revoked` event with reason `org_deleted`, in the same
+/// transaction.
+// Called by an org's deletion (the platform API's), which lands on its own.
+#[allow(dead_code)]
+pub(super) async fn before_org_tokens_removed(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    org: &OrgId,
+    audit: &AuditEvent,
+) -> Result<()> {
+    let tokens = lock_and_read(conn, dialect, "org_id = $1", org, None).await?;
+    super::webhooks::enqueue_revoked(conn, audit, &tokens, "org_deleted").await
+}
+
+/// The tokens `condition` (on `org` as `$1`, `owner` as `$2`) selects,
+/// locked first in id order on PostgreSQL.
+async fn lock_and_read(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    condition: &str,
+    org: &OrgId,
+    owner: Option<&str>,
+) -> Result<Vec<Token>> {
     if dialect.is_shared() {
-        sqlx::query(&format!(
-            "SELECT id FROM tokens WHERE org_id = $1 AND {column} = $2 ORDER BY id{}",
+        let sql = format!(
+            "SELECT id FROM tokens WHERE {condition} ORDER BY id{}",
             dialect.lock_rows_and_references()
-        ))
-        .bind(org.as_str())
-        .bind(owner.id_str())
-        .run(&mut *conn)
-        .await?;
+        );
+        let mut lock = sqlx::query(&sql).bind(org.as_str());
+        if let Some(owner) = owner {
+            lock = lock.bind(owner);
+        }
+        lock.run(&mut *conn).await?;
     }
-    super::webhooks::enqueue_owner_tokens(conn, audit, column, owner, reason).await
+    let sql = format!(
+        "{} WHERE t.{} ORDER BY t.id",
+        token_select(dialect),
+        condition.replace(" AND ", " AND t.")
+    );
+    let mut query = sqlx::query(&sql).bind(org.as_str());
+    if let Some(owner) = owner {
+        query = query.bind(owner);
+    }
+    all(query, &mut *conn, from_row).await
 }
 
 fn owner_column(owner: &TokenOwner) -> &'static str {

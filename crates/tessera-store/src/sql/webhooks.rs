@@ -18,12 +18,15 @@ use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
+use serde_json::Value;
+use tessera_api::{MemberResponse, ServiceAccountResponse, TokenResponse};
 use tessera_core::ids::new_ksuid;
-use tessera_core::model::{AuditEvent, TokenOwner};
+use tessera_core::model::{AuditEvent, Token};
 use tessera_core::resource::Resource;
-use tessera_core::webhook::{event_for, Webhook};
+use tessera_core::webhook::{event_for, target_ids, with_subject, Webhook};
 use tessera_core::{OrgId, WebhookId};
 
+use super::dialect::Dialect;
 use super::rows::{corrupt, get, json, opt_time, text, time, to_json};
 use super::{all, db, insert_error, optional, secs, Run, SqlStore};
 use crate::{
@@ -34,51 +37,118 @@ use crate::{
 const WEBHOOK_COLUMNS: &str = "id, org_id, url, events, description, secret, created_at";
 
 /// Writes the webhook event `audit` reports, if any endpoint wants it.
-pub(super) async fn enqueue(conn: &mut AnyConnection, audit: &AuditEvent) -> Result<()> {
-    let Some((ty, data)) = event_for(audit) else {
+/// Its `data` holds the subject's metadata as the API shows it: `known`
+/// when the caller read it before deleting it, else read here, inside the
+/// transaction, as the change left it.
+pub(super) async fn enqueue(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    audit: &AuditEvent,
+    known: Option<Value>,
+) -> Result<()> {
+    let Some((ty, part)) = event_for(audit) else {
         return Ok(());
     };
     let wanting = subscribed(conn, &audit.org_id, ty).await?;
+    if wanting.is_empty() {
+        return Ok(());
+    }
+    let subject = match known {
+        Some(subject) => Some(subject),
+        None => subject_of(conn, dialect, audit).await?,
+    };
+    let data = with_subject(part, subject);
     write(conn, &wanting, ty, audit.at, &data.to_string()).await
 }
 
-/// Writes `token.revoked` (with `reason`) for each token of an owner whose
-/// deletion, about to happen in this transaction, takes its tokens along:
-/// `owner_column` (`member_id` or `service_account_id`) is `owner`, whose
-/// resource name is `owner_resource`. Call before the deletion.
-pub(super) async fn enqueue_owner_tokens(
+/// The metadata, as the API shows it, of what `audit` is about (its
+/// target's token, else service account, else member), if it exists.
+pub(super) async fn subject_of(
+    conn: &mut AnyConnection,
+    dialect: &Dialect,
+    audit: &AuditEvent,
+) -> Result<Option<Value>> {
+    let ids = target_ids(&audit.target);
+    let id_of = |key: &str| ids.iter().find(|(k, _)| *k == key).map(|(_, id)| *id);
+    let org = audit.org_id.as_str();
+    let shown = if let Some(id) = id_of("token_id") {
+        let sql = format!(
+            "{} WHERE t.org_id = $1 AND t.id = $2",
+            super::tokens::token_select(dialect)
+        );
+        let query = sqlx::query(&sql).bind(org).bind(id);
+        optional(query, &mut *conn, super::tokens::from_row)
+            .await?
+            .map(|t| to_value(TokenResponse::from(&t)))
+    } else if let Some(id) = id_of("service_account_id") {
+        let sql = format!(
+            "{} WHERE a.org_id = $1 AND a.id = $2",
+            super::service_accounts::account_select(dialect)
+        );
+        let query = sqlx::query(&sql).bind(org).bind(id);
+        optional(query, &mut *conn, super::service_accounts::from_row)
+            .await?
+            .map(|a| to_value(ServiceAccountResponse::from(&a)))
+    } else if let Some(id) = id_of("member_id") {
+        let sql = format!(
+            "{} WHERE m.org_id = $1 AND m.id = $2",
+            super::members::member_select(dialect)
+        );
+        let query = sqlx::query(&sql).bind(org).bind(id);
+        optional(query, &mut *conn, super::members::from_row)
+            .await?
+            .map(|m| to_value(MemberResponse::from(&m)))
+    } else {
+        None
+    };
+    Ok(shown)
+}
+
+/// A wire type as JSON; these serialise infallibly (no maps with
+/// non-string keys), `Null` otherwise.
+fn to_value(shown: impl serde::Serialize) -> Value {
+    serde_json::to_value(shown).unwrap_or(Value::Null)
+}
+
+/// Writes `token.revoked` (with `reason`) for each of `tokens`, which a
+/// deletion about to happen in this transaction takes along (an owner's
+/// removal, an org's deletion). Call before the deletion.
+pub(super) async fn enqueue_revoked(
     conn: &mut AnyConnection,
     audit: &AuditEvent,
-    owner_column: &str,
-    owner: &TokenOwner,
+    tokens: &[Token],
     reason: &str,
 ) -> Result<()> {
-    let owner_resource = owner.resource();
     let wanting = subscribed(conn, &audit.org_id, "token.revoked").await?;
     if wanting.is_empty() {
         return Ok(());
     }
-    let tokens: Vec<(String, String, String)> = sqlx::query_as(&format!(
-        "SELECT id, name, snippet FROM tokens WHERE org_id = $1 AND {owner_column} = $2 \
-         ORDER BY id"
-    ))
-    .bind(audit.org_id.as_str())
-    .bind(owner.id_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    for (id, name, snippet) in tokens {
+    for token in tokens {
         let revoked = AuditEvent {
             action: "token:delete".to_owned(),
-            target: format!("{owner_resource}:token/{id}"),
-            details: serde_json::json!({ "name": name, "snippet": snippet, "reason": reason }),
+            target: format!("{}:token/{}", token.owner.resource(), token.id),
+            details: serde_json::json!({ "reason": reason }),
             ..audit.clone()
         };
-        if let Some((ty, data)) = event_for(&revoked) {
+        if let Some((ty, part)) = event_for(&revoked) {
+            let data = with_subject(part, Some(to_value(TokenResponse::from(token))));
             write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
         }
     }
     Ok(())
+}
+
+/// Writes an event no audited change reports (`token.expiring`,
+/// `token.expired`), with its `data`, if any endpoint wants it.
+pub(super) async fn enqueue_notice(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    ty: &str,
+    at: OffsetDateTime,
+    data: &Value,
+) -> Result<()> {
+    let wanting = subscribed(conn, org, ty).await?;
+    write(conn, &wanting, ty, at, &data.to_string()).await
 }
 
 /// The org's endpoints subscribed to `ty`.

@@ -16,6 +16,7 @@ pub async fn org_is_created_with_its_owner(store: &dyn Store) {
         max_lifetime_days: Some(30),
         inactive_days: Some(90),
         inactive_action: tessera_core::InactiveAction::Revoke,
+        expiry_warning_days: tessera_core::ExpiryWarnings::new(&[30, 2]).unwrap(),
     };
     owner.password_hash = Some("$argon2id$v=19$stub".into());
     let event = fx.event(&org.id, "org:create", "org/acme");

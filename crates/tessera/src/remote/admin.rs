@@ -147,8 +147,30 @@ pub struct OrgUpdateArgs {
     /// What the inactivity rule does: disable (default) or revoke.
     #[arg(long, value_name = "disable|revoke", value_parser = parse_inactive_action)]
     pub inactive_action: Option<tessera_api::InactiveAction>,
+    /// Days before expiry at which owners are warned, comma-separated
+    /// (e.g. `14,7,1`; each 1-365, at most 10); `none` turns warnings off.
+    #[arg(long, value_name = "DAYS,…", value_parser = parse_warning_days)]
+    pub expiry_warning_days: Option<WarningDays>,
     #[command(flatten)]
     pub conn: Connection,
+}
+
+/// `--expiry-warning-days`: a list of days, or `none` for `[]`.
+#[derive(Debug, Clone)]
+pub struct WarningDays(Vec<u32>);
+
+fn parse_warning_days(text: &str) -> Result<WarningDays, String> {
+    if text.trim() == "none" {
+        return Ok(WarningDays(Vec::new()));
+    }
+    text.split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{d:?}: give whole days separated by commas, or none"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(WarningDays)
 }
 
 fn parse_inactive_action(text: &str) -> Result<tessera_api::InactiveAction, String> {
@@ -313,17 +335,20 @@ fn org_update_request(args: &OrgUpdateArgs) -> Result<UpdateOrgRequest, CliError
     let token_policy = (args.require_expiration.is_some()
         || max_lifetime_days.is_some()
         || inactive_days.is_some()
-        || args.inactive_action.is_some())
+        || args.inactive_action.is_some()
+        || args.expiry_warning_days.is_some())
     .then_some(TokenPolicyPatch {
         require_expiration: args.require_expiration,
         max_lifetime_days,
         inactive_days,
         inactive_action: args.inactive_action,
+        expiry_warning_days: args.expiry_warning_days.as_ref().map(|d| d.0.clone()),
     });
     if args.name.is_none() && token_policy.is_none() {
         return Err(CliError::Input(
             "nothing to update: give --name, --require-expiration, --max-lifetime-days, \
-             --no-max-lifetime, --inactive-days, --no-inactive-days or --inactive-action"
+             --no-max-lifetime, --inactive-days, --no-inactive-days, --inactive-action \
+             or --expiry-warning-days"
                 .into(),
         ));
     }
@@ -436,6 +461,14 @@ fn project_table(projects: &ProjectList) -> String {
     table.render()
 }
 
+fn warning_days(days: &[u32]) -> String {
+    if days.is_empty() {
+        return "none".into();
+    }
+    let days: Vec<String> = days.iter().map(u32::to_string).collect();
+    format!("{} days before expiry", days.join(", "))
+}
+
 fn org_details(org: &OrgResponse) -> String {
     let policy = &org.token_policy;
     output::pairs(&[
@@ -456,6 +489,10 @@ fn org_details(org: &OrgResponse) -> String {
                 || "kept".into(),
                 |d| format!("{} after {d} days unused", policy.inactive_action.as_str()),
             ),
+        ),
+        (
+            "expiry warnings",
+            warning_days(&policy.expiry_warning_days.days()),
         ),
         ("created", output::time(org.created_at)),
     ])

@@ -96,6 +96,37 @@ async fn assert_token_works(http: &reqwest::Client, base: &str, token: &str) {
 
 /// The tables of the SQLite file at `path` (not SQLite's or sqlx's own)
 /// and their row counts.
+/// A token inside an expiry window (for `token_expiry_notices`) and one
+/// revoked as leaked (an email in `email_outbox`).
+async fn notices(http: &reqwest::Client, base: &str, owner: &str) {
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    for body in [
+        json!({ "name": "expiring soon", "expires_at": soon }),
+        json!({ "name": "to be leaked" }),
+    ] {
+        let reply = http
+            .post(format!("{base}/api/v1/tokens"))
+            .bearer_auth(owner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201);
+        let created: Value = reply.json().await.unwrap();
+        if body["name"] == "to be leaked" {
+            let leaked = http
+                .post(format!("{base}/api/v1/leaks"))
+                .json(&json!({ "tokens": [created["token"]] }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(leaked.status(), 200);
+        }
+    }
+}
+
 async fn sqlite_counts(path: &Path) -> Vec<(String, i64)> {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
@@ -314,9 +345,12 @@ async fn migrate_to_postgres_copies_every_table_and_tokens_keep_working() {
     let file = dir.path().join("live.db");
     let sqlite = format!("sqlite://{}", file.display());
     let owner = init(dir.path(), &sqlite, EMAIL, PASSWORD);
+    // Email on (to a port nobody answers: the emails stay in the outbox).
     let flush = [
         ("TESSERA_LAST_USED_FLUSH_SECONDS", "1"),
         ("TESSERA_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("TESSERA_SMTP_URL", "smtp://127.0.0.1:1"),
+        ("TESSERA_SMTP_FROM", "tessera@acme.test"),
     ];
     let mut server = ServeProcess::start(dir.path(), &sqlite, "sqlite", &flush).await;
     let http = reqwest::Client::new();
@@ -345,6 +379,20 @@ async fn migrate_to_postgres_copies_every_table_and_tokens_keep_working() {
     let link = format!("{platform}/login-links");
     let (status, reply) = api(&http, reqwest::Method::POST, link, &key, Some(json!({}))).await;
     assert_eq!(status, 201, "{reply}");
+    notices(&http, &server.base, &owner).await;
+    // A node checks expiry as it starts: restart it to record the notice.
+    server.terminate();
+    let mut server = ServeProcess::start(dir.path(), &sqlite, "sqlite-again", &flush).await;
+    for _ in 0..100 {
+        let counts = sqlite_counts(&file).await;
+        if counts
+            .iter()
+            .any(|(t, n)| t == "token_expiry_notices" && *n > 0)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Last use reaches the database within a flush.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let token_path = format!("/api/v1/tokens/{used_id}");

@@ -31,22 +31,27 @@ enum Answer {
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: HashMap<String, String>,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) headers: HashMap<String, String>,
+    pub(crate) body: String,
 }
 
 /// A webhook receiver: answers as scripted (then `200`), records all.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     script: Arc<Mutex<VecDeque<Answer>>>,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    pub(crate) async fn start() -> Receiver {
+        Self::start_on(0).await
+    }
+
+    /// A receiver on `port` (0: any free one).
+    pub(crate) async fn start_on(port: u16) -> Receiver {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let receiver = Receiver {
             url,
@@ -70,16 +75,21 @@ impl Receiver {
         self.script.lock().unwrap().extend(answers.iter().copied());
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
     /// Waits up to 10 s until `n` requests came.
-    async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
+        self.wait_for_within(n, Duration::from_secs(10)).await
+    }
+
+    /// Waits up to `limit` until `n` requests came.
+    pub(crate) async fn wait_for_within(&self, n: usize, limit: Duration) -> Vec<Received> {
         let start = Instant::now();
         loop {
             let got = self.received();
-            if got.len() >= n || start.elapsed() > Duration::from_secs(10) {
+            if got.len() >= n || start.elapsed() > limit {
                 return got;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -162,7 +172,7 @@ async fn server() -> TestServer {
 }
 
 /// Makes an endpoint for `events`: (its id, its `whsec_` secret).
-async fn endpoint(s: &TestServer, url: &str, events: Value) -> (String, String) {
+pub(crate) async fn endpoint(s: &TestServer, url: &str, events: Value) -> (String, String) {
     let reply = s
         .owner_post("/api/v1/webhooks", json!({ "url": url, "events": events }))
         .await
@@ -186,7 +196,7 @@ fn signature_holds(secret: &str, got: &Received) -> bool {
 }
 
 /// One delivery pass of this node, as the worker makes every second.
-async fn pass(s: &TestServer) -> usize {
+pub(crate) async fn pass(s: &TestServer) -> usize {
     tessera_server::service::webhooks::deliver_due(s.state())
         .await
         .expect("delivery pass")
@@ -675,7 +685,9 @@ async fn two_nodes_deliver_each_event_once() {
     assert_eq!(got_after.len(), N);
 }
 
-async fn start_node_allowing_private(url: &str) -> (String, tessera_server::RunningServer) {
+pub(crate) async fn start_node_allowing_private(
+    url: &str,
+) -> (String, tessera_server::RunningServer) {
     let mut config = tessera_server::Config::with_database_url(url);
     config.webhooks.allow_private = true;
     let state = tessera_server::open(config).await.expect("open store");

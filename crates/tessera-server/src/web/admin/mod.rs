@@ -1,6 +1,6 @@
 //! The admin pages: members and service accounts (and their tokens,
 //! metadata only), custom roles, projects, the org's token policy, webhooks
-//! (read-only) and the audit log.
+//! (endpoints, their deliveries, pings and retries) and the audit log.
 //!
 //! Like the token pages, each one calls the same operation in
 //! [`crate::service`] as the `/api/v1` handler for what it shows or
@@ -94,7 +94,23 @@ pub fn router() -> Router<AppState> {
         .route("/admin/sso", get(sso::show).post(sso::update))
         .route("/admin/audit", get(org::audit))
         .route("/admin/tokens", get(inventory::tokens))
-        .route("/admin/webhooks", get(webhooks::webhooks))
+        .route(
+            "/admin/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/admin/webhooks/{id}",
+            get(webhooks::show).post(webhooks::update),
+        )
+        .route("/admin/webhooks/{id}/ping", post(webhooks::ping))
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery}/retry",
+            post(webhooks::retry),
+        )
+        .route(
+            "/admin/webhooks/{id}/delete",
+            get(webhooks::confirm_delete).post(webhooks::delete),
+        )
 }
 
 /// Messages a redirect may ask for by name.

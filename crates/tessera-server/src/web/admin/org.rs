@@ -28,6 +28,8 @@ struct PolicyPage {
     /// The inactivity rule: days (empty: off) and whether it revokes.
     inactive_days: String,
     revoke: bool,
+    /// Expiry warning thresholds, comma-separated (empty: none).
+    warning_days: String,
     notice: Option<&'static str>,
     problems: Problems,
 }
@@ -51,6 +53,7 @@ pub(super) async fn policy(user: WebUser, RawQuery(raw): RawQuery) -> PageResult
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
             revoke: current.inactive_action == InactiveAction::Revoke,
+            warning_days: joined_days(&current.expiry_warning_days.days()),
             notice: notice(&query_of(raw)),
             problems: Problems::default(),
         },
@@ -72,6 +75,7 @@ pub(super) async fn update_policy(
                 max_days: form.get("max_lifetime_days").to_owned(),
                 inactive_days: form.get("inactive_days").to_owned(),
                 revoke: form.get("inactive_action") == "revoke",
+                warning_days: form.get("expiry_warning_days").to_owned(),
                 notice: None,
                 problems,
             },
@@ -94,6 +98,10 @@ pub(super) async fn update_policy(
         Ok(inactive) => inactive,
         Err(problems) => return show(problems),
     };
+    let warnings = match warning_days(form.get("expiry_warning_days")) {
+        Ok(warnings) => warnings,
+        Err(problems) => return show(problems),
+    };
     let request = UpdateOrgRequest {
         name: None,
         token_policy: Some(TokenPolicyPatch {
@@ -105,6 +113,7 @@ pub(super) async fn update_policy(
             } else {
                 InactiveAction::Disable
             }),
+            expiry_warning_days: Some(warnings),
         }),
         sso: None,
     };
@@ -112,10 +121,34 @@ pub(super) async fn update_policy(
         Ok(_) => Redirect::to("/admin/policy?done=saved").into_response(),
         Err(e) => show(Problems::from_api(
             e,
-            &["max_lifetime_days", "inactive_days"],
+            &["max_lifetime_days", "inactive_days", "expiry_warning_days"],
         )),
     }
 }
+/// `14, 7, 1`.
+fn joined_days(days: &[u32]) -> String {
+    days.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The warning field: days separated by commas (or spaces); empty: none.
+fn warning_days(text: &str) -> Result<Vec<u32>, Problems> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            d.parse::<u32>().map_err(|_| {
+                Problems::field(
+                    "expiry_warning_days",
+                    "Enter whole numbers of days separated by commas, or leave it empty for no \
+                     warnings.",
+                )
+            })
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------- audit
 
 struct AuditRow {
