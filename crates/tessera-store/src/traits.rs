@@ -252,6 +252,10 @@ pub trait WebhookStore: Send + Sync {
     ) -> Result<Option<ClaimedDelivery>>;
     /// Records an attempt at a claimed delivery and releases it.
     async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery>;
+    /// Records the attempts of one delivery pass and releases their
+    /// deliveries, in one transaction: one write instead of one per
+    /// delivery, which on SQLite would each wait for the API's writes.
+    async fn record_attempts(&self, attempts: &[(String, AttemptOutcome)]) -> Result<()>;
     /// The pending deliveries across orgs.
     async fn delivery_queue(&self) -> Result<DeliveryQueue>;
     /// Deletes finished (succeeded or failed) deliveries made before

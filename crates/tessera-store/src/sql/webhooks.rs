@@ -417,28 +417,7 @@ impl WebhookStore for SqlStore {
     }
 
     async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery> {
-        let status = match (outcome.succeeded, outcome.next_attempt_at) {
-            (true, _) => DeliveryStatus::Succeeded,
-            (false, Some(_)) => DeliveryStatus::Pending,
-            (false, None) => DeliveryStatus::Failed,
-        };
-        let next = if outcome.succeeded {
-            None
-        } else {
-            outcome.next_attempt_at.map(secs)
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
-             last_response_code = $2, last_error = $3, next_attempt_at = $4, \
-             locked_until = NULL WHERE id = $5",
-        )
-        .bind(status.as_str())
-        .bind(outcome.response_code.map(i64::from))
-        .bind(outcome.error.as_deref())
-        .bind(next)
-        .bind(id)
-        .run_found(&self.pool)
-        .await?;
+        record(id, outcome).run_found(&self.pool).await?;
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
              JOIN webhook_events e ON e.id = d.event_id WHERE d.id = $1"
@@ -446,6 +425,19 @@ impl WebhookStore for SqlStore {
         optional(sqlx::query(&sql).bind(id), &self.pool, delivery_from_row)
             .await?
             .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn record_attempts(&self, attempts: &[(String, AttemptOutcome)]) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for (id, outcome) in attempts {
+            // A delivery deleted meanwhile (its endpoint was) has nothing
+            // left to record: not an error for the others.
+            record(id, outcome).run(&mut *tx).await?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64> {
@@ -535,4 +527,31 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedDelivery> {
         event_at: time(row, "at")?,
         data: text(row, "data")?,
     })
+}
+
+/// The update that records one attempt at a delivery and releases it.
+fn record<'q>(
+    id: &'q str,
+    outcome: &'q AttemptOutcome,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let status = match (outcome.succeeded, outcome.next_attempt_at) {
+        (true, _) => DeliveryStatus::Succeeded,
+        (false, Some(_)) => DeliveryStatus::Pending,
+        (false, None) => DeliveryStatus::Failed,
+    };
+    let next = if outcome.succeeded {
+        None
+    } else {
+        outcome.next_attempt_at.map(secs)
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
+         last_response_code = $2, last_error = $3, next_attempt_at = $4, \
+         locked_until = NULL WHERE id = $5",
+    )
+    .bind(status.as_str())
+    .bind(outcome.response_code.map(i64::from))
+    .bind(outcome.error.as_deref())
+    .bind(next)
+    .bind(id)
 }

@@ -139,6 +139,34 @@ pub async fn changes_write_deliveries_for_subscribed_endpoints(store: &dyn Store
         .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].id, member_added[0].id);
+    // A pass's attempts are recorded in one write; a delivery gone
+    // meanwhile (its endpoint deleted) does not fail the others.
+    let refused = AttemptOutcome {
+        succeeded: false,
+        response_code: Some(503),
+        error: Some("answered 503".into()),
+        next_attempt_at: Some(much_later + hours(1)),
+    };
+    store
+        .record_attempts(&[
+            (due[0].id.clone(), refused.clone()),
+            ("no-such-delivery".into(), ok.clone()),
+        ])
+        .await
+        .unwrap();
+    let recorded = store
+        .list_deliveries(&acme.id, &everything.id, 10)
+        .await
+        .unwrap();
+    let recorded = recorded.iter().find(|d| d.id == due[0].id).unwrap();
+    assert_eq!(
+        (
+            recorded.status,
+            recorded.attempts,
+            recorded.last_response_code
+        ),
+        (DeliveryStatus::Pending, 1, Some(503))
+    );
 
     // A hand-made retry claims one delivery whatever its status.
     let ping = store.ping_webhook(&tokens_only, much_later).await.unwrap();
