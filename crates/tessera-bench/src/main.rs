@@ -8,7 +8,8 @@
 //!   writer-scoped tokens in bulk INSERTs (or one `Store::create_token`
 //!   each with `--via-store`), reads a sample back through the `Store`
 //!   trait to check the rows, and writes the token strings to a file, one
-//!   a line, for `wrk`'s Lua scripts.
+//!   a line, for `wrk`'s Lua scripts. `--controls ip|rate|quota|all` gives
+//!   every token an address list, a rate limit and/or a quota (issue 18).
 //! - `warm`: verifies every token of a file once over keep-alive
 //!   connections (loads the cache; times the cache-miss path).
 //! - `last-used`: times one last-used flush of N tokens on its own.

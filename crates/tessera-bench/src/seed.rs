@@ -3,6 +3,8 @@
 //! `--service-account-out`, also a service account and one token of it
 //! (with the same scope), made through the store as the API makes them, so
 //! that `/verify` can be measured for both kinds of token in one run.
+//! With `--controls`, every member token gets the same controls (the
+//! service account's token gets none).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use std::time::Instant;
 
 use clap::Args;
 use serde_json::json;
+use tessera_core::controls::{Cidr, Quota, RateLimit, TokenControls, MAX_QUOTA, MAX_RATE_REQUESTS};
 use tessera_core::model::{Actor, AuditEvent, Member, Org, ServiceAccount, Token, TokenOwner};
 use tessera_core::resource::Resource;
 use tessera_core::{resource, BuiltinRole, OrgKey, ServiceAccountId, TokenFormat, TokenScope};
@@ -49,6 +52,51 @@ pub struct SeedArgs {
     /// that token's string to this file.
     #[arg(long, value_name = "FILE")]
     service_account_out: Option<PathBuf>,
+    /// Give every seeded token controls (issue 18), none of which a
+    /// benchmark reaches: `ip` (an address list holding 127.0.0.0/8),
+    /// `rate` (10^9 requests a minute), `quota` (10^12 uses) or `all`.
+    #[arg(long, value_enum)]
+    controls: Option<Controls>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Controls {
+    Ip,
+    Rate,
+    Quota,
+    All,
+}
+
+impl Controls {
+    /// The controls given to every token, validated as the API would.
+    fn controls(self) -> Result<Box<TokenControls>, String> {
+        let (ip, rate, quota) = match self {
+            Self::Ip => (true, false, false),
+            Self::Rate => (false, true, false),
+            Self::Quota => (false, false, true),
+            Self::All => (true, true, true),
+        };
+        let allowed_ips = if ip {
+            ["10.0.0.0/8", "127.0.0.0/8"]
+                .into_iter()
+                .map(str::parse::<Cidr>)
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let controls = TokenControls {
+            allowed_ips,
+            rate_limit: rate.then_some(RateLimit {
+                requests: MAX_RATE_REQUESTS,
+                per_seconds: 60,
+            }),
+            quota: quota.then_some(Quota {
+                remaining: MAX_QUOTA,
+                refill: None,
+            }),
+        };
+        Ok(Box::new(controls.validate().map_err(|e| e.to_string())?))
+    }
 }
 
 /// Audit ids: 16 hex digits of the seed's start (µs), then a sequence
@@ -65,7 +113,7 @@ impl AuditIds {
     }
 }
 
-/// Rows per multi-row INSERT (9 bound columns each: well under SQLite's
+/// Rows per multi-row INSERT (11 bound columns each: well under SQLite's
 /// 32,766 parameters).
 const ROWS_PER_INSERT: usize = 500;
 /// Rows per transaction.
@@ -82,6 +130,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
         ),
     };
     let format = TokenFormat::new(&args.token_prefix).map_err(|e| e.to_string())?;
+    let controls = args.controls.map(Controls::controls).transpose()?;
     let sqlite = SqlStore::connect(&args.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
@@ -104,6 +153,10 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
         let batch = (args.count - done).min(ROWS_PER_TX);
         let mut minted: Vec<(String, Token)> = (0..batch)
             .map(|_| mint(&format, &owner, &scope, now))
+            .map(|(string, token)| {
+                let controls = controls.clone();
+                (string, Token { controls, ..token })
+            })
             .collect();
         // In key order, the B-tree grows at its end instead of splitting
         // pages all over: several times faster past 100k rows.
@@ -153,6 +206,7 @@ pub async fn seed(args: SeedArgs) -> Result<(), String> {
             || stored.scope != token.scope
             || stored.owner != token.owner
             || stored.org_id != token.org_id
+            || stored.controls != token.controls
         {
             return Err(format!("token {} reads back differently", token.id));
         }
@@ -195,18 +249,21 @@ fn token_event(
 
 /// Inserts built-in-role or unscoped tokens in one transaction, many rows per
 /// statement: what `create_token` writes for such a token (without its
-/// audit line), a hundred times faster than one transaction each.
+/// audit line), a hundred times faster than one transaction each. Controls
+/// are written as the store writes them: the JSON in `controls`, a quota's
+/// count in `quota_remaining` (no refill, so no `quota_period`).
 async fn insert_tokens(pool: &sqlx::AnyPool, tokens: &[(String, Token)]) -> Result<(), String> {
     let db = |e: sqlx::Error| format!("bulk insert: {e}");
     let mut tx = pool.begin().await.map_err(db)?;
     for chunk in tokens.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
             "INSERT INTO tokens (id, org_id, member_id, name, snippet, secret_hash, \
-             scope_kind, scope_role, projects, created_at) VALUES ",
+             scope_kind, scope_role, projects, created_at, controls, quota_remaining) \
+             VALUES ",
         );
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "" } else { ", " });
-            sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)");
+            sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?)");
         }
         let mut query = sqlx::query(&sql);
         for (_, t) in chunk {
@@ -215,6 +272,14 @@ async fn insert_tokens(pool: &sqlx::AnyPool, tokens: &[(String, Token)]) -> Resu
                 TokenScope::Role(role) => ("role", Some(role.as_str())),
                 _ => return Err("bulk insert: only built-in roles or inherit".into()),
             };
+            let controls = t
+                .controls
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| format!("bulk insert: controls: {e}"))?;
+            let quota = t.controls.as_ref().and_then(|c| c.quota);
             query = query
                 .bind(t.id.as_str())
                 .bind(t.org_id.as_str())
@@ -224,7 +289,9 @@ async fn insert_tokens(pool: &sqlx::AnyPool, tokens: &[(String, Token)]) -> Resu
                 .bind(&t.secret_hash.0[..])
                 .bind(kind)
                 .bind(role)
-                .bind(t.created_at.unix_timestamp());
+                .bind(t.created_at.unix_timestamp())
+                .bind(controls)
+                .bind(quota.map(|q| q.remaining));
         }
         query.execute(&mut *tx).await.map_err(db)?;
     }
