@@ -7,15 +7,12 @@
 //! `null` removes one. Sending a quota sets its count anew.
 
 use tessera_api::{
-    Quota, QuotaRefill, RateLimit, RecentIp, RefillInterval, TokenUsage, UpdateTokenRequest,
-    UsageDay,
+    Quota, RateLimit, RecentIp, RefillInterval, TokenUsage, UpdateTokenRequest, UsageDay,
 };
 use tessera_core::controls::{self as core, Cidr, TokenControls};
-use tessera_core::model::Token;
 use time::{Date, OffsetDateTime};
 
 use super::{Call, ServiceError, ServiceResult};
-use crate::state::AppState;
 
 /// Most days `GET /tokens/{id}/usage` covers.
 pub const MAX_USAGE_DAYS: u32 = 90;

@@ -212,7 +212,8 @@ impl PlatformStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         members::insert(&mut tx, member).await?;
-        self.commit_platform(tx, audit, Some(org_event), &[], None).await
+        self.commit_platform(tx, audit, Some(org_event), &[], None)
+            .await
     }
 
     async fn platform_update_member(

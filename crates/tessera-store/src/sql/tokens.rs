@@ -542,22 +542,6 @@ pub(super) async fn before_owner_removed(
     super::webhooks::enqueue_revoked(conn, audit, &tokens, reason).await
 }
 
-/// Before an org's tokens are deleted (the org's deletion, done elsewhere):
-/// locks them as [`before_owner_removed`] does and writes each one's
-/// `token.revoked` event with reason `org_deleted`, in the same
-/// transaction.
-// Called by an org's deletion (the platform API's), which lands on its own.
-#[allow(dead_code)]
-pub(super) async fn before_org_tokens_removed(
-    conn: &mut AnyConnection,
-    dialect: &Dialect,
-    org: &OrgId,
-    audit: &AuditEvent,
-) -> Result<()> {
-    let tokens = lock_and_read(conn, dialect, "org_id = $1", org, None).await?;
-    super::webhooks::enqueue_revoked(conn, audit, &tokens, "org_deleted").await
-}
-
 /// The tokens `condition` (on `org` as `$1`, `owner` as `$2`) selects,
 /// locked first in id order on PostgreSQL.
 async fn lock_and_read(
