@@ -24,6 +24,10 @@ pub struct LastUsedTracker {
     /// Keyed by tokens that verified, so only real ids go in: a fast
     /// seeded hash is safe here (see `cache::Map`).
     pending: papaya::HashMap<TokenId, Use, foldhash::fast::RandomState>,
+    /// Uses a flush has taken and not yet written: still shown by
+    /// [`Self::pending`], so a read during the write does not fall back
+    /// to the older stored value.
+    in_flight: papaya::HashMap<TokenId, Use, foldhash::fast::RandomState>,
 }
 
 impl LastUsedTracker {
@@ -52,7 +56,10 @@ impl LastUsedTracker {
 
     /// The not-yet-flushed use of `token`, if any.
     pub fn pending(&self, token: &TokenId) -> Option<LastUsed> {
-        let used = *self.pending.pin().get(token)?;
+        let used = match self.pending.pin().get(token) {
+            Some(used) => *used,
+            None => *self.in_flight.pin().get(token)?,
+        };
         Some(last_used(token.clone(), used))
     }
 
@@ -65,10 +72,12 @@ impl LastUsedTracker {
     pub async fn flush(&self, store: &dyn Store) -> Result<usize, tessera_store::StoreError> {
         let batch: Vec<LastUsed> = {
             let pending = self.pending.pin();
+            let in_flight = self.in_flight.pin();
             let keys: Vec<TokenId> = pending.keys().cloned().collect();
             keys.into_iter()
                 .filter_map(|k| {
                     let used = *pending.remove(&k)?;
+                    in_flight.insert(k.clone(), used);
                     Some(last_used(k, used))
                 })
                 .collect()
@@ -77,7 +86,14 @@ impl LastUsedTracker {
             return Ok(0);
         }
         let count = batch.len();
-        if let Err(err) = store.record_last_used(&batch).await {
+        let written = store.record_last_used(&batch).await;
+        {
+            let in_flight = self.in_flight.pin();
+            for used in &batch {
+                in_flight.remove(&used.token);
+            }
+        }
+        if let Err(err) = written {
             for used in batch {
                 let ip = used.ip.and_then(|ip| ip.parse().ok());
                 self.record(&used.token, used.at, ip);

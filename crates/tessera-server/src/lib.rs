@@ -290,16 +290,22 @@ pub fn start(
         let every = Duration::from_secs(flush_state.config.tokens.last_used_flush_seconds);
         let mut ticker = tokio::time::interval(every);
         let mut purge = tokio::time::interval(SESSION_PURGE_INTERVAL);
-        let mut inactivity = tokio::time::interval(INACTIVITY_SWEEP_INTERVAL);
+        // Expiry is checked as the node starts (a restart catches up at
+        // once); the inactivity rule a minute after, so the rule never acts
+        // on a node still starting (and tests that move the server's clock
+        // apply it themselves, without a sweep of the start racing them).
+        let mut expiry = tokio::time::interval(INACTIVITY_SWEEP_INTERVAL);
+        let mut inactivity = tokio::time::interval_at(
+            tokio::time::Instant::now() + INACTIVITY_SWEEP_INTERVAL,
+            INACTIVITY_SWEEP_INTERVAL,
+        );
         ticker.tick().await;
         loop {
             tokio::select! {
                 _ = ticker.tick() => flush_last_used(&flush_state).await,
                 _ = purge.tick() => purge_expired(&flush_state).await,
-                _ = inactivity.tick() => {
-                    sweep_inactive(&flush_state).await;
-                    scan_expiry(&flush_state).await;
-                }
+                _ = expiry.tick() => scan_expiry(&flush_state).await,
+                _ = inactivity.tick() => sweep_inactive(&flush_state).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stopped.changed() => break,
             }
