@@ -82,6 +82,25 @@ pub fn normalize_domain(domain: &str) -> Result<String, Error> {
     Ok(lower)
 }
 
+/// Who the OpenID provider says signed in, after every check of its ID
+/// token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub sub: String,
+    /// Lowercased.
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
+impl Identity {
+    /// The email, only when the provider verified it.
+    pub fn verified_email(&self) -> Option<String> {
+        let email = self.email.as_deref().filter(|_| self.email_verified)?;
+        crate::lifecycle::normalize_email(email).ok()
+    }
+}
+
 /// The domain of a (lowercased) email address.
 pub fn email_domain(email: &str) -> Option<&str> {
     email

@@ -116,7 +116,7 @@ pub async fn delete_project(call: Call, Path(key): Path<String>) -> ApiResult<St
 /// The org and its token policy.
 #[utoipa::path(get, path = "/api/v1/org", tag = "org", responses((status = 200, body = OrgResponse)))]
 pub async fn get_org(call: Call) -> ApiResult<Json<OrgResponse>> {
-    Ok(Json(crate::service::sso::show_org(&call).await?))
+    Ok(Json(org::show_org(&call).await?))
 }
 
 /// Change the org's name or token policy. New rules apply to tokens

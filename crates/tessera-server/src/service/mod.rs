@@ -24,6 +24,7 @@ pub mod inventory;
 pub mod member_password;
 pub mod members;
 pub mod org;
+pub mod org_sso;
 pub mod projects;
 pub mod roles;
 pub mod service_accounts;

@@ -26,6 +26,15 @@ pub fn show(caller: &Caller) -> ServiceResult<OrgResponse> {
     Ok(org_response(&caller.org))
 }
 
+/// The caller's org as `GET /org` shows it, with its SSO settings.
+pub async fn show_org(call: &Call) -> ServiceResult<OrgResponse> {
+    let mut response = show(&call.caller)?;
+    response.sso = Some(super::org_sso::settings_response(
+        &super::org_sso::settings(&call.state, &call.caller.org.id).await?,
+    ));
+    Ok(response)
+}
+
 /// May the caller change the org (its token policy)? For front ends that
 /// offer only forms that can succeed.
 pub fn may_update(caller: &Caller) -> bool {
@@ -38,7 +47,7 @@ pub async fn update(call: &Call, mut request: UpdateOrgRequest) -> ServiceResult
     let (state, caller, now) = call.parts();
     caller.require("org:update", &resource::org(&caller.org.key))?;
     let sso = match request.sso.take() {
-        Some(patch) => Some(super::sso::patched(call, patch).await?),
+        Some(patch) => Some(super::org_sso::patched(call, patch).await?),
         None => None,
     };
     let only_sso = sso.is_some() && request.name.is_none() && request.token_policy.is_none();
@@ -64,11 +73,11 @@ pub async fn update(call: &Call, mut request: UpdateOrgRequest) -> ServiceResult
         state.store.update_org(&org, &event).await?;
     }
     if let Some(sso) = &sso {
-        super::sso::save(call, sso).await?;
+        super::org_sso::save(call, sso).await?;
     }
     let mut response = org_response(&org);
-    response.sso = Some(super::sso::settings_response(
-        &super::sso::settings(state, &org.id).await?,
+    response.sso = Some(super::org_sso::settings_response(
+        &super::org_sso::settings(state, &org.id).await?,
     ));
     Ok(response)
 }

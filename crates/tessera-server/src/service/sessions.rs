@@ -145,7 +145,7 @@ async fn check_credentials(
     }
     // Checked after the password, so that the answer says nothing about
     // an account to someone who does not know its password.
-    if !super::sso::password_login(state, &member.org_id).await? {
+    if !super::org_sso::password_login(state, &member.org_id).await? {
         return Err(ServiceError::SsoRequired);
     }
     Ok(member)

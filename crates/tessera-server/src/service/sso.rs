@@ -12,95 +12,19 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tessera_api::{OrgResponse, OrgSsoPatch, OrgSsoSettings};
-use tessera_core::lifecycle::{normalize_email, validate_name};
+use tessera_core::lifecycle::validate_name;
 use tessera_core::model::{Actor, AuditEvent, Member, Org};
-use tessera_core::sso::{email_domain, OrgSso};
+use tessera_core::sso::email_domain;
 use tessera_core::{resource, BuiltinRole, ExternalId, MemberId, OrgId};
 use time::OffsetDateTime;
 
 use super::sessions::{self, NewSession};
-use super::{event, Call, ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult};
 use crate::state::AppState;
-
-pub fn settings_response(sso: &OrgSso) -> OrgSsoSettings {
-    OrgSsoSettings {
-        allowed_domains: sso.allowed_domains.clone(),
-        default_role: sso.default_role,
-        password_login: sso.password_login,
-    }
-}
-
-/// The org's settings (the defaults until first set).
-pub async fn settings(state: &AppState, org: &OrgId) -> ServiceResult<OrgSso> {
-    Ok(state.store.get_org_sso(org).await?.unwrap_or_default())
-}
-
-/// May the org's members log in with a password?
-pub async fn password_login(state: &AppState, org: &OrgId) -> ServiceResult<bool> {
-    Ok(settings(state, org).await?.password_login)
-}
-
-/// The caller's org as `GET /org` shows it, with its SSO settings.
-pub async fn show_org(call: &Call) -> ServiceResult<OrgResponse> {
-    let mut response = super::org::show(&call.caller)?;
-    response.sso = Some(settings_response(
-        &settings(&call.state, &call.caller.org.id).await?,
-    ));
-    Ok(response)
-}
-
-/// The settings `patch` asks for, checked (the caller's permission is
-/// checked by the operation that applies it).
-pub(crate) async fn patched(call: &Call, patch: OrgSsoPatch) -> ServiceResult<OrgSso> {
-    let current = settings(&call.state, &call.caller.org.id).await?;
-    let next = OrgSso {
-        allowed_domains: patch.allowed_domains.unwrap_or(current.allowed_domains),
-        default_role: patch.default_role.unwrap_or(current.default_role),
-        password_login: patch.password_login.unwrap_or(current.password_login),
-    }
-    .normalized()?;
-    // Admitting people as a role is granting it: not above the caller's.
-    let grantor = call.caller.grantor();
-    tessera_core::permission::check_member_change(
-        grantor.effective_rank(),
-        None,
-        Some(next.default_role),
-    )?;
-    Ok(next)
-}
-
-/// Saves the org's settings, audited as `org:sso` with before and after.
-pub(crate) async fn save(call: &Call, sso: &OrgSso) -> ServiceResult<()> {
-    let (state, caller, now) = call.parts();
-    caller.require("org:update", &resource::org(&caller.org.key))?;
-    let before = settings(state, &caller.org.id).await?;
-    let details = json!({ "from": settings_response(&before), "to": settings_response(sso) });
-    let target = resource::org(&caller.org.key);
-    let event = event(state, caller, now, "org:sso", target, details);
-    state.store.set_org_sso(&caller.org.id, sso, &event).await?;
-    Ok(())
-}
 
 // ------------------------------------------------------------ sign-in
 
-/// Who the provider says signed in, after every check of its ID token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub sub: String,
-    /// Lowercased.
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub name: Option<String>,
-}
-
-impl Identity {
-    /// The email, only when the provider verified it.
-    fn verified_email(&self) -> Option<String> {
-        let email = self.email.as_deref().filter(|_| self.email_verified)?;
-        normalize_email(email).ok()
-    }
-}
+pub use tessera_core::sso::Identity;
 
 /// One way in for the person: as a member, or joining an org.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use openidconnect::{
     ClaimsVerificationError, ClientId, ClientSecret, IssuerUrl, Nonce, SignatureVerificationError,
 };
 
-use crate::service::sso::Identity;
+use tessera_core::sso::Identity;
 
 /// A check of the sign-in that failed, as the failure page names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

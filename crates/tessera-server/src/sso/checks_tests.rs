@@ -65,7 +65,7 @@ fn token(text: &str) -> CoreIdToken {
     CoreIdToken::from_str(text).expect("a well-formed JWT")
 }
 
-fn check(keys: &CoreJsonWebKeySet, text: &str) -> Result<crate::service::sso::Identity, Refusal> {
+fn check(keys: &CoreJsonWebKeySet, text: &str) -> Result<tessera_core::sso::Identity, Refusal> {
     let (client, issuer) = (
         ClientId::new(CLIENT.into()),
         IssuerUrl::new(ISSUER.into()).expect("url"),

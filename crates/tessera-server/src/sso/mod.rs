@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::Config;
-use crate::service::sso::Identity;
 use checks::{Check, Refusal, Verifier};
+use tessera_core::sso::Identity;
 
 /// How long discovered metadata (endpoints, keys) is kept.
 pub const METADATA_TTL: Duration = Duration::from_secs(3600);

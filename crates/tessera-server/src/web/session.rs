@@ -27,6 +27,22 @@ use crate::state::AppState;
 
 const LOGIN_CSRF_COOKIE: &str = "tessera_login_csrf";
 
+/// The login page's button, when single sign-on is on.
+pub struct SsoButton {
+    pub name: String,
+    pub href: String,
+}
+
+/// The button for the login page (`None`: single sign-on is off).
+pub fn button(state: &AppState, next: &str) -> Option<SsoButton> {
+    let provider = state.sso.as_ref()?;
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    Some(SsoButton {
+        name: provider.name.clone(),
+        href: format!("/sso/start?{query}"),
+    })
+}
+
 /// A member logged in through the web page, and their session's CSRF
 /// token for the forms on the page.
 pub struct WebUser {
@@ -120,11 +136,11 @@ struct LoginPage {
     notice: Option<&'static str>,
     problems: Problems,
     /// "Sign in with …", when single sign-on is on.
-    sso: Option<super::sso::SsoButton>,
+    sso: Option<SsoButton>,
 }
 
 async fn login_form(state: &AppState, status: StatusCode, mut form: LoginPage) -> Response {
-    form.sso = super::sso::button(state, &form.next);
+    form.sso = button(state, &form.next);
     form.csrf = match login_csrf::issue(state).await {
         Ok(value) => value,
         Err(err) => return failed(err),

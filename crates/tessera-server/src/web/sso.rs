@@ -49,22 +49,6 @@ struct Pick {
     next: String,
 }
 
-/// The login page's button, when single sign-on is on.
-pub struct SsoButton {
-    pub name: String,
-    pub href: String,
-}
-
-/// The button for the login page (`None`: single sign-on is off).
-pub fn button(state: &AppState, next: &str) -> Option<SsoButton> {
-    let provider = state.sso.as_ref()?;
-    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-    Some(SsoButton {
-        name: provider.name.clone(),
-        href: format!("/sso/start?{query}"),
-    })
-}
-
 fn flow_key(state: &str) -> SecretHash {
     SecretHash::of(&format!("sso-flow:{state}"))
 }

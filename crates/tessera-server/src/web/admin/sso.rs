@@ -10,7 +10,7 @@ use tessera_api::{OrgSsoPatch, OrgSsoSettings, UpdateOrgRequest};
 use tessera_core::BuiltinRole;
 
 use super::{notice, query_of};
-use crate::service::{org, sso};
+use crate::service::{org, org_sso};
 use crate::state::AppState;
 use crate::web::forms::{PageResult, Problems, WebForm};
 use crate::web::render::{page, Layout};
@@ -64,10 +64,10 @@ pub(super) async fn show(
     user: WebUser,
     RawQuery(raw): RawQuery,
 ) -> PageResult {
-    let current = sso::show_org(&user.call).await?;
+    let current = org::show_org(&user.call).await?;
     let settings = current
         .sso
-        .unwrap_or_else(|| sso::settings_response(&Default::default()));
+        .unwrap_or_else(|| org_sso::settings_response(&Default::default()));
     let editable = org::may_update(&user.call.caller);
     let view = view(
         &user,
