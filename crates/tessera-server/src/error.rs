@@ -191,7 +191,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::TokenRateLimited { retry_after, limit } => {
-                crate::verify::controls::rate_headers(
+                rate_headers(
                     headers,
                     &tessera_engine::RateState {
                         limit: *limit,
@@ -226,3 +226,19 @@ impl From<PasswordCheckError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+// Here rather than in `verify`, which uses this module: the 429 of a
+// rate-limited token carries them too.
+const RATELIMIT_LIMIT: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: axum::http::HeaderName =
+    axum::http::HeaderName::from_static("ratelimit-reset");
+
+/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
+pub(crate) fn rate_headers(headers: &mut axum::http::HeaderMap, rate: &tessera_engine::RateState) {
+    headers.insert(RATELIMIT_LIMIT, HeaderValue::from(rate.limit));
+    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(rate.remaining));
+    headers.insert(RATELIMIT_RESET, HeaderValue::from(rate.reset));
+}

@@ -57,7 +57,7 @@ pub async fn token_usage(
     ApiQuery(params): ApiQuery<UsageParams>,
 ) -> ApiResult<Json<tessera_api::TokenUsage>> {
     Ok(Json(
-        crate::service::token_limits::usage(&call, &id, params.days).await?,
+        crate::service::token_usage::usage(&call, &id, params.days).await?,
     ))
 }
 

@@ -32,6 +32,7 @@ pub mod sessions;
 pub mod sso;
 pub mod token_controls;
 pub mod token_limits;
+pub mod token_usage;
 pub mod tokens;
 pub mod webhooks;
 

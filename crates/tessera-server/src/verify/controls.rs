@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use tessera_engine::{Checked, Denial, Outcome, RateState, Verified};
 use time::OffsetDateTime;
 
@@ -88,13 +87,4 @@ pub(crate) async fn admit(
     Ok(checked.rate)
 }
 
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-
-/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds).
-pub(crate) fn rate_headers(headers: &mut HeaderMap, rate: &RateState) {
-    headers.insert(RATELIMIT_LIMIT, HeaderValue::from(rate.limit));
-    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(rate.remaining));
-    headers.insert(RATELIMIT_RESET, HeaderValue::from(rate.reset));
-}
+pub(crate) use crate::error::rate_headers;

@@ -13,7 +13,7 @@ use tessera_api::{
 };
 
 use super::forms::{FormData, Problems};
-use crate::service::{token_limits, Call};
+use crate::service::{token_usage, Call};
 
 /// Form fields an API error may be about.
 pub(super) const ACCESS_FIELDS: &[&str] = &["allowed_ips", "rate_limit", "quota"];
@@ -69,7 +69,7 @@ pub(super) async fn view(
     form: &FormData,
     problems: Problems,
 ) -> AccessView {
-    let usage = token_limits::usage(call, &token.id, Some(30)).await.ok();
+    let usage = token_usage::usage(call, &token.id, Some(30)).await.ok();
     let (chart, total) = usage
         .as_ref()
         .map_or((String::new(), 0), |u| chart(&u.days));
