@@ -427,6 +427,7 @@ test("the tokens page, end to end in chromium", async (t) => {
       // Untouched by this form's two fields: the inactivity rule stays off.
       inactive_days: null,
       inactive_action: "disable",
+      expiry_warning_days: [7, 1],
     });
 
     // The create form now follows the policy: no 90-day preset, no "Never".
