@@ -83,9 +83,15 @@ impl StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => true,
             // PostgreSQL: connection exceptions (08…), shutting down or
-            // starting up (57P01–57P03).
+            // starting up (57P01–57P03). SQLite (numeric codes): busy
+            // beyond the busy timeout, or locked (5, 6 and their extended
+            // codes): the database is there but overloaded, try again.
             sqlx::Error::Database(e) => e.code().is_some_and(|c| {
-                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")
+                c.starts_with("08")
+                    || matches!(
+                        c.as_ref(),
+                        "57P01" | "57P02" | "57P03" | "5" | "6" | "261" | "262" | "517" | "518"
+                    )
             }),
             _ => false,
         };

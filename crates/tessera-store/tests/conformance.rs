@@ -23,12 +23,16 @@
 
 #[path = "conformance/audit.rs"]
 mod audit;
+#[path = "conformance/cancellation.rs"]
+mod cancellation;
 #[path = "conformance/changes.rs"]
 mod changes;
 #[path = "conformance/external_ids.rs"]
 mod external_ids;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
+#[path = "conformance/notices.rs"]
+mod notices;
 #[path = "conformance/orgs.rs"]
 mod orgs;
 #[path = "conformance/postgres.rs"]
@@ -73,9 +77,13 @@ impl Backend {
 pub async fn open_sqlite() -> Backend {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
-    let store = tessera_store::connect(&url).await.expect("open SQLite");
+    let store = tessera_store::SqlStore::connect(&url)
+        .await
+        .expect("open SQLite");
+    // As a server with `smtp_url` set: notices also write emails.
+    store.enable_email();
     Backend {
-        store,
+        store: Arc::new(store),
         _guard: Box::new(dir),
     }
 }
@@ -84,11 +92,12 @@ pub async fn open_sqlite() -> Backend {
 /// uses (the schema is chosen with `options=-c search_path=...`).
 pub async fn open_postgres() -> Backend {
     let schema = pg::Schema::create().await;
-    let store = tessera_store::connect(&schema.url())
+    let store = tessera_store::SqlStore::connect(&schema.url())
         .await
         .unwrap_or_else(|e| panic!("opening PostgreSQL in schema {}: {e}", schema.name()));
+    store.enable_email();
     Backend {
-        store,
+        store: Arc::new(store),
         _guard: Box::new(schema),
     }
 }
@@ -148,6 +157,8 @@ macro_rules! conformance_tests {
                 changes::each_committed_change_is_announced_to_this_node,
                 webhooks::changes_write_deliveries_for_subscribed_endpoints,
                 webhooks::concurrent_claims_take_each_delivery_once,
+                notices::expiry_notices_are_recorded_once_and_emails_claimed_once,
+                cancellation::writes_cancelled_midway_leave_no_transaction_open,
             );
         }
     };
@@ -279,6 +290,34 @@ mod sqlite_only {
             None,
             "the cascade holds"
         );
+    }
+
+    /// Another process (a `tessera` command on the same file) holding the
+    /// write lock beyond the busy timeout: the write fails as
+    /// `Unavailable` (the server answers 503, try again), not as an
+    /// internal error.
+    #[tokio::test]
+    async fn a_write_lock_held_too_long_is_unavailable() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let fx = Fx::new(&store);
+        fx.org("acme").await;
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let (org, owner) = Fx::org_record("globex");
+        match store
+            .create_org(&org, &owner, &fx.event(&org.id, "org:create", "org"))
+            .await
+        {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     }
 
     #[tokio::test]

@@ -34,6 +34,7 @@ mod limits;
 mod members;
 mod notices;
 mod orgs;
+mod outbox;
 mod platform;
 mod projects;
 mod roles;
@@ -132,8 +133,21 @@ impl SqlStore {
     }
 
     /// Opens a write transaction.
+    ///
+    /// sqlx's `begin` is not cancel-safe: a caller dropped between the
+    /// `BEGIN` and the `Transaction`'s making (a client that hung up, a
+    /// timeout) leaves the pooled connection inside a transaction that
+    /// nothing ends (sqlx issues #3932, #4385). On SQLite that connection
+    /// then holds the write lock, and every later `begin` on it fails. So
+    /// the `BEGIN` runs in a task of its own, to completion: if the caller
+    /// is gone, the transaction it made is dropped there and rolled back.
     async fn begin(&self) -> Result<Tx> {
-        self.pool.begin_with(self.dialect.begin()).await.map_err(db)
+        let pool = self.pool.clone();
+        let statement = self.dialect.begin();
+        tokio::spawn(async move { pool.begin_with(statement).await })
+            .await
+            .map_err(|e| StoreError::Database(format!("opening a transaction: {e}")))?
+            .map_err(db)
     }
 
     /// Announces `change` to other nodes (if any), writes `event` (and the
@@ -149,10 +163,34 @@ impl SqlStore {
     /// metadata, read before the deletion, for the webhook event's `data`.
     async fn commit_with(
         &self,
-        mut tx: Tx,
+        tx: Tx,
         event: &AuditEvent,
         change: Option<Change>,
         gone: Option<serde_json::Value>,
+    ) -> Result<()> {
+        let known = gone.map_or(webhooks::Known::Nothing, webhooks::Known::Shown);
+        self.finish(tx, event, change, known).await
+    }
+
+    /// As [`Self::commit`], for a token just created: the webhook event
+    /// shows `token` as given rather than reading it back.
+    async fn commit_new_token(
+        &self,
+        tx: Tx,
+        event: &AuditEvent,
+        change: Change,
+        token: &tessera_core::model::Token,
+    ) -> Result<()> {
+        self.finish(tx, event, Some(change), webhooks::Known::Token(token))
+            .await
+    }
+
+    async fn finish(
+        &self,
+        mut tx: Tx,
+        event: &AuditEvent,
+        change: Option<Change>,
+        known: webhooks::Known<'_>,
     ) -> Result<()> {
         if let Some(change) = &change {
             if self.dialect.is_shared() {
@@ -165,9 +203,9 @@ impl SqlStore {
         }
         audit::insert(&mut tx, event).await?;
         if self.emails_enabled() {
-            notices::enqueue_emails(&mut tx, &self.dialect, event, gone.as_ref()).await?;
+            notices::enqueue_emails(&mut tx, &self.dialect, event, known.shown()).await?;
         }
-        webhooks::enqueue(&mut tx, &self.dialect, event, gone).await?;
+        webhooks::enqueue(&mut tx, &self.dialect, event, known).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
             self.announce(change);
@@ -199,7 +237,8 @@ impl SqlStore {
         }
         platform::insert_audit(&mut tx, event).await?;
         if let Some(org_event) = org_event {
-            webhooks::enqueue(&mut tx, &self.dialect, org_event, gone).await?;
+            let known = gone.map_or(webhooks::Known::Nothing, webhooks::Known::Shown);
+            webhooks::enqueue(&mut tx, &self.dialect, org_event, known).await?;
         }
         let committed = tx.commit().await.map_err(db);
         for change in changes {

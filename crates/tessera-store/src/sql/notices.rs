@@ -12,7 +12,7 @@
 //! transaction of what they tell (here for expiry warnings, from
 //! `SqlStore::commit` for leak and inactivity revocations), and only when
 //! this store was told that email is configured ([`SqlStore::enable_email`]).
-//! Workers claim them with a lease as webhook deliveries are claimed.
+//! Workers claim them with a lease, as [`super::outbox`] does for every outbox.
 
 use std::sync::atomic::Ordering;
 
@@ -29,6 +29,7 @@ use tessera_core::notices::Due;
 use tessera_core::OrgId;
 
 use super::dialect::Dialect;
+use super::outbox::Outbox;
 use super::rows::{corrupt, get, json, text};
 use super::tokens::{from_row as token_from_row, token_columns};
 use super::{all, db, secs, Run, SqlStore};
@@ -223,7 +224,8 @@ impl NoticeStore for SqlStore {
             }
             "token.expiring"
         };
-        super::webhooks::enqueue_notice(&mut tx, &token.org_id, ty, now, &data).await?;
+        super::webhooks::enqueue_notice(&mut tx, &self.dialect, &token.org_id, ty, now, &data)
+            .await?;
         if due.days > 0 && self.emails_enabled() {
             let recipients = owners(&mut tx, &token.org_id, &data).await?;
             insert_emails(
@@ -246,44 +248,15 @@ impl NoticeStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ClaimedEmail>> {
-        const DUE: &str = "status = 'pending' AND next_attempt_at <= $1 \
-             AND (locked_until IS NULL OR locked_until <= $1)";
-        // A plain read first: an idle node takes no write lock.
-        let any_due: Option<i64> =
-            sqlx::query_scalar(&format!("SELECT 1 FROM email_outbox WHERE {DUE} LIMIT 1"))
-                .bind(secs(now))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-        if any_due.is_none() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.begin().await?;
-        let skip_locked = if self.dialect.is_shared() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let claimed = all(
-            sqlx::query(&format!(
-                "SELECT id, kind, recipient, data, attempts FROM email_outbox WHERE {DUE} \
-                 ORDER BY next_attempt_at, id LIMIT $2{skip_locked}"
-            ))
-            .bind(secs(now))
-            .bind(i64::from(limit)),
-            &mut *tx,
+        self.claim_due(
+            Outbox::Emails,
+            "id, kind, recipient, data, attempts",
+            now,
+            lease_until,
+            limit,
             email_from_row,
         )
-        .await?;
-        for email in &claimed {
-            sqlx::query("UPDATE email_outbox SET locked_until = $1 WHERE id = $2")
-                .bind(secs(lease_until))
-                .bind(&email.id)
-                .run(&mut *tx)
-                .await?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(claimed)
+        .await
     }
 
     async fn record_email_attempt(&self, id: &str, outcome: &EmailOutcome) -> Result<()> {

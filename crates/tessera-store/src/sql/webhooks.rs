@@ -7,11 +7,8 @@
 //! per such endpoint. A change and its deliveries therefore exist together
 //! or not at all; an org without endpoints pays one indexed read.
 //!
-//! Workers claim due deliveries with a lease (`locked_until`): on
-//! PostgreSQL the claim skips rows another node's claim has locked (`FOR
-//! UPDATE SKIP LOCKED`), so each delivery goes to one node at a time; a
-//! node that dies mid-send leaves a lease that runs out, and the delivery
-//! is claimed again then (at least once).
+//! Workers claim due deliveries with a lease, as [`super::outbox`] does for
+//! every outbox: one node at a time per delivery, at least once.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -27,8 +24,9 @@ use tessera_core::webhook::{event_for, target_ids, with_subject, Webhook};
 use tessera_core::{OrgId, WebhookId};
 
 use super::dialect::Dialect;
+use super::outbox::Outbox;
 use super::rows::{corrupt, get, json, opt_time, text, time, to_json};
-use super::{all, db, insert_error, optional, secs, Run, SqlStore};
+use super::{all, db, insert_error, optional, secs, Run, SqlStore, Statement};
 use crate::{
     AttemptOutcome, ClaimedDelivery, Delivery, DeliveryQueue, DeliveryStatus, Result, Unique,
     WebhookStore,
@@ -36,15 +34,34 @@ use crate::{
 
 const WEBHOOK_COLUMNS: &str = "id, org_id, url, events, description, secret, created_at";
 
+/// What the caller of [`enqueue`] already knows of the event's subject.
+pub(super) enum Known<'a> {
+    /// Nothing: it is read inside the transaction, as the change left it.
+    Nothing,
+    /// Its metadata as the API shows it (read before a deletion).
+    Shown(Value),
+    /// The token the change just wrote, as written.
+    Token(&'a Token),
+}
+
+impl Known<'_> {
+    pub(super) fn shown(&self) -> Option<&Value> {
+        match self {
+            Known::Shown(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
 /// Writes the webhook event `audit` reports, if any endpoint wants it.
-/// Its `data` holds the subject's metadata as the API shows it: `known`
-/// when the caller read it before deleting it, else read here, inside the
-/// transaction, as the change left it.
+/// Its `data` holds the subject's metadata as the API shows it: from
+/// `known`, else read here. Nothing is read or serialised for an org
+/// without a subscribed endpoint.
 pub(super) async fn enqueue(
     conn: &mut AnyConnection,
     dialect: &Dialect,
     audit: &AuditEvent,
-    known: Option<Value>,
+    known: Known<'_>,
 ) -> Result<()> {
     let Some((ty, part)) = event_for(audit) else {
         return Ok(());
@@ -54,11 +71,13 @@ pub(super) async fn enqueue(
         return Ok(());
     }
     let subject = match known {
-        Some(subject) => Some(subject),
-        None => subject_of(conn, dialect, audit).await?,
+        Known::Shown(subject) => Some(subject),
+        Known::Token(token) => Some(to_value(TokenResponse::from(token))),
+        Known::Nothing => subject_of(conn, dialect, audit).await?,
     };
     let data = with_subject(part, subject);
-    write(conn, &wanting, ty, audit.at, &data.to_string()).await
+    write(conn, dialect, &wanting, ty, audit.at, &data.to_string()).await?;
+    Ok(())
 }
 
 /// The metadata, as the API shows it, of what `audit` is about (its
@@ -115,6 +134,7 @@ fn to_value(shown: impl serde::Serialize) -> Value {
 /// removal, an org's deletion). Call before the deletion.
 pub(super) async fn enqueue_revoked(
     conn: &mut AnyConnection,
+    dialect: &Dialect,
     audit: &AuditEvent,
     tokens: &[Token],
     reason: &str,
@@ -132,7 +152,7 @@ pub(super) async fn enqueue_revoked(
         };
         if let Some((ty, part)) = event_for(&revoked) {
             let data = with_subject(part, Some(to_value(TokenResponse::from(token))));
-            write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
+            write(conn, dialect, &wanting, ty, audit.at, &data.to_string()).await?;
         }
     }
     Ok(())
@@ -142,13 +162,15 @@ pub(super) async fn enqueue_revoked(
 /// `token.expired`), with its `data`, if any endpoint wants it.
 pub(super) async fn enqueue_notice(
     conn: &mut AnyConnection,
+    dialect: &Dialect,
     org: &OrgId,
     ty: &str,
     at: OffsetDateTime,
     data: &Value,
 ) -> Result<()> {
     let wanting = subscribed(conn, org, ty).await?;
-    write(conn, &wanting, ty, at, &data.to_string()).await
+    write(conn, dialect, &wanting, ty, at, &data.to_string()).await?;
+    Ok(())
 }
 
 /// The org's endpoints subscribed to `ty`.
@@ -165,64 +187,55 @@ async fn subscribed(conn: &mut AnyConnection, org: &OrgId, ty: &str) -> Result<V
     Ok(hooks.into_iter().filter(|w| w.wants(ty)).collect())
 }
 
-/// One event, and a delivery of it to each of `hooks` (none: nothing).
+/// One event, and a delivery of it to each of `hooks` (none: nothing),
+/// written by one statement: inside the change's transaction, which holds
+/// SQLite's one write lock, every statement is a round trip that other
+/// writers wait for. SQLite runs the two `INSERT`s of one query text in
+/// turn; PostgreSQL, which takes one statement per query with parameters,
+/// gets the event's `INSERT` as a data-modifying `WITH` (its foreign key
+/// is checked at the statement's end, when the event is there). The
+/// deliveries' ids, in the order of `hooks`.
 async fn write(
     conn: &mut AnyConnection,
+    dialect: &Dialect,
     hooks: &[Webhook],
     ty: &str,
     at: OffsetDateTime,
     data: &str,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let Some(first) = hooks.first() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let event_id = insert_event(conn, &first.org_id, ty, at, data).await?;
-    for hook in hooks {
-        insert_delivery(conn, hook, &event_id, at).await?;
-    }
-    Ok(())
-}
-
-async fn insert_event(
-    conn: &mut AnyConnection,
-    org: &OrgId,
-    ty: &str,
-    at: OffsetDateTime,
-    data: &str,
-) -> Result<String> {
-    let id = format!("evt_{}", new_ksuid(at));
-    sqlx::query(
-        "INSERT INTO webhook_events (id, org_id, type, at, data) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(org.as_str())
-    .bind(ty)
-    .bind(secs(at))
-    .bind(data)
-    .run(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-async fn insert_delivery(
-    conn: &mut AnyConnection,
-    hook: &Webhook,
-    event_id: &str,
-    at: OffsetDateTime,
-) -> Result<String> {
-    let id = format!("msg_{}", new_ksuid(at));
-    sqlx::query(
+    let event_id = format!("evt_{}", new_ksuid(at));
+    let mut st = Statement::new(if dialect.is_shared() {
+        "WITH event AS ("
+    } else {
+        ""
+    });
+    // $1 the event's id, $2 the org, $3 its type, $4 the time, $5 data.
+    st.push("INSERT INTO webhook_events (id, org_id, type, at, data) VALUES (");
+    st.bind(event_id)?.push(", ");
+    st.bind(first.org_id.as_str().to_owned())?.push(", ");
+    st.bind(ty.to_owned())?.push(", ");
+    st.bind(secs(at))?.push(", ");
+    st.bind(data.to_owned())?;
+    st.push(if dialect.is_shared() { ")) " } else { "); " });
+    st.push(
         "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, \
-         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
-    )
-    .bind(&id)
-    .bind(hook.org_id.as_str())
-    .bind(hook.id.as_str())
-    .bind(event_id)
-    .bind(secs(at))
-    .run(&mut *conn)
-    .await?;
-    Ok(id)
+         next_attempt_at, created_at) VALUES ",
+    );
+    let mut ids = Vec::with_capacity(hooks.len());
+    for (i, hook) in hooks.iter().enumerate() {
+        let id = format!("msg_{}", new_ksuid(at));
+        st.push(if i == 0 { "(" } else { ", (" });
+        st.bind(id.clone())?.push(", $2, ");
+        st.bind(hook.id.as_str().to_owned())?
+            .push(", $1, 'pending', 0, $4, $4)");
+        ids.push(id);
+    }
+    let (sql, args) = st.into_parts();
+    sqlx::query_with(&sql, args).run(&mut *conn).await?;
+    Ok(ids)
 }
 
 const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, e.type, d.status, d.attempts, \
@@ -295,10 +308,19 @@ impl WebhookStore for SqlStore {
     async fn ping_webhook(&self, webhook: &Webhook, at: OffsetDateTime) -> Result<String> {
         let mut tx = self.begin().await?;
         let data = serde_json::json!({ "webhook_id": webhook.id.as_str() }).to_string();
-        let event_id = insert_event(&mut tx, &webhook.org_id, "webhook.ping", at, &data).await?;
-        let id = insert_delivery(&mut tx, webhook, &event_id, at).await?;
+        let ids = write(
+            &mut tx,
+            &self.dialect,
+            std::slice::from_ref(webhook),
+            "webhook.ping",
+            at,
+            &data,
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
-        Ok(id)
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| crate::StoreError::Database("no delivery written".into()))
     }
 
     async fn list_deliveries(
@@ -325,51 +347,32 @@ impl WebhookStore for SqlStore {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>> {
-        // Most passes find nothing: ask with a plain read first, so that an
-        // idle node takes no write lock (SQLite has one for everyone).
-        let any_due: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) LIMIT 1",
-        )
-        .bind(secs(now))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        if any_due.is_none() {
+        let mut ids = self
+            .claim_due(
+                Outbox::WebhookDeliveries,
+                "id",
+                now,
+                lease_until,
+                limit,
+                |row| text(row, "id"),
+            )
+            .await?;
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin().await?;
-        let skip_locked = if self.dialect.is_shared() {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT id FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until <= $1) \
-             ORDER BY next_attempt_at, id LIMIT $2{skip_locked}"
-        ))
-        .bind(secs(now))
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in &ids {
-            sqlx::query("UPDATE webhook_deliveries SET locked_until = $1 WHERE id = $2")
-                .bind(secs(lease_until))
-                .bind(id)
-                .run(&mut *tx)
-                .await?;
-            let sql = format!("SELECT {CLAIMED_COLUMNS} {CLAIMED_FROM} WHERE d.id = $1");
-            if let Some(c) =
-                optional(sqlx::query(&sql).bind(id), &mut *tx, claimed_from_row).await?
-            {
-                claimed.push(c);
+        ids.sort();
+        let mut select = Statement::new(format!(
+            "SELECT {CLAIMED_COLUMNS} {CLAIMED_FROM} WHERE d.id IN ("
+        ));
+        for (i, id) in ids.into_iter().enumerate() {
+            if i > 0 {
+                select.push(", ");
             }
+            select.bind(id)?;
         }
-        tx.commit().await.map_err(db)?;
-        Ok(claimed)
+        select.push(") ORDER BY d.id");
+        let (sql, args) = select.into_parts();
+        all(sqlx::query_with(&sql, args), &self.pool, claimed_from_row).await
     }
 
     async fn claim_delivery(
@@ -417,7 +420,8 @@ impl WebhookStore for SqlStore {
     }
 
     async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery> {
-        record(id, outcome).run_found(&self.pool).await?;
+        let (sql, args) = record(&[id], outcome)?;
+        sqlx::query_with(&sql, args).run_found(&self.pool).await?;
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
              JOIN webhook_events e ON e.id = d.event_id WHERE d.id = $1"
@@ -431,11 +435,25 @@ impl WebhookStore for SqlStore {
         if attempts.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin().await?;
+        // Attempts with the same outcome (nearly all of a batch: answered
+        // 200) are recorded by one statement; a delivery deleted meanwhile
+        // (its endpoint was) has nothing left to record, which is no error
+        // for the others.
+        let mut groups: Vec<(&AttemptOutcome, Vec<&str>)> = Vec::new();
         for (id, outcome) in attempts {
-            // A delivery deleted meanwhile (its endpoint was) has nothing
-            // left to record: not an error for the others.
-            record(id, outcome).run(&mut *tx).await?;
+            match groups.iter_mut().find(|(o, _)| same_record(o, outcome)) {
+                Some((_, ids)) => ids.push(id),
+                None => groups.push((outcome, vec![id])),
+            }
+        }
+        if let [(outcome, ids)] = &groups[..] {
+            let (sql, args) = record(ids, outcome)?;
+            return sqlx::query_with(&sql, args).run(&self.pool).await.map(drop);
+        }
+        let mut tx = self.begin().await?;
+        for (outcome, ids) in &groups {
+            let (sql, args) = record(ids, outcome)?;
+            sqlx::query_with(&sql, args).run(&mut *tx).await?;
         }
         tx.commit().await.map_err(db)
     }
@@ -529,11 +547,20 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedDelivery> {
     })
 }
 
-/// The update that records one attempt at a delivery and releases it.
-fn record<'q>(
-    id: &'q str,
-    outcome: &'q AttemptOutcome,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+/// Whether two attempts are recorded alike.
+fn same_record(a: &AttemptOutcome, b: &AttemptOutcome) -> bool {
+    a.succeeded == b.succeeded
+        && a.response_code == b.response_code
+        && a.error == b.error
+        && a.next_attempt_at == b.next_attempt_at
+}
+
+/// The update that records one attempt at each of the deliveries `ids`,
+/// all with `outcome`, and releases them.
+fn record(
+    ids: &[&str],
+    outcome: &AttemptOutcome,
+) -> Result<(String, sqlx::any::AnyArguments<'static>)> {
     let status = match (outcome.succeeded, outcome.next_attempt_at) {
         (true, _) => DeliveryStatus::Succeeded,
         (false, Some(_)) => DeliveryStatus::Pending,
@@ -544,14 +571,19 @@ fn record<'q>(
     } else {
         outcome.next_attempt_at.map(secs)
     };
-    sqlx::query(
-        "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, \
-         last_response_code = $2, last_error = $3, next_attempt_at = $4, \
-         locked_until = NULL WHERE id = $5",
-    )
-    .bind(status.as_str())
-    .bind(outcome.response_code.map(i64::from))
-    .bind(outcome.error.as_deref())
-    .bind(next)
-    .bind(id)
+    let mut st = Statement::new("UPDATE webhook_deliveries SET status = ");
+    st.bind(status.as_str())?
+        .push(", attempts = attempts + 1, last_response_code = ");
+    st.bind(outcome.response_code.map(i64::from))?
+        .push(", last_error = ");
+    st.bind(outcome.error.clone())?.push(", next_attempt_at = ");
+    st.bind(next)?.push(", locked_until = NULL WHERE id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            st.push(", ");
+        }
+        st.bind((*id).to_owned())?;
+    }
+    st.push(")");
+    Ok(st.into_parts())
 }
