@@ -8,12 +8,15 @@
 //! cross-site form can do neither of.
 
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
 use tessera_core::SecretHash;
-use tessera_engine::Principal;
+use tessera_engine::{Principal, RateState};
 
 use crate::error::{ApiError, ApiResult};
 use crate::headers::Https;
@@ -34,7 +37,12 @@ impl FromRequestParts<AppState> for Caller {
         let addr = client_addr(parts, state);
         let ip = addr.map(|a| a.to_string());
         if let Some(presented) = presented_token(&parts.headers)? {
-            return from_token(state, &presented, addr, ip).await;
+            let (caller, rate) = admit_token(state, &presented, addr, ip).await?;
+            if let (Some(rate), Some(slot)) = (rate, parts.extensions.get::<RateSlot>()) {
+                // Set once per request; a second extraction finds it set.
+                let _ = slot.0.set(rate);
+            }
+            return Ok(caller);
         }
         if let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) {
             let caller = from_session(state, &secret, ip).await?;
@@ -74,17 +82,48 @@ impl FromRequestParts<AppState> for SessionCall {
     }
 }
 
+/// Where a rate-limited token's window goes for the answer's `RateLimit-*`
+/// headers (see [`rate_limit_headers`]).
+#[derive(Clone, Default)]
+struct RateSlot(Arc<OnceLock<RateState>>);
+
+/// Middleware of the API: every answer to a call made with a rate-limited
+/// token carries `RateLimit-Limit`, `-Remaining` and `-Reset`, as `/auth`'s
+/// do (a 429 sets its own).
+pub(crate) async fn rate_limit_headers(mut request: Request, next: Next) -> Response {
+    let slot = RateSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let mut response = next.run(request).await;
+    if let Some(rate) = slot.0.get() {
+        if !response.headers().contains_key("ratelimit-limit") {
+            crate::error::rate_headers(response.headers_mut(), rate);
+        }
+    }
+    response
+}
+
+/// The caller a token makes, once its controls admitted the use.
 pub(crate) async fn from_token(
     state: &AppState,
     presented: &str,
     addr: Option<IpAddr>,
     ip: Option<String>,
 ) -> ApiResult<Caller> {
+    Ok(admit_token(state, presented, addr, ip).await?.0)
+}
+
+/// [`from_token`], and the token's rate-limit window after this use.
+async fn admit_token(
+    state: &AppState,
+    presented: &str,
+    addr: Option<IpAddr>,
+    ip: Option<String>,
+) -> ApiResult<(Caller, Option<RateState>)> {
     let now = state.now();
     let verified = verify_token(state, presented, now)
         .await?
         .map_err(rejection_error)?;
-    crate::verify::controls::admit(state, &verified, addr, now).await?;
+    let rate = crate::verify::controls::admit(state, &verified, addr, now).await?;
     state.engine.record_use(&verified.token().id, now, addr);
     state.engine.usage().record(
         &verified.token().id,
@@ -97,7 +136,7 @@ pub(crate) async fn from_token(
         Principal::Member(m) => Identity::Member(m.member.clone()),
         Principal::ServiceAccount(a) => Identity::ServiceAccount(a.account.clone()),
     };
-    Ok(Caller {
+    let caller = Caller {
         identity,
         org: verified.org().clone(),
         permissions: verified.permissions().clone(),
@@ -107,7 +146,8 @@ pub(crate) async fn from_token(
             superseded: verified.superseded(),
         },
         ip,
-    })
+    };
+    Ok((caller, rate))
 }
 
 /// The caller behind a session cookie's secret (the web pages use this

@@ -114,7 +114,8 @@ pub fn router(state: AppState) -> Router {
         .merge(verify::routes::router())
         .merge(verify::forward_auth::envoy_router())
         .route("/openapi.json", get(openapi::serve))
-        .nest("/platform", platform::router());
+        .nest("/platform", platform::router())
+        .layer(middleware::from_fn(auth::rate_limit_headers));
     let rest = Router::new()
         .nest("/api/v1", api)
         .merge(web::router())
@@ -136,15 +137,22 @@ pub fn router(state: AppState) -> Router {
         .merge(rest)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(body_limit)
-        .layer(middleware::from_fn_with_state(
-            Arc::new(web::brand::Look::new(&state.config)),
+        .layer(body_limit);
+    // Without a brand or framing origins the pages wear the default look,
+    // which needs no middleware: a deployment pays for it only when set.
+    let look = web::brand::Look::new(&state.config);
+    let app = if look.is_default() {
+        app
+    } else {
+        app.layer(middleware::from_fn_with_state(
+            Arc::new(look),
             web::brand::dress,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            requests::record,
-        ));
+    };
+    let app = app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        requests::record,
+    ));
     // A span per request costs even when filtered out, so the layer is
     // there only when something would log it (request traces are `debug`).
     let app = if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {

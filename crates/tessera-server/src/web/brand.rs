@@ -45,6 +45,13 @@ impl Default for Look {
 }
 
 impl Look {
+    /// Whether this is Tessera's own look, as [`current`] gives outside
+    /// [`dress`].
+    pub fn is_default(&self) -> bool {
+        let default = Look::default();
+        self.name == default.name && self.logo.is_none() && self.csp.is_none() && !self.framable
+    }
+
     pub fn new(config: &Config) -> Self {
         let web = &config.web;
         let logo_origin = web.brand_logo_url.as_ref().and_then(|l| l.origin());
