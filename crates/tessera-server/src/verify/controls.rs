@@ -25,9 +25,10 @@ pub(crate) async fn check(
     if verified.token().controls.is_none() {
         return Ok(Checked::default());
     }
-    let checked = state
-        .engine
-        .check_controls(verified, ip, cost, now)
+    // Boxed: the limiter's future is large, and kept inline it would
+    // make every verification's future (moved, so copied, as it is
+    // served) larger, controls or not.
+    let checked = Box::pin(state.engine.check_controls(verified, ip, cost, now))
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "could not reserve a token's quota; refusing the use");
