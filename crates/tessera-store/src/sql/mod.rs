@@ -142,12 +142,16 @@ impl SqlStore {
     /// the `BEGIN` runs in a task of its own, to completion: if the caller
     /// is gone, the transaction it made is dropped there and rolled back.
     async fn begin(&self) -> Result<Tx> {
+        self.begin_detached().await.map_err(db)
+    }
+
+    /// [`Self::begin`] with sqlx's error, for callers that keep it.
+    async fn begin_detached(&self) -> std::result::Result<Tx, sqlx::Error> {
         let pool = self.pool.clone();
         let statement = self.dialect.begin();
         tokio::spawn(async move { pool.begin_with(statement).await })
             .await
-            .map_err(|e| StoreError::Database(format!("opening a transaction: {e}")))?
-            .map_err(db)
+            .map_err(|e| sqlx::Error::Protocol(format!("opening a transaction: {e}")))?
     }
 
     /// Announces `change` to other nodes (if any), writes `event` (and the

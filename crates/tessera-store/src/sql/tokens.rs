@@ -292,7 +292,7 @@ impl SqlStore {
     async fn write_last_used(&self, newest: &[&LastUsed]) -> Result<(), sqlx::Error> {
         const NEWER: &str = "tokens.id = v.column1 \
              AND (tokens.last_used_at IS NULL OR tokens.last_used_at <= v.column2)";
-        let mut tx = self.pool.begin_with(self.dialect.begin()).await?;
+        let mut tx = self.begin_detached().await?;
         for chunk in newest.chunks(LAST_USED_ROWS_PER_STATEMENT) {
             if self.dialect.is_shared() {
                 let (sql, args) = values(
