@@ -5,8 +5,9 @@
 //! and how its rows decode: a new stored field is a change to one of them
 //! (and a migration). [`dialect`] holds what differs between the two
 //! databases, [`feed`] PostgreSQL's change feed, [`rows`] how a column
-//! encodes a value. [`backup`] and [`copy`] work on a whole deployment
-//! (`tessera backup`, `tessera migrate`) rather than on one aggregate.
+//! encodes a value, [`outbox`] how webhook deliveries and emails are
+//! claimed. [`backup`] and [`copy`] work on a whole deployment (`tessera
+//! backup`, `tessera migrate`) rather than on one aggregate.
 //!
 //! Invariants, beyond those of the traits:
 //! - Every mutating call is one transaction ([`SqlStore::begin`]) that ends
