@@ -12,14 +12,14 @@ use serde_json::{json, Value};
 use crate::harness::{send, start, start_with, Reply, TestServer, OWNER_EMAIL, OWNER_PASSWORD};
 
 /// A platform key made as `tessera platform-key create` makes one.
-async fn platform_key(s: &TestServer) -> String {
+pub(crate) async fn platform_key(s: &TestServer) -> String {
     tessera_server::platform::keys::create(s.state(), "backend")
         .await
         .expect("platform key")
         .secret
 }
 
-async fn platform(
+pub(crate) async fn platform(
     s: &TestServer,
     key: &str,
     method: Method,
@@ -30,7 +30,7 @@ async fn platform(
         .await
 }
 
-async fn new_org(s: &TestServer, key: &str, org: &str, owner: &str) -> Value {
+pub(crate) async fn new_org(s: &TestServer, key: &str, org: &str, owner: &str) -> Value {
     platform(
         s,
         key,
@@ -92,7 +92,7 @@ async fn login_link(s: &TestServer, key: &str, org: &str, id: &str, body: Value)
 }
 
 /// A token of the member `id` of `org`, made through a login link's session.
-async fn member_token(s: &TestServer, key: &str, org: &str, id: &str) -> String {
+pub(crate) async fn member_token(s: &TestServer, key: &str, org: &str, id: &str) -> String {
     let link = login_link(s, key, org, id, json!({})).await.expect(201);
     let (status, cookie, _, _) = open(&link.string("url")).await;
     assert_eq!(status, 303);

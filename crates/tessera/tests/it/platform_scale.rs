@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{postgres_schema, send, start_node, start_on, TestServer};
+use crate::platform::{member_token, new_org, platform, platform_key};
 
 /// Catches a change that never arrives; the bound itself is measured by
 /// `org_change_propagation_latency`.
@@ -40,66 +41,38 @@ async fn until_code(s: &TestServer, base: &str, token: &str, code: &str) -> Dura
     }
 }
 
-async fn platform(
-    s: &TestServer,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let reply = s
-        .call(method, &format!("/api/v1/platform{path}"), Some(key), body)
-        .await;
-    assert!(reply.status.is_success(), "{}", reply.text);
-    reply.body
-}
-
-/// A new org `org` with owner `owner`, and a token of that owner made
+/// A new org `org` with owner `o`, and a token of that owner made
 /// through a login link's session.
 async fn org_with_token(s: &TestServer, key: &str, org: &str) -> String {
-    let owner = json!({ "external_id": "o", "email": format!("o@{org}.test") });
+    new_org(s, key, org, "o").await;
+    member_token(s, key, org, "o").await
+}
+
+/// Suspends `org` or lifts its suspension, through the platform API.
+async fn set_suspended(s: &TestServer, key: &str, org: &str, suspended: bool) {
     platform(
         s,
         key,
-        Method::POST,
-        "/orgs",
-        Some(json!({ "key": org, "owner": owner })),
-    )
-    .await;
-    let link = platform(
-        s,
-        key,
-        Method::POST,
-        &format!("/orgs/{org}/members/o/login-links"),
-        Some(json!({})),
-    )
-    .await;
-    let url = link["url"].as_str().expect("url").to_owned();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let response = http.get(url).send().await.expect("open");
-    let cookie = crate::harness::set_cookie_pair(&response, "tessera_session").expect("session");
-    s.call_with_cookie(
-        Method::POST,
-        "/api/v1/tokens",
-        &cookie,
-        Some(json!({ "name": "t" })),
+        Method::PATCH,
+        &format!("/orgs/{org}"),
+        Some(json!({ "suspended": suspended })),
     )
     .await
-    .expect(201)
-    .string("token")
+    .expect(200);
+}
+
+/// Deletes `org` through the platform API.
+async fn delete_org(s: &TestServer, key: &str, org: &str) {
+    platform(s, key, Method::DELETE, &format!("/orgs/{org}"), None)
+        .await
+        .expect(204);
 }
 
 async fn two_nodes() -> (TestServer, String, tessera_server::RunningServer, String) {
     let url = postgres_schema().await;
     let a = start_on(&url).await;
     let (b, b_server) = start_node(&url).await;
-    let key = tessera_server::platform::keys::create(a.state(), "bench")
-        .await
-        .expect("key")
-        .secret;
+    let key = platform_key(&a).await;
     (a, b, b_server, key)
 }
 
@@ -108,36 +81,14 @@ async fn suspension_and_deletion_reach_the_other_node() {
     let (a, b, _b_server, key) = two_nodes().await;
     let token = org_with_token(&a, &key, "globex").await;
     assert_eq!(verify_on(&a, &b, &token).await["valid"], true);
-    platform(
-        &a,
-        &key,
-        Method::PATCH,
-        "/orgs/globex",
-        Some(json!({ "suspended": true })),
-    )
-    .await;
+    set_suspended(&a, &key, "globex", true).await;
     until_code(&a, &b, &token, "org_suspended").await;
     let refused = send(a.http.get(format!("{b}/api/v1/me")).bearer_auth(&token)).await;
     assert_eq!(refused.status, 401);
     assert_eq!(refused.code(), "org_suspended");
-    platform(
-        &a,
-        &key,
-        Method::PATCH,
-        "/orgs/globex",
-        Some(json!({ "suspended": false })),
-    )
-    .await;
+    set_suspended(&a, &key, "globex", false).await;
     until_code(&a, &b, &token, "valid").await;
-    let reply = a
-        .call(
-            Method::DELETE,
-            "/api/v1/platform/orgs/globex",
-            Some(&key),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, 204);
+    delete_org(&a, &key, "globex").await;
     until_code(&a, &b, &token, "invalid_token").await;
 }
 
@@ -154,38 +105,16 @@ async fn org_change_propagation_latency() {
     let (mut suspend, mut lift, mut delete) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..trials {
         assert_eq!(verify_on(&a, &b, &token).await["valid"], true);
-        platform(
-            &a,
-            &key,
-            Method::PATCH,
-            "/orgs/globex",
-            Some(json!({ "suspended": true })),
-        )
-        .await;
+        set_suspended(&a, &key, "globex", true).await;
         suspend.push(until_code(&a, &b, &token, "org_suspended").await);
-        platform(
-            &a,
-            &key,
-            Method::PATCH,
-            "/orgs/globex",
-            Some(json!({ "suspended": false })),
-        )
-        .await;
+        set_suspended(&a, &key, "globex", false).await;
         lift.push(until_code(&a, &b, &token, "valid").await);
     }
     for i in 0..trials / 2 {
         let org = format!("victim{i}");
         let token = org_with_token(&a, &key, &org).await;
         assert_eq!(verify_on(&a, &b, &token).await["valid"], true);
-        let reply = a
-            .call(
-                Method::DELETE,
-                &format!("/api/v1/platform/orgs/{org}"),
-                Some(&key),
-                None,
-            )
-            .await;
-        assert_eq!(reply.status, 204);
+        delete_org(&a, &key, &org).await;
         delete.push(until_code(&a, &b, &token, "invalid_token").await);
     }
     for (what, mut samples) in [

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::harness::{database_url, postgres_schema, start_with};
+use crate::harness::database_url;
 use crate::process::{init, ServeProcess};
-use crate::webhooks::{endpoint, pass, start_node_allowing_private, Receiver};
+use crate::webhooks::{pass, two_nodes_announcing_new_tokens, Receiver};
 
 /// Events acknowledged while the receiver is unreachable survive a
 /// SIGKILL and are delivered after the restart, each once.
@@ -109,18 +109,7 @@ async fn two_nodes_deliver_a_thousand_events() {
     if std::env::var("TESSERA_TEST_BACKEND").as_deref() != Ok("postgres") {
         return;
     }
-    let url = postgres_schema().await;
-    let first = {
-        let url = url.clone();
-        start_with(move |c| {
-            c.database.url = url.into();
-            c.webhooks.allow_private = true;
-        })
-        .await
-    };
-    let (_, second) = start_node_allowing_private(&url).await;
-    let receiver = Receiver::start().await;
-    endpoint(&first, &receiver.url, json!(["token.created"])).await;
+    let (first, second, receiver) = two_nodes_announcing_new_tokens().await;
     const N: usize = 1000;
     let started = Instant::now();
     // Four writers at once, as clients would.

@@ -642,18 +642,7 @@ async fn two_nodes_deliver_each_event_once() {
     if std::env::var("TESSERA_TEST_BACKEND").as_deref() != Ok("postgres") {
         return;
     }
-    let url = postgres_schema().await;
-    let first = {
-        let url = url.clone();
-        start_with(move |c| {
-            c.database.url = url.into();
-            c.webhooks.allow_private = true;
-        })
-        .await
-    };
-    let (_, second) = start_node_allowing_private(&url).await;
-    let receiver = Receiver::start().await;
-    endpoint(&first, &receiver.url, json!(["token.created"])).await;
+    let (first, second, receiver) = two_nodes_announcing_new_tokens().await;
     const N: usize = 30;
     for i in 0..N {
         first.owner_creates_token(&format!("token {i}")).await;
@@ -683,6 +672,25 @@ async fn two_nodes_deliver_each_event_once() {
     ids.dedup();
     assert_eq!(ids.len(), got_after.len(), "a delivery was sent twice");
     assert_eq!(got_after.len(), N);
+}
+
+/// Two nodes on a new PostgreSQL schema, both allowed private webhook
+/// URLs, and a receiver that an endpoint sends `token.created` to.
+pub(crate) async fn two_nodes_announcing_new_tokens(
+) -> (TestServer, tessera_server::RunningServer, Receiver) {
+    let url = postgres_schema().await;
+    let first = {
+        let url = url.clone();
+        start_with(move |c| {
+            c.database.url = url.into();
+            c.webhooks.allow_private = true;
+        })
+        .await
+    };
+    let (_, second) = start_node_allowing_private(&url).await;
+    let receiver = Receiver::start().await;
+    endpoint(&first, &receiver.url, json!(["token.created"])).await;
+    (first, second, receiver)
 }
 
 pub(crate) async fn start_node_allowing_private(
