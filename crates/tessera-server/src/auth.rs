@@ -95,7 +95,10 @@ pub(crate) async fn rate_limit_headers(mut request: Request, next: Next) -> Resp
     request.extensions_mut().insert(slot.clone());
     let mut response = next.run(request).await;
     if let Some(rate) = slot.0.get() {
-        if !response.headers().contains_key("ratelimit-limit") {
+        if !response
+            .headers()
+            .contains_key(crate::error::RATELIMIT_LIMIT)
+        {
             crate::error::rate_headers(response.headers_mut(), rate);
         }
     }

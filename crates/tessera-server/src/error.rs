@@ -229,7 +229,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 // Here rather than in `verify`, which uses this module: the 429 of a
 // rate-limited token carries them too.
-const RATELIMIT_LIMIT: axum::http::HeaderName =
+pub(crate) const RATELIMIT_LIMIT: axum::http::HeaderName =
     axum::http::HeaderName::from_static("ratelimit-limit");
 const RATELIMIT_REMAINING: axum::http::HeaderName =
     axum::http::HeaderName::from_static("ratelimit-remaining");

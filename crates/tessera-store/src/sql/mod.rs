@@ -173,8 +173,7 @@ impl SqlStore {
         change: Option<Change>,
         gone: Option<serde_json::Value>,
     ) -> Result<()> {
-        let known = gone.map_or(webhooks::Known::Nothing, webhooks::Known::Shown);
-        self.finish(tx, event, change, known).await
+        self.finish(tx, event, change, gone.into()).await
     }
 
     /// As [`Self::commit`], for a token just created: the webhook event
@@ -242,8 +241,7 @@ impl SqlStore {
         }
         platform::insert_audit(&mut tx, event).await?;
         if let Some(org_event) = org_event {
-            let known = gone.map_or(webhooks::Known::Nothing, webhooks::Known::Shown);
-            webhooks::enqueue(&mut tx, &self.dialect, org_event, known).await?;
+            webhooks::enqueue(&mut tx, &self.dialect, org_event, gone.into()).await?;
         }
         let committed = tx.commit().await.map_err(db);
         for change in changes {

@@ -44,6 +44,13 @@ pub(super) enum Known<'a> {
     Token(&'a Token),
 }
 
+impl From<Option<Value>> for Known<'_> {
+    /// What a deletion read before it (`None`: nothing).
+    fn from(gone: Option<Value>) -> Self {
+        gone.map_or(Known::Nothing, Known::Shown)
+    }
+}
+
 impl Known<'_> {
     pub(super) fn shown(&self) -> Option<&Value> {
         match self {
@@ -441,7 +448,7 @@ impl WebhookStore for SqlStore {
         // for the others.
         let mut groups: Vec<(&AttemptOutcome, Vec<&str>)> = Vec::new();
         for (id, outcome) in attempts {
-            match groups.iter_mut().find(|(o, _)| same_record(o, outcome)) {
+            match groups.iter_mut().find(|(o, _)| *o == outcome) {
                 Some((_, ids)) => ids.push(id),
                 None => groups.push((outcome, vec![id])),
             }
@@ -545,14 +552,6 @@ fn claimed_from_row(row: &AnyRow) -> Result<ClaimedDelivery> {
         event_at: time(row, "at")?,
         data: text(row, "data")?,
     })
-}
-
-/// Whether two attempts are recorded alike.
-fn same_record(a: &AttemptOutcome, b: &AttemptOutcome) -> bool {
-    a.succeeded == b.succeeded
-        && a.response_code == b.response_code
-        && a.error == b.error
-        && a.next_attempt_at == b.next_attempt_at
 }
 
 /// The update that records one attempt at each of the deliveries `ids`,
