@@ -26,11 +26,25 @@ use tessera_core::policy::CompiledPolicy;
 use tessera_core::{MemberPermissions, RoleKey, TokenScope};
 use tessera_store::Change;
 
-/// A token as verification needs it: the record and its compiled scope.
+use crate::activity::Slot;
+
+/// A token as verification needs it: the record and its compiled scope,
+/// and its uses not yet written.
 #[derive(Debug)]
 pub struct CachedToken {
     pub token: Token,
     pub scope: ResolvedScope,
+    pub(crate) activity: Slot,
+}
+
+impl CachedToken {
+    pub fn new(token: Token, scope: ResolvedScope) -> Self {
+        Self {
+            token,
+            scope,
+            activity: Slot::default(),
+        }
+    }
 }
 
 /// A member and their current permissions, compiled.

@@ -30,10 +30,9 @@
 //! # Ok(()) }
 //! ```
 
+mod activity;
 mod cache;
-mod last_used;
 mod limits;
-mod usage;
 mod verified;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -47,10 +46,9 @@ use tessera_store::{Change, FeedEvent, Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::{OnceCell, Semaphore};
 
+pub use activity::{ActivityTracker, Outcome, PendingUsage};
 pub use cache::{CachedMember, CachedServiceAccount, CachedToken, OrgRoles};
-pub use last_used::LastUsedTracker;
 pub use limits::{Checked, Denial, Limiter, RateState};
-pub use usage::{Outcome, UsageTracker};
 pub use verified::{Principal, Verified};
 
 use cache::Cache;
@@ -162,8 +160,7 @@ struct Inner {
     cache: Arc<Cache>,
     loading: papaya::HashMap<String, Arc<TokenLoad>>,
     loads: Semaphore,
-    last_used: LastUsedTracker,
-    usage: UsageTracker,
+    activity: ActivityTracker,
     limiter: Limiter,
     stats: Stats,
     /// False between a lost change feed and its resumption: the cache may
@@ -201,8 +198,7 @@ impl Engine {
             config,
             cache,
             loading: papaya::HashMap::new(),
-            last_used: LastUsedTracker::default(),
-            usage: UsageTracker::default(),
+            activity: ActivityTracker::default(),
             limiter: Limiter::default(),
             stats: Stats::default(),
             trusted: AtomicBool::new(true),
@@ -220,12 +216,9 @@ impl Engine {
         &self.inner.format
     }
 
-    pub fn last_used(&self) -> &LastUsedTracker {
-        &self.inner.last_used
-    }
-
-    pub fn usage(&self) -> &UsageTracker {
-        &self.inner.usage
+    /// Last uses, usage counts and client addresses not yet written.
+    pub fn activity(&self) -> &ActivityTracker {
+        &self.inner.activity
     }
 
     pub fn limiter(&self) -> &Limiter {
@@ -402,9 +395,16 @@ impl Engine {
         }))
     }
 
-    /// Records a use of a token, for "last used" (no I/O).
-    pub fn record_use(&self, token: &TokenId, at: OffsetDateTime, ip: Option<std::net::IpAddr>) {
-        self.inner.last_used.record(token, at, ip);
+    /// Records a use of a token and how it ended, for "last used" and its
+    /// usage (no I/O).
+    pub fn record_use(
+        &self,
+        verified: &Verified,
+        outcome: Outcome,
+        at: OffsetDateTime,
+        ip: Option<std::net::IpAddr>,
+    ) {
+        self.inner.activity.record(&verified.token, outcome, ip, at);
     }
 
     async fn token(
@@ -491,7 +491,7 @@ impl Engine {
             TokenScope::CustomRoles(_) => self.roles(&token.org_id).await?.resolve_scope(&token),
             _ => OrgRoles::default().resolve_scope(&token),
         };
-        let entry = Arc::new(CachedToken { token, scope });
+        let entry = Arc::new(CachedToken::new(token, scope));
         inner
             .cache
             .insert_loaded(&inner.cache.tokens, id, &entry, epoch);

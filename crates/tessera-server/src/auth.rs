@@ -127,13 +127,9 @@ async fn admit_token(
         .await?
         .map_err(rejection_error)?;
     let rate = crate::verify::controls::admit(state, &verified, addr, now).await?;
-    state.engine.record_use(&verified.token().id, now, addr);
-    state.engine.usage().record(
-        &verified.token().id,
-        tessera_engine::Outcome::Valid,
-        addr,
-        now,
-    );
+    state
+        .engine
+        .record_use(&verified, tessera_engine::Outcome::Valid, now, addr);
     // API calls are not the hot path: owned copies keep handlers simple.
     let identity = match verified.principal() {
         Principal::Member(m) => Identity::Member(m.member.clone()),

@@ -184,7 +184,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let pending = i64::try_from(state.engine.last_used().pending_count()).unwrap_or(i64::MAX);
+    let pending = i64::try_from(state.engine.activity().pending_count()).unwrap_or(i64::MAX);
     state.metrics.last_used_pending.set(pending);
     (
         [(
@@ -439,15 +439,14 @@ async fn purge_expired(state: &AppState) {
 }
 
 async fn flush_last_used(state: &AppState) {
-    match state.engine.last_used().flush(state.store.as_ref()).await {
+    match state.engine.activity().flush(state.store.as_ref()).await {
         Ok(0) => {}
-        Ok(n) => tracing::debug!(tokens = n, "flushed last-used times"),
-        Err(e) => tracing::warn!(error = %e, "could not flush last-used times; will retry"),
+        Ok(n) => tracing::debug!(tokens = n, "flushed last-used times and usage"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not flush last-used times and usage; will retry")
+        }
     }
-    // Usage counts and unspent quota slices go with the same flush.
-    if let Err(e) = state.engine.usage().flush(state.store.as_ref()).await {
-        tracing::warn!(error = %e, "could not flush token usage; will retry");
-    }
+    // Unspent quota slices go back with the same flush.
     let idle_before = state.now().unix_timestamp()
         - 2 * i64::try_from(state.config.tokens.last_used_flush_seconds).unwrap_or(60);
     if let Err(e) = state

@@ -35,7 +35,7 @@ pub struct Swept {
 
 /// Applies every org's inactivity rule at the server's current time.
 pub async fn sweep(state: &AppState) -> ServiceResult<Swept> {
-    state.engine.last_used().flush(state.store.as_ref()).await?;
+    state.engine.activity().flush(state.store.as_ref()).await?;
     let now = state.now();
     let mut swept = Swept::default();
     for _ in 0..MAX_ROUNDS {

@@ -33,7 +33,10 @@ pub async fn introspect(
     if !caller.allows(INTROSPECT, &target) {
         return Err(ServiceError::forbidden(INTROSPECT, &target));
     }
-    state.engine.record_use(&token.id, now, caller_ip(call));
+    let ip = caller_ip(call);
+    state
+        .engine
+        .record_use(&verified, tessera_engine::Outcome::Valid, now, ip);
     Ok(active(&verified, issuer))
 }
 

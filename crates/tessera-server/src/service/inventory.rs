@@ -203,7 +203,7 @@ pub async fn list_all(call: &Call, params: TokenListParams) -> ServiceResult<Tok
         // The answer shows this node's not-yet-saved uses; so that it
         // also sorts and filters by them, save them first. (Other nodes'
         // are at most one flush interval behind.)
-        if let Err(e) = state.engine.last_used().flush(state.store.as_ref()).await {
+        if let Err(e) = state.engine.activity().flush(state.store.as_ref()).await {
             tracing::warn!(error = %e, "could not save last-used times before listing");
         }
     }

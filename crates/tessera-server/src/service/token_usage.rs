@@ -26,7 +26,7 @@ pub async fn usage(call: &Call, id: &str, days: Option<u32>) -> ServiceResult<To
     let first = today - i64::from(days) + 1;
     let mut counts = state.store.token_usage(&token.id, first, today).await?;
     // Not yet flushed on this node: added, so the owner sees uses at once.
-    let (pending, pending_ips) = state.engine.usage().pending(&token.id);
+    let (pending, pending_ips) = state.engine.activity().usage(&token.id);
     for (day, c) in pending {
         match counts.iter_mut().find(|(d, _)| *d == day) {
             Some((_, stored)) => stored.add(&c),

@@ -544,7 +544,7 @@ fn created(state: &AppState, token: &Token, minted: NewToken) -> CreatedTokenRes
 /// A token's metadata, with any not-yet-flushed use overlaid.
 pub fn token_response(state: &AppState, token: &Token) -> TokenResponse {
     let mut shown = TokenResponse::from(token);
-    if let Some(pending) = state.engine.last_used().pending(&token.id) {
+    if let Some(pending) = state.engine.activity().last_used(&token.id) {
         if shown.last_used_at.is_none_or(|stored| pending.at >= stored) {
             shown.last_used_at = Some(pending.at);
             shown.last_used_ip = pending.ip;

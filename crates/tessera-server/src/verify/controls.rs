@@ -79,10 +79,7 @@ pub(crate) async fn admit(
 ) -> ApiResult<Option<RateState>> {
     let checked = check(state, verified, ip, 1, now).await?;
     if let Some(denial) = checked.denial {
-        state
-            .engine
-            .usage()
-            .record(&verified.token().id, outcome(denial), ip, now);
+        state.engine.record_use(verified, outcome(denial), now, ip);
         return Err(refusal(denial, &checked));
     }
     Ok(checked.rate)

@@ -226,16 +226,14 @@ async fn authorize<A: AsRef<str>, R: AsRef<str>>(
         .await?
         .map_err(rejection_error)?;
     let rate = super::controls::admit(state, &verified, ip, now).await?;
-    state.engine.record_use(&verified.token().id, now, ip);
-    let usage = state.engine.usage();
     if let Some((action, resource)) = question {
         let (a, r) = (action.as_ref(), resource.as_ref());
         if !verified.allows(a, r) {
-            usage.record(&verified.token().id, Outcome::Denied, ip, now);
+            state.engine.record_use(&verified, Outcome::Denied, now, ip);
             return Err(ServiceError::forbidden(a, r).into());
         }
     }
-    usage.record(&verified.token().id, Outcome::Valid, ip, now);
+    state.engine.record_use(&verified, Outcome::Valid, now, ip);
     // 200 with no body; the security headers are in place from the start
     // (this is a hot path: see `crate::headers::secured_headers`).
     let mut response = Response::new(axum::body::Body::empty());

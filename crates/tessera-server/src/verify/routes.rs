@@ -134,13 +134,11 @@ pub(crate) async fn decide(
     let allowed = match &verified {
         Ok(verified) => {
             checked = super::controls::check(state, verified, ip, cost, now).await?;
-            let id = &verified.token().id;
-            let usage = state.engine.usage();
             if let Some(denial) = checked.denial {
-                usage.record(id, super::controls::outcome(denial), ip, now);
+                let outcome = super::controls::outcome(denial);
+                state.engine.record_use(verified, outcome, now, ip);
                 question.action.map(|_| false)
             } else {
-                state.engine.record_use(id, now, ip);
                 let allowed = match (question.action, question.resource) {
                     (Some(a), Some(r)) => Some(verified.allows(a, r)),
                     _ => None,
@@ -149,7 +147,7 @@ pub(crate) async fn decide(
                     Some(false) => Outcome::Denied,
                     _ => Outcome::Valid,
                 };
-                usage.record(id, outcome, ip, now);
+                state.engine.record_use(verified, outcome, now, ip);
                 allowed
             }
         }

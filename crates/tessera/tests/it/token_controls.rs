@@ -462,7 +462,7 @@ async fn two_nodes_sweeping_at_once_act_once() {
     s.owner_get("/api/v1/me").await.expect(200);
     s.state()
         .engine
-        .last_used()
+        .activity()
         .flush(s.state().store.as_ref())
         .await
         .unwrap();
