@@ -34,6 +34,7 @@ pub mod state;
 pub mod throttle;
 pub mod verify;
 pub mod web;
+pub mod webhook_connections;
 pub mod webhook_sender;
 
 use std::future::Future;

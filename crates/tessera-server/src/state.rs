@@ -53,6 +53,8 @@ pub struct Shared {
     /// The bound on one webhook delivery attempt, in milliseconds (15 s;
     /// tests shorten it).
     pub webhook_timeout_ms: AtomicU64,
+    /// Connections to webhook receivers kept alive between deliveries.
+    pub webhook_connections: crate::webhook_connections::Connections,
     /// The deployment's OpenID provider; `None` when single sign-on is off.
     pub sso: Option<Arc<crate::sso::Provider>>,
     /// The login form's signing key, read from (or first made in) the
@@ -92,6 +94,7 @@ impl AppState {
             webhook_timeout_ms: AtomicU64::new(
                 u64::try_from(crate::webhook_sender::TIMEOUT.as_millis()).unwrap_or(u64::MAX),
             ),
+            webhook_connections: crate::webhook_connections::Connections::default(),
             login_csrf_key: tokio::sync::OnceCell::new(),
             sso,
         }))

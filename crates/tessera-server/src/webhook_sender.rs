@@ -20,6 +20,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::{header, Request, Uri};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -31,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::secrets::fill_random;
+use crate::webhook_connections::{Connections, Destination, Sender};
 
 /// Longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -234,9 +236,15 @@ pub struct Message<'a> {
 }
 
 /// Sends one message, within `timeout`, checking its destination again
-/// first.
-pub async fn send(message: &Message<'_>, allow_private: bool, timeout: Duration) -> Answer {
-    match tokio::time::timeout(timeout, attempt(message, allow_private)).await {
+/// first. A connection kept alive from an earlier delivery to the same
+/// checked address is reused (see [`crate::webhook_connections`]).
+pub async fn send(
+    connections: &Connections,
+    message: &Message<'_>,
+    allow_private: bool,
+    timeout: Duration,
+) -> Answer {
+    match tokio::time::timeout(timeout, attempt(connections, message, allow_private)).await {
         Ok(answer) => answer,
         Err(_) => Answer::failed(
             None,
@@ -245,7 +253,7 @@ pub async fn send(message: &Message<'_>, allow_private: bool, timeout: Duration)
     }
 }
 
-async fn attempt(message: &Message<'_>, allow_private: bool) -> Answer {
+async fn attempt(connections: &Connections, message: &Message<'_>, allow_private: bool) -> Answer {
     let target = match parse_url(message.url) {
         Ok(t) => t,
         Err(e) => return Answer::failed(None, e.to_string()),
@@ -254,98 +262,150 @@ async fn attempt(message: &Message<'_>, allow_private: bool) -> Answer {
         Ok(a) => a,
         Err(e) => return Answer::failed(None, e.to_string()),
     };
+    let signature = sign(message.secret, message.id, message.timestamp, message.body);
+    let request = || build_request(&target, message, &signature);
+    // A kept connection first. One the receiver closed while it waited
+    // fails before any answer: the message goes again on a new connection
+    // (receivers tell repeats apart by `webhook-id`).
+    for addr in &addrs {
+        let to = destination(&target, *addr);
+        if let Some(sender) = connections.take(&to) {
+            if let Some(answer) = exchange(connections, to, sender, request()).await {
+                return answer;
+            }
+        }
+    }
     let mut last_error = String::from("could not connect");
     for addr in addrs {
-        let stream = match TcpStream::connect(addr).await {
-            Ok(s) => s,
+        let to = destination(&target, addr);
+        let sender = match connect(connections, &target, addr).await {
+            Ok(sender) => sender,
             Err(e) => {
-                last_error = format!("could not connect to {addr}: {e}");
+                last_error = e;
                 continue;
             }
         };
-        if !target.https {
-            return exchange(stream, &target, message).await;
-        }
-        let connector = match native_tls_connector() {
-            Ok(c) => c,
-            Err(e) => return Answer::failed(None, e),
-        };
-        return match connector.connect(&target.host, stream).await {
-            Ok(tls) => exchange(tls, &target, message).await,
-            Err(e) => Answer::failed(None, format!("TLS with {}: {e}", target.host)),
-        };
+        return exchange(connections, to, sender, request())
+            .await
+            .unwrap_or_else(|| Answer::failed(None, "the connection closed before an answer"));
     }
     Answer::failed(None, last_error)
 }
 
-fn native_tls_connector() -> Result<tokio_native_tls::TlsConnector, String> {
-    tokio_native_tls::native_tls::TlsConnector::new()
-        .map(tokio_native_tls::TlsConnector::from)
-        .map_err(|e| format!("TLS setup: {e}"))
+fn destination(target: &Target, addr: SocketAddr) -> Destination {
+    Destination {
+        https: target.https,
+        host: target.host.clone(),
+        addr,
+    }
 }
 
-async fn exchange<S>(stream: S, target: &Target, message: &Message<'_>) -> Answer
+/// A new connection to `addr` (with TLS for `https`), its driver running.
+async fn connect(
+    connections: &Connections,
+    target: &Target,
+    addr: SocketAddr,
+) -> Result<Sender, String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("could not connect to {addr}: {e}"))?;
+    if !target.https {
+        return handshake(stream).await;
+    }
+    let tls = connections
+        .tls()?
+        .connect(&target.host, stream)
+        .await
+        .map_err(|e| format!("TLS with {}: {e}", target.host))?;
+    handshake(tls).await
+}
+
+async fn handshake<S>(stream: S) -> Result<Sender, String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) =
-        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-            Ok(pair) => pair,
-            Err(e) => return Answer::failed(None, format!("HTTP handshake: {e}")),
-        };
-    let driver = tokio::spawn(connection);
-    let request = Request::post(target.path.as_str())
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("HTTP handshake: {e}"))?;
+    // Runs until the connection closes: the receiver closed it, or the
+    // sender was dropped (not kept, or idle too long).
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+fn build_request(
+    target: &Target,
+    message: &Message<'_>,
+    signature: &str,
+) -> Result<Request<Full<Bytes>>, String> {
+    Request::post(target.path.as_str())
         .header(header::HOST, target.authority.as_str())
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::USER_AGENT, "Tessera-Webhooks")
         .header("webhook-id", message.id)
         .header("webhook-timestamp", message.timestamp.to_string())
-        .header(
-            "webhook-signature",
-            sign(message.secret, message.id, message.timestamp, message.body),
-        )
-        .body(Full::new(bytes_of(message.body)));
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => return Answer::failed(None, format!("building the request: {e}")),
-    };
-    let answer = match sender.send_request(request).await {
-        Ok(response) => {
-            let code = response.status().as_u16();
-            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await;
-            match body {
-                Err(_) => Answer::failed(
-                    Some(code),
-                    format!(
-                        "the answer's body is over {} KiB, or broke off",
-                        MAX_RESPONSE_BYTES / 1024
-                    ),
-                ),
-                Ok(_) if (200..300).contains(&code) => Answer {
-                    code: Some(code),
-                    error: None,
-                },
-                Ok(_) if (300..400).contains(&code) => {
-                    Answer::failed(Some(code), format!("{code}: redirects are not followed"))
-                }
-                Ok(_) => Answer::failed(Some(code), format!("answered {code}")),
-            }
-        }
-        Err(e) => Answer::failed(None, format!("sending: {e}")),
-    };
-    driver.abort();
-    answer
+        .header("webhook-signature", signature)
+        .body(Full::new(bytes_of(message.body)))
+        .map_err(|e| format!("building the request: {e}"))
 }
 
-fn bytes_of(body: &[u8]) -> axum::body::Bytes {
-    axum::body::Bytes::copy_from_slice(body)
+/// Sends `request` on `sender` and reads the answer; the connection is
+/// kept for the next delivery when the answer was read whole. `None` when
+/// the connection failed before any answer came.
+async fn exchange(
+    connections: &Connections,
+    to: Destination,
+    mut sender: Sender,
+    request: Result<Request<Full<Bytes>>, String>,
+) -> Option<Answer> {
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return Some(Answer::failed(None, e)),
+    };
+    let response = match sender.send_request(request).await {
+        Ok(response) => response,
+        Err(e) if sender.is_closed() || e.is_canceled() || e.is_incomplete_message() => {
+            return None
+        }
+        Err(e) => return Some(Answer::failed(None, format!("sending: {e}"))),
+    };
+    let code = response.status().as_u16();
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+        .collect()
+        .await;
+    let answer = match body {
+        // Not read whole: the connection is dropped, so closed.
+        Err(_) => {
+            return Some(Answer::failed(
+                Some(code),
+                format!(
+                    "the answer's body is over {} KiB, or broke off",
+                    MAX_RESPONSE_BYTES / 1024
+                ),
+            ))
+        }
+        Ok(_) if (200..300).contains(&code) => Answer {
+            code: Some(code),
+            error: None,
+        },
+        Ok(_) if (300..400).contains(&code) => {
+            Answer::failed(Some(code), format!("{code}: redirects are not followed"))
+        }
+        Ok(_) => Answer::failed(Some(code), format!("answered {code}")),
+    };
+    connections.put(to, sender);
+    Some(answer)
+}
+
+fn bytes_of(body: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     #[test]
     fn urls_are_http_without_credentials() {
@@ -410,6 +470,88 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    /// A receiver on loopback answering 200 to every request, counting
+    /// the connections it accepted; with `close_after_answer`, it closes
+    /// each connection after one answer, without saying so.
+    async fn receiver(close_after_answer: bool) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = socket.read(&mut buf).await {
+                        seen.extend_from_slice(&buf[..n]);
+                        // One whole request: its head and `content-length` bytes.
+                        let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if seen.len() < end + 4 + length {
+                            continue;
+                        }
+                        seen.drain(..end + 4 + length);
+                        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if socket.write_all(ok).await.is_err() || close_after_answer {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    fn message(url: &str) -> Message<'_> {
+        Message {
+            url,
+            id: "msg_1",
+            timestamp: 1,
+            body: b"{}",
+            secret: b"secret",
+        }
+    }
+
+    #[tokio::test]
+    async fn deliveries_to_one_receiver_reuse_a_kept_connection() {
+        let (url, accepted) = receiver(false).await;
+        let connections = Connections::default();
+        for _ in 0..5 {
+            let answer = send(&connections, &message(&url), true, TIMEOUT).await;
+            assert_eq!(answer.error, None);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(connections.idle(), 1);
+
+        // Reuse never skips the destination check: without
+        // `webhook_allow_private`, loopback is refused, connection or not.
+        let refused = send(&connections, &message(&url), false, TIMEOUT).await;
+        assert!(refused.error.expect("refused").contains("private"));
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_closes_kept_connections_loses_no_delivery() {
+        let (url, accepted) = receiver(true).await;
+        let connections = Connections::default();
+        for _ in 0..5 {
+            let answer = send(&connections, &message(&url), true, TIMEOUT).await;
+            assert_eq!(answer.error, None);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
     }
 
     #[test]

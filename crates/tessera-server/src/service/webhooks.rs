@@ -322,7 +322,9 @@ async fn attempt(state: &AppState, claimed: &ClaimedDelivery) -> AttemptOutcome 
     };
     let timeout =
         std::time::Duration::from_millis(state.webhook_timeout_ms.load(Ordering::Relaxed));
-    let answer = webhook_sender::send(&message, state.config.webhooks.allow_private, timeout).await;
+    let allow_private = state.config.webhooks.allow_private;
+    let connections = &state.webhook_connections;
+    let answer = webhook_sender::send(connections, &message, allow_private, timeout).await;
     let succeeded = answer.error.is_none();
     let attempts = claimed.attempts.saturating_add(1);
     let next_attempt_at = if succeeded {
