@@ -1,30 +1,20 @@
 use super::*;
 use crate::cache::OrgRoles;
-use tessera_core::model::{Token, TokenOwner};
-use tessera_core::{MemberId, OrgId, TokenFormat, TokenScope};
+use tessera_core::model::{Member, Token};
+use tessera_core::{BuiltinRole, OrgId, TokenFormat, TokenScope};
 use time::macros::datetime;
 
 fn cached(id: &TokenId) -> Arc<CachedToken> {
     let now = datetime!(2026-01-01 0:00 UTC);
+    let owner = Member::new(
+        &OrgId::generate(now),
+        "a@b.test",
+        "A",
+        BuiltinRole::Owner,
+        now,
+    );
     let minted = TokenFormat::default().generate_for(id.clone());
-    let token = Token {
-        id: id.clone(),
-        org_id: OrgId::generate(now),
-        owner: TokenOwner::Member(MemberId::generate(now)),
-        name: "t".into(),
-        snippet: minted.snippet,
-        secret_hash: minted.secret_hash,
-        scope: TokenScope::Inherit,
-        projects: Vec::new(),
-        created_at: now,
-        expires_at: None,
-        last_used_at: None,
-        last_used_ip: None,
-        rotated_at: None,
-        previous_secret: None,
-        disabled_at: None,
-        controls: None,
-    };
+    let token = Token::minted(&minted, &owner, "t", TokenScope::Inherit, now);
     let scope = OrgRoles::default().resolve_scope(&token);
     Arc::new(CachedToken::new(token, scope))
 }

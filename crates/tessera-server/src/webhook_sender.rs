@@ -526,15 +526,23 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn deliveries_to_one_receiver_reuse_a_kept_connection() {
-        let (url, accepted) = receiver(false).await;
+    /// Five deliveries, one after the other, each succeeding: the
+    /// connections used, the receiver's URL and how many it accepted.
+    async fn deliver_five(close_after_answer: bool) -> (Connections, String, usize) {
+        let (url, accepted) = receiver(close_after_answer).await;
         let connections = Connections::default();
         for _ in 0..5 {
             let answer = send(&connections, &message(&url), true, TIMEOUT).await;
             assert_eq!(answer.error, None);
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        let accepted = accepted.load(Ordering::SeqCst);
+        (connections, url, accepted)
+    }
+
+    #[tokio::test]
+    async fn deliveries_to_one_receiver_reuse_a_kept_connection() {
+        let (connections, url, accepted) = deliver_five(false).await;
+        assert_eq!(accepted, 1);
         assert_eq!(connections.idle(), 1);
 
         // Reuse never skips the destination check: without
@@ -545,13 +553,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_receiver_that_closes_kept_connections_loses_no_delivery() {
-        let (url, accepted) = receiver(true).await;
-        let connections = Connections::default();
-        for _ in 0..5 {
-            let answer = send(&connections, &message(&url), true, TIMEOUT).await;
-            assert_eq!(answer.error, None);
-        }
-        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+        let (_, _, accepted) = deliver_five(true).await;
+        assert_eq!(accepted, 5);
     }
 
     #[test]
