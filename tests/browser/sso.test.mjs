@@ -15,20 +15,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { BIN, CHROMIUM, freePort, waitHealthy } from "./common.mjs";
 import { startIdp } from "./idp.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-const targetDir = process.env.CARGO_TARGET_DIR
-  ? path.resolve(root, process.env.CARGO_TARGET_DIR)
-  : path.join(root, "target");
-const BIN = process.env.TESSERA_BIN || path.join(targetDir, "debug", "tessera");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const EMAIL = "owner@acme.test";
 const CLIENT_ID = "tessera-browser-test";
 const CLIENT_SECRET = "a-client-secret-for-the-browser-test";
@@ -50,28 +42,6 @@ function databaseUrl() {
   const url = new URL(POSTGRES);
   url.pathname = `/${pgDatabase}`;
   return url.toString();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(url, ms = 20000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tessera did not become healthy; its log:\n${serverLog}`);
 }
 
 async function api(method, route, body) {
@@ -149,7 +119,7 @@ before(async () => {
   });
   server.stdout.on("data", (d) => { serverLog += d; });
   server.stderr.on("data", (d) => { serverLog += d; });
-  await waitHealthy(base);
+  await waitHealthy(base, () => serverLog);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -10,19 +10,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { BIN, CHROMIUM, freePort, root, waitHealthy } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-const targetDir = process.env.CARGO_TARGET_DIR
-  ? path.resolve(root, process.env.CARGO_TARGET_DIR)
-  : path.join(root, "target");
-const BIN = process.env.TESSERA_BIN || path.join(targetDir, "debug", "tessera");
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHOTS = path.join(root, "docs", "screenshots");
 const EMAIL = "owner@acme.test";
 const PASSWORD = "owner-password-1";
@@ -31,28 +23,6 @@ let work, server, serverLog = "", base, ownerToken, context, page;
 // Every request a page made to anything but this server (checked last:
 // a failed assertion inside an event listener would not fail a step).
 const external = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(url, ms = 20000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tessera did not become healthy; its log:\n${serverLog}`);
-}
 
 /** The API as a script would call it, with a token. */
 async function api(method, route, token, body) {
@@ -138,7 +108,7 @@ before(async () => {
   });
   server.stdout.on("data", (d) => { serverLog += d; });
   server.stderr.on("data", (d) => { serverLog += d; });
-  await waitHealthy(base);
+  await waitHealthy(base, () => serverLog);
   context = await chromium.launchPersistentContext(path.join(work, "profile"), {
     executablePath: CHROMIUM,
     headless: true,
