@@ -292,6 +292,78 @@ mod sqlite_only {
         );
     }
 
+    /// Migration 0011 rebuilds the webhook outbox's tables on SQLite: a
+    /// pending delivery and a finished one, and their events, survive it;
+    /// the pending one is still claimed, and the purge keeps its event.
+    #[tokio::test]
+    async fn the_leaner_outbox_migration_keeps_every_event_and_delivery() {
+        use tessera_core::{OrgId, WebhookId};
+        use tessera_store::WebhookStore;
+
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let file = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("old.db"))
+            .create_if_missing(true);
+        let old = sqlx::SqlitePool::connect_with(file).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        before.migrations = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 11)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into();
+        before.run(&old).await.unwrap();
+        let (org, hook) = (OrgId::generate(T0), WebhookId::generate(T0));
+        for statement in [
+            format!(
+                "INSERT INTO orgs (id, key, name, require_expiration, max_lifetime_days, \
+                 created_at) VALUES ('{org}', 'acme', 'Acme', 0, NULL, 0)"
+            ),
+            format!(
+                "INSERT INTO webhooks VALUES ('{hook}', '{org}', 'https://h.example/x', \
+                 '[\"*\"]', NULL, zeroblob(32), 0)"
+            ),
+            format!("INSERT INTO webhook_events VALUES ('evt_1', '{org}', 'token.created', 10, '{{\"n\":1}}')"),
+            format!("INSERT INTO webhook_events VALUES ('evt_2', '{org}', 'token.revoked', 20, '{{\"n\":2}}')"),
+            format!(
+                "INSERT INTO webhook_deliveries VALUES ('msg_1', '{org}', '{hook}', 'evt_1', \
+                 'succeeded', 1, NULL, NULL, 200, NULL, 10)"
+            ),
+            format!(
+                "INSERT INTO webhook_deliveries VALUES ('msg_2', '{org}', '{hook}', 'evt_2', \
+                 'pending', 2, 30, NULL, 500, 'answered 500', 20)"
+            ),
+        ] {
+            sqlx::query(&statement).execute(&old).await.unwrap();
+        }
+        old.close().await;
+
+        let store = SqlStore::connect(&url).await.unwrap();
+        let listed = store.list_deliveries(&org, &hook, 10).await.unwrap();
+        let mut ids: Vec<&str> = listed.iter().map(|d| d.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["msg_1", "msg_2"]);
+        let at = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+        // Everything before 1,000 s is old: the finished delivery and its
+        // event go, the pending one's event stays.
+        assert_eq!(store.purge_deliveries(at(1000)).await.unwrap(), 1);
+        let claimed = store
+            .claim_deliveries(at(1000), at(2000), 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (
+                claimed[0].id.as_str(),
+                claimed[0].attempts,
+                claimed[0].data.as_str()
+            ),
+            ("msg_2", 2, "{\"n\":2}")
+        );
+    }
+
     /// Another process (a `tessera` command on the same file) holding the
     /// write lock beyond the busy timeout: the write fails as
     /// `Unavailable` (the server answers 503, try again), not as an

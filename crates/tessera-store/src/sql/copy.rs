@@ -302,8 +302,9 @@ async fn count(conn: &mut sqlx::AnyConnection, table: &str) -> Result<u64> {
     Ok(u64::try_from(rows).unwrap_or(0))
 }
 
-/// Copies every row of `table`, a page at a time in `rowid` order (every
-/// Tessera table is a rowid table), batching the inserts.
+/// Copies every row of `table`, a page at a time in key order, batching
+/// the inserts. The key is the `rowid`, or for a WITHOUT ROWID table (the
+/// webhook outbox's two) its text primary key `id`.
 async fn copy_table(
     source: &mut Transaction<'static, Any>,
     sink: &mut Transaction<'static, Any>,
@@ -315,29 +316,41 @@ async fn copy_table(
         .map(|(name, _)| quoted(name))
         .collect::<Vec<_>>()
         .join(", ");
+    let without_rowid: i64 = sqlx::query_scalar("SELECT wr FROM pragma_table_list($1)")
+        .bind(table.name.as_str())
+        .fetch_one(&mut **source)
+        .await
+        .map_err(db)?;
+    let key = if without_rowid == 1 { "id" } else { "rowid" };
     let select = format!(
-        "SELECT rowid, {names} FROM {} WHERE rowid > $1 ORDER BY rowid LIMIT {PAGE_ROWS}",
+        "SELECT {key}, {names} FROM {} WHERE {key} > $1 ORDER BY {key} LIMIT {PAGE_ROWS}",
         quoted(&table.name)
     );
     let per_statement = (MAX_BINDS / table.columns.len().max(1)).max(1);
-    let mut after = i64::MIN;
+    let (mut after_rowid, mut after_id) = (i64::MIN, String::new());
     loop {
-        let page = sqlx::query(&select)
-            .bind(after)
-            .fetch_all(&mut **source)
-            .await
-            .map_err(db)?;
+        let query = sqlx::query(&select);
+        let query = if key == "id" {
+            query.bind(after_id.clone())
+        } else {
+            query.bind(after_rowid)
+        };
+        let page = query.fetch_all(&mut **source).await.map_err(db)?;
         let Some(last) = page.last() else {
             return Ok(());
         };
-        after = last.try_get(0).map_err(db)?;
+        if key == "id" {
+            after_id = last.try_get(0).map_err(db)?;
+        } else {
+            after_rowid = last.try_get(0).map_err(db)?;
+        }
         for chunk in page.chunks(per_statement) {
             insert(sink, table, &names, chunk).await?;
         }
     }
 }
 
-/// One multi-row `INSERT` of `rows` (read with `rowid` first) into the
+/// One multi-row `INSERT` of `rows` (read with their key first) into the
 /// target.
 async fn insert(
     sink: &mut Transaction<'static, Any>,
@@ -355,7 +368,7 @@ async fn insert(
             if c > 0 {
                 statement.push(", ");
             }
-            // Column 0 of the row is the rowid.
+            // Column 0 of the row is its key.
             let at = c + 1;
             let decoded = |e| StoreError::Database(format!("reading {}.{column}: {e}", table.name));
             match kind {
