@@ -5,17 +5,17 @@
 //! A use is written into the cached token itself (its [`Slot`]): one
 //! uncontended lock, no map lookup, which keeps the hot path as cheap as it
 //! was before usage was counted. A token's first use after a flush also
-//! lists it in the tracker, which is how the flush and the reads find it.
-//! The server flushes every few seconds and once more on shutdown, so
-//! storage lags by at most the flush interval; reads overlay what is
-//! pending, so an owner sees a use at once.
+//! lists that cached entry under the token's id, which is how the flush and
+//! the reads find it. The server flushes every few seconds and once more on
+//! shutdown, so storage lags by at most the flush interval; reads overlay
+//! what is pending, so an owner sees a use at once.
 //!
-//! A slot is listed exactly while it holds something: a use that finds it
-//! empty lists it (under the slot's lock), and the flush unlists it before
-//! it empties it. So a use is either taken by this flush or lists the slot
-//! for the next one; none is lost. A token reloaded into the cache while it
-//! has pending uses has two slots for a while; both are listed under its id
-//! and merged when read or written.
+//! One entry per id is listed, and only a listed entry's slot is filled: a
+//! use whose own slot is empty goes to the listed entry of its id (a token
+//! reloaded into the cache after a change, or loaded afresh per request
+//! while the change feed is down, is a new entry), or lists its own. The
+//! flush unlists an entry before it empties it, so a use is either taken by
+//! this flush or listed for the next one; none is lost.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -138,10 +138,10 @@ impl Pending {
 
 #[derive(Default)]
 pub struct ActivityTracker {
-    /// The cached tokens whose slots hold something, by id. Keyed by
-    /// tokens that verified, so only real ids go in: a fast seeded hash is
-    /// safe here (see `cache::Map`).
-    listed: papaya::HashMap<TokenId, Vec<Arc<CachedToken>>, foldhash::fast::RandomState>,
+    /// For each token with uses not yet written, the cached entry whose
+    /// slot holds them. Keyed by tokens that verified, so only real ids go
+    /// in: a fast seeded hash is safe here (see `cache::Map`).
+    listed: papaya::HashMap<TokenId, Arc<CachedToken>, foldhash::fast::RandomState>,
     /// Last uses a flush has taken and not yet written: still shown by
     /// [`Self::last_used`], so a read during the write does not fall back
     /// to the older stored value.
@@ -161,26 +161,34 @@ impl ActivityTracker {
             at: at.unix_timestamp(),
             ip: ip.map(|ip| ip.to_canonical()),
         };
-        let mut slot = token.activity.lock();
-        match slot.as_mut() {
-            Some(pending) => pending.record(outcome, used),
-            None => {
-                self.list(token);
-                slot.insert(Box::default()).record(outcome, used);
-            }
+        if let Some(pending) = token.activity.lock().as_mut() {
+            pending.record(outcome, used);
+            return;
         }
+        self.in_listed(token, |pending| pending.record(outcome, used));
     }
 
-    fn list(&self, token: &Arc<CachedToken>) {
-        self.listed.pin().update_or_insert_with(
-            token.token.id.clone(),
-            |listed| {
-                let mut more = listed.clone();
-                more.push(Arc::clone(token));
-                more
-            },
-            || vec![Arc::clone(token)],
-        );
+    /// Applies `apply` to the pending uses of `token`'s id: in the slot of
+    /// the entry listed for it, else in `token`'s own, listing it.
+    fn in_listed(&self, token: &Arc<CachedToken>, apply: impl FnOnce(&mut Pending)) {
+        let id = &token.token.id;
+        let listed = self.listed.pin();
+        loop {
+            let holder = match listed.get(id) {
+                Some(holder) => holder,
+                None => listed.get_or_insert(id.clone(), Arc::clone(token)),
+            };
+            let mut slot = holder.activity.lock();
+            // Empty: listed a moment ago (by this call or another use, which
+            // is filling it or will find it filled), or taken by a flush
+            // that unlisted it after it was found here; only the first may
+            // be filled.
+            if slot.is_none() && !listed.get(id).is_some_and(|h| Arc::ptr_eq(h, holder)) {
+                continue;
+            }
+            apply(slot.get_or_insert_with(Box::default));
+            return;
+        }
     }
 
     /// The not-yet-written last use of `token`, if any.
@@ -200,16 +208,8 @@ impl ActivityTracker {
 
     fn pending(&self, token: &TokenId) -> Option<Pending> {
         let listed = self.listed.pin();
-        let mut merged: Option<Pending> = None;
-        for cached in listed.get(token)? {
-            if let Some(pending) = cached.activity.lock().as_deref() {
-                match merged.as_mut() {
-                    Some(merged) => merged.merge(pending.clone()),
-                    None => merged = Some(pending.clone()),
-                }
-            }
-        }
-        merged
+        let pending = listed.get(token)?.activity.lock().as_deref().cloned();
+        pending
     }
 
     /// Tokens with activity not yet written.
@@ -287,40 +287,26 @@ impl ActivityTracker {
         wrote_last_used.and(wrote_usage).map(|()| tokens)
     }
 
-    /// Empties every listed slot, merged per token id, with one of the
-    /// token's cached entries (to put back what a failed write held).
+    /// Unlists and empties every listed entry: by token id, the entry (to
+    /// put back what a failed write held) and what its slot held.
     fn take(&self) -> HashMap<TokenId, (Arc<CachedToken>, Pending)> {
-        let mut taken: HashMap<TokenId, (Arc<CachedToken>, Pending)> = HashMap::new();
+        let mut taken = HashMap::new();
         let listed = self.listed.pin();
         let keys: Vec<TokenId> = listed.keys().cloned().collect();
         for id in keys {
-            let Some(entries) = listed.remove(&id) else {
+            let Some(holder) = listed.remove(&id) else {
                 continue;
             };
-            for cached in entries {
-                let Some(pending) = cached.activity.lock().take() else {
-                    continue;
-                };
-                match taken.get_mut(&id) {
-                    Some((_, merged)) => merged.merge(*pending),
-                    None => {
-                        taken.insert(id.clone(), (Arc::clone(cached), *pending));
-                    }
-                }
-            }
+            let Some(pending) = holder.activity.lock().take() else {
+                continue;
+            };
+            taken.insert(id, (Arc::clone(holder), *pending));
         }
         taken
     }
 
     fn put_back(&self, token: &Arc<CachedToken>, pending: Pending) {
-        let mut slot = token.activity.lock();
-        match slot.as_mut() {
-            Some(newer) => newer.merge(pending),
-            None => {
-                self.list(token);
-                *slot = Some(Box::new(pending));
-            }
-        }
+        self.in_listed(token, |newer| newer.merge(pending));
     }
 }
 

@@ -93,8 +93,8 @@ fn keeps_the_newest_admitted_use() {
 }
 
 /// A token reloaded into the cache (after a change) while its old entry
-/// has uses not yet written: both entries' uses are shown and taken, as
-/// one token's.
+/// has uses not yet written: the new entry's uses join the old one's,
+/// shown and taken as one token's.
 #[test]
 fn a_reloaded_token_s_two_entries_count_as_one() {
     let t = ActivityTracker::default();
@@ -122,20 +122,47 @@ fn a_reloaded_token_s_two_entries_count_as_one() {
     assert_eq!(pending.days[0].1.valid + pending.days[0].1.denied, 2);
     assert_eq!(t.pending_count(), 0);
     assert!(old.activity.lock().is_none() && new.activity.lock().is_none());
-    // The next use lists the token again.
+    // The next use lists the token again, by its current entry.
     t.record(&new, Outcome::Valid, None, at);
     assert_eq!(t.pending_count(), 1);
+    assert!(new.activity.lock().is_some());
+}
+
+/// While the change feed is down every verification loads its token
+/// afresh: thousands of entries of one token, whose uses all go to one
+/// listed entry (no list growing per use).
+#[test]
+fn a_fresh_entry_per_use_still_lists_one() {
+    let t = ActivityTracker::default();
+    let id = new_id();
+    let at = datetime!(2026-01-01 12:00 UTC);
+    let first = cached(&id);
+    t.record(&first, Outcome::Valid, None, at);
+    let mut later = Vec::new();
+    for _ in 0..2_000 {
+        let entry = cached(&id);
+        t.record(&entry, Outcome::Valid, None, at);
+        later.push(Arc::downgrade(&entry));
+    }
+    assert_eq!(t.pending_count(), 1);
+    assert!(
+        later.iter().all(|entry| entry.upgrade().is_none()),
+        "only the first entry is held"
+    );
+    assert_eq!(t.usage(&id).0[0].1.valid, 2_001);
 }
 
 /// Uses recorded on several threads while flushes take what is pending:
-/// every use is taken by exactly one flush or still pending at the end.
+/// every use is taken by exactly one flush or still pending at the end,
+/// including those of a token with two cache entries.
 #[test]
 fn no_use_is_lost_or_counted_twice_across_flushes() {
     const THREADS: u64 = 4;
     const USES: u64 = 20_000;
     let t = Arc::new(ActivityTracker::default());
-    let ids: Vec<TokenId> = (0..3).map(|_| new_id()).collect();
-    let tokens: Vec<Arc<CachedToken>> = ids.iter().map(cached).collect();
+    // Two entries of one token (a reload) and one of another.
+    let ids: Vec<TokenId> = (0..2).map(|_| new_id()).collect();
+    let tokens = vec![cached(&ids[0]), cached(&ids[0]), cached(&ids[1])];
     let at = datetime!(2026-01-01 12:00 UTC);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let taker = {
