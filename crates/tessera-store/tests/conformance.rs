@@ -221,14 +221,9 @@ mod sqlite_only {
         );
     }
 
-    /// Migration 0005 rebuilds `tokens` on SQLite: every row, its custom
-    /// roles and its owner's cascade survive it.
-    #[tokio::test]
-    async fn the_service_account_migration_keeps_every_token_and_its_roles() {
-        use tessera_core::model::TokenOwner;
-        use tessera_core::{MemberId, OrgId, RoleKey, TokenId, TokenScope};
-        use tessera_store::TokenStore;
-
+    /// A SQLite file migrated up to, not including, migration `version`:
+    /// its directory (kept while the test runs), its URL and a pool on it.
+    async fn database_before(version: i64) -> (tempfile::TempDir, String, sqlx::SqlitePool) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("old.db").display());
         let file = sqlx::sqlite::SqliteConnectOptions::new()
@@ -239,11 +234,23 @@ mod sqlite_only {
         before.migrations = before
             .migrations
             .iter()
-            .filter(|m| m.version < 5)
+            .filter(|m| m.version < version)
             .cloned()
             .collect::<Vec<_>>()
             .into();
         before.run(&old).await.unwrap();
+        (dir, url, old)
+    }
+
+    /// Migration 0005 rebuilds `tokens` on SQLite: every row, its custom
+    /// roles and its owner's cascade survive it.
+    #[tokio::test]
+    async fn the_service_account_migration_keeps_every_token_and_its_roles() {
+        use tessera_core::model::TokenOwner;
+        use tessera_core::{MemberId, OrgId, RoleKey, TokenId, TokenScope};
+        use tessera_store::TokenStore;
+
+        let (_dir, url, old) = database_before(5).await;
         let (org, member, token) = (
             OrgId::generate(T0),
             MemberId::generate(T0),
@@ -300,21 +307,7 @@ mod sqlite_only {
         use tessera_core::{OrgId, WebhookId};
         use tessera_store::WebhookStore;
 
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("old.db").display());
-        let file = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(dir.path().join("old.db"))
-            .create_if_missing(true);
-        let old = sqlx::SqlitePool::connect_with(file).await.unwrap();
-        let mut before = sqlx::migrate!("./migrations/sqlite");
-        before.migrations = before
-            .migrations
-            .iter()
-            .filter(|m| m.version < 11)
-            .cloned()
-            .collect::<Vec<_>>()
-            .into();
-        before.run(&old).await.unwrap();
+        let (_dir, url, old) = database_before(11).await;
         let (org, hook) = (OrgId::generate(T0), WebhookId::generate(T0));
         for statement in [
             format!(
