@@ -133,7 +133,11 @@ pub(crate) async fn decide(
     let mut checked = Checked::default();
     let allowed = match &verified {
         Ok(verified) => {
-            checked = super::controls::check(state, verified, ip, cost, now).await?;
+            // Tested here too, not only inside: a plain token then never
+            // builds (or polls) the check's future.
+            if verified.token().controls.is_some() {
+                checked = super::controls::check(state, verified, ip, cost, now).await?;
+            }
             if let Some(denial) = checked.denial {
                 let outcome = super::controls::outcome(denial);
                 state.engine.record_use(verified, outcome, now, ip);
