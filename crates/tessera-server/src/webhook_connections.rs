@@ -29,6 +29,21 @@ pub const IDLE_TOTAL: usize = 256;
 
 pub type Sender = SendRequest<Full<Bytes>>;
 
+/// An open connection: the side requests go in by, and the task driving
+/// the socket. Dropping it (not kept, idle too long, its attempt timed out
+/// or failed) stops that task, which closes the socket at once, whatever
+/// the receiver is doing.
+pub struct Conn {
+    pub sender: Sender,
+    pub driver: tokio::task::AbortHandle,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
 /// Where a connection goes: what a reused one must match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Destination {
@@ -39,7 +54,7 @@ pub struct Destination {
 }
 
 struct Idle {
-    sender: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -59,7 +74,7 @@ impl Pool {
         }
         self.pruned = Some(now);
         self.idle.retain(|_, list| {
-            list.retain(|c| now - c.since < IDLE_FOR && !c.sender.is_closed());
+            list.retain(|c| now - c.since < IDLE_FOR && !c.conn.sender.is_closed());
             !list.is_empty()
         });
         self.count = self.idle.values().map(Vec::len).sum();
@@ -81,7 +96,7 @@ impl Connections {
     }
 
     /// An idle connection to `to`, if one is still open.
-    pub fn take(&self, to: &Destination) -> Option<Sender> {
+    pub fn take(&self, to: &Destination) -> Option<Conn> {
         let now = Instant::now();
         let mut pool = self.pool();
         pool.prune(now);
@@ -89,8 +104,8 @@ impl Connections {
         let (mut found, mut taken) = (None, 0);
         while let Some(idle) = list.pop() {
             taken += 1;
-            if now - idle.since < IDLE_FOR && !idle.sender.is_closed() {
-                found = Some(idle.sender);
+            if now - idle.since < IDLE_FOR && !idle.conn.sender.is_closed() {
+                found = Some(idle.conn);
                 break;
             }
         }
@@ -101,10 +116,10 @@ impl Connections {
         found
     }
 
-    /// Keeps `sender` for the next delivery to `to`, unless it is closed or
+    /// Keeps `conn` for the next delivery to `to`, unless it is closed or
     /// the pool is full (then it is dropped, which closes it).
-    pub fn put(&self, to: Destination, sender: Sender) {
-        if sender.is_closed() {
+    pub fn put(&self, to: Destination, conn: Conn) {
+        if conn.sender.is_closed() {
             return;
         }
         let now = Instant::now();
@@ -117,7 +132,7 @@ impl Connections {
         if list.len() >= IDLE_PER_KEY {
             return;
         }
-        list.push(Idle { sender, since: now });
+        list.push(Idle { conn, since: now });
         pool.count += 1;
     }
 

@@ -32,7 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::secrets::fill_random;
-use crate::webhook_connections::{Connections, Destination, Sender};
+use crate::webhook_connections::{Conn, Connections, Destination};
 
 /// Longest URL accepted, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -269,8 +269,8 @@ async fn attempt(connections: &Connections, message: &Message<'_>, allow_private
     // (receivers tell repeats apart by `webhook-id`).
     for addr in &addrs {
         let to = destination(&target, *addr);
-        if let Some(sender) = connections.take(&to) {
-            if let Some(answer) = exchange(connections, to, sender, request()).await {
+        if let Some(conn) = connections.take(&to) {
+            if let Some(answer) = exchange(connections, to, conn, request()).await {
                 return answer;
             }
         }
@@ -278,14 +278,14 @@ async fn attempt(connections: &Connections, message: &Message<'_>, allow_private
     let mut last_error = String::from("could not connect");
     for addr in addrs {
         let to = destination(&target, addr);
-        let sender = match connect(connections, &target, addr).await {
-            Ok(sender) => sender,
+        let conn = match connect(connections, &target, addr).await {
+            Ok(conn) => conn,
             Err(e) => {
                 last_error = e;
                 continue;
             }
         };
-        return exchange(connections, to, sender, request())
+        return exchange(connections, to, conn, request())
             .await
             .unwrap_or_else(|| Answer::failed(None, "the connection closed before an answer"));
     }
@@ -305,7 +305,7 @@ async fn connect(
     connections: &Connections,
     target: &Target,
     addr: SocketAddr,
-) -> Result<Sender, String> {
+) -> Result<Conn, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("could not connect to {addr}: {e}"))?;
@@ -320,17 +320,17 @@ async fn connect(
     handshake(tls).await
 }
 
-async fn handshake<S>(stream: S) -> Result<Sender, String>
+async fn handshake<S>(stream: S) -> Result<Conn, String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("HTTP handshake: {e}"))?;
-    // Runs until the connection closes: the receiver closed it, or the
-    // sender was dropped (not kept, or idle too long).
-    tokio::spawn(connection);
-    Ok(sender)
+    // Runs until the receiver closes the connection or the `Conn` is
+    // dropped.
+    let driver = tokio::spawn(connection).abort_handle();
+    Ok(Conn { sender, driver })
 }
 
 fn build_request(
@@ -355,16 +355,16 @@ fn build_request(
 async fn exchange(
     connections: &Connections,
     to: Destination,
-    mut sender: Sender,
+    mut conn: Conn,
     request: Result<Request<Full<Bytes>>, String>,
 ) -> Option<Answer> {
     let request = match request {
         Ok(r) => r,
         Err(e) => return Some(Answer::failed(None, e)),
     };
-    let response = match sender.send_request(request).await {
+    let response = match conn.sender.send_request(request).await {
         Ok(response) => response,
-        Err(e) if sender.is_closed() || e.is_canceled() || e.is_incomplete_message() => {
+        Err(e) if conn.sender.is_closed() || e.is_canceled() || e.is_incomplete_message() => {
             return None
         }
         Err(e) => return Some(Answer::failed(None, format!("sending: {e}"))),
@@ -393,7 +393,7 @@ async fn exchange(
         }
         Ok(_) => Answer::failed(Some(code), format!("answered {code}")),
     };
-    connections.put(to, sender);
+    connections.put(to, conn);
     Some(answer)
 }
 
@@ -555,6 +555,39 @@ mod tests {
     async fn a_receiver_that_closes_kept_connections_loses_no_delivery() {
         let (_, _, accepted) = deliver_five(true).await;
         assert_eq!(accepted, 5);
+    }
+
+    /// A receiver that trickles an endless answer: the attempt fails at its
+    /// bound, and its connection is closed then, not kept or left open.
+    #[tokio::test]
+    async fn an_attempt_that_times_out_closes_its_connection() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let (closed, hung_up) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n";
+            let mut sent = socket.write_all(head).await;
+            while sent.is_ok() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                sent = socket.write_all(b"x").await;
+            }
+            let _ = closed.send(());
+        });
+        let connections = Connections::default();
+        let bound = Duration::from_millis(300);
+        let answer = send(&connections, &message(&url), true, bound).await;
+        assert!(answer.error.expect("failed").contains("no answer within"));
+        assert_eq!(connections.idle(), 0);
+        tokio::time::timeout(Duration::from_secs(5), hung_up)
+            .await
+            .expect("the connection was closed")
+            .expect("the receiver saw it");
     }
 
     #[test]
