@@ -257,6 +257,61 @@ test("the tokens page, end to end in chromium", async (t) => {
     assert.ok(!(await page.content()).includes(copy));
   });
 
+  await t.test("its access: addresses, a rate limit, a quota, and its uses", async () => {
+    const id = (await api("GET", "/me", value)).body.token.id;
+    const controls = async () => {
+      const t = (await api("GET", `/tokens/${id}`, ownerToken)).body;
+      return { ips: t.allowed_ips ?? null, rate: t.rate_limit ?? null, quota: t.quota ?? null };
+    };
+    const save = async () => {
+      await page.click("text=Save access");
+      await page.waitForURL(/\?done=saved#access-h$/);
+    };
+    await page.goto(`${base}/tokens/${id}`);
+    assert.match(await page.textContent("#access-summary"), /From any address/);
+    // Half a rate limit: a message next to its fields, nothing saved.
+    await page.fill("#rate_requests", "100");
+    await page.click("text=Save access");
+    assert.match(await fieldError("rate_limit-error"), /both the number of uses and the period/);
+    assert.deepEqual(await controls(), { ips: null, rate: null, quota: null });
+
+    await page.fill("#allowed_ips", "127.0.0.0/8\n::1/128");
+    await page.fill("#rate_seconds", "60");
+    await page.fill("#quota", "1000");
+    await page.fill("#refill_amount", "1000");
+    await page.selectOption("#refill_interval", "month");
+    await save();
+    assert.match(await page.textContent("#access-summary"),
+      /From 127\.0\.0\.0\/8, ::1\/128; at most 100 uses per 60 s; 1000 uses left/);
+    const set = await controls();
+    assert.deepEqual(set.ips, ["127.0.0.0/8", "::1/128"]);
+    assert.deepEqual(set.rate, { requests: 100, per_seconds: 60 });
+    assert.equal(set.quota.remaining, 1000);
+    assert.deepEqual(set.quota.refill, { amount: 1000, interval: "month" });
+    // Used from here (allowed), and the use is on the page's chart.
+    assert.equal((await api("GET", "/me", value)).status, 200);
+    await page.reload();
+    assert.match(await page.textContent("#usage-h"), /Uses in the last 30 days: [1-9]/);
+    await shot("token-access");
+
+    // Only from elsewhere: refused here, and the refusal says why.
+    await page.fill("#allowed_ips", "10.0.0.0/8");
+    await save();
+    const refused = await api("GET", "/me", value);
+    assert.equal(refused.status, 401);
+    assert.match(JSON.stringify(refused.body), /ip_not_allowed/);
+
+    // Empty fields remove every control.
+    for (const field of ["#allowed_ips", "#rate_requests", "#rate_seconds", "#quota", "#refill_amount"]) {
+      await page.fill(field, "");
+    }
+    await page.selectOption("#refill_interval", "");
+    await save();
+    assert.match(await page.textContent("#access-summary"), /From any address/);
+    assert.deepEqual(await controls(), { ips: null, rate: null, quota: null });
+    assert.equal((await api("GET", "/me", value)).status, 200);
+  });
+
   await t.test("rotate it: new value, old one refused, once an hour", async () => {
     await page.goto(`${base}/tokens`);
     await page.click(`a:text-is("${tokenName}")`);
