@@ -321,31 +321,49 @@ async fn copy_table(
         .fetch_one(&mut **source)
         .await
         .map_err(db)?;
-    let key = if without_rowid == 1 { "id" } else { "rowid" };
+    let mut after = if without_rowid == 1 {
+        After::Id(String::new())
+    } else {
+        After::Rowid(i64::MIN)
+    };
+    let key = after.key();
     let select = format!(
         "SELECT {key}, {names} FROM {} WHERE {key} > $1 ORDER BY {key} LIMIT {PAGE_ROWS}",
         quoted(&table.name)
     );
     let per_statement = (MAX_BINDS / table.columns.len().max(1)).max(1);
-    let (mut after_rowid, mut after_id) = (i64::MIN, String::new());
     loop {
         let query = sqlx::query(&select);
-        let query = if key == "id" {
-            query.bind(after_id.clone())
-        } else {
-            query.bind(after_rowid)
+        let query = match &after {
+            After::Rowid(rowid) => query.bind(*rowid),
+            After::Id(id) => query.bind(id.clone()),
         };
         let page = query.fetch_all(&mut **source).await.map_err(db)?;
         let Some(last) = page.last() else {
             return Ok(());
         };
-        if key == "id" {
-            after_id = last.try_get(0).map_err(db)?;
-        } else {
-            after_rowid = last.try_get(0).map_err(db)?;
-        }
+        after = match after {
+            After::Rowid(_) => After::Rowid(last.try_get(0).map_err(db)?),
+            After::Id(_) => After::Id(last.try_get(0).map_err(db)?),
+        };
         for chunk in page.chunks(per_statement) {
             insert(sink, table, &names, chunk).await?;
+        }
+    }
+}
+
+/// How far a table's copy has come: past this `rowid`, or past this `id`
+/// in a WITHOUT ROWID table.
+enum After {
+    Rowid(i64),
+    Id(String),
+}
+
+impl After {
+    fn key(&self) -> &'static str {
+        match self {
+            After::Rowid(_) => "rowid",
+            After::Id(_) => "id",
         }
     }
 }
