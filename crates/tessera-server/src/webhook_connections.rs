@@ -61,11 +61,15 @@ struct Idle {
 #[derive(Default)]
 struct Pool {
     idle: HashMap<Destination, Vec<Idle>>,
-    count: usize,
     pruned: Option<Instant>,
 }
 
 impl Pool {
+    /// Connections kept, in all (at most [`IDLE_TOTAL`], so a short sum).
+    fn count(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
     /// Drops connections idle too long, everywhere (at most once per
     /// [`IDLE_FOR`]: the map is small, but this runs per delivery).
     fn prune(&mut self, now: Instant) {
@@ -77,7 +81,6 @@ impl Pool {
             list.retain(|c| now - c.since < IDLE_FOR && !c.conn.sender.is_closed());
             !list.is_empty()
         });
-        self.count = self.idle.values().map(Vec::len).sum();
     }
 }
 
@@ -90,8 +93,7 @@ pub struct Connections {
 
 impl Connections {
     fn pool(&self) -> MutexGuard<'_, Pool> {
-        // The pool holds no invariant a panic could break beyond its count,
-        // which the next prune recomputes.
+        // The pool holds no invariant a panic could break.
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -101,9 +103,8 @@ impl Connections {
         let mut pool = self.pool();
         pool.prune(now);
         let list = pool.idle.get_mut(to)?;
-        let (mut found, mut taken) = (None, 0);
+        let mut found = None;
         while let Some(idle) = list.pop() {
-            taken += 1;
             if now - idle.since < IDLE_FOR && !idle.conn.sender.is_closed() {
                 found = Some(idle.conn);
                 break;
@@ -112,7 +113,6 @@ impl Connections {
         if list.is_empty() {
             pool.idle.remove(to);
         }
-        pool.count = pool.count.saturating_sub(taken);
         found
     }
 
@@ -125,7 +125,7 @@ impl Connections {
         let now = Instant::now();
         let mut pool = self.pool();
         pool.prune(now);
-        if pool.count >= IDLE_TOTAL {
+        if pool.count() >= IDLE_TOTAL {
             return;
         }
         let list = pool.idle.entry(to).or_default();
@@ -133,12 +133,11 @@ impl Connections {
             return;
         }
         list.push(Idle { conn, since: now });
-        pool.count += 1;
     }
 
     /// Idle connections kept now.
     pub fn idle(&self) -> usize {
-        self.pool().count
+        self.pool().count()
     }
 
     /// The TLS connector (the system's roots), made once: loading the
