@@ -39,6 +39,31 @@ pub fn new_ksuid(now: OffsetDateTime) -> String {
     Ksuid::new_raw(seconds as u32, Some(&payload)).to_base62()
 }
 
+/// A fresh KSUID for `now` that sorts after every earlier one this
+/// process made for the same second: its payload starts with a counter
+/// (from a random start) and ends with 8 random bytes.
+///
+/// For rows that are only ever appended in time order (outbox rows): a
+/// B-tree keyed by such ids is written at its right edge, one page per
+/// commit, where random payloads would scatter the writes of each second
+/// over as many pages as there were rows.
+pub fn new_ordered_ksuid(now: OffsetDateTime) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static NEXT: OnceLock<AtomicU64> = OnceLock::new();
+    let next = NEXT.get_or_init(|| {
+        let mut start = [0u8; 8];
+        os_random(&mut start);
+        // The top bit clear: about 2^63 ids before the counter wraps.
+        AtomicU64::new(u64::from_be_bytes(start) >> 1)
+    });
+    let seconds = (now.unix_timestamp() - KSUID_EPOCH).clamp(0, i64::from(u32::MAX));
+    let mut payload = [0u8; 16];
+    payload[..8].copy_from_slice(&next.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    os_random(&mut payload[8..]);
+    Ksuid::new_raw(seconds as u32, Some(&payload)).to_base62()
+}
+
 /// True when `s` is a well-formed KSUID: 27 base62 characters, in range.
 pub fn is_ksuid(s: &str) -> bool {
     s.len() == KSUID_LEN
@@ -204,6 +229,20 @@ mod tests {
         assert!(is_ksuid(a.as_str()) && is_ksuid(b.as_str()));
         assert!(a < b);
         assert_eq!(TokenId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn ordered_ids_of_one_second_sort_in_the_order_they_were_made() {
+        let at = datetime!(2026-12-07 12:00 UTC);
+        let ids: Vec<String> = (0..1000).map(|_| new_ordered_ksuid(at)).collect();
+        assert!(ids.iter().all(|id| is_ksuid(id)));
+        assert!(
+            ids.windows(2).all(|pair| pair[0] < pair[1]),
+            "made in order, sorted in order"
+        );
+        // A later second still sorts after, whatever the counter holds.
+        let later = new_ordered_ksuid(at + time::Duration::seconds(1));
+        assert!(ids.iter().all(|id| *id < later));
     }
 
     #[test]

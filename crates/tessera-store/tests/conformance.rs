@@ -299,11 +299,13 @@ mod sqlite_only {
         );
     }
 
-    /// Migration 0011 rebuilds the webhook outbox's tables on SQLite: a
-    /// pending delivery and a finished one, and their events, survive it;
-    /// the pending one is still claimed, and the purge keeps its event.
+    /// Migrations 0011 and 0012 rebuild the webhook outbox on SQLite (the
+    /// second folds each event into its deliveries): a pending delivery
+    /// and a finished one survive both, with their events' type and data;
+    /// the purge takes the finished one, and the pending one is still
+    /// claimed, with its event.
     #[tokio::test]
-    async fn the_leaner_outbox_migration_keeps_every_event_and_delivery() {
+    async fn the_outbox_migrations_keep_every_event_and_delivery() {
         use tessera_core::{OrgId, WebhookId};
         use tessera_store::WebhookStore;
 
@@ -335,12 +337,21 @@ mod sqlite_only {
 
         let store = SqlStore::connect(&url).await.unwrap();
         let listed = store.list_deliveries(&org, &hook, 10).await.unwrap();
-        let mut ids: Vec<&str> = listed.iter().map(|d| d.id.as_str()).collect();
+        let mut ids: Vec<(&str, &str, &str)> = listed
+            .iter()
+            .map(|d| (d.id.as_str(), d.event_id.as_str(), d.event_type.as_str()))
+            .collect();
         ids.sort_unstable();
-        assert_eq!(ids, ["msg_1", "msg_2"]);
+        assert_eq!(
+            ids,
+            [
+                ("msg_1", "evt_1", "token.created"),
+                ("msg_2", "evt_2", "token.revoked")
+            ]
+        );
         let at = |s| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
-        // Everything before 1,000 s is old: the finished delivery and its
-        // event go, the pending one's event stays.
+        // Everything before 1,000 s is old: the finished delivery goes,
+        // the pending one stays.
         assert_eq!(store.purge_deliveries(at(1000)).await.unwrap(), 1);
         let claimed = store
             .claim_deliveries(at(1000), at(2000), 10)

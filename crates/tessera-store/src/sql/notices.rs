@@ -224,8 +224,7 @@ impl NoticeStore for SqlStore {
             }
             "token.expiring"
         };
-        super::webhooks::enqueue_notice(&mut tx, &self.dialect, &token.org_id, ty, now, &data)
-            .await?;
+        super::webhooks::enqueue_notice(&mut tx, &token.org_id, ty, now, &data).await?;
         if due.days > 0 && self.emails_enabled() {
             let recipients = owners(&mut tx, &token.org_id, &data).await?;
             insert_emails(

@@ -187,7 +187,6 @@ impl PlatformStore for SqlStore {
             "projects",
             "webhooks",
             "webhook_deliveries",
-            "webhook_events",
             "email_outbox",
             "audit",
         ] {

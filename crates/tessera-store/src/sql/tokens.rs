@@ -539,7 +539,7 @@ pub(super) async fn before_owner_removed(
     let column = owner_column(owner);
     let owned = format!("org_id = $1 AND {column} = $2");
     let tokens = lock_and_read(conn, dialect, &owned, org, Some(owner.id_str())).await?;
-    super::webhooks::enqueue_revoked(conn, dialect, audit, &tokens, reason).await
+    super::webhooks::enqueue_revoked(conn, audit, &tokens, reason).await
 }
 
 /// The tokens `condition` (on `org` as `$1`, `owner` as `$2`) selects,

@@ -3,9 +3,10 @@
 //! [`enqueue`] runs inside every mutating call's transaction (from
 //! `SqlStore::commit`, beside the audit event): when the audited change
 //! maps to a webhook event and at least one of the org's endpoints is
-//! subscribed to its type, it writes the event and one pending delivery
-//! per such endpoint. A change and its deliveries therefore exist together
-//! or not at all; an org without endpoints pays one indexed read.
+//! subscribed to its type, it writes one pending delivery of the event per
+//! such endpoint, each carrying the event. A change and its deliveries
+//! therefore exist together or not at all; an org without endpoints pays
+//! one indexed read.
 //!
 //! Workers claim due deliveries with a lease, as [`super::outbox`] does for
 //! every outbox: one node at a time per delivery, at least once.
@@ -17,7 +18,7 @@ use time::OffsetDateTime;
 
 use serde_json::Value;
 use tessera_api::{MemberResponse, ServiceAccountResponse, TokenResponse};
-use tessera_core::ids::new_ksuid;
+use tessera_core::ids::new_ordered_ksuid;
 use tessera_core::model::{AuditEvent, Token};
 use tessera_core::resource::Resource;
 use tessera_core::webhook::{event_for, target_ids, with_subject, Webhook};
@@ -83,7 +84,7 @@ pub(super) async fn enqueue(
         Known::Nothing => subject_of(conn, dialect, audit).await?,
     };
     let data = with_subject(part, subject);
-    write(conn, dialect, &wanting, ty, audit.at, &data.to_string()).await?;
+    write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
     Ok(())
 }
 
@@ -141,7 +142,6 @@ fn to_value(shown: impl serde::Serialize) -> Value {
 /// removal, an org's deletion). Call before the deletion.
 pub(super) async fn enqueue_revoked(
     conn: &mut AnyConnection,
-    dialect: &Dialect,
     audit: &AuditEvent,
     tokens: &[Token],
     reason: &str,
@@ -159,7 +159,7 @@ pub(super) async fn enqueue_revoked(
         };
         if let Some((ty, part)) = event_for(&revoked) {
             let data = with_subject(part, Some(to_value(TokenResponse::from(token))));
-            write(conn, dialect, &wanting, ty, audit.at, &data.to_string()).await?;
+            write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
         }
     }
     Ok(())
@@ -169,14 +169,13 @@ pub(super) async fn enqueue_revoked(
 /// `token.expired`), with its `data`, if any endpoint wants it.
 pub(super) async fn enqueue_notice(
     conn: &mut AnyConnection,
-    dialect: &Dialect,
     org: &OrgId,
     ty: &str,
     at: OffsetDateTime,
     data: &Value,
 ) -> Result<()> {
     let wanting = subscribed(conn, org, ty).await?;
-    write(conn, dialect, &wanting, ty, at, &data.to_string()).await?;
+    write(conn, &wanting, ty, at, &data.to_string()).await?;
     Ok(())
 }
 
@@ -194,17 +193,15 @@ async fn subscribed(conn: &mut AnyConnection, org: &OrgId, ty: &str) -> Result<V
     Ok(hooks.into_iter().filter(|w| w.wants(ty)).collect())
 }
 
-/// One event, and a delivery of it to each of `hooks` (none: nothing),
+/// One event, as a delivery of it to each of `hooks` (none: nothing),
 /// written by one statement: inside the change's transaction, which holds
 /// SQLite's one write lock, every statement is a round trip that other
-/// writers wait for. SQLite runs the two `INSERT`s of one query text in
-/// turn; PostgreSQL, which takes one statement per query with parameters,
-/// gets the event's `INSERT` as a data-modifying `WITH` (its foreign key
-/// is checked at the statement's end, when the event is there). The
+/// writers wait for. Each delivery carries the event (its id, type, time
+/// and data), so the event costs the outbox no row of its own; and the
+/// ids are ordered, so each commit writes at the tables' right edge. The
 /// deliveries' ids, in the order of `hooks`.
 async fn write(
     conn: &mut AnyConnection,
-    dialect: &Dialect,
     hooks: &[Webhook],
     ty: &str,
     at: OffsetDateTime,
@@ -213,31 +210,29 @@ async fn write(
     let Some(first) = hooks.first() else {
         return Ok(Vec::new());
     };
-    let event_id = format!("evt_{}", new_ksuid(at));
-    let mut st = Statement::new(if dialect.is_shared() {
-        "WITH event AS ("
-    } else {
-        ""
-    });
-    // $1 the event's id, $2 the org, $3 its type, $4 the time, $5 data.
-    st.push("INSERT INTO webhook_events (id, org_id, type, at, data) VALUES (");
-    st.bind(event_id)?.push(", ");
+    // The first row binds the event's columns: $1 its id, $2 the org,
+    // $3 its type, $4 the time, $5 its data; the others name them.
+    let mut st = Statement::new(
+        "INSERT INTO webhook_deliveries (event_id, org_id, type, at, data, id, webhook_id, \
+         status, attempts, next_attempt_at, created_at) VALUES (",
+    );
+    st.bind(format!("evt_{}", new_ordered_ksuid(at)))?
+        .push(", ");
     st.bind(first.org_id.as_str().to_owned())?.push(", ");
     st.bind(ty.to_owned())?.push(", ");
     st.bind(secs(at))?.push(", ");
     st.bind(data.to_owned())?;
-    st.push(if dialect.is_shared() { ")) " } else { "); " });
-    st.push(
-        "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, \
-         next_attempt_at, created_at) VALUES ",
-    );
     let mut ids = Vec::with_capacity(hooks.len());
     for (i, hook) in hooks.iter().enumerate() {
-        let id = format!("msg_{}", new_ksuid(at));
-        st.push(if i == 0 { "(" } else { ", (" });
-        st.bind(id.clone())?.push(", $2, ");
+        let id = format!("msg_{}", new_ordered_ksuid(at));
+        st.push(if i == 0 {
+            ", "
+        } else {
+            ", ($1, $2, $3, $4, $5, "
+        });
+        st.bind(id.clone())?.push(", ");
         st.bind(hook.id.as_str().to_owned())?
-            .push(", $1, 'pending', 0, $4, $4)");
+            .push(", 'pending', 0, $4, $4)");
         ids.push(id);
     }
     let (sql, args) = st.into_parts();
@@ -245,15 +240,14 @@ async fn write(
     Ok(ids)
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, e.type, d.status, d.attempts, \
+const DELIVERY_COLUMNS: &str = "d.id, d.webhook_id, d.event_id, d.type, d.status, d.attempts, \
      d.last_response_code, d.last_error, d.next_attempt_at, d.created_at";
 
 const CLAIMED_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, w.url, w.secret, d.attempts, \
-     e.type, e.at, e.data";
+     d.type, d.at, d.data";
 
 const CLAIMED_FROM: &str = "FROM webhook_deliveries d \
-     JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id \
-     JOIN webhook_events e ON e.id = d.event_id";
+     JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id";
 
 #[async_trait]
 impl WebhookStore for SqlStore {
@@ -317,7 +311,6 @@ impl WebhookStore for SqlStore {
         let data = serde_json::json!({ "webhook_id": webhook.id.as_str() }).to_string();
         let ids = write(
             &mut tx,
-            &self.dialect,
             std::slice::from_ref(webhook),
             "webhook.ping",
             at,
@@ -338,7 +331,6 @@ impl WebhookStore for SqlStore {
     ) -> Result<Vec<Delivery>> {
         let sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-             JOIN webhook_events e ON e.id = d.event_id \
              WHERE d.org_id = $1 AND d.webhook_id = $2 ORDER BY d.id DESC LIMIT $3"
         );
         let query = sqlx::query(&sql)
@@ -429,10 +421,7 @@ impl WebhookStore for SqlStore {
     async fn record_attempt(&self, id: &str, outcome: &AttemptOutcome) -> Result<Delivery> {
         let (sql, args) = record(&[id], outcome)?;
         sqlx::query_with(&sql, args).run_found(&self.pool).await?;
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-             JOIN webhook_events e ON e.id = d.event_id WHERE d.id = $1"
-        );
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = $1");
         optional(sqlx::query(&sql).bind(id), &self.pool, delivery_from_row)
             .await?
             .ok_or(crate::StoreError::NotFound)
@@ -487,26 +476,10 @@ impl WebhookStore for SqlStore {
 
 impl SqlStore {
     async fn purge(&self, before: OffsetDateTime) -> Result<u64> {
-        let mut tx = self.begin().await?;
-        let deliveries = sqlx::query(
-            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1",
-        )
-        .bind(secs(before))
-        .run(&mut *tx)
-        .await?;
-        // An event and its deliveries are written together, at its time;
-        // so once the finished deliveries before `before` are gone, only
-        // pending ones can still name an event from before it (and those
-        // are few, and found by the claim's index).
-        sqlx::query(
-            "DELETE FROM webhook_events WHERE at < $1 AND id NOT IN \
-             (SELECT event_id FROM webhook_deliveries WHERE status = 'pending')",
-        )
-        .bind(secs(before))
-        .run(&mut *tx)
-        .await?;
-        tx.commit().await.map_err(db)?;
-        Ok(deliveries)
+        sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
+            .bind(secs(before))
+            .run(&self.pool)
+            .await
     }
 }
 
