@@ -15,7 +15,7 @@ use tessera_core::OrgId;
 use sqlx::any::AnyRow;
 
 use super::rows::{get, json, text, time};
-use super::{all, db, secs, Run, SqlStore, Statement};
+use super::{all, db, secs, SqlStore, Statement};
 use crate::{AuditQuery, AuditStore, Result};
 use tessera_core::model::Actor;
 use tessera_core::{MemberId, TokenId};
@@ -26,21 +26,24 @@ use tessera_core::{MemberId, TokenId};
 const MAX_PAGE: u32 = 1000;
 
 pub(super) async fn insert(conn: &mut AnyConnection, event: &AuditEvent) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    ))
-    .bind(&event.id)
-    .bind(event.org_id.as_str())
-    .bind(secs(event.at))
-    .bind(event.actor.member.as_ref().map(|m| m.as_str()))
-    .bind(event.actor.token.as_ref().map(|t| t.as_str()))
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(event.ip.as_deref())
-    .bind(event.details.to_string())
-    .run(&mut *conn)
-    .await?;
-    Ok(())
+    insert_statement(event)?.execute(conn).await.map(drop)
+}
+
+/// The `INSERT` of `event`, not yet run (to send more with it).
+pub(super) fn insert_statement(event: &AuditEvent) -> Result<Statement<'static>> {
+    let mut st = Statement::new(format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ("));
+    st.bind(event.id.clone())?.push(", ");
+    st.bind(event.org_id.as_str().to_owned())?.push(", ");
+    st.bind(secs(event.at))?.push(", ");
+    st.bind(event.actor.member.as_ref().map(|m| m.as_str().to_owned()))?
+        .push(", ");
+    st.bind(event.actor.token.as_ref().map(|t| t.as_str().to_owned()))?
+        .push(", ");
+    st.bind(event.action.clone())?.push(", ");
+    st.bind(event.target.clone())?.push(", ");
+    st.bind(event.ip.clone())?.push(", ");
+    st.bind(event.details.to_string())?.push(")");
+    Ok(st)
 }
 
 #[async_trait]

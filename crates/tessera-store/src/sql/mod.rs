@@ -205,11 +205,13 @@ impl SqlStore {
                     .await?;
             }
         }
-        audit::insert(&mut tx, event).await?;
         if self.emails_enabled() {
             notices::enqueue_emails(&mut tx, &self.dialect, event, known.shown()).await?;
         }
-        webhooks::enqueue(&mut tx, &self.dialect, event, known).await?;
+        // The audit row and the webhook deliveries go in one round trip.
+        let mut writes = audit::insert_statement(event)?;
+        webhooks::enqueue(&mut tx, &self.dialect, event, known, &mut writes).await?;
+        writes.execute(&mut tx).await?;
         let committed = tx.commit().await.map_err(db);
         if let Some(change) = &change {
             self.announce(change);
@@ -241,7 +243,9 @@ impl SqlStore {
         }
         platform::insert_audit(&mut tx, event).await?;
         if let Some(org_event) = org_event {
-            webhooks::enqueue(&mut tx, &self.dialect, org_event, gone.into()).await?;
+            let mut writes = Statement::new("");
+            webhooks::enqueue(&mut tx, &self.dialect, org_event, gone.into(), &mut writes).await?;
+            writes.execute(&mut tx).await?;
         }
         let committed = tx.commit().await.map_err(db);
         for change in changes {
@@ -475,8 +479,38 @@ impl<'q> Statement<'q> {
         Ok(self)
     }
 
+    /// How many values are bound: what pushed text adds to this names
+    /// them `$1` to `$binds()`.
+    fn binds(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Makes what is pushed next a second statement, sent with this one in
+    /// one round trip (with nothing before it, the first): SQLite runs a
+    /// query text's statements in turn; PostgreSQL, which takes one
+    /// statement per query with parameters, gets this one as a
+    /// data-modifying `WITH` (so at most once there).
+    fn then(&mut self, dialect: &Dialect) -> &mut Self {
+        if self.sql.is_empty() {
+        } else if dialect.is_shared() {
+            self.sql = format!("WITH earlier AS ({}) ", self.sql);
+        } else {
+            self.sql.push_str("; ");
+        }
+        self
+    }
+
     /// The text and the values, for `sqlx::query_with(&sql, args)`.
     fn into_parts(self) -> (String, AnyArguments<'q>) {
         (self.sql, self.args)
+    }
+
+    /// Runs the statement (nothing, if it is empty) on `conn`.
+    async fn execute(self, conn: &mut AnyConnection) -> Result<u64> {
+        if self.sql.is_empty() {
+            return Ok(0);
+        }
+        let (sql, args) = self.into_parts();
+        sqlx::query_with(&sql, args).run(conn).await
     }
 }

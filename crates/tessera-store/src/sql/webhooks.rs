@@ -61,15 +61,17 @@ impl Known<'_> {
     }
 }
 
-/// Writes the webhook event `audit` reports, if any endpoint wants it.
-/// Its `data` holds the subject's metadata as the API shows it: from
-/// `known`, else read here. Nothing is read or serialised for an org
-/// without a subscribed endpoint.
+/// Adds to `writes` the writing of the webhook event `audit` reports, if
+/// any endpoint wants it (`writes` is then sent in one round trip, see
+/// [`Statement::then`]). Its `data` holds the subject's metadata as the API
+/// shows it: from `known`, else read here. Nothing is read or serialised
+/// for an org without a subscribed endpoint.
 pub(super) async fn enqueue(
     conn: &mut AnyConnection,
     dialect: &Dialect,
     audit: &AuditEvent,
     known: Known<'_>,
+    writes: &mut Statement<'_>,
 ) -> Result<()> {
     let Some((ty, part)) = event_for(audit) else {
         return Ok(());
@@ -84,7 +86,8 @@ pub(super) async fn enqueue(
         Known::Nothing => subject_of(conn, dialect, audit).await?,
     };
     let data = with_subject(part, subject);
-    write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
+    writes.then(dialect);
+    write_into(writes, &wanting, ty, audit.at, &data.to_string())?;
     Ok(())
 }
 
@@ -193,15 +196,31 @@ async fn subscribed(conn: &mut AnyConnection, org: &OrgId, ty: &str) -> Result<V
     Ok(hooks.into_iter().filter(|w| w.wants(ty)).collect())
 }
 
-/// One event, as a delivery of it to each of `hooks` (none: nothing),
-/// written by one statement: inside the change's transaction, which holds
-/// SQLite's one write lock, every statement is a round trip that other
+/// Writes one event, as a delivery of it to each of `hooks` (none:
+/// nothing), by one statement. The deliveries' ids, in the order of
+/// `hooks`.
+async fn write(
+    conn: &mut AnyConnection,
+    hooks: &[Webhook],
+    ty: &str,
+    at: OffsetDateTime,
+    data: &str,
+) -> Result<Vec<String>> {
+    let mut st = Statement::new("");
+    let ids = write_into(&mut st, hooks, ty, at, data)?;
+    st.execute(conn).await?;
+    Ok(ids)
+}
+
+/// Pushes onto `st` the `INSERT` of one event as a delivery of it to each
+/// of `hooks` (none: nothing). Inside the change's transaction, which
+/// holds SQLite's one write lock, every round trip is one that other
 /// writers wait for. Each delivery carries the event (its id, type, time
 /// and data), so the event costs the outbox no row of its own; and the
 /// ids are ordered, so each commit writes at the tables' right edge. The
 /// deliveries' ids, in the order of `hooks`.
-async fn write(
-    conn: &mut AnyConnection,
+fn write_into(
+    st: &mut Statement<'_>,
     hooks: &[Webhook],
     ty: &str,
     at: OffsetDateTime,
@@ -210,9 +229,11 @@ async fn write(
     let Some(first) = hooks.first() else {
         return Ok(Vec::new());
     };
-    // The first row binds the event's columns: $1 its id, $2 the org,
-    // $3 its type, $4 the time, $5 its data; the others name them.
-    let mut st = Statement::new(
+    // The first row binds the event's columns (its id, the org, its type,
+    // the time, its data); the other rows name the same placeholders.
+    let event = st.binds() + 1;
+    let [p_event, p_org, p_type, p_at, p_data] = [0, 1, 2, 3, 4].map(|i| format!("${}", event + i));
+    st.push(
         "INSERT INTO webhook_deliveries (event_id, org_id, type, at, data, id, webhook_id, \
          status, attempts, next_attempt_at, created_at) VALUES (",
     );
@@ -224,19 +245,19 @@ async fn write(
     st.bind(data.to_owned())?;
     let mut ids = Vec::with_capacity(hooks.len());
     for (i, hook) in hooks.iter().enumerate() {
-        let id = format!("msg_{}", new_ordered_ksuid(at));
-        st.push(if i == 0 {
-            ", "
+        let delivery = format!("msg_{}", new_ordered_ksuid(at));
+        if i == 0 {
+            st.push(", ");
         } else {
-            ", ($1, $2, $3, $4, $5, "
-        });
-        st.bind(id.clone())?.push(", ");
+            st.push(&format!(
+                ", ({p_event}, {p_org}, {p_type}, {p_at}, {p_data}, "
+            ));
+        }
+        st.bind(delivery.clone())?.push(", ");
         st.bind(hook.id.as_str().to_owned())?
-            .push(", 'pending', 0, $4, $4)");
-        ids.push(id);
+            .push(&format!(", 'pending', 0, {p_at}, {p_at})"));
+        ids.push(delivery);
     }
-    let (sql, args) = st.into_parts();
-    sqlx::query_with(&sql, args).run(&mut *conn).await?;
     Ok(ids)
 }
 
