@@ -479,23 +479,24 @@ impl<'q> Statement<'q> {
         Ok(self)
     }
 
-    /// How many values are bound: what pushed text adds to this names
-    /// them `$1` to `$binds()`.
+    /// How many values are bound so far: text pushed next names them
+    /// `$1` to `$binds()`.
     fn binds(&self) -> usize {
         self.args.len()
     }
 
     /// Makes what is pushed next a second statement, sent with this one in
-    /// one round trip (with nothing before it, the first): SQLite runs a
-    /// query text's statements in turn; PostgreSQL, which takes one
+    /// one round trip (or the first, if nothing was pushed yet): SQLite
+    /// runs a query text's statements in turn; PostgreSQL, which takes one
     /// statement per query with parameters, gets this one as a
     /// data-modifying `WITH` (so at most once there).
     fn then(&mut self, dialect: &Dialect) -> &mut Self {
-        if self.sql.is_empty() {
-        } else if dialect.is_shared() {
-            self.sql = format!("WITH earlier AS ({}) ", self.sql);
-        } else {
-            self.sql.push_str("; ");
+        if !self.sql.is_empty() {
+            if dialect.is_shared() {
+                self.sql = format!("WITH earlier AS ({}) ", self.sql);
+            } else {
+                self.sql.push_str("; ");
+            }
         }
         self
     }
