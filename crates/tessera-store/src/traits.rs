@@ -259,8 +259,7 @@ pub trait WebhookStore: Send + Sync {
     /// The pending deliveries across orgs.
     async fn delivery_queue(&self) -> Result<DeliveryQueue>;
     /// Deletes finished (succeeded or failed) deliveries made before
-    /// `before`, and events older than that no delivery refers to: how many
-    /// deliveries went.
+    /// `before` (each carries its event, which goes with it): how many.
     async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64>;
 }
 

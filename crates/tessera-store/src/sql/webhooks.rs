@@ -476,7 +476,10 @@ impl WebhookStore for SqlStore {
     }
 
     async fn purge_deliveries(&self, before: OffsetDateTime) -> Result<u64> {
-        self.purge(before).await
+        sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
+            .bind(secs(before))
+            .run(&self.pool)
+            .await
     }
 
     async fn delivery_queue(&self) -> Result<DeliveryQueue> {
@@ -492,15 +495,6 @@ impl WebhookStore for SqlStore {
                 .1
                 .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok()),
         })
-    }
-}
-
-impl SqlStore {
-    async fn purge(&self, before: OffsetDateTime) -> Result<u64> {
-        sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
-            .bind(secs(before))
-            .run(&self.pool)
-            .await
     }
 }
 
