@@ -33,10 +33,15 @@ pub(crate) fn os_random(buf: &mut [u8]) {
 
 /// A fresh KSUID for `now`, with a payload from the OS CSPRNG.
 pub fn new_ksuid(now: OffsetDateTime) -> String {
-    let seconds = (now.unix_timestamp() - KSUID_EPOCH).clamp(0, i64::from(u32::MAX));
     let mut payload = [0u8; 16];
     os_random(&mut payload);
-    Ksuid::new_raw(seconds as u32, Some(&payload)).to_base62()
+    ksuid(now, &payload)
+}
+
+/// The KSUID of `now`'s second with `payload`, in base62.
+fn ksuid(now: OffsetDateTime, payload: &[u8; 16]) -> String {
+    let seconds = (now.unix_timestamp() - KSUID_EPOCH).clamp(0, i64::from(u32::MAX));
+    Ksuid::new_raw(seconds as u32, Some(payload)).to_base62()
 }
 
 /// A fresh KSUID for `now` that sorts after every earlier one this
@@ -57,11 +62,10 @@ pub fn new_ordered_ksuid(now: OffsetDateTime) -> String {
         // The top bit clear: about 2^63 ids before the counter wraps.
         AtomicU64::new(u64::from_be_bytes(start) >> 1)
     });
-    let seconds = (now.unix_timestamp() - KSUID_EPOCH).clamp(0, i64::from(u32::MAX));
     let mut payload = [0u8; 16];
     payload[..8].copy_from_slice(&next.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     os_random(&mut payload[8..]);
-    Ksuid::new_raw(seconds as u32, Some(&payload)).to_base62()
+    ksuid(now, &payload)
 }
 
 /// True when `s` is a well-formed KSUID: 27 base62 characters, in range.
