@@ -87,7 +87,7 @@ pub(super) async fn enqueue(
     };
     let data = with_subject(part, subject);
     writes.then(dialect);
-    write_into(writes, &wanting, ty, audit.at, &data.to_string())?;
+    write_into(writes, &wanting, ty, audit.at, data.to_string())?;
     Ok(())
 }
 
@@ -162,7 +162,7 @@ pub(super) async fn enqueue_revoked(
         };
         if let Some((ty, part)) = event_for(&revoked) {
             let data = with_subject(part, Some(to_value(TokenResponse::from(token))));
-            write(conn, &wanting, ty, audit.at, &data.to_string()).await?;
+            write(conn, &wanting, ty, audit.at, data.to_string()).await?;
         }
     }
     Ok(())
@@ -178,7 +178,7 @@ pub(super) async fn enqueue_notice(
     data: &Value,
 ) -> Result<()> {
     let wanting = subscribed(conn, org, ty).await?;
-    write(conn, &wanting, ty, at, &data.to_string()).await?;
+    write(conn, &wanting, ty, at, data.to_string()).await?;
     Ok(())
 }
 
@@ -204,7 +204,7 @@ async fn write(
     hooks: &[Webhook],
     ty: &str,
     at: OffsetDateTime,
-    data: &str,
+    data: String,
 ) -> Result<Vec<String>> {
     let mut st = Statement::new("");
     let ids = write_into(&mut st, hooks, ty, at, data)?;
@@ -224,15 +224,16 @@ fn write_into(
     hooks: &[Webhook],
     ty: &str,
     at: OffsetDateTime,
-    data: &str,
+    data: String,
 ) -> Result<Vec<String>> {
     let Some(first) = hooks.first() else {
         return Ok(Vec::new());
     };
     // The first row binds the event's columns (its id, the org, its type,
     // the time, its data); the other rows name the same placeholders.
-    let event = st.binds() + 1;
-    let [p_event, p_org, p_type, p_at, p_data] = [0, 1, 2, 3, 4].map(|i| format!("${}", event + i));
+    let first_shared = st.binds() + 1;
+    let [p_event, p_org, p_type, p_at, p_data] =
+        [0, 1, 2, 3, 4].map(|i| format!("${}", first_shared + i));
     st.push(
         "INSERT INTO webhook_deliveries (event_id, org_id, type, at, data, id, webhook_id, \
          status, attempts, next_attempt_at, created_at) VALUES (",
@@ -242,7 +243,7 @@ fn write_into(
     st.bind(first.org_id.as_str().to_owned())?.push(", ");
     st.bind(ty.to_owned())?.push(", ");
     st.bind(secs(at))?.push(", ");
-    st.bind(data.to_owned())?;
+    st.bind(data)?;
     let mut ids = Vec::with_capacity(hooks.len());
     for (i, hook) in hooks.iter().enumerate() {
         let delivery = format!("msg_{}", new_ordered_ksuid(at));
@@ -335,7 +336,7 @@ impl WebhookStore for SqlStore {
             std::slice::from_ref(webhook),
             "webhook.ping",
             at,
-            &data,
+            data,
         )
         .await?;
         tx.commit().await.map_err(db)?;
