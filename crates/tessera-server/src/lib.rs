@@ -334,6 +334,19 @@ pub fn start(
             }
         }
     });
+    let wal_state = state.clone();
+    let mut wal_stop = shutdown.subscribe();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_INTERVAL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => checkpoint(&wal_state).await,
+                // Only `true` is ever sent, so any change means stop.
+                _ = wal_stop.changed() => break,
+            }
+        }
+    });
     if let Some(mailer) = mailer {
         let email_state = state.clone();
         let mut email_stop = shutdown.subscribe();
@@ -395,6 +408,16 @@ const EMAIL_PASS_INTERVAL: Duration = Duration::from_secs(1);
 async fn send_emails(state: &AppState, mailer: &email::Mailer) {
     if let Err(e) = email::send_due(state, mailer).await {
         tracing::warn!(error = %e, "could not send notice emails; will retry");
+    }
+}
+
+/// How often a node copies SQLite's write-ahead log back into the database
+/// file (see [`tessera_store::NodeStore::checkpoint`]).
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+async fn checkpoint(state: &AppState) {
+    if let Err(e) = state.store.checkpoint().await {
+        tracing::warn!(error = %e, "could not checkpoint the database's log; will retry");
     }
 }
 

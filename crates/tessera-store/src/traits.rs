@@ -381,6 +381,10 @@ pub trait NodeStore: Send + Sync {
     /// included), for keeping verification caches correct. `None` for a
     /// backend only one node can use (SQLite).
     async fn subscribe(&self) -> Result<Option<ChangeFeed>>;
+    /// Copies SQLite's write-ahead log back into the database file, which
+    /// the connections do not do on their own; a serving node calls it
+    /// every second. Nothing to do on PostgreSQL.
+    async fn checkpoint(&self) -> Result<()>;
 }
 
 /// Single sign-on: orgs' SSO settings, and sign-ins under way.

@@ -406,4 +406,87 @@ mod sqlite_only {
             }
         }
     }
+
+    /// The pages in the write-ahead log, without copying any of them.
+    fn log_pages(path: &std::path::Path) -> u64 {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        // The log's 32-byte header, then 24 bytes and a 4 KiB page a frame.
+        std::fs::metadata(wal).map_or(0, |m| m.len().saturating_sub(32) / (24 + 4096))
+    }
+
+    /// How many tokens the database file `db` holds by itself (copied to
+    /// `scratch` without its log, and read there).
+    async fn tokens_in_file(db: &std::path::Path, scratch: &std::path::Path) -> i64 {
+        std::fs::copy(db, scratch).unwrap();
+        let file = sqlx::sqlite::SqliteConnectOptions::new().filename(scratch);
+        let pool = sqlx::SqlitePool::connect_with(file).await.unwrap();
+        // Until the first checkpoint, not even the schema is in the file.
+        let n = sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        pool.close().await;
+        std::fs::remove_file(scratch).unwrap();
+        n
+    }
+
+    /// The connections leave the write-ahead log alone; `checkpoint` copies
+    /// it into the database file, so that the file alone holds every
+    /// commit, and the next commit starts the log over rather than making
+    /// it longer.
+    #[tokio::test]
+    async fn a_checkpoint_puts_every_commit_in_the_database_file() {
+        use tessera_store::{NodeStore, TokenStore};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let fx = Fx::new(&store);
+        let (org, owner) = fx.org("acme").await;
+        // Past SQLite's own threshold (1,000 pages), which would have
+        // checkpointed by itself.
+        for n in 0..100 {
+            let name = format!("t{n}");
+            let event = fx.event(&org.id, "token:create", &name);
+            store
+                .create_token(&token_record(&owner, &name, T0), &event)
+                .await
+                .unwrap();
+        }
+        let in_log = log_pages(&path);
+        assert!(in_log > 1000, "the commits are in the log: {in_log} pages");
+        let scratch = dir.path().join("copy.db");
+        assert_eq!(
+            tokens_in_file(&path, &scratch).await,
+            0,
+            "not in the file yet"
+        );
+
+        store.checkpoint().await.unwrap();
+        assert_eq!(tokens_in_file(&path, &scratch).await, 100);
+        let event = fx.event(&org.id, "token:create", "after");
+        store
+            .create_token(&token_record(&owner, "after", T0), &event)
+            .await
+            .unwrap();
+        let (_, log, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert!(log < 100, "the log started over: {log} pages in it");
+    }
+
+    /// An in-memory database has no log: a checkpoint is nothing to do.
+    #[tokio::test]
+    async fn a_checkpoint_in_memory_does_nothing() {
+        use tessera_store::NodeStore;
+
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        Fx::new(&store).org("acme").await;
+        store.checkpoint().await.unwrap();
+        assert_eq!(store.count_orgs().await.unwrap(), 1);
+    }
 }

@@ -36,7 +36,7 @@ impl SqlStore {
     /// deployment), and so is an in-memory database; the schema is left
     /// as the server running on it (perhaps an older version) expects.
     pub async fn open_sqlite_source(url: &str) -> Result<SqlStore, OperationError> {
-        if url.contains(":memory:") || url.contains("mode=memory") {
+        if dialect::in_memory(url) {
             return Err(OperationError::Refused(
                 "the database is in memory (sqlite::memory:): there is nothing to copy".to_owned(),
             ));
@@ -54,6 +54,8 @@ impl SqlStore {
         Ok(SqlStore {
             pool: dialect::sqlite_pool(url).await?,
             dialect: Dialect::Sqlite,
+            // The serving node (if any) checkpoints; a copy only reads.
+            checkpointer: None,
             listeners: Arc::default(),
             emails: Arc::default(),
         })

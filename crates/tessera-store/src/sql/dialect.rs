@@ -151,7 +151,7 @@ pub(crate) async fn open_sqlite(url: &str) -> Result<AnyPool> {
 /// As [`open_sqlite`], without migrating: for reading a deployment
 /// (`backup`, `migrate`) that a server of another version may be running.
 pub(crate) async fn sqlite_pool(url: &str) -> Result<AnyPool> {
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let memory = in_memory(url);
     let options = AnyConnectOptions::from_str(url).map_err(db)?;
     if memory {
         // One connection that never closes: the database dies with it.
@@ -163,13 +163,19 @@ pub(crate) async fn sqlite_pool(url: &str) -> Result<AnyPool> {
     } else {
         let file = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(db)?;
         owner_only(file.get_filename())?;
-        AnyPoolOptions::new().max_connections(SQLITE_POOL_SIZE)
+        // A file connection cannot drop like a network one: sqlx's ping
+        // before each acquire would only add a round trip to the
+        // connection's worker thread to every query.
+        AnyPoolOptions::new()
+            .max_connections(SQLITE_POOL_SIZE)
+            .test_before_acquire(false)
     }
     .after_connect(move |conn, _| {
         Box::pin(async move {
             // sqlx's SQLite defaults already turn foreign keys on; the Any
             // driver takes its options from the URL alone, so the rest is
-            // set here, on every new connection.
+            // set here, on every new connection. The connections never
+            // checkpoint the log themselves: the node does (see `wal.rs`).
             let mut pragmas = format!(
                 "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
                 BUSY_TIMEOUT.as_millis()
@@ -177,7 +183,7 @@ pub(crate) async fn sqlite_pool(url: &str) -> Result<AnyPool> {
             if !memory {
                 pragmas.push_str(&format!(
                     " PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA cache_size = {SQLITE_CACHE_KIB};"
+                     PRAGMA cache_size = {SQLITE_CACHE_KIB}; PRAGMA wal_autocheckpoint = 0;"
                 ));
             }
             conn.execute(pragmas.as_str()).await.map(drop)
@@ -186,6 +192,12 @@ pub(crate) async fn sqlite_pool(url: &str) -> Result<AnyPool> {
     .connect_with(options)
     .await
     .map_err(db)
+}
+
+/// Whether a SQLite URL names a database in memory (which has no file and
+/// no write-ahead log).
+pub(crate) fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// Connects to PostgreSQL and migrates it. Several nodes may start at once:

@@ -45,6 +45,7 @@ mod sessions;
 mod sso;
 mod token_controls;
 mod tokens;
+mod wal;
 mod webhooks;
 
 use std::future::Future;
@@ -73,6 +74,8 @@ use crate::{Change, ChangeFeed, ChangeListener, NodeStore, Result, Store, StoreE
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// A SQLite file's (see [`wal`]).
+    checkpointer: Option<wal::Checkpointer>,
     listeners: Arc<RwLock<Vec<ChangeListener>>>,
     /// Whether notice emails are written (see [`SqlStore::enable_email`]).
     emails: Arc<AtomicBool>,
@@ -102,11 +105,15 @@ impl SqlStore {
     /// `options=-c search_path=tessera` go in the URL's query string).
     pub async fn connect_with(url: &str, pg: &PgOptions) -> Result<SqlStore> {
         sqlx::any::install_default_drivers();
-        let (pool, dialect) = match url.split_once(':').map(|(scheme, _)| scheme) {
-            Some("sqlite") => (dialect::open_sqlite(url).await?, Dialect::Sqlite),
+        let (pool, dialect, checkpointer) = match url.split_once(':').map(|(scheme, _)| scheme) {
+            Some("sqlite") => (
+                dialect::open_sqlite(url).await?,
+                Dialect::Sqlite,
+                wal::Checkpointer::for_file(url)?,
+            ),
             Some("postgres" | "postgresql") => {
                 let (pool, listen) = dialect::open_postgres(url, pg).await?;
-                (pool, Dialect::Postgres(listen))
+                (pool, Dialect::Postgres(listen), None)
             }
             Some(scheme) => {
                 return Err(StoreError::Database(format!(
@@ -123,6 +130,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             dialect,
+            checkpointer,
             listeners: Arc::default(),
             emails: Arc::default(),
         })
@@ -303,6 +311,13 @@ impl NodeStore for SqlStore {
         match &self.dialect {
             Dialect::Sqlite => Ok(None),
             Dialect::Postgres(options) => feed::subscribe(options).await.map(Some),
+        }
+    }
+
+    async fn checkpoint(&self) -> Result<()> {
+        match &self.checkpointer {
+            Some(checkpointer) => checkpointer.run().await,
+            None => Ok(()),
         }
     }
 }
