@@ -322,44 +322,22 @@ pub fn start(
         flush_last_used(&flush_state).await;
     });
     let webhook_state = state.clone();
-    let mut webhook_stop = shutdown.subscribe();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(WEBHOOK_PASS_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => deliver_webhooks(&webhook_state).await,
-                // Only `true` is ever sent, so any change means stop.
-                _ = webhook_stop.changed() => break,
-            }
-        }
+    repeat(WEBHOOK_PASS_INTERVAL, shutdown.subscribe(), move || {
+        let state = webhook_state.clone();
+        async move { deliver_webhooks(&state).await }
     });
     let wal_state = state.clone();
-    let mut wal_stop = shutdown.subscribe();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(CHECKPOINT_INTERVAL);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => checkpoint(&wal_state).await,
-                // Only `true` is ever sent, so any change means stop.
-                _ = wal_stop.changed() => break,
-            }
-        }
+    repeat(CHECKPOINT_INTERVAL, shutdown.subscribe(), move || {
+        let state = wal_state.clone();
+        async move { checkpoint(&state).await }
     });
     if let Some(mailer) = mailer {
+        // One mailer (and its SMTP connections) for every pass.
+        let mailer = Arc::new(mailer);
         let email_state = state.clone();
-        let mut email_stop = shutdown.subscribe();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(EMAIL_PASS_INTERVAL);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = every.tick() => send_emails(&email_state, &mailer).await,
-                    // Only `true` is ever sent, so any change means stop.
-                    _ = email_stop.changed() => break,
-                }
-            }
+        repeat(EMAIL_PASS_INTERVAL, shutdown.subscribe(), move || {
+            let (state, mailer) = (email_state.clone(), mailer.clone());
+            async move { send_emails(&state, &mailer).await }
         });
     }
     Ok(RunningServer {
@@ -369,6 +347,27 @@ pub fn start(
         task,
         flusher,
     })
+}
+
+/// Runs `pass` every `interval` in a task of its own until the server
+/// stops. A pass that overruns delays the next one rather than bringing
+/// on a burst of them.
+fn repeat<F, Pass>(interval: Duration, mut stop: watch::Receiver<bool>, mut pass: F)
+where
+    F: FnMut() -> Pass + Send + 'static,
+    Pass: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(interval);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => pass().await,
+                // Only `true` is ever sent, so any change means stop.
+                _ = stop.changed() => break,
+            }
+        }
+    });
 }
 
 /// How often expired login sessions (refused as soon as they expire; this
