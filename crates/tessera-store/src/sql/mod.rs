@@ -154,6 +154,23 @@ impl SqlStore {
         self.begin_detached().await.map_err(db)
     }
 
+    /// A write transaction for an outbox's own bookkeeping (claims and
+    /// attempts): on PostgreSQL its commit does not wait for the log to
+    /// reach the disk (`synchronous_commit = off`, for this transaction
+    /// only). A crash of the database server may then lose the last
+    /// fraction of a second of claims and records: those deliveries are
+    /// sent again, with the same `webhook-id`, as after a node's crash.
+    /// The changes themselves, and their events, still commit durably.
+    async fn begin_bookkeeping(&self) -> Result<Tx> {
+        let mut tx = self.begin().await?;
+        if self.dialect.is_shared() {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .run(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// [`Self::begin`] with sqlx's error, for callers that keep it.
     async fn begin_detached(&self) -> std::result::Result<Tx, sqlx::Error> {
         let pool = self.pool.clone();

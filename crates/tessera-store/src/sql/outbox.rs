@@ -75,6 +75,12 @@ impl SqlStore {
             .bind(secs(now))
             .bind(secs(lease_until))
             .bind(i64::from(limit));
-        all(query, &self.pool, decode).await
+        if !self.dialect.is_shared() {
+            return all(query, &self.pool, decode).await;
+        }
+        let mut tx = self.begin_bookkeeping().await?;
+        let claimed = all(query, &mut *tx, decode).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(claimed)
     }
 }

@@ -464,11 +464,11 @@ impl WebhookStore for SqlStore {
                 None => groups.push((outcome, vec![id])),
             }
         }
-        if let [(outcome, ids)] = &groups[..] {
+        if let ([(outcome, ids)], false) = (&groups[..], self.dialect.is_shared()) {
             let (sql, args) = record(ids, outcome)?;
             return sqlx::query_with(&sql, args).run(&self.pool).await.map(drop);
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_bookkeeping().await?;
         for (outcome, ids) in &groups {
             let (sql, args) = record(ids, outcome)?;
             sqlx::query_with(&sql, args).run(&mut *tx).await?;
