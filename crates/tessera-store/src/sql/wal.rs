@@ -8,7 +8,7 @@
 //! 1,000 pages ran a checkpoint of its own, copying again the pages the
 //! commit before had just copied. On the webhook write benchmark
 //! (docs/benchmarks.md) the log grew to 338 MB in 30 s and checkpoints took
-//! a fifth of SQLite's time.
+//! a quarter to a third of SQLite's time.
 //!
 //! So the pool's connections never checkpoint on their own
 //! (`wal_autocheckpoint = 0`, see the dialect), and a serving node runs
