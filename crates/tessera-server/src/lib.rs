@@ -321,24 +321,30 @@ pub fn start(
         }
         flush_last_used(&flush_state).await;
     });
-    let webhook_state = state.clone();
-    repeat(WEBHOOK_PASS_INTERVAL, shutdown.subscribe(), move || {
-        let state = webhook_state.clone();
-        async move { deliver_webhooks(&state).await }
-    });
-    let wal_state = state.clone();
-    repeat(CHECKPOINT_INTERVAL, shutdown.subscribe(), move || {
-        let state = wal_state.clone();
-        async move { checkpoint(&state).await }
-    });
+    repeat(
+        WEBHOOK_PASS_INTERVAL,
+        shutdown.subscribe(),
+        &state,
+        |state| async move { deliver_webhooks(&state).await },
+    );
+    repeat(
+        CHECKPOINT_INTERVAL,
+        shutdown.subscribe(),
+        &state,
+        |state| async move { checkpoint(&state).await },
+    );
     if let Some(mailer) = mailer {
         // One mailer (and its SMTP connections) for every pass.
         let mailer = Arc::new(mailer);
-        let email_state = state.clone();
-        repeat(EMAIL_PASS_INTERVAL, shutdown.subscribe(), move || {
-            let (state, mailer) = (email_state.clone(), mailer.clone());
-            async move { send_emails(&state, &mailer).await }
-        });
+        repeat(
+            EMAIL_PASS_INTERVAL,
+            shutdown.subscribe(),
+            &state,
+            move |state| {
+                let mailer = mailer.clone();
+                async move { send_emails(&state, &mailer).await }
+            },
+        );
     }
     Ok(RunningServer {
         addr,
@@ -349,20 +355,21 @@ pub fn start(
     })
 }
 
-/// Runs `pass` every `interval` in a task of its own until the server
-/// stops. A pass that overruns delays the next one rather than bringing
-/// on a burst of them.
-fn repeat<F, Pass>(interval: Duration, mut stop: watch::Receiver<bool>, mut pass: F)
+/// Runs `pass` on the node's state every `interval` in a task of its own
+/// until the server stops. A pass that overruns delays the next one rather
+/// than bringing on a burst of them.
+fn repeat<F, Pass>(interval: Duration, mut stop: watch::Receiver<bool>, state: &AppState, pass: F)
 where
-    F: FnMut() -> Pass + Send + 'static,
+    F: Fn(AppState) -> Pass + Send + 'static,
     Pass: Future<Output = ()> + Send,
 {
+    let state = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(interval);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = every.tick() => pass().await,
+                _ = every.tick() => pass(state.clone()).await,
                 // Only `true` is ever sent, so any change means stop.
                 _ = stop.changed() => break,
             }
