@@ -75,6 +75,9 @@ impl SqlStore {
             .bind(secs(now))
             .bind(secs(lease_until))
             .bind(i64::from(limit));
+        // SQLite: one statement, no transaction around it (each round trip
+        // would be spent holding the one write lock). PostgreSQL: inside a
+        // transaction, so that its commit need not wait for the log flush.
         if !self.dialect.is_shared() {
             return all(query, &self.pool, decode).await;
         }

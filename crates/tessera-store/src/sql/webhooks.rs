@@ -464,6 +464,9 @@ impl WebhookStore for SqlStore {
                 None => groups.push((outcome, vec![id])),
             }
         }
+        // One outcome on SQLite: one statement, no transaction (as for the
+        // claim, see `outbox.rs`). PostgreSQL always takes the transaction,
+        // whose commit need not wait for the log flush.
         if let ([(outcome, ids)], false) = (&groups[..], self.dialect.is_shared()) {
             let (sql, args) = record(ids, outcome)?;
             return sqlx::query_with(&sql, args).run(&self.pool).await.map(drop);
